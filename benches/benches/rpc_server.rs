@@ -1,0 +1,373 @@
+//! The boost-rpc server stack vs a raw tonic server, in the same run.
+//!
+//! Two Greeter servers on loopback, both with TCP_NODELAY on accepted sockets:
+//! - `raw_tonic`: `Server::builder().add_service(GreeterServer)`;
+//! - `boost_server`: the same under `boost_rpc::server::stack(&ServerSettings::default())`
+//!   (request id, server span, metrics, load shed, deadline, panic catch, size
+//!   limit), with the boost-metrics recorder installed so metrics are really
+//!   recorded. No tracing subscriber is installed (spans are disabled, as with
+//!   a filter that leaves `rpc.server` off).
+//!
+//! Groups (raw client against both servers):
+//! - `rpc_server_sequential`: one call at a time (target p50 ≤ 1.05× raw);
+//! - `rpc_server_concurrent64`: 64 tasks in flight, time per call.
+//!
+//! And the full pair — boost client + boost server vs raw client + raw server:
+//! - `rpc_pair_sequential`: target p50 ≤ 1.10× raw (plus `boost_client_raw_server`,
+//!   the boost client against the raw server, to tell the two sides' shares apart);
+//! - `rpc_pair_concurrent64`: time per call, target ≤ 1.11× raw (throughput ≥ 0.90×).
+//!
+//! Run: `cargo bench -p boost-benches --bench rpc_server -- --warm-up-time 1 --measurement-time 3`
+
+use std::hint::black_box;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use boost_config::ServiceIdentity;
+use boost_metrics::MetricsSettings;
+use boost_rpc::client::ClientSettings;
+use boost_rpc::server::{self, ServerSettings};
+use boost_test_proto::greeter_client::GreeterClient;
+use boost_test_proto::greeter_server::{Greeter, GreeterServer};
+use boost_test_proto::{HelloReply, HelloRequest};
+use criterion::{Criterion, criterion_group};
+use tokio::runtime::Runtime;
+use tonic::transport::Channel;
+use tonic::transport::server::TcpIncoming;
+
+const CONCURRENCY: u64 = 64;
+
+struct Hello;
+
+#[tonic::async_trait]
+impl Greeter for Hello {
+    async fn say_hello(
+        &self,
+        request: tonic::Request<HelloRequest>,
+    ) -> Result<tonic::Response<HelloReply>, tonic::Status> {
+        Ok(tonic::Response::new(HelloReply {
+            message: request.into_inner().name,
+        }))
+    }
+}
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+async fn listener() -> (TcpIncoming, SocketAddr) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    (TcpIncoming::from(listener).with_nodelay(Some(true)), addr)
+}
+
+async fn serve_raw() -> SocketAddr {
+    let (incoming, addr) = listener().await;
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(GreeterServer::new(Hello))
+            .serve_with_incoming(incoming),
+    );
+    addr
+}
+
+async fn serve_boost() -> SocketAddr {
+    let (incoming, addr) = listener().await;
+    let settings = ServerSettings::default();
+    tokio::spawn(
+        settings
+            .apply(tonic::transport::Server::builder())
+            .layer(server::stack(&settings))
+            .add_service(GreeterServer::new(Hello))
+            .serve_with_incoming(incoming),
+    );
+    addr
+}
+
+async fn raw_client(addr: SocketAddr) -> GreeterClient<Channel> {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .expect("url")
+        .tcp_nodelay(true)
+        .connect()
+        .await
+        .expect("connect");
+    GreeterClient::new(channel)
+}
+
+fn request() -> HelloRequest {
+    HelloRequest {
+        name: "bench".into(),
+    }
+}
+
+/// Appends the latency of `n` sequential calls to `out`.
+async fn sample<T>(client: &GreeterClient<T>, n: usize, out: &mut Vec<Duration>)
+where
+    T: tonic::client::GrpcService<tonic::body::Body> + Clone + Send + 'static,
+    T::Future: Send,
+    T::ResponseBody: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+    <T::ResponseBody as tonic::codegen::Body>::Error: Into<tonic::codegen::StdError> + Send,
+    T::Error: Into<tonic::codegen::StdError>,
+{
+    for _ in 0..n {
+        let mut client = client.clone();
+        let start = Instant::now();
+        black_box(client.say_hello(request()).await.expect("call"));
+        out.push(start.elapsed());
+    }
+}
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort_unstable();
+    let i = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples[i]
+}
+
+/// Per-call p50/p99 of two clients measured in alternating rounds, so that
+/// load from other processes on the machine hits both alike.
+async fn interleaved<A, B>(label: &str, raw: &GreeterClient<A>, ours: &GreeterClient<B>)
+where
+    A: tonic::client::GrpcService<tonic::body::Body> + Clone + Send + 'static,
+    A::Future: Send,
+    A::ResponseBody: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+    <A::ResponseBody as tonic::codegen::Body>::Error: Into<tonic::codegen::StdError> + Send,
+    A::Error: Into<tonic::codegen::StdError>,
+    B: tonic::client::GrpcService<tonic::body::Body> + Clone + Send + 'static,
+    B::Future: Send,
+    B::ResponseBody: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+    <B::ResponseBody as tonic::codegen::Body>::Error: Into<tonic::codegen::StdError> + Send,
+    B::Error: Into<tonic::codegen::StdError>,
+{
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for round in 0..40 {
+        if round % 2 == 0 {
+            sample(raw, 250, &mut a).await;
+            sample(ours, 250, &mut b).await;
+        } else {
+            sample(ours, 250, &mut b).await;
+            sample(raw, 250, &mut a).await;
+        }
+    }
+    let (a50, b50) = (percentile(&mut a, 0.5), percentile(&mut b, 0.5));
+    let (a99, b99) = (percentile(&mut a, 0.99), percentile(&mut b, 0.99));
+    eprintln!(
+        "INTERLEAVED {label}: p50 ours {b50:?} / raw {a50:?} = {:.3}x; p99 ours {b99:?} / raw {a99:?} = {:.3}x ({} calls each)",
+        b50.as_secs_f64() / a50.as_secs_f64(),
+        b99.as_secs_f64() / a99.as_secs_f64(),
+        a.len()
+    );
+}
+
+/// Time per call with `CONCURRENCY` tasks sharing `iters` calls.
+async fn concurrent<T>(client: GreeterClient<T>, iters: u64) -> Duration
+where
+    T: tonic::client::GrpcService<tonic::body::Body> + Clone + Send + 'static,
+    T::Future: Send,
+    T::ResponseBody: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+    <T::ResponseBody as tonic::codegen::Body>::Error: Into<tonic::codegen::StdError> + Send,
+    T::Error: Into<tonic::codegen::StdError>,
+{
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..CONCURRENCY {
+        let mut client = client.clone();
+        let n = iters / CONCURRENCY + u64::from(worker < iters % CONCURRENCY);
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..n {
+                black_box(client.say_hello(request()).await.expect("call"));
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+    start.elapsed()
+}
+
+/// The stack alone, no network: a service answering `grpc-status: 0` in the
+/// trailers, called and its body read to the end, bare vs under the stack.
+fn stack_only(c: &mut Criterion, rt: &Runtime) {
+    use http_body_util::BodyExt;
+    use tower::{Layer, Service, ServiceExt};
+
+    fn handler<B>(
+        _req: http::Request<B>,
+    ) -> std::future::Ready<Result<http::Response<tonic::body::Body>, std::convert::Infallible>>
+    {
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+        let body = http_body_util::Empty::<tonic::codegen::Bytes>::new()
+            .with_trailers(std::future::ready(Some(Ok(trailers))));
+        let mut res = http::Response::new(tonic::body::Body::new(body));
+        res.headers_mut().insert(
+            "content-type",
+            http::HeaderValue::from_static("application/grpc"),
+        );
+        std::future::ready(Ok(res))
+    }
+    fn req() -> http::Request<tonic::body::Body> {
+        http::Request::post("/hello.v1.Greeter/SayHello")
+            .header("content-type", "application/grpc")
+            .body(tonic::body::Body::empty())
+            .expect("request")
+    }
+    async fn call<S, B>(svc: &mut S)
+    where
+        S: Service<http::Request<tonic::body::Body>, Response = http::Response<B>>,
+        S::Error: std::fmt::Debug,
+        B: tonic::codegen::Body,
+        B::Error: std::fmt::Debug,
+    {
+        let res = svc
+            .ready()
+            .await
+            .expect("ready")
+            .call(req())
+            .await
+            .expect("call");
+        black_box(res.into_body().collect().await.expect("body"));
+    }
+
+    let raw = tower::service_fn(handler);
+    let ours = server::stack(&ServerSettings::default()).layer(tower::service_fn(handler));
+    let mut group = c.benchmark_group("rpc_server_stack_only");
+    group.bench_function("bare", |b| {
+        b.to_async(rt).iter(|| {
+            let mut svc = raw;
+            async move { call(&mut svc).await }
+        })
+    });
+    group.bench_function("boost_stack", |b| {
+        b.to_async(rt).iter(|| {
+            let mut svc = ours.clone();
+            async move { call(&mut svc).await }
+        })
+    });
+    group.finish();
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = runtime();
+    let identity = ServiceIdentity::new("bench", "0.0.0");
+    let _metrics = boost_metrics::install(&MetricsSettings::default(), &identity).expect("metrics");
+    let (raw, boost_server, boost_pair, boost_client) = rt.block_on(async {
+        let raw_addr = serve_raw().await;
+        let boost_addr = serve_boost().await;
+        let raw = raw_client(raw_addr).await;
+        let boost_server = raw_client(boost_addr).await;
+        let mut settings = ClientSettings::with_endpoints([format!("http://{boost_addr}")]);
+        settings.retry.idempotent_methods = vec!["hello.v1.Greeter/SayHello".into()];
+        let boost_pair = GreeterClient::new(boost_rpc::client("bench", &settings).expect("client"));
+        let mut settings = ClientSettings::with_endpoints([format!("http://{raw_addr}")]);
+        settings.retry.idempotent_methods = vec!["hello.v1.Greeter/SayHello".into()];
+        let boost_client =
+            GreeterClient::new(boost_rpc::client("bench-raw", &settings).expect("client"));
+        boost_client
+            .clone()
+            .say_hello(request())
+            .await
+            .expect("client warm");
+        // Connect all before measuring.
+        raw.clone().say_hello(request()).await.expect("raw warm");
+        boost_server
+            .clone()
+            .say_hello(request())
+            .await
+            .expect("server warm");
+        boost_pair
+            .clone()
+            .say_hello(request())
+            .await
+            .expect("pair warm");
+        (raw, boost_server, boost_pair, boost_client)
+    });
+    stack_only(c, &rt);
+    rt.block_on(async {
+        interleaved("server (raw client)", &raw, &boost_server).await;
+        interleaved("pair (boost client + boost server)", &raw, &boost_pair).await;
+    });
+
+    let mut group = c.benchmark_group("rpc_server_sequential");
+    group.bench_function("raw_tonic", |b| {
+        b.to_async(&rt)
+            .iter(|| async { black_box(raw.clone().say_hello(request()).await.expect("raw")) })
+    });
+    group.bench_function("boost_server", |b| {
+        b.to_async(&rt).iter(|| async {
+            black_box(
+                boost_server
+                    .clone()
+                    .say_hello(request())
+                    .await
+                    .expect("ours"),
+            )
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("rpc_server_concurrent64");
+    group.bench_function("raw_tonic", |b| {
+        b.to_async(&rt)
+            .iter_custom(|iters| concurrent(raw.clone(), iters))
+    });
+    group.bench_function("boost_server", |b| {
+        b.to_async(&rt)
+            .iter_custom(|iters| concurrent(boost_server.clone(), iters))
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("rpc_pair_sequential");
+    group.bench_function("raw_tonic", |b| {
+        b.to_async(&rt)
+            .iter(|| async { black_box(raw.clone().say_hello(request()).await.expect("raw")) })
+    });
+    group.bench_function("boost_pair", |b| {
+        b.to_async(&rt).iter(|| async {
+            black_box(boost_pair.clone().say_hello(request()).await.expect("ours"))
+        })
+    });
+    // Diagnostic: the boost client against the raw server (the client's share).
+    group.bench_function("boost_client_raw_server", |b| {
+        b.to_async(&rt).iter(|| async {
+            black_box(
+                boost_client
+                    .clone()
+                    .say_hello(request())
+                    .await
+                    .expect("client"),
+            )
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("rpc_pair_concurrent64");
+    group.bench_function("raw_tonic", |b| {
+        b.to_async(&rt)
+            .iter_custom(|iters| concurrent(raw.clone(), iters))
+    });
+    group.bench_function("boost_pair", |b| {
+        b.to_async(&rt)
+            .iter_custom(|iters| concurrent(boost_pair.clone(), iters))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    for group in ["rpc_server_sequential", "rpc_server_concurrent64"] {
+        boost_benches::report_ratio(group, "raw_tonic", "boost_server");
+    }
+    boost_benches::report_ratio("rpc_server_stack_only", "bare", "boost_stack");
+    for group in ["rpc_pair_sequential", "rpc_pair_concurrent64"] {
+        boost_benches::report_ratio(group, "raw_tonic", "boost_pair");
+    }
+}

@@ -1,0 +1,184 @@
+//! [`Cache`]: the handle users hold; reads, writes and invalidation.
+
+use std::borrow::Borrow;
+use std::collections::HashSet;
+use std::fmt;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::builder::CacheBuilder;
+use crate::entry::Slot;
+use crate::jitter::Jitter;
+use crate::metrics::CacheMetrics;
+use crate::settings::CacheSettings;
+
+/// An in-process cache of `K → V` with request coalescing, negative caching, TTL jitter,
+/// refresh-ahead and metrics. Cloning is cheap (two `Arc`s) and every clone shares the
+/// same entries.
+///
+/// Build one with [`Cache::new`] (settings only) or [`Cache::builder`] (weigher, seed); read
+/// through it with [`get_or_load`](Cache::get_or_load). See the [crate guide](crate) for an
+/// example.
+pub struct Cache<K, V> {
+    pub(crate) inner: moka::future::Cache<K, Slot<V>>,
+    pub(crate) shared: Arc<Shared<K>>,
+}
+
+/// The state every clone of one cache shares.
+pub(crate) struct Shared<K> {
+    pub(crate) settings: CacheSettings,
+    pub(crate) jitter: Jitter,
+    pub(crate) metrics: Arc<CacheMetrics>,
+    /// Keys with a background refresh under way: at most one per key.
+    pub(crate) refreshing: Mutex<HashSet<K>>,
+}
+
+impl<K, V> Clone for Cache<K, V> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<K, V> fmt::Debug for Cache<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cache")
+            .field("name", &self.shared.settings.name)
+            .field("entry_count", &self.inner.entry_count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K, V> Cache<K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// A cache built from `settings`; same as `Cache::builder(settings).build()`.
+    ///
+    /// Metric handles are registered with the `metrics` recorder in scope now, so install
+    /// the recorder (e.g. `boost_metrics::install`) before building caches.
+    pub fn new(settings: CacheSettings) -> Result<Self, crate::Error> {
+        CacheBuilder::new(settings).build()
+    }
+
+    /// A builder for the less common knobs: a weigher, a jitter seed.
+    pub fn builder(settings: CacheSettings) -> CacheBuilder<K, V> {
+        CacheBuilder::new(settings)
+    }
+
+    /// The cached value for `key`, without loading and without refresh-ahead.
+    ///
+    /// `None` when the key is not cached *or* is cached as absent (negative caching); use
+    /// [`get_or_load`](Self::get_or_load) to tell a source's "absent" from "not asked yet".
+    /// Counted as `result="hit"` or `result="miss"`.
+    pub async fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        match self.inner.get(key).await {
+            Some(slot) => {
+                self.shared.metrics.hit.increment(1);
+                slot.value
+            }
+            None => {
+                self.shared.metrics.miss.increment(1);
+                None
+            }
+        }
+    }
+
+    /// Stores `value` for `key`, replacing any cached answer; its lifetime is a fresh
+    /// jittered `ttl`.
+    pub async fn insert(&self, key: K, value: V) {
+        let slot = self.slot(Some(value));
+        self.shared.metrics.written();
+        self.inner.insert(key, slot).await;
+    }
+
+    /// Drops the cached answer for `key`, if any (counted as `cause="explicit"`).
+    pub async fn invalidate<Q>(&self, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.inner.invalidate(key).await;
+    }
+
+    /// Drops every cached answer. Entries are removed from memory (and counted) lazily, by
+    /// moka's housekeeping; they are never returned again.
+    pub fn invalidate_all(&self) {
+        self.inner.invalidate_all();
+    }
+
+    /// Drops every cached answer for which `predicate(key, value)` is true; `value` is `None`
+    /// for a cached "absent" answer. Applies to entries present now (not to later writes);
+    /// removal happens lazily, as with [`invalidate_all`](Self::invalidate_all).
+    pub fn invalidate_if<F>(&self, predicate: F)
+    where
+        F: Fn(&K, Option<&V>) -> bool + Send + Sync + 'static,
+    {
+        let result = self
+            .inner
+            .invalidate_entries_if(move |key, slot| predicate(key, slot.value.as_ref()));
+        if let Err(error) = result {
+            // Only possible if invalidation closures were not enabled, and the builder
+            // always enables them.
+            tracing::error!(cache = %self.shared.settings.name, %error, "cache invalidate_if failed");
+        }
+    }
+
+    /// Runs moka's pending housekeeping now: applies pending evictions, expirations and
+    /// invalidations (and counts them). Normally this happens on its own; tests and
+    /// shutdown code call it to observe a settled state.
+    pub async fn run_pending_tasks(&self) {
+        self.inner.run_pending_tasks().await;
+    }
+
+    /// The approximate number of entries (values and cached absences), as of the last
+    /// housekeeping.
+    pub fn entry_count(&self) -> u64 {
+        self.inner.entry_count()
+    }
+
+    /// The cache's name (its `cache` metric label).
+    pub fn name(&self) -> &str {
+        &self.shared.settings.name
+    }
+
+    /// The settings the cache was built from.
+    pub fn settings(&self) -> &CacheSettings {
+        &self.shared.settings
+    }
+
+    /// A new slot holding `value` (or an absence), with its jittered lifetime.
+    pub(crate) fn slot(&self, value: Option<V>) -> Slot<V> {
+        let settings = &self.shared.settings;
+        let ttl = match value {
+            Some(_) => settings.ttl,
+            None => settings.negative_ttl,
+        };
+        Slot {
+            value,
+            loaded_at: Instant::now(),
+            ttl: ttl.map(|ttl| self.shared.jitter.apply(ttl)),
+        }
+    }
+
+    /// `Some(refresh_after)` when `slot` holds a value old enough to be refreshed.
+    pub(crate) fn is_due_for_refresh(&self, slot: &Slot<V>) -> bool {
+        match self.shared.settings.refresh_after {
+            Some(refresh_after) => slot.value.is_some() && is_older_than(slot, refresh_after),
+            None => false,
+        }
+    }
+}
+
+/// Whether `slot` was loaded more than `age` ago.
+fn is_older_than<V>(slot: &Slot<V>, age: Duration) -> bool {
+    slot.loaded_at.elapsed() >= age
+}

@@ -1,0 +1,41 @@
+//! [`Slot`]: what the cache stores per key, and the [`SlotExpiry`] that reads its lifetime.
+
+use std::time::{Duration, Instant};
+
+use moka::Expiry;
+
+/// One cached answer: a value, or the fact that the key is absent at the source.
+#[derive(Debug, Clone)]
+pub(crate) struct Slot<V> {
+    /// `None` is a cached "absent" answer (negative caching).
+    pub(crate) value: Option<V>,
+    /// When the answer was loaded or inserted: refresh-ahead compares its age to `refresh_after`.
+    pub(crate) loaded_at: Instant,
+    /// This entry's lifetime from its write, already jittered; `None` = no per-entry expiry.
+    pub(crate) ttl: Option<Duration>,
+}
+
+/// Gives moka each entry's own (jittered) lifetime, set on every write and left alone on reads.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SlotExpiry;
+
+impl<K, V> Expiry<K, Slot<V>> for SlotExpiry {
+    fn expire_after_create(
+        &self,
+        _key: &K,
+        slot: &Slot<V>,
+        _created_at: Instant,
+    ) -> Option<Duration> {
+        slot.ttl
+    }
+
+    fn expire_after_update(
+        &self,
+        _key: &K,
+        slot: &Slot<V>,
+        _updated_at: Instant,
+        _duration_until_expiry: Option<Duration>,
+    ) -> Option<Duration> {
+        slot.ttl
+    }
+}

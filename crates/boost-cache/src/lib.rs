@@ -1,0 +1,120 @@
+//! In-process caches that protect the source behind them and show how they are doing.
+//!
+//! A [`Cache`] is a [moka](https://docs.rs/moka) cache with the usual production bugs
+//! designed out: concurrent misses for one key run the loader once (no stampede), "not
+//! found" answers can be cached (no penetration), lifetimes are jittered (no avalanche),
+//! hot keys can be refreshed before they expire, and every lookup, load and eviction is
+//! counted under the cache's name.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use boost_cache::{Cache, CacheSettings};
+//!
+//! # #[derive(Debug)] struct DbError;
+//! # struct Db;
+//! # impl Db { async fn find_profile(&self, _name: &str) -> Result<Option<String>, DbError> { Ok(Some("en".into())) } }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let db = Arc::new(Db);
+//!
+//! let mut settings = CacheSettings::new("profiles"); // the `cache` metric label
+//! settings.max_capacity = 10_000;
+//! settings.ttl = Some(Duration::from_secs(300));
+//! settings.negative_ttl = Some(Duration::from_secs(30));
+//! let profiles: Cache<String, String> = Cache::new(settings)?;
+//!
+//! // A miss runs the loader (once, however many callers miss at the same time);
+//! // `Ok(None)` means "no such profile" and is remembered for `negative_ttl`.
+//! let name = "ada".to_owned();
+//! let language = profiles
+//!     .get_or_load(name.clone(), {
+//!         let db = Arc::clone(&db);
+//!         move || async move { db.find_profile(&name).await }
+//!     })
+//!     .await
+//!     .map_err(|e| format!("profile lookup failed: {e:?}"))?;
+//! assert_eq!(language.as_deref(), Some("en"));
+//!
+//! // Later calls are served from memory.
+//! assert_eq!(profiles.get("ada").await.as_deref(), Some("en"));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # The knobs ([`CacheSettings`])
+//!
+//! | setting         | default | what it buys                                                 |
+//! |-----------------|---------|--------------------------------------------------------------|
+//! | `name`          | —       | required; the `cache` label of every metric                  |
+//! | `max_capacity`  | 10000   | memory bound, in entries (or weight, with a weigher)          |
+//! | `ttl`           | none    | bound on staleness                                            |
+//! | `tti`           | none    | drop keys nobody reads                                        |
+//! | `ttl_jitter`    | 0.05    | ±5% per entry, so a batch of entries doesn't expire at once   |
+//! | `negative_ttl`  | none    | remember "absent" so missing keys don't reach the source     |
+//! | `refresh_after` | none    | reload hot keys in the background before `ttl`                |
+//!
+//! Settings deserialize from a config file (durations in human form: `"5m"`, `"250ms"`) and
+//! are validated when the cache is built: an empty name, `refresh_after >= ttl`, a jitter
+//! outside `0..=0.5` and the like are errors naming the field. Code-only knobs — a weigher,
+//! a fixed jitter seed for tests — are on [`CacheBuilder`].
+//!
+//! # Loading
+//!
+//! [`Cache::get_or_load`] takes the key and a loader closure returning a future of
+//! `Result<Option<V>, E>`:
+//!
+//! - `Ok(Some(v))` is cached for `ttl` (jittered) and returned;
+//! - `Ok(None)` — the source says the key does not exist — is cached for `negative_ttl`
+//!   when set (else only shared with the callers waiting on that load) and returned as
+//!   `Ok(None)`;
+//! - `Err(e)` is returned to every waiting caller as the same `Arc<E>` and **not** cached:
+//!   the next call runs the loader again.
+//!
+//! With `refresh_after`, a `get_or_load` hit on a value older than that returns the value
+//! at once and spawns the loader (one per key at a time) on the current Tokio runtime; if
+//! it fails, the old value keeps being served until its `ttl`. [`Cache::get`] never loads
+//! or refreshes. That is why loaders are `Send + 'static`: they may outlive the call.
+//!
+//! # Metrics
+//!
+//! Names from [`boost_metrics::conventions`], all labelled `cache="<name>"`:
+//! `cache_requests_total{result="hit|miss|stale"}`, `cache_loads_total{outcome="ok|error|absent"}`,
+//! `cache_load_duration_seconds`, `cache_evictions_total{cause="size|expired|explicit|replaced"}`
+//! and the `cache_entries` gauge. Handles are taken once, when the cache is built, from the
+//! `metrics` recorder in scope then — install the recorder first. Recording a hit is one
+//! atomic add.
+//!
+//! # Edge cases
+//!
+//! - A cached absence is a hit: `get` returns `None` for it and counts `result="hit"`.
+//! - `invalidate_all` and `invalidate_if` take effect at once for readers but free memory
+//!   (and count `cause="explicit"`) during moka's housekeeping; call
+//!   [`Cache::run_pending_tasks`] to force it.
+//! - A background refresh that finds the key invalidated, expired, or rewritten since it
+//!   started drops its result rather than resurrect or overwrite the entry.
+//! - `cache_entries` counts entries written minus entries removed, so it is exact once
+//!   housekeeping has run and may briefly run ahead of [`Cache::entry_count`].
+//!
+//! # A second tier
+//!
+//! The cache is one in-process tier. A shared tier (e.g. Redis) is planned to slot in
+//! between a miss and the loader without changing this API: settings are
+//! `#[non_exhaustive]`, and loaders already speak in "value / absent / error" terms that
+//! a remote tier can answer too. See `docs/caching.md`.
+#![deny(missing_docs)]
+
+mod builder;
+mod cache;
+mod entry;
+mod error;
+mod jitter;
+mod load;
+mod metrics;
+mod refresh;
+mod settings;
+
+pub use builder::CacheBuilder;
+pub use cache::Cache;
+pub use error::Error;
+pub use settings::CacheSettings;

@@ -1,0 +1,126 @@
+//! [`Cache::get_or_load`]: read through the cache, loading misses once per key.
+
+use std::future::{Future, poll_fn};
+use std::hash::Hash;
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::cache::Cache;
+use crate::metrics::CacheMetrics;
+
+/// Why a coalesced load produced no entry; handed to every waiter.
+enum NoEntry<E> {
+    /// The loader failed: the error goes to every waiter and nothing is cached.
+    Failed(Arc<E>),
+    /// The loader answered "absent" and negative caching is off: nothing is cached.
+    Absent,
+}
+
+impl<K, V> Cache<K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// The value for `key`: from the cache when present, else from `loader`, which is run
+    /// **once** however many callers miss the same key at the same time.
+    ///
+    /// `loader` answers `Ok(Some(value))` (cached for `ttl`), `Ok(None)` — the key does not
+    /// exist at the source (cached for `negative_ttl` when set; returned as `Ok(None)`) — or
+    /// `Err(e)`: every caller waiting on that load gets the same `Arc<E>`, nothing is cached,
+    /// and the next call loads again.
+    ///
+    /// With `refresh_after` set, a hit on a value older than that is returned at once and
+    /// `loader` is spawned on the current Tokio runtime to reload the key in the background
+    /// (one reload per key at a time; a failed reload keeps the old value until its `ttl`).
+    /// This is the only way a refresh happens — [`get`](Self::get) never refreshes — and the
+    /// reason `loader` must be `Send + 'static`: capture owned handles (an `Arc` of a client)
+    /// rather than borrows.
+    ///
+    /// Counted as `result="hit"`, `"stale"` (a hit due for refresh) or `"miss"` (the caller ran
+    /// the loader or waited for another caller's run); each loader run as
+    /// `cache_loads_total{outcome}` and `cache_load_duration_seconds`.
+    pub async fn get_or_load<F, Fut, E>(&self, key: K, loader: F) -> Result<Option<V>, Arc<E>>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Option<V>, E>> + Send + 'static,
+        E: Send + Sync + 'static,
+    {
+        // One lookup does both: a hit returns at once; a miss runs `init` (or waits for the
+        // caller already running it). A single lookup matters: each records a read in moka's
+        // popularity sketch, and a double-counted miss would skew admission and the hit ratio.
+        let mut loader = Some(loader);
+        let mut loaded_here = false;
+        let init = async {
+            loaded_here = true;
+            let Some(loader) = loader.take() else {
+                return Err(NoEntry::Absent); // unreachable: init runs at most once
+            };
+            let slot = match run_loader(&self.shared.metrics, loader).await {
+                Ok(Some(value)) => self.slot(Some(value)),
+                Ok(None) if self.shared.settings.negative_ttl.is_some() => self.slot(None),
+                Ok(None) => return Err(NoEntry::Absent),
+                Err(error) => return Err(NoEntry::Failed(Arc::new(error))),
+            };
+            // moka inserts what init returns: count the entry now.
+            self.shared.metrics.written();
+            Ok(slot)
+        };
+        // A lookup that had to wait was a miss served by another caller's load. (A hit never
+        // waits in practice: moka's read path only tries its housekeeping lock.)
+        let mut waited = false;
+        let outcome = {
+            let mut lookup = pin!(self.inner.try_get_with_by_ref(&key, init));
+            poll_fn(|cx| {
+                let poll = lookup.as_mut().poll(cx);
+                waited |= poll.is_pending();
+                poll
+            })
+            .await
+        };
+
+        let metrics = &self.shared.metrics;
+        match outcome {
+            Ok(slot) => {
+                if loaded_here || waited {
+                    metrics.miss.increment(1);
+                } else if self.is_due_for_refresh(&slot) {
+                    metrics.stale.increment(1);
+                    if let Some(loader) = loader.take() {
+                        self.refresh(key, loader);
+                    }
+                } else {
+                    metrics.hit.increment(1);
+                }
+                Ok(slot.value)
+            }
+            Err(no_entry) => {
+                metrics.miss.increment(1);
+                match &*no_entry {
+                    NoEntry::Absent => Ok(None),
+                    NoEntry::Failed(error) => Err(Arc::clone(error)),
+                }
+            }
+        }
+    }
+}
+
+/// Runs `loader`, recording its duration and outcome.
+pub(crate) async fn run_loader<F, Fut, V, E>(
+    metrics: &CacheMetrics,
+    loader: F,
+) -> Result<Option<V>, E>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Option<V>, E>>,
+{
+    let started = Instant::now();
+    let result = loader().await;
+    metrics.load_duration.record(started.elapsed());
+    match &result {
+        Ok(Some(_)) => metrics.load_ok.increment(1),
+        Ok(None) => metrics.load_absent.increment(1),
+        Err(_) => metrics.load_error.increment(1),
+    }
+    result
+}

@@ -1,0 +1,76 @@
+//! [`CacheMetrics`]: the handles of one cache's metrics, registered once at build time.
+
+use boost_metrics::conventions::{
+    CACHE, CACHE_ENTRIES, CACHE_EVICTIONS_TOTAL, CACHE_LOAD_DURATION, CACHE_LOADS_TOTAL,
+    CACHE_REQUESTS_TOTAL, CAUSE, OUTCOME, RESULT,
+};
+use metrics::{Counter, Gauge, Histogram};
+use moka::notification::RemovalCause;
+
+/// Every metric a cache records, as handles taken from the recorder in scope when the cache
+/// was built. Recording through a handle is an atomic add: no lookup, no allocation, no
+/// label formatting on the hot path.
+#[derive(Debug)]
+pub(crate) struct CacheMetrics {
+    /// `cache_requests_total{result="hit"}`
+    pub(crate) hit: Counter,
+    /// `cache_requests_total{result="miss"}`
+    pub(crate) miss: Counter,
+    /// `cache_requests_total{result="stale"}`
+    pub(crate) stale: Counter,
+    /// `cache_loads_total{outcome="ok"}`
+    pub(crate) load_ok: Counter,
+    /// `cache_loads_total{outcome="error"}`
+    pub(crate) load_error: Counter,
+    /// `cache_loads_total{outcome="absent"}`
+    pub(crate) load_absent: Counter,
+    /// `cache_load_duration_seconds`
+    pub(crate) load_duration: Histogram,
+    /// `cache_evictions_total{cause=...}`
+    evicted_size: Counter,
+    evicted_expired: Counter,
+    evicted_explicit: Counter,
+    evicted_replaced: Counter,
+    /// `cache_entries`
+    entries: Gauge,
+}
+
+impl CacheMetrics {
+    /// Registers the cache's metrics, labelled `cache=name`, with the current recorder.
+    pub(crate) fn register(name: &str) -> Self {
+        let requests = |result: &'static str| metrics::counter!(CACHE_REQUESTS_TOTAL, CACHE => name.to_owned(), RESULT => result);
+        let loads = |outcome: &'static str| metrics::counter!(CACHE_LOADS_TOTAL, CACHE => name.to_owned(), OUTCOME => outcome);
+        let evictions = |cause: &'static str| metrics::counter!(CACHE_EVICTIONS_TOTAL, CACHE => name.to_owned(), CAUSE => cause);
+        Self {
+            hit: requests("hit"),
+            miss: requests("miss"),
+            stale: requests("stale"),
+            load_ok: loads("ok"),
+            load_error: loads("error"),
+            load_absent: loads("absent"),
+            load_duration: metrics::histogram!(CACHE_LOAD_DURATION, CACHE => name.to_owned()),
+            evicted_size: evictions("size"),
+            evicted_expired: evictions("expired"),
+            evicted_explicit: evictions("explicit"),
+            evicted_replaced: evictions("replaced"),
+            entries: metrics::gauge!(CACHE_ENTRIES, CACHE => name.to_owned()),
+        }
+    }
+
+    /// An entry was written (inserted or replaced: a replacement is also reported to
+    /// [`removed`](Self::removed), so the gauge stays exact).
+    pub(crate) fn written(&self) {
+        self.entries.increment(1.0);
+    }
+
+    /// moka removed an entry for `cause`.
+    pub(crate) fn removed(&self, cause: RemovalCause) {
+        match cause {
+            RemovalCause::Size => self.evicted_size.increment(1),
+            RemovalCause::Expired => self.evicted_expired.increment(1),
+            RemovalCause::Explicit => self.evicted_explicit.increment(1),
+            RemovalCause::Replaced => self.evicted_replaced.increment(1),
+        }
+        self.entries.decrement(1.0);
+    }
+}

@@ -1,0 +1,117 @@
+//! [`Validate`]: rules a settings type checks after it has been deserialised.
+
+/// Checks a loaded settings value and reports *every* problem, each under its
+/// full key path.
+///
+/// The loader runs it after deserialisation and turns the problems into one
+/// [`ConfigError::Validation`](crate::ConfigError::Validation) that names, for
+/// each key, the layer that set it. A type with no rules implements it with an
+/// empty body (`impl Validate for Settings {}`).
+///
+/// ```
+/// use std::net::SocketAddr;
+/// use boost_config::{Problems, Validate};
+///
+/// struct Grpc { listen: SocketAddr, max_connections: u32 }
+///
+/// impl Validate for Grpc {
+///     fn validate(&self, problems: &mut Problems) {
+///         if self.listen.port() == 0 {
+///             problems.add("listen", "port 0 is not allowed: pick a fixed port");
+///         }
+///         if self.max_connections == 0 {
+///             problems.add("max_connections", "must be at least 1");
+///         }
+///     }
+/// }
+///
+/// struct Settings { grpc: Grpc }
+///
+/// impl Validate for Settings {
+///     fn validate(&self, problems: &mut Problems) {
+///         problems.check("grpc", &self.grpc); // keys become `grpc.listen`, …
+///     }
+/// }
+///
+/// let bad = Settings { grpc: Grpc { listen: "127.0.0.1:0".parse().unwrap(), max_connections: 0 } };
+/// let mut problems = Problems::new();
+/// bad.validate(&mut problems);
+/// assert_eq!(problems.keys().collect::<Vec<_>>(), ["grpc.listen", "grpc.max_connections"]);
+/// ```
+pub trait Validate {
+    /// Adds a problem to `problems` for every rule the value breaks. The
+    /// default accepts everything.
+    fn validate(&self, problems: &mut Problems) {
+        let _ = problems;
+    }
+}
+
+/// The problems [`Validate::validate`] found, each with its full key path.
+#[derive(Clone, Debug, Default)]
+pub struct Problems {
+    prefix: Vec<String>,
+    found: Vec<(String, String)>,
+}
+
+impl Problems {
+    /// No problems yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reports that `key` (relative to the section being checked, dotted for
+    /// deeper keys) breaks a rule. Say what is wrong and what would be right.
+    pub fn add(&mut self, key: &str, message: impl Into<String>) {
+        let mut full = self.prefix.join(".");
+        if !key.is_empty() {
+            if !full.is_empty() {
+                full.push('.');
+            }
+            full.push_str(key);
+        }
+        self.found.push((full, message.into()));
+    }
+
+    /// Validates a nested section, prefixing its keys with `section`.
+    pub fn check<V: Validate + ?Sized>(&mut self, section: &str, value: &V) {
+        self.prefix.push(section.to_owned());
+        value.validate(self);
+        self.prefix.pop();
+    }
+
+    /// Whether no problem was reported.
+    pub fn is_empty(&self) -> bool {
+        self.found.is_empty()
+    }
+
+    /// How many problems were reported.
+    pub fn len(&self) -> usize {
+        self.found.len()
+    }
+
+    /// The full key paths of the problems, in the order reported.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.found.iter().map(|(key, _)| key.as_str())
+    }
+
+    /// The `(key, message)` pairs, in the order reported.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.found
+            .iter()
+            .map(|(key, message)| (key.as_str(), message.as_str()))
+    }
+}
+
+impl Validate for crate::ServiceIdentity {
+    fn validate(&self, problems: &mut Problems) {
+        if self.name.trim().is_empty() {
+            problems.add("name", "must not be empty");
+        }
+        if !self.runbook_url.is_empty() && url::Url::parse(&self.runbook_url).is_err() {
+            problems.add(
+                "runbook_url",
+                "must be an absolute URL (https://…) or empty",
+            );
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! Metric names, label keys and buckets that dashboards and alerts rely on.
+//!
+//! These follow the OpenTelemetry semantic conventions, spelled the Prometheus
+//! way (dots become underscores, units are suffixes, durations are seconds).
+//! They are a contract: renaming one breaks users' dashboards, so a change needs
+//! a CHANGELOG entry that says how to migrate.
+
+use metrics::Unit;
+
+use crate::MetricDef;
+
+/// Histogram: server-side duration of one RPC, seconds.
+/// Labels: [`RPC_SYSTEM_NAME`], [`RPC_METHOD`], [`RPC_STATUS_CODE`].
+pub const RPC_SERVER_CALL_DURATION: &str = "rpc_server_call_duration_seconds";
+/// Gauge: server-side RPCs currently being handled. Labels: [`RPC_SYSTEM_NAME`], [`RPC_METHOD`].
+pub const RPC_SERVER_IN_FLIGHT: &str = "rpc_server_in_flight_calls";
+/// Histogram: client-side duration of one logical RPC (after retries), seconds.
+/// Labels: [`RPC_SYSTEM_NAME`], [`RPC_METHOD`], [`RPC_STATUS_CODE`], [`CLIENT`].
+pub const RPC_CLIENT_CALL_DURATION: &str = "rpc_client_call_duration_seconds";
+
+/// Gauge = 1 carrying the service's identity and ownership as labels.
+pub const SERVICE_INFO: &str = "service_info";
+
+/// Counter: cache lookups. Labels: [`CACHE`], [`RESULT`] (`hit`, `miss`, `stale`).
+pub const CACHE_REQUESTS_TOTAL: &str = "cache_requests_total";
+/// Counter: loader runs. Labels: [`CACHE`], [`OUTCOME`] (`ok`, `error`, `absent`).
+pub const CACHE_LOADS_TOTAL: &str = "cache_loads_total";
+/// Histogram: loader duration, seconds. Labels: [`CACHE`].
+pub const CACHE_LOAD_DURATION: &str = "cache_load_duration_seconds";
+/// Counter: entries removed. Labels: [`CACHE`], [`CAUSE`] (`size`, `expired`, `explicit`, `replaced`).
+pub const CACHE_EVICTIONS_TOTAL: &str = "cache_evictions_total";
+/// Gauge: entries currently held. Labels: [`CACHE`].
+pub const CACHE_ENTRIES: &str = "cache_entries";
+
+/// Counter: label sets folded into `other` by the cardinality guard. Labels: [`METRIC`].
+pub const METRICS_CARDINALITY_OVERFLOW_TOTAL: &str = "metrics_cardinality_overflow_total";
+/// Counter: log lines dropped because the writer's queue was full.
+pub const LOG_DROPPED_LINES_TOTAL: &str = "log_dropped_lines_total";
+
+/// Counter: CPU time (user + system) the process has used, seconds.
+pub const PROCESS_CPU_SECONDS_TOTAL: &str = "process_cpu_seconds_total";
+/// Gauge: resident memory size, bytes.
+pub const PROCESS_RESIDENT_MEMORY_BYTES: &str = "process_resident_memory_bytes";
+/// Gauge: virtual memory size, bytes.
+pub const PROCESS_VIRTUAL_MEMORY_BYTES: &str = "process_virtual_memory_bytes";
+/// Gauge: open file descriptors.
+pub const PROCESS_OPEN_FDS: &str = "process_open_fds";
+/// Gauge: the limit on open file descriptors (0 = unlimited).
+pub const PROCESS_MAX_FDS: &str = "process_max_fds";
+/// Gauge: when the process started, seconds since the Unix epoch.
+pub const PROCESS_START_TIME_SECONDS: &str = "process_start_time_seconds";
+/// Gauge: OS threads in the process.
+pub const PROCESS_THREADS: &str = "process_threads";
+
+/// Gauge: worker threads of the tokio runtime that renders `/metrics`.
+pub const TOKIO_RUNTIME_WORKERS: &str = "tokio_runtime_workers";
+/// Gauge: tasks alive in that runtime.
+pub const TOKIO_RUNTIME_ALIVE_TASKS: &str = "tokio_runtime_alive_tasks";
+/// Gauge: tasks waiting in that runtime's global (injection) queue.
+pub const TOKIO_RUNTIME_GLOBAL_QUEUE_DEPTH: &str = "tokio_runtime_global_queue_depth";
+/// Counter: time that runtime's workers spent busy, summed over workers, seconds.
+pub const TOKIO_RUNTIME_BUSY_SECONDS_TOTAL: &str = "tokio_runtime_busy_seconds_total";
+
+/// Label: the RPC system, e.g. `grpc`.
+pub const RPC_SYSTEM_NAME: &str = "rpc_system_name";
+/// Label: the full method, e.g. `hello.v1.Greeter/SayHello`.
+pub const RPC_METHOD: &str = "rpc_method";
+/// Label: the gRPC status code name, e.g. `OK`, `UNAVAILABLE`.
+pub const RPC_STATUS_CODE: &str = "rpc_status_code";
+/// Label: the configured upstream name of a client, e.g. `profiles`.
+pub const CLIENT: &str = "client";
+/// Label: the cache name.
+pub const CACHE: &str = "cache";
+/// Label: a lookup result.
+pub const RESULT: &str = "result";
+/// Label: a load outcome.
+pub const OUTCOME: &str = "outcome";
+/// Label: an eviction cause.
+pub const CAUSE: &str = "cause";
+/// Label: a metric name (on guard metrics).
+pub const METRIC: &str = "metric";
+/// Label on [`SERVICE_INFO`]: the service name.
+pub const SERVICE_NAME: &str = "service_name";
+/// Label on [`SERVICE_INFO`]: the running version.
+pub const SERVICE_VERSION: &str = "service_version";
+/// Label on [`SERVICE_INFO`]: the deployment environment (`dev`, `prod`, …).
+pub const DEPLOYMENT_ENVIRONMENT: &str = "deployment_environment";
+/// Label on [`SERVICE_INFO`]: the owning team (alerts route on it).
+pub const TEAM: &str = "team";
+/// Label on [`SERVICE_INFO`]: the runbook link alerts carry.
+pub const RUNBOOK_URL: &str = "runbook_url";
+/// Label on [`SERVICE_INFO`]: the criticality tier.
+pub const TIER: &str = "tier";
+
+/// The value of [`RPC_SYSTEM_NAME`] for gRPC.
+pub const RPC_SYSTEM_GRPC: &str = "grpc";
+/// The value every label takes on the series the cardinality guard folds
+/// excess label sets into.
+pub const OVERFLOW_LABEL_VALUE: &str = "other";
+
+/// The [`RPC_STATUS_CODE`] values: gRPC status code names, indexed by code
+/// (`GRPC_STATUS_CODE_NAMES[14] == "UNAVAILABLE"`).
+pub const GRPC_STATUS_CODE_NAMES: [&str; 17] = [
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+];
+
+/// Histogram buckets for durations in seconds, as recommended by the
+/// OpenTelemetry semantic conventions for HTTP and RPC durations.
+pub const DURATION_BUCKETS_SECONDS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+
+/// Every metric above that is recorded through the `metrics` facade, with its
+/// kind, unit and HELP text. [`install`](crate::install) describes them all, so
+/// each has a `# HELP` line however it is recorded. (The process and tokio
+/// runtime metrics are written by the renderer itself, with their own HELP.)
+pub const METRICS: &[MetricDef] = &[
+    MetricDef::histogram(
+        RPC_SERVER_CALL_DURATION,
+        "Duration of RPCs handled by this server, from request received to response sent.",
+    )
+    .with_unit(Unit::Seconds),
+    MetricDef::gauge(
+        RPC_SERVER_IN_FLIGHT,
+        "RPCs this server is handling right now.",
+    ),
+    MetricDef::histogram(
+        RPC_CLIENT_CALL_DURATION,
+        "Duration of logical RPCs made by this client, retries included.",
+    )
+    .with_unit(Unit::Seconds),
+    MetricDef::gauge(
+        SERVICE_INFO,
+        "Always 1; the labels say which service this is and who owns it.",
+    ),
+    MetricDef::counter(
+        CACHE_REQUESTS_TOTAL,
+        "Cache lookups, by result (hit, miss, stale).",
+    ),
+    MetricDef::counter(
+        CACHE_LOADS_TOTAL,
+        "Cache loader runs, by outcome (ok, error, absent).",
+    ),
+    MetricDef::histogram(CACHE_LOAD_DURATION, "Duration of one cache loader run.")
+        .with_unit(Unit::Seconds),
+    MetricDef::counter(
+        CACHE_EVICTIONS_TOTAL,
+        "Cache entries removed, by cause (size, expired, explicit, replaced).",
+    ),
+    MetricDef::gauge(CACHE_ENTRIES, "Entries currently held in the cache."),
+    MetricDef::counter(
+        METRICS_CARDINALITY_OVERFLOW_TOTAL,
+        "Registrations of label sets beyond the per-metric cardinality limit, folded into the series labelled other.",
+    ),
+    MetricDef::counter(
+        LOG_DROPPED_LINES_TOTAL,
+        "Log lines dropped because the log writer's queue was full.",
+    ),
+];

@@ -1,0 +1,72 @@
+//! Shared fixtures for the integration tests.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use boost_config::ServiceIdentity;
+use boost_metrics::conventions::*;
+use boost_metrics::{MetricsHandle, MetricsRecorder, MetricsSettings, RpcMetrics};
+
+/// An identity with every ownership field filled in.
+pub fn identity() -> ServiceIdentity {
+    let mut id = ServiceIdentity::new("hello-service", "1.2.3");
+    id.environment = "prod".into();
+    id.team = "boost".into();
+    id.runbook_url = "https://runbooks.example/hello-service".into();
+    id.tier = "tier-1".into();
+    id
+}
+
+/// A recorder + handle that are not installed globally.
+pub fn build(settings: &MetricsSettings) -> (MetricsRecorder, MetricsHandle) {
+    MetricsHandle::build(settings, &identity()).unwrap()
+}
+
+/// Records what a real service records, through `recorder`.
+pub fn record_realistic(recorder: &MetricsRecorder) {
+    metrics::with_local_recorder(recorder, || {
+        let server = RpcMetrics::server();
+        let say_hello = server.method("hello.v1.Greeter/SayHello");
+        let _in_flight = say_hello.in_flight();
+        say_hello.record(0, Duration::from_millis(3));
+        say_hello.record(0, Duration::from_millis(40));
+        say_hello.record(14, Duration::from_millis(900));
+        let client = RpcMetrics::client("profiles").method("hello.v1.Profiles/GetProfile");
+        client.record(0, Duration::from_millis(12));
+        client.record(4, Duration::from_millis(300));
+
+        for result in ["hit", "miss", "stale"] {
+            metrics::counter!(CACHE_REQUESTS_TOTAL, CACHE => "profiles", RESULT => result)
+                .increment(3);
+        }
+        metrics::counter!(CACHE_LOADS_TOTAL, CACHE => "profiles", OUTCOME => "ok").increment(2);
+        metrics::histogram!(CACHE_LOAD_DURATION, CACHE => "profiles").record(0.02);
+        metrics::counter!(CACHE_EVICTIONS_TOTAL, CACHE => "profiles", CAUSE => "size").increment(1);
+        metrics::gauge!(CACHE_ENTRIES, CACHE => "profiles").set(42.0);
+        metrics::counter!(LOG_DROPPED_LINES_TOTAL).increment(0);
+        // Recorded by someone who never described them, one without `_total`.
+        metrics::counter!("jobs_retried").increment(1);
+        metrics::gauge!("jobs_queue_depth", "queue" => "default").set(7.0);
+    });
+}
+
+/// A scrape with service_info, RPC histograms, cache metrics, process and
+/// runtime metrics, and a cardinality overflow.
+pub fn realistic_scrape() -> String {
+    let mut settings = MetricsSettings::default();
+    settings.cardinality_limit = 5;
+    let (recorder, handle) = build(&settings);
+    record_realistic(&recorder);
+    metrics::with_local_recorder(&recorder, || {
+        for user in 0..10 {
+            metrics::counter!(CACHE_REQUESTS_TOTAL, CACHE => format!("user-{user}"), RESULT => "hit")
+                .increment(1);
+        }
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async { handle.render() })
+}

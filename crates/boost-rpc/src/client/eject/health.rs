@@ -1,0 +1,357 @@
+//! [`Health`]: what one endpoint's recent attempts say about it.
+//!
+//! Two independent reasons keep an endpoint out of rotation:
+//! - **reconnect backoff**: its last connect failed; the next try waits
+//!   `initial · multiplier^(n−1)` capped at `max`, ±jitter (gRPC's connection
+//!   backoff);
+//! - **outlier ejection**: `consecutive_failures` failed attempts in a row, or a
+//!   success rate below `success_rate` over `window` with at least
+//!   `min_requests` attempts. Ejection lasts `base_ejection × n` capped at
+//!   `max_ejection`, ±20%, where n counts ejections and drops by one for each
+//!   window without failures.
+//!
+//! When either period ends, exactly one request is let through as a probe;
+//! its success readmits the endpoint, its failure starts a longer period.
+//! Ready endpoints are checked with one atomic load; the lock is taken only
+//! to record an outcome.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+
+use crate::client::metrics::{EndpointMetrics, EndpointState};
+use crate::client::settings::{EjectionSettings, ReconnectSettings};
+
+/// What an attempt did, as far as the endpoint's health is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The endpoint answered (any status that is not a server failure).
+    Success,
+    /// The endpoint failed (UNAVAILABLE, INTERNAL, UNKNOWN, DATA_LOSS, or a
+    /// transport error after connecting).
+    Failure,
+    /// The connection could not be established.
+    ConnectFailure,
+}
+
+/// Permission to send one attempt to an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Send normally.
+    Ready,
+    /// Send as the one probe of an ejected or reconnecting endpoint.
+    Probe,
+}
+
+const READY: u64 = 0;
+const BLOCKED: u64 = u64::MAX;
+
+/// The health of one endpoint. Cheap to read, shared by all clones.
+#[derive(Debug)]
+pub struct Health {
+    ejection: EjectionSettings,
+    reconnect: ReconnectSettings,
+    epoch: Instant,
+    /// `READY`, `BLOCKED` (probe in flight), or nanos since `epoch` until
+    /// which the endpoint is out.
+    until: AtomicU64,
+    state: AtomicU8,
+    inner: Mutex<Inner>,
+    metrics: Option<EndpointMetrics>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    consecutive: u32,
+    window_start: Instant,
+    window_ok: u32,
+    window_failed: u32,
+    ejections: u32,
+    connect_failures: u32,
+    reason: String,
+}
+
+impl Health {
+    /// A healthy endpoint.
+    pub fn new(
+        ejection: EjectionSettings,
+        reconnect: ReconnectSettings,
+        metrics: Option<EndpointMetrics>,
+    ) -> Self {
+        let now = Instant::now();
+        if let Some(m) = &metrics {
+            m.client().endpoint_moved(None, Some(EndpointState::Ready));
+        }
+        Self {
+            ejection,
+            reconnect,
+            epoch: now,
+            until: AtomicU64::new(READY),
+            state: AtomicU8::new(EndpointState::Ready as u8),
+            inner: Mutex::new(Inner {
+                consecutive: 0,
+                window_start: now,
+                window_ok: 0,
+                window_failed: 0,
+                ejections: 0,
+                connect_failures: 0,
+                reason: String::new(),
+            }),
+            metrics,
+        }
+    }
+
+    /// The endpoint's metric handles, if it records metrics.
+    pub fn metrics(&self) -> Option<&EndpointMetrics> {
+        self.metrics.as_ref()
+    }
+
+    /// The endpoint's state.
+    pub fn state(&self) -> EndpointState {
+        match self.state.load(Ordering::Relaxed) {
+            0 => EndpointState::Ready,
+            1 => EndpointState::Ejected,
+            _ => EndpointState::Reconnecting,
+        }
+    }
+
+    /// Whether a call may go here now without taking the lock: ready, or out
+    /// but with its period over (the call will become the probe).
+    pub fn looks_available(&self, now: Instant) -> bool {
+        match self.until.load(Ordering::Acquire) {
+            READY => true,
+            BLOCKED => false,
+            until => self.nanos(now) >= until,
+        }
+    }
+
+    /// Asks to send one attempt. `ignore_ejection` (panic mode) admits an
+    /// ejected endpoint, but never one waiting to reconnect. The error says why not.
+    pub fn admit(&self, now: Instant, ignore_ejection: bool) -> Result<Admission, String> {
+        let until = self.until.load(Ordering::Acquire);
+        if until == READY {
+            return Ok(Admission::Ready);
+        }
+        let state = self.state();
+        if ignore_ejection && state == EndpointState::Ejected {
+            return Ok(Admission::Ready);
+        }
+        let inner = self.lock();
+        if until != BLOCKED && self.nanos(now) >= until {
+            // The period is over: this call is the probe. Only one wins.
+            if self
+                .until
+                .compare_exchange(until, BLOCKED, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                return Ok(Admission::Probe);
+            }
+        }
+        Err(match state {
+            EndpointState::Reconnecting => format!("reconnecting ({})", inner.reason),
+            _ => format!("ejected ({})", inner.reason),
+        })
+    }
+
+    /// Records an attempt's outcome. `probe` as returned by [`admit`](Self::admit).
+    pub fn record(&self, outcome: Outcome, admission: Admission, now: Instant) {
+        let mut inner = self.lock();
+        if now.duration_since(inner.window_start) > self.ejection.window {
+            if inner.window_failed == 0 {
+                // A clean window: the next ejection is shorter again.
+                inner.ejections = inner.ejections.saturating_sub(1);
+            }
+            inner.window_start = now;
+            inner.window_ok = 0;
+            inner.window_failed = 0;
+        }
+        match outcome {
+            Outcome::Success => {
+                inner.consecutive = 0;
+                inner.window_ok += 1;
+                inner.connect_failures = 0;
+                // Only the probe readmits: late answers to attempts sent
+                // before the ejection (or in panic mode) do not.
+                if admission == Admission::Probe {
+                    self.set(READY, EndpointState::Ready);
+                }
+            }
+            Outcome::ConnectFailure => {
+                inner.consecutive += 1;
+                inner.connect_failures += 1;
+                let wait = self.reconnect_delay(inner.connect_failures);
+                inner.reason = format!(
+                    "{} failed connects, next try in {wait:?}",
+                    inner.connect_failures
+                );
+                self.set(self.nanos(now + wait), EndpointState::Reconnecting);
+            }
+            Outcome::Failure => {
+                inner.consecutive += 1;
+                inner.window_failed += 1;
+                let total = inner.window_ok + inner.window_failed;
+                let rate = f64::from(inner.window_ok) / f64::from(total.max(1));
+                let reason = if admission == Admission::Probe {
+                    Some("probe_failed")
+                } else if inner.consecutive >= self.ejection.consecutive_failures.max(1) {
+                    Some("consecutive_failures")
+                } else if total >= self.ejection.min_requests.max(1)
+                    && rate < self.ejection.success_rate
+                {
+                    Some("success_rate")
+                } else {
+                    None
+                };
+                let eject = self.state() != EndpointState::Ejected || admission == Admission::Probe;
+                if let (true, Some(reason)) = (eject, reason) {
+                    inner.ejections += 1;
+                    let wait = self.ejection_time(inner.ejections);
+                    inner.reason = format!(
+                        "{reason}: {} in a row, success rate {:.0}% of {total}; back in {wait:?}",
+                        inner.consecutive,
+                        rate * 100.0
+                    );
+                    inner.consecutive = 0;
+                    inner.window_ok = 0;
+                    inner.window_failed = 0;
+                    inner.window_start = now;
+                    if let Some(m) = &self.metrics {
+                        m.record_ejection(reason);
+                    }
+                    self.set(self.nanos(now + wait), EndpointState::Ejected);
+                }
+            }
+        }
+    }
+
+    /// Gives back a probe whose attempt was dropped before an outcome.
+    pub fn release_probe(&self) {
+        let _ = self
+            .until
+            .compare_exchange(BLOCKED, 1, Ordering::AcqRel, Ordering::Acquire);
+    }
+
+    /// Takes the endpoint out of the gauge (it was removed).
+    pub fn retire(&self) {
+        if let Some(m) = &self.metrics {
+            m.client().endpoint_moved(Some(self.state()), None);
+        }
+    }
+
+    fn set(&self, until: u64, state: EndpointState) {
+        let old = self.state();
+        self.until.store(until, Ordering::Release);
+        self.state.store(state as u8, Ordering::Relaxed);
+        if let Some(m) = &self.metrics {
+            m.client().endpoint_moved(Some(old), Some(state));
+        }
+    }
+
+    fn reconnect_delay(&self, failures: u32) -> Duration {
+        let r = &self.reconnect;
+        let exp = r
+            .multiplier
+            .max(1.0)
+            .powi(failures.saturating_sub(1).min(64) as i32);
+        let base = (r.initial_backoff.as_secs_f64() * exp).min(r.max_backoff.as_secs_f64());
+        jitter(base, r.jitter)
+    }
+
+    fn ejection_time(&self, ejections: u32) -> Duration {
+        let e = &self.ejection;
+        let base = (e.base_ejection.as_secs_f64() * f64::from(ejections.max(1)))
+            .min(e.max_ejection.as_secs_f64());
+        jitter(base, 0.2)
+    }
+
+    fn nanos(&self, t: Instant) -> u64 {
+        // +2 keeps real times clear of READY (0) and a released probe (1).
+        (t.saturating_duration_since(self.epoch).as_nanos() as u64).saturating_add(2)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        match self.inner.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+}
+
+/// `base` seconds ± `spread` (a fraction), as a duration.
+fn jitter(base: f64, spread: f64) -> Duration {
+    let spread = spread.clamp(0.0, 1.0);
+    let factor = if spread > 0.0 {
+        rand::rng().random_range(1.0 - spread..=1.0 + spread)
+    } else {
+        1.0
+    };
+    Duration::from_secs_f64((base * factor).max(0.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn health() -> Health {
+        Health::new(
+            EjectionSettings::default(),
+            ReconnectSettings::default(),
+            None,
+        )
+    }
+
+    #[test]
+    fn five_consecutive_failures_eject_then_one_probe_readmits() {
+        let h = health();
+        let now = Instant::now();
+        for _ in 0..4 {
+            h.record(Outcome::Failure, Admission::Ready, now);
+        }
+        assert_eq!(h.state(), EndpointState::Ready);
+        h.record(Outcome::Failure, Admission::Ready, now);
+        assert_eq!(h.state(), EndpointState::Ejected);
+        assert!(h.admit(now, false).is_err());
+        assert_eq!(
+            h.admit(now, true),
+            Ok(Admission::Ready),
+            "panic mode admits"
+        );
+        let later = now + Duration::from_secs(2);
+        assert_eq!(h.admit(later, false), Ok(Admission::Probe));
+        assert!(h.admit(later, false).is_err(), "only one probe at a time");
+        h.record(Outcome::Success, Admission::Probe, later);
+        assert_eq!(h.state(), EndpointState::Ready);
+        assert_eq!(h.admit(later, false), Ok(Admission::Ready));
+    }
+
+    #[test]
+    fn connect_failure_waits_for_backoff_even_in_panic_mode() {
+        let h = health();
+        let now = Instant::now();
+        h.record(Outcome::ConnectFailure, Admission::Ready, now);
+        assert_eq!(h.state(), EndpointState::Reconnecting);
+        let err = h.admit(now, true).unwrap_err();
+        assert!(err.contains("next try in"), "{err}");
+        assert_eq!(
+            h.admit(now + Duration::from_millis(1300), false),
+            Ok(Admission::Probe)
+        );
+    }
+
+    #[test]
+    fn low_success_rate_ejects() {
+        let h = health();
+        let now = Instant::now();
+        for i in 0..40 {
+            let outcome = if i % 3 == 0 {
+                Outcome::Failure
+            } else {
+                Outcome::Success
+            };
+            h.record(outcome, Admission::Ready, now);
+        }
+        assert_eq!(h.state(), EndpointState::Ejected);
+    }
+}

@@ -1,0 +1,235 @@
+//! A resilient gRPC client: the stack Finagle and Linkerd users take for
+//! granted, as tower layers under a tonic-generated client.
+//!
+//! ```no_run
+//! use boost_rpc::client::ClientSettings;
+//! use boost_test_proto::{GetProfileRequest, profiles_client::ProfilesClient};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! // Normally loaded from config (`[profiles]`); every knob has a default.
+//! let settings = ClientSettings::with_endpoints(["http://127.0.0.1:50052"]);
+//! let mut profiles = ProfilesClient::new(boost_rpc::client("profiles", &settings)?);
+//! let reply = profiles
+//!     .get_profile(GetProfileRequest { name: "ada".into() })
+//!     .await?;
+//! # let _ = reply;
+//! # Ok(()) }
+//! ```
+//!
+//! What every call gets, outermost first (see [`stack()`]):
+//!
+//! 1. [`observe`]: a client span with the OTel RPC attributes, the
+//!    `rpc_client_call_duration_seconds` histogram, W3C trace context and
+//!    `x-request-id` sent upstream.
+//! 2. [`deadline`]: one total deadline (`timeout`, default 300 ms, or less if
+//!    the call or the inbound request being served has less); every attempt
+//!    sends `grpc-timeout` with the time remaining; an expired deadline fails
+//!    with DEADLINE_EXCEEDED without sending.
+//! 3. [`limit`]: at most `concurrency.limit` calls in flight; wait at most
+//!    `concurrency.max_wait`, then RESOURCE_EXHAUSTED.
+//! 4. [`retry`]: UNAVAILABLE answers are retried (max 3 attempts, full-jitter
+//!    backoff, `grpc-retry-pushback-ms` honoured) for idempotent methods,
+//!    unary requests ≤ 64 KiB, within a budget of 20% of calls + 10/s.
+//! 5. [`balance`]: each attempt goes to the less loaded of two random
+//!    endpoints (Peak-EWMA latency × in-flight).
+//! 6. [`eject`]: endpoints failing 5 times in a row, or below 80% success,
+//!    are ejected for a growing, jittered time and readmitted by one probe;
+//!    endpoints whose connect failed wait out gRPC's reconnect backoff.
+//!
+//! Endpoints come from [`discover`]: a fixed list, or a DNS name re-resolved
+//! every `dns.refresh`.
+//!
+//! # Per-call knobs
+//!
+//! Insert [`CallOptions`] into a request's extensions to give one call its own
+//! timeout or mark it idempotent; tonic's `Request::set_timeout` also works.
+//! The earliest deadline wins.
+//!
+//! # Errors
+//!
+//! Failures made inside the stack are [`RpcError`]s; generated clients turn
+//! them into the same `tonic::Status` (code and message kept). Classify any
+//! status with `RpcError::from(status)`: [`RpcError::is_retryable`],
+//! [`RpcError::is_caller_fault`], [`RpcError::is_server_fault`].
+//!
+//! Every layer is usable alone over any tower service of `http::Request`s.
+
+pub mod balance;
+pub mod deadline;
+pub mod discover;
+pub mod eject;
+pub mod limit;
+mod metrics;
+pub mod observe;
+mod options;
+pub mod retry;
+mod settings;
+mod stack;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{HeaderMap, Request, Response, Uri};
+use tonic::Code;
+use tonic::body::Body;
+use tower::Service;
+
+pub use metrics::{
+    ClientMetrics, EndpointMetrics, EndpointState, RPC_CLIENT_ATTEMPTS_TOTAL,
+    RPC_CLIENT_EJECTIONS_TOTAL, RPC_CLIENT_ENDPOINTS, RPC_CLIENT_RETRIES_TOTAL,
+    RPC_CLIENT_RETRY_BUDGET_EXHAUSTED_TOTAL, code_name, parse_code,
+};
+pub use options::CallOptions;
+pub use settings::{
+    BalanceSettings, ClientSettings, ConcurrencySettings, DnsSettings, EjectionSettings,
+    ReconnectSettings, RetrySettings,
+};
+pub use stack::{EndpointService, Stack, stack};
+
+use self::balance::EndpointSet;
+use self::discover::{DnsDiscover, Resolver, StaticEndpoints, SystemResolver};
+use crate::RpcError;
+
+/// Builds the client named `name` (the `client` metric label) from `settings`.
+///
+/// Must be called inside a tokio runtime. Connections are made lazily, on the
+/// first call to each endpoint. See the [module docs](self).
+pub fn client(name: &str, settings: &ClientSettings) -> Result<Client, RpcError> {
+    Client::builder(name, settings).build()
+}
+
+/// A resilient gRPC client service: give it to a generated tonic client
+/// (`ProfilesClient::new(client)`). Cheap to clone; clones share endpoints,
+/// connections, budget and limits.
+#[derive(Debug, Clone)]
+pub struct Client {
+    inner: Stack,
+    endpoints: Arc<EndpointSet<EndpointService>>,
+}
+
+impl Client {
+    /// A builder, for a custom [`Resolver`].
+    pub fn builder(name: &str, settings: &ClientSettings) -> ClientBuilder {
+        ClientBuilder {
+            name: name.to_owned(),
+            settings: settings.clone(),
+            resolver: Arc::new(SystemResolver),
+        }
+    }
+
+    /// The endpoints and their state (for health pages and tests).
+    pub fn endpoints(&self) -> Vec<(String, EndpointState)> {
+        self.endpoints
+            .snapshot()
+            .iter()
+            .map(|e| {
+                let state = e.health().map_or(EndpointState::Ready, |h| h.state());
+                (e.key().to_owned(), state)
+            })
+            .collect()
+    }
+}
+
+/// Builds a [`Client`]; see [`Client::builder`].
+pub struct ClientBuilder {
+    name: String,
+    settings: ClientSettings,
+    resolver: Arc<dyn Resolver>,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("name", &self.name)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// Resolves `dns.name` with `resolver` instead of the system resolver.
+    pub fn resolver(mut self, resolver: Arc<dyn Resolver>) -> Self {
+        self.resolver = resolver;
+        self
+    }
+
+    /// Builds the client. Fails on settings that cannot work, saying which.
+    pub fn build(self) -> Result<Client, RpcError> {
+        let Self {
+            name,
+            settings,
+            resolver,
+        } = self;
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(RpcError::Config(format!(
+                "client {name:?} must be built inside a tokio runtime (it spawns connection tasks)"
+            )));
+        }
+        if settings.timeout.is_zero() {
+            return Err(RpcError::Config(format!(
+                "{name}.timeout must be more than 0"
+            )));
+        }
+        let metrics = ClientMetrics::new(&name);
+        let endpoints = EndpointSet::new(
+            &name,
+            &settings.balance,
+            settings.ejection.max_ejected_percent,
+        );
+        let inner = stack(&settings, metrics.clone(), endpoints.clone())?;
+        if !settings.endpoints.is_empty() {
+            let fixed = StaticEndpoints::parse(&settings.endpoints)?;
+            for change in fixed.into_changes() {
+                endpoints.apply(change, |key, uri| {
+                    stack::make_endpoint(&settings, &metrics, key, uri)
+                });
+            }
+            endpoints.mark_resolved(None);
+        } else if let Some(dns) = settings.dns.as_ref().filter(|d| !d.name.is_empty()) {
+            let discover = DnsDiscover::new(&dns.name, dns.port, dns.refresh, resolver);
+            stack::spawn_dns(
+                discover,
+                Arc::downgrade(&endpoints),
+                settings.clone(),
+                metrics,
+            );
+        } else {
+            return Err(RpcError::Config(format!(
+                "client {name:?} has no endpoints: set {name}.endpoints = [\"http://host:port\"] \
+                 or {name}.dns.name"
+            )));
+        }
+        Ok(Client { inner, endpoints })
+    }
+}
+
+impl Service<Request<Body>> for Client {
+    type Response = Response<Body>;
+    type Error = RpcError;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, RpcError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), RpcError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        self.inner.call(request)
+    }
+}
+
+/// The `grpc-status` in response headers (a trailers-only answer) or trailers.
+pub(crate) fn grpc_status(headers: &HeaderMap) -> Option<Code> {
+    let value = headers.get("grpc-status")?;
+    let code = std::str::from_utf8(value.as_bytes())
+        .ok()
+        .and_then(|s| s.parse::<i32>().ok())
+        .map_or(Code::Unknown, Code::from_i32);
+    Some(code)
+}
+
+/// `pkg.Service/Method` from a request path `/pkg.Service/Method`.
+pub(crate) fn method_of(uri: &Uri) -> &str {
+    uri.path().trim_start_matches('/')
+}

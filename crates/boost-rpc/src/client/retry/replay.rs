@@ -1,0 +1,161 @@
+//! Making a request body replayable: collect it into memory if it is already
+//! complete and small, so each attempt can send the same bytes.
+//!
+//! A unary request encoded by tonic is one ready frame followed by the end of
+//! the stream. A streaming request is not ready all at once: the first frame
+//! that is not immediately available ends the collection and the request is
+//! sent once, unchanged (prefix already read + the rest of the stream).
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use tonic::Status;
+use tonic::body::Body;
+use tonic::codegen::Bytes;
+
+/// Largest request body buffered for retries (gRFC A6 uses a per-call
+/// buffer limit; 64 KiB holds any reasonable unary request).
+pub const MAX_REPLAY_BYTES: usize = 64 * 1024;
+
+/// A request body after trying to buffer it.
+#[derive(Debug)]
+pub enum Buffered {
+    /// The whole body, replayable.
+    Replayable(Bytes),
+    /// Too large or streaming: send once.
+    Once(Body),
+}
+
+impl Buffered {
+    /// A body for one attempt.
+    pub fn body(&self) -> Option<Body> {
+        match self {
+            Self::Replayable(bytes) if bytes.is_empty() => Some(Body::empty()),
+            Self::Replayable(bytes) => Some(Body::new(http_body_util::Full::new(bytes.clone()))),
+            Self::Once(_) => None,
+        }
+    }
+}
+
+/// Collects `body` if it is complete now and at most `limit` bytes.
+pub async fn buffer(mut body: Body, limit: usize) -> Result<Buffered, Status> {
+    let mut chunks: Vec<Bytes> = Vec::new();
+    let mut len = 0usize;
+    loop {
+        let frame = std::future::poll_fn(|cx| match Pin::new(&mut body).poll_frame(cx) {
+            Poll::Ready(frame) => Poll::Ready(Some(frame)),
+            Poll::Pending => Poll::Ready(None),
+        })
+        .await;
+        match frame {
+            Some(None) => return Ok(Buffered::Replayable(concat(chunks, len))),
+            Some(Some(Err(status))) => return Err(status),
+            Some(Some(Ok(frame))) => match frame.into_data() {
+                Ok(data) => {
+                    len += data.len();
+                    chunks.push(data);
+                    if len > limit {
+                        return Ok(Buffered::Once(prefixed(chunks, len, body)));
+                    }
+                }
+                Err(frame) => {
+                    let trailers = frame.into_trailers().unwrap_or_default();
+                    // Request trailers are unusual; send as they came, once.
+                    return Ok(Buffered::Once(Body::new(Prefixed {
+                        prefix: Some(concat(chunks, len)),
+                        trailers: Some(trailers),
+                        rest: body,
+                    })));
+                }
+            },
+            None => return Ok(Buffered::Once(prefixed(chunks, len, body))),
+        }
+    }
+}
+
+fn prefixed(chunks: Vec<Bytes>, len: usize, rest: Body) -> Body {
+    Body::new(Prefixed {
+        prefix: Some(concat(chunks, len)),
+        trailers: None,
+        rest,
+    })
+}
+
+fn concat(mut chunks: Vec<Bytes>, len: usize) -> Bytes {
+    if chunks.len() == 1 {
+        return chunks.pop().unwrap_or_default();
+    }
+    let mut all = Vec::with_capacity(len);
+    for c in &chunks {
+        all.extend_from_slice(c);
+    }
+    Bytes::from(all)
+}
+
+/// Bytes already read, then optional trailers frame, then the rest of the body.
+struct Prefixed {
+    prefix: Option<Bytes>,
+    trailers: Option<http::HeaderMap>,
+    rest: Body,
+}
+
+impl HttpBody for Prefixed {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+        if let Some(prefix) = self.prefix.take()
+            && !prefix.is_empty()
+        {
+            return Poll::Ready(Some(Ok(Frame::data(prefix))));
+        }
+        if let Some(trailers) = self.trailers.take() {
+            return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
+        }
+        Pin::new(&mut self.rest).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.prefix.as_ref().is_none_or(Bytes::is_empty)
+            && self.trailers.is_none()
+            && self.rest.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let extra = self.prefix.as_ref().map_or(0, |p| p.len() as u64);
+        let rest = self.rest.size_hint();
+        let mut hint = SizeHint::new();
+        hint.set_lower(rest.lower() + extra);
+        if let Some(upper) = rest.upper() {
+            hint.set_upper(upper + extra);
+        }
+        hint
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn small_complete_body_is_replayable_large_is_not() {
+        let small = Body::new(http_body_util::Full::new(Bytes::from_static(b"hello")));
+        match buffer(small, 16).await.unwrap() {
+            Buffered::Replayable(b) => assert_eq!(&b[..], b"hello"),
+            Buffered::Once(_) => panic!("small body should be replayable"),
+        }
+        let large = Body::new(http_body_util::Full::new(Bytes::from(vec![7u8; 100])));
+        match buffer(large, 16).await.unwrap() {
+            Buffered::Replayable(_) => panic!("large body must not be buffered"),
+            Buffered::Once(body) => {
+                use http_body_util::BodyExt;
+                let bytes = body.collect().await.unwrap().to_bytes();
+                assert_eq!(bytes.len(), 100, "the body is passed on intact");
+            }
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! [`stack`]: the layers of a [`Client`](super::Client), in order.
+
+use std::sync::{Arc, Weak};
+
+use http::Uri;
+use tonic::transport::Channel;
+use tower::ServiceBuilder;
+use tower::discover::Change;
+
+use super::balance::{Balance, EndpointSet};
+use super::deadline::{Deadline, DeadlineLayer};
+use super::discover::DnsDiscover;
+use super::eject::{Eject, Health};
+use super::limit::{ConcurrencyLimit, ConcurrencyLimitLayer};
+use super::metrics::ClientMetrics;
+use super::observe::{Observe, ObserveLayer};
+use super::retry::{Retry, RetryLayer};
+use super::settings::ClientSettings;
+use crate::RpcError;
+
+/// One endpoint as the client sends to it: a lazily connecting tonic channel
+/// behind outlier ejection.
+pub type EndpointService = Eject<Channel>;
+
+/// The full stack of a client, outermost first.
+pub type Stack = Observe<Deadline<ConcurrencyLimit<Retry<Balance<EndpointService>>>>>;
+
+/// Composes the client stack over `endpoints`. Read top to bottom, a call:
+pub fn stack(
+    settings: &ClientSettings,
+    metrics: Arc<ClientMetrics>,
+    endpoints: Arc<EndpointSet<EndpointService>>,
+) -> Result<Stack, RpcError> {
+    let concurrency = &settings.concurrency;
+    Ok(ServiceBuilder::new()
+        // is traced and measured once, retries included;
+        .layer(ObserveLayer::new(metrics.clone()))
+        // gets one deadline: the earliest of timeout, per-call and inbound;
+        .layer(DeadlineLayer::new(settings.timeout))
+        // waits briefly for one of `limit` slots, else RESOURCE_EXHAUSTED;
+        .layer(ConcurrencyLimitLayer::new(
+            concurrency.limit,
+            concurrency.max_wait,
+        ))
+        // is retried on UNAVAILABLE within the retry budget;
+        .layer(RetryLayer::from_settings(&settings.retry, metrics)?)
+        // and each attempt goes to the better of two random endpoints.
+        .service(Balance::new(endpoints)))
+}
+
+/// Builds the service of a newly discovered endpoint.
+pub(crate) fn make_endpoint(
+    settings: &ClientSettings,
+    metrics: &Arc<ClientMetrics>,
+    key: &str,
+    uri: Uri,
+) -> (EndpointService, Option<Arc<Health>>) {
+    let channel = tonic::transport::Endpoint::from(uri)
+        .tcp_nodelay(true)
+        .connect_timeout(settings.connect_timeout)
+        .connect_lazy();
+    let health = Arc::new(Health::new(
+        settings.ejection.clone(),
+        settings.reconnect.clone(),
+        Some(metrics.endpoint(key)),
+    ));
+    (Eject::new(channel, health.clone()), Some(health))
+}
+
+/// Feeds `set` from `dns` until the set (the client) is dropped.
+pub(crate) fn spawn_dns(
+    mut dns: DnsDiscover,
+    set: Weak<EndpointSet<EndpointService>>,
+    settings: ClientSettings,
+    metrics: Arc<ClientMetrics>,
+) {
+    tokio::spawn(async move {
+        loop {
+            let result = dns.resolve_changes().await;
+            let Some(set) = set.upgrade() else { return };
+            match result {
+                Ok(changes) => {
+                    for change in changes {
+                        if let Change::Insert(key, _) = &change {
+                            tracing::info!(client = metrics.client(), endpoint = %key, "endpoint added");
+                        }
+                        set.apply(change, |key, uri| {
+                            make_endpoint(&settings, &metrics, key, uri)
+                        });
+                    }
+                    let why = dns
+                        .is_empty()
+                        .then(|| format!("DNS name {} resolved to no addresses", dns.target()));
+                    set.mark_resolved(why);
+                }
+                Err(e) => {
+                    tracing::warn!(client = metrics.client(), target = %dns.target(), error = %e, "DNS lookup failed; keeping known endpoints");
+                    if set.snapshot().is_empty() {
+                        set.mark_resolved(Some(format!(
+                            "DNS lookup of {} failed: {e}",
+                            dns.target()
+                        )));
+                    }
+                }
+            }
+            drop(set);
+            tokio::time::sleep(dns.refresh()).await;
+        }
+    });
+}

@@ -1,0 +1,262 @@
+//! [`RpcError`]: a failed call, with the original [`tonic::Status`] kept and
+//! classified so callers can decide what to do without matching codes.
+//!
+//! ```
+//! use boost_rpc::RpcError;
+//!
+//! let err = RpcError::from(tonic::Status::invalid_argument("name is empty"));
+//! assert!(err.is_caller_fault());
+//! assert!(!err.is_retryable());
+//! let status: tonic::Status = err.into(); // back to tonic, code and message intact
+//! assert_eq!(status.code(), tonic::Code::InvalidArgument);
+//! ```
+
+use tonic::{Code, Status};
+
+/// Why an RPC failed. Every variant keeps the [`Status`] the caller would see.
+///
+/// Errors produced inside the client stack (deadline, no endpoint, limit) are
+/// distinct variants; a status returned by the server is [`RpcError::Status`].
+/// Generated tonic clients turn any of them back into the same `Status`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RpcError {
+    /// The server (or a proxy) answered with this non-OK status.
+    #[error("the server answered {}: {}", crate::client::code_name(.0.code()), .0.message())]
+    Status(#[source] Status),
+    /// The call's deadline passed; no further attempt was sent. Raise the
+    /// client's `timeout` or the caller's deadline if the upstream is slow.
+    #[error("deadline exceeded: {}", .0.message())]
+    DeadlineExceeded(#[source] Status),
+    /// No endpoint could take the call, or the connection failed.
+    /// `sent` says whether any bytes of the request may have reached a server.
+    #[error("upstream unavailable: {}", .status.message())]
+    Unavailable {
+        /// The UNAVAILABLE status, with a message saying why.
+        #[source]
+        status: Status,
+        /// Whether the request may have reached a server.
+        sent: bool,
+    },
+    /// The client's own concurrency limit was full for longer than its
+    /// `max_wait`; the call was not sent. Raise `concurrency.limit` or slow down.
+    #[error("client overloaded: {}", .0.message())]
+    Overloaded(#[source] Status),
+    /// The client could not be built from its settings; the message says which
+    /// setting to fix.
+    #[error("invalid client settings: {0}")]
+    Config(String),
+}
+
+impl RpcError {
+    /// An UNAVAILABLE error for a request that never reached a server.
+    pub fn unavailable_unsent(message: impl Into<String>) -> Self {
+        Self::Unavailable {
+            status: Status::unavailable(message),
+            sent: false,
+        }
+    }
+
+    /// A DEADLINE_EXCEEDED error with `message`.
+    pub fn deadline_exceeded(message: impl Into<String>) -> Self {
+        Self::DeadlineExceeded(Status::deadline_exceeded(message))
+    }
+
+    /// The status a caller sees for this error.
+    pub fn status(&self) -> Status {
+        match self {
+            Self::Status(s) | Self::DeadlineExceeded(s) | Self::Overloaded(s) => copy(s),
+            Self::Unavailable { status, .. } => copy(status),
+            Self::Config(msg) => {
+                Status::failed_precondition(format!("invalid client settings: {msg}"))
+            }
+        }
+    }
+
+    /// The gRPC code of [`status`](Self::status).
+    pub fn code(&self) -> Code {
+        match self {
+            Self::Status(s) | Self::DeadlineExceeded(s) | Self::Overloaded(s) => s.code(),
+            Self::Unavailable { status, .. } => status.code(),
+            Self::Config(_) => Code::FailedPrecondition,
+        }
+    }
+
+    /// Whether the request certainly did not reach a server, so that sending it
+    /// again cannot apply it twice.
+    pub fn is_unsent(&self) -> bool {
+        matches!(
+            self,
+            Self::Unavailable { sent: false, .. } | Self::Overloaded(_) | Self::Config(_)
+        )
+    }
+
+    /// Whether another attempt may succeed: UNAVAILABLE (the transient code),
+    /// or a request that never left this process. Whether it is *safe* to
+    /// retry also depends on the method being idempotent.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Config(_) | Self::DeadlineExceeded(_) => false,
+            Self::Unavailable { .. } | Self::Overloaded(_) => true,
+            Self::Status(s) => s.code() == Code::Unavailable,
+        }
+    }
+
+    /// The caller sent something wrong (bad argument, missing entity, no
+    /// permission, unknown method): fix the request, retrying will not help.
+    pub fn is_caller_fault(&self) -> bool {
+        matches!(
+            self.code(),
+            Code::InvalidArgument
+                | Code::NotFound
+                | Code::AlreadyExists
+                | Code::PermissionDenied
+                | Code::Unauthenticated
+                | Code::FailedPrecondition
+                | Code::OutOfRange
+                | Code::Unimplemented
+                | Code::Cancelled
+        ) && !matches!(self, Self::Config(_))
+    }
+
+    /// The server or the path to it failed (internal error, data loss,
+    /// unavailable, overloaded, too slow): page whoever owns the upstream.
+    pub fn is_server_fault(&self) -> bool {
+        matches!(
+            self.code(),
+            Code::Internal
+                | Code::Unknown
+                | Code::DataLoss
+                | Code::Unavailable
+                | Code::ResourceExhausted
+                | Code::DeadlineExceeded
+                | Code::Aborted
+        ) && !matches!(self, Self::Overloaded(_))
+    }
+
+    /// The call ran out of time (ours or the server's DEADLINE_EXCEEDED).
+    pub fn is_deadline(&self) -> bool {
+        self.code() == Code::DeadlineExceeded
+    }
+
+    /// The upstream could not be reached or refused the call (UNAVAILABLE).
+    pub fn is_unavailable(&self) -> bool {
+        self.code() == Code::Unavailable
+    }
+
+    /// Turns any boxed error from a lower layer into an `RpcError`: an
+    /// `RpcError` or `Status` is kept as is; a failed connect becomes an
+    /// unsent UNAVAILABLE; any other transport failure a sent UNAVAILABLE.
+    pub fn from_boxed(err: Box<dyn std::error::Error + Send + Sync + 'static>) -> Self {
+        let err = match err.downcast::<RpcError>() {
+            Ok(e) => return *e,
+            Err(e) => e,
+        };
+        let err = match err.downcast::<Status>() {
+            Ok(s) => return Self::from(*s),
+            Err(e) => e,
+        };
+        if has::<tonic::TimeoutExpired>(err.as_ref()) {
+            // tonic's channel enforces the `grpc-timeout` we sent: our deadline.
+            return Self::deadline_exceeded(format!("deadline passed: {err}"));
+        }
+        let unsent = is_connect_error(err.as_ref());
+        let status = Status::from_error(err);
+        if status.code() == Code::Unavailable || unsent {
+            Self::Unavailable {
+                status: Status::unavailable(status.message().to_owned()),
+                sent: !unsent,
+            }
+        } else {
+            Self::Status(status)
+        }
+    }
+}
+
+/// Whether the error chain contains an `E`.
+fn has<E: std::error::Error + 'static>(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(err);
+    while let Some(e) = source {
+        if e.is::<E>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+/// Whether the error chain shows the connection was never established.
+fn is_connect_error(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(err);
+    while let Some(e) = source {
+        if e.is::<tonic::ConnectError>() {
+            return true;
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionRefused
+                    | std::io::ErrorKind::AddrNotAvailable
+                    | std::io::ErrorKind::NetworkUnreachable
+                    | std::io::ErrorKind::HostUnreachable
+            )
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+/// `Status` is not `Clone`; copy what a caller can see (code, message, details, metadata).
+fn copy(s: &Status) -> Status {
+    Status::with_details_and_metadata(
+        s.code(),
+        s.message(),
+        s.details().to_vec().into(),
+        s.metadata().clone(),
+    )
+}
+
+impl From<Status> for RpcError {
+    fn from(status: Status) -> Self {
+        match status.code() {
+            Code::DeadlineExceeded => Self::DeadlineExceeded(status),
+            _ => Self::Status(status),
+        }
+    }
+}
+
+impl From<RpcError> for Status {
+    fn from(err: RpcError) -> Self {
+        match err {
+            RpcError::Status(s) | RpcError::DeadlineExceeded(s) | RpcError::Overloaded(s) => s,
+            RpcError::Unavailable { status, .. } => status,
+            err @ RpcError::Config(_) => err.status(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_common_codes() {
+        assert!(RpcError::from(Status::unavailable("x")).is_retryable());
+        assert!(RpcError::from(Status::unavailable("x")).is_server_fault());
+        assert!(RpcError::from(Status::not_found("x")).is_caller_fault());
+        assert!(RpcError::from(Status::deadline_exceeded("x")).is_deadline());
+        assert!(!RpcError::from(Status::internal("x")).is_retryable());
+        assert!(RpcError::unavailable_unsent("no endpoints").is_unsent());
+    }
+
+    #[test]
+    fn status_round_trips_through_tonic() {
+        let err = RpcError::Overloaded(Status::resource_exhausted("limit 10 full"));
+        let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(err);
+        let status = Status::from_error(boxed);
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        assert_eq!(status.message(), "limit 10 full");
+    }
+}

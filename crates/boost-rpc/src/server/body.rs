@@ -1,0 +1,178 @@
+//! A response body that reports the call's final status when it ends.
+//!
+//! A gRPC call's status is known only at the very end: a successful unary call
+//! sends `grpc-status: 0` in the *trailers*, after the message; an error may
+//! come in the headers (a "trailers-only" response) or in the trailers after
+//! streamed messages. So the layers that record the status (the server span,
+//! the duration histogram) and the ones that hold a resource for the whole call
+//! (the load-shed permit) wrap the response body in [`ObservedBody`], which calls
+//! [`OnEnd::on_end`] exactly once: when the trailers pass, when the body ends
+//! without trailers, or when the body is dropped early (the client went away:
+//! `CANCELLED`).
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http::Response;
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+use tonic::Code;
+
+use super::grpc;
+
+/// Told once how a call ended. Implemented by the layers' per-call records.
+pub trait OnEnd {
+    /// Called once with the final status of the call.
+    fn on_end(self, code: Code);
+}
+
+/// Holding a load-shed permit until the body ends is all a permit needs.
+impl OnEnd for tokio::sync::OwnedSemaphorePermit {
+    fn on_end(self, _code: Code) {}
+}
+
+pin_project! {
+    /// A response body that calls an [`OnEnd`] with the call's final status
+    /// when the body ends or is dropped. Data, trailers and errors pass through
+    /// unchanged.
+    pub struct ObservedBody<B: Body, E: OnEnd> {
+        #[pin]
+        inner: B,
+        observer: Option<E>,
+        // The status if the body ends without trailers (trailers-only answers,
+        // HTTP services).
+        without_trailers: Code,
+    }
+
+    impl<B: Body, E: OnEnd> PinnedDrop for ObservedBody<B, E> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let Some(observer) = this.observer.take() {
+                // Dropped before its end: a body already at its end (an empty
+                // trailers-only answer hyper never polls) keeps its status; one
+                // cut short means the client went away or reset the stream.
+                let code = if this.inner.is_end_stream() {
+                    *this.without_trailers
+                } else {
+                    Code::Cancelled
+                };
+                observer.on_end(code);
+            }
+        }
+    }
+}
+
+impl<B: Body, E: OnEnd> ObservedBody<B, E> {
+    /// Wraps `res`'s body so that `observer` learns the call's final status.
+    pub fn wrap(res: Response<B>, observer: E) -> Response<Self> {
+        let without_trailers = grpc::code_without_trailers(&res);
+        res.map(|inner| ObservedBody {
+            inner,
+            observer: Some(observer),
+            without_trailers,
+        })
+    }
+
+    /// The wrapped body.
+    pub fn get_ref(&self) -> &B {
+        &self.inner
+    }
+}
+
+impl<B: Body, E: OnEnd> Body for ObservedBody<B, E> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let polled = this.inner.poll_frame(cx);
+        if let Poll::Ready(ref next) = polled {
+            let code = match next {
+                Some(Ok(frame)) => frame
+                    .trailers_ref()
+                    .map(|trailers| grpc::code_in(trailers).unwrap_or(*this.without_trailers)),
+                Some(Err(_)) => Some(Code::Unknown),
+                None => Some(*this.without_trailers),
+            };
+            if let Some(code) = code
+                && let Some(observer) = this.observer.take()
+            {
+                observer.on_end(code);
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl<B: Body + Default, E: OnEnd> Default for ObservedBody<B, E> {
+    fn default() -> Self {
+        ObservedBody {
+            inner: B::default(),
+            observer: None,
+            without_trailers: Code::Ok,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    use http_body_util::{BodyExt, Empty, Full, StreamBody};
+
+    #[derive(Clone, Default)]
+    struct Seen(Arc<Mutex<Vec<Code>>>);
+    impl OnEnd for Seen {
+        fn on_end(self, code: Code) {
+            self.0.lock().unwrap().push(code);
+        }
+    }
+
+    fn grpc_ok_response<B>(body: B) -> Response<B> {
+        let mut res = Response::new(body);
+        res.headers_mut()
+            .insert("content-type", "application/grpc".parse().unwrap());
+        res
+    }
+
+    #[tokio::test]
+    async fn status_in_trailers_is_reported_once_at_the_end() {
+        let seen = Seen::default();
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("grpc-status", "5".parse().unwrap());
+        let frames: Vec<Result<Frame<&'static [u8]>, std::convert::Infallible>> =
+            vec![Ok(Frame::data(&b"msg"[..])), Ok(Frame::trailers(trailers))];
+        let body = StreamBody::new(futures::stream::iter(frames));
+        let res = ObservedBody::wrap(grpc_ok_response(body), seen.clone());
+        let _ = res.into_body().collect().await;
+        assert_eq!(*seen.0.lock().unwrap(), vec![Code::NotFound]);
+    }
+
+    #[tokio::test]
+    async fn trailers_only_response_dropped_unpolled_keeps_its_status() {
+        let seen = Seen::default();
+        let res: Response<Empty<&'static [u8]>> = tonic::Status::unavailable("busy").into_http();
+        drop(ObservedBody::wrap(res, seen.clone()));
+        assert_eq!(*seen.0.lock().unwrap(), vec![Code::Unavailable]);
+    }
+
+    #[tokio::test]
+    async fn body_dropped_midway_counts_as_cancelled() {
+        let seen = Seen::default();
+        let body = Full::new(&b"unfinished"[..]);
+        drop(ObservedBody::wrap(grpc_ok_response(body), seen.clone()));
+        assert_eq!(*seen.0.lock().unwrap(), vec![Code::Cancelled]);
+    }
+}

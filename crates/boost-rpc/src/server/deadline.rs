@@ -1,0 +1,258 @@
+//! Deadlines: honour the caller's `grpc-timeout` and stop working when it passes.
+//!
+//! [`DeadlineLayer`] reads the `grpc-timeout` header (the caller's remaining
+//! time budget, e.g. `100m` for 100 ms) and, when the server's settings set a
+//! `request_timeout`, takes the earlier of the two. The handler then runs
+//!
+//! - inside [`crate::deadline::scope`], so handler code can ask
+//!   [`crate::deadline::remaining`] and every boost-rpc client called from it
+//!   sends at most the time that is left — deadlines propagate down a call
+//!   chain without anyone passing them along by hand;
+//! - against a timer: when the deadline passes, the handler's future is dropped
+//!   (it is cancelled at its next `.await`, its drop guards run) and the caller
+//!   gets `DEADLINE_EXCEEDED` ("deadline exceeded"; HTTP `504` for a non-gRPC
+//!   request) — there is no point finishing work nobody waits for.
+//!
+//! A call without `grpc-timeout` and without a `request_timeout` runs unbounded
+//! and unscoped, at no cost. A malformed `grpc-timeout` is ignored (and logged
+//! at debug level). The timer bounds the time until the response *headers*: a
+//! unary handler entirely, a streaming response only until it starts.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use http::{HeaderMap, Request, Response};
+use pin_project_lite::pin_project;
+use tonic::Code;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::grpc;
+
+const GRPC_TIMEOUT: &str = "grpc-timeout";
+
+/// Layer that applies [`DeadlineService`]. Cheap to clone.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DeadlineLayer {
+    max: Option<Duration>,
+}
+
+impl DeadlineLayer {
+    /// Honours the caller's `grpc-timeout` only.
+    pub const fn new() -> Self {
+        DeadlineLayer { max: None }
+    }
+
+    /// Also bounds every call to at most `max`, even when the caller sent no
+    /// `grpc-timeout` or a longer one.
+    pub const fn with_max(max: Option<Duration>) -> Self {
+        DeadlineLayer { max }
+    }
+}
+
+impl<S> Layer<S> for DeadlineLayer {
+    type Service = DeadlineService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        DeadlineService {
+            inner,
+            max: self.max,
+        }
+    }
+}
+
+/// Runs each call within its deadline; answers `DEADLINE_EXCEEDED` when it passes.
+#[derive(Clone, Debug)]
+pub struct DeadlineService<S> {
+    inner: S,
+    max: Option<Duration>,
+}
+
+impl<S> DeadlineService<S> {
+    /// Wraps `inner`, honouring `grpc-timeout` only.
+    pub const fn new(inner: S) -> Self {
+        DeadlineService { inner, max: None }
+    }
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+type Boxed<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for DeadlineService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S::Future: Send + 'static,
+    ResBody: Default,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = DeadlineFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let budget = match (grpc_timeout(req.headers()), self.max) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let Some(budget) = budget else {
+            return DeadlineFuture {
+                state: DeadlineState::Unbounded {
+                    inner: self.inner.call(req),
+                },
+            };
+        };
+        let now = Instant::now();
+        let deadline = now
+            .checked_add(budget)
+            .unwrap_or(now + Duration::from_secs(86_400 * 365));
+        let grpc = grpc::is_grpc(&req);
+        let inner = self.inner.call(req);
+        DeadlineFuture {
+            state: DeadlineState::Bounded {
+                inner: Some(Box::pin(crate::deadline::scope(deadline, inner))),
+                timer: tokio::time::sleep_until(deadline.into()),
+                grpc,
+            },
+        }
+    }
+}
+
+pin_project! {
+    /// Response future of [`DeadlineService`].
+    pub struct DeadlineFuture<F: Future> {
+        #[pin]
+        state: DeadlineState<F>,
+    }
+}
+
+pin_project! {
+    #[project = DeadlineProj]
+    enum DeadlineState<F: Future> {
+        /// No deadline: the handler's own future.
+        Unbounded { #[pin] inner: F },
+        /// The handler, scoped to its deadline, racing a timer.
+        Bounded {
+            inner: Option<Boxed<F::Output>>,
+            #[pin]
+            timer: tokio::time::Sleep,
+            grpc: bool,
+        },
+    }
+}
+
+impl<F, ResBody, E> Future for DeadlineFuture<F>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+    ResBody: Default,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            DeadlineProj::Unbounded { inner } => inner.poll(cx),
+            DeadlineProj::Bounded { inner, timer, grpc } => {
+                if let Some(fut) = inner.as_mut()
+                    && let Poll::Ready(out) = fut.as_mut().poll(cx)
+                {
+                    *inner = None;
+                    return Poll::Ready(out);
+                }
+                std::task::ready!(timer.poll(cx));
+                // Cancel the handler now, before answering.
+                *inner = None;
+                Poll::Ready(Ok(grpc::error_response(
+                    *grpc,
+                    Code::DeadlineExceeded,
+                    "deadline exceeded",
+                )))
+            }
+        }
+    }
+}
+
+/// Parses `grpc-timeout`: up to 8 ASCII digits and a unit
+/// (`H`ours, `M`inutes, `S`econds, `m`illis, `u`micros, `n`anos).
+pub(crate) fn grpc_timeout(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(GRPC_TIMEOUT)?;
+    let parsed = parse_grpc_timeout(value.as_bytes());
+    if parsed.is_none() {
+        tracing::debug!(value = ?value, "ignoring malformed grpc-timeout");
+    }
+    parsed
+}
+
+fn parse_grpc_timeout(bytes: &[u8]) -> Option<Duration> {
+    let (unit, digits) = bytes.split_last()?;
+    if digits.is_empty() || digits.len() > 8 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = digits
+        .iter()
+        .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+    Some(match unit {
+        b'H' => Duration::from_secs(n * 3600),
+        b'M' => Duration::from_secs(n * 60),
+        b'S' => Duration::from_secs(n),
+        b'm' => Duration::from_millis(n),
+        b'u' => Duration::from_micros(n),
+        b'n' => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeout_units_follow_the_spec() {
+        assert_eq!(
+            parse_grpc_timeout(b"100m"),
+            Some(Duration::from_millis(100))
+        );
+        assert_eq!(parse_grpc_timeout(b"2S"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_grpc_timeout(b"1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_grpc_timeout(b"3M"), Some(Duration::from_secs(180)));
+        assert_eq!(parse_grpc_timeout(b"7u"), Some(Duration::from_micros(7)));
+        assert_eq!(
+            parse_grpc_timeout(b"99999999n"),
+            Some(Duration::from_nanos(99_999_999))
+        );
+    }
+
+    #[test]
+    fn malformed_grpc_timeouts_are_rejected() {
+        for bad in [
+            &b""[..],
+            b"m",
+            b"100",
+            b"100x",
+            b"123456789S",
+            b"-1S",
+            b"1.5S",
+        ] {
+            assert_eq!(
+                parse_grpc_timeout(bad),
+                None,
+                "{:?}",
+                std::str::from_utf8(bad)
+            );
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Load shedding: a concurrency limit that answers at once instead of queueing.
+//!
+//! [`LoadShedLayer::new(limit)`](LoadShedLayer::new) lets at most `limit` calls
+//! run at the same time across every connection the server holds. A call that
+//! arrives when all slots are taken is answered immediately with
+//! `RESOURCE_EXHAUSTED` ("server overloaded; retry later") — HTTP `429` for a
+//! non-gRPC request — without reaching the handler. Nothing waits in a queue:
+//! a queue in front of a saturated server only adds latency to every call
+//! until callers' deadlines pass, while a quick refusal lets a client retry
+//! elsewhere (boost-rpc clients do, within their retry budget).
+//!
+//! A slot is held until the response body ends, so a streaming call occupies
+//! its slot for as long as it streams.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tonic::Code;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::body::ObservedBody;
+use super::grpc;
+
+/// The message a shed call receives.
+const OVERLOADED: &str = "server overloaded; retry later";
+
+/// Layer that applies [`LoadShedService`]. Clones share one limit.
+#[derive(Clone, Debug)]
+pub struct LoadShedLayer {
+    slots: Arc<Semaphore>,
+}
+
+impl LoadShedLayer {
+    /// At most `limit` calls in flight; `limit` is raised to 1 if it is 0.
+    pub fn new(limit: usize) -> Self {
+        LoadShedLayer {
+            slots: Arc::new(Semaphore::new(limit.clamp(1, Semaphore::MAX_PERMITS))),
+        }
+    }
+
+    /// Slots free right now.
+    pub fn available(&self) -> usize {
+        self.slots.available_permits()
+    }
+}
+
+impl<S> Layer<S> for LoadShedLayer {
+    type Service = LoadShedService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        LoadShedService {
+            inner,
+            slots: self.slots.clone(),
+        }
+    }
+}
+
+/// Refuses calls beyond the concurrency limit with `RESOURCE_EXHAUSTED`.
+#[derive(Clone, Debug)]
+pub struct LoadShedService<S> {
+    inner: S,
+    slots: Arc<Semaphore>,
+}
+
+impl<S> LoadShedService<S> {
+    /// Wraps `inner` with a limit of `limit` calls in flight.
+    pub fn new(inner: S, limit: usize) -> Self {
+        LoadShedLayer::new(limit).layer(inner)
+    }
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for LoadShedService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: http_body::Body,
+    ResBody: Default,
+{
+    type Response = Response<ObservedBody<ResBody, OwnedSemaphorePermit>>;
+    type Error = S::Error;
+    type Future = LoadShedFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        match self.slots.clone().try_acquire_owned() {
+            Ok(permit) => LoadShedFuture {
+                state: LoadShedState::Admitted {
+                    inner: self.inner.call(req),
+                    permit: Some(permit),
+                },
+            },
+            Err(_) => {
+                tracing::debug!(
+                    method = grpc::method_of(&req),
+                    "shedding call: concurrency limit reached"
+                );
+                LoadShedFuture {
+                    state: LoadShedState::Shed {
+                        grpc: grpc::is_grpc(&req),
+                    },
+                }
+            }
+        }
+    }
+}
+
+pin_project! {
+    /// Response future of [`LoadShedService`].
+    pub struct LoadShedFuture<F> {
+        #[pin]
+        state: LoadShedState<F>,
+    }
+}
+
+pin_project! {
+    #[project = LoadShedProj]
+    enum LoadShedState<F> {
+        /// The call got a slot and runs.
+        Admitted { #[pin] inner: F, permit: Option<OwnedSemaphorePermit> },
+        /// The call was refused.
+        Shed { grpc: bool },
+    }
+}
+
+impl<F, ResBody, E> Future for LoadShedFuture<F>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+    ResBody: http_body::Body,
+    ResBody: Default,
+{
+    type Output = Result<Response<ObservedBody<ResBody, OwnedSemaphorePermit>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            LoadShedProj::Admitted { inner, permit } => {
+                let res = std::task::ready!(inner.poll(cx))?;
+                Poll::Ready(Ok(match permit.take() {
+                    Some(permit) => ObservedBody::wrap(res, permit),
+                    None => res.map(|_| ObservedBody::default()),
+                }))
+            }
+            LoadShedProj::Shed { grpc } => {
+                let res = grpc::error_response(*grpc, Code::ResourceExhausted, OVERLOADED);
+                Poll::Ready(Ok(res))
+            }
+        }
+    }
+}

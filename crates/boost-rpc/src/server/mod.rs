@@ -1,0 +1,113 @@
+//! Server layers: what every handler gets without writing any of it.
+//!
+//! Wrap a tonic server (or any `http::Request` → `http::Response` service,
+//! such as an axum router) in [`stack`] and every call
+//!
+//! 1. carries an `x-request-id` ([`RequestIdLayer`]),
+//! 2. runs in a server span joined to the caller's trace ([`TraceLayer`]),
+//! 3. is measured in `rpc_server_call_duration_seconds` ([`MetricsLayer`]),
+//! 4. is refused at once with `RESOURCE_EXHAUSTED` when the server is full ([`LoadShedLayer`]),
+//! 5. is cancelled with `DEADLINE_EXCEEDED` when the caller's deadline passes ([`DeadlineLayer`]),
+//! 6. answers `INTERNAL` instead of crashing the connection if the handler panics ([`CatchPanicLayer`]),
+//! 7. and reads no more request body than the limit ([`RequestSizeLimitLayer`]).
+//!
+//! ```no_run
+//! use boost_rpc::server::{self, ServerSettings};
+//! use boost_test_proto::greeter_server::{Greeter, GreeterServer};
+//! use boost_test_proto::{HelloReply, HelloRequest};
+//!
+//! struct Hello;
+//!
+//! #[tonic::async_trait]
+//! impl Greeter for Hello {
+//!     async fn say_hello(
+//!         &self,
+//!         request: tonic::Request<HelloRequest>,
+//!     ) -> Result<tonic::Response<HelloReply>, tonic::Status> {
+//!         // Inside the call's span: this line carries the caller's trace id.
+//!         tracing::info!(name = %request.get_ref().name, "greeting");
+//!         Ok(tonic::Response::new(HelloReply { message: "hello".into() }))
+//!     }
+//! }
+//!
+//! # async fn run() -> Result<(), tonic::transport::Error> {
+//! let settings = ServerSettings::default();
+//! settings
+//!     .apply(tonic::transport::Server::builder())
+//!     .layer(server::stack(&settings))
+//!     .add_service(GreeterServer::new(Hello))
+//!     .serve("127.0.0.1:50051".parse().unwrap())
+//!     .await
+//! # }
+//! ```
+//!
+//! boost-service does this for you (`grpc.listen`, health, reflection, graceful
+//! drain); use the layers directly when you run tonic yourself.
+//!
+//! # The knobs
+//!
+//! [`ServerSettings`] holds them, each with a default that works:
+//! `concurrency_limit` (1024), `request_timeout` (unset: the caller's
+//! `grpc-timeout` rules), `max_request_size` (4 MiB), keepalive and HTTP/2
+//! settings (applied with [`ServerSettings::apply`]), `reflection`.
+//!
+//! # The order, and why
+//!
+//! The request id comes first so the span can record it; the span wraps
+//! everything so that sheds, timeouts and panics are all visible in the trace;
+//! metrics sit inside the span and outside the shedding so that refused calls
+//! are counted (as `RESOURCE_EXHAUSTED`); the deadline sits inside the
+//! shedding (a refused call needs no timer) and outside the panic catch, and
+//! the panic catch sits right at the handler.
+//!
+//! # Status codes
+//!
+//! A tonic server answers an error as HTTP 200 with `grpc-status` either in the
+//! headers (a "trailers-only" response, what a unary handler's `Err` becomes)
+//! or in the trailers after the body (what every success and streaming errors
+//! become). The span and the metrics read both, by watching the response body
+//! until it ends ([`ObservedBody`]).
+//!
+//! # HTTP services
+//!
+//! The layers work on `http::Request<B>` / `http::Response<B>` with any body
+//! that has a `Default` (axum's does), so the same stack fits an axum router:
+//! non-gRPC requests get `rpc.system = http`, their status is read from the
+//! HTTP status (`404` → `NOT_FOUND`), and refusals are HTTP errors (`429`,
+//! `504`, `500`) instead of gRPC statuses. `grpc-timeout` is gRPC-only; an
+//! HTTP service bounds its calls with `request_timeout`. boost-service's docs
+//! show an axum router under [`stack`].
+//!
+//! # Handler errors
+//!
+//! Return [`ServiceError`](crate::ServiceError) from handlers for a correct
+//! code, a machine-readable reason, and internal details kept out of replies.
+
+mod body;
+mod catch_panic;
+mod deadline;
+mod grpc;
+mod load_shed;
+mod metrics;
+mod request_id;
+mod settings;
+mod size_limit;
+mod stack;
+mod trace;
+
+pub use body::{ObservedBody, OnEnd};
+pub use catch_panic::{CatchPanicFuture, CatchPanicLayer, CatchPanicService};
+pub use deadline::{DeadlineFuture, DeadlineLayer, DeadlineService};
+pub use load_shed::{LoadShedFuture, LoadShedLayer, LoadShedService};
+pub use metrics::{CallRecord, MetricsFuture, MetricsLayer, MetricsService};
+pub use request_id::{
+    REQUEST_ID_HEADER, RequestId, RequestIdFuture, RequestIdLayer, RequestIdService,
+};
+pub use settings::{Http2Settings, ServerSettings};
+pub use size_limit::{
+    LimitedBody, RequestSizeLimitLayer, RequestSizeLimitService, SizeLimitFuture,
+};
+pub use stack::{Served, ServerStack, stack};
+pub use trace::{SpanRecord, TraceFuture, TraceLayer, TraceService};
+
+pub(crate) use grpc::{code_name, http_status_for};

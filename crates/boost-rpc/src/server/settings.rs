@@ -1,0 +1,254 @@
+//! [`ServerSettings`]: the knobs of a gRPC server, with defaults that work.
+
+use std::time::Duration;
+
+use boost_config::{ByteSize, Problems, Validate};
+use serde::{Deserialize, Serialize};
+
+/// How a gRPC server admits, bounds and keeps its calls and connections.
+///
+/// Every field has a default that suits a typical service; in a boost-service
+/// config this is the `[grpc.server]` table:
+///
+/// ```toml
+/// [grpc.server]
+/// concurrency_limit = 256
+/// request_timeout = "5s"
+/// max_request_size = "1 MiB"
+/// ```
+///
+/// [`stack`](super::stack) reads the per-call knobs; [`ServerSettings::apply`]
+/// applies the connection knobs to a `tonic::transport::Server` builder.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ServerSettings {
+    /// Calls handled at the same time across all connections. A call beyond
+    /// it is refused at once with `RESOURCE_EXHAUSTED` (no queueing).
+    /// `0` turns the limit off. Default: `1024`.
+    pub concurrency_limit: usize,
+    /// Longest any call may run, even if the caller sent no `grpc-timeout` or
+    /// a longer one; unset means the caller's deadline alone bounds a call.
+    /// Default: unset.
+    #[serde(with = "boost_config::duration")]
+    pub request_timeout: Option<Duration>,
+    /// Largest request body accepted (all messages of a call together,
+    /// framing included); larger ones get `RESOURCE_EXHAUSTED`. `0` turns the
+    /// limit off. Default: `"4 MiB"` (tonic's per-message default).
+    pub max_request_size: ByteSize,
+    /// Largest response message. tonic enforces it per generated server: pass
+    /// `max_response_size.as_u64() as usize` to `max_encoding_message_size`
+    /// (a built router cannot be reached into). Default: `"4 MiB"`.
+    pub max_response_size: ByteSize,
+    /// How often an idle HTTP/2 connection is pinged to detect a dead peer;
+    /// unset disables pings. Default: `"60s"`.
+    #[serde(with = "boost_config::duration")]
+    pub keepalive_interval: Option<Duration>,
+    /// How long to wait for a ping's answer before closing the connection.
+    /// Default: `"20s"`.
+    #[serde(with = "boost_config::duration")]
+    pub keepalive_timeout: Duration,
+    /// TCP keepalive on accepted sockets; unset leaves the OS default.
+    /// Default: `"60s"`.
+    #[serde(with = "boost_config::duration")]
+    pub tcp_keepalive: Option<Duration>,
+    /// Connections older than this are closed gracefully (HTTP/2 `GOAWAY`,
+    /// in-flight calls finish), so long-lived clients reconnect and spread
+    /// over new server instances; unset keeps connections forever.
+    /// Default: unset.
+    #[serde(with = "boost_config::duration")]
+    pub max_connection_age: Option<Duration>,
+    /// HTTP/2 flow-control and stream knobs.
+    pub http2: Http2Settings,
+    /// Serve `grpc.reflection.v1` so tools such as `grpcurl` can list and
+    /// describe the services without the `.proto` files. Default: `true`.
+    pub reflection: bool,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            concurrency_limit: 1024,
+            request_timeout: None,
+            max_request_size: ByteSize::mib(4),
+            max_response_size: ByteSize::mib(4),
+            keepalive_interval: Some(Duration::from_secs(60)),
+            keepalive_timeout: Duration::from_secs(20),
+            tcp_keepalive: Some(Duration::from_secs(60)),
+            max_connection_age: None,
+            http2: Http2Settings::default(),
+            reflection: true,
+        }
+    }
+}
+
+/// HTTP/2 knobs; the defaults are hyper's, which suit most services.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Http2Settings {
+    /// Streams (calls) one connection may carry at once; unset leaves hyper's
+    /// default (200). Default: unset.
+    pub max_concurrent_streams: Option<u32>,
+    /// Per-stream flow-control window in bytes; unset leaves hyper's default
+    /// (64 KiB - 1). Default: unset.
+    pub initial_stream_window_size: Option<u32>,
+    /// Per-connection flow-control window in bytes; unset leaves hyper's
+    /// default. Default: unset.
+    pub initial_connection_window_size: Option<u32>,
+    /// Let hyper size the windows from the measured bandwidth-delay product
+    /// (overrides the two windows). Default: `false`.
+    pub adaptive_window: bool,
+    /// Largest HTTP/2 frame payload in bytes; unset leaves hyper's default
+    /// (16 KiB). Default: unset.
+    pub max_frame_size: Option<u32>,
+}
+
+impl ServerSettings {
+    /// Applies the connection knobs (keepalive, connection age, HTTP/2
+    /// windows and streams, `TCP_NODELAY`) to a tonic server builder.
+    ///
+    /// `TCP_NODELAY` only takes effect when tonic binds the socket itself
+    /// (`serve`); with `serve_with_incoming` set it on accepted sockets
+    /// yourself — boost-service does.
+    ///
+    /// ```
+    /// use boost_rpc::server::ServerSettings;
+    ///
+    /// let settings = ServerSettings::default();
+    /// let builder = settings.apply(tonic::transport::Server::builder());
+    /// # let _ = builder;
+    /// ```
+    pub fn apply(&self, builder: tonic::transport::Server) -> tonic::transport::Server {
+        let builder = match self.max_connection_age {
+            Some(age) => builder.max_connection_age(age),
+            None => builder,
+        };
+        builder
+            .tcp_nodelay(true)
+            .tcp_keepalive(self.tcp_keepalive)
+            .http2_keepalive_interval(self.keepalive_interval)
+            .http2_keepalive_timeout(Some(self.keepalive_timeout))
+            .max_concurrent_streams(self.http2.max_concurrent_streams)
+            .initial_stream_window_size(self.http2.initial_stream_window_size)
+            .initial_connection_window_size(self.http2.initial_connection_window_size)
+            .http2_adaptive_window(Some(self.http2.adaptive_window))
+            .max_frame_size(self.http2.max_frame_size)
+    }
+}
+
+impl Validate for ServerSettings {
+    fn validate(&self, problems: &mut Problems) {
+        if self.request_timeout == Some(Duration::ZERO) {
+            problems.add(
+                "request_timeout",
+                "must be more than 0; leave it unset to let callers' deadlines rule",
+            );
+        }
+        if self.keepalive_interval == Some(Duration::ZERO) {
+            problems.add(
+                "keepalive_interval",
+                "must be more than 0; leave it unset to turn pings off",
+            );
+        }
+        if self.max_connection_age == Some(Duration::ZERO) {
+            problems.add(
+                "max_connection_age",
+                "must be more than 0; leave it unset to keep connections",
+            );
+        }
+        if self.keepalive_timeout.is_zero() {
+            problems.add("keepalive_timeout", "must be more than 0, e.g. \"20s\"");
+        }
+        problems.check("http2", &self.http2);
+    }
+}
+
+impl Validate for Http2Settings {
+    fn validate(&self, problems: &mut Problems) {
+        const MAX_WINDOW: u32 = (1 << 31) - 1;
+        if let Some(size) = self.max_frame_size
+            && !(16_384..=16_777_215).contains(&size)
+        {
+            problems.add(
+                "max_frame_size",
+                format!("{size} is outside HTTP/2's range 16384..=16777215"),
+            );
+        }
+        for (key, window) in [
+            (
+                "initial_stream_window_size",
+                self.initial_stream_window_size,
+            ),
+            (
+                "initial_connection_window_size",
+                self.initial_connection_window_size,
+            ),
+        ] {
+            if window.is_some_and(|w| w > MAX_WINDOW) {
+                problems.add(key, format!("must be at most {MAX_WINDOW} (2^31 - 1)"));
+            }
+        }
+        if self.max_concurrent_streams == Some(0) {
+            problems.add(
+                "max_concurrent_streams",
+                "must be at least 1; leave it unset for hyper's default",
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_config_gives_the_defaults() {
+        let parsed: ServerSettings = serde_json::from_str("{}").unwrap();
+        assert_eq!(parsed, ServerSettings::default());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = serde_json::from_str::<ServerSettings>(r#"{"concurency_limit": 3}"#).unwrap_err();
+        assert!(err.to_string().contains("concurency_limit"), "{err}");
+    }
+
+    #[test]
+    fn sizes_read_in_human_form() {
+        let parsed: ServerSettings =
+            serde_json::from_str(r#"{"max_request_size": "64 KiB"}"#).unwrap();
+        assert_eq!(parsed.max_request_size, ByteSize::kib(64));
+    }
+
+    #[test]
+    fn validation_names_each_bad_key() {
+        let mut bad = ServerSettings {
+            request_timeout: Some(Duration::ZERO),
+            ..ServerSettings::default()
+        };
+        bad.http2.max_frame_size = Some(10);
+        let mut problems = Problems::new();
+        problems.check("grpc.server", &bad);
+        let keys: Vec<_> = problems.keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "grpc.server.request_timeout",
+                "grpc.server.http2.max_frame_size"
+            ]
+        );
+        let mut problems = Problems::new();
+        ServerSettings::default().validate(&mut problems);
+        assert_eq!(problems.keys().count(), 0);
+    }
+
+    #[test]
+    fn durations_read_in_human_form() {
+        let parsed: ServerSettings =
+            serde_json::from_str(r#"{"request_timeout": "250ms", "keepalive_timeout": "5s"}"#)
+                .unwrap();
+        assert_eq!(parsed.request_timeout, Some(Duration::from_millis(250)));
+        assert_eq!(parsed.keepalive_timeout, Duration::from_secs(5));
+    }
+}

@@ -1,0 +1,221 @@
+//! Request size limit: refuse request bodies larger than the settings allow.
+//!
+//! [`RequestSizeLimitLayer::new(max)`](RequestSizeLimitLayer::new) bounds the
+//! whole request body — every message of a client stream together, gRPC
+//! framing included — to `max` bytes. A request that announces a larger
+//! `content-length` is refused before the handler runs; one that grows past the
+//! limit while streaming fails when it crosses it: the body yields a
+//! [`tonic::Status`] `RESOURCE_EXHAUSTED`, which tonic's decoder hands to the
+//! handler as the decode error and so to the caller. For HTTP services the
+//! up-front refusal is `413`-ish (`429` by the code mapping; see
+//! [`ServiceError::http_status`](crate::ServiceError::http_status)).
+//!
+//! Per-message limits and the *response* size are tonic's to enforce, on each
+//! generated server:
+//!
+//! ```
+//! # use boost_test_proto::greeter_server::{Greeter, GreeterServer};
+//! # fn wrap<T: Greeter>(svc: T) {
+//! let settings = boost_rpc::server::ServerSettings::default();
+//! let limit = |size: boost_config::ByteSize| usize::try_from(size.as_u64()).unwrap_or(usize::MAX);
+//! let server = GreeterServer::new(svc)
+//!     .max_decoding_message_size(limit(settings.max_request_size))
+//!     .max_encoding_message_size(limit(settings.max_response_size));
+//! # let _ = server;
+//! # }
+//! ```
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http::header::CONTENT_LENGTH;
+use http::{Request, Response};
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+use prost::bytes::Buf;
+use tonic::Code;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::grpc;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Layer that applies [`RequestSizeLimitService`]. Cheap to clone.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestSizeLimitLayer {
+    max: usize,
+}
+
+impl RequestSizeLimitLayer {
+    /// Request bodies of at most `max` bytes.
+    pub const fn new(max: usize) -> Self {
+        RequestSizeLimitLayer { max }
+    }
+}
+
+impl<S> Layer<S> for RequestSizeLimitLayer {
+    type Service = RequestSizeLimitService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequestSizeLimitService {
+            inner,
+            max: self.max,
+        }
+    }
+}
+
+/// Refuses request bodies larger than its limit.
+#[derive(Clone, Debug)]
+pub struct RequestSizeLimitService<S> {
+    inner: S,
+    max: usize,
+}
+
+impl<S> RequestSizeLimitService<S> {
+    /// Wraps `inner` with a limit of `max` bytes per request body.
+    pub const fn new(inner: S, max: usize) -> Self {
+        RequestSizeLimitService { inner, max }
+    }
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequestSizeLimitService<S>
+where
+    S: Service<Request<LimitedBody<ReqBody>>, Response = Response<ResBody>>,
+    ResBody: Default,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = SizeLimitFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let announced = req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if announced.is_some_and(|len| len > self.max as u64) {
+            return SizeLimitFuture {
+                state: SizeLimitState::TooLarge {
+                    grpc: grpc::is_grpc(&req),
+                },
+            };
+        }
+        let max = self.max;
+        SizeLimitFuture {
+            state: SizeLimitState::Called {
+                inner: self.inner.call(req.map(|inner| LimitedBody {
+                    inner,
+                    remaining: max,
+                    max,
+                })),
+            },
+        }
+    }
+}
+
+pin_project! {
+    /// Response future of [`RequestSizeLimitService`].
+    pub struct SizeLimitFuture<F> {
+        #[pin]
+        state: SizeLimitState<F>,
+    }
+}
+
+pin_project! {
+    #[project = SizeLimitProj]
+    enum SizeLimitState<F> {
+        /// The handler runs.
+        Called { #[pin] inner: F },
+        /// The request announced a body over the limit.
+        TooLarge { grpc: bool },
+    }
+}
+
+impl<F, ResBody, E> Future for SizeLimitFuture<F>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+    ResBody: Default,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            SizeLimitProj::Called { inner } => inner.poll(cx),
+            SizeLimitProj::TooLarge { grpc } => Poll::Ready(Ok(grpc::error_response(
+                *grpc,
+                Code::ResourceExhausted,
+                "request larger than the server accepts",
+            ))),
+        }
+    }
+}
+
+pin_project! {
+    /// A request body that fails with `RESOURCE_EXHAUSTED` once it has
+    /// yielded more than its limit.
+    pub struct LimitedBody<B> {
+        #[pin]
+        inner: B,
+        remaining: usize,
+        max: usize,
+    }
+}
+
+impl<B> Body for LimitedBody<B>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    type Data = B::Data;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        match std::task::ready!(this.inner.poll_frame(cx)) {
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref() {
+                    let len = data.remaining();
+                    if len > *this.remaining {
+                        let status = tonic::Status::resource_exhausted(format!(
+                            "request body larger than the server's limit of {} bytes",
+                            this.max
+                        ));
+                        return Poll::Ready(Some(Err(Box::new(status))));
+                    }
+                    *this.remaining -= len;
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Some(Err(e)) => Poll::Ready(Some(Err(e.into()))),
+            None => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

@@ -1,0 +1,198 @@
+//! One server span per call, joined to the caller's trace.
+//!
+//! [`TraceLayer`] reads the W3C trace context (`traceparent`, `tracestate`,
+//! `baggage`) from the request headers — gRPC metadata travels as headers —
+//! and opens a span that is the caller's span's child:
+//!
+//! | field | value |
+//! |---|---|
+//! | span name (`otel.name`) | `hello.v1.Greeter/SayHello` (the path without its slash) |
+//! | `otel.kind` | `server` |
+//! | `rpc.system` | `grpc` (`http` for non-gRPC requests) |
+//! | `rpc.service` / `rpc.method` | `hello.v1.Greeter` / `SayHello` |
+//! | `request_id` | the [`RequestId`](super::RequestId), when [`RequestIdLayer`](super::RequestIdLayer) runs first |
+//! | `rpc.grpc.status_code` | the final status as a number (`0` = OK), set when the call ends |
+//! | `otel.status_code` | `ERROR` when the status is a server fault (`INTERNAL`, `UNAVAILABLE`, `DEADLINE_EXCEEDED`, …) |
+//!
+//! The handler runs inside the span, so its log lines carry the span's
+//! `trace_id` and `span_id`, and boost-rpc clients called from it propagate
+//! the trace onwards. The span stays open until the response body ends, so its
+//! duration is the whole call and its status the one the caller received.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use boost_tracing::OpenTelemetrySpanExt;
+use http::{Request, Response};
+use opentelemetry::trace::TraceContextExt;
+use pin_project_lite::pin_project;
+use tonic::Code;
+use tower_layer::Layer;
+use tower_service::Service;
+use tracing::Span;
+use tracing::field::Empty;
+
+use super::body::{ObservedBody, OnEnd};
+use super::grpc;
+use super::request_id::RequestId;
+
+/// Layer that applies [`TraceService`]. Cheap to clone.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TraceLayer;
+
+impl TraceLayer {
+    /// The layer.
+    pub const fn new() -> Self {
+        TraceLayer
+    }
+}
+
+impl<S> Layer<S> for TraceLayer {
+    type Service = TraceService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        TraceService::new(inner)
+    }
+}
+
+/// Runs each call inside a server span whose parent is the caller's span.
+#[derive(Clone, Debug)]
+pub struct TraceService<S> {
+    inner: S,
+}
+
+impl<S> TraceService<S> {
+    /// Wraps `inner`.
+    pub const fn new(inner: S) -> Self {
+        TraceService { inner }
+    }
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for TraceService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: http_body::Body,
+{
+    type Response = Response<ObservedBody<ResBody, SpanRecord>>;
+    type Error = S::Error;
+    type Future = TraceFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let span = server_span(&req);
+        let inner = span.in_scope(|| self.inner.call(req));
+        TraceFuture {
+            inner,
+            span: Some(span),
+        }
+    }
+}
+
+/// Opens the server span for `req`, parented to the caller's span if it sent one.
+fn server_span<B>(req: &Request<B>) -> Span {
+    let full = grpc::method_of(req);
+    let (service, method) = full.rsplit_once('/').unwrap_or(("", full));
+    let system = if grpc::is_grpc(req) { "grpc" } else { "http" };
+    let span = tracing::info_span!(
+        "rpc.server",
+        otel.name = full,
+        otel.kind = "server",
+        otel.status_code = Empty,
+        rpc.system = system,
+        rpc.service = service,
+        rpc.method = method,
+        rpc.grpc.status_code = Empty,
+        request_id = Empty,
+    );
+    if span.is_disabled() {
+        return span;
+    }
+    if let Some(id) = req.extensions().get::<RequestId>() {
+        span.record("request_id", id.as_str());
+    }
+    let parent = boost_tracing::propagation::extract_headers(req.headers());
+    if parent.span().span_context().is_valid() {
+        // Fails only when no OpenTelemetry layer is installed; the span is then
+        // a plain tracing span and there is no trace to join.
+        let _ = span.set_parent(parent);
+    }
+    span
+}
+
+/// The open server span of one call; records the final status and closes it.
+#[derive(Debug)]
+pub struct SpanRecord {
+    span: Span,
+}
+
+impl OnEnd for SpanRecord {
+    fn on_end(self, code: Code) {
+        self.span.record("rpc.grpc.status_code", code as i64);
+        if grpc::is_server_error(code) {
+            self.span.record("otel.status_code", "ERROR");
+        }
+    }
+}
+
+pin_project! {
+    /// Response future of [`TraceService`]: polls the handler inside the span.
+    pub struct TraceFuture<F> {
+        #[pin]
+        inner: F,
+        span: Option<Span>,
+    }
+
+    impl<F> PinnedDrop for TraceFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some(span) = this.project().span.take() {
+                SpanRecord { span }.on_end(Code::Cancelled);
+            }
+        }
+    }
+}
+
+impl<F, ResBody, E> Future for TraceFuture<F>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+    ResBody: http_body::Body,
+{
+    type Output = Result<Response<ObservedBody<ResBody, SpanRecord>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = match this.span.as_ref() {
+            Some(span) => {
+                let _entered = span.enter();
+                std::task::ready!(this.inner.poll(cx))
+            }
+            None => return Poll::Pending, // polled after completion
+        };
+        let Some(span) = this.span.take() else {
+            return Poll::Pending;
+        };
+        let record = SpanRecord { span };
+        Poll::Ready(match result {
+            Ok(res) => Ok(ObservedBody::wrap(res, record)),
+            Err(e) => {
+                record.on_end(Code::Unknown);
+                Err(e)
+            }
+        })
+    }
+}

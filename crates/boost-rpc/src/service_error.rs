@@ -1,0 +1,439 @@
+//! [`ServiceError`]: what a handler returns when it cannot answer, mapped to
+//! the right gRPC code (or HTTP status), with a machine-readable reason and a
+//! message that is safe to show the caller.
+//!
+//! ```
+//! use boost_rpc::ServiceError;
+//! use tonic_types::StatusExt;
+//!
+//! fn find(name: &str) -> Result<String, ServiceError> {
+//!     if name.is_empty() {
+//!         return Err(ServiceError::invalid_argument("name must not be empty"));
+//!     }
+//!     Err(ServiceError::not_found(format!("no profile named {name:?}"))
+//!         .with_reason("PROFILE_NOT_FOUND")
+//!         .with_metadata("name", name))
+//! }
+//!
+//! // In a tonic handler, `?` turns it into a `tonic::Status`:
+//! let status = tonic::Status::from(find("ada").unwrap_err());
+//! assert_eq!(status.code(), tonic::Code::NotFound);
+//! assert_eq!(status.message(), "no profile named \"ada\"");
+//! let info = status.get_details_error_info().unwrap(); // google.rpc.ErrorInfo
+//! assert_eq!(info.reason, "PROFILE_NOT_FOUND");
+//! assert_eq!(info.metadata["name"], "ada");
+//! ```
+//!
+//! # Internal errors stay inside
+//!
+//! [`ServiceError::internal`] wraps any error. The caller gets `INTERNAL` with
+//! the message `"internal error"` and nothing else; the wrapped error and its
+//! whole `source()` chain are logged at error level when the error becomes a
+//! `Status` — inside the call's span, so the log line carries the trace id.
+//!
+//! ```
+//! use boost_rpc::ServiceError;
+//!
+//! let io = std::io::Error::other("disk /var/db is full");
+//! let status = tonic::Status::from(ServiceError::internal(io));
+//! assert_eq!(status.code(), tonic::Code::Internal);
+//! assert_eq!(status.message(), "internal error"); // the disk path is not leaked
+//! ```
+//!
+//! # HTTP services
+//!
+//! [`ServiceError::http_status`] gives the matching HTTP status (`NotFound` →
+//! 404, `Unavailable` → 503, …). boost-rpc does not depend on axum; a service
+//! maps it in a few lines:
+//!
+//! ```ignore
+//! impl axum::response::IntoResponse for MyError {
+//!     fn into_response(self) -> axum::response::Response {
+//!         let e: ServiceError = self.0;
+//!         (e.http_status(), e.message().to_owned()).into_response()
+//!     }
+//! }
+//! ```
+//!
+//! # The error domain
+//!
+//! `ErrorInfo.domain` names the service that produced the error. It is set
+//! once per process with [`set_error_domain`] (boost-service does this with
+//! the service's name) or per error with [`ServiceError::with_domain`].
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::OnceLock;
+
+use tonic::Code;
+use tonic_types::{ErrorDetails, StatusExt};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+static DEFAULT_DOMAIN: OnceLock<String> = OnceLock::new();
+
+/// Sets the `ErrorInfo.domain` of every [`ServiceError`] that does not set its
+/// own, typically the service's name. Only the first call has an effect;
+/// returns whether this call set it.
+pub fn set_error_domain(domain: impl Into<String>) -> bool {
+    DEFAULT_DOMAIN.set(domain.into()).is_ok()
+}
+
+/// What a handler failed with, from the caller's point of view.
+///
+/// Build one with the constructor named after the variant
+/// ([`ServiceError::not_found`], …), optionally refine it with
+/// [`with_reason`](ServiceError::with_reason) and
+/// [`with_metadata`](ServiceError::with_metadata), and return it: it converts
+/// into a [`tonic::Status`] with `?`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServiceError {
+    /// The thing asked for does not exist. gRPC `NOT_FOUND`, HTTP 404.
+    #[error("not found: {0}")]
+    NotFound(Detail),
+    /// The request is malformed whatever the system's state. `INVALID_ARGUMENT`, 400.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(Detail),
+    /// The system is not in the state the call needs (e.g. deleting a
+    /// non-empty folder); retrying will not help until it changes.
+    /// `FAILED_PRECONDITION`, 412.
+    #[error("failed precondition: {0}")]
+    FailedPrecondition(Detail),
+    /// The caller is known but not allowed to do this. `PERMISSION_DENIED`, 403.
+    #[error("permission denied: {0}")]
+    PermissionDenied(Detail),
+    /// The caller did not prove who it is. `UNAUTHENTICATED`, 401.
+    #[error("unauthenticated: {0}")]
+    Unauthenticated(Detail),
+    /// A quota or limit is exhausted; retry later. `RESOURCE_EXHAUSTED`, 429.
+    #[error("resource exhausted: {0}")]
+    ResourceExhausted(Detail),
+    /// Temporarily unable to serve (a dependency is down); safe to retry.
+    /// `UNAVAILABLE`, 503.
+    #[error("unavailable: {0}")]
+    Unavailable(Detail),
+    /// What the caller tried to create exists already. `ALREADY_EXISTS`, 409.
+    #[error("already exists: {0}")]
+    AlreadyExists(Detail),
+    /// The work could not finish within the call's deadline. `DEADLINE_EXCEEDED`, 504.
+    #[error("deadline exceeded: {0}")]
+    DeadlineExceeded(Detail),
+    /// A concurrency conflict (e.g. a failed compare-and-swap); retry the whole
+    /// read-modify-write. `ABORTED`, 409.
+    #[error("aborted: {0}")]
+    Aborted(Detail),
+    /// This operation is not implemented. `UNIMPLEMENTED`, 501.
+    #[error("unimplemented: {0}")]
+    Unimplemented(Detail),
+    /// A bug or an unexpected failure. The caller sees only `INTERNAL` and
+    /// `"internal error"`; the source chain is logged.
+    #[error("internal error ({}): {}", .0.reason, .1)]
+    Internal(Detail, #[source] BoxError),
+}
+
+/// The caller-visible part of a [`ServiceError`]: message, reason, metadata.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Detail {
+    message: Cow<'static, str>,
+    reason: Cow<'static, str>,
+    domain: Option<Cow<'static, str>>,
+    metadata: HashMap<String, String>,
+}
+
+impl Detail {
+    fn new(message: impl Into<Cow<'static, str>>, code: Code) -> Self {
+        Detail {
+            message: message.into(),
+            reason: Cow::Borrowed(reason_for(code)),
+            domain: None,
+            metadata: HashMap::new(),
+        }
+    }
+
+    /// The message the caller sees.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The machine-readable reason (`ErrorInfo.reason`), `UPPER_SNAKE_CASE`.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// The `ErrorInfo.metadata`.
+    pub fn metadata(&self) -> &HashMap<String, String> {
+        &self.metadata
+    }
+}
+
+impl fmt::Display for Detail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+macro_rules! constructors {
+    ($($(#[$doc:meta])* $fn:ident => $variant:ident, $code:expr;)*) => {
+        impl ServiceError {
+            $(
+                $(#[$doc])*
+                pub fn $fn(message: impl Into<Cow<'static, str>>) -> Self {
+                    ServiceError::$variant(Detail::new(message, $code))
+                }
+            )*
+        }
+    };
+}
+
+constructors! {
+    /// [`ServiceError::NotFound`] with a message for the caller.
+    not_found => NotFound, Code::NotFound;
+    /// [`ServiceError::InvalidArgument`] with a message for the caller.
+    invalid_argument => InvalidArgument, Code::InvalidArgument;
+    /// [`ServiceError::FailedPrecondition`] with a message for the caller.
+    failed_precondition => FailedPrecondition, Code::FailedPrecondition;
+    /// [`ServiceError::PermissionDenied`] with a message for the caller.
+    permission_denied => PermissionDenied, Code::PermissionDenied;
+    /// [`ServiceError::Unauthenticated`] with a message for the caller.
+    unauthenticated => Unauthenticated, Code::Unauthenticated;
+    /// [`ServiceError::ResourceExhausted`] with a message for the caller.
+    resource_exhausted => ResourceExhausted, Code::ResourceExhausted;
+    /// [`ServiceError::Unavailable`] with a message for the caller.
+    unavailable => Unavailable, Code::Unavailable;
+    /// [`ServiceError::AlreadyExists`] with a message for the caller.
+    already_exists => AlreadyExists, Code::AlreadyExists;
+    /// [`ServiceError::DeadlineExceeded`] with a message for the caller.
+    deadline_exceeded => DeadlineExceeded, Code::DeadlineExceeded;
+    /// [`ServiceError::Aborted`] with a message for the caller.
+    aborted => Aborted, Code::Aborted;
+    /// [`ServiceError::Unimplemented`] with a message for the caller.
+    unimplemented => Unimplemented, Code::Unimplemented;
+}
+
+impl ServiceError {
+    /// [`ServiceError::Internal`] wrapping `source`, which is logged with its
+    /// chain but never sent to the caller.
+    pub fn internal(source: impl Into<BoxError>) -> Self {
+        ServiceError::Internal(Detail::new("internal error", Code::Internal), source.into())
+    }
+
+    /// Replaces the machine-readable reason (default: the code's name, e.g.
+    /// `NOT_FOUND`). Use `UPPER_SNAKE_CASE`, stable across releases:
+    /// clients match on it.
+    #[must_use]
+    pub fn with_reason(mut self, reason: impl Into<Cow<'static, str>>) -> Self {
+        self.detail_mut().reason = reason.into();
+        self
+    }
+
+    /// Adds a key/value to `ErrorInfo.metadata` (e.g. which field was invalid).
+    /// Ignored for [`ServiceError::Internal`], whose details stay inside.
+    #[must_use]
+    pub fn with_metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        if !matches!(self, ServiceError::Internal(..)) {
+            self.detail_mut().metadata.insert(key.into(), value.into());
+        }
+        self
+    }
+
+    /// Sets `ErrorInfo.domain` for this error (default: [`set_error_domain`]).
+    #[must_use]
+    pub fn with_domain(mut self, domain: impl Into<Cow<'static, str>>) -> Self {
+        self.detail_mut().domain = Some(domain.into());
+        self
+    }
+
+    /// The gRPC code the caller receives.
+    pub fn code(&self) -> Code {
+        match self {
+            ServiceError::NotFound(_) => Code::NotFound,
+            ServiceError::InvalidArgument(_) => Code::InvalidArgument,
+            ServiceError::FailedPrecondition(_) => Code::FailedPrecondition,
+            ServiceError::PermissionDenied(_) => Code::PermissionDenied,
+            ServiceError::Unauthenticated(_) => Code::Unauthenticated,
+            ServiceError::ResourceExhausted(_) => Code::ResourceExhausted,
+            ServiceError::Unavailable(_) => Code::Unavailable,
+            ServiceError::AlreadyExists(_) => Code::AlreadyExists,
+            ServiceError::DeadlineExceeded(_) => Code::DeadlineExceeded,
+            ServiceError::Aborted(_) => Code::Aborted,
+            ServiceError::Unimplemented(_) => Code::Unimplemented,
+            ServiceError::Internal(..) => Code::Internal,
+        }
+    }
+
+    /// The HTTP status an HTTP service answers with.
+    pub fn http_status(&self) -> http::StatusCode {
+        crate::server::http_status_for(self.code())
+    }
+
+    /// The message the caller sees (`"internal error"` for internal errors).
+    pub fn message(&self) -> &str {
+        self.detail().message()
+    }
+
+    /// The machine-readable reason (`ErrorInfo.reason`).
+    pub fn reason(&self) -> &str {
+        self.detail().reason()
+    }
+
+    /// The caller-visible part.
+    pub fn detail(&self) -> &Detail {
+        match self {
+            ServiceError::NotFound(d)
+            | ServiceError::InvalidArgument(d)
+            | ServiceError::FailedPrecondition(d)
+            | ServiceError::PermissionDenied(d)
+            | ServiceError::Unauthenticated(d)
+            | ServiceError::ResourceExhausted(d)
+            | ServiceError::Unavailable(d)
+            | ServiceError::AlreadyExists(d)
+            | ServiceError::DeadlineExceeded(d)
+            | ServiceError::Aborted(d)
+            | ServiceError::Unimplemented(d)
+            | ServiceError::Internal(d, _) => d,
+        }
+    }
+
+    fn detail_mut(&mut self) -> &mut Detail {
+        match self {
+            ServiceError::NotFound(d)
+            | ServiceError::InvalidArgument(d)
+            | ServiceError::FailedPrecondition(d)
+            | ServiceError::PermissionDenied(d)
+            | ServiceError::Unauthenticated(d)
+            | ServiceError::ResourceExhausted(d)
+            | ServiceError::Unavailable(d)
+            | ServiceError::AlreadyExists(d)
+            | ServiceError::DeadlineExceeded(d)
+            | ServiceError::Aborted(d)
+            | ServiceError::Unimplemented(d)
+            | ServiceError::Internal(d, _) => d,
+        }
+    }
+}
+
+impl From<ServiceError> for tonic::Status {
+    fn from(err: ServiceError) -> Self {
+        let code = err.code();
+        if let ServiceError::Internal(detail, source) = &err {
+            tracing::error!(
+                reason = detail.reason(),
+                error = %Chain(source.as_ref()),
+                "handler failed with an internal error"
+            );
+        }
+        let detail = match err {
+            ServiceError::Internal(d, _) => d,
+            other => other.detail().clone(),
+        };
+        let domain = detail
+            .domain
+            .map(Cow::into_owned)
+            .or_else(|| DEFAULT_DOMAIN.get().cloned())
+            .unwrap_or_default();
+        let details = ErrorDetails::with_error_info(detail.reason, domain, detail.metadata);
+        tonic::Status::with_error_details(code, detail.message, details)
+    }
+}
+
+/// Displays an error and its sources: `outer: middle: root`.
+struct Chain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut next = self.0.source();
+        while let Some(err) = next {
+            write!(f, ": {err}")?;
+            next = err.source();
+        }
+        Ok(())
+    }
+}
+
+fn reason_for(code: Code) -> &'static str {
+    crate::server::code_name(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("loading profile")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn each_kind_maps_to_its_code_and_http_status() {
+        let cases = [
+            (ServiceError::not_found("x"), Code::NotFound, 404),
+            (
+                ServiceError::invalid_argument("x"),
+                Code::InvalidArgument,
+                400,
+            ),
+            (
+                ServiceError::failed_precondition("x"),
+                Code::FailedPrecondition,
+                412,
+            ),
+            (
+                ServiceError::permission_denied("x"),
+                Code::PermissionDenied,
+                403,
+            ),
+            (
+                ServiceError::unauthenticated("x"),
+                Code::Unauthenticated,
+                401,
+            ),
+            (
+                ServiceError::resource_exhausted("x"),
+                Code::ResourceExhausted,
+                429,
+            ),
+            (ServiceError::unavailable("x"), Code::Unavailable, 503),
+            (ServiceError::already_exists("x"), Code::AlreadyExists, 409),
+            (
+                ServiceError::deadline_exceeded("x"),
+                Code::DeadlineExceeded,
+                504,
+            ),
+            (
+                ServiceError::internal(std::io::Error::other("x")),
+                Code::Internal,
+                500,
+            ),
+        ];
+        for (err, code, http) in cases {
+            assert_eq!(err.code(), code);
+            assert_eq!(err.http_status().as_u16(), http, "{code:?}");
+            assert_eq!(tonic::Status::from(err).code(), code);
+        }
+    }
+
+    #[test]
+    fn default_reason_is_the_code_name() {
+        assert_eq!(ServiceError::not_found("x").reason(), "NOT_FOUND");
+    }
+
+    #[test]
+    fn internal_error_sends_nothing_of_its_source() {
+        let err = ServiceError::internal(Outer(std::io::Error::other("password=hunter2")))
+            .with_metadata("secret", "hunter2");
+        let status = tonic::Status::from(err);
+        assert_eq!(status.message(), "internal error");
+        let info = status.get_details_error_info().unwrap();
+        assert_eq!(info.reason, "INTERNAL");
+        assert!(info.metadata.is_empty());
+        assert!(!format!("{status:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn chain_lists_every_source() {
+        let err = Outer(std::io::Error::other("disk full"));
+        assert_eq!(Chain(&err).to_string(), "loading profile: disk full");
+    }
+}

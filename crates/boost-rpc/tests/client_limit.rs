@@ -1,0 +1,51 @@
+//! The client's concurrency limit: a bounded wait, then RESOURCE_EXHAUSTED.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod client_support;
+
+use std::time::{Duration, Instant};
+
+use boost_rpc::client::ClientSettings;
+use boost_test_proto::greeter_client::GreeterClient;
+use client_support::{Fault, Upstream, hello};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beyond_the_limit_calls_fail_fast_with_resource_exhausted() {
+    let upstream = Upstream::start(Fault::Delay(Duration::from_millis(300))).await;
+    let mut settings = ClientSettings::with_endpoints([upstream.url()]);
+    settings.timeout = Duration::from_secs(2);
+    settings.concurrency.limit = 2;
+    settings.concurrency.max_wait = Duration::from_millis(20);
+    let client = boost_rpc::client("greeter", &settings).unwrap();
+
+    let mut tasks = Vec::new();
+    for _ in 0..5 {
+        let mut greeter = GreeterClient::new(client.clone());
+        tasks.push(tokio::spawn(async move {
+            let started = Instant::now();
+            let result = greeter.say_hello(hello(1)).await;
+            (
+                result
+                    .map(|_| ())
+                    .map_err(|s| (s.code(), s.message().to_owned())),
+                started.elapsed(),
+            )
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            (Ok(()), _) => ok += 1,
+            (Err((code, message)), took) => {
+                assert_eq!(code, tonic::Code::ResourceExhausted, "{message}");
+                assert!(message.contains("limit of 2"), "{message}");
+                assert!(
+                    took < Duration::from_millis(250),
+                    "failed fast, took {took:?}"
+                );
+            }
+        }
+    }
+    assert_eq!(ok, 2);
+    assert_eq!(upstream.state.attempts(), 2, "shed calls were never sent");
+}

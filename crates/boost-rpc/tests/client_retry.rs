@@ -1,0 +1,165 @@
+//! Retries and the retry budget (issue 6: a, b, g, h).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod client_support;
+
+use std::time::{Duration, Instant};
+
+use boost_rpc::client::{CallOptions, ClientSettings};
+use boost_test_proto::GetProfileRequest;
+use boost_test_proto::greeter_client::GreeterClient;
+use boost_test_proto::profiles_client::ProfilesClient;
+use client_support::{Fault, Upstream, hello};
+
+fn settings(upstream: &Upstream) -> ClientSettings {
+    let mut s = ClientSettings::with_endpoints([upstream.url()]);
+    s.retry.idempotent_methods = vec!["hello.v1.Greeter/SayHello".into()];
+    s.timeout = Duration::from_secs(2);
+    s
+}
+
+/// Runs `calls` SayHello calls, `concurrency` at a time; returns how many succeeded.
+async fn run_calls(client: boost_rpc::client::Client, calls: usize, concurrency: usize) -> usize {
+    let mut tasks = Vec::new();
+    for worker in 0..concurrency {
+        let mut greeter = GreeterClient::new(client.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut ok = 0;
+            for _ in (worker..calls).step_by(concurrency) {
+                if greeter.say_hello(hello(8)).await.is_ok() {
+                    ok += 1;
+                }
+            }
+            ok
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        ok += t.await.unwrap();
+    }
+    ok
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_percent_unavailable_is_masked_within_the_budget() {
+    let upstream = Upstream::start(Fault::UnavailableEvery(10)).await;
+    let client = boost_rpc::client("greeter", &settings(&upstream)).unwrap();
+    let calls = 500;
+    let ok = run_calls(client, calls, 8).await;
+    let attempts = upstream.state.attempts();
+    assert!(ok as f64 >= 0.995 * calls as f64, "{ok}/{calls} succeeded");
+    assert!(
+        attempts as f64 <= 1.2 * calls as f64,
+        "{attempts} attempts for {calls} calls"
+    );
+    assert!(attempts > calls, "failed attempts were retried");
+    let retried = upstream
+        .state
+        .seen()
+        .iter()
+        .filter(|s| s.previous_attempts == Some(1))
+        .count();
+    assert!(retried > 0, "retries carry grpc-previous-rpc-attempts");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_upstream_gets_no_retry_storm() {
+    let upstream = Upstream::start(Fault::Unavailable).await;
+    let client = boost_rpc::client("greeter", &settings(&upstream)).unwrap();
+    let calls = 200;
+    let started = Instant::now();
+    let ok = run_calls(client, calls, 16).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let attempts = upstream.state.attempts() as f64;
+    assert_eq!(ok, 0);
+    // 20% of calls + the budget's reserve of 10/s over its 10 s window + 1.
+    let bound = 1.2 * calls as f64 + 10.0 * elapsed.max(10.0) + 1.0;
+    assert!(
+        attempts <= bound,
+        "{attempts} attempts for {calls} calls (bound {bound})"
+    );
+    assert!(
+        attempts < 3.0 * calls as f64 * 0.6,
+        "far below max_attempts × calls"
+    );
+}
+
+#[tokio::test]
+async fn a_method_not_marked_idempotent_is_not_retried() {
+    let upstream = Upstream::start(Fault::Unavailable).await;
+    let client = boost_rpc::client("profiles", &settings(&upstream)).unwrap();
+    let mut profiles = ProfilesClient::new(client);
+    let status = profiles
+        .get_profile(GetProfileRequest { name: "ada".into() })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unavailable);
+    assert_eq!(upstream.state.attempts(), 1, "GetProfile is not idempotent");
+
+    // The same call marked idempotent in code gets the default 3 attempts.
+    let mut request = tonic::Request::new(GetProfileRequest { name: "ada".into() });
+    request
+        .extensions_mut()
+        .insert(CallOptions::new().idempotent(true));
+    profiles.get_profile(request).await.unwrap_err();
+    assert_eq!(upstream.state.attempts(), 1 + 3);
+}
+
+#[tokio::test]
+async fn a_request_over_64_kib_is_not_retried() {
+    let upstream = Upstream::start(Fault::Unavailable).await;
+    let client = boost_rpc::client("greeter", &settings(&upstream)).unwrap();
+    let mut greeter = GreeterClient::new(client);
+    greeter.say_hello(hello(70 * 1024)).await.unwrap_err();
+    assert_eq!(
+        upstream.state.attempts(),
+        1,
+        "70 KiB body is not buffered for replay"
+    );
+
+    greeter.say_hello(hello(1024)).await.unwrap_err();
+    assert_eq!(upstream.state.attempts(), 1 + 3, "a small body is retried");
+}
+
+#[tokio::test]
+async fn a_retry_succeeds_and_the_caller_never_sees_the_failure() {
+    let upstream = Upstream::start(Fault::UnavailableEvery(2)).await;
+    let client = boost_rpc::client("greeter", &settings(&upstream)).unwrap();
+    let mut greeter = GreeterClient::new(client);
+    let reply = greeter.say_hello(hello(3)).await.unwrap();
+    assert!(reply.get_ref().message.starts_with("hello 3"));
+    let seen = upstream.state.seen();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0].previous_attempts, None);
+    assert_eq!(seen[1].previous_attempts, Some(1));
+    assert_eq!(
+        seen[0].request_id, seen[1].request_id,
+        "one request id per logical call"
+    );
+}
+
+#[tokio::test]
+async fn server_pushback_sets_the_backoff_and_a_negative_one_stops_retries() {
+    let upstream = Upstream::start(Fault::PushbackOnce("150")).await;
+    let client = boost_rpc::client("greeter", &settings(&upstream)).unwrap();
+    GreeterClient::new(client)
+        .say_hello(hello(1))
+        .await
+        .unwrap();
+    let seen = upstream.state.seen();
+    assert_eq!(seen.len(), 2);
+    let waited = seen[1].at - seen[0].at;
+    assert!(
+        waited >= Duration::from_millis(150),
+        "retried after {waited:?}, not the pushback"
+    );
+
+    let upstream = Upstream::start(Fault::PushbackOnce("-1")).await;
+    let client = boost_rpc::client("greeter", &settings(&upstream)).unwrap();
+    let status = GreeterClient::new(client)
+        .say_hello(hello(1))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unavailable);
+    assert_eq!(upstream.state.attempts(), 1, "negative pushback: no retry");
+}

@@ -1,0 +1,97 @@
+//! The admin HTTP server: one router, one small file per endpoint family.
+
+mod auth;
+mod health;
+mod info;
+mod loglevel;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use boost_config::{MASK, Secret, ServiceIdentity};
+
+use crate::lifecycle::Lifecycle;
+use crate::telemetry::{LogLevelControl, RenderConfig, RenderMetrics};
+
+pub(crate) use info::BuildInfo;
+
+/// The Prometheus text exposition format, version 0.0.4.
+const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+const TEXT: &str = "text/plain; charset=utf-8";
+
+/// Everything the endpoints read.
+pub(crate) struct AdminContext {
+    pub(crate) identity: ServiceIdentity,
+    pub(crate) build: BuildInfo,
+    pub(crate) lifecycle: Lifecycle,
+    pub(crate) metrics: Option<RenderMetrics>,
+    pub(crate) log_level: Option<Arc<dyn LogLevelControl>>,
+    pub(crate) config: Option<RenderConfig>,
+    pub(crate) token: Option<Secret<String>>,
+}
+
+pub(crate) type AdminState = Arc<AdminContext>;
+
+/// The admin router: `/metrics`, `/health/live`, `/health/ready`, `/info`,
+/// `/config`, `GET`/`PUT /loglevel`.
+pub(crate) fn router(context: AdminContext) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .route("/info", get(info::info))
+        .route("/config", get(config))
+        .route("/loglevel", get(loglevel::get).put(loglevel::put))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(16 * 1024))
+        .with_state(Arc::new(context))
+}
+
+async fn metrics(State(state): State<AdminState>) -> Response {
+    match &state.metrics {
+        Some(render) => {
+            ([(header::CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE)], render()).into_response()
+        }
+        None => text(
+            StatusCode::NOT_IMPLEMENTED,
+            "metrics are off: this service was built without metrics \
+             (ServiceBuilder::without_telemetry)\n",
+        ),
+    }
+}
+
+/// Unknown paths get the list of endpoints.
+async fn not_found() -> Response {
+    text(
+        StatusCode::NOT_FOUND,
+        "not an admin endpoint; try GET /metrics, /health/live, /health/ready, /info, /config, \
+         /loglevel, or PUT /loglevel\n",
+    )
+}
+
+async fn config(State(state): State<AdminState>) -> Response {
+    let Some(render) = &state.config else {
+        return text(
+            StatusCode::OK,
+            "# no configuration explanation was given to this service \
+             (ServiceBuilder::config_explain(loaded.explain()))\n",
+        );
+    };
+    let mut body = render();
+    // boost-config masks secrets already; the admin token is masked again here
+    // in case the explanation came from somewhere else.
+    if let Some(token) = &state.token
+        && !token.expose().is_empty()
+    {
+        body = body.replace(token.expose().as_str(), MASK);
+    }
+    text(StatusCode::OK, body)
+}
+
+pub(crate) fn text(status: StatusCode, body: impl Into<String>) -> Response {
+    (status, [(header::CONTENT_TYPE, TEXT)], body.into()).into_response()
+}

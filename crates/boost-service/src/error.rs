@@ -1,0 +1,81 @@
+//! [`Error`]: what went wrong while starting, running or stopping a service.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// A boxed error from a task or a readiness check.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why a service failed to start, or why it did not stop cleanly.
+///
+/// Every message names what failed and what to do about it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The admin server could not bind its address.
+    #[error(
+        "admin server cannot listen on admin.listen {addr}: {source}; \
+         is another process using it? set admin.listen / {env_key} to a free address"
+    )]
+    AdminBind {
+        /// The address from `admin.listen`.
+        addr: SocketAddr,
+        /// The environment variable that overrides it, e.g. `HELLO_SERVICE__ADMIN__LISTEN`.
+        env_key: String,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// The admin server stopped with an I/O error.
+    #[error("admin server failed: {0}")]
+    AdminServe(#[source] std::io::Error),
+    /// SIGTERM/SIGINT handlers could not be installed.
+    #[error(
+        "cannot install SIGTERM/SIGINT handlers: {0}; \
+         turn signal handling off with ServiceBuilder::handle_signals(false) if the host program owns signals"
+    )]
+    Signals(#[source] std::io::Error),
+    /// Telemetry (tracing or metrics) could not be started.
+    #[error("starting {what} failed: {source}")]
+    Telemetry {
+        /// `tracing` or `metrics`.
+        what: &'static str,
+        /// The telemetry crate's error, which says what to change.
+        source: BoxError,
+    },
+    /// A task returned an error.
+    #[error("task {task:?} failed: {source}")]
+    Task {
+        /// The name given to [`ServiceBuilder::task`](crate::ServiceBuilder::task).
+        task: String,
+        /// The task's error.
+        source: BoxError,
+    },
+    /// A task panicked.
+    #[error("task {task:?} panicked: {message}")]
+    TaskPanicked {
+        /// The name given to [`ServiceBuilder::task`](crate::ServiceBuilder::task).
+        task: String,
+        /// The panic message, when it was a string.
+        message: String,
+    },
+    /// Tasks were still running when the shutdown timeout ran out, and were aborted.
+    #[error(
+        "tasks {tasks:?} did not finish within lifecycle.shutdown_timeout ({timeout:?}) and were aborted; \
+         make them return once Lifecycle::stop_accepting() resolves, or raise lifecycle.shutdown_timeout / {env_key}"
+    )]
+    ShutdownTimedOut {
+        /// The tasks that were aborted.
+        tasks: Vec<String>,
+        /// The configured timeout.
+        timeout: Duration,
+        /// The environment variable that overrides it.
+        env_key: String,
+    },
+    /// A second shutdown request (signal or [`ShutdownHandle::force`](crate::ShutdownHandle::force))
+    /// arrived during a graceful shutdown; remaining work was abandoned.
+    #[error("shutdown forced by {reason}; in-flight work was abandoned")]
+    Forced {
+        /// What forced it, e.g. `a second SIGTERM`.
+        reason: String,
+    },
+}

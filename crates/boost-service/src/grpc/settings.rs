@@ -1,0 +1,80 @@
+//! [`GrpcSettings`]: the `[grpc]` section of a service's configuration.
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+use boost_config::{Problems, Validate};
+use boost_rpc::server::ServerSettings;
+use serde::{Deserialize, Serialize};
+
+/// Where and how the service serves gRPC (`[grpc]`).
+///
+/// ```toml
+/// [grpc]
+/// listen = "0.0.0.0:50051"
+///
+/// [grpc.server]
+/// concurrency_limit = 256
+/// reflection = false
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct GrpcSettings {
+    /// Address the gRPC server listens on; port `0` picks a free one.
+    /// Default: `127.0.0.1:50051` (loopback: set `0.0.0.0:50051` to serve
+    /// other hosts).
+    pub listen: SocketAddr,
+    /// Per-call limits, keepalive, HTTP/2 and reflection
+    /// ([`boost_rpc::server::ServerSettings`]). Default: its defaults.
+    pub server: ServerSettings,
+}
+
+impl Default for GrpcSettings {
+    fn default() -> Self {
+        GrpcSettings {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 50051)),
+            server: ServerSettings::default(),
+        }
+    }
+}
+
+impl GrpcSettings {
+    /// The defaults, listening on `listen`.
+    pub fn new(listen: SocketAddr) -> Self {
+        GrpcSettings {
+            listen,
+            ..GrpcSettings::default()
+        }
+    }
+
+    /// These settings with `server` as the per-call and connection settings.
+    #[must_use]
+    pub fn with_server(mut self, server: ServerSettings) -> Self {
+        self.server = server;
+        self
+    }
+}
+
+impl Validate for GrpcSettings {
+    fn validate(&self, problems: &mut Problems) {
+        problems.check("server", &self.server);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_defaults_to_loopback_50051_and_server_table_nests() {
+        let parsed: GrpcSettings = toml::from_str("[server]\nconcurrency_limit = 8\n").unwrap();
+        assert_eq!(parsed.listen.to_string(), "127.0.0.1:50051");
+        assert_eq!(parsed.server.concurrency_limit, 8);
+        assert!(parsed.server.reflection);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(toml::from_str::<GrpcSettings>("lisen = \"127.0.0.1:1\"").is_err());
+    }
+}

@@ -1,0 +1,239 @@
+//! The two settings sections the runtime shell reads: `[admin]` and `[lifecycle]`.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use boost_config::Secret;
+use serde::{Deserialize, Serialize};
+
+/// The `[admin]` section: where the admin HTTP server listens and the token that
+/// unlocks its state-changing endpoints.
+///
+/// ```
+/// use boost_service::AdminSettings;
+///
+/// let admin: AdminSettings = toml::from_str(r#"
+///     listen = "127.0.0.1:8081"
+///     token = "a-long-random-string"
+/// "#).unwrap();
+/// assert_eq!(admin.listen.port(), 8081);
+/// assert_eq!(format!("{:?}", admin.token), "Some([REDACTED])");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct AdminSettings {
+    /// Address of the admin HTTP server (`/metrics`, `/health/*`, `/info`,
+    /// `/config`, `/loglevel`). Default `127.0.0.1:8081`: loopback, so only
+    /// processes on the same host (or in the same pod) can reach it. In
+    /// Kubernetes, kubelet probes and Prometheus scrapes come to the pod's
+    /// address: set `0.0.0.0:8081` there and keep the port off public networks.
+    /// Port `0` picks a free port (tests).
+    pub listen: SocketAddr,
+    /// Bearer token required by state-changing endpoints (`PUT /loglevel`).
+    /// Default: none, and those endpoints answer `403` saying how to enable them.
+    /// Use a long random string; it is compared in constant time and never
+    /// logged (audit events carry its fingerprint, see the crate docs).
+    pub token: Option<Secret<String>>,
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8081)),
+            token: None,
+        }
+    }
+}
+
+impl AdminSettings {
+    /// Settings listening on `listen`, with no token.
+    pub fn new(listen: SocketAddr) -> Self {
+        Self {
+            listen,
+            ..Self::default()
+        }
+    }
+
+    /// Sets the bearer token for state-changing endpoints.
+    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(Secret::new(token.into()));
+        self
+    }
+}
+
+/// The `[lifecycle]` section: readiness checks and the graceful-shutdown timings.
+///
+/// The defaults fit Kubernetes' default `terminationGracePeriodSeconds` of 30 s:
+/// 5 s of drain delay plus 20 s for in-flight work leaves headroom for
+/// flushing telemetry before the kubelet's SIGKILL.
+///
+/// ```
+/// use std::time::Duration;
+/// use boost_service::LifecycleSettings;
+///
+/// let lifecycle: LifecycleSettings = toml::from_str(r#"
+///     drain_delay = "2s"
+///     shutdown_timeout = "10s"
+/// "#).unwrap();
+/// assert_eq!(lifecycle.drain_delay, Duration::from_secs(2));
+/// assert_eq!(lifecycle.readiness_timeout, Duration::from_millis(500));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct LifecycleSettings {
+    /// How long to keep serving after shutdown starts (readiness already
+    /// `503`) so load balancers notice and stop sending new requests. Default `5s`.
+    #[serde(with = "boost_config::duration")]
+    pub drain_delay: Duration,
+    /// How long in-flight work has to finish once tasks are told to stop
+    /// accepting; tasks still running after it are aborted and `run` returns an
+    /// error. Default `20s`.
+    #[serde(with = "boost_config::duration")]
+    pub shutdown_timeout: Duration,
+    /// How long a `/health/ready` result is reused before the checks run again,
+    /// so frequent probes do not hammer dependencies. Default `1s`.
+    #[serde(with = "boost_config::duration")]
+    pub readiness_cache_ttl: Duration,
+    /// Timeout of a readiness check that does not set its own; a check that takes
+    /// longer counts as failed. Default `500ms` (well under the kubelet's 1 s
+    /// probe timeout).
+    #[serde(with = "boost_config::duration")]
+    pub readiness_timeout: Duration,
+}
+
+impl Default for LifecycleSettings {
+    fn default() -> Self {
+        Self {
+            drain_delay: Duration::from_secs(5),
+            shutdown_timeout: Duration::from_secs(20),
+            readiness_cache_ttl: Duration::from_secs(1),
+            readiness_timeout: Duration::from_millis(500),
+        }
+    }
+}
+
+impl LifecycleSettings {
+    /// Sets [`drain_delay`](Self::drain_delay).
+    pub fn with_drain_delay(mut self, delay: Duration) -> Self {
+        self.drain_delay = delay;
+        self
+    }
+
+    /// Sets [`shutdown_timeout`](Self::shutdown_timeout).
+    pub fn with_shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Sets [`readiness_cache_ttl`](Self::readiness_cache_ttl).
+    pub fn with_readiness_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.readiness_cache_ttl = ttl;
+        self
+    }
+
+    /// Sets [`readiness_timeout`](Self::readiness_timeout).
+    pub fn with_readiness_timeout(mut self, timeout: Duration) -> Self {
+        self.readiness_timeout = timeout;
+        self
+    }
+}
+
+/// Shortest admin token accepted: a guessable token is worse than none.
+const MIN_TOKEN_LEN: usize = 16;
+
+impl boost_config::Validate for AdminSettings {
+    fn validate(&self, problems: &mut boost_config::Problems) {
+        if let Some(token) = &self.token {
+            let len = token.expose().trim().len();
+            if len < MIN_TOKEN_LEN {
+                problems.add(
+                    "token",
+                    format!(
+                        "is {len} characters long: use at least {MIN_TOKEN_LEN} random characters \
+                         (e.g. `openssl rand -hex 32`), or remove it to disable state-changing endpoints"
+                    ),
+                );
+            }
+        }
+    }
+}
+
+impl boost_config::Validate for LifecycleSettings {
+    fn validate(&self, problems: &mut boost_config::Problems) {
+        if self.readiness_timeout.is_zero() {
+            problems.add(
+                "readiness_timeout",
+                "must be more than 0 (every check would time out); the default is 500ms",
+            );
+        }
+        if self.shutdown_timeout.is_zero() {
+            problems.add(
+                "shutdown_timeout",
+                "must be more than 0 (in-flight work would be aborted at once); the default is 20s",
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use boost_config::{Problems, Validate};
+
+    use super::*;
+
+    #[test]
+    fn defaults_are_loopback_without_token_and_fit_kubernetes_grace_period() {
+        let admin = AdminSettings::default();
+        assert!(admin.listen.ip().is_loopback());
+        assert_eq!(admin.listen.port(), 8081);
+        assert!(admin.token.is_none());
+        let lc = LifecycleSettings::default();
+        assert!(lc.drain_delay + lc.shutdown_timeout < Duration::from_secs(30));
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err =
+            toml::from_str::<AdminSettings>("listen = \"127.0.0.1:1\"\ntokn = \"x\"").unwrap_err();
+        assert!(err.to_string().contains("tokn"), "{err}");
+        assert!(toml::from_str::<LifecycleSettings>("drain = \"1s\"").is_err());
+    }
+
+    #[test]
+    fn short_token_is_a_problem_that_says_how_long_it_must_be() {
+        let mut problems = Problems::new();
+        AdminSettings::default()
+            .with_token("short")
+            .validate(&mut problems);
+        let (key, message) = problems.iter().next().unwrap();
+        assert_eq!(key, "token");
+        assert!(message.contains("at least 16"), "{message}");
+        assert!(
+            !message.contains("short"),
+            "the token itself must not be echoed"
+        );
+    }
+
+    #[test]
+    fn zero_timeouts_are_problems() {
+        let mut problems = Problems::new();
+        LifecycleSettings::default()
+            .with_readiness_timeout(Duration::ZERO)
+            .with_shutdown_timeout(Duration::ZERO)
+            .validate(&mut problems);
+        assert_eq!(
+            problems.keys().collect::<Vec<_>>(),
+            ["readiness_timeout", "shutdown_timeout"]
+        );
+    }
+
+    #[test]
+    fn settings_serialise_without_the_token() {
+        let admin = AdminSettings::default().with_token("0123456789abcdef-secret");
+        let text = toml::to_string(&admin).unwrap();
+        assert!(!text.contains("0123456789abcdef-secret"), "{text}");
+        assert!(text.contains("[REDACTED]"), "{text}");
+    }
+}

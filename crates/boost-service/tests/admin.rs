@@ -1,0 +1,335 @@
+//! The admin endpoints over real HTTP: `/health/*`, `/info`, `/config`, `/metrics`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use boost_metrics::{MetricsHandle, MetricsSettings};
+use boost_service::{Error, LifecycleSettings, ReadinessCheck};
+use common::{builder, get, identity};
+use serde_json::Value;
+
+#[tokio::test]
+async fn live_answers_200_without_running_checks() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let svc = builder("live-demo")
+        .readiness_check("db", move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async { Err::<(), _>("db down") }
+        })
+        .start()
+        .await
+        .unwrap();
+    let response = get(svc.admin_addr(), "/health/live").await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "alive");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "liveness must not run readiness checks"
+    );
+}
+
+#[tokio::test]
+async fn ready_lists_every_check_and_is_503_when_one_fails() {
+    let svc = builder("ready-demo")
+        .readiness_check("db", || async { Ok::<_, std::io::Error>(()) })
+        .readiness_check("cache", || async { Err::<(), _>("connection refused") })
+        .start()
+        .await
+        .unwrap();
+    let response = get(svc.admin_addr(), "/health/ready").await;
+    assert_eq!(response.status(), 503);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "not_ready");
+    let checks = body["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 2);
+    assert_eq!(checks[0]["name"], "db");
+    assert_eq!(checks[0]["status"], "ok");
+    assert!(checks[0]["error"].is_null());
+    assert!(checks[0]["duration_ms"].is_number());
+    assert_eq!(checks[1]["name"], "cache");
+    assert_eq!(checks[1]["status"], "failed");
+    assert_eq!(checks[1]["error"], "connection refused");
+}
+
+#[tokio::test]
+async fn ready_is_200_when_every_check_passes() {
+    let svc = builder("ready-ok")
+        .readiness_check("db", || async { Ok::<_, std::io::Error>(()) })
+        .start()
+        .await
+        .unwrap();
+    let response = get(svc.admin_addr(), "/health/ready").await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "ready");
+    assert!(svc.lifecycle().check_readiness().await.is_ready());
+}
+
+#[tokio::test]
+async fn hanging_check_is_reported_as_timeout_within_its_timeout() {
+    let svc = builder("hang-demo")
+        .readiness(
+            ReadinessCheck::new("upstream", || async {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                Ok::<_, std::io::Error>(())
+            })
+            .timeout(Duration::from_millis(200)),
+        )
+        .start()
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let response = get(svc.admin_addr(), "/health/ready").await;
+    let took = started.elapsed();
+    assert_eq!(response.status(), 503);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["checks"][0]["status"], "timeout");
+    assert!(
+        body["checks"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("200ms"),
+        "{body}"
+    );
+    assert!(
+        took < Duration::from_secs(5),
+        "took {took:?}, well over the 200 ms timeout"
+    );
+}
+
+#[tokio::test]
+async fn check_results_are_reused_within_the_cache_ttl() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let svc = builder("cache-demo")
+        .lifecycle(
+            LifecycleSettings::default()
+                .with_readiness_cache_ttl(Duration::from_secs(60))
+                .with_drain_delay(Duration::ZERO),
+        )
+        .readiness_check("db", move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async { Ok::<_, std::io::Error>(()) }
+        })
+        .start()
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        assert_eq!(get(svc.admin_addr(), "/health/ready").await.status(), 200);
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn check_results_expire_after_the_cache_ttl() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let svc = builder("cache-expiry")
+        .lifecycle(LifecycleSettings::default().with_readiness_cache_ttl(Duration::ZERO))
+        .readiness_check("db", move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async { Ok::<_, std::io::Error>(()) }
+        })
+        .start()
+        .await
+        .unwrap();
+    get(svc.admin_addr(), "/health/ready").await;
+    get(svc.admin_addr(), "/health/ready").await;
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn info_shows_identity_build_and_uptime() {
+    let svc = builder("info-demo")
+        .git_commit(Some("0123abcd"))
+        .start()
+        .await
+        .unwrap();
+    let response = get(svc.admin_addr(), "/info").await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["service"]["name"], "info-demo");
+    assert_eq!(body["service"]["team"], "payments");
+    assert_eq!(body["service"]["tier"], "tier-1");
+    assert_eq!(
+        body["service"]["runbook_url"],
+        "https://runbooks.example/demo"
+    );
+    assert_eq!(body["build"]["version"], "1.2.3");
+    assert_eq!(body["build"]["git_commit"], "0123abcd");
+    assert!(
+        body["build"]["rustc"]
+            .as_str()
+            .unwrap()
+            .starts_with("rustc "),
+        "{body}"
+    );
+    let started_at = body["started_at"].as_str().unwrap();
+    assert!(humantime::parse_rfc3339(started_at).is_ok(), "{started_at}");
+    assert!(body["uptime_seconds"].as_f64().unwrap() >= 0.0);
+}
+
+#[tokio::test]
+async fn config_shows_the_explanation_and_no_secret() {
+    let canary = "canary-7f3a9c1e-do-not-leak";
+    let explanation = "[admin]\nlisten = \"127.0.0.1:0\" # default\ntoken = \"[REDACTED]\" # env HELLO_SERVICE__ADMIN__TOKEN\n";
+    let svc = builder("config-demo")
+        .admin(common::any_port().with_token(canary))
+        .config_explain(explanation)
+        .start()
+        .await
+        .unwrap();
+    let response = get(svc.admin_addr(), "/config").await;
+    assert_eq!(response.status(), 200);
+    let body = response.text().await.unwrap();
+    assert_eq!(body, explanation);
+    assert!(!body.contains(canary));
+    for path in [
+        "/info",
+        "/health/ready",
+        "/health/live",
+        "/loglevel",
+        "/metrics",
+    ] {
+        let body = get(svc.admin_addr(), path).await.text().await.unwrap();
+        assert!(!body.contains(canary), "{path} leaked the token");
+    }
+}
+
+#[tokio::test]
+async fn config_masks_the_admin_token_even_if_the_explanation_holds_it() {
+    let canary = "canary-5b2e81d0-do-not-leak";
+    let svc = builder("config-mask")
+        .admin(common::any_port().with_token(canary))
+        .config_explain(format!("token = \"{canary}\"\n"))
+        .start()
+        .await
+        .unwrap();
+    let body = get(svc.admin_addr(), "/config").await.text().await.unwrap();
+    assert_eq!(body, "token = \"[REDACTED]\"\n");
+}
+
+#[tokio::test]
+async fn metrics_serves_prometheus_text_with_service_info_and_process_metrics() {
+    let id = identity("metrics-demo");
+    let (_recorder, handle) = MetricsHandle::build(&MetricsSettings::default(), &id).unwrap();
+    let svc = builder("metrics-demo")
+        .metrics_render(move || handle.render())
+        .start()
+        .await
+        .unwrap();
+    let response = get(svc.admin_addr(), "/metrics").await;
+    assert_eq!(response.status(), 200);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "{content_type}"
+    );
+    let body = response.text().await.unwrap();
+    let info = body
+        .lines()
+        .find(|l| l.starts_with("service_info{"))
+        .unwrap_or_else(|| panic!("no service_info in:\n{body}"));
+    for label in [
+        r#"service_name="metrics-demo""#,
+        r#"service_version="1.2.3""#,
+        r#"deployment_environment="test""#,
+        r#"team="payments""#,
+        r#"runbook_url="https://runbooks.example/demo""#,
+        r#"tier="tier-1""#,
+    ] {
+        assert!(info.contains(label), "{label} missing from {info}");
+    }
+    assert!(info.ends_with(" 1"), "{info}");
+    for name in [
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_start_time_seconds",
+    ] {
+        assert!(
+            body.lines().any(|l| l.starts_with(name)),
+            "{name} missing from:\n{body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn metrics_and_loglevel_say_501_when_telemetry_is_off() {
+    let svc = builder("no-telemetry").start().await.unwrap();
+    let metrics = get(svc.admin_addr(), "/metrics").await;
+    assert_eq!(metrics.status(), 501);
+    assert!(metrics.text().await.unwrap().contains("without_telemetry"));
+    assert_eq!(get(svc.admin_addr(), "/loglevel").await.status(), 501);
+}
+
+#[tokio::test]
+async fn config_without_explanation_says_how_to_give_one() {
+    let svc = builder("no-config").start().await.unwrap();
+    let body = get(svc.admin_addr(), "/config").await.text().await.unwrap();
+    assert!(body.contains("config_explain"), "{body}");
+}
+
+#[tokio::test]
+async fn busy_admin_address_names_the_setting_and_env_variable() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let err = builder("hello-service")
+        .admin(boost_service::AdminSettings::new(addr))
+        .start()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::AdminBind { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!("admin.listen {addr}")),
+        "{message}"
+    );
+    assert!(
+        message.contains("HELLO_SERVICE__ADMIN__LISTEN"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn unknown_paths_list_the_endpoints() {
+    let svc = builder("not-found").start().await.unwrap();
+    let response = get(svc.admin_addr(), "/healthz").await;
+    assert_eq!(response.status(), 404);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("/health/ready"), "{body}");
+}
+
+#[tokio::test]
+async fn a_panicking_check_counts_as_failed() {
+    let svc = builder("panicky-check")
+        .readiness_check("flaky", || async {
+            if true {
+                panic!("check blew up");
+            }
+            Ok::<_, std::io::Error>(())
+        })
+        .start()
+        .await
+        .unwrap();
+    let response = get(svc.admin_addr(), "/health/ready").await;
+    assert_eq!(response.status(), 503);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["checks"][0]["status"], "failed");
+    assert!(
+        body["checks"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("panicked"),
+        "{body}"
+    );
+}

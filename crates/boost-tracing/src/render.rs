@@ -1,0 +1,300 @@
+//! Writing field values into a line buffer: JSON (escaped, typed) or text (`key=value`),
+//! redacting as it goes. No intermediate `String`s: `Debug` values are formatted straight into
+//! the buffer through an escaping adapter.
+
+use std::fmt::{self, Write as _};
+
+use tracing::field::{Field, Visit};
+
+use crate::redact::{REDACTED, Redactor};
+
+/// How fields are spelled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Style {
+    /// `"key":value`, comma-separated.
+    Json,
+    /// `key=value`, space-separated.
+    Text,
+}
+
+/// Keys the JSON line writes itself; an event field with one of these names is written as
+/// `field.<name>` instead, so it can never shadow them.
+const RESERVED: &[&str] = &[
+    "timestamp",
+    "level",
+    "message",
+    "target",
+    "service",
+    "span",
+    "spans",
+    "trace_id",
+    "span_id",
+];
+
+/// Records fields of one event or span into `out`.
+pub(crate) struct FieldWriter<'a> {
+    pub(crate) out: &'a mut Vec<u8>,
+    /// Where the `message` field goes (events); `None` writes it like any field (spans).
+    pub(crate) message: Option<&'a mut Vec<u8>>,
+    pub(crate) style: Style,
+    pub(crate) redactor: &'a Redactor,
+    /// Rename event fields that collide with the line's own keys.
+    pub(crate) guard_reserved: bool,
+    /// Whether a field has been written already (for the separator).
+    pub(crate) any: bool,
+}
+
+impl<'a> FieldWriter<'a> {
+    pub(crate) fn new(out: &'a mut Vec<u8>, style: Style, redactor: &'a Redactor) -> Self {
+        Self {
+            any: false,
+            out,
+            message: None,
+            style,
+            redactor,
+            guard_reserved: false,
+        }
+    }
+
+    /// Writes the separator and key; returns `false` if the value must be redacted (in which
+    /// case the redaction marker has been written already).
+    fn key(&mut self, name: &str) -> bool {
+        match self.style {
+            Style::Json => {
+                if self.any {
+                    self.out.push(b',');
+                }
+                self.out.push(b'"');
+                if self.guard_reserved && RESERVED.contains(&name) {
+                    self.out.extend_from_slice(b"field.");
+                }
+                escape_json(self.out, name);
+                self.out.extend_from_slice(b"\":");
+            }
+            Style::Text => {
+                if self.any {
+                    self.out.push(b' ');
+                }
+                escape_text(self.out, name);
+                self.out.push(b'=');
+            }
+        }
+        self.any = true;
+        if self.redactor.is_redacted(name) {
+            self.str_value(REDACTED);
+            return false;
+        }
+        true
+    }
+
+    fn str_value(&mut self, value: &str) {
+        self.out.push(b'"');
+        match self.style {
+            Style::Json => escape_json(self.out, value),
+            Style::Text => escape_text(self.out, value),
+        }
+        self.out.push(b'"');
+    }
+
+    fn message_target(&mut self, field: &Field) -> Option<&mut Vec<u8>> {
+        if field.name() == "message" {
+            self.message.as_deref_mut()
+        } else {
+            None
+        }
+    }
+
+    fn display_value(&mut self, value: &dyn fmt::Display) {
+        match self.style {
+            Style::Json => {
+                self.out.push(b'"');
+                let _ = write!(JsonEscaper(self.out), "{value}");
+                self.out.push(b'"');
+            }
+            Style::Text => {
+                let _ = write!(TextEscaper(self.out), "{value}");
+            }
+        }
+    }
+
+    fn number(&mut self, field: &Field, digits: &str) {
+        if self.key(field.name()) {
+            self.out.extend_from_slice(digits.as_bytes());
+        }
+    }
+}
+
+impl Visit for FieldWriter<'_> {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        if value.is_finite() {
+            let mut b = ryu::Buffer::new();
+            self.number(field, b.format_finite(value));
+        } else if self.key(field.name()) {
+            let text = if value.is_nan() {
+                "NaN"
+            } else if value > 0.0 {
+                "inf"
+            } else {
+                "-inf"
+            };
+            self.str_value(text);
+        }
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        let mut b = itoa::Buffer::new();
+        self.number(field, b.format(value));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        let mut b = itoa::Buffer::new();
+        self.number(field, b.format(value));
+    }
+
+    fn record_i128(&mut self, field: &Field, value: i128) {
+        let mut b = itoa::Buffer::new();
+        self.number(field, b.format(value));
+    }
+
+    fn record_u128(&mut self, field: &Field, value: u128) {
+        let mut b = itoa::Buffer::new();
+        self.number(field, b.format(value));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.number(field, if value { "true" } else { "false" });
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        let style = self.style;
+        if let Some(msg) = self.message_target(field) {
+            match style {
+                Style::Json => escape_json(msg, value),
+                Style::Text => escape_text(msg, value),
+            }
+            return;
+        }
+        if self.key(field.name()) {
+            self.str_value(value);
+        }
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        if self.key(field.name()) {
+            self.display_value(&value);
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let style = self.style;
+        if let Some(msg) = self.message_target(field) {
+            let _ = match style {
+                Style::Json => write!(JsonEscaper(msg), "{value:?}"),
+                Style::Text => write!(TextEscaper(msg), "{value:?}"),
+            };
+            return;
+        }
+        if self.key(field.name()) {
+            match self.style {
+                Style::Json => {
+                    self.out.push(b'"');
+                    let _ = write!(JsonEscaper(self.out), "{value:?}");
+                    self.out.push(b'"');
+                }
+                Style::Text => {
+                    let _ = write!(TextEscaper(self.out), "{value:?}");
+                }
+            }
+        }
+    }
+}
+
+/// `fmt::Write` into a buffer, JSON-string-escaping everything written.
+pub(crate) struct JsonEscaper<'a>(pub(crate) &'a mut Vec<u8>);
+
+impl fmt::Write for JsonEscaper<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        escape_json(self.0, s);
+        Ok(())
+    }
+}
+
+/// `fmt::Write` into a buffer, escaping control characters (one event stays one line).
+pub(crate) struct TextEscaper<'a>(pub(crate) &'a mut Vec<u8>);
+
+impl fmt::Write for TextEscaper<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        escape_text(self.0, s);
+        Ok(())
+    }
+}
+
+/// Appends `s` escaped for the inside of a JSON string.
+pub(crate) fn escape_json(out: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x00..=0x1f => {
+                out.extend_from_slice(&bytes[start..i]);
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[usize::from(b >> 4)]);
+                out.push(HEX[usize::from(b & 0xf)]);
+                start = i + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        out.extend_from_slice(esc);
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+}
+
+/// Appends `s` with control characters escaped (`\n`, `\t`, …) so text lines stay lines.
+pub(crate) fn escape_text(out: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b < 0x20 {
+            out.extend_from_slice(&bytes[start..i]);
+            match b {
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                _ => out.push(b'?'),
+            }
+            start = i + 1;
+        }
+    }
+    out.extend_from_slice(&bytes[start..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_escaping_round_trips_through_serde_json() {
+        let nasty = "quote\" back\\ nl\n tab\t bell\u{7} é 🦀";
+        let mut out = b"\"".to_vec();
+        escape_json(&mut out, nasty);
+        out.push(b'"');
+        let back: String = serde_json::from_slice(&out).unwrap();
+        assert_eq!(back, nasty);
+    }
+
+    #[test]
+    fn text_escaping_keeps_one_line() {
+        let mut out = Vec::new();
+        escape_text(&mut out, "a\nb\tc");
+        assert_eq!(out, b"a\\nb\\tc");
+    }
+}

@@ -1,0 +1,425 @@
+//! The log line contract: JSON schema, redaction, filter reload, rate limiting, and the
+//! non-blocking writer. Every test builds its own subscriber (nothing global).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use boost_config::ServiceIdentity;
+use boost_tracing::testing::LogLines as Lines;
+use boost_tracing::{LogFormat, TracingGuard, TracingSettings, builder};
+use opentelemetry::trace::TraceContextExt as _;
+use serde_json::Value;
+use tracing::Dispatch;
+
+fn identity() -> ServiceIdentity {
+    ServiceIdentity::new("hello-service", "1.2.3")
+}
+
+fn logger(settings: TracingSettings) -> (Dispatch, TracingGuard, Lines) {
+    let lines = Lines::default();
+    let (dispatch, guard) = builder(&settings, &identity())
+        .ignore_rust_log()
+        .blocking_writer(lines.clone())
+        .build()
+        .unwrap();
+    (dispatch, guard, lines)
+}
+
+fn json_settings() -> TracingSettings {
+    let mut s = TracingSettings::default();
+    s.format = LogFormat::Json;
+    s.filter = "trace".into();
+    s
+}
+
+fn is_hex(v: &Value, len: usize) -> bool {
+    v.as_str().is_some_and(|s| {
+        s.len() == len
+            && s.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    })
+}
+
+#[test]
+fn json_line_has_every_documented_key_with_its_type() {
+    let (dispatch, _guard, lines) = logger(json_settings());
+    let mut otel_ids = None;
+    tracing::dispatcher::with_default(&dispatch, || {
+        let outer = tracing::info_span!("request", method = "SayHello", attempt = 1_u64);
+        let _o = outer.enter();
+        let inner = tracing::info_span!("db", table = "users");
+        let _i = inner.enter();
+        tracing::info!(user = "ada", count = 3_i64, ratio = 0.5, ok = true, err = ?"boom", "order {} placed", 7);
+        use boost_tracing::OpenTelemetrySpanExt as _;
+        let cx = inner.context();
+        let sc = cx.span().span_context().clone();
+        otel_ids = Some((sc.trace_id().to_string(), sc.span_id().to_string()));
+    });
+    let line = &lines.json()[0];
+    let obj = line.as_object().unwrap();
+
+    let ts = obj["timestamp"].as_str().unwrap();
+    assert_eq!(ts.len(), "2026-11-22T00:06:38.123456Z".len(), "{ts}");
+    assert!(ts.ends_with('Z') && ts.as_bytes()[10] == b'T' && ts.as_bytes()[19] == b'.');
+    assert_eq!(obj["level"], "INFO");
+    assert_eq!(obj["message"], "order 7 placed");
+    assert_eq!(obj["target"], "logging");
+    assert_eq!(obj["service"], "hello-service");
+    // Event fields are top-level keys, typed.
+    assert_eq!(obj["user"], "ada");
+    assert_eq!(obj["count"], 3);
+    assert_eq!(obj["ratio"], 0.5);
+    assert_eq!(obj["ok"], true);
+    assert_eq!(obj["err"], "\"boom\"");
+    // The innermost span, then the whole stack root first.
+    assert_eq!(
+        obj["span"],
+        serde_json::json!({"name": "db", "table": "users"})
+    );
+    assert_eq!(
+        obj["spans"],
+        serde_json::json!([
+            {"name": "request", "method": "SayHello", "attempt": 1},
+            {"name": "db", "table": "users"}
+        ])
+    );
+    assert!(is_hex(&obj["trace_id"], 32), "{line}");
+    assert!(is_hex(&obj["span_id"], 16), "{line}");
+    let (trace_id, span_id) = otel_ids.unwrap();
+    assert_eq!(obj["trace_id"], trace_id.as_str());
+    assert_eq!(obj["span_id"], span_id.as_str());
+}
+
+#[test]
+fn event_outside_spans_has_no_span_keys() {
+    let (dispatch, _guard, lines) = logger(json_settings());
+    tracing::dispatcher::with_default(&dispatch, || tracing::warn!("alone"));
+    let line = &lines.json()[0];
+    assert_eq!(line["level"], "WARN");
+    for key in ["span", "spans", "trace_id", "span_id"] {
+        assert!(line.get(key).is_none(), "{key} in {line}");
+    }
+}
+
+#[test]
+fn fields_named_like_reserved_keys_cannot_shadow_them() {
+    let (dispatch, _guard, lines) = logger(json_settings());
+    tracing::dispatcher::with_default(&dispatch, || {
+        tracing::info!(level = "fake", service = "x", "m")
+    });
+    let line = &lines.json()[0];
+    assert_eq!(line["level"], "INFO");
+    assert_eq!(line["service"], "hello-service");
+    assert_eq!(line["field.level"], "fake");
+    assert_eq!(line["field.service"], "x");
+}
+
+#[test]
+fn every_default_redacted_key_is_redacted_in_events_and_spans_in_every_format() {
+    for format in [LogFormat::Json, LogFormat::Compact, LogFormat::Pretty] {
+        let mut settings = json_settings();
+        settings.format = format;
+        let (dispatch, _guard, lines) = logger(settings);
+        tracing::dispatcher::with_default(&dispatch, || {
+            for key in boost_tracing::DEFAULT_REDACT {
+                macro_rules! both {
+                    ($name:ident) => {{
+                        let span = tracing::info_span!("login", $name = "hunter2-span");
+                        let _e = span.enter();
+                        tracing::info!($name = "hunter2-event", "attempt");
+                        span.record(stringify!($name), "hunter2-record");
+                    }};
+                }
+                match *key {
+                    "password" => both!(password),
+                    "passwd" => both!(passwd),
+                    "secret" => both!(secret),
+                    "token" => both!(token),
+                    "authorization" => both!(authorization),
+                    "cookie" => both!(cookie),
+                    "api_key" => both!(api_key),
+                    "apikey" => both!(apikey),
+                    "private_key" => both!(private_key),
+                    other => panic!("add a case for {other}"),
+                }
+            }
+            let span = tracing::info_span!(
+                "http",
+                "http.request.header.authorization" = "Bearer hunter2"
+            );
+            let _e = span.enter();
+            tracing::info!(Password = "hunter2-case", "case-insensitive");
+        });
+        let text = lines.text();
+        assert!(!text.contains("hunter2"), "{format:?} leaked:\n{text}");
+        let marks = text.matches("[REDACTED]").count();
+        assert!(
+            marks >= 2 * boost_tracing::DEFAULT_REDACT.len(),
+            "{format:?}: {marks}\n{text}"
+        );
+        if format == LogFormat::Json {
+            let first = &lines.json()[0];
+            assert_eq!(first["password"], "[REDACTED]");
+            assert_eq!(first["span"]["password"], "[REDACTED]");
+        }
+    }
+}
+
+#[test]
+fn custom_redact_list_replaces_the_default() {
+    let mut settings = json_settings();
+    settings.redact = vec!["ssn".into()];
+    let (dispatch, _guard, lines) = logger(settings);
+    tracing::dispatcher::with_default(&dispatch, || {
+        tracing::info!(ssn = "123", token = "visible", "m")
+    });
+    let line = &lines.json()[0];
+    assert_eq!(line["ssn"], "[REDACTED]");
+    assert_eq!(line["token"], "visible");
+}
+
+#[test]
+fn filter_change_at_run_time_takes_effect() {
+    let mut settings = json_settings();
+    settings.filter = "info".into();
+    let (dispatch, guard, lines) = logger(settings);
+    let filter = guard.log_filter();
+    tracing::dispatcher::with_default(&dispatch, || {
+        tracing::debug!("hidden before");
+        filter.set("debug").unwrap();
+        assert_eq!(filter.current(), "debug");
+        tracing::debug!("shown after");
+        filter.set("warn").unwrap();
+        tracing::info!("hidden again");
+        let err = filter.set("info,[unclosed").unwrap_err();
+        assert!(err.to_string().contains("RUST_LOG syntax"), "{err}");
+        assert_eq!(filter.current(), "warn");
+    });
+    let messages: Vec<_> = lines.json().iter().map(|l| l["message"].clone()).collect();
+    assert_eq!(messages, vec![Value::from("shown after")]);
+}
+
+#[test]
+fn rate_limited_callsite_writes_n_then_a_suppressed_summary() {
+    let mut settings = json_settings();
+    settings.rate_limit.per_second = 3;
+    let (dispatch, _guard, lines) = logger(settings);
+    let recorder = metrics_util::debugging::DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || {
+        tracing::dispatcher::with_default(&dispatch, || {
+            let log = |i: i64| tracing::info!(i, "flood");
+            for i in 0..10 {
+                log(i);
+            }
+            std::thread::sleep(Duration::from_millis(1100));
+            log(10);
+        });
+    });
+    let lines = lines.json();
+    let flood = lines.iter().filter(|l| l["message"] == "flood").count();
+    assert_eq!(flood, 4, "{lines:#?}");
+    let summary = lines
+        .iter()
+        .find(|l| l["message"] == "suppressed 7 events")
+        .unwrap();
+    assert_eq!(summary["level"], "WARN");
+    assert_eq!(summary["suppressed"], 7);
+    assert!(summary["callsite"].as_str().unwrap().contains("logging.rs"));
+    let counted = counter(&snapshotter, boost_tracing::LOG_SUPPRESSED_EVENTS_TOTAL);
+    assert_eq!(counted, 7);
+}
+
+fn counter(snapshotter: &metrics_util::debugging::Snapshotter, name: &str) -> u64 {
+    snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .filter(|(key, ..)| key.key().name() == name)
+        .map(|(.., value)| match value {
+            metrics_util::debugging::DebugValue::Counter(n) => n,
+            other => panic!("{other:?}"),
+        })
+        .sum()
+}
+
+/// A writer that never returns (until released), like a full pipe nobody reads.
+struct Stuck(Arc<(Mutex<bool>, std::sync::Condvar)>);
+
+impl Write for Stuck {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let (released, cv) = &*self.0;
+        let mut r = released.lock().unwrap();
+        while !*r {
+            r = cv.wait(r).unwrap();
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn blocked_writer_never_blocks_the_caller_and_drops_are_counted() {
+    let mut settings = json_settings();
+    settings.queue_lines = 100;
+    settings.flush_timeout = Duration::from_millis(200);
+    let gate = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+    let (dispatch, guard) = builder(&settings, &identity())
+        .ignore_rust_log()
+        .writer(Stuck(gate.clone()))
+        .build()
+        .unwrap();
+    let recorder = metrics_util::debugging::DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let started = Instant::now();
+    metrics::with_local_recorder(&recorder, || {
+        tracing::dispatcher::with_default(&dispatch, || {
+            for i in 0..10_000 {
+                tracing::info!(i, "line");
+            }
+        });
+    });
+    let elapsed = started.elapsed();
+    // 10k lines into a stuck writer: the caller only ever appends to a bounded queue.
+    assert!(elapsed < Duration::from_secs(2), "blocked for {elapsed:?}");
+    let dropped = guard.dropped_lines();
+    // At most one batch was taken by the stuck thread plus `queue_lines` queued.
+    assert!(dropped >= 10_000 - 200, "dropped {dropped}");
+    assert_eq!(
+        counter(&snapshotter, boost_tracing::LOG_DROPPED_LINES_TOTAL),
+        dropped
+    );
+
+    // Dropping the guard gives up after flush_timeout instead of hanging.
+    let started = Instant::now();
+    drop(guard);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    *gate.0.lock().unwrap() = true;
+    gate.1.notify_all();
+}
+
+#[test]
+fn queued_writer_flushes_everything_on_guard_drop() {
+    let lines = Lines::default();
+    let (dispatch, guard) = builder(&json_settings(), &identity())
+        .ignore_rust_log()
+        .writer(lines.clone())
+        .build()
+        .unwrap();
+    tracing::dispatcher::with_default(&dispatch, || {
+        for i in 0..500 {
+            tracing::info!(i, "queued");
+        }
+    });
+    drop(guard);
+    assert_eq!(lines.json().len(), 500);
+}
+
+#[test]
+fn compact_and_pretty_are_human_readable_with_ids() {
+    for (format, lines_per_event) in [(LogFormat::Compact, 1), (LogFormat::Pretty, 4)] {
+        let mut settings = json_settings();
+        settings.format = format;
+        let (dispatch, _guard, lines) = logger(settings);
+        tracing::dispatcher::with_default(&dispatch, || {
+            let span = tracing::info_span!("checkout", order = 42);
+            let _e = span.enter();
+            tracing::info!(user = "ada", "order\nplaced");
+        });
+        let text = lines.text();
+        assert_eq!(text.lines().count(), lines_per_event, "{format:?}:\n{text}");
+        assert!(text.contains("INFO"), "{text}");
+        assert!(text.contains("order\\nplaced"), "{text}");
+        assert!(text.contains("user=\"ada\""), "{text}");
+        assert!(text.contains("checkout{order=42}"), "{text}");
+        assert!(text.contains("trace_id="), "{text}");
+    }
+}
+
+#[test]
+fn span_fields_recorded_later_appear_in_later_events() {
+    let (dispatch, _guard, lines) = logger(json_settings());
+    tracing::dispatcher::with_default(&dispatch, || {
+        let span = tracing::info_span!("call", status = tracing::field::Empty);
+        let _e = span.enter();
+        tracing::info!("before");
+        span.record("status", 200_u64);
+        tracing::info!("after");
+    });
+    let lines = lines.json();
+    assert!(lines[0]["span"].get("status").is_none());
+    assert_eq!(lines[1]["span"]["status"], 200);
+}
+
+/// Runs this test binary again with `RUST_LOG` set, and has the child check the filter.
+#[test]
+fn rust_log_overrides_the_settings_filter() {
+    if let Ok(expected) = std::env::var("BOOST_TRACING_EXPECT_FILTER") {
+        // The child: the builder reads RUST_LOG.
+        let (_dispatch, guard) = builder(&json_settings(), &identity())
+            .writer(std::io::sink())
+            .build()
+            .unwrap();
+        assert_eq!(guard.log_filter().current(), expected);
+        return;
+    }
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "rust_log_overrides_the_settings_filter",
+            "--test-threads=1",
+        ])
+        .env("RUST_LOG", "warn,logging=trace")
+        .env("BOOST_TRACING_EXPECT_FILTER", "warn,logging=trace")
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "rust_log_overrides_the_settings_filter",
+            "--test-threads=1",
+        ])
+        .env("RUST_LOG", "info,[broken")
+        .env("BOOST_TRACING_EXPECT_FILTER", "unused")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!status.success(), "an invalid RUST_LOG is an error");
+}
+
+#[test]
+fn log_lines_carry_the_upstream_trace_id_after_extract_even_with_export_off() {
+    let (dispatch, _guard, lines) = logger(json_settings());
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        "traceparent",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+            .parse()
+            .unwrap(),
+    );
+    tracing::dispatcher::with_default(&dispatch, || {
+        use boost_tracing::OpenTelemetrySpanExt as _;
+        let span = tracing::info_span!("SayHello");
+        span.set_parent(boost_tracing::propagation::extract_headers(&headers))
+            .unwrap();
+        span.in_scope(|| tracing::info!("handled"));
+    });
+    let line = &lines.json()[0];
+    assert_eq!(line["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_ne!(
+        line["span_id"], "00f067aa0ba902b7",
+        "a new span id for this hop"
+    );
+    assert!(is_hex(&line["span_id"], 16));
+}

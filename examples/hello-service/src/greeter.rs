@@ -1,0 +1,203 @@
+//! The `hello.v1.Greeter` handler: look up the caller's language (cached),
+//! greet in it, and degrade to English rather than fail when the upstream
+//! cannot answer in time.
+
+use std::time::Duration;
+
+use boost::prelude::*;
+use metrics::Counter;
+use tonic::{Code, Request, Response, Status};
+use tracing::Instrument as _;
+
+use crate::language::{FALLBACK, greet};
+use crate::proto::greeter_server::{self, GreeterServer};
+use crate::proto::profiles_client::ProfilesClient;
+use crate::proto::{GetProfileRequest, HelloReply, HelloRequest};
+use crate::settings::Settings;
+
+/// `hello_degraded_total`: answers given in English because the profile could
+/// not be had in time.
+pub const DEGRADED: MetricDef = MetricDef::counter(
+    "hello_degraded_total",
+    "SayHello calls answered in English because the caller's profile could not be fetched in time \
+     (label reason: upstream = profile-service failed after retries, deadline = too little time left).",
+);
+
+/// Why a greeting fell back to English although the caller may have a profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Degraded {
+    /// profile-service failed (after the client's retries) or timed out.
+    Upstream,
+    /// The caller's deadline left no time to ask profile-service.
+    Deadline,
+}
+
+impl Degraded {
+    /// The `reason` label of [`DEGRADED`].
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Degraded::Upstream => "upstream",
+            Degraded::Deadline => "deadline",
+        }
+    }
+}
+
+/// One greeting, and how it was made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Greeting {
+    /// What the caller reads, e.g. `Bonjour, Bob!`.
+    pub message: String,
+    /// The language greeted in (`en` when the profile is unknown or missing).
+    pub language: String,
+    /// Set when the greeting is English only because the profile could not be had.
+    pub degraded: Option<Degraded>,
+}
+
+/// Serves `hello.v1.Greeter`. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Greeter {
+    profiles: ProfilesClient<Client>,
+    languages: Cache<String, String>,
+    deadline_reserve: Duration,
+    degraded_upstream: Counter,
+    degraded_deadline: Counter,
+}
+
+impl Greeter {
+    /// Builds the profile-service client and the language cache from
+    /// `settings`. Call it once the metrics recorder is installed (inside a
+    /// service task), so their metrics are exported.
+    ///
+    /// # Errors
+    /// When the client or the cache cannot be built from the settings.
+    pub fn new(settings: &Settings) -> Result<Self, BoxError> {
+        let client = boost::rpc::client("profiles", &settings.profiles)?;
+        let languages = Cache::new(settings.profile_cache.clone())?;
+        Ok(Self::from_parts(
+            client,
+            languages,
+            settings.greeting.deadline_reserve,
+        ))
+    }
+
+    /// A greeter over an existing client and cache.
+    pub fn from_parts(
+        client: Client,
+        languages: Cache<String, String>,
+        deadline_reserve: Duration,
+    ) -> Self {
+        DEGRADED.describe();
+        Self {
+            profiles: ProfilesClient::new(client),
+            languages,
+            deadline_reserve,
+            degraded_upstream: DEGRADED
+                .register_counter(&[("reason", Degraded::Upstream.as_str())]),
+            degraded_deadline: DEGRADED
+                .register_counter(&[("reason", Degraded::Deadline.as_str())]),
+        }
+    }
+
+    /// This greeter as a gRPC service, ready for `GrpcServer::new`.
+    pub fn into_service(self) -> GreeterServer<Self> {
+        GreeterServer::new(self)
+    }
+
+    /// Greets `name` in the language of their profile: English when they
+    /// have none, and English (degraded) when the profile cannot be fetched
+    /// before the deadline of the call being served.
+    pub async fn greeting_for(&self, name: &str) -> Greeting {
+        let (language, degraded) = match self.language_of(name).await {
+            Ok(Some(language)) => (language, None),
+            Ok(None) => (FALLBACK.to_owned(), None),
+            Err(reason) => {
+                match reason {
+                    Degraded::Upstream => self.degraded_upstream.increment(1),
+                    Degraded::Deadline => self.degraded_deadline.increment(1),
+                }
+                (FALLBACK.to_owned(), Some(reason))
+            }
+        };
+        Greeting {
+            message: greet(&language, name),
+            language,
+            degraded,
+        }
+    }
+
+    /// The language of `name`'s profile (`None`: no such profile), from the
+    /// cache, else from profile-service within what is left of the caller's
+    /// deadline after the reserve.
+    async fn language_of(&self, name: &str) -> Result<Option<String>, Degraded> {
+        let mut profiles = self.profiles.clone();
+        let reserve = self.deadline_reserve;
+        let request = GetProfileRequest {
+            name: name.to_owned(),
+        };
+        let lookup = async move {
+            let mut options = CallOptions::new();
+            if let Some(left) = boost::rpc::deadline::remaining() {
+                if left <= reserve {
+                    return Err(LookupError::DeadlineTooNear(left));
+                }
+                options = options.timeout(left - reserve);
+            }
+            let mut request = Request::new(request);
+            request.extensions_mut().insert(options);
+            match profiles.get_profile(request).await {
+                Ok(profile) => Ok(Some(profile.into_inner().language)),
+                Err(status) if status.code() == Code::NotFound => Ok(None),
+                Err(status) => Err(LookupError::Upstream(status)),
+            }
+        };
+        let looked_up = self
+            .languages
+            .get_or_load(name.to_owned(), || {
+                lookup.instrument(tracing::Span::current())
+            })
+            .await;
+        looked_up.map_err(|error| match &*error {
+            LookupError::DeadlineTooNear(left) => {
+                tracing::warn!(name, left = ?left,
+                    "deadline too near to look up the profile; greeting in English");
+                Degraded::Deadline
+            }
+            LookupError::Upstream(status) => {
+                let error = RpcError::from(status.clone());
+                tracing::warn!(name, code = ?status.code(), error = %error,
+                    "profile lookup failed after retries; greeting in English");
+                Degraded::Upstream
+            }
+        })
+    }
+}
+
+/// Why a profile could not be looked up (never cached).
+#[derive(Debug)]
+enum LookupError {
+    /// Only this much of the caller's deadline was left: not enough to ask.
+    DeadlineTooNear(Duration),
+    /// profile-service failed, after the client's retries.
+    Upstream(Status),
+}
+
+#[tonic::async_trait]
+impl greeter_server::Greeter for Greeter {
+    async fn say_hello(
+        &self,
+        request: Request<HelloRequest>,
+    ) -> Result<Response<HelloReply>, Status> {
+        let name = request.into_inner().name;
+        if name.trim().is_empty() {
+            return Err(ServiceError::invalid_argument("name must not be empty").into());
+        }
+        let greeting = self.greeting_for(&name).await;
+        tracing::debug!(name, language = %greeting.language, degraded = greeting.degraded.map(Degraded::as_str),
+            "greeted");
+        Ok(Response::new(HelloReply {
+            message: greeting.message,
+        }))
+    }
+}

@@ -1,0 +1,224 @@
+//! The Greeter against a fake profile-service: greets in the profile's
+//! language, caches answers (absence included), and degrades to English —
+//! counted in `hello_degraded_total` — when the upstream fails or the
+//! deadline is too near.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use boost::prelude::*;
+use hello_service::greeter::{Degraded, Greeter};
+use hello_service::proto::profiles_server::{Profiles, ProfilesServer};
+use hello_service::proto::{GetProfileRequest, Profile};
+use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+use tonic::{Request, Response, Status};
+
+/// How the fake upstream behaves.
+#[derive(Clone, Copy)]
+enum Upstream {
+    /// bob → fr, everyone else NOT_FOUND.
+    Table,
+    /// Always UNAVAILABLE.
+    Down,
+    /// Answers after 2 s.
+    Slow,
+}
+
+#[derive(Clone)]
+struct Fake {
+    mode: Upstream,
+    calls: Arc<AtomicUsize>,
+}
+
+#[tonic::async_trait]
+impl Profiles for Fake {
+    async fn get_profile(
+        &self,
+        request: Request<GetProfileRequest>,
+    ) -> Result<Response<Profile>, Status> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let name = request.into_inner().name;
+        match self.mode {
+            Upstream::Down => Err(Status::unavailable("down for maintenance")),
+            Upstream::Slow => {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                Ok(Response::new(Profile {
+                    name,
+                    language: "fr".into(),
+                }))
+            }
+            Upstream::Table if name == "bob" => Ok(Response::new(Profile {
+                name,
+                language: "fr".into(),
+            })),
+            Upstream::Table => Err(Status::not_found("no such profile")),
+        }
+    }
+}
+
+/// A fake profile-service on a free port; stops with the test's runtime.
+async fn fake_upstream(mode: Upstream) -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let service = ProfilesServer::new(Fake {
+        mode,
+        calls: Arc::clone(&calls),
+    });
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+    );
+    (format!("http://{addr}"), calls)
+}
+
+/// A greeter on `endpoint`, its metrics recorded into a local recorder.
+fn greeter(endpoint: &str, timeout: Duration) -> (Greeter, Snapshotter) {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let mut settings = ClientSettings::with_endpoints([endpoint]);
+    settings.timeout = timeout;
+    settings.retry.idempotent_methods = vec![hello_service::settings::GET_PROFILE.to_owned()];
+    let mut cache = CacheSettings::new("profiles");
+    cache.negative_ttl = Some(Duration::from_secs(30));
+    let greeter = metrics::with_local_recorder(&recorder, || {
+        let client = boost::rpc::client("profiles", &settings).unwrap();
+        Greeter::from_parts(
+            client,
+            Cache::new(cache).unwrap(),
+            Duration::from_millis(20),
+        )
+    });
+    (greeter, snapshotter)
+}
+
+fn degraded_count(snapshotter: &Snapshotter, reason: &str) -> u64 {
+    snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .filter(|(key, _, _, _)| {
+            key.key().name() == "hello_degraded_total"
+                && key.key().labels().any(|l| l.value() == reason)
+        })
+        .map(|(_, _, _, value)| match value {
+            DebugValue::Counter(n) => n,
+            _ => 0,
+        })
+        .sum()
+}
+
+#[tokio::test]
+async fn greets_in_the_profile_language_and_caches_it() {
+    let (endpoint, calls) = fake_upstream(Upstream::Table).await;
+    let (greeter, _) = greeter(&endpoint, Duration::from_secs(2));
+    let first = greeter.greeting_for("bob").await;
+    assert_eq!(first.message, "Bonjour, bob!");
+    assert_eq!(first.degraded, None);
+    assert_eq!(greeter.greeting_for("bob").await.message, "Bonjour, bob!");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "the second greeting came from the cache"
+    );
+}
+
+#[tokio::test]
+async fn unknown_person_is_greeted_in_english_and_the_absence_is_cached() {
+    let (endpoint, calls) = fake_upstream(Upstream::Table).await;
+    let (greeter, snapshotter) = greeter(&endpoint, Duration::from_secs(2));
+    for _ in 0..3 {
+        let greeting = greeter.greeting_for("zoe").await;
+        assert_eq!(greeting.message, "Hello, zoe!");
+        assert_eq!(
+            greeting.degraded, None,
+            "NOT_FOUND is an answer, not a failure"
+        );
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "NOT_FOUND is cached as absent"
+    );
+    assert_eq!(degraded_count(&snapshotter, "upstream"), 0);
+}
+
+#[tokio::test]
+async fn failing_upstream_degrades_to_english_and_is_counted() {
+    let (endpoint, calls) = fake_upstream(Upstream::Down).await;
+    let (greeter, snapshotter) = greeter(&endpoint, Duration::from_secs(2));
+    let greeting = greeter.greeting_for("bob").await;
+    assert_eq!(greeting.message, "Hello, bob!");
+    assert_eq!(greeting.degraded, Some(Degraded::Upstream));
+    assert!(
+        calls.load(Ordering::SeqCst) >= 2,
+        "UNAVAILABLE was retried before degrading"
+    );
+    // Failures are not cached: the next greeting asks again.
+    let before = calls.load(Ordering::SeqCst);
+    greeter.greeting_for("bob").await;
+    assert!(calls.load(Ordering::SeqCst) > before);
+    assert_eq!(degraded_count(&snapshotter, "upstream"), 2);
+}
+
+#[tokio::test]
+async fn slow_upstream_degrades_within_the_client_timeout() {
+    let (endpoint, _) = fake_upstream(Upstream::Slow).await;
+    let (greeter, snapshotter) = greeter(&endpoint, Duration::from_millis(200));
+    let started = Instant::now();
+    let greeting = greeter.greeting_for("bob").await;
+    let took = started.elapsed();
+    assert_eq!(greeting.degraded, Some(Degraded::Upstream));
+    assert!(
+        took < Duration::from_secs(1),
+        "took {took:?}: well under the 2 s the upstream sleeps"
+    );
+    assert_eq!(degraded_count(&snapshotter, "upstream"), 1);
+}
+
+#[tokio::test]
+async fn a_near_deadline_skips_the_upstream_and_answers_at_once() {
+    let (endpoint, calls) = fake_upstream(Upstream::Table).await;
+    let (greeter, snapshotter) = greeter(&endpoint, Duration::from_secs(2));
+    let deadline = std::time::Instant::now() + Duration::from_millis(5);
+    let greeting = boost::rpc::deadline::scope(deadline, greeter.greeting_for("bob")).await;
+    assert_eq!(greeting.message, "Hello, bob!");
+    assert_eq!(greeting.degraded, Some(Degraded::Deadline));
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "no time was spent on the upstream"
+    );
+    assert_eq!(degraded_count(&snapshotter, "deadline"), 1);
+}
+
+#[tokio::test]
+async fn a_cached_language_is_used_even_when_the_deadline_is_near() {
+    let (endpoint, calls) = fake_upstream(Upstream::Table).await;
+    let (greeter, snapshotter) = greeter(&endpoint, Duration::from_secs(2));
+    assert_eq!(greeter.greeting_for("bob").await.message, "Bonjour, bob!");
+    let deadline = std::time::Instant::now() + Duration::from_millis(5);
+    let greeting = boost::rpc::deadline::scope(deadline, greeter.greeting_for("bob")).await;
+    assert_eq!(greeting.message, "Bonjour, bob!");
+    assert_eq!(greeting.degraded, None);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(degraded_count(&snapshotter, "deadline"), 0);
+}
+
+#[tokio::test]
+async fn the_callers_deadline_bounds_the_lookup() {
+    let (endpoint, _) = fake_upstream(Upstream::Slow).await;
+    let (greeter, _) = greeter(&endpoint, Duration::from_secs(5));
+    let started = Instant::now();
+    let deadline = std::time::Instant::now() + Duration::from_millis(300);
+    let greeting = boost::rpc::deadline::scope(deadline, greeter.greeting_for("bob")).await;
+    let took = started.elapsed();
+    assert_eq!(greeting.message, "Hello, bob!");
+    assert!(
+        took < Duration::from_millis(1500),
+        "took {took:?}: the 300ms deadline, not the 2 s upstream"
+    );
+}

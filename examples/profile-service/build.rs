@@ -1,0 +1,16 @@
+//! Compiles `proto/hello.proto` with protox (pure Rust: no `protoc` to install)
+//! into tonic clients and servers, plus the descriptor set that gRPC
+//! reflection serves.
+#![allow(clippy::print_stdout)] // cargo reads build-script instructions from stdout
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    println!("cargo:rerun-if-changed=proto");
+    let descriptors = protox::compile(["hello.proto"], ["proto"])?;
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(
+        out.join("hello_descriptor.bin"),
+        prost::Message::encode_to_vec(&descriptors),
+    )?;
+    tonic_prost_build::configure().compile_fds(descriptors)?;
+    Ok(())
+}

@@ -1,0 +1,106 @@
+//! The `hello.v1.Profiles` handler: answers from an in-memory table, and
+//! `NOT_FOUND` for names it does not know.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use boost::prelude::*;
+use tonic::{Request, Response, Status};
+
+use crate::proto::profiles_server::{self, ProfilesServer};
+use crate::proto::{GetProfileRequest, Profile};
+
+/// Serves `hello.v1.Profiles` from a fixed table. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct Profiles {
+    table: Arc<BTreeMap<String, String>>,
+}
+
+impl Profiles {
+    /// Profiles for the names in `table` (name → language). Names are matched
+    /// case-insensitively.
+    pub fn new(table: &BTreeMap<String, String>) -> Self {
+        let table = table
+            .iter()
+            .map(|(name, language)| (name.to_lowercase(), language.clone()))
+            .collect();
+        Self {
+            table: Arc::new(table),
+        }
+    }
+
+    /// The profile of `name`, if there is one.
+    pub fn find(&self, name: &str) -> Option<Profile> {
+        let language = self.table.get(&name.to_lowercase())?;
+        Some(Profile {
+            name: name.to_owned(),
+            language: language.clone(),
+        })
+    }
+
+    /// This handler as a gRPC service, ready for `GrpcServer::new`.
+    pub fn into_service(self) -> ProfilesServer<Self> {
+        ProfilesServer::new(self)
+    }
+}
+
+#[tonic::async_trait]
+impl profiles_server::Profiles for Profiles {
+    /// `NOT_FOUND` (reason `PROFILE_NOT_FOUND`) for a name not in the table,
+    /// `INVALID_ARGUMENT` for an empty name.
+    async fn get_profile(
+        &self,
+        request: Request<GetProfileRequest>,
+    ) -> Result<Response<Profile>, Status> {
+        let name = request.into_inner().name;
+        if name.trim().is_empty() {
+            return Err(ServiceError::invalid_argument("name must not be empty").into());
+        }
+        let profile = self.find(&name);
+        tracing::debug!(name, found = profile.is_some(), "profile lookup");
+        match profile {
+            Some(profile) => Ok(Response::new(profile)),
+            None => Err(
+                ServiceError::not_found(format!("no profile named {name:?}"))
+                    .with_reason("PROFILE_NOT_FOUND")
+                    .into(),
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::profiles_server::Profiles as _;
+
+    fn table() -> Profiles {
+        Profiles::new(&BTreeMap::from([("Bob".to_owned(), "fr".to_owned())]))
+    }
+
+    async fn get(name: &str) -> Result<Profile, Status> {
+        let request = Request::new(GetProfileRequest {
+            name: name.to_owned(),
+        });
+        table().get_profile(request).await.map(Response::into_inner)
+    }
+
+    #[tokio::test]
+    async fn known_name_has_its_language_whatever_the_case() {
+        assert_eq!(get("bob").await.unwrap().language, "fr");
+        assert_eq!(get("BOB").await.unwrap().language, "fr");
+    }
+
+    #[tokio::test]
+    async fn unknown_name_is_not_found() {
+        let status = get("zoe").await.unwrap_err();
+        assert_eq!(status.code(), tonic::Code::NotFound);
+        assert!(status.message().contains("zoe"), "{}", status.message());
+    }
+
+    #[tokio::test]
+    async fn empty_name_is_invalid() {
+        let status = get(" ").await.unwrap_err();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    }
+}
