@@ -63,4 +63,8 @@ fn python_grpcio_client_greets_checks_health_and_lists_services() {
         .collect();
     assert!(services.contains(&"hello.v1.Greeter"), "{services:?}");
     assert!(services.contains(&"grpc.health.v1.Health"), "{services:?}");
+    assert!(
+        !services.contains(&"hello.v1.Profiles"),
+        "hello-service only calls Profiles: {services:?}"
+    );
 }

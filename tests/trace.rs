@@ -189,4 +189,32 @@ async fn one_say_hello_is_one_trace_across_both_services() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+
+    // …and the `span_id` of each such line is a span exported for that trace.
+    let logged_span_ids: Vec<String> = [&hello, &profiles]
+        .iter()
+        .flat_map(|service| service.json_logs())
+        .filter(|line| line["trace_id"].as_str() == Some(trace_id.as_str()))
+        .map(|line| line["span_id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let exported = collector.0.lock().unwrap().clone();
+        let unknown: Vec<&String> = logged_span_ids
+            .iter()
+            .filter(|id| {
+                !exported
+                    .iter()
+                    .any(|s| s.trace_id == trace_id && &&s.span_id == id)
+            })
+            .collect();
+        if unknown.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "log lines carry span ids {unknown:?} that no exported span of trace {trace_id} has: {exported:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

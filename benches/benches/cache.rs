@@ -353,9 +353,14 @@ fn report_interleaved(rt1: &Runtime, rt2: &Runtime) {
 }
 
 fn main() {
-    let mut c = Criterion::default().configure_from_args();
     let single = runtime(1);
     let double = runtime(2);
+    if std::env::var_os("CACHE_BENCH_AB_ONLY").is_some() {
+        // Quick check while tuning: only the interleaved ratios.
+        report_interleaved(&single, &double);
+        return;
+    }
+    let mut c = Criterion::default().configure_from_args();
     bench_get_hit(&mut c, &single);
     bench_get_or_load_hit(&mut c, &single);
     let (raw_ratio, ours_ratio) = bench_zipf(&mut c, &double);

@@ -16,7 +16,13 @@
 //! - `rpc_client_concurrent64`: 64 tasks in flight, time per call (target
 //!   throughput ≥ 0.90× raw, i.e. time per call ≤ 1.11× raw).
 //!
+//! After criterion, `main` also measures the three clients in rotating
+//! batches (`PAIRED` lines): load from other processes then hits each alike,
+//! which criterion's back-to-back runs do not guarantee on a shared machine.
+//! `raw_tonic+grpc-timeout` shows what sending a deadline costs by itself.
+//!
 //! Run: `cargo bench -p boost-benches --bench rpc_client -- --warm-up-time 1 --measurement-time 3`
+//! Per-layer breakdown: `RPC_CLIENT_LAYERS=1 cargo bench -p boost-benches --bench rpc_client`
 
 use std::future::Future;
 use std::hint::black_box;
@@ -116,7 +122,6 @@ fn setup(rt: &Runtime) -> Clients {
     rt.block_on(async {
         let addr = serve().await;
         let url = format!("http://{addr}");
-        let _ = URL.set(url.clone());
         let channel: Channel = tonic::transport::Endpoint::from_shared(url.clone())
             .expect("url")
             .tcp_nodelay(true)
@@ -176,65 +181,64 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
+/// One call of each variant: 0 = raw, 1 = ours, 2 = raw with a 300 ms
+/// `grpc-timeout` (what a deadline costs by itself, client and server side).
+async fn call_variant(
+    which: usize,
+    raw: &GreeterClient<Channel>,
+    ours: &GreeterClient<boost_rpc::client::Client>,
+) {
+    match which {
+        0 => {
+            black_box(raw.clone().say_hello(request()).await.expect("raw"));
+        }
+        1 => {
+            black_box(ours.clone().say_hello(request()).await.expect("ours"));
+        }
+        _ => {
+            let mut r = tonic::Request::new(request());
+            r.set_timeout(Duration::from_millis(300));
+            black_box(raw.clone().say_hello(r).await.expect("raw+timeout"));
+        }
+    }
+}
+
 /// Raw and ours measured in alternating batches, so load from other processes
 /// hits both alike; prints the median time per call of each and the ratio.
 fn paired(rt: &Runtime, (raw, ours): &Clients) {
     const ROUNDS: usize = 15;
-    let mut seq = (Vec::new(), Vec::new());
-    let mut conc = (Vec::new(), Vec::new());
+    const VARIANTS: usize = 3;
+    let mut seq: [Vec<f64>; VARIANTS] = Default::default();
+    let mut conc: [Vec<f64>; VARIANTS] = Default::default();
     for round in 0..ROUNDS {
-        for which in [round % 2, 1 - round % 2] {
+        for k in 0..VARIANTS {
+            let which = (round + k) % VARIANTS;
             rt.block_on(async {
                 let n = 1000u64;
                 let start = Instant::now();
                 for _ in 0..n {
-                    if which == 0 {
-                        black_box(raw.clone().say_hello(request()).await.expect("raw"));
-                    } else {
-                        black_box(ours.clone().say_hello(request()).await.expect("ours"));
-                    }
+                    call_variant(which, raw, ours).await;
                 }
-                let per_call = start.elapsed().as_nanos() as f64 / n as f64;
-                if which == 0 {
-                    seq.0.push(per_call)
-                } else {
-                    seq.1.push(per_call)
-                }
+                seq[which].push(start.elapsed().as_nanos() as f64 / n as f64);
 
                 let n = 6400u64;
-                let elapsed = if which == 0 {
-                    let c = raw.clone();
-                    concurrent(n, move || {
-                        let mut c = c.clone();
-                        async move {
-                            black_box(c.say_hello(request()).await.expect("raw"));
-                        }
-                    })
-                    .await
-                } else {
-                    let c = ours.clone();
-                    concurrent(n, move || {
-                        let mut c = c.clone();
-                        async move {
-                            black_box(c.say_hello(request()).await.expect("ours"));
-                        }
-                    })
-                    .await
-                };
-                let per_call = elapsed.as_nanos() as f64 / n as f64;
-                if which == 0 {
-                    conc.0.push(per_call)
-                } else {
-                    conc.1.push(per_call)
-                }
+                let (raw, ours) = (raw.clone(), ours.clone());
+                let elapsed = concurrent(n, move || {
+                    let (raw, ours) = (raw.clone(), ours.clone());
+                    async move { call_variant(which, &raw, &ours).await }
+                })
+                .await;
+                conc[which].push(elapsed.as_nanos() as f64 / n as f64);
             });
         }
     }
-    for (name, (r, o)) in [("sequential", seq), ("concurrent64", conc)] {
-        let (r, o) = (median(r), median(o));
+    for (name, v) in [("sequential", seq), ("concurrent64", conc)] {
+        let [r, o, t] = v.map(median);
         eprintln!(
-            "PAIRED rpc_client_{name}: boost_client {o:.0} ns / raw_tonic {r:.0} ns = {:.3}x (median of {ROUNDS} alternating batches)",
-            o / r
+            "PAIRED rpc_client_{name}: boost_client {o:.0} ns / raw_tonic {r:.0} ns = {:.3}x; \
+             raw_tonic+grpc-timeout {t:.0} ns = {:.3}x (medians of {ROUNDS} rotating batches)",
+            o / r,
+            t / r
         );
     }
 }
@@ -246,16 +250,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 criterion_group!(benches, bench);
 
-static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-fn ours_url() -> String { URL.get().cloned().unwrap() }
-
 fn main() {
-    if std::env::var("EXP").is_ok() {
-        let identity = ServiceIdentity::new("bench", "0.0.0");
-        let _metrics = boost_metrics::install(&MetricsSettings::default(), &identity).expect("metrics");
-        let rt = runtime();
-        let clients = setup(&rt);
-        experiment(&rt, &clients);
+    if std::env::var_os("RPC_CLIENT_LAYERS").is_some() {
+        layers();
         return;
     }
     let identity = ServiceIdentity::new("bench", "0.0.0");
@@ -269,64 +266,141 @@ fn main() {
     }
 }
 
-// ---- EXPERIMENT (temporary) ----
-fn cpu_ns() -> u64 {
-    let mut total = 0;
-    for e in std::fs::read_dir("/proc/self/task").unwrap() {
-        let p = e.unwrap().path().join("schedstat");
-        if let Ok(t) = std::fs::read_to_string(p) {
-            total += t.split_whitespace().next().unwrap().parse::<u64>().unwrap();
-        }
-    }
-    total
-}
-macro_rules! seq_batch {
-    ($rt:expr, $client:expr, $n:expr) => {{
-        let c = $client.clone();
-        $rt.block_on(async move {
-            let start = cpu_ns();
-            for _ in 0..$n {
-                black_box(c.clone().say_hello(request()).await.expect("x"));
-            }
-            (cpu_ns() - start) as f64 / $n as f64
-        })
-    }};
+// ---- Per-layer breakdown (RPC_CLIENT_LAYERS=1) ----
+
+/// Any client stack behind one type, so variants can share the measuring loop.
+type Boxed = tower::util::BoxCloneService<
+    http::Request<tonic::body::Body>,
+    http::Response<tonic::body::Body>,
+    tonic::Status,
+>;
+
+/// Boxes a service for [`layers`].
+fn boxed<S>(s: S) -> Boxed
+where
+    S: tower::Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+        > + Clone
+        + Send
+        + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S::Future: Send + 'static,
+{
+    use tower::ServiceExt;
+    Boxed::new(s.map_err(|e| tonic::Status::from_error(e.into())))
 }
 
-fn experiment(rt: &Runtime, (raw, ours): &Clients) {
+/// Time per call with 64 in flight for each layer alone over the balancer
+/// (rotating batches, median of 9): where the stack's overhead goes.
+fn layers() {
+    use boost_rpc::client::ClientMetrics;
     use boost_rpc::client::balance::{Balance, EndpointSet};
     use boost_rpc::client::deadline::DeadlineLayer;
     use boost_rpc::client::eject::{Eject, Health};
+    use boost_rpc::client::limit::ConcurrencyLimitLayer;
     use boost_rpc::client::observe::ObserveLayer;
     use boost_rpc::client::retry::RetryLayer;
-    use boost_rpc::client::limit::ConcurrencyLimitLayer;
-    use boost_rpc::client::ClientMetrics;
     use std::sync::Arc;
     use tower::Layer;
-    let url = ours_url();
-    let settings = { let mut s = ClientSettings::with_endpoints([url.clone()]); s.retry.idempotent_methods = vec!["hello.v1.Greeter/SayHello".into()]; s };
-    let (bal, eject_only, dl, rt_) = rt.block_on(async {
+    let rt = runtime();
+    let variants: Vec<(&str, GreeterClient<Boxed>)> = rt.block_on(async {
+        let addr = serve().await;
+        let url = format!("http://{addr}");
+        let mut settings = ClientSettings::with_endpoints([url.clone()]);
+        settings.retry.idempotent_methods = vec!["hello.v1.Greeter/SayHello".into()];
+        let raw = tonic::transport::Endpoint::from_shared(url.clone())
+            .unwrap()
+            .tcp_nodelay(true)
+            .connect()
+            .await
+            .unwrap();
         let metrics = ClientMetrics::new("exp");
-        let ch = tonic::transport::Endpoint::from_shared(url.clone()).unwrap().tcp_nodelay(true).connect_lazy();
-        let health = Arc::new(Health::new(settings.ejection.clone(), settings.reconnect.clone(), Some(metrics.endpoint("x"))));
+        let ch = tonic::transport::Endpoint::from_shared(url.clone())
+            .unwrap()
+            .tcp_nodelay(true)
+            .connect_lazy();
+        let health = Arc::new(Health::new(
+            settings.ejection.clone(),
+            settings.reconnect.clone(),
+            Some(metrics.endpoint("x")),
+        ));
         let eject = Eject::new(ch, health.clone());
         let set = EndpointSet::new("exp", &settings.balance, 50);
         set.insert("x".into(), eject.clone(), Some(health));
         set.mark_resolved(None);
         let bal = Balance::new(set);
-        let retry = RetryLayer::from_settings(&settings.retry, metrics.clone()).unwrap().layer(bal.clone());
-        let dl = DeadlineLayer::new(settings.timeout).layer(retry.clone());
-        let lim = ConcurrencyLimitLayer::new(1024, Duration::from_millis(10)).layer(retry.clone());
-        let obs = ObserveLayer::new(metrics.clone()).layer(retry.clone());
-        (GreeterClient::new(lim), GreeterClient::new(eject), GreeterClient::new(dl), GreeterClient::new(obs))
+        let retry = RetryLayer::from_settings(&settings.retry, metrics.clone())
+            .unwrap()
+            .layer(bal.clone());
+        let v = vec![
+            ("raw", boxed(raw)),
+            ("eject", boxed(eject)),
+            ("balance", boxed(bal.clone())),
+            ("retry", boxed(retry.clone())),
+            (
+                "deadline",
+                boxed(DeadlineLayer::new(settings.timeout).layer(bal.clone())),
+            ),
+            (
+                "limit",
+                boxed(
+                    ConcurrencyLimitLayer::new(1024, Duration::from_millis(10)).layer(bal.clone()),
+                ),
+            ),
+            (
+                "observe",
+                boxed(ObserveLayer::new(metrics.clone()).layer(bal.clone())),
+            ),
+            (
+                "full",
+                boxed(boost_rpc::client("bench", &settings).unwrap()),
+            ),
+        ];
+        let v: Vec<_> = v
+            .into_iter()
+            .map(|(n, s)| (n, GreeterClient::new(s)))
+            .collect();
+        for (_, c) in &v {
+            c.clone().say_hello(request()).await.unwrap();
+        }
+        v
     });
-    for _ in 0..3 {
-        let r = seq_batch!(rt, raw, 2000);
-        let e = seq_batch!(rt, eject_only, 2000);
-        let b = seq_batch!(rt, bal, 2000);
-        let re = seq_batch!(rt, rt_, 2000);
-        let d = seq_batch!(rt, dl, 2000);
-        let o = seq_batch!(rt, ours, 2000);
-        eprintln!("EXP raw {r:.0} eject {e:.0} retry+limit {b:.0} retry+observe {re:.0} retry+deadline {d:.0} full {o:.0}");
+    if let Ok(only) = std::env::var("RPC_CLIENT_LAYERS")
+        && let Some((_, c)) = variants.iter().find(|(n, _)| *n == only)
+    {
+        // One variant alone, e.g. under `perf stat`.
+        let c = c.clone();
+        let el = rt.block_on(concurrent(64_000, move || {
+            let mut c = c.clone();
+            async move {
+                black_box(c.say_hello(request()).await.expect("x"));
+            }
+        }));
+        eprintln!(
+            "LAYERS concurrent64 {only} alone: {:.0} ns per call",
+            el.as_nanos() as f64 / 64_000.0
+        );
+        return;
+    }
+    let mut res: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+    for round in 0..9 {
+        for k in 0..variants.len() {
+            let i = (round + k) % variants.len();
+            let c = variants[i].1.clone();
+            let el = rt.block_on(concurrent(6400, move || {
+                let mut c = c.clone();
+                async move {
+                    black_box(c.say_hello(request()).await.expect("x"));
+                }
+            }));
+            res[i].push(el.as_nanos() as f64 / 6400.0);
+        }
+    }
+    for (i, (n, _)) in variants.iter().enumerate() {
+        eprintln!(
+            "LAYERS concurrent64 {n}: {:.0} ns per call",
+            median(res[i].clone())
+        );
     }
 }

@@ -18,6 +18,7 @@
 //! - `rpc_pair_concurrent64`: time per call, target ≤ 1.11× raw (throughput ≥ 0.90×).
 //!
 //! Run: `cargo bench -p boost-benches --bench rpc_server -- --warm-up-time 1 --measurement-time 3`
+//! Where the server gap comes from (settings vs layers): `RPC_SERVER_SPLIT=1 cargo bench -p boost-benches --bench rpc_server -- nomatch`
 
 use std::hint::black_box;
 use std::net::SocketAddr;
@@ -291,6 +292,29 @@ fn bench(c: &mut Criterion) {
     rt.block_on(async {
         interleaved("server (raw client)", &raw, &boost_server).await;
         interleaved("pair (boost client + boost server)", &raw, &boost_pair).await;
+        if std::env::var_os("RPC_SERVER_SPLIT").is_some() {
+            // Where the server's gap comes from: the connection settings
+            // (`ServerSettings::apply`) vs the layers (`server::stack`).
+            let settings = ServerSettings::default();
+            let (incoming, addr) = listener().await;
+            tokio::spawn(
+                settings
+                    .apply(tonic::transport::Server::builder())
+                    .add_service(GreeterServer::new(Hello))
+                    .serve_with_incoming(incoming),
+            );
+            let apply_only = raw_client(addr).await;
+            interleaved("SPLIT settings.apply only", &raw, &apply_only).await;
+            let (incoming, addr) = listener().await;
+            tokio::spawn(
+                tonic::transport::Server::builder()
+                    .layer(server::stack(&settings))
+                    .add_service(GreeterServer::new(Hello))
+                    .serve_with_incoming(incoming),
+            );
+            let stack_only = raw_client(addr).await;
+            interleaved("SPLIT server::stack only", &raw, &stack_only).await;
+        }
     });
 
     let mut group = c.benchmark_group("rpc_server_sequential");

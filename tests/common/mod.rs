@@ -3,8 +3,9 @@
 //!
 //! Each service is started with `grpc.listen` and `admin.listen` on port 0 (set
 //! through its `…__GRPC__LISTEN` / `…__ADMIN__LISTEN` environment variables),
-//! JSON logs on stdout, and a fresh working directory (so no `config/` files are
-//! read). The bound addresses are read from its "listening" log lines, so tests
+//! JSON logs on stdout, no `APP_ENV`, and a fresh working directory (so each
+//! binary reads its own crate's `config/default.toml`, which equals its
+//! compiled-in defaults). The bound addresses are read from its "listening" log lines, so tests
 //! running in parallel never race for a port.
 #![allow(
     dead_code,
@@ -347,12 +348,13 @@ impl ServiceProcess {
             .collect()
     }
 
-    /// Sends SIGTERM (through `kill -TERM <pid>`).
+    /// Sends SIGTERM (with the shell's `kill` builtin, present even where
+    /// procps is not installed).
     pub fn terminate(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
+        let status = Command::new("sh")
+            .args(["-c", &format!("kill -TERM {}", self.pid())])
             .status()
-            .expect("run kill");
+            .expect("run sh -c kill");
         assert!(status.success(), "kill -TERM {} failed", self.pid());
     }
 

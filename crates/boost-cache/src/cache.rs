@@ -169,7 +169,7 @@ where
         }
     }
 
-    /// `Some(refresh_after)` when `slot` holds a value old enough to be refreshed.
+    /// Whether `slot` holds a value older than `refresh_after` (never, without refresh-ahead).
     pub(crate) fn is_due_for_refresh(&self, slot: &Slot<V>) -> bool {
         match self.shared.settings.refresh_after {
             Some(refresh_after) => slot.value.is_some() && is_older_than(slot, refresh_after),

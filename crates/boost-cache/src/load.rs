@@ -56,7 +56,8 @@ where
             let Some(loader) = loader.take() else {
                 return Err(NoEntry::Absent); // unreachable: init runs at most once
             };
-            let slot = match run_loader(&self.shared.metrics, loader).await {
+            // Boxed: keeps the loader's future out of the hit path's (much copied) future.
+            let slot = match Box::pin(run_loader(&self.shared.metrics, loader)).await {
                 Ok(Some(value)) => self.slot(Some(value)),
                 Ok(None) if self.shared.settings.negative_ttl.is_some() => self.slot(None),
                 Ok(None) => return Err(NoEntry::Absent),

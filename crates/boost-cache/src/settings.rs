@@ -77,6 +77,9 @@ const DEFAULT_MAX_CAPACITY: u64 = 10_000;
 const DEFAULT_TTL_JITTER: f64 = 0.05;
 /// Largest accepted jitter: beyond ±50% a TTL no longer means much.
 const MAX_TTL_JITTER: f64 = 0.5;
+/// Longest accepted duration: moka refuses lifetimes over 1000 years, and a jittered
+/// lifetime must not overflow. Longer means "never": leave the setting unset.
+const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
 
 impl Default for CacheSettings {
     fn default() -> Self {
@@ -138,6 +141,14 @@ impl CacheSettings {
                 return Err(invalid(
                     field,
                     "is 0s; leave it unset to turn it off, or give a positive duration".to_owned(),
+                ));
+            }
+            if value.is_some_and(|d| d > MAX_DURATION) {
+                return Err(invalid(
+                    field,
+                    "is longer than 100 years; leave it unset for \"never\", or give a shorter \
+                     duration"
+                        .to_owned(),
                 ));
             }
         }

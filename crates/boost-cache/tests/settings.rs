@@ -156,3 +156,18 @@ fn zero_durations_and_capacity_are_errors() {
         "{error}"
     );
 }
+
+#[test]
+fn durations_longer_than_a_century_are_errors_not_panics() {
+    // moka panics on lifetimes over 1000 years, and a jittered one could overflow.
+    for field in ["ttl", "tti", "negative_ttl"] {
+        let settings: CacheSettings =
+            toml::from_str(&format!("name = \"c\"\n{field} = \"500years\"")).unwrap();
+        let error = build(settings).unwrap_err();
+        assert!(
+            matches!(&error, Error::InvalidSetting { field: f, .. } if *f == field),
+            "{error}"
+        );
+        assert!(error.to_string().contains("leave it unset"), "{error}");
+    }
+}

@@ -14,7 +14,7 @@ use serde::de::{
     value::MapAccessDeserializer,
 };
 
-use crate::tree::{KeyPath, Leaf, Table};
+use crate::tree::{KeyPath, Leaf, Provenance, Table};
 
 /// A deserialisation error with the key path where it happened.
 pub(crate) struct DeError {
@@ -93,14 +93,25 @@ fn from_toml(error: toml::de::Error) -> DeError {
 }
 
 /// Shared state of one deserialisation pass.
-#[derive(Default)]
-pub(crate) struct Ctx {
+pub(crate) struct Ctx<'p> {
     /// Keys the settings type ignored.
     pub(crate) ignored: Cell<Vec<KeyPath>>,
+    /// Which layer set each key: keys without one are seeded defaults.
+    provenance: &'p Provenance,
+}
+
+impl<'p> Ctx<'p> {
+    /// A pass over a tree whose layers `provenance` describes.
+    pub(crate) fn new(provenance: &'p Provenance) -> Self {
+        Self {
+            ignored: Cell::default(),
+            provenance,
+        }
+    }
 }
 
 /// Deserialises `T` from the merged tree.
-pub(crate) fn deserialize<T: DeserializeOwned>(root: &Table, ctx: &Ctx) -> Result<T, DeError> {
+pub(crate) fn deserialize<T: DeserializeOwned>(root: &Table, ctx: &Ctx<'_>) -> Result<T, DeError> {
     T::deserialize(NodeDe {
         node: Node::Table(root),
         path: Vec::new(),
@@ -131,7 +142,7 @@ impl<'a> From<&'a Leaf> for Node<'a> {
 struct NodeDe<'a> {
     node: Node<'a>,
     path: KeyPath,
-    ctx: &'a Ctx,
+    ctx: &'a Ctx<'a>,
 }
 
 /// Errors about a value read from a secret file never quote it.
@@ -146,7 +157,23 @@ fn hide<T>(sensitive: bool, result: Result<T, DeError>) -> Result<T, DeError> {
 }
 
 impl<'a> NodeDe<'a> {
-    fn table_access(table: &'a Table, path: KeyPath, ctx: &'a Ctx) -> TableAccess<'a> {
+    /// The entries of `table`. For a `map` (not a struct) that some layer
+    /// names, the seeded default entries are left out: a layer's map replaces
+    /// the default map rather than adding to it, so entries can be removed.
+    fn table_access(
+        table: &'a Table,
+        path: KeyPath,
+        ctx: &'a Ctx<'a>,
+        map: bool,
+    ) -> TableAccess<'a> {
+        let replace = map && ctx.provenance.touches(&path);
+        let keep = |key: &str| {
+            !replace || {
+                let mut entry = path.clone();
+                entry.push(key.to_owned());
+                ctx.provenance.touches(&entry)
+            }
+        };
         let items: Vec<(&'a str, Node<'a>)> = table
             .tables
             .iter()
@@ -157,6 +184,7 @@ impl<'a> NodeDe<'a> {
                     .iter()
                     .map(|(key, leaf)| (key.as_str(), Node::from(leaf))),
             )
+            .filter(|(key, _)| keep(key))
             .collect();
         TableAccess {
             items: items.into_iter(),
@@ -178,7 +206,7 @@ macro_rules! dispatch {
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
             match self.node {
                 Node::Table(table) => {
-                    visitor.visit_map(NodeDe::table_access(table, self.path, self.ctx))
+                    visitor.visit_map(NodeDe::table_access(table, self.path, self.ctx, false))
                 }
                 Node::Value(value) => value.clone().$method(visitor).map_err(from_toml),
                 Node::Text { text, sensitive } => hide(sensitive, text::$text(text, visitor)),
@@ -211,8 +239,17 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
         deserialize_bytes => bytes;
         deserialize_byte_buf => bytes;
         deserialize_unit => unit;
-        deserialize_map => any;
         deserialize_identifier => any;
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        match self.node {
+            Node::Table(table) => {
+                visitor.visit_map(NodeDe::table_access(table, self.path, self.ctx, true))
+            }
+            Node::Value(value) => value.clone().deserialize_map(visitor).map_err(from_toml),
+            Node::Text { text, sensitive } => hide(sensitive, text::any(text, visitor)),
+        }
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
@@ -247,7 +284,7 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         match self.node {
             Node::Table(table) => {
-                visitor.visit_map(NodeDe::table_access(table, self.path, self.ctx))
+                visitor.visit_map(NodeDe::table_access(table, self.path, self.ctx, false))
             }
             Node::Value(value) => value.clone().deserialize_seq(visitor).map_err(from_toml),
             Node::Text { text, sensitive } => {
@@ -303,7 +340,10 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
                 .clone()
                 .deserialize_struct(name, fields, visitor)
                 .map_err(from_toml),
-            _ => self.deserialize_map(visitor),
+            Node::Table(table) => {
+                visitor.visit_map(NodeDe::table_access(table, self.path, self.ctx, false))
+            }
+            Node::Text { text, sensitive } => hide(sensitive, text::any(text, visitor)),
         }
     }
 
@@ -315,7 +355,7 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
     ) -> Result<V::Value, DeError> {
         match self.node {
             Node::Table(table) => visitor.visit_enum(MapAccessDeserializer::new(
-                NodeDe::table_access(table, self.path, self.ctx),
+                NodeDe::table_access(table, self.path, self.ctx, false),
             )),
             Node::Value(value) => value
                 .clone()
@@ -338,7 +378,7 @@ struct TableAccess<'a> {
     items: std::vec::IntoIter<(&'a str, Node<'a>)>,
     pending: Option<(&'a str, Node<'a>)>,
     path: KeyPath,
-    ctx: &'a Ctx,
+    ctx: &'a Ctx<'a>,
 }
 
 impl<'de> MapAccess<'de> for TableAccess<'_> {
@@ -380,7 +420,7 @@ struct TextSeq<'a> {
     items: std::vec::IntoIter<&'a str>,
     sensitive: bool,
     path: KeyPath,
-    ctx: &'a Ctx,
+    ctx: &'a Ctx<'a>,
 }
 
 impl<'de> SeqAccess<'de> for TextSeq<'_> {

@@ -21,25 +21,33 @@ use serde::{Deserialize, Serialize};
 #[non_exhaustive]
 pub struct ServiceIdentity {
     /// Service name, e.g. `hello-service`. Also the environment-variable prefix
-    /// (`HELLO_SERVICE__…`).
+    /// (`HELLO_SERVICE__…`). Default: `unknown-service`; the [`Loader`](crate::Loader)
+    /// fills in the name given to [`Loader::new`](crate::Loader::new).
     pub name: String,
-    /// Version of the running binary; defaults to the binary's Cargo version.
+    /// Version of the running binary. Default: `0.0.0`; the loader fills in the
+    /// binary's Cargo version when given
+    /// [`Loader::version(env!("CARGO_PKG_VERSION"))`](crate::Loader::version).
     pub version: String,
-    /// Deployment environment (`dev`, `staging`, `prod`, …).
+    /// Deployment environment (`dev`, `staging`, `prod`, …). Default: `dev`; the
+    /// loader fills in the environment it loaded (`Loader::environment`, else
+    /// `APP_ENV`, else `dev`).
     pub environment: String,
-    /// Owning team, used to route alerts (`service_info{team}`).
+    /// Owning team, used to route alerts (`service_info{team}`) and as the
+    /// span resource's `service.namespace`. Default: `unknown`.
     pub team: String,
     /// How to reach the on-call engineer (a rota name, a pager handle).
+    /// Default: empty.
     pub oncall: String,
-    /// Link to the runbook that on-call opens first.
+    /// Link to the runbook that on-call opens first. Default: empty.
     pub runbook_url: String,
     /// Criticality tier (`tier-1` … `tier-3`, or the organisation's own words).
+    /// Default: `unknown`.
     pub tier: String,
 }
 
 impl ServiceIdentity {
-    /// An identity with the given name and version, environment `dev`, and the
-    /// ownership fields empty (`unknown` team and tier).
+    /// An identity with the given name and version, environment `dev`, team and
+    /// tier `unknown`, and no on-call contact or runbook URL.
     pub fn new(name: impl Into<String>, version: impl Into<String>) -> Self {
         Self {
             name: name.into(),

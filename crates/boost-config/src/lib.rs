@@ -77,7 +77,7 @@
 //!
 //! | # | layer | example |
 //! |---|-------|---------|
-//! | 1 | the type's serde defaults | `#[serde(default)]` + `impl Default` |
+//! | 1 | the type's `T::default()` | `#[serde(default)]` + `impl Default` |
 //! | 2 | `<dir>/default.toml`, or the file given with `--config <file>` | `[grpc]`<br>`listen = "127.0.0.1:50051"` |
 //! | 3 | `<dir>/<environment>.toml` | `config/prod.toml` |
 //! | 4 | `<dir>/local.toml` — developer machines, keep it out of git | |
@@ -175,6 +175,15 @@
 //! - `T` must implement `Default` and `Serialize` as well as `Deserialize`:
 //!   the serialised default lists the known keys (for suggestions and `_FILE`),
 //!   and the serialised result is what `explain` prints.
+//! - Layers merge key by key over the serialised `T::default()`: naming one
+//!   key of a section keeps the section's other values at `T::default()`,
+//!   even where the section type's own `Default` differs. Values that
+//!   serialise as nothing (`None`, `skip_serializing_if`) and default
+//!   [`Secret`]s (which serialise masked) are not seeded: in a section a layer
+//!   names, those come from the section type's own `Default`; in a section no
+//!   layer names, everything comes from `T::default()`. A map (a
+//!   `BTreeMap`/`HashMap` field, not a struct) that any layer names is made of
+//!   the layers' entries only, so a file can drop a default entry.
 //! - Keys are case-sensitive in files; environment variables can only reach
 //!   lower-case keys.
 //! - Tests should use [`Loader::env_vars`] instead of setting process
@@ -183,6 +192,7 @@
 
 mod args;
 mod de;
+mod defaults;
 mod env;
 mod error;
 mod explain;

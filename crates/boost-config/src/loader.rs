@@ -16,7 +16,7 @@ use crate::loaded::Loaded;
 use crate::source::Source;
 use crate::tree::{self, KeyPath, Leaf, Provenance, Removed, Table, dotted};
 use crate::validate::{Problems, Validate};
-use crate::{args, env, files, suggest};
+use crate::{args, defaults, env, files, suggest};
 
 /// How many problems one load reports at most before it gives up looking.
 const MAX_PROBLEMS: usize = 64;
@@ -26,7 +26,9 @@ const MAX_PASSES: usize = 256;
 
 /// Builds a configuration from its layers, lowest precedence first:
 ///
-/// 1. the settings type's serde defaults;
+/// 1. the settings type's `T::default()` (every later layer merges over it
+///    key by key, so naming one key of a section keeps the section's other
+///    defaults);
 /// 2. `<dir>/default.toml` (or the file given with `--config`);
 /// 3. `<dir>/<environment>.toml`;
 /// 4. `<dir>/local.toml` (developer machines; keep it out of git);
@@ -228,8 +230,12 @@ impl Loader {
             .unwrap_or_default();
         let known: BTreeSet<KeyPath> = defaults.paths().into_iter().collect();
 
-        let (mut tree, provenance, files) =
-            self.merge_layers(&args, &vars, (&environment, environment_origin), &known)?;
+        let (mut tree, provenance, files) = self.merge_layers(
+            &args,
+            &vars,
+            (&environment, environment_origin),
+            (&defaults, &known),
+        )?;
         let value: T = self.deserialize(&mut tree, &provenance, &known)?;
 
         self.validate(&value, &provenance)?;
@@ -245,16 +251,19 @@ impl Loader {
         ))
     }
 
-    /// Layers 2–6 (and the loader's own `[service]` values) merged into one
-    /// tree, with the provenance of every key and the files of layers 2–4.
+    /// Layers 1–6 (and the loader's own `[service]` values) merged into one
+    /// tree, with the provenance of every key (none for defaults) and the
+    /// files of layers 2–4.
     fn merge_layers(
         &self,
         args: &args::Args,
         vars: &BTreeMap<String, Option<String>>,
         (environment, environment_origin): (&str, &'static str),
-        known: &BTreeSet<KeyPath>,
+        (defaults, known): (&Table, &BTreeSet<KeyPath>),
     ) -> Result<(Table, Provenance, Vec<PathBuf>), ConfigError> {
-        let mut tree = Table::default();
+        // Layer 1: `T::default()`, so that a layer naming one key of a section
+        // does not make serde rebuild the section from its own type's default.
+        let mut tree = defaults::seed(defaults);
         let mut provenance = Provenance::default();
 
         // What the loader itself knows about the `[service]` section.
@@ -315,6 +324,7 @@ impl Loader {
             provenance.record(path, &Source::Set);
         }
 
+        defaults::prune_untouched(&mut tree, &provenance);
         Ok((tree, provenance, files))
     }
 
@@ -402,11 +412,13 @@ impl Loader {
             if problems.len() >= MAX_PROBLEMS {
                 break;
             }
-            let ctx = de::Ctx::default();
+            let ctx = de::Ctx::new(provenance);
             let error = match de::deserialize::<T>(tree, &ctx) {
                 Ok(value) => {
                     for path in ctx.ignored.take() {
-                        self.unknown_key(&path, (&[], &[]), provenance, known, &mut problems);
+                        if provenance.touches(&path) {
+                            self.unknown_key(&path, (&[], &[]), provenance, known, &mut problems);
+                        }
                     }
                     if problems.is_empty() {
                         return Ok(value);
@@ -420,6 +432,9 @@ impl Loader {
                 DeErrorKind::UnknownField { field, expected } => {
                     let mut key = path.clone();
                     key.push(field);
+                    if remove_default(tree, &key, provenance) {
+                        continue;
+                    }
                     let Some((found, removed)) = tree.remove_deepest(&key) else {
                         let siblings = (&path[..], expected);
                         self.unknown_key(&key, siblings, provenance, known, &mut problems);
@@ -458,6 +473,9 @@ impl Loader {
                     break;
                 }
                 DeErrorKind::Message(message) => {
+                    if remove_default(tree, &path, provenance) {
+                        continue;
+                    }
                     let message = with_value(message, tree.leaf(&path));
                     problems.push(Problem {
                         key: dotted(&path),
@@ -522,6 +540,18 @@ impl Loader {
             kind: ProblemKind::UnknownKey { suggestion },
         });
     }
+}
+
+/// Removes `path` from the tree when it holds only seeded defaults (no layer
+/// set anything at or below it) and says whether it did. A default the type
+/// serialises but will not read back (`skip_deserializing`, an asymmetric
+/// `Serialize`) is then left to serde's own default instead of being blamed
+/// on the user.
+fn remove_default(tree: &mut Table, path: &[String], provenance: &Provenance) -> bool {
+    if path.is_empty() || provenance.touches(path) || !tree.contains(path) {
+        return false;
+    }
+    tree.remove_deepest(path).is_some()
 }
 
 /// Adds the rejected value to a parser's message when the message does not

@@ -66,6 +66,21 @@ impl Table {
         table.leaves.get(last)
     }
 
+    /// Whether there is a leaf or a table at exactly `path` (which must not be empty).
+    pub(crate) fn contains(&self, path: &[String]) -> bool {
+        let Some((last, parents)) = path.split_last() else {
+            return false;
+        };
+        let mut table = self;
+        for segment in parents {
+            match table.tables.get(segment) {
+                Some(inner) => table = inner,
+                None => return false,
+            }
+        }
+        table.leaves.contains_key(last) || table.tables.contains_key(last)
+    }
+
     /// Whether the tree has no keys at all.
     pub(crate) fn is_empty(&self) -> bool {
         self.tables.is_empty() && self.leaves.is_empty()
@@ -170,6 +185,15 @@ impl Provenance {
         self.sources
             .entry(path.to_vec())
             .or_insert_with(|| source.clone());
+    }
+
+    /// Whether any layer set or named `path` or a key below it (a key only
+    /// the defaults hold is untouched).
+    pub(crate) fn touches(&self, path: &[String]) -> bool {
+        self.sources
+            .range(path.to_vec()..)
+            .next()
+            .is_some_and(|(key, _)| key.starts_with(path))
     }
 
     /// The layer that set exactly `path`.

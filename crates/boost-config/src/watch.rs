@@ -78,7 +78,8 @@ where
         if dirs.is_empty() {
             return Err(ConfigError::Watch {
                 message: format!(
-                    "none of the config directories exists (looked for {})",
+                    "none of the config directories exists (looked for {}); create the \
+                     directory, or do not enable hot reload",
                     self.files
                         .iter()
                         .map(|file| file.display().to_string())

@@ -95,8 +95,14 @@ fn byte_sizes_and_durations_in_human_form_load() {
     let config = common::load(&fx.loader());
     assert_eq!(config.grpc.max_message_size.as_u64(), 64 * 1024);
     assert_eq!(config.profiles.timeout.as_millis(), 250);
-    let config = common::load(&fx.loader().args(["--set", "grpc.max_message_size=10MB"]));
+    let config = common::load(&fx.loader().args([
+        "--set",
+        "grpc.max_message_size=10MB",
+        "--set",
+        "profiles.timeout=30s250ms",
+    ]));
     assert_eq!(config.grpc.max_message_size.as_u64(), 10_000_000);
+    assert_eq!(config.profiles.timeout.as_millis(), 30_250);
 }
 
 #[test]

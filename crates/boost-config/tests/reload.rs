@@ -180,3 +180,105 @@ async fn a_kubernetes_configmap_update_is_picked_up() {
 
     wait_for(&mut rx, "the ConfigMap update", |s| s.profiles.retries == 8).await;
 }
+
+/// The log events of the reload task, as text (a current-thread runtime runs
+/// the task on the test's own thread, so a thread-local subscriber sees them).
+#[derive(Clone, Default)]
+struct Events(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Events {
+    fn capture(&self) -> tracing::subscriber::DefaultGuard {
+        let events = self.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || events.clone())
+            .with_ansi(false)
+            .without_time()
+            .finish();
+        tracing::subscriber::set_default(subscriber)
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+
+    async fn wait_for(&self, what: &str) -> String {
+        let waited = tokio::time::timeout(PATIENCE, async {
+            loop {
+                let text = self.text();
+                if text.contains(what) {
+                    return text;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        waited.unwrap_or_else(|_| panic!("no {what:?} event in:\n{}", self.text()))
+    }
+}
+
+impl std::io::Write for Events {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_broken_edit_is_reported_as_an_error_event_naming_key_and_file() {
+    let events = Events::default();
+    let _capture = events.capture();
+    let fx = Fixture::new();
+    fx.write("default.toml", "[profiles]\nretries = 1\n");
+    let config = load(&fx.loader().reload_debounce(Duration::from_millis(50)));
+    let rx = config.watch().unwrap();
+
+    let file = fx.write("default.toml", "[profiles]\nretries = \"many\"\n");
+    let text = events.wait_for("configuration reload failed").await;
+    // The event (its error field spans several lines: one per problem).
+    let at = text.find("configuration reload failed").unwrap();
+    let start = text[..at].rfind("ERROR").unwrap_or(usize::MAX);
+    assert!(
+        start != usize::MAX && !text[start..at].contains('\n'),
+        "not an ERROR event:\n{text}"
+    );
+    let event = &text[start..];
+    assert!(event.contains("service=hello-service"), "{event}");
+    assert!(event.contains("`profiles.retries`"), "{event}");
+    assert!(event.contains(&file.display().to_string()), "{event}");
+    assert_eq!(
+        rx.borrow().profiles.retries,
+        1,
+        "the last good config stays"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn edits_within_the_debounce_window_cause_one_reload() {
+    let events = Events::default();
+    let _capture = events.capture();
+    let fx = Fixture::new();
+    fx.write("default.toml", "[profiles]\nretries = 1\n");
+    // Edits 20 ms apart against a 1 s debounce: a wide margin on a loaded machine.
+    let config = load(&fx.loader().reload_debounce(Duration::from_secs(1)));
+    let mut rx = config.watch().unwrap();
+    for retries in 10..14 {
+        fx.write(
+            "default.toml",
+            &format!("[profiles]\nretries = {retries}\n"),
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    wait_for(&mut rx, "the last edit", |s| s.profiles.retries == 13).await;
+    // Anything still pending would reload within one more debounce window.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let text = events.text();
+    assert_eq!(
+        text.matches("configuration reloaded").count(),
+        1,
+        "the burst of edits should reload once:\n{text}"
+    );
+    assert_eq!(rx.borrow().profiles.retries, 13);
+}

@@ -17,6 +17,23 @@ pub const RPC_SERVER_IN_FLIGHT: &str = "rpc_server_in_flight_calls";
 /// Histogram: client-side duration of one logical RPC (after retries), seconds.
 /// Labels: [`RPC_SYSTEM_NAME`], [`RPC_METHOD`], [`RPC_STATUS_CODE`], [`CLIENT`].
 pub const RPC_CLIENT_CALL_DURATION: &str = "rpc_client_call_duration_seconds";
+/// Counter: attempts a client sent to one endpoint, retries included, by how
+/// each ended. Labels: [`CLIENT`], [`RPC_METHOD`], [`OUTCOME`] (the gRPC status
+/// code name, e.g. `OK`, `UNAVAILABLE`), [`ENDPOINT`].
+pub const RPC_CLIENT_ATTEMPTS_TOTAL: &str = "rpc_client_attempts_total";
+/// Counter: retries a client sent (attempts after the first).
+/// Labels: [`CLIENT`], [`RPC_METHOD`].
+pub const RPC_CLIENT_RETRIES_TOTAL: &str = "rpc_client_retries_total";
+/// Counter: retries a client wanted but did not send because its retry budget
+/// was empty. Labels: [`CLIENT`], [`RPC_METHOD`].
+pub const RPC_CLIENT_RETRY_BUDGET_EXHAUSTED_TOTAL: &str = "rpc_client_retry_budget_exhausted_total";
+/// Counter: endpoints a client ejected by outlier detection.
+/// Labels: [`CLIENT`], [`ENDPOINT`], [`REASON`] (`consecutive_failures`,
+/// `success_rate`, `probe_failed`).
+pub const RPC_CLIENT_EJECTIONS_TOTAL: &str = "rpc_client_ejections_total";
+/// Gauge: a client's endpoints, by state.
+/// Labels: [`CLIENT`], [`STATE`] (`ready`, `ejected`, `reconnecting`).
+pub const RPC_CLIENT_ENDPOINTS: &str = "rpc_client_endpoints";
 
 /// Gauge = 1 carrying the service's identity and ownership as labels.
 pub const SERVICE_INFO: &str = "service_info";
@@ -36,6 +53,8 @@ pub const CACHE_ENTRIES: &str = "cache_entries";
 pub const METRICS_CARDINALITY_OVERFLOW_TOTAL: &str = "metrics_cardinality_overflow_total";
 /// Counter: log lines dropped because the writer's queue was full.
 pub const LOG_DROPPED_LINES_TOTAL: &str = "log_dropped_lines_total";
+/// Counter: log events dropped by the per-call-site rate limit.
+pub const LOG_SUPPRESSED_EVENTS_TOTAL: &str = "log_suppressed_events_total";
 
 /// Counter: CPU time (user + system) the process has used, seconds.
 pub const PROCESS_CPU_SECONDS_TOTAL: &str = "process_cpu_seconds_total";
@@ -69,11 +88,17 @@ pub const RPC_METHOD: &str = "rpc_method";
 pub const RPC_STATUS_CODE: &str = "rpc_status_code";
 /// Label: the configured upstream name of a client, e.g. `profiles`.
 pub const CLIENT: &str = "client";
+/// Label: one endpoint of a client's upstream, as discovery names it (its address).
+pub const ENDPOINT: &str = "endpoint";
+/// Label: why an endpoint was ejected.
+pub const REASON: &str = "reason";
+/// Label: an endpoint state.
+pub const STATE: &str = "state";
 /// Label: the cache name.
 pub const CACHE: &str = "cache";
 /// Label: a lookup result.
 pub const RESULT: &str = "result";
-/// Label: a load outcome.
+/// Label: a load outcome, or how an RPC attempt ended.
 pub const OUTCOME: &str = "outcome";
 /// Label: an eviction cause.
 pub const CAUSE: &str = "cause";
@@ -126,10 +151,16 @@ pub const DURATION_BUCKETS_SECONDS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 ];
 
-/// Every metric above that is recorded through the `metrics` facade, with its
-/// kind, unit and HELP text. [`install`](crate::install) describes them all, so
-/// each has a `# HELP` line however it is recorded. (The process and tokio
-/// runtime metrics are written by the renderer itself, with their own HELP.)
+/// Every metric above that is recorded through the `metrics` facade — by
+/// boost-rpc, boost-cache, boost-tracing or this crate — with its kind, unit
+/// and HELP text. [`install`](crate::install) describes them all, so each has
+/// a `# HELP` line whichever crate records it. Durations are in
+/// [`Unit::Seconds`]; counts are [`Unit::Count`] (which adds no name suffix);
+/// only [`SERVICE_INFO`] has no unit. (The process and tokio runtime metrics
+/// are written by the renderer itself, with their own HELP.)
+///
+/// A crate that records a metric under a name of its own adds it here, so it
+/// does not end up with the placeholder HELP of an undescribed metric.
 pub const METRICS: &[MetricDef] = &[
     MetricDef::histogram(
         RPC_SERVER_CALL_DURATION,
@@ -139,12 +170,38 @@ pub const METRICS: &[MetricDef] = &[
     MetricDef::gauge(
         RPC_SERVER_IN_FLIGHT,
         "RPCs this server is handling right now.",
-    ),
+    )
+    .with_unit(Unit::Count),
     MetricDef::histogram(
         RPC_CLIENT_CALL_DURATION,
         "Duration of logical RPCs made by this client, retries included.",
     )
     .with_unit(Unit::Seconds),
+    MetricDef::counter(
+        RPC_CLIENT_ATTEMPTS_TOTAL,
+        "RPC attempts this client sent to one endpoint, retries included, by the gRPC status each ended with (label outcome).",
+    )
+    .with_unit(Unit::Count),
+    MetricDef::counter(
+        RPC_CLIENT_RETRIES_TOTAL,
+        "Retries this client sent, i.e. attempts after the first of a logical RPC.",
+    )
+    .with_unit(Unit::Count),
+    MetricDef::counter(
+        RPC_CLIENT_RETRY_BUDGET_EXHAUSTED_TOTAL,
+        "Retries this client did not send because its retry budget was empty.",
+    )
+    .with_unit(Unit::Count),
+    MetricDef::counter(
+        RPC_CLIENT_EJECTIONS_TOTAL,
+        "Endpoints this client took out of rotation by outlier detection, by reason (consecutive_failures, success_rate, probe_failed).",
+    )
+    .with_unit(Unit::Count),
+    MetricDef::gauge(
+        RPC_CLIENT_ENDPOINTS,
+        "Endpoints this client knows, by state (ready, ejected, reconnecting).",
+    )
+    .with_unit(Unit::Count),
     MetricDef::gauge(
         SERVICE_INFO,
         "Always 1; the labels say which service this is and who owns it.",
@@ -152,24 +209,34 @@ pub const METRICS: &[MetricDef] = &[
     MetricDef::counter(
         CACHE_REQUESTS_TOTAL,
         "Cache lookups, by result (hit, miss, stale).",
-    ),
+    )
+    .with_unit(Unit::Count),
     MetricDef::counter(
         CACHE_LOADS_TOTAL,
         "Cache loader runs, by outcome (ok, error, absent).",
-    ),
+    )
+    .with_unit(Unit::Count),
     MetricDef::histogram(CACHE_LOAD_DURATION, "Duration of one cache loader run.")
         .with_unit(Unit::Seconds),
     MetricDef::counter(
         CACHE_EVICTIONS_TOTAL,
         "Cache entries removed, by cause (size, expired, explicit, replaced).",
-    ),
-    MetricDef::gauge(CACHE_ENTRIES, "Entries currently held in the cache."),
+    )
+    .with_unit(Unit::Count),
+    MetricDef::gauge(CACHE_ENTRIES, "Entries currently held in the cache.").with_unit(Unit::Count),
     MetricDef::counter(
         METRICS_CARDINALITY_OVERFLOW_TOTAL,
         "Registrations of label sets beyond the per-metric cardinality limit, folded into the series labelled other.",
-    ),
+    )
+    .with_unit(Unit::Count),
     MetricDef::counter(
         LOG_DROPPED_LINES_TOTAL,
         "Log lines dropped because the log writer's queue was full.",
-    ),
+    )
+    .with_unit(Unit::Count),
+    MetricDef::counter(
+        LOG_SUPPRESSED_EVENTS_TOTAL,
+        "Log events dropped by the per-call-site log rate limit.",
+    )
+    .with_unit(Unit::Count),
 ];

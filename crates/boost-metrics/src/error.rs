@@ -14,17 +14,17 @@ pub enum Error {
     /// `cardinality_limit` is zero.
     #[error("metrics.cardinality_limit must be at least 1 (the default is 1000)")]
     ZeroCardinalityLimit,
-    /// [`MetricsHandle::try_spawn_upkeep`](crate::MetricsHandle::try_spawn_upkeep) was
+    /// [`MetricsHandle::spawn_upkeep`](crate::MetricsHandle::spawn_upkeep) was
     /// called outside a tokio runtime.
     #[error(
-        "MetricsHandle::try_spawn_upkeep needs a tokio runtime; call it from inside one, \
+        "MetricsHandle::spawn_upkeep needs a tokio runtime; call it from inside one, \
          or call MetricsHandle::run_upkeep every few seconds yourself"
     )]
     NoRuntime,
     /// A bucket list in `metrics.buckets` is unusable.
     #[error(
         "metrics.buckets.{metric} is invalid: {reason}; give a non-empty list of finite \
-         upper bounds, e.g. [0.005, 0.01, 0.1, 1.0]"
+         upper bounds in increasing order, e.g. [0.005, 0.01, 0.1, 1.0]"
     )]
     InvalidBuckets {
         /// The metric whose buckets were rejected.

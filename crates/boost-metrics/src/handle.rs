@@ -102,6 +102,17 @@ impl MetricsHandle {
                     reason: format!("{bad} is not a finite number"),
                 });
             }
+            // The exporter assumes sorted bounds: unsorted ones would count samples into the
+            // wrong buckets and export `le` lines out of order.
+            if let Some(pair) = buckets.windows(2).find(|pair| pair[0] >= pair[1]) {
+                return Err(Error::InvalidBuckets {
+                    metric: metric.clone(),
+                    reason: format!(
+                        "{} comes after {}; list the bounds in increasing order, each once",
+                        pair[1], pair[0]
+                    ),
+                });
+            }
             builder = builder
                 .set_buckets_for_metric(Matcher::Full(metric.clone()), buckets)
                 .map_err(|e| invalid_buckets(metric, &e))?;
@@ -165,18 +176,30 @@ impl MetricsHandle {
     /// [`DEFAULT_UPKEEP_INTERVAL`]) until the returned handle is aborted or the
     /// runtime shuts down.
     ///
-    /// # Panics
-    /// Outside a tokio runtime, as [`tokio::spawn`] does; use
-    /// [`try_spawn_upkeep`](Self::try_spawn_upkeep) where that can happen.
-    pub fn spawn_upkeep(&self, every: Duration) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(self.clone().upkeep_loop(every))
-    }
-
-    /// [`spawn_upkeep`](Self::spawn_upkeep) without the panic.
+    /// ```
+    /// use boost_config::ServiceIdentity;
+    /// use boost_metrics::{DEFAULT_UPKEEP_INTERVAL, Error, MetricsHandle, MetricsSettings};
+    ///
+    /// let (_recorder, handle) =
+    ///     MetricsHandle::build(&MetricsSettings::default(), &ServiceIdentity::new("demo", "1.0.0"))?;
+    ///
+    /// // Outside a runtime it is an error, never a panic.
+    /// assert!(matches!(handle.spawn_upkeep(DEFAULT_UPKEEP_INTERVAL), Err(Error::NoRuntime)));
+    ///
+    /// let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// runtime.block_on(async {
+    ///     let upkeep = handle.spawn_upkeep(DEFAULT_UPKEEP_INTERVAL)?;
+    ///     // … serve handle.render() on /metrics …
+    ///     upkeep.abort();
+    ///     Ok::<(), Error>(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
-    /// [`Error::NoRuntime`] when called outside a tokio runtime.
-    pub fn try_spawn_upkeep(&self, every: Duration) -> Result<tokio::task::JoinHandle<()>, Error> {
+    /// [`Error::NoRuntime`] when called outside a tokio runtime; call
+    /// [`run_upkeep`](Self::run_upkeep) every few seconds yourself there.
+    pub fn spawn_upkeep(&self, every: Duration) -> Result<tokio::task::JoinHandle<()>, Error> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
         Ok(runtime.spawn(self.clone().upkeep_loop(every)))
     }

@@ -40,7 +40,7 @@ pub struct MetricsSettings {
     /// Histogram bucket upper bounds per metric name, overriding the default.
     /// Histograms not listed here use the OpenTelemetry duration buckets
     /// ([`DURATION_BUCKETS_SECONDS`](crate::conventions::DURATION_BUCKETS_SECONDS),
-    /// 5 ms … 10 s). Each list must be non-empty. Default: empty.
+    /// 5 ms … 10 s). Each list must be non-empty, finite and increasing. Default: empty.
     pub buckets: BTreeMap<String, Vec<f64>>,
 }
 

@@ -128,6 +128,82 @@ fn every_conventions_metric_is_described_with_its_declared_type() {
 }
 
 #[test]
+fn metrics_other_crates_record_are_declared_in_conventions() {
+    // The names boost-rpc, boost-cache and boost-tracing record (boost-tracing
+    // keeps its own literals; boost-service's tests check they match).
+    let recorded_elsewhere = [
+        "rpc_server_call_duration_seconds",
+        "rpc_server_in_flight_calls",
+        "rpc_client_call_duration_seconds",
+        "rpc_client_attempts_total",
+        "rpc_client_retries_total",
+        "rpc_client_retry_budget_exhausted_total",
+        "rpc_client_ejections_total",
+        "rpc_client_endpoints",
+        "cache_requests_total",
+        "cache_loads_total",
+        "cache_load_duration_seconds",
+        "cache_evictions_total",
+        "cache_entries",
+        "log_dropped_lines_total",
+        "log_suppressed_events_total",
+    ];
+    let declared: BTreeSet<&str> = conventions::METRICS.iter().map(|def| def.name).collect();
+    for name in recorded_elsewhere {
+        assert!(
+            declared.contains(name),
+            "{name} is not in conventions::METRICS"
+        );
+    }
+}
+
+#[test]
+fn every_conventions_metric_has_a_unit_and_a_real_help_sentence() {
+    let mut names = BTreeSet::new();
+    for def in conventions::METRICS {
+        assert!(names.insert(def.name), "{} is declared twice", def.name);
+        if def.name != conventions::SERVICE_INFO {
+            assert!(def.unit.is_some(), "{} has no unit", def.name);
+        }
+        assert!(
+            def.help.len() > 20 && def.help.ends_with('.') && !def.help.contains(def.name),
+            "{}: HELP should be a sentence saying what is measured: {:?}",
+            def.name,
+            def.help
+        );
+    }
+}
+
+#[test]
+fn no_metric_in_a_realistic_scrape_has_the_placeholder_help_but_the_undeclared_ones() {
+    let parsed = parse(&common::realistic_scrape());
+    let placeholders: BTreeSet<&str> = parsed
+        .help
+        .iter()
+        .filter(|(_, help)| help.contains("no description was given"))
+        .map(|(name, _)| name.as_str())
+        .collect();
+    // Only the two metrics record_realistic records without declaring them.
+    assert_eq!(
+        placeholders,
+        BTreeSet::from(["jobs_queue_depth", "jobs_retried_total"])
+    );
+    for name in [
+        "rpc_client_attempts_total",
+        "rpc_client_retries_total",
+        "rpc_client_retry_budget_exhausted_total",
+        "rpc_client_ejections_total",
+        "rpc_client_endpoints",
+        "log_suppressed_events_total",
+    ] {
+        assert!(
+            parsed.help.contains_key(name),
+            "{name} is not in the scrape"
+        );
+    }
+}
+
+#[test]
 fn histograms_use_the_semconv_duration_buckets_and_never_summaries() {
     let scrape = common::realistic_scrape();
     assert!(!scrape.contains(" summary\n"), "{scrape}");
@@ -192,7 +268,12 @@ fn buckets_can_be_overridden_per_metric() {
 
 #[test]
 fn unusable_buckets_are_rejected_naming_the_metric() {
-    for buckets in [vec![], vec![1.0, f64::NAN]] {
+    for buckets in [
+        vec![],
+        vec![1.0, f64::NAN],
+        vec![0.1, 1.0, 0.5],
+        vec![0.1, 0.1, 1.0],
+    ] {
         let mut settings = MetricsSettings::default();
         settings
             .buckets

@@ -15,10 +15,11 @@ fn handle_and_recorder_can_be_shared_across_threads() {
 }
 
 #[test]
-fn try_spawn_upkeep_outside_a_runtime_is_an_error_not_a_panic() {
+fn spawn_upkeep_outside_a_runtime_is_an_error_not_a_panic() {
     let (_recorder, handle) = common::build(&MetricsSettings::default());
-    let error = handle.try_spawn_upkeep(Duration::from_secs(5)).unwrap_err();
+    let error = handle.spawn_upkeep(Duration::from_secs(5)).unwrap_err();
     assert!(matches!(error, Error::NoRuntime));
+    assert!(error.to_string().contains("spawn_upkeep"), "{error}");
     assert!(error.to_string().contains("run_upkeep"), "{error}");
 }
 
@@ -30,8 +31,8 @@ fn upkeep_runs_in_the_background_and_render_sees_every_sample() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let upkeep = handle.spawn_upkeep(Duration::from_millis(10));
-        let other = handle.try_spawn_upkeep(Duration::from_millis(10)).unwrap();
+        let upkeep = handle.spawn_upkeep(Duration::from_millis(10)).unwrap();
+        let other = handle.spawn_upkeep(Duration::from_millis(10)).unwrap();
         metrics::with_local_recorder(&recorder, || {
             for _ in 0..100 {
                 metrics::histogram!("jobs_wait_seconds").record(0.2);

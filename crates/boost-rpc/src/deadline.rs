@@ -22,9 +22,17 @@ pub fn remaining() -> Option<Duration> {
 /// Runs `fut` with `deadline` as the current deadline. Nested scopes keep the
 /// earlier of the outer and the new deadline, so a deadline can only shrink.
 pub async fn scope<F: Future>(deadline: Instant, fut: F) -> F::Output {
+    scoped(deadline, fut).await
+}
+
+/// [`scope`] as a nameable future, for layers that hold it without boxing.
+pub(crate) fn scoped<F: Future>(
+    deadline: Instant,
+    fut: F,
+) -> tokio::task::futures::TaskLocalFuture<Instant, F> {
     let effective = match current() {
         Some(outer) if outer < deadline => outer,
         _ => deadline,
     };
-    DEADLINE.scope(effective, fut).await
+    DEADLINE.scope(effective, fut)
 }

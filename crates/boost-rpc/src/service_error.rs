@@ -82,55 +82,51 @@ pub fn set_error_domain(domain: impl Into<String>) -> bool {
 
 /// What a handler failed with, from the caller's point of view.
 ///
-/// Build one with the constructor named after the variant
+/// Build one with the constructor named after the gRPC code
 /// ([`ServiceError::not_found`], …), optionally refine it with
 /// [`with_reason`](ServiceError::with_reason) and
 /// [`with_metadata`](ServiceError::with_metadata), and return it: it converts
 /// into a [`tonic::Status`] with `?`.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ServiceError {
-    /// The thing asked for does not exist. gRPC `NOT_FOUND`, HTTP 404.
-    #[error("not found: {0}")]
-    NotFound(Detail),
-    /// The request is malformed whatever the system's state. `INVALID_ARGUMENT`, 400.
-    #[error("invalid argument: {0}")]
-    InvalidArgument(Detail),
-    /// The system is not in the state the call needs (e.g. deleting a
-    /// non-empty folder); retrying will not help until it changes.
-    /// `FAILED_PRECONDITION`, 412.
-    #[error("failed precondition: {0}")]
-    FailedPrecondition(Detail),
-    /// The caller is known but not allowed to do this. `PERMISSION_DENIED`, 403.
-    #[error("permission denied: {0}")]
-    PermissionDenied(Detail),
-    /// The caller did not prove who it is. `UNAUTHENTICATED`, 401.
-    #[error("unauthenticated: {0}")]
-    Unauthenticated(Detail),
-    /// A quota or limit is exhausted; retry later. `RESOURCE_EXHAUSTED`, 429.
-    #[error("resource exhausted: {0}")]
-    ResourceExhausted(Detail),
-    /// Temporarily unable to serve (a dependency is down); safe to retry.
-    /// `UNAVAILABLE`, 503.
-    #[error("unavailable: {0}")]
-    Unavailable(Detail),
-    /// What the caller tried to create exists already. `ALREADY_EXISTS`, 409.
-    #[error("already exists: {0}")]
-    AlreadyExists(Detail),
-    /// The work could not finish within the call's deadline. `DEADLINE_EXCEEDED`, 504.
-    #[error("deadline exceeded: {0}")]
-    DeadlineExceeded(Detail),
-    /// A concurrency conflict (e.g. a failed compare-and-swap); retry the whole
-    /// read-modify-write. `ABORTED`, 409.
-    #[error("aborted: {0}")]
-    Aborted(Detail),
-    /// This operation is not implemented. `UNIMPLEMENTED`, 501.
-    #[error("unimplemented: {0}")]
-    Unimplemented(Detail),
-    /// A bug or an unexpected failure. The caller sees only `INTERNAL` and
-    /// `"internal error"`; the source chain is logged.
-    #[error("internal error ({}): {}", .0.reason, .1)]
-    Internal(Detail, #[source] BoxError),
+///
+/// It is one pointer wide (its contents are boxed), so functions returning
+/// `Result<_, ServiceError>` stay cheap and pass `clippy::result_large_err`.
+/// [`code`](ServiceError::code) tells which kind it is.
+pub struct ServiceError(Box<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    code: Code,
+    detail: Detail,
+    /// Only for internal errors: logged, never sent.
+    source: Option<BoxError>,
+}
+
+impl fmt::Debug for ServiceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServiceError")
+            .field("code", &self.0.code)
+            .field("detail", &self.0.detail)
+            .field("source", &self.0.source)
+            .finish()
+    }
+}
+
+impl fmt::Display for ServiceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0.source {
+            Some(source) => write!(f, "internal error ({}): {source}", self.0.detail.reason),
+            None => write!(f, "{}: {}", describe(self.0.code), self.0.detail),
+        }
+    }
+}
+
+impl std::error::Error for ServiceError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
 }
 
 /// The caller-visible part of a [`ServiceError`]: message, reason, metadata.
@@ -175,12 +171,12 @@ impl fmt::Display for Detail {
 }
 
 macro_rules! constructors {
-    ($($(#[$doc:meta])* $fn:ident => $variant:ident, $code:expr;)*) => {
+    ($($(#[$doc:meta])* $fn:ident => $code:expr;)*) => {
         impl ServiceError {
             $(
                 $(#[$doc])*
                 pub fn $fn(message: impl Into<Cow<'static, str>>) -> Self {
-                    ServiceError::$variant(Detail::new(message, $code))
+                    ServiceError::new($code, Detail::new(message, $code), None)
                 }
             )*
         }
@@ -188,35 +184,54 @@ macro_rules! constructors {
 }
 
 constructors! {
-    /// [`ServiceError::NotFound`] with a message for the caller.
-    not_found => NotFound, Code::NotFound;
-    /// [`ServiceError::InvalidArgument`] with a message for the caller.
-    invalid_argument => InvalidArgument, Code::InvalidArgument;
-    /// [`ServiceError::FailedPrecondition`] with a message for the caller.
-    failed_precondition => FailedPrecondition, Code::FailedPrecondition;
-    /// [`ServiceError::PermissionDenied`] with a message for the caller.
-    permission_denied => PermissionDenied, Code::PermissionDenied;
-    /// [`ServiceError::Unauthenticated`] with a message for the caller.
-    unauthenticated => Unauthenticated, Code::Unauthenticated;
-    /// [`ServiceError::ResourceExhausted`] with a message for the caller.
-    resource_exhausted => ResourceExhausted, Code::ResourceExhausted;
-    /// [`ServiceError::Unavailable`] with a message for the caller.
-    unavailable => Unavailable, Code::Unavailable;
-    /// [`ServiceError::AlreadyExists`] with a message for the caller.
-    already_exists => AlreadyExists, Code::AlreadyExists;
-    /// [`ServiceError::DeadlineExceeded`] with a message for the caller.
-    deadline_exceeded => DeadlineExceeded, Code::DeadlineExceeded;
-    /// [`ServiceError::Aborted`] with a message for the caller.
-    aborted => Aborted, Code::Aborted;
-    /// [`ServiceError::Unimplemented`] with a message for the caller.
-    unimplemented => Unimplemented, Code::Unimplemented;
+    /// The thing asked for does not exist. gRPC `NOT_FOUND`, HTTP 404.
+    not_found => Code::NotFound;
+    /// The request is malformed whatever the system's state.
+    /// `INVALID_ARGUMENT`, 400.
+    invalid_argument => Code::InvalidArgument;
+    /// The system is not in the state the call needs (e.g. deleting a
+    /// non-empty folder); retrying will not help until it changes.
+    /// `FAILED_PRECONDITION`, 412.
+    failed_precondition => Code::FailedPrecondition;
+    /// The caller is known but not allowed to do this. `PERMISSION_DENIED`, 403.
+    permission_denied => Code::PermissionDenied;
+    /// The caller did not prove who it is. `UNAUTHENTICATED`, 401.
+    unauthenticated => Code::Unauthenticated;
+    /// A quota or limit is exhausted; retry later. `RESOURCE_EXHAUSTED`, 429.
+    resource_exhausted => Code::ResourceExhausted;
+    /// Temporarily unable to serve (a dependency is down); safe to retry.
+    /// `UNAVAILABLE`, 503.
+    unavailable => Code::Unavailable;
+    /// What the caller tried to create exists already. `ALREADY_EXISTS`, 409.
+    already_exists => Code::AlreadyExists;
+    /// The work could not finish within the call's deadline.
+    /// `DEADLINE_EXCEEDED`, 504.
+    deadline_exceeded => Code::DeadlineExceeded;
+    /// A concurrency conflict (e.g. a failed compare-and-swap); retry the whole
+    /// read-modify-write. `ABORTED`, 409.
+    aborted => Code::Aborted;
+    /// This operation is not implemented. `UNIMPLEMENTED`, 501.
+    unimplemented => Code::Unimplemented;
 }
 
 impl ServiceError {
-    /// [`ServiceError::Internal`] wrapping `source`, which is logged with its
-    /// chain but never sent to the caller.
+    fn new(code: Code, detail: Detail, source: Option<BoxError>) -> Self {
+        ServiceError(Box::new(Inner {
+            code,
+            detail,
+            source,
+        }))
+    }
+
+    /// A bug or an unexpected failure, wrapping `source`. The caller sees only
+    /// `INTERNAL` and `"internal error"`; `source` and its chain are logged
+    /// when the error becomes a `Status`, never sent. HTTP 500.
     pub fn internal(source: impl Into<BoxError>) -> Self {
-        ServiceError::Internal(Detail::new("internal error", Code::Internal), source.into())
+        ServiceError::new(
+            Code::Internal,
+            Detail::new("internal error", Code::Internal),
+            Some(source.into()),
+        )
     }
 
     /// Replaces the machine-readable reason (default: the code's name, e.g.
@@ -224,16 +239,17 @@ impl ServiceError {
     /// clients match on it.
     #[must_use]
     pub fn with_reason(mut self, reason: impl Into<Cow<'static, str>>) -> Self {
-        self.detail_mut().reason = reason.into();
+        self.0.detail.reason = reason.into();
         self
     }
 
     /// Adds a key/value to `ErrorInfo.metadata` (e.g. which field was invalid).
-    /// Ignored for [`ServiceError::Internal`], whose details stay inside.
+    /// Ignored for [internal](ServiceError::internal) errors, whose details
+    /// stay inside.
     #[must_use]
     pub fn with_metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        if !matches!(self, ServiceError::Internal(..)) {
-            self.detail_mut().metadata.insert(key.into(), value.into());
+        if !self.is_internal() {
+            self.0.detail.metadata.insert(key.into(), value.into());
         }
         self
     }
@@ -241,26 +257,18 @@ impl ServiceError {
     /// Sets `ErrorInfo.domain` for this error (default: [`set_error_domain`]).
     #[must_use]
     pub fn with_domain(mut self, domain: impl Into<Cow<'static, str>>) -> Self {
-        self.detail_mut().domain = Some(domain.into());
+        self.0.detail.domain = Some(domain.into());
         self
     }
 
     /// The gRPC code the caller receives.
     pub fn code(&self) -> Code {
-        match self {
-            ServiceError::NotFound(_) => Code::NotFound,
-            ServiceError::InvalidArgument(_) => Code::InvalidArgument,
-            ServiceError::FailedPrecondition(_) => Code::FailedPrecondition,
-            ServiceError::PermissionDenied(_) => Code::PermissionDenied,
-            ServiceError::Unauthenticated(_) => Code::Unauthenticated,
-            ServiceError::ResourceExhausted(_) => Code::ResourceExhausted,
-            ServiceError::Unavailable(_) => Code::Unavailable,
-            ServiceError::AlreadyExists(_) => Code::AlreadyExists,
-            ServiceError::DeadlineExceeded(_) => Code::DeadlineExceeded,
-            ServiceError::Aborted(_) => Code::Aborted,
-            ServiceError::Unimplemented(_) => Code::Unimplemented,
-            ServiceError::Internal(..) => Code::Internal,
-        }
+        self.0.code
+    }
+
+    /// Whether this is an [internal](ServiceError::internal) error.
+    pub fn is_internal(&self) -> bool {
+        self.0.source.is_some()
     }
 
     /// The HTTP status an HTTP service answers with.
@@ -270,64 +278,34 @@ impl ServiceError {
 
     /// The message the caller sees (`"internal error"` for internal errors).
     pub fn message(&self) -> &str {
-        self.detail().message()
+        self.0.detail.message()
     }
 
     /// The machine-readable reason (`ErrorInfo.reason`).
     pub fn reason(&self) -> &str {
-        self.detail().reason()
+        self.0.detail.reason()
     }
 
     /// The caller-visible part.
     pub fn detail(&self) -> &Detail {
-        match self {
-            ServiceError::NotFound(d)
-            | ServiceError::InvalidArgument(d)
-            | ServiceError::FailedPrecondition(d)
-            | ServiceError::PermissionDenied(d)
-            | ServiceError::Unauthenticated(d)
-            | ServiceError::ResourceExhausted(d)
-            | ServiceError::Unavailable(d)
-            | ServiceError::AlreadyExists(d)
-            | ServiceError::DeadlineExceeded(d)
-            | ServiceError::Aborted(d)
-            | ServiceError::Unimplemented(d)
-            | ServiceError::Internal(d, _) => d,
-        }
-    }
-
-    fn detail_mut(&mut self) -> &mut Detail {
-        match self {
-            ServiceError::NotFound(d)
-            | ServiceError::InvalidArgument(d)
-            | ServiceError::FailedPrecondition(d)
-            | ServiceError::PermissionDenied(d)
-            | ServiceError::Unauthenticated(d)
-            | ServiceError::ResourceExhausted(d)
-            | ServiceError::Unavailable(d)
-            | ServiceError::AlreadyExists(d)
-            | ServiceError::DeadlineExceeded(d)
-            | ServiceError::Aborted(d)
-            | ServiceError::Unimplemented(d)
-            | ServiceError::Internal(d, _) => d,
-        }
+        &self.0.detail
     }
 }
 
 impl From<ServiceError> for tonic::Status {
     fn from(err: ServiceError) -> Self {
-        let code = err.code();
-        if let ServiceError::Internal(detail, source) = &err {
+        let Inner {
+            code,
+            detail,
+            source,
+        } = *err.0;
+        if let Some(source) = &source {
             tracing::error!(
                 reason = detail.reason(),
                 error = %Chain(source.as_ref()),
                 "handler failed with an internal error"
             );
         }
-        let detail = match err {
-            ServiceError::Internal(d, _) => d,
-            other => other.detail().clone(),
-        };
         let domain = detail
             .domain
             .map(Cow::into_owned)
@@ -335,6 +313,25 @@ impl From<ServiceError> for tonic::Status {
             .unwrap_or_default();
         let details = ErrorDetails::with_error_info(detail.reason, domain, detail.metadata);
         tonic::Status::with_error_details(code, detail.message, details)
+    }
+}
+
+/// What `Display` says before the message: `not found: …`.
+fn describe(code: Code) -> &'static str {
+    match code {
+        Code::NotFound => "not found",
+        Code::InvalidArgument => "invalid argument",
+        Code::FailedPrecondition => "failed precondition",
+        Code::PermissionDenied => "permission denied",
+        Code::Unauthenticated => "unauthenticated",
+        Code::ResourceExhausted => "resource exhausted",
+        Code::Unavailable => "unavailable",
+        Code::AlreadyExists => "already exists",
+        Code::DeadlineExceeded => "deadline exceeded",
+        Code::Aborted => "aborted",
+        Code::Unimplemented => "unimplemented",
+        Code::Internal => "internal error",
+        _ => "error",
     }
 }
 
@@ -429,6 +426,18 @@ mod tests {
         assert_eq!(info.reason, "INTERNAL");
         assert!(info.metadata.is_empty());
         assert!(!format!("{status:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn display_names_the_kind_then_the_message() {
+        assert_eq!(
+            ServiceError::not_found("no profile named \"zoe\"").to_string(),
+            "not found: no profile named \"zoe\""
+        );
+        let internal = ServiceError::internal(std::io::Error::other("disk full"));
+        assert_eq!(internal.to_string(), "internal error (INTERNAL): disk full");
+        assert!(std::error::Error::source(&internal).is_some());
+        assert!(std::error::Error::source(&ServiceError::aborted("x")).is_none());
     }
 
     #[test]

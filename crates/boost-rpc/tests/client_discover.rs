@@ -122,3 +122,45 @@ async fn a_name_with_no_addresses_fails_fast_and_says_so() {
         status.message()
     );
 }
+
+/// A resolver that never answers.
+struct HangingResolver;
+
+impl Resolver for HangingResolver {
+    fn resolve<'a>(
+        &'a self,
+        _name: &'a str,
+        _port: u16,
+    ) -> Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send + 'a>> {
+        Box::pin(std::future::pending())
+    }
+}
+
+#[tokio::test]
+async fn waiting_for_a_first_resolution_is_bounded_by_the_deadline() {
+    let mut dns = DnsSettings::default();
+    dns.name = "greeter.test".into();
+    let mut settings = ClientSettings::default();
+    settings.dns = Some(dns);
+    settings.timeout = Duration::from_millis(100);
+    let client = Client::builder("greeter", &settings)
+        .resolver(Arc::new(HangingResolver))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let status = GreeterClient::new(client)
+        .say_hello(hello(1))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::DeadlineExceeded);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        status.message().contains("discovery"),
+        "{}",
+        status.message()
+    );
+}

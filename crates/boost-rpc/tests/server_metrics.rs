@@ -1,7 +1,7 @@
 //! The metrics layer: one `rpc_server_call_duration_seconds` sample per call,
 //! labelled with the method and the final status — whether the status came in
 //! the response headers (trailers-only) or in the trailers — and an in-flight
-//! gauge.
+//! gauge. A deadline the server enforces is counted as `DEADLINE_EXCEEDED`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod server_support;
@@ -154,6 +154,12 @@ async fn each_call_records_one_duration_sample_labelled_with_its_final_status() 
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unavailable);
 
+    // DEADLINE_EXCEEDED from the deadline layer (tonic's own grpc-timeout
+    // handling outside the stack fires later and must not turn it into CANCELLED).
+    let (code, _) =
+        server_support::raw_say_hello(addr, "slow:1000", &[("grpc-timeout", "100m")]).await;
+    assert_eq!(code, tonic::Code::DeadlineExceeded as i32);
+
     // Samples are recorded when the response body ends, a moment after the
     // client has its answer.
     for _ in 0..100 {
@@ -161,6 +167,7 @@ async fn each_call_records_one_duration_sample_labelled_with_its_final_status() 
         if seen.samples("hello.v1.Profiles/GetProfile", "UNAVAILABLE") > 0
             && seen.samples("hello.v1.Greeter/SayHello", "OK") >= 2
             && seen.samples("hello.v1.Greeter/SayHello", "NOT_FOUND") > 0
+            && seen.samples("hello.v1.Greeter/SayHello", "DEADLINE_EXCEEDED") > 0
         {
             break;
         }
@@ -178,5 +185,5 @@ async fn each_call_records_one_duration_sample_labelled_with_its_final_status() 
         1
     );
     let total: usize = seen.histograms.values().sum();
-    assert_eq!(total, 4, "one sample per call: {:?}", seen.histograms);
+    assert_eq!(total, 5, "one sample per call: {:?}", seen.histograms);
 }

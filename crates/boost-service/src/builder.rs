@@ -17,6 +17,9 @@ use crate::telemetry::{LogLevelControl, RenderConfig, RenderMetrics};
 
 type TaskFuture = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
 pub(crate) type TaskFn = Box<dyn FnOnce(Lifecycle) -> TaskFuture + Send>;
+/// Builds a task once telemetry is up (so what it builds binds to the real
+/// metrics recorder), before the tasks start.
+pub(crate) type DeferredTaskFn = Box<dyn FnOnce() -> Result<TaskFn, BoxError> + Send>;
 
 /// Entry point: `Service::builder(identity)`.
 #[derive(Debug)]
@@ -36,6 +39,7 @@ impl Service {
             git_commit: None,
             checks: Vec::new(),
             tasks: Vec::new(),
+            deferred: Vec::new(),
             handle_signals: true,
             shutdown: ShutdownHandle::new(),
         }
@@ -86,13 +90,17 @@ pub struct ServiceBuilder {
     pub(crate) git_commit: Option<String>,
     pub(crate) checks: Vec<ReadinessCheck>,
     pub(crate) tasks: Vec<(String, TaskFn)>,
+    pub(crate) deferred: Vec<(String, DeferredTaskFn)>,
     pub(crate) handle_signals: bool,
     pub(crate) shutdown: ShutdownHandle,
 }
 
 impl fmt::Debug for ServiceBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let tasks: Vec<&str> = self.tasks.iter().map(|(n, _)| n.as_str()).collect();
+        let tasks: Vec<&str> = (self.tasks.iter().map(|(n, _)| n))
+            .chain(self.deferred.iter().map(|(n, _)| n))
+            .map(String::as_str)
+            .collect();
         f.debug_struct("ServiceBuilder")
             .field("identity", &self.identity)
             .field("admin", &self.admin)
@@ -130,8 +138,10 @@ impl ServiceBuilder {
     /// identity)` when the service starts; `/metrics` renders it.
     ///
     /// Telemetry starts inside [`start`](Self::start), before any task: create
-    /// metric handles (and anything that registers them) inside a task, not
-    /// before `run`, or they bind to the no-op recorder.
+    /// metric handles (and anything that registers them, such as boost-rpc
+    /// clients and boost-cache caches) inside a task or in the closure given to
+    /// [`grpc_with`](Self::grpc_with), not before `run`, or they bind to the
+    /// no-op recorder and their metrics are lost.
     pub fn metrics(mut self, settings: boost_metrics::MetricsSettings) -> Self {
         self.metrics = MetricsMode::Start(Box::new(settings));
         self
@@ -221,6 +231,18 @@ impl ServiceBuilder {
             Box::pin(async move { fut.await.map_err(Into::into) })
         });
         self.tasks.push((name.into(), task));
+        self
+    }
+
+    /// Adds a task that `build` makes once telemetry has started and before
+    /// any task starts; an error from `build` makes [`start`](Self::start)
+    /// fail with [`Error::TaskSetup`].
+    pub(crate) fn deferred_task(
+        mut self,
+        name: impl Into<String>,
+        build: impl FnOnce() -> Result<TaskFn, BoxError> + Send + 'static,
+    ) -> Self {
+        self.deferred.push((name.into(), Box::new(build)));
         self
     }
 

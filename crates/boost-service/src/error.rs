@@ -26,7 +26,10 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The admin server stopped with an I/O error.
-    #[error("admin server failed: {0}")]
+    #[error(
+        "admin server failed while serving: {0}; the service was shut down. If it repeats, \
+         compare process_open_fds with process_max_fds and check the host's network"
+    )]
     AdminServe(#[source] std::io::Error),
     /// SIGTERM/SIGINT handlers could not be installed.
     #[error(
@@ -50,8 +53,21 @@ pub enum Error {
         /// The task's error.
         source: BoxError,
     },
+    /// A task could not be built when the service started (e.g. the closure
+    /// given to [`ServiceBuilder::grpc_with`](crate::ServiceBuilder::grpc_with)
+    /// failed); nothing was served.
+    #[error("task {task:?} could not be set up: {source}")]
+    TaskSetup {
+        /// The task's name (`grpc` for `grpc_with`).
+        task: String,
+        /// The builder's error.
+        source: BoxError,
+    },
     /// A task panicked.
-    #[error("task {task:?} panicked: {message}")]
+    #[error(
+        "task {task:?} panicked: {message}; the service was shut down gracefully. \
+         This is a bug in the task: the log has the panic's location"
+    )]
     TaskPanicked {
         /// The name given to [`ServiceBuilder::task`](crate::ServiceBuilder::task).
         task: String,

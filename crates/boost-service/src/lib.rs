@@ -118,9 +118,21 @@
 //! # }
 //! ```
 //!
-//! For gRPC, [`ServiceBuilder::grpc`] adds a [`GrpcServer`] task that does
-//! this, with health (`NOT_SERVING` from the moment shutdown starts) and
+//! For gRPC, [`ServiceBuilder::grpc_with`] adds a [`GrpcServer`] task that
+//! does this, with health (`NOT_SERVING` from the moment shutdown starts) and
 //! reflection: see the [`grpc`] module.
+//!
+//! # Build what records metrics inside the service
+//!
+//! [`run`](ServiceBuilder::run) installs the metrics recorder. boost-rpc
+//! clients, boost-cache caches and `metrics::counter!` handles bind to the
+//! recorder in place when they are *built*, so build them after that: in the
+//! closure given to [`grpc_with`](ServiceBuilder::grpc_with) (the
+//! recommended way to serve gRPC whenever handlers hold clients or caches),
+//! or inside a [`task`](ServiceBuilder::task). Built before `run` — e.g.
+//! handlers passed to [`grpc`](ServiceBuilder::grpc) — their metrics are
+//! silently lost. `grpc` suits handlers that record nothing themselves, and
+//! tests that [`bind`](GrpcServer::bind) a port-`0` server up front.
 //!
 //! # Tests
 //!

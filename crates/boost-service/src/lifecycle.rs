@@ -198,7 +198,7 @@ impl Lifecycle {
             let _ = self
                 .inner
                 .deadline
-                .set(Instant::now() + self.inner.shutdown_timeout);
+                .set(deadline_after(self.inner.shutdown_timeout));
         }
         self.inner.phase.send_if_modified(|p| {
             let moved = *p < phase;
@@ -214,4 +214,14 @@ impl Lifecycle {
             changed
         });
     }
+}
+
+/// `now + timeout`, or a deadline decades away when that would overflow (a
+/// `shutdown_timeout` of "100000 years" means "wait for the tasks", not a panic).
+pub(crate) fn deadline_after(timeout: Duration) -> Instant {
+    const DECADES: Duration = Duration::from_secs(30 * 365 * 24 * 60 * 60);
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .or_else(|| now.checked_add(DECADES))
+        .unwrap_or(now)
 }

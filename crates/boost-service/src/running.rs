@@ -10,7 +10,7 @@ use tokio::task::{Id, JoinError, JoinHandle, JoinSet};
 use crate::admin::{self, AdminContext, BuildInfo};
 use crate::builder::ServiceBuilder;
 use crate::error::{BoxError, Error};
-use crate::lifecycle::{Lifecycle, Phase};
+use crate::lifecycle::{Lifecycle, Phase, deadline_after};
 use crate::readiness::Readiness;
 use crate::shutdown::{Requests, ShutdownHandle, listen_for_signals};
 use crate::telemetry::{self, Telemetry};
@@ -47,12 +47,21 @@ impl RunningService {
             config,
             git_commit,
             checks,
-            tasks,
+            mut tasks,
+            deferred,
             handle_signals,
             shutdown,
         } = builder;
 
         let telemetry = telemetry::start(tracing, metrics, &identity)?;
+        // Built now, so the metric handles they take bind to the recorder just installed.
+        for (name, build) in deferred {
+            let task = build().map_err(|source| Error::TaskSetup {
+                task: name.clone(),
+                source,
+            })?;
+            tasks.push((name, task));
+        }
 
         let readiness = Readiness::new(
             checks,
@@ -100,7 +109,7 @@ impl RunningService {
             let _ = admin_stopped.await;
         });
         let admin = tokio::spawn(async move { server.await });
-        tracing::info!(admin = %admin_addr, service = %identity.name, "admin server listening");
+        tracing::info!(admin = %admin_addr, "admin server listening");
         if !admin_addr.ip().is_loopback() {
             tracing::warn!(admin = %admin_addr,
                 "admin server listens beyond loopback: /info, /config and /metrics are readable \
@@ -198,7 +207,7 @@ impl RunningService {
         let deadline = self
             .lifecycle
             .deadline()
-            .unwrap_or_else(|| tokio::time::Instant::now() + self.shutdown_timeout);
+            .unwrap_or_else(|| deadline_after(self.shutdown_timeout));
         tracing::info!(tasks = self.tasks.len(), shutdown_timeout = ?self.shutdown_timeout,
             "stopping: tasks were told to stop accepting work; in-flight work has {} to finish",
             humantime::format_duration(self.shutdown_timeout));

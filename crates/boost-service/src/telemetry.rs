@@ -3,7 +3,11 @@
 
 use std::sync::Arc;
 
-use crate::error::BoxError;
+use boost_config::ServiceIdentity;
+use tokio::task::JoinHandle;
+
+use crate::builder::{MetricsMode, TracingMode};
+use crate::error::{BoxError, Error};
 
 /// Reads and changes the log filter at run time; `GET`/`PUT /loglevel` use it.
 ///
@@ -33,12 +37,6 @@ pub(crate) type RenderMetrics = Arc<dyn Fn() -> String + Send + Sync>;
 
 /// Renders the effective configuration for `/config`.
 pub(crate) type RenderConfig = Arc<dyn Fn() -> String + Send + Sync>;
-
-use boost_config::ServiceIdentity;
-use tokio::task::JoinHandle;
-
-use crate::builder::{MetricsMode, TracingMode};
-use crate::error::Error;
 
 /// Telemetry the service started or was given; flushed last at shutdown.
 #[derive(Default)]
@@ -85,7 +83,15 @@ pub(crate) fn start(
                     what: "metrics",
                     source: e.into(),
                 })?;
-            telemetry.upkeep = Some(handle.spawn_upkeep(boost_metrics::DEFAULT_UPKEEP_INTERVAL));
+            // `start` runs inside the service's runtime, so this does not fail there;
+            // still an error, never a panic.
+            let upkeep = handle
+                .spawn_upkeep(boost_metrics::DEFAULT_UPKEEP_INTERVAL)
+                .map_err(|e| Error::Telemetry {
+                    what: "metrics",
+                    source: e.into(),
+                })?;
+            telemetry.upkeep = Some(upkeep);
             telemetry.metrics = Some(Arc::new(move || handle.render()));
         }
         MetricsMode::Given(render) => telemetry.metrics = Some(render),

@@ -333,3 +333,61 @@ async fn a_panicking_check_counts_as_failed() {
         "{body}"
     );
 }
+
+/// A service config as a real binary loads it (the lib.rs example's shape).
+#[derive(Default, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+struct LoadedConfig {
+    service: boost_config::ServiceIdentity,
+    admin: boost_service::AdminSettings,
+    lifecycle: LifecycleSettings,
+}
+
+impl boost_config::Validate for LoadedConfig {
+    fn validate(&self, problems: &mut boost_config::Problems) {
+        problems.check("admin", &self.admin);
+        problems.check("lifecycle", &self.lifecycle);
+    }
+}
+
+#[tokio::test]
+async fn config_from_boost_config_shows_provenance_and_masks_the_token_from_the_environment() {
+    let canary = "canary-3e9d0c4f-token-from-env";
+    let config = boost_config::Loader::new("hello-service")
+        .dir("no/such/dir")
+        .env_vars([
+            ("HELLO_SERVICE__ADMIN__TOKEN", canary),
+            ("HELLO_SERVICE__ADMIN__LISTEN", "127.0.0.1:0"),
+            ("HELLO_SERVICE__SERVICE__TEAM", "payments"),
+        ])
+        .load::<LoadedConfig>()
+        .unwrap();
+    // boost-config masks it (the admin server would mask this token again, so
+    // check the explanation itself too).
+    assert!(!config.explain().contains(canary));
+    let svc = builder("hello-service")
+        .admin(config.admin.clone())
+        .config_explain(config.explain())
+        .start()
+        .await
+        .unwrap();
+    let body = get(svc.admin_addr(), "/config").await.text().await.unwrap();
+    assert!(!body.contains(canary), "/config leaked the token:\n{body}");
+    assert!(body.contains("[REDACTED]"), "{body}");
+    // Provenance: each value names the layer that set it.
+    assert!(body.contains("HELLO_SERVICE__ADMIN__TOKEN"), "{body}");
+    assert!(body.contains("HELLO_SERVICE__SERVICE__TEAM"), "{body}");
+    assert!(body.contains("# default"), "{body}");
+}
+
+#[tokio::test]
+async fn debug_output_of_builder_and_running_service_never_shows_the_token() {
+    let canary = "canary-81f2a6d4-debug-print";
+    let builder = builder("debug-demo").admin(common::any_port().with_token(canary));
+    let debug = format!("{builder:?}");
+    assert!(!debug.contains(canary), "{debug}");
+    assert!(debug.contains("REDACTED"), "{debug}");
+    let svc = builder.start().await.unwrap();
+    let debug = format!("{svc:?}");
+    assert!(!debug.contains(canary), "{debug}");
+}

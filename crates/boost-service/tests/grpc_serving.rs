@@ -296,3 +296,64 @@ async fn reflection_can_be_switched_off() {
     running.shutdown_handle().trigger();
     running.wait().await.unwrap();
 }
+
+#[tokio::test]
+async fn grpc_with_builds_the_server_when_the_service_starts() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    let built = Arc::new(AtomicBool::new(false));
+    let bound: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
+    let (built_in, bound_in) = (built.clone(), bound.clone());
+    let builder = Service::builder(ServiceIdentity::new("grpc-with-test", "1.0.0"))
+        .without_telemetry()
+        .handle_signals(false)
+        .admin(AdminSettings::new("127.0.0.1:0".parse().unwrap()))
+        .lifecycle(LifecycleSettings::default().with_drain_delay(Duration::ZERO))
+        .grpc_with(move || {
+            built_in.store(true, Ordering::SeqCst);
+            let settings = GrpcSettings::new("127.0.0.1:0".parse().unwrap());
+            let routes = Routes::new(GreeterServer::new(SlowGreeter));
+            let server = GrpcServer::new(settings, routes).bind()?;
+            *bound_in.lock().unwrap() = server.local_addr();
+            Ok(server)
+        });
+    assert!(
+        !built.load(Ordering::SeqCst),
+        "built before the service started"
+    );
+
+    let running = builder.start().await.unwrap();
+    assert!(built.load(Ordering::SeqCst), "not built by start()");
+    let addr = bound.lock().unwrap().unwrap();
+    let mut client = GreeterClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let reply = client
+        .say_hello(HelloRequest { name: "ada".into() })
+        .await
+        .unwrap();
+    assert_eq!(reply.into_inner().message, "hello ada");
+
+    running.shutdown_handle().trigger();
+    running.wait().await.unwrap();
+}
+
+#[tokio::test]
+async fn grpc_with_error_stops_the_service_before_it_serves() {
+    let err = Service::builder(ServiceIdentity::new("grpc-with-fails", "1.0.0"))
+        .without_telemetry()
+        .handle_signals(false)
+        .admin(AdminSettings::new("127.0.0.1:0".parse().unwrap()))
+        .grpc_with(|| Err("profiles.endpoints is empty; set at least one URL".into()))
+        .start()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, boost_service::Error::TaskSetup { task, .. } if task == "grpc"),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(message.contains("\"grpc\""), "{message}");
+    assert!(message.contains("profiles.endpoints is empty"), "{message}");
+}

@@ -107,6 +107,7 @@ async fn get_shows_the_current_filter() {
     assert_eq!(response.status(), 200);
     let body = response.text().await.unwrap();
     assert!(!body.trim().is_empty());
+    assert_eq!(body.trim(), logging().0.current(), "the filter in force");
 }
 
 #[tokio::test]

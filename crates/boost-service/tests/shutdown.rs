@@ -235,6 +235,11 @@ async fn a_panicking_task_is_reported_with_its_message() {
         .run()
         .await
         .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("boom in crashy") && text.contains("the log has the panic's location"),
+        "the error says what happened and where to look: {text}"
+    );
     match err {
         Error::TaskPanicked { task, message } => {
             assert_eq!(task, "crashy");
@@ -275,4 +280,59 @@ async fn checks_are_not_run_once_shutdown_started() {
     assert!(!report.is_ready());
     assert!(report.checks.is_empty());
     waiting.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn the_admin_server_answers_while_tasks_finish_in_flight_work() {
+    let admin = Arc::new(std::sync::OnceLock::<std::net::SocketAddr>::new());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (addr_for_task, seen_by_task) = (admin.clone(), seen.clone());
+    let svc = builder("admin-last")
+        .lifecycle(timings(Duration::from_millis(50), Duration::from_secs(10)))
+        .task("worker", move |lc| async move {
+            lc.stop_accepting().await;
+            // In-flight work still running: probes and scrapes must still be answered.
+            let addr = *addr_for_task.get().unwrap();
+            for path in ["/health/live", "/health/ready", "/info"] {
+                let status = client().get(url(addr, path)).send().await.unwrap().status();
+                seen_by_task
+                    .lock()
+                    .unwrap()
+                    .push((path, status.as_u16(), lc.phase()));
+            }
+            Ok::<_, std::io::Error>(())
+        })
+        .start()
+        .await
+        .unwrap();
+    admin.set(svc.admin_addr()).unwrap();
+    svc.shutdown_handle().trigger();
+    svc.wait().await.unwrap();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            ("/health/live", 200, Phase::Stopping),
+            ("/health/ready", 503, Phase::Stopping),
+            ("/info", 200, Phase::Stopping),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_endless_shutdown_timeout_means_wait_for_the_tasks_not_a_panic() {
+    let svc = builder("endless-timeout")
+        .lifecycle(timings(Duration::ZERO, Duration::MAX))
+        .task("worker", |lc| async move {
+            lc.stop_accepting().await;
+            assert!(lc.deadline().is_some());
+            Ok::<_, std::io::Error>(())
+        })
+        .start()
+        .await
+        .unwrap();
+    svc.shutdown_handle().trigger();
+    tokio::time::timeout(Duration::from_secs(10), svc.wait())
+        .await
+        .expect("shutdown did not finish")
+        .unwrap();
 }

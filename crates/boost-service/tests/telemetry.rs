@@ -52,8 +52,13 @@ async fn builder_starts_tracing_and_metrics_and_flushes_them_at_shutdown() {
     );
 
     // /loglevel reads and changes boost-tracing's filter.
+    // boost_tracing::init lets a non-empty RUST_LOG override the configured filter.
+    let configured = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|env| !env.trim().is_empty())
+        .unwrap_or_else(|| "warn".to_owned());
     let current = get(addr, "/loglevel").await.text().await.unwrap();
-    assert_eq!(current.trim(), "warn");
+    assert_eq!(current.trim(), configured.trim());
     let changed = client()
         .put(url(addr, "/loglevel"))
         .bearer_auth("telemetry-token-9d1f")

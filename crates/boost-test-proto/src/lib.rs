@@ -12,4 +12,5 @@ pub mod hello {
 pub use hello::v1::*;
 
 /// The encoded `FileDescriptorSet` of `hello.proto`, for server reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/hello_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/hello_descriptor.bin"));

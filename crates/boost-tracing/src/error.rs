@@ -40,6 +40,9 @@ pub enum Error {
         reason: String,
     },
     /// The background writer thread could not be started.
-    #[error("cannot start the log writer thread: {0}")]
+    #[error(
+        "cannot start the log writer thread: {0} (the process may be at its thread or memory \
+         limit; check ulimit -u and the container's pids limit)"
+    )]
     Writer(#[source] std::io::Error),
 }

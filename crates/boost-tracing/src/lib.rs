@@ -79,7 +79,8 @@
 //!   set with `set_parent` after that is ignored by OpenTelemetry (`set_parent` returns an
 //!   error).
 //! - A field named like a line key (`level`, `message`, `service`, …) is written as
-//!   `field.<name>` so it cannot shadow the line's own key.
+//!   `field.<name>` so it cannot shadow the line's own key; so is a span field called `name`
+//!   inside its span object.
 #![deny(missing_docs)]
 
 mod error;

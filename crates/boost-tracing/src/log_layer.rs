@@ -17,10 +17,13 @@ use tracing_subscriber::registry::{LookupSpan, SpanRef};
 use crate::ids::{DispatchCell, OtelIds, otel_ids};
 use crate::rate_limit::{RateLimiter, Verdict};
 use crate::redact::Redactor;
-use crate::render::{FieldWriter, Style, escape_json, escape_text};
+use crate::render::{FieldWriter, RESERVED, Style, escape_json, escape_text};
 use crate::settings::LogFormat;
 use crate::timestamp;
 use crate::writer::LineSink;
+
+/// The key a JSON span object writes itself: a span field called `name` becomes `field.name`.
+const SPAN_RESERVED: &[&str] = &["name"];
 
 /// A span's fields, already rendered in the layer's style (`"a":1,"b":"x"` or `a=1 b="x"`).
 struct SpanFields(Vec<u8>);
@@ -87,7 +90,7 @@ impl LogLayer {
         } = b;
         let mut visitor = FieldWriter::new(fields, Style::Json, &self.redactor);
         visitor.message = Some(message);
-        visitor.guard_reserved = true;
+        visitor.reserved = RESERVED;
         event.record(&mut visitor);
         let any_field = visitor.any;
         let meta = event.metadata();
@@ -287,11 +290,9 @@ where
 
     fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, ctx: Context<'_, S>) {
         let mut rendered = Vec::new();
-        attrs.record(&mut FieldWriter::new(
-            &mut rendered,
-            self.style,
-            &self.redactor,
-        ));
+        let mut visitor = FieldWriter::new(&mut rendered, self.style, &self.redactor);
+        visitor.reserved = SPAN_RESERVED;
+        attrs.record(&mut visitor);
         if let Some(span) = ctx.span(id) {
             let _ = span.extensions_mut().replace(SpanFields(rendered));
         }
@@ -302,6 +303,7 @@ where
         let mut ext = span.extensions_mut();
         if let Some(fields) = ext.get_mut::<SpanFields>() {
             let mut visitor = FieldWriter::new(&mut fields.0, self.style, &self.redactor);
+            visitor.reserved = SPAN_RESERVED;
             visitor.any = !visitor.out.is_empty();
             values.record(&mut visitor);
         }

@@ -19,7 +19,7 @@ pub(crate) enum Style {
 
 /// Keys the JSON line writes itself; an event field with one of these names is written as
 /// `field.<name>` instead, so it can never shadow them.
-const RESERVED: &[&str] = &[
+pub(crate) const RESERVED: &[&str] = &[
     "timestamp",
     "level",
     "message",
@@ -38,8 +38,9 @@ pub(crate) struct FieldWriter<'a> {
     pub(crate) message: Option<&'a mut Vec<u8>>,
     pub(crate) style: Style,
     pub(crate) redactor: &'a Redactor,
-    /// Rename event fields that collide with the line's own keys.
-    pub(crate) guard_reserved: bool,
+    /// Field names written as `field.<name>` (JSON only) because the line or object they go
+    /// into has a key of that name: [`RESERVED`] for events, `name` for spans.
+    pub(crate) reserved: &'static [&'static str],
     /// Whether a field has been written already (for the separator).
     pub(crate) any: bool,
 }
@@ -52,7 +53,7 @@ impl<'a> FieldWriter<'a> {
             message: None,
             style,
             redactor,
-            guard_reserved: false,
+            reserved: &[],
         }
     }
 
@@ -65,7 +66,7 @@ impl<'a> FieldWriter<'a> {
                     self.out.push(b',');
                 }
                 self.out.push(b'"');
-                if self.guard_reserved && RESERVED.contains(&name) {
+                if self.reserved.contains(&name) {
                     self.out.extend_from_slice(b"field.");
                 }
                 escape_json(self.out, name);

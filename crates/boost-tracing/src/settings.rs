@@ -41,7 +41,8 @@ pub struct TracingSettings {
     /// terminal, then pretty). Default: `auto`.
     pub format: LogFormat,
     /// Which events are logged, in `RUST_LOG` syntax (`info,my_crate=debug`). The `RUST_LOG`
-    /// environment variable, when set and valid, overrides it. Changeable at run time through
+    /// environment variable, when set and not empty, overrides it (an invalid one makes
+    /// [`init`](crate::init) fail, naming it). Changeable at run time through
     /// [`LogFilter`](crate::LogFilter). Default: `info`.
     pub filter: String,
     /// Field names whose values are written as `"[REDACTED]"` in events and spans, in every

@@ -1,6 +1,7 @@
 //! `init` installs the process-wide subscriber, so it gets a test binary (process) of its own.
 //! One test, in order: init, second init fails clearly, the panic hook writes one structured
-//! event, the filter reloads globally, async shutdown on a current-thread runtime flushes.
+//! event before the previous hook runs, the filter reloads globally, async shutdown on a
+//! current-thread runtime flushes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
@@ -16,6 +17,20 @@ fn init_once_then_panic_hook_filter_reload_and_shutdown() {
     settings.filter = "info".into();
     let identity = ServiceIdentity::new("hello-service", "1.0.0");
     let lines = Lines::default();
+    // The hook installed before `init`: it records how many panic lines were already written
+    // when it ran (boost-tracing's hook must log, and flush, first).
+    let seen_by_previous_hook = std::sync::Arc::new(std::sync::Mutex::new(None::<usize>));
+    {
+        let (lines, seen) = (lines.clone(), seen_by_previous_hook.clone());
+        std::panic::set_hook(Box::new(move |_| {
+            let written = lines
+                .json()
+                .iter()
+                .filter(|l| l["target"] == "panic")
+                .count();
+            *seen.lock().unwrap() = Some(written);
+        }));
+    }
     let guard = builder(&settings, &identity)
         .ignore_rust_log()
         .writer(lines.clone())
@@ -34,6 +49,11 @@ fn init_once_then_panic_hook_filter_reload_and_shutdown() {
         .unwrap()
         .join();
     assert!(joined.is_err());
+    assert_eq!(
+        *seen_by_previous_hook.lock().unwrap(),
+        Some(1),
+        "the previous hook runs, after the panic line is written"
+    );
 
     // The filter handle changes the global filter.
     tracing::debug!("hidden");

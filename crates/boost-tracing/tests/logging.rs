@@ -117,6 +117,22 @@ fn fields_named_like_reserved_keys_cannot_shadow_them() {
 }
 
 #[test]
+fn a_span_field_called_name_cannot_shadow_the_span_name() {
+    let (dispatch, _guard, lines) = logger(json_settings());
+    tracing::dispatcher::with_default(&dispatch, || {
+        let span = tracing::info_span!("lookup", name = "ada", other = tracing::field::Empty);
+        let _e = span.enter();
+        span.record("other", 1_u64);
+        tracing::info!("found");
+    });
+    let line = &lines.json()[0];
+    let expected = serde_json::json!({"name": "lookup", "field.name": "ada", "other": 1});
+    assert_eq!(line["span"], expected, "{line}");
+    // The raw line has no duplicate key either (a JSON parser would keep only one).
+    assert_eq!(lines.text().matches("\"name\":").count(), 2, "{line}");
+}
+
+#[test]
 fn every_default_redacted_key_is_redacted_in_events_and_spans_in_every_format() {
     for format in [LogFormat::Json, LogFormat::Compact, LogFormat::Pretty] {
         let mut settings = json_settings();
@@ -422,4 +438,70 @@ fn log_lines_carry_the_upstream_trace_id_after_extract_even_with_export_off() {
         "a new span id for this hop"
     );
     assert!(is_hex(&line["span_id"], 16));
+}
+
+/// Records the names of finished spans.
+#[derive(Clone, Debug, Default)]
+struct SpanNames(Arc<Mutex<Vec<String>>>);
+
+impl opentelemetry_sdk::trace::SpanProcessor for SpanNames {
+    fn on_start(&self, _: &mut opentelemetry_sdk::trace::Span, _: &opentelemetry::Context) {}
+    fn on_end(&self, span: opentelemetry_sdk::trace::SpanData) {
+        self.0.lock().unwrap().push(span.name.into_owned());
+    }
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
+    }
+    fn shutdown_with_timeout(&self, _: Duration) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
+    }
+}
+
+/// Runs a new root span and children of a sampled and of an unsampled remote parent under
+/// `sample_ratio`; returns the names of the spans that were recorded.
+fn recorded_spans(sample_ratio: f64) -> Vec<String> {
+    use boost_tracing::OpenTelemetrySpanExt as _;
+    let mut settings = json_settings();
+    settings.otlp.sample_ratio = sample_ratio;
+    let names = SpanNames::default();
+    let (dispatch, guard) = builder(&settings, &identity())
+        .ignore_rust_log()
+        .blocking_writer(std::io::sink())
+        .span_processor(names.clone())
+        .build()
+        .unwrap();
+    let parent = |flags: &str| {
+        let mut headers = http::HeaderMap::new();
+        let traceparent = format!("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-{flags}");
+        headers.insert("traceparent", traceparent.parse().unwrap());
+        boost_tracing::propagation::extract_headers(&headers)
+    };
+    tracing::dispatcher::with_default(&dispatch, || {
+        tracing::info_span!("new_root").in_scope(|| tracing::info!("x"));
+        let span = tracing::info_span!("child_of_sampled");
+        span.set_parent(parent("01")).unwrap();
+        span.in_scope(|| tracing::info!("x"));
+        drop(span);
+        let span = tracing::info_span!("child_of_unsampled");
+        span.set_parent(parent("00")).unwrap();
+        span.in_scope(|| tracing::info!("x"));
+    });
+    drop(guard);
+    let mut names = names.0.lock().unwrap().clone();
+    names.sort();
+    names
+}
+
+#[test]
+fn sampler_is_parent_based_with_the_configured_ratio_for_new_traces() {
+    assert_eq!(
+        recorded_spans(1.0),
+        ["child_of_sampled", "new_root"],
+        "ratio 1: every new trace; a child follows its parent's decision"
+    );
+    assert_eq!(
+        recorded_spans(0.0),
+        ["child_of_sampled"],
+        "ratio 0: no new trace, but a sampled parent is still followed"
+    );
 }

@@ -112,8 +112,10 @@
 //!
 //! - Metrics handles are taken when a client or a cache is built, from the
 //!   recorder installed then. `Service::run` installs the recorder, so build
-//!   clients and caches inside a task (see `examples/hello-service`), or
-//!   install metrics yourself first.
+//!   clients and caches in the closure given to
+//!   [`ServiceBuilder::grpc_with`](service::ServiceBuilder::grpc_with) (see
+//!   `examples/hello-service`) or inside a task, or install metrics yourself
+//!   first.
 //! - Generated gRPC code refers to `tonic` and `prost` by name: a service
 //!   depends on those directly (same versions as the workspace).
 #![deny(missing_docs)]

@@ -67,8 +67,9 @@ pub struct Greeter {
 
 impl Greeter {
     /// Builds the profile-service client and the language cache from
-    /// `settings`. Call it once the metrics recorder is installed (inside a
-    /// service task), so their metrics are exported.
+    /// `settings`. Call it once the metrics recorder is installed (in the
+    /// closure given to `ServiceBuilder::grpc_with`), so their metrics are
+    /// exported.
     ///
     /// # Errors
     /// When the client or the cache cannot be built from the settings.

@@ -1,21 +1,18 @@
 //! hello-service: `cargo run -p hello-service` (see README.md).
 #![allow(clippy::print_stdout, clippy::print_stderr)] // --print-config and fatal errors go to the terminal
 
-use std::process::ExitCode;
-
 use boost::prelude::*;
 use hello_service::{greeter::Greeter, proto::FILE_DESCRIPTOR_SET, settings};
+use std::process::ExitCode;
 use tonic::service::Routes;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("hello-service: {error}"); // names the key or address at fault
-            ExitCode::FAILURE
-        }
+    if let Err(error) = run().await {
+        eprintln!("hello-service: {error}"); // names the key or address at fault
+        return ExitCode::FAILURE;
     }
+    ExitCode::SUCCESS
 }
 
 async fn run() -> Result<(), BoxError> {
@@ -25,19 +22,17 @@ async fn run() -> Result<(), BoxError> {
         return Ok(());
     }
     let settings = config.shared();
-    Service::builder(settings.service.clone())
-        .admin(settings.admin.clone())
-        .lifecycle(settings.lifecycle.clone())
-        .tracing(settings.tracing.clone())
-        .metrics(settings.metrics.clone())
+    Service::builder(config.service.clone())
+        .admin(config.admin.clone())
+        .lifecycle(config.lifecycle.clone())
+        .tracing(config.tracing.clone())
+        .metrics(config.metrics.clone())
         .config_explain(config.explain())
-        // Built inside the task, so the client and cache see the metrics recorder.
-        .task("grpc", move |lifecycle| async move {
-            boost::rpc::set_error_domain(settings.service.name.clone());
+        // Built once the metrics recorder is installed, so the client's and cache's metrics count.
+        .grpc_with(move || {
             let greeter = Routes::new(Greeter::new(&settings)?.into_service());
-            let server = GrpcServer::new(settings.grpc.clone(), greeter)
-                .file_descriptor_set(FILE_DESCRIPTOR_SET);
-            server.serve(lifecycle).await.map_err(BoxError::from)
+            let server = GrpcServer::new(settings.grpc.clone(), greeter);
+            Ok(server.file_descriptor_set(FILE_DESCRIPTOR_SET))
         })
         .run()
         .await?;

@@ -5,6 +5,7 @@
 
 tonic::include_proto!("hello.v1");
 
-/// The encoded `FileDescriptorSet` of `hello.proto`, for gRPC reflection.
+/// The encoded `FileDescriptorSet` of `hello.proto`, trimmed to the services
+/// this binary serves (see `build.rs`), for gRPC reflection and health.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/hello_descriptor.bin"));

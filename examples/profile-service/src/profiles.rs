@@ -29,10 +29,19 @@ impl Profiles {
         }
     }
 
-    /// The profile of `name`, if there is one.
-    pub fn find(&self, name: &str) -> Option<Profile> {
-        let language = self.table.get(&name.to_lowercase())?;
-        Some(Profile {
+    /// The profile of `name`; `INVALID_ARGUMENT` for an empty name, and
+    /// `NOT_FOUND` (reason `PROFILE_NOT_FOUND`) for a name not in the table.
+    pub fn find(&self, name: &str) -> Result<Profile, ServiceError> {
+        if name.trim().is_empty() {
+            return Err(ServiceError::invalid_argument("name must not be empty"));
+        }
+        let Some(language) = self.table.get(&name.to_lowercase()) else {
+            return Err(
+                ServiceError::not_found(format!("no profile named {name:?}"))
+                    .with_reason("PROFILE_NOT_FOUND"),
+            );
+        };
+        Ok(Profile {
             name: name.to_owned(),
             language: language.clone(),
         })
@@ -53,19 +62,9 @@ impl profiles_server::Profiles for Profiles {
         request: Request<GetProfileRequest>,
     ) -> Result<Response<Profile>, Status> {
         let name = request.into_inner().name;
-        if name.trim().is_empty() {
-            return Err(ServiceError::invalid_argument("name must not be empty").into());
-        }
         let profile = self.find(&name);
-        tracing::debug!(name, found = profile.is_some(), "profile lookup");
-        match profile {
-            Some(profile) => Ok(Response::new(profile)),
-            None => Err(
-                ServiceError::not_found(format!("no profile named {name:?}"))
-                    .with_reason("PROFILE_NOT_FOUND")
-                    .into(),
-            ),
-        }
+        tracing::debug!(name, found = profile.is_ok(), "profile lookup");
+        Ok(Response::new(profile?))
     }
 }
 
@@ -96,6 +95,13 @@ mod tests {
         let status = get("zoe").await.unwrap_err();
         assert_eq!(status.code(), tonic::Code::NotFound);
         assert!(status.message().contains("zoe"), "{}", status.message());
+    }
+
+    #[test]
+    fn unknown_name_is_a_service_error_with_its_reason() {
+        let err = table().find("zoe").unwrap_err();
+        assert_eq!(err.code(), tonic::Code::NotFound);
+        assert_eq!(err.reason(), "PROFILE_NOT_FOUND");
     }
 
     #[tokio::test]

@@ -43,7 +43,28 @@ pub fn record_realistic(recorder: &MetricsRecorder) {
         metrics::histogram!(CACHE_LOAD_DURATION, CACHE => "profiles").record(0.02);
         metrics::counter!(CACHE_EVICTIONS_TOTAL, CACHE => "profiles", CAUSE => "size").increment(1);
         metrics::gauge!(CACHE_ENTRIES, CACHE => "profiles").set(42.0);
+        // What boost-rpc's client records besides durations.
+        for outcome in ["OK", "UNAVAILABLE"] {
+            metrics::counter!(RPC_CLIENT_ATTEMPTS_TOTAL, CLIENT => "profiles",
+                RPC_METHOD => "hello.v1.Profiles/GetProfile", OUTCOME => outcome,
+                ENDPOINT => "127.0.0.1:50051")
+            .increment(2);
+        }
+        metrics::counter!(RPC_CLIENT_RETRIES_TOTAL, CLIENT => "profiles",
+            RPC_METHOD => "hello.v1.Profiles/GetProfile")
+        .increment(1);
+        metrics::counter!(RPC_CLIENT_RETRY_BUDGET_EXHAUSTED_TOTAL, CLIENT => "profiles",
+            RPC_METHOD => "hello.v1.Profiles/GetProfile")
+        .increment(1);
+        metrics::counter!(RPC_CLIENT_EJECTIONS_TOTAL, CLIENT => "profiles",
+            ENDPOINT => "127.0.0.1:50051", REASON => "consecutive_failures")
+        .increment(1);
+        for (state, n) in [("ready", 2.0), ("ejected", 1.0), ("reconnecting", 0.0)] {
+            metrics::gauge!(RPC_CLIENT_ENDPOINTS, CLIENT => "profiles", STATE => state).set(n);
+        }
+        // What boost-tracing records.
         metrics::counter!(LOG_DROPPED_LINES_TOTAL).increment(0);
+        metrics::counter!(LOG_SUPPRESSED_EVENTS_TOTAL).increment(5);
         // Recorded by someone who never described them, one without `_total`.
         metrics::counter!("jobs_retried").increment(1);
         metrics::gauge!("jobs_queue_depth", "queue" => "default").set(7.0);

@@ -10,7 +10,15 @@
 //!
 //! An already expired deadline fails with DEADLINE_EXCEEDED without sending.
 //! The deadline is stored in the request as a [`CallDeadline`] extension, so the
-//! retry layer can re-stamp `grpc-timeout` before each attempt.
+//! retry layer can re-stamp `grpc-timeout` before each attempt and the limit and
+//! balance layers can bound their waits by it.
+//!
+//! [`DeadlineLayer::new`] also runs a timer over the whole call, so it bounds
+//! any inner service. The client stack uses
+//! [`DeadlineLayer::transport_enforced`] instead: tonic's `Channel` already
+//! runs a timer for each attempt from the `grpc-timeout` it sends, and every
+//! other wait in the stack checks the deadline, so a second timer per call
+//! would only cost (a timer is one of the largest per-call costs measured).
 //!
 //! ```
 //! use std::time::Duration;
@@ -34,6 +42,9 @@ use crate::RpcError;
 /// The `grpc-timeout` metadata key.
 pub const GRPC_TIMEOUT: &str = "grpc-timeout";
 
+// Pre-parsed: a `&str` key is re-validated on every lookup.
+const GRPC_TIMEOUT_NAME: http::HeaderName = http::HeaderName::from_static(GRPC_TIMEOUT);
+
 /// The deadline of the current call, as a request extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CallDeadline(pub Instant);
@@ -41,12 +52,21 @@ pub struct CallDeadline(pub Instant);
 impl CallDeadline {
     /// Writes the time left as `grpc-timeout`; `false` when none is left.
     pub fn stamp(self, headers: &mut HeaderMap) -> bool {
-        let left = self.0.saturating_duration_since(Instant::now());
+        self.stamp_at(headers, Instant::now())
+    }
+
+    /// [`stamp`](Self::stamp) with the time already read (one clock read per call).
+    fn stamp_at(self, headers: &mut HeaderMap, now: Instant) -> bool {
+        let left = self.0.saturating_duration_since(now);
         if left.is_zero() {
             return false;
         }
-        if let Ok(value) = HeaderValue::from_str(&format_grpc_timeout(left)) {
-            headers.insert(GRPC_TIMEOUT, value);
+        let mut buf = [0u8; 10];
+        if let Ok(mut value) = HeaderValue::from_bytes(write_grpc_timeout(left, &mut buf)) {
+            // Never-indexed: a value that differs on every call would only
+            // churn the HPACK tables of both ends.
+            value.set_sensitive(true);
+            headers.insert(GRPC_TIMEOUT_NAME, value);
         }
         true
     }
@@ -55,20 +75,38 @@ impl CallDeadline {
 /// Formats `d` the gRPC way: at most 8 digits and a unit (`n u m S M H`),
 /// picking the finest unit that fits, rounded down.
 pub fn format_grpc_timeout(d: Duration) -> String {
+    let mut buf = [0u8; 10];
+    String::from_utf8_lossy(write_grpc_timeout(d, &mut buf)).into_owned()
+}
+
+/// [`format_grpc_timeout`] into `buf`, without allocating.
+fn write_grpc_timeout(d: Duration, buf: &mut [u8; 10]) -> &[u8] {
     const MAX: u128 = 99_999_999;
     let candidates = [
-        (d.as_nanos(), 'n'),
-        (d.as_micros(), 'u'),
-        (d.as_millis(), 'm'),
-        (u128::from(d.as_secs()), 'S'),
-        (u128::from(d.as_secs() / 60), 'M'),
+        (d.as_nanos(), b'n'),
+        (d.as_micros(), b'u'),
+        (d.as_millis(), b'm'),
+        (u128::from(d.as_secs()), b'S'),
+        (u128::from(d.as_secs() / 60), b'M'),
     ];
-    for (value, unit) in candidates {
-        if value <= MAX {
-            return format!("{value}{unit}");
+    let (mut value, unit) = candidates
+        .into_iter()
+        .find(|(v, _)| *v <= MAX)
+        .unwrap_or((u128::from(d.as_secs() / 3600).min(MAX), b'H'));
+    // Digits right to left, then the unit.
+    let mut digits = [0u8; 8];
+    let mut n = 0;
+    loop {
+        digits[7 - n] = b'0' + (value % 10) as u8;
+        value /= 10;
+        n += 1;
+        if value == 0 || n == 8 {
+            break;
         }
     }
-    format!("{}H", (d.as_secs() / 3600).min(99_999_999))
+    buf[..n].copy_from_slice(&digits[8 - n..]);
+    buf[n] = unit;
+    &buf[..=n]
 }
 
 /// Parses a `grpc-timeout` value; `None` if malformed.
@@ -99,7 +137,7 @@ pub fn effective_deadline<B>(request: &Request<B>, timeout: Duration, now: Insta
     let mut deadline = now + timeout;
     if let Some(t) = request
         .headers()
-        .get(GRPC_TIMEOUT)
+        .get(&GRPC_TIMEOUT_NAME)
         .and_then(|v| v.to_str().ok())
         .and_then(parse_grpc_timeout)
     {
@@ -115,19 +153,40 @@ pub fn effective_deadline<B>(request: &Request<B>, timeout: Duration, now: Insta
 #[derive(Debug, Clone, Copy)]
 pub struct DeadlineLayer {
     timeout: Duration,
+    timer: bool,
 }
 
 impl DeadlineLayer {
     /// Calls get `timeout` in total unless something gives them less.
     pub const fn new(timeout: Duration) -> Self {
-        Self { timeout }
+        Self {
+            timeout,
+            timer: true,
+        }
+    }
+
+    /// Like [`new`](Self::new), but without a timer of its own: for stacks
+    /// whose every wait is already bounded — each attempt by the transport
+    /// enforcing `grpc-timeout` (tonic's `Channel` does, answering
+    /// DEADLINE_EXCEEDED), backoff and queueing by the deadline checks of the
+    /// retry, limit and balance layers. One timer fewer per call; this is
+    /// what [`stack`](crate::client::stack()) uses.
+    pub const fn transport_enforced(timeout: Duration) -> Self {
+        Self {
+            timeout,
+            timer: false,
+        }
     }
 }
 
 impl<S> Layer<S> for DeadlineLayer {
     type Service = Deadline<S>;
     fn layer(&self, inner: S) -> Deadline<S> {
-        Deadline::new(inner, self.timeout)
+        Deadline {
+            inner,
+            timeout: self.timeout,
+            timer: self.timer,
+        }
     }
 }
 
@@ -136,12 +195,17 @@ impl<S> Layer<S> for DeadlineLayer {
 pub struct Deadline<S> {
     inner: S,
     timeout: Duration,
+    timer: bool,
 }
 
 impl<S> Deadline<S> {
     /// Wraps `inner` with a total `timeout` per call.
     pub const fn new(inner: S, timeout: Duration) -> Self {
-        Self { inner, timeout }
+        Self {
+            inner,
+            timeout,
+            timer: true,
+        }
     }
     /// The wrapped service.
     pub fn get_ref(&self) -> &S {
@@ -174,7 +238,7 @@ where
 {
     type Response = S::Response;
     type Error = RpcError;
-    type Future = Pin<Box<dyn Future<Output = Result<S::Response, RpcError>> + Send>>;
+    type Future = DeadlineFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), RpcError>> {
         self.inner
@@ -186,40 +250,122 @@ where
         let now = Instant::now();
         let deadline = effective_deadline(&request, self.timeout, now);
         let call = CallDeadline(deadline);
-        if !call.stamp(request.headers_mut()) {
+        if !call.stamp_at(request.headers_mut(), now) {
             let why = match crate::deadline::current() {
                 Some(d) if d <= now => "the inbound call's deadline had already passed",
                 _ => "the deadline had already passed",
             };
-            return Box::pin(std::future::ready(Err(RpcError::deadline_exceeded(
-                format!("not sent: {why}"),
-            ))));
+            return DeadlineFuture {
+                inner: None,
+                sleep: None,
+                timer: false,
+                failed: Some(RpcError::deadline_exceeded(format!("not sent: {why}"))),
+                deadline,
+                budget: Duration::ZERO,
+            };
         }
         request.extensions_mut().insert(call);
-        let fut = self.inner.call(request);
-        let budget = deadline - now;
-        if std::env::var_os("BOOST_EXP_NO_TIMER").is_some() {
-            return Box::pin(async move { fut.await.map_err(|e| RpcError::from_boxed(e.into())) });
+        DeadlineFuture {
+            inner: Some(self.inner.call(request)),
+            sleep: None,
+            timer: self.timer,
+            failed: None,
+            deadline,
+            budget: deadline - now,
         }
-        Box::pin(async move {
-            match tokio::time::timeout_at(deadline.into(), fut).await {
-                Ok(Ok(response)) if cancelled_at_deadline(&response, deadline, budget) => {
-                    Err(RpcError::deadline_exceeded(format!(
-                        "no answer within the call's {budget:?} (upstream cancelled at its grpc-timeout)"
-                    )))
-                }
-                Ok(result) => result.map_err(|e| RpcError::from_boxed(e.into())),
-                Err(_) => Err(RpcError::deadline_exceeded(format!(
-                    "no answer within the call's {budget:?}"
-                ))),
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// Response future of [`Deadline`]: maps the end of the deadline to
+    /// `DEADLINE_EXCEEDED` (and runs its own timer when the layer has one).
+    pub struct DeadlineFuture<F> {
+        #[pin]
+        inner: Option<F>,
+        #[pin]
+        sleep: Option<tokio::time::Sleep>,
+        timer: bool,
+        failed: Option<RpcError>,
+        deadline: Instant,
+        budget: Duration,
+    }
+}
+
+impl<F, R, E> Future for DeadlineFuture<F>
+where
+    F: Future<Output = Result<Response<R>, E>>,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Output = Result<Response<R>, RpcError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let Some(inner) = this.inner.as_pin_mut() else {
+            return Poll::Ready(Err(this.failed.take().unwrap_or_else(|| {
+                RpcError::deadline_exceeded("not sent: the deadline had already passed")
+            })));
+        };
+        let budget = *this.budget;
+        match inner.poll(cx) {
+            Poll::Ready(Ok(response))
+                if cancelled_at_deadline(&response, *this.deadline, budget) =>
+            {
+                Poll::Ready(Err(RpcError::deadline_exceeded(format!(
+                    "no answer within the call's {budget:?} (upstream cancelled at its grpc-timeout)"
+                ))))
             }
-        })
+            Poll::Ready(result) => Poll::Ready(result.map_err(|e| RpcError::from_boxed(e.into()))),
+            Poll::Pending if !*this.timer => Poll::Pending,
+            Poll::Pending => {
+                if this.sleep.is_none() {
+                    this.sleep
+                        .set(Some(tokio::time::sleep_until((*this.deadline).into())));
+                }
+                match this.sleep.as_pin_mut().map(|sleep| sleep.poll(cx)) {
+                    Some(Poll::Ready(())) => Poll::Ready(Err(RpcError::deadline_exceeded(
+                        format!("no answer within the call's {budget:?}"),
+                    ))),
+                    _ => Poll::Pending,
+                }
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_layer_alone_times_out_a_slow_service_and_stamps_grpc_timeout() {
+        use tower::ServiceExt;
+        let slow = tower::service_fn(|request: Request<()>| async move {
+            let sent = request.headers().get(GRPC_TIMEOUT).cloned();
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            Ok::<_, RpcError>(Response::new(sent))
+        });
+        let started = Instant::now();
+        let err = DeadlineLayer::new(Duration::from_millis(50))
+            .layer(slow)
+            .oneshot(Request::new(()))
+            .await
+            .unwrap_err();
+        assert!(err.is_deadline());
+        assert!(started.elapsed() < Duration::from_secs(2));
+
+        let echo = tower::service_fn(|request: Request<()>| async move {
+            Ok::<_, RpcError>(Response::new(request.headers().get(GRPC_TIMEOUT).cloned()))
+        });
+        let sent = DeadlineLayer::transport_enforced(Duration::from_millis(50))
+            .layer(echo)
+            .oneshot(Request::new(()))
+            .await
+            .unwrap()
+            .into_body()
+            .unwrap();
+        let sent = parse_grpc_timeout(sent.to_str().unwrap()).unwrap();
+        assert!(sent <= Duration::from_millis(50) && sent > Duration::from_millis(40));
+    }
 
     #[test]
     fn formats_with_at_most_eight_digits() {

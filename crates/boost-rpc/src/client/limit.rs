@@ -3,7 +3,7 @@
 //! RESOURCE_EXHAUSTED instead of queueing behind a stalled upstream.
 //!
 //! ```
-//! use std::time::Duration;
+//! use std::time::{Duration, Instant};
 //! use boost_rpc::client::limit::ConcurrencyLimitLayer;
 //! use tower::Layer;
 //!
@@ -18,12 +18,13 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http::Request;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::{Layer, Service};
 
+use super::deadline::CallDeadline;
 use crate::RpcError;
 
 /// Limits calls in flight. See the [module docs](self).
@@ -88,7 +89,7 @@ where
 {
     type Response = S::Response;
     type Error = RpcError;
-    type Future = Pin<Box<dyn Future<Output = Result<S::Response, RpcError>> + Send>>;
+    type Future = LimitFuture<S::Future, S::Response>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), RpcError>> {
         self.inner
@@ -99,20 +100,31 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         // Fast path: a free slot, no timer.
         if let Ok(permit) = self.layer.semaphore.clone().try_acquire_owned() {
-            let fut = self.inner.call(request);
-            return Box::pin(async move {
-                let result = fut.await.map_err(|e| RpcError::from_boxed(e.into()));
-                drop(permit);
-                result
-            });
+            return LimitFuture {
+                inner: Some(self.inner.call(request)),
+                permit: Some(permit),
+                waiting: None,
+            };
         }
         let clone = self.inner.clone();
         let mut ready = std::mem::replace(&mut self.inner, clone);
         let layer = self.layer.clone();
-        Box::pin(async move {
+        let deadline = request.extensions().get::<CallDeadline>().map(|d| d.0);
+        let waiting = Box::pin(async move {
             let acquire = layer.semaphore.clone().acquire_owned();
-            let permit = match tokio::time::timeout(layer.max_wait, acquire).await {
+            let mut until = Instant::now() + layer.max_wait;
+            let deadline_first = deadline.is_some_and(|d| d < until);
+            if let Some(d) = deadline.filter(|_| deadline_first) {
+                until = d;
+            }
+            let permit = match tokio::time::timeout_at(until.into(), acquire).await {
                 Ok(Ok(permit)) => permit,
+                _ if deadline_first => {
+                    return Err(RpcError::deadline_exceeded(
+                        "deadline passed while waiting for a free slot of the client's \
+                         concurrency limit; not sent",
+                    ));
+                }
                 _ => {
                     return Err(RpcError::Overloaded(tonic::Status::resource_exhausted(
                         format!(
@@ -129,6 +141,50 @@ where
                 .map_err(|e| RpcError::from_boxed(e.into()));
             drop(permit);
             result
-        })
+        });
+        LimitFuture {
+            inner: None,
+            permit: None,
+            waiting: Some(waiting),
+        }
+    }
+}
+
+/// A call that waits for a slot (rare: the limit is full), boxed.
+type Waiting<T> = Pin<Box<dyn Future<Output = Result<T, RpcError>> + Send>>;
+
+pin_project_lite::pin_project! {
+    /// Response future of [`ConcurrencyLimit`]: holds the slot until the
+    /// response arrives. A call that got a slot at once is not boxed.
+    pub struct LimitFuture<F, T> {
+        #[pin]
+        inner: Option<F>,
+        permit: Option<OwnedSemaphorePermit>,
+        waiting: Option<Waiting<T>>,
+    }
+}
+
+impl<F, T, E> Future for LimitFuture<F, T>
+where
+    F: Future<Output = Result<T, E>>,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Output = Result<T, RpcError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Some(inner) = this.inner.as_pin_mut() {
+            let result = std::task::ready!(inner.poll(cx));
+            this.permit.take();
+            return Poll::Ready(result.map_err(|e| RpcError::from_boxed(e.into())));
+        }
+        match this.waiting {
+            Some(waiting) => waiting.as_mut().poll(cx),
+            None => Poll::Ready(Err(RpcError::Overloaded(
+                tonic::Status::resource_exhausted(
+                    "client concurrency limit: polled after completion",
+                ),
+            ))),
+        }
     }
 }

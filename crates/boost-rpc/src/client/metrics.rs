@@ -22,16 +22,11 @@ use boost_metrics::conventions::{
 use metrics::{Counter, Gauge, Histogram, SharedString};
 use tonic::Code;
 
-/// Counter: attempts sent to an endpoint.
-pub const RPC_CLIENT_ATTEMPTS_TOTAL: &str = "rpc_client_attempts_total";
-/// Counter: retries sent (attempts after the first).
-pub const RPC_CLIENT_RETRIES_TOTAL: &str = "rpc_client_retries_total";
-/// Counter: retries refused because the retry budget was empty.
-pub const RPC_CLIENT_RETRY_BUDGET_EXHAUSTED_TOTAL: &str = "rpc_client_retry_budget_exhausted_total";
-/// Counter: endpoints ejected by outlier detection.
-pub const RPC_CLIENT_EJECTIONS_TOTAL: &str = "rpc_client_ejections_total";
-/// Gauge: endpoints of a client by state.
-pub const RPC_CLIENT_ENDPOINTS: &str = "rpc_client_endpoints";
+// The names live in boost-metrics' conventions, which gives each its HELP text.
+pub use boost_metrics::conventions::{
+    RPC_CLIENT_ATTEMPTS_TOTAL, RPC_CLIENT_EJECTIONS_TOTAL, RPC_CLIENT_ENDPOINTS,
+    RPC_CLIENT_RETRIES_TOTAL, RPC_CLIENT_RETRY_BUDGET_EXHAUSTED_TOTAL,
+};
 
 /// The state of an endpoint, as counted by [`RPC_CLIENT_ENDPOINTS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,7 +148,9 @@ pub struct ClientMetrics {
 impl ClientMetrics {
     /// Handles for the client named `client` (the `client` label).
     pub fn new(client: &str) -> Arc<Self> {
-        let client = SharedString::from(client.to_owned());
+        // Shared (`Arc<str>`): cloned per call, an owned string would be
+        // copied into a fresh allocation on every clone.
+        let client = SharedString::from_shared(Arc::from(client));
         let gauge = |state: EndpointState| metrics::gauge!(RPC_CLIENT_ENDPOINTS, CLIENT => client.clone(), "state" => state.as_str());
         Arc::new(Self {
             endpoints: [
@@ -224,7 +221,7 @@ impl ClientMetrics {
     pub fn endpoint(self: &Arc<Self>, endpoint: &str) -> EndpointMetrics {
         EndpointMetrics {
             client: self.clone(),
-            endpoint: SharedString::from(endpoint.to_owned()),
+            endpoint: SharedString::from_shared(Arc::from(endpoint)),
             attempts: Arc::new(MethodCache::default()),
         }
     }

@@ -52,7 +52,9 @@
 //! status with `RpcError::from(status)`: [`RpcError::is_retryable`],
 //! [`RpcError::is_caller_fault`], [`RpcError::is_server_fault`].
 //!
-//! Every layer is usable alone over any tower service of `http::Request`s.
+//! Every layer is a tower `Layer` usable alone: [`retry`] and [`observe`] over
+//! any service of `http::Request<tonic::body::Body>`, the others over any
+//! service of `http::Request`s.
 
 pub mod balance;
 pub mod deadline;
@@ -221,7 +223,9 @@ impl Service<Request<Body>> for Client {
 
 /// The `grpc-status` in response headers (a trailers-only answer) or trailers.
 pub(crate) fn grpc_status(headers: &HeaderMap) -> Option<Code> {
-    let value = headers.get("grpc-status")?;
+    // Pre-parsed: a `&str` key is re-validated on every lookup.
+    const GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
+    let value = headers.get(&GRPC_STATUS)?;
     let code = std::str::from_utf8(value.as_bytes())
         .ok()
         .and_then(|s| s.parse::<i32>().ok())

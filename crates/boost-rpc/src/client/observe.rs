@@ -47,6 +47,9 @@ use crate::RpcError;
 /// The request id metadata key.
 pub const REQUEST_ID: &str = "x-request-id";
 
+// Pre-parsed: a `&str` key is re-validated on every lookup.
+const REQUEST_ID_NAME: http::HeaderName = http::HeaderName::from_static(REQUEST_ID);
+
 /// Adds spans, metrics and propagation. See the [module docs](self).
 #[derive(Debug, Clone)]
 pub struct ObserveLayer {
@@ -110,8 +113,10 @@ where
 
     fn call(&mut self, mut request: Request<Body>) -> Self::Future {
         let start = Instant::now();
-        if !request.headers().contains_key(REQUEST_ID) {
-            request.headers_mut().insert(REQUEST_ID, new_request_id());
+        if !request.headers().contains_key(&REQUEST_ID_NAME) {
+            request
+                .headers_mut()
+                .insert(REQUEST_ID_NAME, new_request_id());
         }
         let method = method_of(request.uri());
         let recorder = self.metrics.call_recorder(method);
@@ -127,7 +132,10 @@ where
             rpc.grpc.status_code = Empty,
             server.address = Empty,
             client = self.metrics.client(),
-            request_id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()),
+            request_id = request
+                .headers()
+                .get(&REQUEST_ID_NAME)
+                .and_then(|v| v.to_str().ok()),
         );
         if !span.is_disabled() {
             boost_tracing::propagation::inject_headers(&span.context(), request.headers_mut());
@@ -170,7 +178,11 @@ fn new_request_id() -> HeaderValue {
     for (i, b) in buf.iter_mut().enumerate() {
         *b = HEX[((id >> (124 - 4 * i)) & 0xf) as usize];
     }
-    HeaderValue::from_bytes(&buf).unwrap_or_else(|_| HeaderValue::from_static("unknown"))
+    let mut value =
+        HeaderValue::from_bytes(&buf).unwrap_or_else(|_| HeaderValue::from_static("unknown"));
+    // Never-indexed: unique per call, it would only churn the HPACK tables.
+    value.set_sensitive(true);
+    value
 }
 
 /// What is needed to record a call once its status is known.

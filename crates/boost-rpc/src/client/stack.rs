@@ -35,8 +35,9 @@ pub fn stack(
     Ok(ServiceBuilder::new()
         // is traced and measured once, retries included;
         .layer(ObserveLayer::new(metrics.clone()))
-        // gets one deadline: the earliest of timeout, per-call and inbound;
-        .layer(DeadlineLayer::new(settings.timeout))
+        // gets one deadline: the earliest of timeout, per-call and inbound
+        // (enforced per attempt by tonic's channel via grpc-timeout);
+        .layer(DeadlineLayer::transport_enforced(settings.timeout))
         // waits briefly for one of `limit` slots, else RESOURCE_EXHAUSTED;
         .layer(ConcurrencyLimitLayer::new(
             concurrency.limit,

@@ -26,11 +26,6 @@ pub trait OnEnd {
     fn on_end(self, code: Code);
 }
 
-/// Holding a load-shed permit until the body ends is all a permit needs.
-impl OnEnd for tokio::sync::OwnedSemaphorePermit {
-    fn on_end(self, _code: Code) {}
-}
-
 pin_project! {
     /// A response body that calls an [`OnEnd`] with the call's final status
     /// when the body ends or is dropped. Data, trailers and errors pass through
@@ -70,6 +65,15 @@ impl<B: Body, E: OnEnd> ObservedBody<B, E> {
             inner,
             observer: Some(observer),
             without_trailers,
+        })
+    }
+
+    /// Wraps `res`'s body without observing it (for a disabled span).
+    pub fn unobserved(res: Response<B>) -> Response<Self> {
+        res.map(|inner| ObservedBody {
+            inner,
+            observer: None,
+            without_trailers: Code::Ok,
         })
     }
 

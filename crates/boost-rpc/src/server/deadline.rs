@@ -31,7 +31,8 @@ use tower_service::Service;
 
 use super::grpc;
 
-const GRPC_TIMEOUT: &str = "grpc-timeout";
+// Pre-parsed: a `&str` key is re-validated on every lookup.
+const GRPC_TIMEOUT: http::HeaderName = http::HeaderName::from_static("grpc-timeout");
 
 /// Layer that applies [`DeadlineService`]. Cheap to clone.
 #[derive(Clone, Copy, Debug, Default)]
@@ -89,8 +90,6 @@ impl<S> DeadlineService<S> {
     }
 }
 
-type Boxed<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for DeadlineService<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
@@ -125,7 +124,7 @@ where
         let inner = self.inner.call(req);
         DeadlineFuture {
             state: DeadlineState::Bounded {
-                inner: Some(Box::pin(crate::deadline::scope(deadline, inner))),
+                inner: Some(crate::deadline::scoped(deadline, inner)),
                 timer: tokio::time::sleep_until(deadline.into()),
                 grpc,
             },
@@ -148,7 +147,8 @@ pin_project! {
         Unbounded { #[pin] inner: F },
         /// The handler, scoped to its deadline, racing a timer.
         Bounded {
-            inner: Option<Boxed<F::Output>>,
+            #[pin]
+            inner: Option<tokio::task::futures::TaskLocalFuture<Instant, F>>,
             #[pin]
             timer: tokio::time::Sleep,
             grpc: bool,
@@ -166,16 +166,20 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
             DeadlineProj::Unbounded { inner } => inner.poll(cx),
-            DeadlineProj::Bounded { inner, timer, grpc } => {
-                if let Some(fut) = inner.as_mut()
-                    && let Poll::Ready(out) = fut.as_mut().poll(cx)
+            DeadlineProj::Bounded {
+                mut inner,
+                timer,
+                grpc,
+            } => {
+                if let Some(fut) = inner.as_mut().as_pin_mut()
+                    && let Poll::Ready(out) = fut.poll(cx)
                 {
-                    *inner = None;
+                    inner.set(None);
                     return Poll::Ready(out);
                 }
                 std::task::ready!(timer.poll(cx));
                 // Cancel the handler now, before answering.
-                *inner = None;
+                inner.set(None);
                 Poll::Ready(Ok(grpc::error_response(
                     *grpc,
                     Code::DeadlineExceeded,
@@ -189,7 +193,7 @@ where
 /// Parses `grpc-timeout`: up to 8 ASCII digits and a unit
 /// (`H`ours, `M`inutes, `S`econds, `m`illis, `u`micros, `n`anos).
 pub(crate) fn grpc_timeout(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(GRPC_TIMEOUT)?;
+    let value = headers.get(&GRPC_TIMEOUT)?;
     let parsed = parse_grpc_timeout(value.as_bytes());
     if parsed.is_none() {
         tracing::debug!(value = ?value, "ignoring malformed grpc-timeout");

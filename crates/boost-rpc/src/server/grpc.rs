@@ -3,10 +3,11 @@
 //! to answer with an error without calling the handler.
 
 use http::header::CONTENT_TYPE;
-use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
 use tonic::Code;
 
-const GRPC_STATUS: &str = "grpc-status";
+// A pre-parsed name: a `&str` key is re-validated on every lookup.
+const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
 
 /// Whether the request speaks gRPC (`content-type: application/grpc…`).
 pub(crate) fn is_grpc<B>(req: &Request<B>) -> bool {
@@ -26,7 +27,7 @@ pub(crate) fn method_of<B>(req: &Request<B>) -> &str {
 /// trailers-only answer, or the trailers), if any.
 pub(crate) fn code_in(headers: &HeaderMap) -> Option<Code> {
     headers
-        .get(GRPC_STATUS)
+        .get(&GRPC_STATUS)
         .map(|v| Code::from_bytes(v.as_bytes()))
 }
 

@@ -19,12 +19,12 @@ use std::task::{Context, Poll};
 
 use http::{Request, Response};
 use pin_project_lite::pin_project;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tonic::Code;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::body::ObservedBody;
+use super::body::{ObservedBody, OnEnd};
 use super::grpc;
 
 /// The message a shed call receives.
@@ -33,21 +33,69 @@ const OVERLOADED: &str = "server overloaded; retry later";
 /// Layer that applies [`LoadShedService`]. Clones share one limit.
 #[derive(Clone, Debug)]
 pub struct LoadShedLayer {
-    slots: Arc<Semaphore>,
+    slots: Arc<Slots>,
 }
 
 impl LoadShedLayer {
     /// At most `limit` calls in flight; `limit` is raised to 1 if it is 0.
     pub fn new(limit: usize) -> Self {
         LoadShedLayer {
-            slots: Arc::new(Semaphore::new(limit.clamp(1, Semaphore::MAX_PERMITS))),
+            slots: Arc::new(Slots {
+                limit: limit.max(1),
+                taken: AtomicUsize::new(0),
+            }),
         }
     }
 
     /// Slots free right now.
     pub fn available(&self) -> usize {
-        self.slots.available_permits()
+        self.slots
+            .limit
+            .saturating_sub(self.slots.taken.load(Ordering::Relaxed))
     }
+}
+
+/// The shared count of calls in flight. A plain counter, not a semaphore:
+/// nobody ever waits for a slot, so there is no queue to manage.
+#[derive(Debug)]
+struct Slots {
+    limit: usize,
+    taken: AtomicUsize,
+}
+
+impl Slots {
+    fn try_take(self: &Arc<Self>) -> Option<Slot> {
+        let mut taken = self.taken.load(Ordering::Relaxed);
+        loop {
+            if taken >= self.limit {
+                return None;
+            }
+            match self.taken.compare_exchange_weak(
+                taken,
+                taken + 1,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Some(Slot(self.clone())),
+                Err(now) => taken = now,
+            }
+        }
+    }
+}
+
+/// One call's slot under the concurrency limit, given back when dropped
+/// (when the response body ends).
+#[derive(Debug)]
+pub struct Slot(Arc<Slots>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.taken.fetch_sub(1, Ordering::Release);
+    }
+}
+
+impl OnEnd for Slot {
+    fn on_end(self, _code: Code) {}
 }
 
 impl<S> Layer<S> for LoadShedLayer {
@@ -65,7 +113,7 @@ impl<S> Layer<S> for LoadShedLayer {
 #[derive(Clone, Debug)]
 pub struct LoadShedService<S> {
     inner: S,
-    slots: Arc<Semaphore>,
+    slots: Arc<Slots>,
 }
 
 impl<S> LoadShedService<S> {
@@ -93,7 +141,7 @@ where
     ResBody: http_body::Body,
     ResBody: Default,
 {
-    type Response = Response<ObservedBody<ResBody, OwnedSemaphorePermit>>;
+    type Response = Response<ObservedBody<ResBody, Slot>>;
     type Error = S::Error;
     type Future = LoadShedFuture<S::Future>;
 
@@ -102,14 +150,14 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        match self.slots.clone().try_acquire_owned() {
-            Ok(permit) => LoadShedFuture {
+        match self.slots.try_take() {
+            Some(permit) => LoadShedFuture {
                 state: LoadShedState::Admitted {
                     inner: self.inner.call(req),
                     permit: Some(permit),
                 },
             },
-            Err(_) => {
+            None => {
                 tracing::debug!(
                     method = grpc::method_of(&req),
                     "shedding call: concurrency limit reached"
@@ -136,7 +184,7 @@ pin_project! {
     #[project = LoadShedProj]
     enum LoadShedState<F> {
         /// The call got a slot and runs.
-        Admitted { #[pin] inner: F, permit: Option<OwnedSemaphorePermit> },
+        Admitted { #[pin] inner: F, permit: Option<Slot> },
         /// The call was refused.
         Shed { grpc: bool },
     }
@@ -148,7 +196,7 @@ where
     ResBody: http_body::Body,
     ResBody: Default,
 {
-    type Output = Result<Response<ObservedBody<ResBody, OwnedSemaphorePermit>>, E>;
+    type Output = Result<Response<ObservedBody<ResBody, Slot>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {

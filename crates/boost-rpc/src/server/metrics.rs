@@ -138,7 +138,8 @@ const CODES: usize = 17;
 
 impl MethodHandles {
     fn new(system: &'static str, method: &str) -> Self {
-        let method = SharedString::from(method.to_owned());
+        // Shared (`Arc<str>`): an owned string is copied on every clone.
+        let method = SharedString::from_shared(Arc::from(method));
         let in_flight = metrics::gauge!(
             RPC_SERVER_IN_FLIGHT,
             RPC_SYSTEM_NAME => system,

@@ -98,7 +98,7 @@ mod trace;
 pub use body::{ObservedBody, OnEnd};
 pub use catch_panic::{CatchPanicFuture, CatchPanicLayer, CatchPanicService};
 pub use deadline::{DeadlineFuture, DeadlineLayer, DeadlineService};
-pub use load_shed::{LoadShedFuture, LoadShedLayer, LoadShedService};
+pub use load_shed::{LoadShedFuture, LoadShedLayer, LoadShedService, Slot};
 pub use metrics::{CallRecord, MetricsFuture, MetricsLayer, MetricsService};
 pub use request_id::{
     REQUEST_ID_HEADER, RequestId, RequestIdFuture, RequestIdLayer, RequestIdService,

@@ -1,6 +1,5 @@
 //! [`stack`]: the server layers in their proper order, from [`ServerSettings`].
 
-use tokio::sync::Semaphore;
 use tower::ServiceBuilder;
 use tower_layer::Layer;
 
@@ -16,7 +15,7 @@ use super::{
 /// Build it once per server: its clones share one concurrency limit.
 pub fn stack(settings: &ServerSettings) -> ServerStack {
     let concurrency = match settings.concurrency_limit {
-        0 => Semaphore::MAX_PERMITS,
+        0 => usize::MAX,
         n => n,
     };
     let max_request = match settings.max_request_size.as_u64() {

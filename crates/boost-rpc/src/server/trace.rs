@@ -96,7 +96,11 @@ where
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let span = server_span(&req);
-        let inner = span.in_scope(|| self.inner.call(req));
+        let inner = if span.is_disabled() {
+            self.inner.call(req)
+        } else {
+            span.in_scope(|| self.inner.call(req))
+        };
         TraceFuture {
             inner,
             span: Some(span),
@@ -106,17 +110,15 @@ where
 
 /// Opens the server span for `req`, parented to the caller's span if it sent one.
 fn server_span<B>(req: &Request<B>) -> Span {
-    let full = grpc::method_of(req);
-    let (service, method) = full.rsplit_once('/').unwrap_or(("", full));
-    let system = if grpc::is_grpc(req) { "grpc" } else { "http" };
+    // Field values are only computed when the span is enabled.
     let span = tracing::info_span!(
         "rpc.server",
-        otel.name = full,
+        otel.name = grpc::method_of(req),
         otel.kind = "server",
         otel.status_code = Empty,
-        rpc.system = system,
-        rpc.service = service,
-        rpc.method = method,
+        rpc.system = if grpc::is_grpc(req) { "grpc" } else { "http" },
+        rpc.service = split_method(req).0,
+        rpc.method = split_method(req).1,
         rpc.grpc.status_code = Empty,
         request_id = Empty,
     );
@@ -133,6 +135,12 @@ fn server_span<B>(req: &Request<B>) -> Span {
         let _ = span.set_parent(parent);
     }
     span
+}
+
+/// `("hello.v1.Greeter", "SayHello")` from `/hello.v1.Greeter/SayHello`.
+fn split_method<B>(req: &Request<B>) -> (&str, &str) {
+    let full = grpc::method_of(req);
+    full.rsplit_once('/').unwrap_or(("", full))
 }
 
 /// The open server span of one call; records the final status and closes it.
@@ -177,6 +185,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let result = match this.span.as_ref() {
+            Some(span) if span.is_disabled() => std::task::ready!(this.inner.poll(cx)),
             Some(span) => {
                 let _entered = span.enter();
                 std::task::ready!(this.inner.poll(cx))
@@ -186,6 +195,9 @@ where
         let Some(span) = this.span.take() else {
             return Poll::Pending;
         };
+        if span.is_disabled() {
+            return Poll::Ready(result.map(ObservedBody::unobserved));
+        }
         let record = SpanRecord { span };
         Poll::Ready(match result {
             Ok(res) => Ok(ObservedBody::wrap(res, record)),

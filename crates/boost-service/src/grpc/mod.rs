@@ -22,9 +22,15 @@
 //!
 //! # async fn main_() -> Result<(), Box<dyn std::error::Error>> {
 //! let identity = boost_config::ServiceIdentity::new("hello-service", "1.0.0");
-//! let grpc = GrpcServer::new(GrpcSettings::default(), Routes::new(GreeterServer::new(Hello)))
-//!     .file_descriptor_set(FILE_DESCRIPTOR_SET); // for reflection and per-service health
-//! Service::builder(identity).grpc(grpc).run().await?;
+//! Service::builder(identity)
+//!     .grpc_with(|| {
+//!         // Built once metrics are installed: clients and caches made here export theirs.
+//!         let routes = Routes::new(GreeterServer::new(Hello));
+//!         Ok(GrpcServer::new(GrpcSettings::default(), routes)
+//!             .file_descriptor_set(FILE_DESCRIPTOR_SET)) // for reflection and per-service health
+//!     })
+//!     .run()
+//!     .await?;
 //! # Ok(()) }
 //! ```
 //!
@@ -48,6 +54,23 @@
 //!   closes, each connection gets an HTTP/2 `GOAWAY` (new calls are refused),
 //!   and in-flight calls finish — within `lifecycle.shutdown_timeout` — before
 //!   [`ServiceBuilder::run`](crate::ServiceBuilder::run) returns.
+//!
+//! # `grpc_with` or `grpc`
+//!
+//! [`ServiceBuilder::grpc_with`](crate::ServiceBuilder::grpc_with) takes a
+//! closure that builds the [`GrpcServer`] when the service starts — after the
+//! metrics recorder is installed, before any task runs. Use it whenever the
+//! handlers hold boost-rpc clients, boost-cache caches or metric handles:
+//! those take their metric handles when built, and built before
+//! [`run`](crate::ServiceBuilder::run) they bind to the no-op recorder and
+//! their metrics are silently lost. An error from the closure stops the
+//! service before it serves ([`Error::TaskSetup`](crate::Error::TaskSetup)).
+//!
+//! [`ServiceBuilder::grpc`](crate::ServiceBuilder::grpc) takes a server built
+//! beforehand: fine for handlers that record no metrics of their own, and
+//! the way to learn a port-`0` address up front with [`GrpcServer::bind`]
+//! (tests). Both make the service's name the `ErrorInfo.domain` of
+//! [`boost_rpc::ServiceError`]s.
 //!
 //! # The knobs
 //!

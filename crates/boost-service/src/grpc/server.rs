@@ -12,13 +12,15 @@ use tonic::transport::server::TcpIncoming;
 use super::error::GrpcError;
 use super::health;
 use super::settings::GrpcSettings;
-use crate::{Lifecycle, ServiceBuilder};
+use crate::builder::TaskFn;
+use crate::{BoxError, Lifecycle, ServiceBuilder};
 
 /// A gRPC server for a service: the user's routes, `grpc.health.v1`, and
 /// (when `grpc.server.reflection` is on) `grpc.reflection.v1`, all under
 /// [`boost_rpc::server::stack`], on `grpc.listen`.
 ///
-/// Hand it to [`ServiceBuilder::grpc`]; see the [module docs](super).
+/// Hand it to [`ServiceBuilder::grpc_with`] (built when the service starts)
+/// or [`ServiceBuilder::grpc`]; see the [module docs](super).
 pub struct GrpcServer {
     settings: GrpcSettings,
     routes: Routes,
@@ -139,11 +141,58 @@ impl ServiceBuilder {
     /// [`boost_rpc::server::stack`], with health and reflection, started with
     /// the service and drained at shutdown (see [`crate::grpc`]).
     ///
+    /// `server` (and so its handlers) exists before [`run`](Self::run)
+    /// installs the metrics recorder: use it when the handlers record no
+    /// metrics of their own. When they hold boost-rpc clients, boost-cache
+    /// caches or other metric handles, use [`grpc_with`](Self::grpc_with).
+    ///
     /// Also makes the service's name the `ErrorInfo.domain` of
     /// [`boost_rpc::ServiceError`]s.
     pub fn grpc(self, server: GrpcServer) -> Self {
         boost_rpc::set_error_domain(self.identity.name.clone());
         self.task("grpc", move |lifecycle| server.serve(lifecycle))
+    }
+
+    /// Like [`grpc`](Self::grpc), but the server is built by `build` when the
+    /// service starts: after telemetry is up, before any task runs. The
+    /// recommended form when handlers hold boost-rpc clients, boost-cache
+    /// caches or metric handles — those take their metric handles when they
+    /// are built, and built before [`run`](Self::run) they would bind to the
+    /// no-op recorder and their metrics would be lost.
+    ///
+    /// `build` runs once, inside the service's Tokio runtime. If it fails,
+    /// [`start`](Self::start) returns [`Error::TaskSetup`](crate::Error::TaskSetup)
+    /// naming the `grpc` task, and nothing is served.
+    ///
+    /// ```no_run
+    /// # use boost_service::{Service, GrpcServer, GrpcSettings};
+    /// # fn handlers() -> Result<tonic::service::Routes, std::io::Error> { unimplemented!() }
+    /// # async fn main_() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let identity = boost_config::ServiceIdentity::new("hello-service", "1.0.0");
+    /// Service::builder(identity)
+    ///     .grpc_with(|| {
+    ///         let routes = handlers()?; // builds clients and caches: metrics are exported
+    ///         Ok(GrpcServer::new(GrpcSettings::default(), routes))
+    ///     })
+    ///     .run()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Also makes the service's name the `ErrorInfo.domain` of
+    /// [`boost_rpc::ServiceError`]s.
+    pub fn grpc_with<F>(self, build: F) -> Self
+    where
+        F: FnOnce() -> Result<GrpcServer, BoxError> + Send + 'static,
+    {
+        boost_rpc::set_error_domain(self.identity.name.clone());
+        self.deferred_task("grpc", move || {
+            let server = build()?;
+            let task: TaskFn = Box::new(move |lifecycle| {
+                Box::pin(async move { Ok(server.serve(lifecycle).await?) })
+            });
+            Ok(task)
+        })
     }
 }
 

@@ -21,6 +21,12 @@
 //! Before discovery has reported for the first time (a DNS name not yet
 //! resolved), calls wait for it; the deadline bounds the wait.
 //!
+//! Why not tower's `p2c::Balance` + `PeakEwmaDiscover`: it is not `Clone`, so
+//! sharing it needs a `Buffer` (a task hop per call); it waits for readiness
+//! when no endpoint is ready, where we want to fail fast; and it cannot see
+//! ejection or do panic mode. The algorithm here is the same (P2C over
+//! Finagle's Peak-EWMA), over a shared set.
+//!
 //! ```
 //! # async fn demo() {
 //! use boost_rpc::client::balance::{Balance, EndpointSet};
@@ -56,6 +62,7 @@ use tower::{Service, ServiceExt};
 
 pub use ewma::{InFlight, PeakEwma};
 
+use super::deadline::CallDeadline;
 use super::eject::{Health, IgnoreEjection, is_endpoint_failure};
 use super::grpc_status;
 use super::metrics::EndpointState;
@@ -325,7 +332,7 @@ where
 {
     type Response = Response<R>;
     type Error = RpcError;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<R>, RpcError>> + Send>>;
+    type Future = BalanceFuture<S, Request<B>, R>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), RpcError>> {
         // Readiness is decided per call: an endpoint is picked in `call`.
@@ -333,10 +340,51 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        if self.set.resolved.load(Ordering::Acquire) {
+            // The common case: pick now, nothing boxed.
+            let list = self.set.snapshot();
+            let now = Instant::now();
+            let Some((endpoint, panic)) = self.set.pick(&list, now) else {
+                return BalanceFuture {
+                    attempt: None,
+                    done: Some(Err(self.set.unavailable(&list, now))),
+                    waiting: None,
+                };
+            };
+            if panic {
+                request.extensions_mut().insert(IgnoreEjection);
+            }
+            let in_flight = endpoint.load.start();
+            return BalanceFuture {
+                attempt: Some(Attempt {
+                    call: endpoint.service.clone().oneshot(request),
+                    in_flight: Some(in_flight),
+                    penalty: self.set.settings.default_rtt,
+                    endpoint: Some(endpoint),
+                }),
+                done: None,
+                waiting: None,
+            };
+        }
         let set = self.set.clone();
-        Box::pin(async move {
+        let waiting = Box::pin(async move {
             if !set.resolved.load(Ordering::Acquire) {
-                set.wait_resolved().await;
+                // Bounded by the call's deadline when there is one.
+                match request.extensions().get::<CallDeadline>() {
+                    Some(d) => {
+                        let until = d.0.into();
+                        if tokio::time::timeout_at(until, set.wait_resolved())
+                            .await
+                            .is_err()
+                        {
+                            return Err(RpcError::deadline_exceeded(format!(
+                                "{}: deadline passed before discovery found any endpoint; not sent",
+                                set.name
+                            )));
+                        }
+                    }
+                    None => set.wait_resolved().await,
+                }
             }
             let list = set.snapshot();
             let now = Instant::now();
@@ -363,7 +411,83 @@ where
                     Err(RpcError::from_boxed(e.into()))
                 }
             }
-        })
+        });
+        BalanceFuture {
+            attempt: None,
+            done: None,
+            waiting: Some(waiting),
+        }
+    }
+}
+
+/// A call that waits for discovery's first answer (only before it), boxed.
+type Waiting<R> = Pin<Box<dyn Future<Output = Result<Response<R>, RpcError>> + Send>>;
+
+pin_project_lite::pin_project! {
+    /// Response future of [`Balance`]. Once discovery has answered, an
+    /// endpoint is picked in `call` and the attempt is not boxed.
+    pub struct BalanceFuture<S: Service<Req>, Req, R> {
+        #[pin]
+        attempt: Option<Attempt<S, Req>>,
+        done: Option<Result<Response<R>, RpcError>>,
+        waiting: Option<Waiting<R>>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// One attempt on a picked endpoint.
+    struct Attempt<S: Service<Req>, Req> {
+        #[pin]
+        call: tower::util::Oneshot<S, Req>,
+        in_flight: Option<InFlight>,
+        penalty: std::time::Duration,
+        // Recorded on the caller's span at the first poll (the span is
+        // entered when polled, not when `call` runs).
+        endpoint: Option<Arc<Endpoint<S>>>,
+    }
+}
+
+impl<S, B, R> Future for BalanceFuture<S, Request<B>, R>
+where
+    S: Service<Request<B>, Response = Response<R>>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Output = Result<Response<R>, RpcError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Some(attempt) = this.attempt.as_pin_mut() {
+            let attempt = attempt.project();
+            if let Some(endpoint) = attempt.endpoint.take() {
+                tracing::Span::current().record("server.address", endpoint.key.as_str());
+            }
+            let result = std::task::ready!(attempt.call.poll(cx));
+            let Some(in_flight) = attempt.in_flight.take() else {
+                return Poll::Ready(result.map_err(|e| RpcError::from_boxed(e.into())));
+            };
+            return Poll::Ready(match result {
+                Ok(response) => {
+                    if grpc_status(response.headers()).is_some_and(is_endpoint_failure) {
+                        in_flight.fail(*attempt.penalty);
+                    } else {
+                        in_flight.complete();
+                    }
+                    Ok(response)
+                }
+                Err(e) => {
+                    in_flight.fail(*attempt.penalty);
+                    Err(RpcError::from_boxed(e.into()))
+                }
+            });
+        }
+        if let Some(waiting) = this.waiting {
+            return waiting.as_mut().poll(cx);
+        }
+        Poll::Ready(this.done.take().unwrap_or_else(|| {
+            Err(RpcError::unavailable_unsent(
+                "balancer polled after completion",
+            ))
+        }))
     }
 }
 

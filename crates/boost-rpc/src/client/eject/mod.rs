@@ -112,7 +112,7 @@ where
 {
     type Response = Response<R>;
     type Error = RpcError;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<R>, RpcError>> + Send>>;
+    type Future = EjectFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), RpcError>> {
         self.inner
@@ -125,9 +125,11 @@ where
         let admission = match self.health.admit(Instant::now(), ignore) {
             Ok(a) => a,
             Err(why) => {
-                return Box::pin(std::future::ready(Err(RpcError::unavailable_unsent(
-                    format!("endpoint {why}"),
-                ))));
+                return EjectFuture {
+                    inner: None,
+                    refused: Some(RpcError::unavailable_unsent(format!("endpoint {why}"))),
+                    guard: None,
+                };
             }
         };
         let guard = ProbeGuard {
@@ -139,10 +141,41 @@ where
                 .metrics()
                 .map(|m| m.attempt_recorder(request.uri().path().trim_start_matches('/'))),
         };
-        let fut = self.inner.call(request);
-        Box::pin(async move {
-            let mut guard = guard;
-            let result = fut.await.map_err(|e| RpcError::from_boxed(e.into()));
+        EjectFuture {
+            inner: Some(self.inner.call(request)),
+            refused: None,
+            guard: Some(guard),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// Response future of [`Eject`]: records the attempt's outcome in the
+    /// endpoint's health (a concrete future: nothing boxed per call).
+    pub struct EjectFuture<F> {
+        #[pin]
+        inner: Option<F>,
+        refused: Option<RpcError>,
+        guard: Option<ProbeGuard>,
+    }
+}
+
+impl<F, R, E> Future for EjectFuture<F>
+where
+    F: Future<Output = Result<Response<R>, E>>,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Output = Result<Response<R>, RpcError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let Some(inner) = this.inner.as_pin_mut() else {
+            return Poll::Ready(Err(this.refused.take().unwrap_or_else(|| {
+                RpcError::unavailable_unsent("endpoint refused the attempt")
+            })));
+        };
+        let result = std::task::ready!(inner.poll(cx)).map_err(|e| RpcError::from_boxed(e.into()));
+        if let Some(mut guard) = this.guard.take() {
             let code = match &result {
                 Ok(response) => grpc_status(response.headers()).unwrap_or(Code::Ok),
                 Err(e) => e.code(),
@@ -157,8 +190,8 @@ where
             guard
                 .health
                 .record(outcome, guard.admission, Instant::now());
-            result
-        })
+        }
+        Poll::Ready(result)
     }
 }
 

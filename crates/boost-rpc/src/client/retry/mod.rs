@@ -181,12 +181,12 @@ where
     S::Future: Send + 'static,
 {
     let (parts, body) = request.into_parts();
-    let method = method_of(&parts.uri).to_owned();
+    let method = method_of(&parts.uri);
     let idempotent = parts
         .extensions
         .get::<CallOptions>()
         .and_then(|o| o.idempotent)
-        .unwrap_or_else(|| shared.policy.is_idempotent(&method));
+        .unwrap_or_else(|| shared.policy.is_idempotent(method));
     let deadline = parts.extensions.get::<CallDeadline>().copied();
     shared.budget.deposit();
 
@@ -270,11 +270,13 @@ where
             return result;
         }
         if !shared.budget.withdraw() {
-            shared.metrics.record_budget_exhausted(&method);
+            shared
+                .metrics
+                .record_budget_exhausted(method_of(&parts.uri));
             stop("retry budget exhausted", attempt, code);
             return result;
         }
-        shared.metrics.record_retry(&method);
+        shared.metrics.record_retry(method_of(&parts.uri));
         tracing::info!(
             attempt,
             code = code_name(code),

@@ -40,7 +40,7 @@ impl Buffered {
 
 /// Collects `body` if it is complete now and at most `limit` bytes.
 pub async fn buffer(mut body: Body, limit: usize) -> Result<Buffered, Status> {
-    let mut chunks: Vec<Bytes> = Vec::new();
+    let mut chunks = Chunks::default();
     let mut len = 0usize;
     loop {
         let frame = std::future::poll_fn(|cx| match Pin::new(&mut body).poll_frame(cx) {
@@ -74,7 +74,25 @@ pub async fn buffer(mut body: Body, limit: usize) -> Result<Buffered, Status> {
     }
 }
 
-fn prefixed(chunks: Vec<Bytes>, len: usize, rest: Body) -> Body {
+/// The data frames read so far. Most bodies are one frame, kept as is: no
+/// allocation, no copy.
+#[derive(Default)]
+struct Chunks {
+    first: Option<Bytes>,
+    more: Vec<Bytes>,
+}
+
+impl Chunks {
+    fn push(&mut self, data: Bytes) {
+        if self.first.is_none() {
+            self.first = Some(data);
+        } else {
+            self.more.push(data);
+        }
+    }
+}
+
+fn prefixed(chunks: Chunks, len: usize, rest: Body) -> Body {
     Body::new(Prefixed {
         prefix: Some(concat(chunks, len)),
         trailers: None,
@@ -82,12 +100,16 @@ fn prefixed(chunks: Vec<Bytes>, len: usize, rest: Body) -> Body {
     })
 }
 
-fn concat(mut chunks: Vec<Bytes>, len: usize) -> Bytes {
-    if chunks.len() == 1 {
-        return chunks.pop().unwrap_or_default();
+fn concat(chunks: Chunks, len: usize) -> Bytes {
+    let Some(first) = chunks.first else {
+        return Bytes::new();
+    };
+    if chunks.more.is_empty() {
+        return first;
     }
     let mut all = Vec::with_capacity(len);
-    for c in &chunks {
+    all.extend_from_slice(&first);
+    for c in &chunks.more {
         all.extend_from_slice(c);
     }
     Bytes::from(all)

@@ -1,0 +1,26 @@
+//! boost-tracing records its metrics under its own literals (it does not
+//! depend on boost-metrics); they must be the names boost-metrics describes,
+//! or the service exports them with a placeholder HELP.
+
+use boost_metrics::conventions;
+
+#[test]
+fn boost_tracing_records_under_the_names_boost_metrics_describes() {
+    assert_eq!(
+        boost_tracing::LOG_DROPPED_LINES_TOTAL,
+        conventions::LOG_DROPPED_LINES_TOTAL
+    );
+    assert_eq!(
+        boost_tracing::LOG_SUPPRESSED_EVENTS_TOTAL,
+        conventions::LOG_SUPPRESSED_EVENTS_TOTAL
+    );
+    for name in [
+        boost_tracing::LOG_DROPPED_LINES_TOTAL,
+        boost_tracing::LOG_SUPPRESSED_EVENTS_TOTAL,
+    ] {
+        assert!(
+            conventions::METRICS.iter().any(|def| def.name == name),
+            "{name} is not in boost_metrics::conventions::METRICS"
+        );
+    }
+}
