@@ -1,33 +1,10 @@
 //! The cardinality guard caps label sets per metric, folds the rest into
-//! `other`, counts them, and warns once per metric.
+//! `other` and counts them (the warning: `cardinality_warning.rs`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use std::sync::{Arc, Mutex};
-
 use boost_metrics::{CardinalityGuard, MetricsSettings};
-use tracing::Subscriber;
-use tracing_subscriber::layer::{Context, SubscriberExt};
-use tracing_subscriber::{Layer, Registry};
-
-/// Collects the messages of WARN events.
-#[derive(Clone, Default)]
-struct Warnings(Arc<Mutex<Vec<String>>>);
-
-impl<S: Subscriber> Layer<S> for Warnings {
-    fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
-        if *event.metadata().level() == tracing::Level::WARN {
-            let mut text = String::new();
-            event.record(
-                &mut |field: &tracing::field::Field, value: &dyn std::fmt::Debug| {
-                    text.push_str(&format!("{}={:?} ", field.name(), value));
-                },
-            );
-            self.0.lock().unwrap().push(text);
-        }
-    }
-}
 
 fn settings(limit: usize) -> MetricsSettings {
     let mut settings = MetricsSettings::default();
@@ -77,37 +54,6 @@ fn label_sets_beyond_the_limit_fold_into_other_and_are_counted() {
             r#"metrics_cardinality_overflow_total{metric="logins_total"}"#
         ),
         Some(7.0)
-    );
-}
-
-#[test]
-fn the_first_overflow_of_each_metric_logs_one_warning() {
-    let warnings = Warnings::default();
-    let subscriber = Registry::default().with(warnings.clone());
-    let (recorder, _handle) = common::build(&settings(2));
-    tracing::subscriber::with_default(subscriber, || {
-        metrics::with_local_recorder(&recorder, || {
-            for id in 0..50 {
-                metrics::counter!("orders_total", "order_id" => id.to_string()).increment(1);
-                metrics::gauge!("carts", "cart_id" => id.to_string()).set(1.0);
-            }
-        });
-    });
-    let warnings = warnings.0.lock().unwrap();
-    assert_eq!(warnings.len(), 2, "{warnings:#?}");
-    assert!(
-        warnings
-            .iter()
-            .any(|w| w.contains("metric=\"orders_total\"")),
-        "{warnings:#?}"
-    );
-    assert!(
-        warnings.iter().any(|w| w.contains("metric=\"carts\"")),
-        "{warnings:#?}"
-    );
-    assert!(
-        warnings[0].contains("cardinality_limit"),
-        "the warning says what to change"
     );
 }
 

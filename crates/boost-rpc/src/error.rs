@@ -22,7 +22,7 @@ use tonic::{Code, Status};
 #[non_exhaustive]
 pub enum RpcError {
     /// The server (or a proxy) answered with this non-OK status.
-    #[error("the server answered {}: {}", crate::client::code_name(.0.code()), .0.message())]
+    #[error("{}: {}", crate::status_code::code_name(.0.code()), .0.message())]
     Status(#[source] Status),
     /// The call's deadline passed; no further attempt was sent. Raise the
     /// client's `timeout` or the caller's deadline if the upstream is slow.

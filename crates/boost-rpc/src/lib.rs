@@ -6,6 +6,7 @@ pub mod deadline;
 mod error;
 pub mod server;
 mod service_error;
+mod status_code;
 pub use service_error::{Detail, ServiceError, set_error_domain};
 
 pub use client::client;

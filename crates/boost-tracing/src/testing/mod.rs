@@ -173,7 +173,12 @@ impl Capture {
     /// Makes this capture the current thread's subscriber until the guard drops.
     #[must_use = "the capture is only installed while the guard lives"]
     pub fn set_default(&self) -> DefaultGuard {
-        tracing::dispatcher::set_default(&self.dispatch)
+        let guard = tracing::dispatcher::set_default(&self.dispatch);
+        // A call site first registered by a thread without this capture, racing
+        // with its creation, can keep a cached "never" interest; recompute it
+        // while the capture is in scope so tests in one binary don't interfere.
+        tracing::callsite::rebuild_interest_cache();
+        guard
     }
 
     /// The capture as a [`Dispatch`], for `with_subscriber` on futures or
