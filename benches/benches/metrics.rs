@@ -14,7 +14,18 @@
 //!    time series (sample lines; label sets cycle counter, counter, gauge,
 //!    histogram with the 14 duration buckets): the exporter's
 //!    `PrometheusHandle::render` vs `MetricsHandle::render` (which adds
-//!    `service_info` and the process metrics).
+//!    `service_info`, HELP lines, the process metrics and — both render inside
+//!    a tokio runtime, as the admin server does — the runtime metrics).
+//!
+//! After criterion's numbers it prints, for the same work:
+//! - `PAIRED`: the median of many back-to-back `ours / raw` wall-time pairs,
+//!   alternating which goes first (steadier than two medians taken seconds
+//!   apart on a loaded machine);
+//! - `CALLGRIND` (when `valgrind` is on PATH): instructions per render, ours /
+//!   raw, from re-running this binary under callgrind with
+//!   `BOOST_METRICS_CALLGRIND=<series>:<renders>` — a CPU-cost ratio that does
+//!   not move with the machine's load. Ours runs without process metrics
+//!   there (see [`callgrind_driver`]).
 //!
 //! Run: `cargo bench -p boost-benches --bench metrics -- --warm-up-time 1 --measurement-time 3`
 
@@ -198,7 +209,17 @@ fn populate(recorder: &dyn Recorder, series: usize) -> usize {
     i
 }
 
+/// A tokio runtime to render inside, as the admin server does: ours then
+/// includes the runtime metrics (raw has no equivalent and ignores it).
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime")
+}
+
 fn render_group(c: &mut Criterion, group_name: &str, series: usize) {
+    let runtime = runtime();
+    let _inside = runtime.enter();
     let raw = raw_recorder();
     let label_sets = populate(&raw, series);
     let raw: PrometheusHandle = raw.handle();
@@ -206,7 +227,8 @@ fn render_group(c: &mut Criterion, group_name: &str, series: usize) {
     let (recorder, ours) = ours();
     populate(&recorder, series);
 
-    // Same families and samples, apart from what ours adds (service_info, process metrics).
+    // Same families and samples, apart from what ours adds (service_info,
+    // process and runtime metrics, HELP lines).
     let (raw_text, ours_text) = (raw.render(), ours.render());
     let samples = |text: &str| {
         text.lines()
@@ -233,10 +255,12 @@ fn render(c: &mut Criterion) {
     render_group(c, "metrics_render_10k", 10_000);
 }
 
-/// Median of `ours / raw` over `rounds` back-to-back pairs: on a shared,
-/// loaded machine this is steadier than comparing two medians measured
-/// seconds apart.
-fn paired_ratio(rounds: usize, mut raw: impl FnMut(), mut ours: impl FnMut()) -> f64 {
+/// Wall-time `ours / raw` from `rounds` back-to-back pairs: the median of the
+/// pair ratios, and the ratio of the two fastest times. On a shared, loaded
+/// machine both are steadier than comparing two medians measured seconds
+/// apart; the fastest times are the least disturbed by other processes.
+fn paired_ratio(rounds: usize, mut raw: impl FnMut(), mut ours: impl FnMut()) -> (f64, f64) {
+    let (mut fastest_raw, mut fastest_ours) = (f64::INFINITY, f64::INFINITY);
     let mut ratios: Vec<f64> = (0..rounds)
         .map(|round| {
             let time = |f: &mut dyn FnMut()| {
@@ -252,30 +276,37 @@ fn paired_ratio(rounds: usize, mut raw: impl FnMut(), mut ours: impl FnMut()) ->
                 let o = time(&mut ours);
                 (time(&mut raw), o)
             };
+            fastest_raw = fastest_raw.min(r);
+            fastest_ours = fastest_ours.min(o);
             o / r
         })
         .collect();
     ratios.sort_by(f64::total_cmp);
-    ratios[ratios.len() / 2]
+    (ratios[ratios.len() / 2], fastest_ours / fastest_raw)
 }
 
 /// Prints paired ratios next to criterion's: same work as the groups above.
 fn report_paired() {
     for (name, series, rounds) in [
-        ("metrics_render_1k", 1_000, 400),
-        ("metrics_render_10k", 10_000, 60),
+        ("metrics_render_1k", 1_000, 2_000),
+        ("metrics_render_10k", 10_000, 300),
     ] {
+        let runtime = runtime();
+        let _inside = runtime.enter();
         let raw = raw_recorder();
         populate(&raw, series);
         let raw = raw.handle();
         let (recorder, ours) = ours();
         populate(&recorder, series);
-        let ratio = paired_ratio(
+        let (ratio, fastest) = paired_ratio(
             rounds,
             || drop(black_box(raw.render())),
             || drop(black_box(ours.render())),
         );
-        eprintln!("PAIRED {name}: median of {rounds} back-to-back ours/raw = {ratio:.3}x");
+        eprintln!(
+            "PAIRED {name}: median of {rounds} back-to-back ours/raw = {ratio:.3}x; \
+             fastest ours / fastest raw = {fastest:.3}x"
+        );
     }
 
     let method = black_box(METHOD.to_owned());
@@ -292,7 +323,7 @@ fn report_paired() {
         ]);
         (say_hello, calls)
     });
-    let ratio = paired_ratio(
+    let (ratio, fastest) = paired_ratio(
         200,
         || {
             metrics::with_local_recorder(&raw, || {
@@ -311,16 +342,125 @@ fn report_paired() {
         },
     );
     eprintln!(
-        "PAIRED metrics_record: median of 200 back-to-back ours_handles/raw_macros = {ratio:.3}x"
+        "PAIRED metrics_record: median of 200 back-to-back ours_handles/raw_macros = {ratio:.3}x; \
+         fastest = {fastest:.3}x"
     );
+}
+
+/// Under callgrind: `series:renders` — run [`callgrind_driver`] instead of the benches.
+const CALLGRIND_MODE: &str = "BOOST_METRICS_CALLGRIND";
+
+/// One raw render (and drop), never inlined so `--toggle-collect` can count it alone.
+#[inline(never)]
+fn callgrind_raw_render(handle: &PrometheusHandle) {
+    drop(black_box(handle.render()));
+}
+
+/// One render (and drop) of ours, never inlined so `--toggle-collect` can count it alone.
+#[inline(never)]
+fn callgrind_ours_render(handle: &MetricsHandle) {
+    drop(black_box(handle.render()));
+}
+
+/// The driver run under valgrind: populates both recorders with `series`, does
+/// one uncounted render each (first-render costs), then `n` counted renders of
+/// each, alternating
+/// so both meet the same allocator state.
+///
+/// Ours runs without process metrics here: collecting them crashes under
+/// valgrind (rustix's vDSO check, bytecodealliance/rustix#1559), and they are
+/// read from `/proc` at most once a second anyway; the criterion and paired
+/// runs include them. Both run inside a tokio runtime, so ours includes the
+/// runtime metrics.
+fn callgrind_driver(series: usize, n: usize) {
+    let runtime = runtime();
+    let _inside = runtime.enter();
+    let raw = raw_recorder();
+    populate(&raw, series);
+    let raw = raw.handle();
+    let mut settings = MetricsSettings::default();
+    settings.cardinality_limit = 100_000;
+    settings.process_metrics = false;
+    let (recorder, ours) =
+        MetricsHandle::build(&settings, &ServiceIdentity::new("bench", "0.0.0")).expect("build");
+    populate(&recorder, series);
+    drop(black_box(raw.render()));
+    drop(black_box(ours.render()));
+    for _ in 0..n {
+        callgrind_raw_render(&raw);
+        callgrind_ours_render(&ours);
+    }
+}
+
+/// Instructions executed inside `function` (a `--toggle-collect` pattern) for
+/// `n` renders of `series`, from one valgrind run of this binary; `None` when
+/// valgrind is missing or fails.
+fn callgrind_instructions(series: usize, n: usize, function: &str) -> Option<u64> {
+    let exe = std::env::current_exe().ok()?;
+    let out = std::env::temp_dir().join(format!(
+        "boost-metrics-callgrind-{}-{series}-{function}.out",
+        std::process::id()
+    ));
+    let status = std::process::Command::new("valgrind")
+        .arg("--tool=callgrind")
+        .arg(format!("--callgrind-out-file={}", out.display()))
+        .arg(format!("--toggle-collect=*{function}*"))
+        .arg(exe)
+        .env(CALLGRIND_MODE, format!("{series}:{n}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .ok()?;
+    let text = std::fs::read_to_string(&out).ok();
+    let _ = std::fs::remove_file(&out);
+    if !status.success() {
+        return None;
+    }
+    text?
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("totals:")
+                .or(line.strip_prefix("summary:"))
+        })
+        .and_then(|total| total.split_whitespace().next()?.parse().ok())
+}
+
+/// Prints `CALLGRIND group: ours/raw instructions per render`: a CPU-cost
+/// ratio that, unlike wall time, does not move with the machine's load.
+/// Skipped (with a note) when valgrind is not installed.
+fn report_callgrind() {
+    for (name, series, n) in [
+        ("metrics_render_1k", 1_000, 40),
+        ("metrics_render_10k", 10_000, 10),
+    ] {
+        let raw = callgrind_instructions(series, n, "callgrind_raw_render");
+        let ours = callgrind_instructions(series, n, "callgrind_ours_render");
+        match (raw, ours) {
+            (Some(raw), Some(ours)) => eprintln!(
+                "CALLGRIND {name}: instructions per render ours {} / raw {} = {:.3}x",
+                ours / n as u64,
+                raw / n as u64,
+                ours as f64 / raw as f64
+            ),
+            _ => eprintln!("CALLGRIND {name}: skipped (valgrind not found or failed)"),
+        }
+    }
 }
 
 criterion_group!(benches, record, render);
 
 fn main() {
+    if let Ok(mode) = std::env::var(CALLGRIND_MODE) {
+        let (series, n) = mode
+            .split_once(':')
+            .expect("BOOST_METRICS_CALLGRIND=series:renders");
+        callgrind_driver(series.parse().expect("series"), n.parse().expect("renders"));
+        return;
+    }
     benches();
     Criterion::default().configure_from_args().final_summary();
     report_paired();
+    report_callgrind();
     boost_benches::report_ratio("metrics_record", "raw_macros", "ours_handles");
     boost_benches::report_ratio("metrics_record", "raw_macros", "ours_macros");
     boost_benches::report_ratio("metrics_record", "raw_handles", "ours_handles");

@@ -206,11 +206,15 @@ async fn call_variant(
 /// Raw and ours measured in alternating batches, so load from other processes
 /// hits both alike; prints the median time per call of each and the ratio.
 fn paired(rt: &Runtime, (raw, ours): &Clients) {
-    const ROUNDS: usize = 15;
+    // More rounds (`RPC_CLIENT_ROUNDS`) narrow the spread on a noisy machine.
+    let rounds: usize = std::env::var("RPC_CLIENT_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(15);
     const VARIANTS: usize = 3;
     let mut seq: [Vec<f64>; VARIANTS] = Default::default();
     let mut conc: [Vec<f64>; VARIANTS] = Default::default();
-    for round in 0..ROUNDS {
+    for round in 0..rounds {
         for k in 0..VARIANTS {
             let which = (round + k) % VARIANTS;
             rt.block_on(async {
@@ -233,10 +237,15 @@ fn paired(rt: &Runtime, (raw, ours): &Clients) {
         }
     }
     for (name, v) in [("sequential", seq), ("concurrent64", conc)] {
+        // Also the median of each round's own ratio: robust to the machine
+        // changing speed between rounds.
+        let per_round: Vec<f64> = v[1].iter().zip(&v[0]).map(|(o, r)| o / r).collect();
+        let per_round = median(per_round);
         let [r, o, t] = v.map(median);
         eprintln!(
-            "PAIRED rpc_client_{name}: boost_client {o:.0} ns / raw_tonic {r:.0} ns = {:.3}x; \
-             raw_tonic+grpc-timeout {t:.0} ns = {:.3}x (medians of {ROUNDS} rotating batches)",
+            "PAIRED rpc_client_{name}: boost_client {o:.0} ns / raw_tonic {r:.0} ns = {:.3}x \
+             (per-round median {per_round:.3}x); raw_tonic+grpc-timeout {t:.0} ns = {:.3}x \
+             (medians of {rounds} rotating batches)",
             o / r,
             t / r
         );
@@ -251,12 +260,12 @@ fn median(mut v: Vec<f64>) -> f64 {
 criterion_group!(benches, bench);
 
 fn main() {
+    let identity = ServiceIdentity::new("bench", "0.0.0");
+    let _metrics = boost_metrics::install(&MetricsSettings::default(), &identity).expect("metrics");
     if std::env::var_os("RPC_CLIENT_LAYERS").is_some() {
         layers();
         return;
     }
-    let identity = ServiceIdentity::new("bench", "0.0.0");
-    let _metrics = boost_metrics::install(&MetricsSettings::default(), &identity).expect("metrics");
     benches();
     let rt = runtime();
     paired(&rt, &setup(&rt));
@@ -275,20 +284,24 @@ type Boxed = tower::util::BoxCloneService<
     tonic::Status,
 >;
 
-/// Boxes a service for [`layers`].
-fn boxed<S>(s: S) -> Boxed
+/// Boxes a service for [`layers`] (a `tonic::body::Body` response body is
+/// kept as is; another body type is boxed into one).
+fn boxed<S, B>(s: S) -> Boxed
 where
-    S: tower::Service<
-            http::Request<tonic::body::Body>,
-            Response = http::Response<tonic::body::Body>,
-        > + Clone
+    S: tower::Service<http::Request<tonic::body::Body>, Response = http::Response<B>>
+        + Clone
         + Send
         + 'static,
     S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     S::Future: Send + 'static,
+    B: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     use tower::ServiceExt;
-    Boxed::new(s.map_err(|e| tonic::Status::from_error(e.into())))
+    Boxed::new(
+        s.map_response(|r| r.map(tonic::body::Body::new))
+            .map_err(|e| tonic::Status::from_error(e.into())),
+    )
 }
 
 /// Time per call with 64 in flight for each layer alone over the balancer
@@ -304,6 +317,53 @@ fn layers() {
     use std::sync::Arc;
     use tower::Layer;
     let rt = runtime();
+    let calls: u64 = std::env::var("RPC_CLIENT_CALLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64_000);
+    let sequential = std::env::var_os("RPC_CLIENT_SEQUENTIAL").is_some();
+    let mode = if sequential {
+        "sequential"
+    } else {
+        "concurrent64"
+    };
+    // `raw_plain` / `full_plain`: the main bench's own (unboxed) clients alone.
+    macro_rules! alone {
+        ($client:expr) => {{
+            let c = $client;
+            if sequential {
+                rt.block_on(async move {
+                    let start = Instant::now();
+                    for _ in 0..calls {
+                        black_box(c.clone().say_hello(request()).await.expect("x"));
+                    }
+                    start.elapsed()
+                })
+            } else {
+                rt.block_on(concurrent(calls, move || {
+                    let mut c = c.clone();
+                    async move {
+                        black_box(c.say_hello(request()).await.expect("x"));
+                    }
+                }))
+            }
+        }};
+    }
+    if let Ok(only) = std::env::var("RPC_CLIENT_LAYERS")
+        && (only == "raw_plain" || only == "full_plain")
+    {
+        let (raw, ours) = setup(&rt);
+        let el = if only == "raw_plain" {
+            alone!(raw)
+        } else {
+            alone!(ours)
+        };
+        eprintln!(
+            "LAYERS {mode} {only} alone: {:.0} ns per call",
+            el.as_nanos() as f64 / calls as f64
+        );
+        return;
+    }
     let variants: Vec<(&str, GreeterClient<Boxed>)> = rt.block_on(async {
         let addr = serve().await;
         let url = format!("http://{addr}");
@@ -367,19 +427,42 @@ fn layers() {
         v
     });
     if let Ok(only) = std::env::var("RPC_CLIENT_LAYERS")
-        && let Some((_, c)) = variants.iter().find(|(n, _)| *n == only)
+        && let Some((_, c)) = variants
+            .iter()
+            .find(|(n, _)| *n == only || (only == "raw_timeout" && *n == "raw"))
     {
-        // One variant alone, e.g. under `perf stat`.
-        let c = c.clone();
-        let el = rt.block_on(concurrent(64_000, move || {
-            let mut c = c.clone();
-            async move {
-                black_box(c.say_hello(request()).await.expect("x"));
+        // `raw_timeout`: the raw channel with a 300 ms `grpc-timeout` per call.
+        let timeout = (only == "raw_timeout").then_some(Duration::from_millis(300));
+        let request = move || {
+            let mut r = tonic::Request::new(request());
+            if let Some(t) = timeout {
+                r.set_timeout(t);
             }
-        }));
+            r
+        };
+        // One variant alone, e.g. under `perf stat`, `strace -c` or callgrind:
+        // `RPC_CLIENT_CALLS` calls (default 64000), 64 in flight, or one at a
+        // time with `RPC_CLIENT_SEQUENTIAL=1`.
+        let c = c.clone();
+        let el = if sequential {
+            rt.block_on(async move {
+                let start = Instant::now();
+                for _ in 0..calls {
+                    black_box(c.clone().say_hello(request()).await.expect("x"));
+                }
+                start.elapsed()
+            })
+        } else {
+            rt.block_on(concurrent(calls, move || {
+                let mut c = c.clone();
+                async move {
+                    black_box(c.say_hello(request()).await.expect("x"));
+                }
+            }))
+        };
         eprintln!(
-            "LAYERS concurrent64 {only} alone: {:.0} ns per call",
-            el.as_nanos() as f64 / 64_000.0
+            "LAYERS {mode} {only} alone: {:.0} ns per call",
+            el.as_nanos() as f64 / calls as f64
         );
         return;
     }

@@ -17,8 +17,19 @@
 //!   the boost client against the raw server, to tell the two sides' shares apart);
 //! - `rpc_pair_concurrent64`: time per call, target ≤ 1.11× raw (throughput ≥ 0.90×).
 //!
+//! Criterion's back-to-back groups swing ±2× on a shared machine, so the bench
+//! first prints alternating measurements that put load on both sides alike:
+//! `INTERLEAVED … p50` (40 alternating rounds of 250 sequential calls) and
+//! `INTERLEAVED …, 64 in flight` (20 alternating rounds of 2,000 calls; the
+//! median of the per-round time ratios), for the server, the pair, and the
+//! boost client alone against the raw server (the client's share of the pair).
+//!
 //! Run: `cargo bench -p boost-benches --bench rpc_server -- --warm-up-time 1 --measurement-time 3`
+//! (only the alternating lines: add `-- nomatch` instead of the criterion flags).
 //! Where the server gap comes from (settings vs layers): `RPC_SERVER_SPLIT=1 cargo bench -p boost-benches --bench rpc_server -- nomatch`
+//! Syscalls or instructions per call, one server at a time:
+//! `RPC_SERVER_DRIVE=raw|boost RPC_SERVER_CALLS=20000 strace -f -c <bench binary>`, or with
+//! `RPC_SERVER_RT=current` (one thread) under `valgrind --tool=callgrind`.
 
 use std::hint::black_box;
 use std::net::SocketAddr;
@@ -165,6 +176,48 @@ where
     );
 }
 
+/// Throughput with `CONCURRENCY` calls in flight, measured in alternating
+/// rounds (raw, ours, ours, raw, …) so that load from other processes hits both
+/// alike; prints the median of the per-round-pair time ratios (ours / raw).
+async fn interleaved_concurrent<A, B>(label: &str, raw: &GreeterClient<A>, ours: &GreeterClient<B>)
+where
+    A: tonic::client::GrpcService<tonic::body::Body> + Clone + Send + 'static,
+    A::Future: Send,
+    A::ResponseBody: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+    <A::ResponseBody as tonic::codegen::Body>::Error: Into<tonic::codegen::StdError> + Send,
+    A::Error: Into<tonic::codegen::StdError>,
+    B: tonic::client::GrpcService<tonic::body::Body> + Clone + Send + 'static,
+    B::Future: Send,
+    B::ResponseBody: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+    <B::ResponseBody as tonic::codegen::Body>::Error: Into<tonic::codegen::StdError> + Send,
+    B::Error: Into<tonic::codegen::StdError>,
+{
+    const CALLS: u64 = 2_000;
+    let (mut raw_total, mut ours_total) = (Duration::ZERO, Duration::ZERO);
+    let mut ratios = Vec::new();
+    for round in 0..20 {
+        let (r, o) = if round % 2 == 0 {
+            let r = concurrent(raw.clone(), CALLS).await;
+            (r, concurrent(ours.clone(), CALLS).await)
+        } else {
+            let o = concurrent(ours.clone(), CALLS).await;
+            (concurrent(raw.clone(), CALLS).await, o)
+        };
+        raw_total += r;
+        ours_total += o;
+        ratios.push(o.as_secs_f64() / r.as_secs_f64());
+    }
+    ratios.sort_by(f64::total_cmp);
+    let median = ratios[ratios.len() / 2];
+    let per_call = |total: Duration| total / (20 * CALLS as u32);
+    eprintln!(
+        "INTERLEAVED {label}, {CONCURRENCY} in flight: time per call ours {:?} / raw {:?}; median round ratio {median:.3}x -> throughput {:.3}x (20 rounds of {CALLS} calls each)",
+        per_call(ours_total),
+        per_call(raw_total),
+        1.0 / median
+    );
+}
+
 /// Time per call with `CONCURRENCY` tasks sharing `iters` calls.
 async fn concurrent<T>(client: GreeterClient<T>, iters: u64) -> Duration
 where
@@ -292,6 +345,21 @@ fn bench(c: &mut Criterion) {
     rt.block_on(async {
         interleaved("server (raw client)", &raw, &boost_server).await;
         interleaved("pair (boost client + boost server)", &raw, &boost_pair).await;
+        // Diagnostic: the boost client against the raw server (the client's share).
+        interleaved(
+            "client only (boost client + raw server)",
+            &raw,
+            &boost_client,
+        )
+        .await;
+        interleaved_concurrent("server (raw client)", &raw, &boost_server).await;
+        interleaved_concurrent("pair (boost client + boost server)", &raw, &boost_pair).await;
+        interleaved_concurrent(
+            "client only (boost client + raw server)",
+            &raw,
+            &boost_client,
+        )
+        .await;
         if std::env::var_os("RPC_SERVER_SPLIT").is_some() {
             // Where the server's gap comes from: the connection settings
             // (`ServerSettings::apply`) vs the layers (`server::stack`).
@@ -382,9 +450,97 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
+/// Diagnostic driver for `strace -f -c` / callgrind:
+/// `RPC_SERVER_DRIVE=raw|boost|apply|stack|pair|client`
+/// (and `RPC_SERVER_CALLS`, default 20000) makes exactly that many sequential
+/// calls against one server (only that server runs) and exits, so syscall and
+/// instruction counts per call can be compared. `RPC_SERVER_RT=current` runs
+/// client and server on one thread (deterministic instruction counts).
+fn drive(which: &str) {
+    let calls: usize = std::env::var("RPC_SERVER_CALLS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(20_000);
+    let rt = if std::env::var("RPC_SERVER_RT").is_ok_and(|v| v == "current") {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    } else {
+        runtime()
+    };
+    let identity = ServiceIdentity::new("bench", "0.0.0");
+    let _metrics = boost_metrics::install(&MetricsSettings::default(), &identity).expect("metrics");
+    rt.block_on(async {
+        let mut out = Vec::with_capacity(calls);
+        match which {
+            "raw" => {
+                let client = raw_client(serve_raw().await).await;
+                client.clone().say_hello(request()).await.expect("warm");
+                sample(&client, calls, &mut out).await;
+            }
+            "boost" => {
+                let client = raw_client(serve_boost().await).await;
+                client.clone().say_hello(request()).await.expect("warm");
+                sample(&client, calls, &mut out).await;
+            }
+            "apply" | "stack" => {
+                // The two halves of `serve_boost`: settings only, layers only.
+                let settings = ServerSettings::default();
+                let (incoming, addr) = listener().await;
+                let mut builder = if which == "apply" {
+                    settings.apply(tonic::transport::Server::builder())
+                } else {
+                    tonic::transport::Server::builder()
+                };
+                if which == "apply" {
+                    tokio::spawn(
+                        builder
+                            .add_service(GreeterServer::new(Hello))
+                            .serve_with_incoming(incoming),
+                    );
+                } else {
+                    tokio::spawn(
+                        builder
+                            .layer(server::stack(&settings))
+                            .add_service(GreeterServer::new(Hello))
+                            .serve_with_incoming(incoming),
+                    );
+                }
+                let client = raw_client(addr).await;
+                client.clone().say_hello(request()).await.expect("warm");
+                sample(&client, calls, &mut out).await;
+            }
+            "pair" | "client" => {
+                // `client`: the boost client against the raw server.
+                let addr = if which == "pair" {
+                    serve_boost().await
+                } else {
+                    serve_raw().await
+                };
+                let mut settings = ClientSettings::with_endpoints([format!("http://{addr}")]);
+                settings.retry.idempotent_methods = vec!["hello.v1.Greeter/SayHello".into()];
+                let client =
+                    GreeterClient::new(boost_rpc::client("bench", &settings).expect("client"));
+                client.clone().say_hello(request()).await.expect("warm");
+                sample(&client, calls, &mut out).await;
+            }
+            other => panic!(
+                "RPC_SERVER_DRIVE={other}: expected raw, boost, apply, stack, pair or client"
+            ),
+        }
+        let p50 = percentile(&mut out, 0.5);
+        eprintln!("DRIVE {which}: {calls} calls, p50 {p50:?}");
+    });
+}
+
 criterion_group!(benches, bench);
 
 fn main() {
+    if let Ok(which) = std::env::var("RPC_SERVER_DRIVE") {
+        drive(&which);
+        return;
+    }
     benches();
     Criterion::default().configure_from_args().final_summary();
     for group in ["rpc_server_sequential", "rpc_server_concurrent64"] {

@@ -94,7 +94,10 @@ impl<R: Recorder> CardinalityGuard<R> {
     /// Metric names registered but never described, with the kind they were
     /// first registered as. Cheap when no new name appeared since the last call.
     pub(crate) fn undescribed(&self) -> Vec<(String, MetricKind)> {
-        if !self.new_names.swap(false, Ordering::AcqRel) {
+        // A plain load first: the common case (nothing new since the last
+        // scrape) is one read, no atomic write.
+        if !self.new_names.load(Ordering::Acquire) || !self.new_names.swap(false, Ordering::AcqRel)
+        {
             return Vec::new();
         }
         let names = self.names.lock().unwrap_or_else(PoisonError::into_inner);

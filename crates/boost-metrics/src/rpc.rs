@@ -40,6 +40,7 @@ use crate::handle::metadata;
 #[derive(Clone, Debug)]
 pub struct RpcMetrics {
     name: &'static str,
+    system: &'static str,
     client: Option<SharedString>,
 }
 
@@ -48,6 +49,7 @@ impl RpcMetrics {
     pub fn server() -> Self {
         Self {
             name: RPC_SERVER_CALL_DURATION,
+            system: RPC_SYSTEM_GRPC,
             client: None,
         }
     }
@@ -57,15 +59,29 @@ impl RpcMetrics {
     pub fn client(upstream: impl Into<SharedString>) -> Self {
         Self {
             name: RPC_CLIENT_CALL_DURATION,
+            system: RPC_SYSTEM_GRPC,
             client: Some(upstream.into()),
         }
+    }
+
+    /// The `rpc_system_name` label of the calls recorded: `grpc` unless set
+    /// here (boost-rpc's server layers record plain HTTP calls as `http`).
+    ///
+    /// ```
+    /// # use boost_metrics::RpcMetrics;
+    /// let http = RpcMetrics::server().with_system("http");
+    /// # let _ = http;
+    /// ```
+    pub fn with_system(mut self, system: &'static str) -> Self {
+        self.system = system;
+        self
     }
 
     /// The handles for one full method name (`hello.v1.Greeter/SayHello`).
     /// Keep the result: it is the cheap part.
     pub fn method(&self, method: impl Into<SharedString>) -> MethodMetrics {
         let mut labels = vec![
-            Label::new(RPC_SYSTEM_NAME, RPC_SYSTEM_GRPC),
+            Label::new(RPC_SYSTEM_NAME, self.system),
             Label::new(RPC_METHOD, method.into()),
         ];
         if let Some(client) = &self.client {
@@ -119,17 +135,22 @@ impl MethodMetrics {
     /// Counts one call in `rpc_server_in_flight_calls` until the returned guard
     /// drops. (Meaningful on the server side; a client's guard counts there too.)
     pub fn in_flight(&self) -> InFlight {
-        let gauge = self
-            .inner
-            .in_flight
-            .get_or_init(|| {
-                let labels = self.inner.labels[..2].to_vec();
-                let key = Key::from_parts(RPC_SERVER_IN_FLIGHT, labels);
-                metrics::with_recorder(|r| r.register_gauge(&key, &metadata()))
-            })
-            .clone();
+        let gauge = self.in_flight_gauge().clone();
         gauge.increment(1.0);
         InFlight { gauge }
+    }
+
+    /// The `rpc_server_in_flight_calls` gauge itself, for a caller that keeps
+    /// these handles for the whole call anyway and counts the call in and out
+    /// itself (one handle clone less per call than [`in_flight`](Self::in_flight)).
+    /// Every `increment(1.0)` needs its `decrement(1.0)`.
+    #[inline]
+    pub fn in_flight_gauge(&self) -> &Gauge {
+        self.inner.in_flight.get_or_init(|| {
+            let labels = self.inner.labels[..2].to_vec();
+            let key = Key::from_parts(RPC_SERVER_IN_FLIGHT, labels);
+            metrics::with_recorder(|r| r.register_gauge(&key, &metadata()))
+        })
     }
 }
 

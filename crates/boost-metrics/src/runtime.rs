@@ -22,21 +22,21 @@ pub(crate) fn render_into(out: &mut String) {
         TOKIO_RUNTIME_WORKERS,
         "gauge",
         "Worker threads of the tokio runtime.",
-        workers as f64,
+        workers,
     );
     write_family(
         out,
         TOKIO_RUNTIME_ALIVE_TASKS,
         "gauge",
         "Tasks alive in the tokio runtime.",
-        metrics.num_alive_tasks() as f64,
+        metrics.num_alive_tasks(),
     );
     write_family(
         out,
         TOKIO_RUNTIME_GLOBAL_QUEUE_DEPTH,
         "gauge",
         "Tasks waiting in the tokio runtime's global queue.",
-        metrics.global_queue_depth() as f64,
+        metrics.global_queue_depth(),
     );
     write_family(
         out,

@@ -1,5 +1,6 @@
 //! Deadlines (issue 6: c, d): a total budget per call, the remaining time sent
-//! as `grpc-timeout` on every attempt, inherited from the inbound call.
+//! as `grpc-timeout` on every attempt, inherited from the inbound call — and
+//! the inbound call's request id, passed on the same way.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod client_support;
@@ -181,4 +182,61 @@ async fn a_deadline_is_inherited_across_two_hops() {
         "the second hop got {t:?}: the edge's 150 ms, minus time spent, not the middle's 1 s"
     );
     let _ = stop.send(());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_request_id_follows_the_call_across_two_hops() {
+    let upstream = Upstream::start(Fault::None).await;
+    let middle_settings = ClientSettings::with_endpoints([upstream.url()]);
+    let middle = Arc::new(Middle {
+        profiles: ProfilesClient::new(boost_rpc::client("profiles", &middle_settings).unwrap()),
+    });
+
+    // The whole server stack: its request-id layer makes the inbound id the
+    // one the middle's outbound calls send.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let middle_addr = listener.local_addr().unwrap();
+    let server_settings = boost_rpc::server::ServerSettings::default();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .layer(boost_rpc::server::stack(&server_settings))
+            .add_service(GreeterServer::from_arc(middle))
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+                let _ = stopped.await;
+            }),
+    );
+
+    let edge_settings = ClientSettings::with_endpoints([format!("http://{middle_addr}")]);
+    let mut edge = GreeterClient::new(boost_rpc::client("greeter", &edge_settings).unwrap());
+    let mut request = tonic::Request::new(hello(2));
+    request
+        .metadata_mut()
+        .insert("x-request-id", "order-4711".parse().unwrap());
+    edge.say_hello(request).await.unwrap();
+    // Without an id of its own, the edge's call gets a fresh one, passed on as well.
+    edge.say_hello(hello(2)).await.unwrap();
+
+    let seen = upstream.state.seen();
+    assert_eq!(seen[0].request_id.as_deref(), Some("order-4711"));
+    let generated = seen[1].request_id.as_deref().unwrap();
+    assert_eq!(generated.len(), 32, "{generated}");
+    assert_ne!(generated, "order-4711");
+    let _ = stop.send(());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outside_a_served_call_every_call_gets_its_own_request_id() {
+    let upstream = Upstream::start(Fault::None).await;
+    let settings = ClientSettings::with_endpoints([upstream.url()]);
+    let mut greeter = GreeterClient::new(boost_rpc::client("greeter", &settings).unwrap());
+    greeter.say_hello(hello(1)).await.unwrap();
+    greeter.say_hello(hello(1)).await.unwrap();
+    let seen = upstream.state.seen();
+    let (a, b) = (
+        seen[0].request_id.clone().unwrap(),
+        seen[1].request_id.clone().unwrap(),
+    );
+    assert_eq!(a.len(), 32);
+    assert_ne!(a, b);
 }

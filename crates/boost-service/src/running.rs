@@ -91,15 +91,18 @@ impl RunningService {
             None
         };
 
-        let router = admin::router(AdminContext {
-            identity: identity.clone(),
-            build: BuildInfo::new(git_commit),
-            lifecycle: lifecycle.clone(),
-            metrics: telemetry.render_metrics(),
-            log_level: telemetry.log_level(),
-            config,
-            token: admin_settings.token,
-        });
+        let router = admin::router(
+            AdminContext {
+                identity: identity.clone(),
+                build: BuildInfo::new(git_commit),
+                lifecycle: lifecycle.clone(),
+                metrics: telemetry.render_metrics(),
+                log_level: telemetry.log_level(),
+                config,
+                token: admin_settings.token,
+            },
+            admin_settings.request_timeout,
+        );
         let (stop_admin, admin_stopped) = oneshot::channel::<()>();
         let server = axum::serve(
             listener,

@@ -35,6 +35,12 @@ pub struct AdminSettings {
     /// Use a long random string; it is compared in constant time and never
     /// logged (audit events carry its fingerprint, see the crate docs).
     pub token: Option<Secret<String>>,
+    /// How long one admin request may take, waiting for its turn included
+    /// (at most 32 are handled at once); past it the answer is `503`. Every
+    /// endpoint answers in milliseconds and readiness checks have their own
+    /// shorter timeout, so only a stuck handler reaches it. Default `30s`.
+    #[serde(with = "boost_config::duration")]
+    pub request_timeout: Duration,
 }
 
 impl Default for AdminSettings {
@@ -42,6 +48,7 @@ impl Default for AdminSettings {
         Self {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8081)),
             token: None,
+            request_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -58,6 +65,12 @@ impl AdminSettings {
     /// Sets the bearer token for state-changing endpoints.
     pub fn with_token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(Secret::new(token.into()));
+        self
+    }
+
+    /// Sets how long one admin request may take before it is answered `503`.
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
         self
     }
 }
@@ -157,6 +170,12 @@ impl boost_config::Validate for AdminSettings {
                 );
             }
         }
+        if self.request_timeout.is_zero() {
+            problems.add(
+                "request_timeout",
+                "must be more than 0 (every admin request would fail); the default is 30s",
+            );
+        }
     }
 }
 
@@ -227,6 +246,11 @@ mod tests {
             problems.keys().collect::<Vec<_>>(),
             ["readiness_timeout", "shutdown_timeout"]
         );
+        let mut problems = Problems::new();
+        AdminSettings::default()
+            .with_request_timeout(Duration::ZERO)
+            .validate(&mut problems);
+        assert_eq!(problems.keys().collect::<Vec<_>>(), ["request_timeout"]);
     }
 
     #[test]

@@ -80,23 +80,28 @@ impl ShutdownHandle {
 
     /// A signal arrived: the first starts graceful shutdown, the next forces it.
     fn signal(&self, name: &str) {
-        let mut forced = false;
+        // Log before publishing the request: the lifecycle logs its own
+        // "shutdown started" as soon as it sees the request, and the signal
+        // should read first in the log.
+        let (graceful, forced) = {
+            let r = self.requests.borrow();
+            (r.graceful.is_some(), r.force.is_some())
+        };
+        if !graceful {
+            tracing::info!(
+                signal = name,
+                "received {name}: starting graceful shutdown (send it again to force)"
+            );
+        } else if !forced {
+            tracing::warn!(signal = name, "received {name} again: forcing shutdown");
+        }
         self.requests.send_modify(|r| {
             if r.graceful.is_none() {
                 r.graceful = Some(name.to_owned());
             } else if r.force.is_none() {
                 r.force = Some(format!("a second {name}"));
-                forced = true;
             }
         });
-        if forced {
-            tracing::warn!(signal = name, "received {name} again: forcing shutdown");
-        } else {
-            tracing::info!(
-                signal = name,
-                "received {name}: starting graceful shutdown (send it again to force)"
-            );
-        }
     }
 
     pub(crate) fn subscribe(&self) -> watch::Receiver<Requests> {

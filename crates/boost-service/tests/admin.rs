@@ -72,16 +72,41 @@ async fn ready_is_200_when_every_check_passes() {
     assert!(svc.lifecycle().check_readiness().await.is_ready());
 }
 
+/// A readiness check that never answers, given up after `timeout`.
+fn hanging_check(timeout: Duration) -> ReadinessCheck {
+    ReadinessCheck::new("upstream", || async {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        Ok::<_, std::io::Error>(())
+    })
+    .timeout(timeout)
+}
+
+#[tokio::test]
+async fn an_admin_request_past_the_request_timeout_is_answered_503() {
+    let svc = builder("slow-admin-demo")
+        .admin(common::any_port().with_request_timeout(Duration::from_millis(200)))
+        .readiness(hanging_check(Duration::from_secs(3600)))
+        .start()
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let response = get(svc.admin_addr(), "/health/ready").await;
+    let took = started.elapsed();
+    assert_eq!(response.status(), 503);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("admin.request_timeout"), "{body}");
+    assert!(
+        took < Duration::from_secs(10),
+        "took {took:?}: the 200 ms request timeout must answer long before the check's hour"
+    );
+    // Other requests are unaffected.
+    assert_eq!(get(svc.admin_addr(), "/health/live").await.status(), 200);
+}
+
 #[tokio::test]
 async fn hanging_check_is_reported_as_timeout_within_its_timeout() {
     let svc = builder("hang-demo")
-        .readiness(
-            ReadinessCheck::new("upstream", || async {
-                tokio::time::sleep(Duration::from_secs(3600)).await;
-                Ok::<_, std::io::Error>(())
-            })
-            .timeout(Duration::from_millis(200)),
-        )
+        .readiness(hanging_check(Duration::from_millis(200)))
         .start()
         .await
         .unwrap();

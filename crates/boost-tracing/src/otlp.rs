@@ -93,8 +93,24 @@ pub(crate) fn provider(
 
 fn otlp_error(settings: &OtlpSettings, reason: impl Into<String>) -> Error {
     Error::Otlp {
-        endpoint: settings.endpoint.clone(),
+        endpoint: without_userinfo(&settings.endpoint),
         reason: reason.into(),
+    }
+}
+
+/// The endpoint with any `user:password@` replaced by `***@`: an error message
+/// ends up in logs and crash reports, and credentials put in a URL must not.
+fn without_userinfo(endpoint: &str) -> String {
+    let authority_start = endpoint.find("://").map_or(0, |i| i + 3);
+    let rest = &endpoint[authority_start..];
+    let authority_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_len].rfind('@') {
+        Some(at) => format!(
+            "{}***{}",
+            &endpoint[..authority_start],
+            &endpoint[authority_start + at..]
+        ),
+        None => endpoint.to_owned(),
     }
 }
 
@@ -193,5 +209,35 @@ impl SpanProcessor for Redacting {
     }
     fn set_resource(&mut self, resource: &Resource) {
         self.inner.set_resource(resource);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_userinfo;
+
+    #[test]
+    fn error_endpoint_hides_credentials_in_the_url() {
+        assert_eq!(
+            without_userinfo("https://svc:s3cr3t@collector:4317/v1"),
+            "https://***@collector:4317/v1"
+        );
+        assert_eq!(
+            without_userinfo("user@collector:4317"),
+            "***@collector:4317"
+        );
+    }
+
+    #[test]
+    fn error_endpoint_without_credentials_is_unchanged() {
+        assert_eq!(
+            without_userinfo("http://127.0.0.1:4317"),
+            "http://127.0.0.1:4317"
+        );
+        // An `@` after the authority is not userinfo.
+        assert_eq!(
+            without_userinfo("http://collector:4317/a@b"),
+            "http://collector:4317/a@b"
+        );
     }
 }

@@ -129,6 +129,10 @@ pub struct OtlpSettings {
     /// propagation) but are not recorded. Default: `false`.
     pub enabled: bool,
     /// The collector's OTLP/gRPC endpoint. Default: `http://127.0.0.1:4317`.
+    ///
+    /// Put credentials in [`headers`](Self::headers), which are secrets, not in the URL: the
+    /// endpoint is shown on `/config` and in startup logs (error messages do hide a
+    /// `user:password@` part).
     pub endpoint: String,
     /// Extra gRPC metadata sent with every export (e.g. an API key). Values are secrets:
     /// never printed. Default: none.

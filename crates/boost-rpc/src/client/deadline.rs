@@ -79,6 +79,31 @@ pub fn format_grpc_timeout(d: Duration) -> String {
     String::from_utf8_lossy(write_grpc_timeout(d, &mut buf)).into_owned()
 }
 
+/// The `grpc-timeout` value of an attempt sent with the whole `timeout` left,
+/// formatted once per distinct timeout and shared (no allocation per call).
+///
+/// Unlike the time left after a retry or under an inbound deadline, which
+/// differs on every call and is sent never-indexed, this value repeats call
+/// after call: it is sent indexable, so HPACK shrinks it to one byte after the
+/// first call on a connection and the server decodes an index instead of a
+/// literal. At most 64 distinct timeouts are kept (settings give a handful);
+/// beyond that, values are formatted per call as before.
+fn whole_timeout_value(timeout: Duration) -> Option<HeaderValue> {
+    static KNOWN: std::sync::Mutex<Vec<(Duration, &'static str)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut known = KNOWN.lock().ok()?;
+    let text = match known.iter().find(|(d, _)| *d == timeout) {
+        Some((_, text)) => *text,
+        None if known.len() < 64 => {
+            let text: &'static str = Box::leak(format_grpc_timeout(timeout).into_boxed_str());
+            known.push((timeout, text));
+            text
+        }
+        None => return None,
+    };
+    HeaderValue::from_maybe_shared(tonic::codegen::Bytes::from_static(text.as_bytes())).ok()
+}
+
 /// [`format_grpc_timeout`] into `buf`, without allocating.
 fn write_grpc_timeout(d: Duration, buf: &mut [u8; 10]) -> &[u8] {
     const MAX: u128 = 99_999_999;
@@ -186,6 +211,7 @@ impl<S> Layer<S> for DeadlineLayer {
             inner,
             timeout: self.timeout,
             timer: self.timer,
+            whole: whole_timeout_value(self.timeout),
         }
     }
 }
@@ -196,15 +222,18 @@ pub struct Deadline<S> {
     inner: S,
     timeout: Duration,
     timer: bool,
+    /// `grpc-timeout` for an attempt with the whole `timeout` left.
+    whole: Option<HeaderValue>,
 }
 
 impl<S> Deadline<S> {
     /// Wraps `inner` with a total `timeout` per call.
-    pub const fn new(inner: S, timeout: Duration) -> Self {
+    pub fn new(inner: S, timeout: Duration) -> Self {
         Self {
             inner,
             timeout,
             timer: true,
+            whole: whole_timeout_value(timeout),
         }
     }
     /// The wrapped service.
@@ -247,10 +276,17 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let now = Instant::now();
+        let now = super::call_now();
         let deadline = effective_deadline(&request, self.timeout, now);
         let call = CallDeadline(deadline);
-        if !call.stamp_at(request.headers_mut(), now) {
+        let whole = (self.whole.as_ref())
+            .filter(|_| deadline.saturating_duration_since(now) == self.timeout);
+        if let Some(value) = whole {
+            // The common case: nothing shortened the call's own timeout.
+            request
+                .headers_mut()
+                .insert(GRPC_TIMEOUT_NAME, value.clone());
+        } else if !call.stamp_at(request.headers_mut(), now) {
             let why = match crate::deadline::current() {
                 Some(d) if d <= now => "the inbound call's deadline had already passed",
                 _ => "the deadline had already passed",
@@ -365,6 +401,40 @@ mod tests {
             .unwrap();
         let sent = parse_grpc_timeout(sent.to_str().unwrap()).unwrap();
         assert!(sent <= Duration::from_millis(50) && sent > Duration::from_millis(40));
+    }
+
+    #[tokio::test]
+    async fn the_whole_timeout_is_sent_indexable_a_shortened_one_never_indexed() {
+        use tower::ServiceExt;
+        let echo = tower::service_fn(|request: Request<()>| async move {
+            Ok::<_, RpcError>(Response::new(request.headers().get(GRPC_TIMEOUT).cloned()))
+        });
+        let layer = DeadlineLayer::transport_enforced(Duration::from_millis(300));
+        let sent = layer
+            .layer(echo)
+            .oneshot(Request::new(()))
+            .await
+            .unwrap()
+            .into_body()
+            .unwrap();
+        // The same value on every call: HPACK may index it.
+        assert_eq!(sent, "300000u");
+        assert!(!sent.is_sensitive());
+
+        let mut request = Request::new(());
+        request.extensions_mut().insert(CallOptions {
+            timeout: Some(Duration::from_millis(123)),
+            ..CallOptions::default()
+        });
+        let sent = layer
+            .layer(echo)
+            .oneshot(request)
+            .await
+            .unwrap()
+            .into_body()
+            .unwrap();
+        assert_eq!(sent, "123000u");
+        assert!(sent.is_sensitive(), "values that vary are never indexed");
     }
 
     #[test]

@@ -14,7 +14,7 @@
 //! before the first call.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use boost_metrics::conventions::{
     CLIENT, RPC_CLIENT_CALL_DURATION, RPC_METHOD, RPC_STATUS_CODE, RPC_SYSTEM_GRPC, RPC_SYSTEM_NAME,
@@ -76,41 +76,100 @@ impl<H> MethodHandles<H> {
     }
 }
 
-/// Handles per method × status code. A lookup by method is one read lock and
-/// one hash; nothing is allocated after the first call of a method.
+/// Methods whose handles are found without a lock (a client calls a few).
+const FAST_METHODS: usize = 16;
+
+/// Where [`MethodCache::find`] found a method's handles.
+#[derive(Debug)]
+pub(crate) enum MethodRef<H> {
+    /// In the lock-free slots: an index, nothing shared is written to keep it.
+    Fast(usize),
+    /// Beyond them, in the map.
+    Other(Arc<MethodHandles<H>>),
+}
+
+/// Handles per method × status code. The first [`FAST_METHODS`] methods are
+/// found by scanning slots that are written once, without a lock or a
+/// reference count (a call looks up two caches, and a shared lock word and
+/// counters are written back and forth between cores on every call); later
+/// methods by one read lock and one hash. Nothing is allocated after the
+/// first call of a method.
 #[derive(Debug)]
 pub(crate) struct MethodCache<H> {
+    fast: [OnceLock<MethodHandles<H>>; FAST_METHODS],
+    adding: Mutex<()>,
     map: RwLock<HashMap<Box<str>, Arc<MethodHandles<H>>>>,
 }
 
 impl<H> Default for MethodCache<H> {
     fn default() -> Self {
         Self {
+            fast: std::array::from_fn(|_| OnceLock::new()),
+            adding: Mutex::new(()),
             map: RwLock::new(HashMap::new()),
         }
     }
 }
 
 impl<H> MethodCache<H> {
-    /// The handles of `method`.
-    pub(crate) fn method(&self, method: &str) -> Arc<MethodHandles<H>> {
+    /// Where the handles of `method` are, adding them on first use.
+    pub(crate) fn find(&self, method: &str) -> MethodRef<H> {
+        for (i, slot) in self.fast.iter().enumerate() {
+            match slot.get() {
+                Some(handles) if &*handles.method == method => return MethodRef::Fast(i),
+                Some(_) => {}
+                None => break,
+            }
+        }
+        self.add(method)
+    }
+
+    /// The handles `found` refers to.
+    pub(crate) fn get<'a>(&'a self, found: &'a MethodRef<H>) -> Option<&'a MethodHandles<H>> {
+        match found {
+            MethodRef::Fast(i) => self.fast.get(*i).and_then(OnceLock::get),
+            MethodRef::Other(handles) => Some(handles),
+        }
+    }
+
+    fn add(&self, method: &str) -> MethodRef<H> {
+        let _adding = match self.adding.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        for (i, slot) in self.fast.iter().enumerate() {
+            match slot.get() {
+                Some(handles) if &*handles.method == method => return MethodRef::Fast(i),
+                Some(_) => {}
+                None => {
+                    let _ = slot.set(MethodHandles::new(method));
+                    return MethodRef::Fast(i);
+                }
+            }
+        }
         if let Ok(map) = self.map.read()
             && let Some(handles) = map.get(method)
         {
-            return handles.clone();
+            return MethodRef::Other(handles.clone());
         }
         let mut map = match self.map.write() {
             Ok(m) => m,
             Err(poisoned) => poisoned.into_inner(),
         };
-        map.entry(method.into())
-            .or_insert_with(|| {
-                Arc::new(MethodHandles {
-                    method: method.into(),
-                    slots: std::array::from_fn(|_| OnceLock::new()),
-                })
-            })
-            .clone()
+        MethodRef::Other(
+            map.entry(method.into())
+                .or_insert_with(|| Arc::new(MethodHandles::new(method)))
+                .clone(),
+        )
+    }
+}
+
+impl<H> MethodHandles<H> {
+    fn new(method: &str) -> Self {
+        Self {
+            method: method.into(),
+            slots: std::array::from_fn(|_| OnceLock::new()),
+        }
     }
 }
 
@@ -150,36 +209,40 @@ impl ClientMetrics {
     }
 
     /// Records one logical call.
-    pub fn record_call(&self, method: &str, code: Code, seconds: f64) {
+    pub fn record_call(self: &Arc<Self>, method: &str, code: Code, seconds: f64) {
         self.call_recorder(method).record(code, seconds);
     }
 
     /// The duration histograms of `method`, to record once its status is known.
-    pub(crate) fn call_recorder(&self, method: &str) -> CallRecorder {
+    pub(crate) fn call_recorder(self: &Arc<Self>, method: &str) -> CallRecorder {
         CallRecorder {
-            client: self.client.clone(),
-            handles: self.calls.method(method),
+            method: self.calls.find(method),
+            metrics: self.clone(),
         }
     }
 
     /// Counts a retry of `method`.
     pub fn record_retry(&self, method: &str) {
-        self.retries
-            .method(method)
-            .get(Code::Ok, |method| {
-                metrics::counter!(RPC_CLIENT_RETRIES_TOTAL, CLIENT => self.client.clone(), RPC_METHOD => method.to_owned())
-            })
-            .increment(1);
+        let found = self.retries.find(method);
+        if let Some(handles) = self.retries.get(&found) {
+            handles
+                .get(Code::Ok, |method| {
+                    metrics::counter!(RPC_CLIENT_RETRIES_TOTAL, CLIENT => self.client.clone(), RPC_METHOD => method.to_owned())
+                })
+                .increment(1);
+        }
     }
 
     /// Counts a retry refused by the budget.
     pub fn record_budget_exhausted(&self, method: &str) {
-        self.exhausted
-            .method(method)
-            .get(Code::Ok, |method| {
-                metrics::counter!(RPC_CLIENT_RETRY_BUDGET_EXHAUSTED_TOTAL, CLIENT => self.client.clone(), RPC_METHOD => method.to_owned())
-            })
-            .increment(1);
+        let found = self.exhausted.find(method);
+        if let Some(handles) = self.exhausted.get(&found) {
+            handles
+                .get(Code::Ok, |method| {
+                    metrics::counter!(RPC_CLIENT_RETRY_BUDGET_EXHAUSTED_TOTAL, CLIENT => self.client.clone(), RPC_METHOD => method.to_owned())
+                })
+                .increment(1);
+        }
     }
 
     /// Moves one endpoint between states in the endpoints gauge
@@ -227,14 +290,13 @@ impl EndpointMetrics {
 
     /// Counts one attempt of `method` that ended with `code`.
     pub fn record_attempt(&self, method: &str, code: Code) {
-        self.attempt_recorder(method).record(code);
+        self.attempt_recorder(method).record(self, code);
     }
 
     /// The attempt counters of `method`, to count once the outcome is known.
     pub(crate) fn attempt_recorder(&self, method: &str) -> AttemptRecorder {
         AttemptRecorder {
-            endpoint: self.clone(),
-            handles: self.attempts.method(method),
+            method: self.attempts.find(method),
         }
     }
 
@@ -251,40 +313,46 @@ impl EndpointMetrics {
 /// Records one call's duration once its status is known.
 #[derive(Debug)]
 pub(crate) struct CallRecorder {
-    client: SharedString,
-    handles: Arc<MethodHandles<Histogram>>,
+    metrics: Arc<ClientMetrics>,
+    method: MethodRef<Histogram>,
 }
 
 impl CallRecorder {
     pub(crate) fn record(&self, code: Code, seconds: f64) {
-        self.handles
+        let Some(handles) = self.metrics.calls.get(&self.method) else {
+            return;
+        };
+        handles
             .get(code, |method| {
                 metrics::histogram!(RPC_CLIENT_CALL_DURATION,
                     RPC_SYSTEM_NAME => RPC_SYSTEM_GRPC,
                     RPC_METHOD => method.to_owned(),
                     RPC_STATUS_CODE => code_name(code),
-                    CLIENT => self.client.clone())
+                    CLIENT => self.metrics.client.clone())
             })
             .record(seconds);
     }
 }
 
-/// Counts one attempt once its outcome is known.
+/// Counts one attempt once its outcome is known, into the endpoint's
+/// counters (it keeps only where they are).
 #[derive(Debug)]
 pub(crate) struct AttemptRecorder {
-    endpoint: EndpointMetrics,
-    handles: Arc<MethodHandles<Counter>>,
+    method: MethodRef<Counter>,
 }
 
 impl AttemptRecorder {
-    pub(crate) fn record(&self, code: Code) {
-        self.handles
+    pub(crate) fn record(&self, endpoint: &EndpointMetrics, code: Code) {
+        let Some(handles) = endpoint.attempts.get(&self.method) else {
+            return;
+        };
+        handles
             .get(code, |method| {
                 metrics::counter!(RPC_CLIENT_ATTEMPTS_TOTAL,
-                    CLIENT => self.endpoint.client.client.clone(),
+                    CLIENT => endpoint.client.client.clone(),
                     RPC_METHOD => method.to_owned(),
                     "outcome" => code_name(code),
-                    "endpoint" => self.endpoint.endpoint.clone())
+                    "endpoint" => endpoint.endpoint.clone())
             })
             .increment(1);
     }

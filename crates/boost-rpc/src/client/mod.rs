@@ -83,6 +83,7 @@ pub use metrics::{
     RPC_CLIENT_EJECTIONS_TOTAL, RPC_CLIENT_ENDPOINTS, RPC_CLIENT_RETRIES_TOTAL,
     RPC_CLIENT_RETRY_BUDGET_EXHAUSTED_TOTAL, code_name, parse_code,
 };
+pub use observe::ObservedBody;
 pub use options::CallOptions;
 pub use settings::{
     BalanceSettings, ClientSettings, ConcurrencySettings, DnsSettings, EjectionSettings,
@@ -108,7 +109,6 @@ pub fn client(name: &str, settings: &ClientSettings) -> Result<Client, RpcError>
 #[derive(Debug, Clone)]
 pub struct Client {
     inner: Stack,
-    endpoints: Arc<EndpointSet<EndpointService>>,
 }
 
 impl Client {
@@ -123,7 +123,12 @@ impl Client {
 
     /// The endpoints and their state (for health pages and tests).
     pub fn endpoints(&self) -> Vec<(String, EndpointState)> {
-        self.endpoints
+        self.inner
+            .get_ref()
+            .get_ref()
+            .get_ref()
+            .get_ref()
+            .endpoints()
             .snapshot()
             .iter()
             .map(|e| {
@@ -203,21 +208,45 @@ impl ClientBuilder {
                  or {name}.dns.name"
             )));
         }
-        Ok(Client { inner, endpoints })
+        Ok(Client { inner })
     }
 }
 
 impl Service<Request<Body>> for Client {
-    type Response = Response<Body>;
+    type Response = Response<ObservedBody>;
     type Error = RpcError;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, RpcError>> + Send>>;
+    type Future = ResponseFuture;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), RpcError>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
-        self.inner.call(request)
+        ResponseFuture {
+            inner: Box::pin(self.inner.call(request)),
+        }
+    }
+}
+
+/// Response future of [`Client`]: the stack's futures, composed without
+/// allocating, in one box. The composition is large (a request is held by
+/// value until its attempt starts); boxed once here, the generated client's
+/// own futures move a pointer instead of copying it at every await.
+pub struct ResponseFuture {
+    inner: Pin<Box<<Stack as Service<Request<Body>>>::Future>>,
+}
+
+impl Future for ResponseFuture {
+    type Output = Result<Response<ObservedBody>, RpcError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+impl std::fmt::Debug for ResponseFuture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }
 }
 
@@ -231,6 +260,35 @@ pub(crate) fn grpc_status(headers: &HeaderMap) -> Option<Code> {
         .and_then(|s| s.parse::<i32>().ok())
         .map_or(Code::Unknown, Code::from_i32);
     Some(code)
+}
+
+std::thread_local! {
+    /// The start of the call being made on this thread, while the layers'
+    /// `call`s run (see [`with_call_start`]).
+    static CALL_START: std::cell::Cell<Option<std::time::Instant>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// The time for a layer's `call`: the start of the call when an outer layer
+/// read it (observe does), else the clock. Layers' `call`s run one inside
+/// the other without waiting, so one clock read serves them all — and a
+/// clock read is among the larger per-call costs on virtual machines.
+pub(crate) fn call_now() -> std::time::Instant {
+    CALL_START
+        .with(std::cell::Cell::get)
+        .unwrap_or_else(std::time::Instant::now)
+}
+
+/// Runs `f` (the inner layers' `call`) with [`call_now`] answering `start`.
+pub(crate) fn with_call_start<R>(start: std::time::Instant, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<std::time::Instant>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            CALL_START.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(CALL_START.with(|c| c.replace(Some(start))));
+    f()
 }
 
 /// `pkg.Service/Method` from a request path `/pkg.Service/Method`.

@@ -10,7 +10,9 @@
 //!   rpc_status_code, client}`, recorded when the status is known: at the
 //!   response headers for a trailers-only answer, else at the trailers.
 //! - **propagation**: W3C `traceparent`/`tracestate`/`baggage` of the client
-//!   span, and `x-request-id` (kept if the caller set it, generated otherwise).
+//!   span, and `x-request-id`: kept if the caller set it, else the id of the
+//!   inbound call being served ([`current_request_id`](crate::server::current_request_id)),
+//!   so one id follows a request across services; generated otherwise.
 //!
 //! ```
 //! use boost_rpc::client::observe::ObserveLayer;
@@ -41,8 +43,9 @@ use tracing::Instrument;
 use tracing::field::Empty;
 
 use super::metrics::{CallRecorder, ClientMetrics};
-use super::{grpc_status, method_of};
+use super::{grpc_status, method_of, with_call_start};
 use crate::RpcError;
+use crate::server::RequestId;
 
 /// The request id metadata key.
 pub const REQUEST_ID: &str = "x-request-id";
@@ -101,9 +104,9 @@ where
     S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     S::Future: Send + 'static,
 {
-    type Response = Response<Body>;
+    type Response = Response<ObservedBody>;
     type Error = RpcError;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, RpcError>> + Send>>;
+    type Future = ObserveFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), RpcError>> {
         self.inner
@@ -140,46 +143,79 @@ where
         if !span.is_disabled() {
             boost_tracing::propagation::inject_headers(&span.context(), request.headers_mut());
         }
-        let fut = self.inner.call(request).instrument(span.clone());
-        let record = CallRecord {
-            recorder,
-            start,
-            span,
+        // Entered around `call` too: inner layers record on it (the endpoint).
+        // Inner layers read the time of the call from here (one clock read).
+        let inner = span
+            .in_scope(|| with_call_start(start, || self.inner.call(request)))
+            .instrument(span.clone());
+        ObserveFuture {
+            inner,
+            record: Some(CallRecord {
+                recorder,
+                start,
+                span,
+            }),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// Response future of [`Observe`]: records the call when its status is
+    /// known (a concrete future: nothing boxed per call).
+    pub struct ObserveFuture<F> {
+        #[pin]
+        inner: tracing::instrument::Instrumented<F>,
+        record: Option<CallRecord>,
+    }
+}
+
+impl<F, E> Future for ObserveFuture<F>
+where
+    F: Future<Output = Result<Response<Body>, E>>,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Output = Result<Response<ObservedBody>, RpcError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = std::task::ready!(this.inner.poll(cx));
+        let passed = |body| ObservedBody {
+            inner: body,
+            record: None,
         };
-        Box::pin(async move {
-            match fut.await {
-                Ok(response) => match grpc_status(response.headers()) {
-                    Some(code) => {
-                        record.finish(code);
-                        Ok(response)
-                    }
-                    None => Ok(response.map(|body| {
-                        Body::new(ObservedBody {
-                            inner: body,
-                            record: Some(record),
-                        })
-                    })),
-                },
-                Err(e) => {
-                    let e = RpcError::from_boxed(e.into());
-                    record.finish(e.code());
-                    Err(e)
+        let Some(record) = this.record.take() else {
+            return Poll::Ready(
+                result
+                    .map(|response| response.map(passed))
+                    .map_err(|e| RpcError::from_boxed(e.into())),
+            );
+        };
+        Poll::Ready(match result {
+            Ok(response) => match grpc_status(response.headers()) {
+                Some(code) => {
+                    record.finish(code);
+                    Ok(response.map(passed))
                 }
+                None => Ok(response.map(|body| ObservedBody {
+                    inner: body,
+                    record: Some(record),
+                })),
+            },
+            Err(e) => {
+                let e = RpcError::from_boxed(e.into());
+                record.finish(e.code());
+                Err(e)
             }
         })
     }
 }
 
-/// 128 random bits as 32 hex digits.
+/// The id of the inbound call being served, so one id follows a request
+/// through every service it touches; a fresh one outside a served call.
 fn new_request_id() -> HeaderValue {
-    let id: u128 = rand::random();
-    let mut buf = [0u8; 32];
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    for (i, b) in buf.iter_mut().enumerate() {
-        *b = HEX[((id >> (124 - 4 * i)) & 0xf) as usize];
-    }
-    let mut value =
-        HeaderValue::from_bytes(&buf).unwrap_or_else(|_| HeaderValue::from_static("unknown"));
+    let id = crate::server::current_request_id().unwrap_or_else(RequestId::generate);
+    // Shares the id's buffer: the retry layer keeps a copy of the headers.
+    let mut value = id.header_value().clone();
     // Never-indexed: unique per call, it would only churn the HPACK tables.
     value.set_sensitive(true);
     value
@@ -203,8 +239,13 @@ impl CallRecord {
     }
 }
 
-/// A response body that records the call when its trailers arrive.
-struct ObservedBody {
+/// A response body that records the call when its trailers arrive: the
+/// upstream's body, unchanged.
+///
+/// Responses of [`Observe`] (and so of a [`Client`](crate::client::Client))
+/// carry it as is rather than boxed into a `tonic::body::Body`: generated
+/// clients take any body, and that saves an allocation per call.
+pub struct ObservedBody {
     inner: Body,
     record: Option<CallRecord>,
 }

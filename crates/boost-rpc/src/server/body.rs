@@ -22,6 +22,13 @@ use super::grpc;
 
 /// Told once how a call ended. Implemented by the layers' per-call records.
 pub trait OnEnd {
+    /// Whether [`on_end`](OnEnd::on_end) uses its `code`. An observer that
+    /// only needs to know *when* the call ends (a load-shed slot) sets this
+    /// to `false`, and [`ObservedBody`] then skips reading `grpc-status`
+    /// from the headers and trailers (it is passed [`Code::Ok`]).
+    /// Default: `true`.
+    const NEEDS_CODE: bool = true;
+
     /// Called once with the final status of the call.
     fn on_end(self, code: Code);
 }
@@ -60,7 +67,11 @@ pin_project! {
 impl<B: Body, E: OnEnd> ObservedBody<B, E> {
     /// Wraps `res`'s body so that `observer` learns the call's final status.
     pub fn wrap(res: Response<B>, observer: E) -> Response<Self> {
-        let without_trailers = grpc::code_without_trailers(&res);
+        let without_trailers = if E::NEEDS_CODE {
+            grpc::code_without_trailers(&res)
+        } else {
+            Code::Ok
+        };
         res.map(|inner| ObservedBody {
             inner,
             observer: Some(observer),
@@ -87,17 +98,25 @@ impl<B: Body, E: OnEnd> Body for ObservedBody<B, E> {
     type Data = B::Data;
     type Error = B::Error;
 
+    #[inline]
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = self.project();
         let polled = this.inner.poll_frame(cx);
+        if this.observer.is_none() {
+            return polled;
+        }
         if let Poll::Ready(ref next) = polled {
             let code = match next {
-                Some(Ok(frame)) => frame
-                    .trailers_ref()
-                    .map(|trailers| grpc::code_in(trailers).unwrap_or(*this.without_trailers)),
+                Some(Ok(frame)) => frame.trailers_ref().map(|trailers| {
+                    if E::NEEDS_CODE {
+                        grpc::code_in(trailers).unwrap_or(*this.without_trailers)
+                    } else {
+                        Code::Ok
+                    }
+                }),
                 Some(Err(_)) => Some(Code::Unknown),
                 None => Some(*this.without_trailers),
             };

@@ -84,6 +84,7 @@ where
         self.inner.poll_ready(cx)
     }
 
+    #[inline]
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let grpc = grpc::is_grpc(&req);
         match std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(req))) {
@@ -128,6 +129,7 @@ where
 {
     type Output = F::Output;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let grpc = match self.project().state.project() {
             CatchPanicProj::Running { inner, grpc } => match std::task::ready!(inner.poll(cx)) {

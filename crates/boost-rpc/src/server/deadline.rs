@@ -104,6 +104,7 @@ where
         self.inner.poll_ready(cx)
     }
 
+    #[inline]
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let budget = match (grpc_timeout(req.headers()), self.max) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -125,7 +126,8 @@ where
         DeadlineFuture {
             state: DeadlineState::Bounded {
                 inner: Some(crate::deadline::scoped(deadline, inner)),
-                timer: tokio::time::sleep_until(deadline.into()),
+                timer: None,
+                deadline,
                 grpc,
             },
         }
@@ -145,12 +147,16 @@ pin_project! {
     enum DeadlineState<F: Future> {
         /// No deadline: the handler's own future.
         Unbounded { #[pin] inner: F },
-        /// The handler, scoped to its deadline, racing a timer.
+        /// The handler, scoped to its deadline, racing a timer. The timer
+        /// is started only if the handler does not answer on its first poll
+        /// (most unary handlers do): it is armed for the same instant, and
+        /// a handler that is done at once never touches the timer wheel.
         Bounded {
             #[pin]
             inner: Option<tokio::task::futures::TaskLocalFuture<Instant, F>>,
             #[pin]
-            timer: tokio::time::Sleep,
+            timer: Option<tokio::time::Sleep>,
+            deadline: Instant,
             grpc: bool,
         },
     }
@@ -163,12 +169,14 @@ where
 {
     type Output = F::Output;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
             DeadlineProj::Unbounded { inner } => inner.poll(cx),
             DeadlineProj::Bounded {
                 mut inner,
-                timer,
+                mut timer,
+                deadline,
                 grpc,
             } => {
                 if let Some(fut) = inner.as_mut().as_pin_mut()
@@ -177,7 +185,12 @@ where
                     inner.set(None);
                     return Poll::Ready(out);
                 }
-                std::task::ready!(timer.poll(cx));
+                if timer.is_none() {
+                    timer.set(Some(tokio::time::sleep_until((*deadline).into())));
+                }
+                if let Some(timer) = timer.as_pin_mut() {
+                    std::task::ready!(timer.poll(cx));
+                }
                 // Cancel the handler now, before answering.
                 inner.set(None);
                 Poll::Ready(Ok(grpc::error_response(

@@ -95,6 +95,9 @@ impl Drop for Slot {
 }
 
 impl OnEnd for Slot {
+    // A slot only needs to know when the call ends, not how.
+    const NEEDS_CODE: bool = false;
+
     fn on_end(self, _code: Code) {}
 }
 
@@ -149,6 +152,7 @@ where
         self.inner.poll_ready(cx)
     }
 
+    #[inline]
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         match self.slots.try_take() {
             Some(permit) => LoadShedFuture {
@@ -198,6 +202,7 @@ where
 {
     type Output = Result<Response<ObservedBody<ResBody, Slot>>, E>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
             LoadShedProj::Admitted { inner, permit } => {

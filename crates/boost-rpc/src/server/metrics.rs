@@ -18,17 +18,16 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::hash::{BuildHasher, Hasher};
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use boost_metrics::conventions::{
-    RPC_METHOD, RPC_SERVER_CALL_DURATION, RPC_SERVER_IN_FLIGHT, RPC_STATUS_CODE, RPC_SYSTEM_GRPC,
-    RPC_SYSTEM_NAME,
-};
+use boost_metrics::conventions::RPC_SYSTEM_GRPC;
+use boost_metrics::{MethodMetrics, RpcMetrics};
 use http::{Request, Response};
-use metrics::{Gauge, Histogram, SharedString};
+use metrics::SharedString;
 use pin_project_lite::pin_project;
 use tonic::Code;
 use tower_layer::Layer;
@@ -91,18 +90,71 @@ impl<S> MetricsService<S> {
 }
 
 /// Methods whose handles are kept; calls to further methods (a scanner trying
-/// random paths) are recorded through the `metrics` macros each time instead.
+/// random paths) look their handles up in the recorder on each call instead.
 const MAX_CACHED_METHODS: usize = 1024;
 
-/// Metric handles per (system, method), looked up once.
+/// Metric handles per (system, method), looked up once: boost-metrics'
+/// [`RpcMetrics`] method handles, labelled `rpc_system_name="http"` for plain
+/// HTTP calls.
 #[derive(Debug, Default)]
 struct Handles {
-    grpc: RwLock<HashMap<Box<str>, Arc<MethodHandles>>>,
-    http: RwLock<HashMap<Box<str>, Arc<MethodHandles>>>,
+    grpc: RwLock<MethodMap>,
+    http: RwLock<MethodMap>,
+}
+
+/// Method name → handles. Hashed with [`FastHash`]: the map is looked up on
+/// every call, and SipHash over a 30-byte method name cost more than the rest
+/// of the layer. The seed is random per map and the map holds at most
+/// [`MAX_CACHED_METHODS`] names, so a client cannot aim colliding names at it.
+type MethodMap = HashMap<Box<str>, MethodMetrics, Seeded>;
+
+/// Builds [`FastHash`]ers from a random per-map seed.
+#[derive(Clone, Debug)]
+struct Seeded(u64);
+
+impl Default for Seeded {
+    fn default() -> Self {
+        Seeded(rand::random())
+    }
+}
+
+impl BuildHasher for Seeded {
+    type Hasher = FastHash;
+
+    fn build_hasher(&self) -> FastHash {
+        FastHash(self.0)
+    }
+}
+
+/// A small multiply-rotate hash (the `FxHash` scheme rustc uses), eight
+/// bytes at a time.
+struct FastHash(u64);
+
+impl Hasher for FastHash {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+        }
+        for &byte in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(byte)).wrapping_mul(K);
+        }
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.write(&[byte]);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 impl Handles {
-    fn get(&self, grpc: bool, method: &str) -> Arc<MethodHandles> {
+    fn get(&self, grpc: bool, method: &str) -> MethodMetrics {
         let (map, system) = if grpc {
             (&self.grpc, RPC_SYSTEM_GRPC)
         } else {
@@ -114,7 +166,10 @@ impl Handles {
         }
         let full = read.len() >= MAX_CACHED_METHODS;
         drop(read);
-        let handles = Arc::new(MethodHandles::new(system, method));
+        // Shared (`Arc<str>`): an owned string is copied on every clone.
+        let handles = RpcMetrics::server()
+            .with_system(system)
+            .method(SharedString::from_shared(Arc::from(method)));
         if !full {
             map.write()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -122,47 +177,6 @@ impl Handles {
                 .or_insert_with(|| handles.clone());
         }
         handles
-    }
-}
-
-/// The in-flight gauge and the duration histograms (one per status) of a method.
-#[derive(Debug)]
-struct MethodHandles {
-    system: &'static str,
-    method: SharedString,
-    in_flight: Gauge,
-    durations: [OnceLock<Histogram>; CODES],
-}
-
-const CODES: usize = 17;
-
-impl MethodHandles {
-    fn new(system: &'static str, method: &str) -> Self {
-        // Shared (`Arc<str>`): an owned string is copied on every clone.
-        let method = SharedString::from_shared(Arc::from(method));
-        let in_flight = metrics::gauge!(
-            RPC_SERVER_IN_FLIGHT,
-            RPC_SYSTEM_NAME => system,
-            RPC_METHOD => method.clone()
-        );
-        MethodHandles {
-            system,
-            method,
-            in_flight,
-            durations: Default::default(),
-        }
-    }
-
-    fn duration(&self, code: Code) -> &Histogram {
-        let slot = (code as usize).min(CODES - 1);
-        self.durations[slot].get_or_init(|| {
-            metrics::histogram!(
-                RPC_SERVER_CALL_DURATION,
-                RPC_SYSTEM_NAME => self.system,
-                RPC_METHOD => self.method.clone(),
-                RPC_STATUS_CODE => grpc::code_name(code)
-            )
-        })
     }
 }
 
@@ -179,6 +193,7 @@ where
         self.inner.poll_ready(cx)
     }
 
+    #[inline]
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let handles = self.handles.get(grpc::is_grpc(&req), grpc::method_of(&req));
         let record = CallRecord::start(handles);
@@ -193,12 +208,12 @@ where
 #[derive(Debug)]
 pub struct CallRecord {
     start: Instant,
-    handles: Arc<MethodHandles>,
+    handles: MethodMetrics,
 }
 
 impl CallRecord {
-    fn start(handles: Arc<MethodHandles>) -> Self {
-        handles.in_flight.increment(1.0);
+    fn start(handles: MethodMetrics) -> Self {
+        handles.in_flight_gauge().increment(1.0);
         CallRecord {
             start: Instant::now(),
             handles,
@@ -209,9 +224,8 @@ impl CallRecord {
 impl OnEnd for CallRecord {
     fn on_end(self, code: Code) {
         self.handles
-            .duration(code)
-            .record(self.start.elapsed().as_secs_f64());
-        self.handles.in_flight.decrement(1.0);
+            .record_seconds(code as i32, self.start.elapsed().as_secs_f64());
+        self.handles.in_flight_gauge().decrement(1.0);
     }
 }
 
@@ -240,6 +254,7 @@ where
 {
     type Output = Result<Response<ObservedBody<ResBody, CallRecord>>, E>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let result = std::task::ready!(this.inner.poll(cx));
@@ -253,5 +268,60 @@ where
                 Err(e)
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::{BodyExt, Empty};
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    use tower::ServiceExt;
+
+    /// Labels of every histogram sample recorded, as `(name, label=value…)`.
+    fn histograms(recorder: &DebuggingRecorder) -> Vec<(String, Vec<String>)> {
+        recorder
+            .snapshotter()
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .filter(|(_, _, _, value)| matches!(value, DebugValue::Histogram(v) if !v.is_empty()))
+            .map(|(key, _, _, _)| {
+                let key = key.key();
+                let labels = key
+                    .labels()
+                    .map(|l| format!("{}={}", l.key(), l.value()))
+                    .collect();
+                (key.name().to_owned(), labels)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn plain_http_calls_are_labelled_http_with_the_status_their_code_maps_to() {
+        let recorder = DebuggingRecorder::new();
+        let svc = MetricsLayer::new().layer(tower::service_fn(|_req: Request<()>| async {
+            let mut res = Response::new(Empty::<prost::bytes::Bytes>::new());
+            *res.status_mut() = http::StatusCode::NOT_FOUND;
+            Ok::<_, std::convert::Infallible>(res)
+        }));
+        let req = Request::get("/users/7").body(()).unwrap();
+        let res = metrics::with_local_recorder(&recorder, || {
+            futures::executor::block_on(svc.oneshot(req)).unwrap()
+        });
+        metrics::with_local_recorder(&recorder, || {
+            futures::executor::block_on(res.into_body().collect()).unwrap()
+        });
+        assert_eq!(
+            histograms(&recorder),
+            vec![(
+                "rpc_server_call_duration_seconds".to_owned(),
+                vec![
+                    "rpc_system_name=http".to_owned(),
+                    "rpc_method=users/7".to_owned(),
+                    "rpc_status_code=NOT_FOUND".to_owned()
+                ]
+            )]
+        );
     }
 }

@@ -102,6 +102,7 @@ pub use load_shed::{LoadShedFuture, LoadShedLayer, LoadShedService, Slot};
 pub use metrics::{CallRecord, MetricsFuture, MetricsLayer, MetricsService};
 pub use request_id::{
     REQUEST_ID_HEADER, RequestId, RequestIdFuture, RequestIdLayer, RequestIdService,
+    current_request_id,
 };
 pub use settings::{Http2Settings, ServerSettings};
 pub use size_limit::{

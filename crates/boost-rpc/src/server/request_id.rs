@@ -31,6 +31,24 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
+tokio::task_local! {
+    static CURRENT: RequestId;
+}
+
+/// The request id of the inbound call this task is serving (inside a
+/// [`RequestIdLayer`]), or `None` outside one.
+///
+/// boost-rpc clients send it on the outbound calls a handler makes, so one id
+/// follows a request through every service it touches; handler code can put
+/// it in a reply or an audit record.
+///
+/// ```
+/// assert!(boost_rpc::server::current_request_id().is_none(), "not serving a call here");
+/// ```
+pub fn current_request_id() -> Option<RequestId> {
+    CURRENT.try_with(RequestId::clone).ok()
+}
+
 /// The metadata key (HTTP header) carrying the request id.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
@@ -46,14 +64,19 @@ pub struct RequestId(HeaderValue);
 impl RequestId {
     /// A fresh random id: 32 lower-case hex digits.
     pub fn generate() -> Self {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let n = rand::random::<u128>();
+        let n = random_u128();
         let mut hex = [0u8; 32];
-        for (i, digit) in hex.iter_mut().enumerate() {
-            *digit = HEX[((n >> (124 - 4 * i)) & 0xf) as usize];
-        }
+        hex[..16].copy_from_slice(&hex16((n >> 64) as u64));
+        hex[16..].copy_from_slice(&hex16(n as u64));
+        // One allocation that every clone (request header, extension, echo)
+        // shares; `HeaderValue::from_bytes` would copy, and cloning that copy
+        // allocates again.
+        let bytes = prost::bytes::Bytes::from_owner(hex);
         // 32 hex digits always make a valid header value.
-        RequestId(HeaderValue::from_bytes(&hex).unwrap_or(HeaderValue::from_static("unknown")))
+        RequestId(
+            HeaderValue::from_maybe_shared(bytes)
+                .unwrap_or_else(|_| HeaderValue::from_static("unknown")),
+        )
     }
 
     /// The id as text.
@@ -69,11 +92,44 @@ impl RequestId {
 
     /// Keeps a caller's id if it is printable ASCII of a sane length.
     fn accept(value: &HeaderValue) -> Option<Self> {
-        let ok = !value.is_empty()
-            && value.len() <= MAX_LEN
-            && value.as_bytes().iter().all(|b| b.is_ascii_graphic());
+        let bytes = value.as_bytes();
+        // `fold`, not `all`: no early exit, so the check runs many bytes at a
+        // time (ids are short; a bad one is rare).
+        let printable = bytes
+            .iter()
+            .fold(true, |ok, &b| ok & (b.wrapping_sub(b'!') <= b'~' - b'!'));
+        let ok = !bytes.is_empty() && bytes.len() <= MAX_LEN && printable;
         ok.then(|| RequestId(value.clone()))
     }
+}
+
+/// `x` as 16 lower-case hex digits, most significant first, computed on all
+/// digits at once (SWAR) rather than one table lookup per digit.
+fn hex16(x: u64) -> [u8; 16] {
+    // Spread the 16 nibbles into the 16 bytes of a u128, high nibble first.
+    let mut v = u128::from(x);
+    v = (v | (v << 32)) & 0x0000_0000_ffff_ffff_0000_0000_ffff_ffff;
+    v = (v | (v << 16)) & 0x0000_ffff_0000_ffff_0000_ffff_0000_ffff;
+    v = (v | (v << 8)) & 0x00ff_00ff_00ff_00ff_00ff_00ff_00ff_00ff;
+    v = (v | (v << 4)) & 0x0f0f_0f0f_0f0f_0f0f_0f0f_0f0f_0f0f_0f0f;
+    // Each byte is a digit 0..=15: add '0', plus ('a' - '0' - 10) where >= 10.
+    let ones = 0x0101_0101_0101_0101_0101_0101_0101_0101u128;
+    let letters = ((v + ones * 6) >> 4) & ones; // 1 where the digit is >= 10
+    let ascii = v + ones * u128::from(b'0') + letters * u128::from(b'a' - b'0' - 10);
+    ascii.to_be_bytes()
+}
+
+/// 128 random bits from a per-thread generator seeded from the OS (through
+/// `rand::rng()`). Request ids need to be unique, not unpredictable, so a
+/// small fast generator serves: the thread-local ChaCha `rand::random`
+/// costs several times more per id.
+fn random_u128() -> u128 {
+    use rand::{Rng, SeedableRng, rngs::SmallRng};
+    use std::cell::RefCell;
+    thread_local! {
+        static RNG: RefCell<SmallRng> = RefCell::new(SmallRng::from_rng(&mut rand::rng()));
+    }
+    RNG.with(|rng| rng.borrow_mut().random())
 }
 
 impl std::fmt::Display for RequestId {
@@ -149,6 +205,7 @@ where
         self.inner.poll_ready(cx)
     }
 
+    #[inline]
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let (id, echo) = match req.headers().get(&HEADER).and_then(RequestId::accept) {
             // The caller knows its own id: nothing to echo.
@@ -165,9 +222,9 @@ where
             }
         };
         let grpc = echo.is_some() && super::grpc::is_grpc(&req);
-        req.extensions_mut().insert(id);
+        req.extensions_mut().insert(id.clone());
         RequestIdFuture {
-            inner: self.inner.call(req),
+            inner: CURRENT.scope(id, self.inner.call(req)),
             echo,
             grpc,
         }
@@ -179,7 +236,7 @@ pin_project! {
     /// to a plain HTTP response or a failed gRPC call's headers.
     pub struct RequestIdFuture<F> {
         #[pin]
-        inner: F,
+        inner: tokio::task::futures::TaskLocalFuture<RequestId, F>,
         echo: Option<HeaderValue>,
         grpc: bool,
     }
@@ -191,6 +248,7 @@ where
 {
     type Output = F::Output;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let mut res = std::task::ready!(this.inner.poll(cx))?;
@@ -208,6 +266,13 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_digits_match_the_formatter() {
+        for x in [0, 1, 0x0123_4567_89ab_cdef, u64::MAX, 0xa5a5_5a5a_f00f_0ff0] {
+            assert_eq!(std::str::from_utf8(&hex16(x)).unwrap(), format!("{x:016x}"));
+        }
+    }
 
     #[test]
     fn generated_ids_are_32_hex_digits_and_differ() {
@@ -260,6 +325,25 @@ mod tests {
             "success: trailers later"
         );
         assert_eq!(echoed("application/grpc", None, Some("0")), None);
+    }
+
+    #[test]
+    fn handler_code_sees_the_calls_id() {
+        let svc = tower::service_fn(|req: Request<()>| async move {
+            let seen = current_request_id().map(|id| id.as_str().to_owned());
+            assert_eq!(
+                seen.as_deref(),
+                req.extensions().get::<RequestId>().map(RequestId::as_str)
+            );
+            Ok::<_, std::convert::Infallible>(Response::new(seen))
+        });
+        let req = Request::builder()
+            .header(REQUEST_ID_HEADER, "req-7")
+            .body(())
+            .unwrap();
+        let res = futures::executor::block_on(RequestIdLayer::new().layer(svc).call(req)).unwrap();
+        assert_eq!(res.into_body().as_deref(), Some("req-7"));
+        assert!(current_request_id().is_none(), "only inside the call");
     }
 
     #[test]

@@ -94,6 +94,7 @@ where
         self.inner.poll_ready(cx)
     }
 
+    #[inline]
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let span = server_span(&req);
         let inner = if span.is_disabled() {
@@ -182,6 +183,7 @@ where
 {
     type Output = Result<Response<ObservedBody<ResBody, SpanRecord>>, E>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let result = match this.span.as_ref() {

@@ -6,13 +6,16 @@ mod info;
 mod loglevel;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use boost_config::{MASK, Secret, ServiceIdentity};
+use tower::limit::GlobalConcurrencyLimitLayer;
 
 use crate::lifecycle::Lifecycle;
 use crate::telemetry::{LogLevelControl, RenderConfig, RenderMetrics};
@@ -22,6 +25,11 @@ pub(crate) use info::BuildInfo;
 /// The Prometheus text exposition format, version 0.0.4.
 const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 const TEXT: &str = "text/plain; charset=utf-8";
+
+/// Admin requests handled at once; more wait their turn (within `admin.request_timeout`).
+/// Probes and scrapes come a few per second: a flood must not take memory or CPU
+/// from the service itself.
+const MAX_CONCURRENT_REQUESTS: usize = 32;
 
 /// Everything the endpoints read.
 pub(crate) struct AdminContext {
@@ -38,7 +46,7 @@ pub(crate) type AdminState = Arc<AdminContext>;
 
 /// The admin router: `/metrics`, `/health/live`, `/health/ready`, `/info`,
 /// `/config`, `GET`/`PUT /loglevel`.
-pub(crate) fn router(context: AdminContext) -> Router {
+pub(crate) fn router(context: AdminContext, request_timeout: Duration) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/health/live", get(health::live))
@@ -48,7 +56,25 @@ pub(crate) fn router(context: AdminContext) -> Router {
         .route("/loglevel", get(loglevel::get).put(loglevel::put))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(16 * 1024))
+        .layer(GlobalConcurrencyLimitLayer::new(MAX_CONCURRENT_REQUESTS))
+        .layer(middleware::from_fn_with_state(request_timeout, time_limit))
         .with_state(Arc::new(context))
+}
+
+/// Answers `503` when a request takes longer than `admin.request_timeout` (waiting
+/// for its turn included), instead of holding the connection open.
+async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(path = %path, "admin request took over {limit:?} (admin.request_timeout); answered 503");
+            text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("{path} did not answer within {limit:?} (admin.request_timeout)\n"),
+            )
+        }
+    }
 }
 
 async fn metrics(State(state): State<AdminState>) -> Response {

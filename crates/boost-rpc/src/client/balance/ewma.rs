@@ -6,22 +6,25 @@
 //! with weight `1 − e^(−Δt/decay)`. The average also decays towards zero while
 //! no samples arrive, so an endpoint avoided for being slow is tried again.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// The latency estimate and in-flight count of one endpoint.
+///
+/// No lock: the estimate and its time are atomics, and a sample is blended
+/// in with a compare-and-swap, so concurrent samples blend one after the
+/// other. (A reader may pair a new estimate with the previous time, which
+/// only nudges the decay of one reading.)
 #[derive(Debug)]
 pub struct PeakEwma {
     decay_ns: f64,
-    estimate: Mutex<Estimate>,
+    epoch: Instant,
+    /// `f64` bits: the estimate in nanoseconds as of `at_ns`.
+    rtt_ns: AtomicU64,
+    /// When `rtt_ns` was last updated, in nanoseconds since `epoch`.
+    at_ns: AtomicU64,
     pending: AtomicU32,
-}
-
-#[derive(Debug)]
-struct Estimate {
-    rtt_ns: f64,
-    at: Instant,
 }
 
 impl PeakEwma {
@@ -29,10 +32,9 @@ impl PeakEwma {
     pub fn new(default_rtt: Duration, decay: Duration) -> Self {
         Self {
             decay_ns: decay.as_nanos().max(1) as f64,
-            estimate: Mutex::new(Estimate {
-                rtt_ns: default_rtt.as_nanos() as f64,
-                at: Instant::now(),
-            }),
+            epoch: Instant::now(),
+            rtt_ns: AtomicU64::new((default_rtt.as_nanos() as f64).to_bits()),
+            at_ns: AtomicU64::new(0),
             pending: AtomicU32::new(0),
         }
     }
@@ -40,19 +42,28 @@ impl PeakEwma {
     /// The load now: decayed latency (ns) × (in flight + 1).
     pub fn load(&self, now: Instant) -> f64 {
         let pending = f64::from(self.pending.load(Ordering::Relaxed));
-        let mut e = self.lock();
-        let elapsed = now.saturating_duration_since(e.at).as_nanos() as f64;
-        e.rtt_ns *= (-elapsed / self.decay_ns).exp();
-        e.at = now.max(e.at);
-        e.rtt_ns * (pending + 1.0)
+        self.decayed(self.nanos(now)) * (pending + 1.0)
+    }
+
+    /// The estimate decayed from its last update to `now_ns`.
+    fn decayed(&self, now_ns: u64) -> f64 {
+        let rtt = f64::from_bits(self.rtt_ns.load(Ordering::Relaxed));
+        let at = self.at_ns.load(Ordering::Relaxed);
+        let elapsed = now_ns.saturating_sub(at) as f64;
+        rtt * (-elapsed / self.decay_ns).exp()
     }
 
     /// Counts a request as in flight until the returned guard is completed or dropped.
     pub fn start(self: &Arc<Self>) -> InFlight {
+        self.start_at(Instant::now())
+    }
+
+    /// [`start`](Self::start) with the time already read.
+    pub(crate) fn start_at(self: &Arc<Self>, now: Instant) -> InFlight {
         self.pending.fetch_add(1, Ordering::Relaxed);
         InFlight {
             ewma: self.clone(),
-            started: Instant::now(),
+            started: now,
             done: false,
         }
     }
@@ -60,22 +71,38 @@ impl PeakEwma {
     /// Adds one latency sample.
     pub fn observe(&self, rtt: Duration, now: Instant) {
         let sample = rtt.as_nanos() as f64;
-        let mut e = self.lock();
-        if sample > e.rtt_ns {
-            e.rtt_ns = sample;
-        } else {
-            let elapsed = now.saturating_duration_since(e.at).as_nanos() as f64;
+        let now_ns = self.nanos(now);
+        let mut bits = self.rtt_ns.load(Ordering::Relaxed);
+        loop {
+            let rtt = f64::from_bits(bits);
+            let at = self.at_ns.load(Ordering::Relaxed);
+            let elapsed = now_ns.saturating_sub(at) as f64;
             let w = (-elapsed / self.decay_ns).exp();
-            e.rtt_ns = e.rtt_ns * w + sample * (1.0 - w);
+            // The peak: a sample above the (decayed) estimate replaces it.
+            let next = if sample > rtt * w {
+                sample
+            } else {
+                rtt * w + sample * (1.0 - w)
+            };
+            match self.rtt_ns.compare_exchange_weak(
+                bits,
+                next.to_bits(),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    if now_ns > at {
+                        self.at_ns.store(now_ns, Ordering::Relaxed);
+                    }
+                    return;
+                }
+                Err(current) => bits = current,
+            }
         }
-        e.at = now.max(e.at);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Estimate> {
-        match self.estimate.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+    fn nanos(&self, t: Instant) -> u64 {
+        t.saturating_duration_since(self.epoch).as_nanos() as u64
     }
 }
 

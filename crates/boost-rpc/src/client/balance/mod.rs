@@ -129,9 +129,14 @@ impl<S> EndpointSet<S> {
 
     /// The endpoints now.
     pub fn snapshot(&self) -> Arc<Vec<Arc<Endpoint<S>>>> {
+        self.read().clone()
+    }
+
+    /// The endpoints now, borrowed (no reference count written per call).
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Arc<Vec<Arc<Endpoint<S>>>>> {
         match self.endpoints.read() {
-            Ok(e) => e.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
+            Ok(e) => e,
+            Err(poisoned) => poisoned.into_inner(),
         }
     }
 
@@ -231,7 +236,11 @@ impl<S> EndpointSet<S> {
     }
 
     /// Picks an endpoint with P2C; `bool` = panic mode.
-    fn pick(&self, list: &[Arc<Endpoint<S>>], now: Instant) -> Option<(Arc<Endpoint<S>>, bool)> {
+    fn pick<'a>(
+        &self,
+        list: &'a [Arc<Endpoint<S>>],
+        now: Instant,
+    ) -> Option<(&'a Arc<Endpoint<S>>, bool)> {
         let n = list.len();
         let mut rng = rand::rng();
         let (a, b) = match n {
@@ -248,9 +257,9 @@ impl<S> EndpointSet<S> {
         };
         let (ea, eb) = (&list[a], &list[b]);
         match (ea.looks_available(now), eb.looks_available(now)) {
-            (true, true) => return Some((lower(ea, eb, now).clone(), false)),
-            (true, false) => return Some((ea.clone(), false)),
-            (false, true) => return Some((eb.clone(), false)),
+            (true, true) => return Some((lower(ea, eb, now), false)),
+            (true, false) => return Some((ea, false)),
+            (false, true) => return Some((eb, false)),
             (false, false) => {}
         }
         // Slow path: neither pick is ready; look at everyone.
@@ -269,11 +278,11 @@ impl<S> EndpointSet<S> {
         };
         match candidates.len() {
             0 => None,
-            1 => Some((candidates[0].clone(), panic)),
+            1 => Some((candidates[0], panic)),
             m => {
                 let a = rng.random_range(0..m);
                 let b = (a + 1 + rng.random_range(0..m - 1)) % m;
-                Some((lower(candidates[a], candidates[b], now).clone(), panic))
+                Some((lower(candidates[a], candidates[b], now), panic))
             }
         }
     }
@@ -284,6 +293,10 @@ fn lower<'a, S>(
     b: &'a Arc<Endpoint<S>>,
     now: Instant,
 ) -> &'a Arc<Endpoint<S>> {
+    // One endpoint (n = 1 picks it twice): nothing to compare.
+    if Arc::ptr_eq(a, b) {
+        return a;
+    }
     if b.load.load(now) < a.load.load(now) {
         b
     } else {
@@ -342,25 +355,30 @@ where
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         if self.set.resolved.load(Ordering::Acquire) {
             // The common case: pick now, nothing boxed.
-            let list = self.set.snapshot();
-            let now = Instant::now();
+            let list = self.set.read();
+            let now = super::call_now();
             let Some((endpoint, panic)) = self.set.pick(&list, now) else {
                 return BalanceFuture {
                     attempt: None,
-                    done: Some(Err(self.set.unavailable(&list, now))),
+                    done: Some(self.set.unavailable(&list, now)),
                     waiting: None,
                 };
             };
             if panic {
                 request.extensions_mut().insert(IgnoreEjection);
             }
-            let in_flight = endpoint.load.start();
+            // The caller's span (the observe layer enters its span around
+            // `call`) names the endpoint tried last.
+            let span = tracing::Span::current();
+            if !span.is_disabled() {
+                span.record("server.address", endpoint.key.as_str());
+            }
+            let in_flight = endpoint.load.start_at(now);
             return BalanceFuture {
                 attempt: Some(Attempt {
-                    call: endpoint.service.clone().oneshot(request),
+                    call: Dispatch::start(endpoint.service.clone(), request),
                     in_flight: Some(in_flight),
                     penalty: self.set.settings.default_rtt,
-                    endpoint: Some(endpoint),
                 }),
                 done: None,
                 waiting: None,
@@ -420,6 +438,53 @@ where
     }
 }
 
+pin_project_lite::pin_project! {
+    /// Sending to the picked endpoint's service: called at once when it is
+    /// ready (the usual case: a channel with room in its queue), so the
+    /// future does not carry the request; otherwise a boxed [`Oneshot`]
+    /// waits for readiness.
+    ///
+    /// [`Oneshot`]: tower::util::Oneshot
+    #[project = DispatchProj]
+    enum Dispatch<S: Service<Req>, Req> {
+        Called {
+            #[pin]
+            future: S::Future,
+        },
+        Waiting {
+            oneshot: Pin<Box<tower::util::Oneshot<S, Req>>>,
+        },
+    }
+}
+
+impl<S: Service<Req>, Req> Dispatch<S, Req> {
+    fn start(mut service: S, request: Req) -> Self {
+        // Readiness without a task: a `Pending` here is asked again, with
+        // the task's waker, by the `Oneshot`.
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        match service.poll_ready(&mut cx) {
+            Poll::Ready(Ok(())) => Self::Called {
+                future: service.call(request),
+            },
+            // An error is reported by the `Oneshot` the same way.
+            _ => Self::Waiting {
+                oneshot: Box::pin(service.oneshot(request)),
+            },
+        }
+    }
+}
+
+impl<S: Service<Req>, Req> Future for Dispatch<S, Req> {
+    type Output = Result<S::Response, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            DispatchProj::Called { future } => future.poll(cx),
+            DispatchProj::Waiting { oneshot } => oneshot.as_mut().poll(cx),
+        }
+    }
+}
+
 /// A call that waits for discovery's first answer (only before it), boxed.
 type Waiting<R> = Pin<Box<dyn Future<Output = Result<Response<R>, RpcError>> + Send>>;
 
@@ -429,7 +494,7 @@ pin_project_lite::pin_project! {
     pub struct BalanceFuture<S: Service<Req>, Req, R> {
         #[pin]
         attempt: Option<Attempt<S, Req>>,
-        done: Option<Result<Response<R>, RpcError>>,
+        done: Option<RpcError>,
         waiting: Option<Waiting<R>>,
     }
 }
@@ -438,12 +503,9 @@ pin_project_lite::pin_project! {
     /// One attempt on a picked endpoint.
     struct Attempt<S: Service<Req>, Req> {
         #[pin]
-        call: tower::util::Oneshot<S, Req>,
+        call: Dispatch<S, Req>,
         in_flight: Option<InFlight>,
         penalty: std::time::Duration,
-        // Recorded on the caller's span at the first poll (the span is
-        // entered when polled, not when `call` runs).
-        endpoint: Option<Arc<Endpoint<S>>>,
     }
 }
 
@@ -458,9 +520,6 @@ where
         let this = self.project();
         if let Some(attempt) = this.attempt.as_pin_mut() {
             let attempt = attempt.project();
-            if let Some(endpoint) = attempt.endpoint.take() {
-                tracing::Span::current().record("server.address", endpoint.key.as_str());
-            }
             let result = std::task::ready!(attempt.call.poll(cx));
             let Some(in_flight) = attempt.in_flight.take() else {
                 return Poll::Ready(result.map_err(|e| RpcError::from_boxed(e.into())));
@@ -483,11 +542,9 @@ where
         if let Some(waiting) = this.waiting {
             return waiting.as_mut().poll(cx);
         }
-        Poll::Ready(this.done.take().unwrap_or_else(|| {
-            Err(RpcError::unavailable_unsent(
-                "balancer polled after completion",
-            ))
-        }))
+        Poll::Ready(Err(this.done.take().unwrap_or_else(|| {
+            RpcError::unavailable_unsent("balancer polled after completion")
+        })))
     }
 }
 

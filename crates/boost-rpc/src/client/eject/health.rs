@@ -12,11 +12,12 @@
 //!
 //! When either period ends, exactly one request is let through as a probe;
 //! its success readmits the endpoint, its failure starts a longer period.
-//! Ready endpoints are checked with one atomic load; the lock is taken only
-//! to record an outcome.
+//! Ready endpoints are checked with one atomic load; a success of a ready
+//! endpoint is recorded with atomics alone, and the lock is taken only to
+//! record a failure, a probe's outcome or the start of a new window.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
@@ -58,18 +59,20 @@ pub struct Health {
     /// which the endpoint is out.
     until: AtomicU64,
     state: AtomicU8,
+    // Touched by successes without the lock (see `record`).
+    consecutive: AtomicU32,
+    window_ok: AtomicU32,
+    connect_failures: AtomicU32,
+    /// Nanos since `epoch` (as `nanos`) when the success-rate window began.
+    window_start: AtomicU64,
     inner: Mutex<Inner>,
     metrics: Option<EndpointMetrics>,
 }
 
 #[derive(Debug)]
 struct Inner {
-    consecutive: u32,
-    window_start: Instant,
-    window_ok: u32,
     window_failed: u32,
     ejections: u32,
-    connect_failures: u32,
     reason: String,
 }
 
@@ -84,23 +87,27 @@ impl Health {
         if let Some(m) = &metrics {
             m.client().endpoint_moved(None, Some(EndpointState::Ready));
         }
-        Self {
+        let health = Self {
             ejection,
             reconnect,
             epoch: now,
             until: AtomicU64::new(READY),
             state: AtomicU8::new(EndpointState::Ready as u8),
+            consecutive: AtomicU32::new(0),
+            window_ok: AtomicU32::new(0),
+            connect_failures: AtomicU32::new(0),
+            window_start: AtomicU64::new(0),
             inner: Mutex::new(Inner {
-                consecutive: 0,
-                window_start: now,
-                window_ok: 0,
                 window_failed: 0,
                 ejections: 0,
-                connect_failures: 0,
                 reason: String::new(),
             }),
             metrics,
-        }
+        };
+        health
+            .window_start
+            .store(health.nanos(now), Ordering::Relaxed);
+        health
     }
 
     /// The endpoint's metric handles, if it records metrics.
@@ -155,23 +162,48 @@ impl Health {
         })
     }
 
+    /// [`admit`](Self::admit) now, reading the clock only when the endpoint
+    /// is not plainly ready.
+    pub(crate) fn admit_now(&self, ignore_ejection: bool) -> Result<Admission, String> {
+        if self.until.load(Ordering::Acquire) == READY {
+            return Ok(Admission::Ready);
+        }
+        self.admit(Instant::now(), ignore_ejection)
+    }
+
     /// Records an attempt's outcome. `probe` as returned by [`admit`](Self::admit).
     pub fn record(&self, outcome: Outcome, admission: Admission, now: Instant) {
+        let now_ns = self.nanos(now);
+        let window_ns = u64::try_from(self.ejection.window.as_nanos()).unwrap_or(u64::MAX);
+        let in_window =
+            now_ns.saturating_sub(self.window_start.load(Ordering::Relaxed)) <= window_ns;
+        if outcome == Outcome::Success && admission == Admission::Ready && in_window {
+            // The common case, without the lock: a success in the current
+            // window only resets the failure streaks and counts itself.
+            if self.consecutive.load(Ordering::Relaxed) != 0 {
+                self.consecutive.store(0, Ordering::Relaxed);
+            }
+            if self.connect_failures.load(Ordering::Relaxed) != 0 {
+                self.connect_failures.store(0, Ordering::Relaxed);
+            }
+            self.window_ok.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         let mut inner = self.lock();
-        if now.duration_since(inner.window_start) > self.ejection.window {
+        if now_ns.saturating_sub(self.window_start.load(Ordering::Relaxed)) > window_ns {
             if inner.window_failed == 0 {
                 // A clean window: the next ejection is shorter again.
                 inner.ejections = inner.ejections.saturating_sub(1);
             }
-            inner.window_start = now;
-            inner.window_ok = 0;
+            self.window_start.store(now_ns, Ordering::Relaxed);
+            self.window_ok.store(0, Ordering::Relaxed);
             inner.window_failed = 0;
         }
         match outcome {
             Outcome::Success => {
-                inner.consecutive = 0;
-                inner.window_ok += 1;
-                inner.connect_failures = 0;
+                self.consecutive.store(0, Ordering::Relaxed);
+                self.window_ok.fetch_add(1, Ordering::Relaxed);
+                self.connect_failures.store(0, Ordering::Relaxed);
                 // Only the probe readmits: late answers to attempts sent
                 // before the ejection (or in panic mode) do not.
                 if admission == Admission::Probe {
@@ -179,23 +211,21 @@ impl Health {
                 }
             }
             Outcome::ConnectFailure => {
-                inner.consecutive += 1;
-                inner.connect_failures += 1;
-                let wait = self.reconnect_delay(inner.connect_failures);
-                inner.reason = format!(
-                    "{} failed connects, next try in {wait:?}",
-                    inner.connect_failures
-                );
+                self.consecutive.fetch_add(1, Ordering::Relaxed);
+                let connect_failures = self.connect_failures.fetch_add(1, Ordering::Relaxed) + 1;
+                let wait = self.reconnect_delay(connect_failures);
+                inner.reason = format!("{connect_failures} failed connects, next try in {wait:?}");
                 self.set(self.nanos(now + wait), EndpointState::Reconnecting);
             }
             Outcome::Failure => {
-                inner.consecutive += 1;
+                let consecutive = self.consecutive.fetch_add(1, Ordering::Relaxed) + 1;
                 inner.window_failed += 1;
-                let total = inner.window_ok + inner.window_failed;
-                let rate = f64::from(inner.window_ok) / f64::from(total.max(1));
+                let window_ok = self.window_ok.load(Ordering::Relaxed);
+                let total = window_ok + inner.window_failed;
+                let rate = f64::from(window_ok) / f64::from(total.max(1));
                 let reason = if admission == Admission::Probe {
                     Some("probe_failed")
-                } else if inner.consecutive >= self.ejection.consecutive_failures.max(1) {
+                } else if consecutive >= self.ejection.consecutive_failures.max(1) {
                     Some("consecutive_failures")
                 } else if total >= self.ejection.min_requests.max(1)
                     && rate < self.ejection.success_rate
@@ -209,14 +239,13 @@ impl Health {
                     inner.ejections += 1;
                     let wait = self.ejection_time(inner.ejections);
                     inner.reason = format!(
-                        "{reason}: {} in a row, success rate {:.0}% of {total}; back in {wait:?}",
-                        inner.consecutive,
+                        "{reason}: {consecutive} in a row, success rate {:.0}% of {total}; back in {wait:?}",
                         rate * 100.0
                     );
-                    inner.consecutive = 0;
-                    inner.window_ok = 0;
+                    self.consecutive.store(0, Ordering::Relaxed);
+                    self.window_ok.store(0, Ordering::Relaxed);
                     inner.window_failed = 0;
-                    inner.window_start = now;
+                    self.window_start.store(now_ns, Ordering::Relaxed);
                     if let Some(m) = &self.metrics {
                         m.record_ejection(reason);
                     }

@@ -122,7 +122,7 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let ignore = request.extensions().get::<IgnoreEjection>().is_some();
-        let admission = match self.health.admit(Instant::now(), ignore) {
+        let admission = match self.health.admit_now(ignore) {
             Ok(a) => a,
             Err(why) => {
                 return EjectFuture {
@@ -134,6 +134,7 @@ where
         };
         let guard = ProbeGuard {
             health: self.health.clone(),
+            sent_at: super::call_now(),
             admission,
             done: false,
             attempts: self
@@ -187,9 +188,14 @@ where
             };
             guard.done = true;
             guard.record_attempt(code);
-            guard
-                .health
-                .record(outcome, guard.admission, Instant::now());
+            // A success of a ready endpoint only needs a time within the
+            // current window: the time of sending serves, no clock read.
+            let now = if outcome == Outcome::Success && guard.admission == Admission::Ready {
+                guard.sent_at
+            } else {
+                Instant::now()
+            };
+            guard.health.record(outcome, guard.admission, now);
         }
         Poll::Ready(result)
     }
@@ -199,6 +205,7 @@ where
 /// dropped (deadline, cancel).
 struct ProbeGuard {
     health: Arc<Health>,
+    sent_at: Instant,
     admission: Admission,
     done: bool,
     attempts: Option<AttemptRecorder>,
@@ -206,8 +213,8 @@ struct ProbeGuard {
 
 impl ProbeGuard {
     fn record_attempt(&self, code: Code) {
-        if let Some(attempts) = &self.attempts {
-            attempts.record(code);
+        if let (Some(attempts), Some(endpoint)) = (&self.attempts, self.health.metrics()) {
+            attempts.record(endpoint, code);
         }
     }
 }

@@ -5,18 +5,37 @@
 //! withdraws; deposits expire after `ttl`. `min_per_sec · ttl` retries are
 //! always available (with the defaults, 10/s × 10 s = 100), so a quiet client
 //! can still retry.
+//!
+//! `TpsBudget` takes a lock and reads the clock on every deposit; with many
+//! calls in flight on several threads that lock is contended on every call
+//! (threads park on it). So calls are counted with one atomic add and handed
+//! to `TpsBudget` in batches of [`DEPOSIT_BATCH`], by one thread at a time,
+//! and always before a withdrawal: a retry decision sees every call made so
+//! far. (At most `DEPOSIT_BATCH − 1` deposits wait, and only until the next
+//! batch or retry, so they can count in a later window than their call.)
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use tower::retry::budget::{Budget, TpsBudget};
 
 use crate::client::settings::RetrySettings;
 
+/// Calls counted before they are deposited into `TpsBudget` together.
+pub const DEPOSIT_BATCH: u32 = 16;
+
 /// A retry budget shared by all clones of one client.
 #[derive(Debug, Clone)]
 pub struct RetryBudget {
-    inner: Arc<TpsBudget>,
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    tps: TpsBudget,
+    /// Calls not yet deposited.
+    pending: AtomicU32,
 }
 
 impl RetryBudget {
@@ -30,11 +49,10 @@ impl RetryBudget {
             0.0
         };
         Self {
-            inner: Arc::new(TpsBudget::new(
-                ttl,
-                min_per_sec.min(i32::MAX as u32 - 1),
-                ratio,
-            )),
+            inner: Arc::new(Inner {
+                tps: TpsBudget::new(ttl, min_per_sec.min(i32::MAX as u32 - 1), ratio),
+                pending: AtomicU32::new(0),
+            }),
         }
     }
 
@@ -49,11 +67,39 @@ impl RetryBudget {
 
     /// Records a call (earns retry credit).
     pub fn deposit(&self) {
-        self.inner.deposit();
+        if self.inner.pending.fetch_add(1, Ordering::Relaxed) + 1 >= DEPOSIT_BATCH {
+            self.flush();
+        }
     }
 
     /// Spends credit for one retry; `false` when the budget is empty.
     pub fn withdraw(&self) -> bool {
-        self.inner.withdraw()
+        self.flush();
+        self.inner.tps.withdraw()
+    }
+
+    /// Deposits the calls counted so far.
+    fn flush(&self) {
+        let calls = self.inner.pending.swap(0, Ordering::Relaxed);
+        for _ in 0..calls {
+            self.inner.tps.deposit();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_call_counts_before_a_withdrawal() {
+        // No reserve, 1 retry per call: credit is exactly the calls made.
+        let budget = RetryBudget::new(Duration::from_secs(10), 0, 1.0);
+        assert!(!budget.withdraw(), "no calls, no credit");
+        for _ in 0..3 {
+            budget.deposit();
+        }
+        assert!(budget.withdraw() && budget.withdraw() && budget.withdraw());
+        assert!(!budget.withdraw(), "three calls earn three retries");
     }
 }

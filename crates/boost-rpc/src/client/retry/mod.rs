@@ -44,18 +44,23 @@ use std::time::Instant;
 
 use http::{HeaderValue, Request, Response};
 use tonic::body::Body;
+use tonic::codegen::Bytes;
 use tower::{Layer, Service, ServiceExt};
 
 pub use backoff::{GRPC_RETRY_PUSHBACK_MS, Pushback, RetryBackoff};
 pub use budget::RetryBudget;
 pub use policy::{MAX_ATTEMPTS_CAP, RetryPolicy};
 pub use replay::{Buffered, MAX_REPLAY_BYTES, buffer};
+use replay::{buffer_ready, replay_body};
 
 use super::deadline::CallDeadline;
 use super::metrics::{ClientMetrics, code_name};
 use super::{CallOptions, grpc_status, method_of};
 use crate::RpcError;
 use crate::client::settings::RetrySettings;
+
+const GRPC_TIMEOUT_NAME: http::HeaderName =
+    http::HeaderName::from_static(super::deadline::GRPC_TIMEOUT);
 
 /// The request header telling the server how many attempts came before.
 pub const GRPC_PREVIOUS_RPC_ATTEMPTS: &str = "grpc-previous-rpc-attempts";
@@ -147,7 +152,7 @@ where
 {
     type Response = Response<Body>;
     type Error = RpcError;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, RpcError>> + Send>>;
+    type Future = RetryFuture<S>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), RpcError>> {
         self.inner
@@ -158,8 +163,249 @@ where
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         // The polled-ready service makes the first attempt; clones the rest.
         let clone = self.inner.clone();
-        let ready = std::mem::replace(&mut self.inner, clone);
-        Box::pin(run(ready, request, self.shared.clone()))
+        let mut ready = std::mem::replace(&mut self.inner, clone);
+        self.shared.budget.deposit();
+        let (parts, body) = request.into_parts();
+        let bytes = match buffer_ready(body, MAX_REPLAY_BYTES) {
+            Ok(Buffered::Replayable(bytes)) => bytes,
+            Ok(Buffered::Once(body)) => {
+                // Not replayable: exactly one attempt.
+                let first = ready.call(Request::from_parts(parts, body));
+                return RetryFuture::first(first, None);
+            }
+            Err(status) => return RetryFuture::failed(RpcError::from(status)),
+        };
+        let method = method_of(&parts.uri);
+        let idempotent = parts
+            .extensions
+            .get::<CallOptions>()
+            .and_then(|o| o.idempotent)
+            .unwrap_or_else(|| self.shared.policy.is_idempotent(method));
+        let deadline = parts.extensions.get::<CallDeadline>().copied();
+        // What a retry needs to rebuild the request. The first attempt sends
+        // the original parts, its body a cheap handle on the same bytes.
+        let method = parts.method.clone();
+        let uri = parts.uri.clone();
+        let version = parts.version;
+        // A flat list (one allocation; a map copy makes two). `grpc-timeout`
+        // is left out when the call has a deadline: every retry stamps its own.
+        let headers = parts
+            .headers
+            .iter()
+            .filter(|(name, _)| deadline.is_none() || *name != GRPC_TIMEOUT_NAME)
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        let extensions = SavedExtensions::of(&parts.extensions);
+        let first = ready.call(Request::from_parts(parts, replay_body(bytes.clone())));
+        RetryFuture::first(
+            first,
+            Some(Again {
+                service: ready,
+                method,
+                uri,
+                version,
+                headers,
+                extensions,
+                bytes,
+                shared: self.shared.clone(),
+                idempotent,
+                deadline,
+            }),
+        )
+    }
+}
+
+/// What a retry needs: the service, the request without its body, the
+/// body's bytes, and the call's policy facts.
+struct Again<S> {
+    service: S,
+    method: http::Method,
+    uri: http::Uri,
+    version: http::Version,
+    headers: Vec<(http::HeaderName, HeaderValue)>,
+    extensions: SavedExtensions,
+    bytes: Bytes,
+    shared: Arc<Shared>,
+    idempotent: bool,
+    deadline: Option<CallDeadline>,
+}
+
+impl<S> Again<S> {
+    /// A fresh copy of the request.
+    fn request(&self) -> Request<Body> {
+        let mut request = Request::new(replay_body(self.bytes.clone()));
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = self.uri.clone();
+        *request.version_mut() = self.version;
+        let headers = request.headers_mut();
+        headers.reserve(self.headers.len() + 2);
+        for (name, value) in &self.headers {
+            headers.append(name.clone(), value.clone());
+        }
+        *request.extensions_mut() = self.extensions.restore();
+        request
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Clone, PartialEq)]
+    struct Custom(u32);
+
+    #[test]
+    fn saved_extensions_come_back_on_a_retry() {
+        let mut ext = http::Extensions::new();
+        ext.insert(tonic::GrpcMethod::new("a.B", "C"));
+        ext.insert(CallDeadline(Instant::now()));
+        let saved = SavedExtensions::of(&ext);
+        assert!(matches!(saved, SavedExtensions::Known { .. }));
+        let back = saved.restore();
+        assert_eq!(back.len(), 2);
+        assert_eq!(
+            back.get::<tonic::GrpcMethod<'static>>().unwrap().method(),
+            "C"
+        );
+        assert_eq!(back.get::<CallDeadline>(), ext.get::<CallDeadline>());
+
+        // Anything else: a full copy, so nothing is lost.
+        ext.insert(Custom(7));
+        let back = SavedExtensions::of(&ext).restore();
+        assert_eq!(back.len(), 3);
+        assert_eq!(back.get::<Custom>(), Some(&Custom(7)));
+    }
+}
+
+/// The request extensions a retry must carry again.
+///
+/// Usually they are only the call's own (tonic's `GrpcMethod`, our
+/// [`CallDeadline`] and [`CallOptions`]): then their values are kept and the
+/// map is rebuilt only if a retry happens — cloning a map costs an allocation
+/// per entry on every call. Any other extension makes it keep a full clone.
+enum SavedExtensions {
+    Known {
+        method: Option<tonic::GrpcMethod<'static>>,
+        deadline: Option<CallDeadline>,
+        options: Option<CallOptions>,
+    },
+    Cloned(http::Extensions),
+}
+
+impl SavedExtensions {
+    fn of(extensions: &http::Extensions) -> Self {
+        let method = extensions.get::<tonic::GrpcMethod<'static>>().cloned();
+        let deadline = extensions.get::<CallDeadline>().copied();
+        let options = extensions.get::<CallOptions>().copied();
+        let known = usize::from(method.is_some())
+            + usize::from(deadline.is_some())
+            + usize::from(options.is_some());
+        if extensions.len() == known {
+            Self::Known {
+                method,
+                deadline,
+                options,
+            }
+        } else {
+            Self::Cloned(extensions.clone())
+        }
+    }
+
+    fn restore(&self) -> http::Extensions {
+        match self {
+            Self::Known {
+                method,
+                deadline,
+                options,
+            } => {
+                let mut extensions = http::Extensions::new();
+                if let Some(m) = method {
+                    extensions.insert(m.clone());
+                }
+                if let Some(d) = deadline {
+                    extensions.insert(*d);
+                }
+                if let Some(o) = options {
+                    extensions.insert(*o);
+                }
+                extensions
+            }
+            Self::Cloned(extensions) => extensions.clone(),
+        }
+    }
+}
+
+/// The attempts after the first, boxed (only calls that retry get here).
+type Retrying = Pin<Box<dyn Future<Output = Result<Response<Body>, RpcError>> + Send>>;
+
+pin_project_lite::pin_project! {
+    /// Response future of [`Retry`]. The first attempt is polled in place;
+    /// only a call that is actually retried allocates its retry loop.
+    pub struct RetryFuture<S: Service<Request<Body>>> {
+        #[pin]
+        first: Option<S::Future>,
+        again: Option<Again<S>>,
+        retrying: Option<Retrying>,
+        failed: Option<RpcError>,
+    }
+}
+
+impl<S: Service<Request<Body>>> RetryFuture<S> {
+    fn first(first: S::Future, again: Option<Again<S>>) -> Self {
+        Self {
+            first: Some(first),
+            again,
+            retrying: None,
+            failed: None,
+        }
+    }
+
+    fn failed(e: RpcError) -> Self {
+        Self {
+            first: None,
+            again: None,
+            retrying: None,
+            failed: Some(e),
+        }
+    }
+}
+
+impl<S> Future for RetryFuture<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>> + Clone + Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S::Future: Send + 'static,
+{
+    type Output = Result<Response<Body>, RpcError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        if let Some(retrying) = this.retrying.as_mut() {
+            return retrying.as_mut().poll(cx);
+        }
+        let Some(first) = this.first.as_mut().as_pin_mut() else {
+            return Poll::Ready(Err(this.failed.take().unwrap_or_else(|| {
+                RpcError::unavailable_unsent("retry: polled after completion")
+            })));
+        };
+        let result = std::task::ready!(first.poll(cx)).map_err(|e| RpcError::from_boxed(e.into()));
+        this.first.set(None);
+        // Answered (headers without a status, or OK): the common case, done.
+        if let Ok(response) = &result
+            && matches!(
+                grpc_status(response.headers()),
+                None | Some(tonic::Code::Ok)
+            )
+        {
+            return Poll::Ready(result);
+        }
+        let Some(again) = this.again.take() else {
+            return Poll::Ready(result);
+        };
+        let mut retrying: Retrying = Box::pin(retry_after(again, result));
+        let polled = retrying.as_mut().poll(cx);
+        *this.retrying = Some(retrying);
+        polled
     }
 }
 
@@ -170,67 +416,21 @@ fn stop(reason: &'static str, attempt: u32, code: tonic::Code) {
     }
 }
 
-async fn run<S>(
-    mut ready: S,
-    request: Request<Body>,
-    shared: Arc<Shared>,
+/// Decides on the first attempt's `result` and makes further attempts while
+/// the rules in the [module docs](self) allow.
+async fn retry_after<S>(
+    again: Again<S>,
+    mut result: Result<Response<Body>, RpcError>,
 ) -> Result<Response<Body>, RpcError>
 where
     S: Service<Request<Body>, Response = Response<Body>> + Clone + Send + 'static,
     S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     S::Future: Send + 'static,
 {
-    let (parts, body) = request.into_parts();
-    let method = method_of(&parts.uri);
-    let idempotent = parts
-        .extensions
-        .get::<CallOptions>()
-        .and_then(|o| o.idempotent)
-        .unwrap_or_else(|| shared.policy.is_idempotent(method));
-    let deadline = parts.extensions.get::<CallDeadline>().copied();
-    shared.budget.deposit();
-
-    let buffered = buffer(body, MAX_REPLAY_BYTES).await?;
-    let replayable = match buffered {
-        Buffered::Once(body) => {
-            // Not replayable: exactly one attempt.
-            let request = Request::from_parts(parts, body);
-            return ready
-                .call(request)
-                .await
-                .map_err(|e| RpcError::from_boxed(e.into()));
-        }
-        Buffered::Replayable(_) => buffered,
-    };
-
+    let shared = &again.shared;
+    let method = method_of(&again.uri);
     let mut attempt: u32 = 1;
     loop {
-        let mut request = Request::new(replayable.body().unwrap_or_default());
-        *request.method_mut() = parts.method.clone();
-        *request.uri_mut() = parts.uri.clone();
-        *request.version_mut() = parts.version;
-        *request.headers_mut() = parts.headers.clone();
-        *request.extensions_mut() = parts.extensions.clone();
-        if attempt > 1 {
-            request
-                .headers_mut()
-                .insert(GRPC_PREVIOUS_RPC_ATTEMPTS, HeaderValue::from(attempt - 1));
-            if let Some(d) = deadline
-                && !d.stamp(request.headers_mut())
-            {
-                return Err(RpcError::deadline_exceeded(format!(
-                    "deadline passed before attempt {attempt}"
-                )));
-            }
-        }
-
-        let result = if attempt == 1 {
-            ready.call(request).await
-        } else {
-            ready.clone().oneshot(request).await
-        }
-        .map_err(|e| RpcError::from_boxed(e.into()));
-
         // Decide whether this outcome may be retried at all.
         let (code, unsent, pushback) = match &result {
             Ok(response) => match grpc_status(response.headers()) {
@@ -247,7 +447,7 @@ where
             stop("code not retryable", attempt, code);
             return result;
         }
-        if !(idempotent || unsent) {
+        if !(again.idempotent || unsent) {
             stop("method not idempotent", attempt, code);
             return result;
         }
@@ -263,20 +463,18 @@ where
             Pushback::After(d) => d,
             Pushback::None => shared.backoff.delay(attempt),
         };
-        if let Some(d) = deadline
+        if let Some(d) = again.deadline
             && Instant::now() + delay >= d.0
         {
             stop("deadline would pass during backoff", attempt, code);
             return result;
         }
         if !shared.budget.withdraw() {
-            shared
-                .metrics
-                .record_budget_exhausted(method_of(&parts.uri));
+            shared.metrics.record_budget_exhausted(method);
             stop("retry budget exhausted", attempt, code);
             return result;
         }
-        shared.metrics.record_retry(method_of(&parts.uri));
+        shared.metrics.record_retry(method);
         tracing::info!(
             attempt,
             code = code_name(code),
@@ -287,5 +485,23 @@ where
             tokio::time::sleep(delay).await;
         }
         attempt += 1;
+
+        let mut request = again.request();
+        request
+            .headers_mut()
+            .insert(GRPC_PREVIOUS_RPC_ATTEMPTS, HeaderValue::from(attempt - 1));
+        if let Some(d) = again.deadline
+            && !d.stamp(request.headers_mut())
+        {
+            return Err(RpcError::deadline_exceeded(format!(
+                "deadline passed before attempt {attempt}"
+            )));
+        }
+        result = again
+            .service
+            .clone()
+            .oneshot(request)
+            .await
+            .map_err(|e| RpcError::from_boxed(e.into()));
     }
 }

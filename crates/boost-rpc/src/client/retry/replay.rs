@@ -31,23 +31,62 @@ impl Buffered {
     /// A body for one attempt.
     pub fn body(&self) -> Option<Body> {
         match self {
-            Self::Replayable(bytes) if bytes.is_empty() => Some(Body::empty()),
-            Self::Replayable(bytes) => Some(Body::new(http_body_util::Full::new(bytes.clone()))),
+            Self::Replayable(bytes) => Some(replay_body(bytes.clone())),
             Self::Once(_) => None,
         }
     }
 }
 
+/// One attempt's copy of a buffered body: the bytes as one frame, then the
+/// end (so h2 sends one DATA frame with END_STREAM, as for tonic's own body).
+///
+/// Its size hint is left inexact on purpose: hyper turns an exact hint into a
+/// `content-length` request header, which tonic's streaming request body never
+/// has — an extra header for both ends to encode, parse and allocate on every
+/// call.
+struct Replay(Option<Bytes>);
+
+impl HttpBody for Replay {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+        Poll::Ready(self.0.take().map(|data| Ok(Frame::data(data))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_none()
+    }
+}
+
 /// Collects `body` if it is complete now and at most `limit` bytes.
-pub async fn buffer(mut body: Body, limit: usize) -> Result<Buffered, Status> {
+pub async fn buffer(body: Body, limit: usize) -> Result<Buffered, Status> {
+    buffer_ready(body, limit)
+}
+
+/// A body sending `bytes` (see [`Buffered::body`]).
+pub(crate) fn replay_body(bytes: Bytes) -> Body {
+    if bytes.is_empty() {
+        Body::empty()
+    } else {
+        Body::new(Replay(Some(bytes)))
+    }
+}
+
+/// [`buffer`] without a task: frames not ready at once end the collection
+/// (a tonic unary body is ready at once), so it never waits.
+pub(crate) fn buffer_ready(mut body: Body, limit: usize) -> Result<Buffered, Status> {
+    let mut cx = Context::from_waker(std::task::Waker::noop());
     let mut chunks = Chunks::default();
     let mut len = 0usize;
     loop {
-        let frame = std::future::poll_fn(|cx| match Pin::new(&mut body).poll_frame(cx) {
-            Poll::Ready(frame) => Poll::Ready(Some(frame)),
-            Poll::Pending => Poll::Ready(None),
-        })
-        .await;
+        let frame = match Pin::new(&mut body).poll_frame(&mut cx) {
+            Poll::Ready(frame) => Some(frame),
+            Poll::Pending => None,
+        };
         match frame {
             Some(None) => return Ok(Buffered::Replayable(concat(chunks, len))),
             Some(Some(Err(status))) => return Err(status),
@@ -162,6 +201,21 @@ impl HttpBody for Prefixed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_replayed_body_is_one_frame_with_no_exact_size() {
+        let mut body = replay_body(Bytes::from_static(b"hello"));
+        // Exact would make hyper add `content-length`, which tonic's own
+        // request body never sends.
+        assert!(body.size_hint().exact().is_none());
+        assert!(!body.is_end_stream());
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let Poll::Ready(Some(Ok(frame))) = Pin::new(&mut body).poll_frame(&mut cx) else {
+            panic!("the bytes come at once");
+        };
+        assert_eq!(frame.into_data().unwrap(), Bytes::from_static(b"hello"));
+        assert!(body.is_end_stream(), "END_STREAM goes with the data frame");
+    }
 
     #[tokio::test]
     async fn small_complete_body_is_replayable_large_is_not() {
