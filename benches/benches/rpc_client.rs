@@ -304,6 +304,25 @@ where
     )
 }
 
+/// The time `calls` calls of `call` take, one at a time or 64 in flight.
+fn time_calls<F, Fut>(rt: &Runtime, calls: u64, sequential: bool, call: F) -> Duration
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    if sequential {
+        rt.block_on(async move {
+            let start = Instant::now();
+            for _ in 0..calls {
+                call().await;
+            }
+            start.elapsed()
+        })
+    } else {
+        rt.block_on(concurrent(calls, call))
+    }
+}
+
 /// Time per call with 64 in flight for each layer alone over the balancer
 /// (rotating batches, median of 9): where the stack's overhead goes.
 fn layers() {
@@ -327,36 +346,25 @@ fn layers() {
     } else {
         "concurrent64"
     };
-    // `raw_plain` / `full_plain`: the main bench's own (unboxed) clients alone.
-    macro_rules! alone {
-        ($client:expr) => {{
-            let c = $client;
-            if sequential {
-                rt.block_on(async move {
-                    let start = Instant::now();
-                    for _ in 0..calls {
-                        black_box(c.clone().say_hello(request()).await.expect("x"));
-                    }
-                    start.elapsed()
-                })
-            } else {
-                rt.block_on(concurrent(calls, move || {
-                    let mut c = c.clone();
-                    async move {
-                        black_box(c.say_hello(request()).await.expect("x"));
-                    }
-                }))
-            }
-        }};
-    }
     if let Ok(only) = std::env::var("RPC_CLIENT_LAYERS")
         && (only == "raw_plain" || only == "full_plain")
     {
         let (raw, ours) = setup(&rt);
+        // The main bench's own (unboxed) clients alone.
         let el = if only == "raw_plain" {
-            alone!(raw)
+            time_calls(&rt, calls, sequential, move || {
+                let mut c = raw.clone();
+                async move {
+                    black_box(c.say_hello(request()).await.expect("x"));
+                }
+            })
         } else {
-            alone!(ours)
+            time_calls(&rt, calls, sequential, move || {
+                let mut c = ours.clone();
+                async move {
+                    black_box(c.say_hello(request()).await.expect("x"));
+                }
+            })
         };
         eprintln!(
             "LAYERS {mode} {only} alone: {:.0} ns per call",
@@ -444,22 +452,12 @@ fn layers() {
         // `RPC_CLIENT_CALLS` calls (default 64000), 64 in flight, or one at a
         // time with `RPC_CLIENT_SEQUENTIAL=1`.
         let c = c.clone();
-        let el = if sequential {
-            rt.block_on(async move {
-                let start = Instant::now();
-                for _ in 0..calls {
-                    black_box(c.clone().say_hello(request()).await.expect("x"));
-                }
-                start.elapsed()
-            })
-        } else {
-            rt.block_on(concurrent(calls, move || {
-                let mut c = c.clone();
-                async move {
-                    black_box(c.say_hello(request()).await.expect("x"));
-                }
-            }))
-        };
+        let el = time_calls(&rt, calls, sequential, move || {
+            let mut c = c.clone();
+            async move {
+                black_box(c.say_hello(request()).await.expect("x"));
+            }
+        });
         eprintln!(
             "LAYERS {mode} {only} alone: {:.0} ns per call",
             el.as_nanos() as f64 / calls as f64

@@ -118,15 +118,42 @@ fn request() -> HelloRequest {
     }
 }
 
-/// Appends the latency of `n` sequential calls to `out`.
-async fn sample<T>(client: &GreeterClient<T>, n: usize, out: &mut Vec<Duration>)
-where
-    T: tonic::client::GrpcService<tonic::body::Body> + Clone + Send + 'static,
-    T::Future: Send,
-    T::ResponseBody: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
-    <T::ResponseBody as tonic::codegen::Body>::Error: Into<tonic::codegen::StdError> + Send,
-    T::Error: Into<tonic::codegen::StdError>,
+/// What a `GreeterClient<T>` needs of its transport to be called from spawned
+/// tasks: the raw `Channel` and boost-rpc's `Client` both qualify.
+trait Transport:
+    tonic::client::GrpcService<
+        tonic::body::Body,
+        Future: Send,
+        Error: Into<tonic::codegen::StdError>,
+        ResponseBody: tonic::codegen::Body<
+            Data = tonic::codegen::Bytes,
+            Error: Into<tonic::codegen::StdError> + Send,
+        > + Send
+                          + 'static,
+    > + Clone
+    + Send
+    + 'static
 {
+}
+
+impl<T> Transport for T where
+    T: tonic::client::GrpcService<
+            tonic::body::Body,
+            Future: Send,
+            Error: Into<tonic::codegen::StdError>,
+            ResponseBody: tonic::codegen::Body<
+                Data = tonic::codegen::Bytes,
+                Error: Into<tonic::codegen::StdError> + Send,
+            > + Send
+                              + 'static,
+        > + Clone
+        + Send
+        + 'static
+{
+}
+
+/// Appends the latency of `n` sequential calls to `out`.
+async fn sample<T: Transport>(client: &GreeterClient<T>, n: usize, out: &mut Vec<Duration>) {
     for _ in 0..n {
         let mut client = client.clone();
         let start = Instant::now();
@@ -143,19 +170,11 @@ fn percentile(samples: &mut [Duration], p: f64) -> Duration {
 
 /// Per-call p50/p99 of two clients measured in alternating rounds, so that
 /// load from other processes on the machine hits both alike.
-async fn interleaved<A, B>(label: &str, raw: &GreeterClient<A>, ours: &GreeterClient<B>)
-where
-    A: tonic::client::GrpcService<tonic::body::Body> + Clone + Send + 'static,
-    A::Future: Send,
-    A::ResponseBody: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
-    <A::ResponseBody as tonic::codegen::Body>::Error: Into<tonic::codegen::StdError> + Send,
-    A::Error: Into<tonic::codegen::StdError>,
-    B: tonic::client::GrpcService<tonic::body::Body> + Clone + Send + 'static,
-    B::Future: Send,
-    B::ResponseBody: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
-    <B::ResponseBody as tonic::codegen::Body>::Error: Into<tonic::codegen::StdError> + Send,
-    B::Error: Into<tonic::codegen::StdError>,
-{
+async fn interleaved<A: Transport, B: Transport>(
+    label: &str,
+    raw: &GreeterClient<A>,
+    ours: &GreeterClient<B>,
+) {
     let (mut a, mut b) = (Vec::new(), Vec::new());
     for round in 0..40 {
         if round % 2 == 0 {
@@ -179,19 +198,11 @@ where
 /// Throughput with `CONCURRENCY` calls in flight, measured in alternating
 /// rounds (raw, ours, ours, raw, …) so that load from other processes hits both
 /// alike; prints the median of the per-round-pair time ratios (ours / raw).
-async fn interleaved_concurrent<A, B>(label: &str, raw: &GreeterClient<A>, ours: &GreeterClient<B>)
-where
-    A: tonic::client::GrpcService<tonic::body::Body> + Clone + Send + 'static,
-    A::Future: Send,
-    A::ResponseBody: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
-    <A::ResponseBody as tonic::codegen::Body>::Error: Into<tonic::codegen::StdError> + Send,
-    A::Error: Into<tonic::codegen::StdError>,
-    B: tonic::client::GrpcService<tonic::body::Body> + Clone + Send + 'static,
-    B::Future: Send,
-    B::ResponseBody: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
-    <B::ResponseBody as tonic::codegen::Body>::Error: Into<tonic::codegen::StdError> + Send,
-    B::Error: Into<tonic::codegen::StdError>,
-{
+async fn interleaved_concurrent<A: Transport, B: Transport>(
+    label: &str,
+    raw: &GreeterClient<A>,
+    ours: &GreeterClient<B>,
+) {
     const CALLS: u64 = 2_000;
     let (mut raw_total, mut ours_total) = (Duration::ZERO, Duration::ZERO);
     let mut ratios = Vec::new();
@@ -219,14 +230,7 @@ where
 }
 
 /// Time per call with `CONCURRENCY` tasks sharing `iters` calls.
-async fn concurrent<T>(client: GreeterClient<T>, iters: u64) -> Duration
-where
-    T: tonic::client::GrpcService<tonic::body::Body> + Clone + Send + 'static,
-    T::Future: Send,
-    T::ResponseBody: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
-    <T::ResponseBody as tonic::codegen::Body>::Error: Into<tonic::codegen::StdError> + Send,
-    T::Error: Into<tonic::codegen::StdError>,
-{
+async fn concurrent<T: Transport>(client: GreeterClient<T>, iters: u64) -> Duration {
     let start = Instant::now();
     let mut tasks = Vec::new();
     for worker in 0..CONCURRENCY {

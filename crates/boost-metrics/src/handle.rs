@@ -4,12 +4,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use boost_config::ServiceIdentity;
-use metrics::Metadata;
+use metrics::{Key, Label, Metadata, Recorder};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::conventions::{self, DURATION_BUCKETS_SECONDS};
 use crate::process::ProcessMetrics;
-use crate::service_info::ServiceInfo;
 use crate::{CardinalityGuard, Error, MetricsRecorder, MetricsSettings, runtime};
 
 /// How often [`MetricsHandle::spawn_upkeep`] is usually asked to run upkeep.
@@ -57,8 +56,6 @@ impl std::fmt::Debug for MetricsHandle {
 struct Inner {
     prometheus: PrometheusHandle,
     recorder: MetricsRecorder,
-    /// The `service_info` family, formatted once: it never changes.
-    service_info: Arc<ServiceInfo>,
     process: Option<ProcessMetrics>,
     runtime_metrics: bool,
 }
@@ -67,7 +64,7 @@ impl MetricsHandle {
     /// Builds a recorder and its handle without installing anything globally —
     /// for tests, benches, or embedding next to another recorder. Record
     /// through the recorder with [`metrics::with_local_recorder`] or by calling
-    /// [`Recorder`](metrics::Recorder) methods on it.
+    /// [`Recorder`] methods on it.
     ///
     /// ```
     /// use boost_config::ServiceIdentity;
@@ -119,21 +116,20 @@ impl MetricsHandle {
         }
         let prometheus = builder.build_recorder();
         let handle = prometheus.handle();
-        let service_info = Arc::new(ServiceInfo::new(identity));
-        let recorder = MetricsRecorder::new(
-            CardinalityGuard::new(prometheus, settings.cardinality_limit),
-            service_info.clone(),
-        );
+        let recorder = MetricsRecorder::new(CardinalityGuard::new(
+            prometheus,
+            settings.cardinality_limit,
+        ));
 
         for def in conventions::METRICS {
             def.describe_to(&recorder);
         }
+        register_service_info(&recorder, identity);
 
         let handle = MetricsHandle {
             inner: Arc::new(Inner {
                 prometheus: handle,
                 recorder: recorder.clone(),
-                service_info,
                 process: settings.process_metrics.then(ProcessMetrics::default),
                 runtime_metrics: settings.runtime_metrics,
             }),
@@ -154,8 +150,6 @@ impl MetricsHandle {
         // the copy compiled inside the exporter, while a buffer pre-sized from
         // the last scrape saves only ~0.1%.
         let mut text = self.inner.prometheus.render();
-        // After the exporter's render: see `ServiceInfo::render_into`.
-        self.inner.service_info.render_into(&mut text);
         if let Some(process) = &self.inner.process {
             process.render_into(&mut text);
         }
@@ -220,6 +214,23 @@ fn invalid_buckets(metric: &str, error: &dyn std::fmt::Display) -> Error {
         metric: metric.to_owned(),
         reason: error.to_string(),
     }
+}
+
+/// `service_info{service_name, service_version, …} 1`.
+fn register_service_info(recorder: &dyn Recorder, identity: &ServiceIdentity) {
+    let labels = vec![
+        Label::new(conventions::SERVICE_NAME, identity.name.clone()),
+        Label::new(conventions::SERVICE_VERSION, identity.version.clone()),
+        Label::new(
+            conventions::DEPLOYMENT_ENVIRONMENT,
+            identity.environment.clone(),
+        ),
+        Label::new(conventions::TEAM, identity.team.clone()),
+        Label::new(conventions::RUNBOOK_URL, identity.runbook_url.clone()),
+        Label::new(conventions::TIER, identity.tier.clone()),
+    ];
+    let key = Key::from_parts(conventions::SERVICE_INFO, labels);
+    recorder.register_gauge(&key, &metadata()).set(1.0);
 }
 
 pub(crate) fn metadata() -> Metadata<'static> {

@@ -84,7 +84,6 @@ mod process;
 mod recorder;
 mod rpc;
 mod runtime;
-mod service_info;
 mod settings;
 
 pub use definition::{MetricDef, MetricKind, describe_all};

@@ -6,8 +6,6 @@ use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, Share
 use metrics_exporter_prometheus::PrometheusRecorder;
 
 use crate::CardinalityGuard;
-use crate::conventions::SERVICE_INFO;
-use crate::service_info::ServiceInfo;
 
 /// The recorder [`install`](crate::install) makes global: a
 /// `metrics-exporter-prometheus` recorder wrapped in a [`CardinalityGuard`].
@@ -18,7 +16,6 @@ use crate::service_info::ServiceInfo;
 #[derive(Clone)]
 pub struct MetricsRecorder {
     inner: Arc<CardinalityGuard<PrometheusRecorder>>,
-    service_info: Arc<ServiceInfo>,
 }
 
 impl std::fmt::Debug for MetricsRecorder {
@@ -28,13 +25,9 @@ impl std::fmt::Debug for MetricsRecorder {
 }
 
 impl MetricsRecorder {
-    pub(crate) fn new(
-        guard: CardinalityGuard<PrometheusRecorder>,
-        service_info: Arc<ServiceInfo>,
-    ) -> Self {
+    pub(crate) fn new(guard: CardinalityGuard<PrometheusRecorder>) -> Self {
         Self {
             inner: Arc::new(guard),
-            service_info,
         }
     }
 
@@ -101,11 +94,6 @@ impl Recorder for MetricsRecorder {
     }
 
     fn register_gauge(&self, key: &Key, metadata: &Metadata<'_>) -> Gauge {
-        if key.name() == SERVICE_INFO {
-            // Someone records service_info series of their own: the exporter
-            // renders that family now, so ours joins it there.
-            self.service_info.hand_to_exporter(&*self.inner);
-        }
         self.inner.register_gauge(key, metadata)
     }
 

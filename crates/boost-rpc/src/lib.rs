@@ -4,6 +4,7 @@
 pub mod client;
 pub mod deadline;
 mod error;
+mod method_cache;
 pub mod server;
 mod service_error;
 mod status_code;

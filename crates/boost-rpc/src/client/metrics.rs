@@ -10,17 +10,18 @@
 //! | `rpc_client_ejections_total` | counter | `client`, `endpoint`, `reason` |
 //! | `rpc_client_endpoints` | gauge | `client`, `state` (`ready`, `ejected`, `reconnecting`) |
 //!
-//! Handles are created on first use, so install the recorder (boost-metrics)
-//! before the first call.
+//! Call durations go through boost-metrics' [`RpcMetrics`], the same handles
+//! the server side uses. Handles are created on first use, so install the
+//! recorder (boost-metrics) before the first call.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock};
 
-use boost_metrics::conventions::{
-    CLIENT, RPC_CLIENT_CALL_DURATION, RPC_METHOD, RPC_STATUS_CODE, RPC_SYSTEM_GRPC, RPC_SYSTEM_NAME,
-};
-use metrics::{Counter, Gauge, Histogram, SharedString};
+use boost_metrics::conventions::{CLIENT, RPC_METHOD};
+use boost_metrics::{MethodMetrics, RpcMetrics};
+use metrics::{Counter, Gauge, SharedString};
 use tonic::Code;
+
+use crate::method_cache::{MethodCache, MethodRef};
 
 // The names live in boost-metrics' conventions, which gives each its HELP text.
 pub use boost_metrics::conventions::{
@@ -61,7 +62,7 @@ pub fn parse_code(name: &str) -> Option<Code> {
 
 const CODES: usize = 17;
 
-/// The handles of one method, one per status code, created on first use.
+/// The attempt counters of one method, one per status code, created on first use.
 #[derive(Debug)]
 pub(crate) struct MethodHandles<H> {
     method: Box<str>,
@@ -74,97 +75,7 @@ impl<H> MethodHandles<H> {
         let idx = (code as i32).clamp(0, CODES as i32 - 1) as usize;
         self.slots[idx].get_or_init(|| make(&self.method))
     }
-}
 
-/// Methods whose handles are found without a lock (a client calls a few).
-const FAST_METHODS: usize = 16;
-
-/// Where [`MethodCache::find`] found a method's handles.
-#[derive(Debug)]
-pub(crate) enum MethodRef<H> {
-    /// In the lock-free slots: an index, nothing shared is written to keep it.
-    Fast(usize),
-    /// Beyond them, in the map.
-    Other(Arc<MethodHandles<H>>),
-}
-
-/// Handles per method × status code. The first [`FAST_METHODS`] methods are
-/// found by scanning slots that are written once, without a lock or a
-/// reference count (a call looks up two caches, and a shared lock word and
-/// counters are written back and forth between cores on every call); later
-/// methods by one read lock and one hash. Nothing is allocated after the
-/// first call of a method.
-#[derive(Debug)]
-pub(crate) struct MethodCache<H> {
-    fast: [OnceLock<MethodHandles<H>>; FAST_METHODS],
-    adding: Mutex<()>,
-    map: RwLock<HashMap<Box<str>, Arc<MethodHandles<H>>>>,
-}
-
-impl<H> Default for MethodCache<H> {
-    fn default() -> Self {
-        Self {
-            fast: std::array::from_fn(|_| OnceLock::new()),
-            adding: Mutex::new(()),
-            map: RwLock::new(HashMap::new()),
-        }
-    }
-}
-
-impl<H> MethodCache<H> {
-    /// Where the handles of `method` are, adding them on first use.
-    pub(crate) fn find(&self, method: &str) -> MethodRef<H> {
-        for (i, slot) in self.fast.iter().enumerate() {
-            match slot.get() {
-                Some(handles) if &*handles.method == method => return MethodRef::Fast(i),
-                Some(_) => {}
-                None => break,
-            }
-        }
-        self.add(method)
-    }
-
-    /// The handles `found` refers to.
-    pub(crate) fn get<'a>(&'a self, found: &'a MethodRef<H>) -> Option<&'a MethodHandles<H>> {
-        match found {
-            MethodRef::Fast(i) => self.fast.get(*i).and_then(OnceLock::get),
-            MethodRef::Other(handles) => Some(handles),
-        }
-    }
-
-    fn add(&self, method: &str) -> MethodRef<H> {
-        let _adding = match self.adding.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        for (i, slot) in self.fast.iter().enumerate() {
-            match slot.get() {
-                Some(handles) if &*handles.method == method => return MethodRef::Fast(i),
-                Some(_) => {}
-                None => {
-                    let _ = slot.set(MethodHandles::new(method));
-                    return MethodRef::Fast(i);
-                }
-            }
-        }
-        if let Ok(map) = self.map.read()
-            && let Some(handles) = map.get(method)
-        {
-            return MethodRef::Other(handles.clone());
-        }
-        let mut map = match self.map.write() {
-            Ok(m) => m,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        MethodRef::Other(
-            map.entry(method.into())
-                .or_insert_with(|| Arc::new(MethodHandles::new(method)))
-                .clone(),
-        )
-    }
-}
-
-impl<H> MethodHandles<H> {
     fn new(method: &str) -> Self {
         Self {
             method: method.into(),
@@ -177,7 +88,7 @@ impl<H> MethodHandles<H> {
 #[derive(Debug)]
 pub struct ClientMetrics {
     client: SharedString,
-    calls: MethodCache<Histogram>,
+    calls: MethodCache<MethodMetrics>,
     retries: MethodCache<Counter>,
     exhausted: MethodCache<Counter>,
     endpoints: [Gauge; 3],
@@ -216,32 +127,32 @@ impl ClientMetrics {
     /// The duration histograms of `method`, to record once its status is known.
     pub(crate) fn call_recorder(self: &Arc<Self>, method: &str) -> CallRecorder {
         CallRecorder {
-            method: self.calls.find(method),
+            method: self.calls.find(method, |method| {
+                // Shared (`Arc<str>`): an owned string is copied on every clone.
+                RpcMetrics::client(self.client.clone())
+                    .method(SharedString::from_shared(Arc::from(method)))
+            }),
             metrics: self.clone(),
         }
     }
 
     /// Counts a retry of `method`.
     pub fn record_retry(&self, method: &str) {
-        let found = self.retries.find(method);
-        if let Some(handles) = self.retries.get(&found) {
-            handles
-                .get(Code::Ok, |method| {
-                    metrics::counter!(RPC_CLIENT_RETRIES_TOTAL, CLIENT => self.client.clone(), RPC_METHOD => method.to_owned())
-                })
-                .increment(1);
+        let found = self.retries.find(method, |method| {
+            metrics::counter!(RPC_CLIENT_RETRIES_TOTAL, CLIENT => self.client.clone(), RPC_METHOD => method.to_owned())
+        });
+        if let Some(counter) = self.retries.get(&found) {
+            counter.increment(1);
         }
     }
 
     /// Counts a retry refused by the budget.
     pub fn record_budget_exhausted(&self, method: &str) {
-        let found = self.exhausted.find(method);
-        if let Some(handles) = self.exhausted.get(&found) {
-            handles
-                .get(Code::Ok, |method| {
-                    metrics::counter!(RPC_CLIENT_RETRY_BUDGET_EXHAUSTED_TOTAL, CLIENT => self.client.clone(), RPC_METHOD => method.to_owned())
-                })
-                .increment(1);
+        let found = self.exhausted.find(method, |method| {
+            metrics::counter!(RPC_CLIENT_RETRY_BUDGET_EXHAUSTED_TOTAL, CLIENT => self.client.clone(), RPC_METHOD => method.to_owned())
+        });
+        if let Some(counter) = self.exhausted.get(&found) {
+            counter.increment(1);
         }
     }
 
@@ -274,7 +185,7 @@ impl ClientMetrics {
 pub struct EndpointMetrics {
     client: Arc<ClientMetrics>,
     endpoint: SharedString,
-    attempts: Arc<MethodCache<Counter>>,
+    attempts: Arc<MethodCache<MethodHandles<Counter>>>,
 }
 
 impl EndpointMetrics {
@@ -296,7 +207,7 @@ impl EndpointMetrics {
     /// The attempt counters of `method`, to count once the outcome is known.
     pub(crate) fn attempt_recorder(&self, method: &str) -> AttemptRecorder {
         AttemptRecorder {
-            method: self.attempts.find(method),
+            method: self.attempts.find(method, MethodHandles::new),
         }
     }
 
@@ -314,23 +225,14 @@ impl EndpointMetrics {
 #[derive(Debug)]
 pub(crate) struct CallRecorder {
     metrics: Arc<ClientMetrics>,
-    method: MethodRef<Histogram>,
+    method: MethodRef<MethodMetrics>,
 }
 
 impl CallRecorder {
     pub(crate) fn record(&self, code: Code, seconds: f64) {
-        let Some(handles) = self.metrics.calls.get(&self.method) else {
-            return;
-        };
-        handles
-            .get(code, |method| {
-                metrics::histogram!(RPC_CLIENT_CALL_DURATION,
-                    RPC_SYSTEM_NAME => RPC_SYSTEM_GRPC,
-                    RPC_METHOD => method.to_owned(),
-                    RPC_STATUS_CODE => code_name(code),
-                    CLIENT => self.metrics.client.clone())
-            })
-            .record(seconds);
+        if let Some(handles) = self.metrics.calls.get(&self.method) {
+            handles.record_seconds(code as i32, seconds);
+        }
     }
 }
 
@@ -338,7 +240,7 @@ impl CallRecorder {
 /// counters (it keeps only where they are).
 #[derive(Debug)]
 pub(crate) struct AttemptRecorder {
-    method: MethodRef<Counter>,
+    method: MethodRef<MethodHandles<Counter>>,
 }
 
 impl AttemptRecorder {

@@ -16,11 +16,9 @@
 //! HTTP status for HTTP services (`404` → `NOT_FOUND`). A call whose response
 //! is dropped unfinished (the client cancelled) counts as `CANCELLED`.
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::hash::{BuildHasher, Hasher};
 use std::pin::Pin;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -35,6 +33,7 @@ use tower_service::Service;
 
 use super::body::{ObservedBody, OnEnd};
 use super::grpc;
+use crate::method_cache::MethodCache;
 
 /// Layer that applies [`MetricsService`]. Cheap to clone; clones share the
 /// metric handles they have looked up.
@@ -96,87 +95,40 @@ const MAX_CACHED_METHODS: usize = 1024;
 /// Metric handles per (system, method), looked up once: boost-metrics'
 /// [`RpcMetrics`] method handles, labelled `rpc_system_name="http"` for plain
 /// HTTP calls.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Handles {
-    grpc: RwLock<MethodMap>,
-    http: RwLock<MethodMap>,
+    grpc: MethodCache<MethodMetrics>,
+    http: MethodCache<MethodMetrics>,
 }
 
-/// Method name → handles. Hashed with [`FastHash`]: the map is looked up on
-/// every call, and SipHash over a 30-byte method name cost more than the rest
-/// of the layer. The seed is random per map and the map holds at most
-/// [`MAX_CACHED_METHODS`] names, so a client cannot aim colliding names at it.
-type MethodMap = HashMap<Box<str>, MethodMetrics, Seeded>;
-
-/// Builds [`FastHash`]ers from a random per-map seed.
-#[derive(Clone, Debug)]
-struct Seeded(u64);
-
-impl Default for Seeded {
+impl Default for Handles {
     fn default() -> Self {
-        Seeded(rand::random())
-    }
-}
-
-impl BuildHasher for Seeded {
-    type Hasher = FastHash;
-
-    fn build_hasher(&self) -> FastHash {
-        FastHash(self.0)
-    }
-}
-
-/// A small multiply-rotate hash (the `FxHash` scheme rustc uses), eight
-/// bytes at a time.
-struct FastHash(u64);
-
-impl Hasher for FastHash {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x517c_c1b7_2722_0a95;
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+        Self {
+            grpc: MethodCache::with_max(MAX_CACHED_METHODS),
+            http: MethodCache::with_max(MAX_CACHED_METHODS),
         }
-        for &byte in chunks.remainder() {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(byte)).wrapping_mul(K);
-        }
-    }
-
-    fn write_u8(&mut self, byte: u8) {
-        self.write(&[byte]);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
     }
 }
 
 impl Handles {
     fn get(&self, grpc: bool, method: &str) -> MethodMetrics {
-        let (map, system) = if grpc {
+        let (cache, system) = if grpc {
             (&self.grpc, RPC_SYSTEM_GRPC)
         } else {
             (&self.http, "http")
         };
-        let read = map.read().unwrap_or_else(PoisonError::into_inner);
-        if let Some(found) = read.get(method) {
-            return found.clone();
+        let found = cache.find(method, |method| {
+            // Shared (`Arc<str>`): an owned string is copied on every clone.
+            RpcMetrics::server()
+                .with_system(system)
+                .method(SharedString::from_shared(Arc::from(method)))
+        });
+        match cache.get(&found) {
+            Some(handles) => handles.clone(),
+            None => RpcMetrics::server()
+                .with_system(system)
+                .method(method.to_owned()),
         }
-        let full = read.len() >= MAX_CACHED_METHODS;
-        drop(read);
-        // Shared (`Arc<str>`): an owned string is copied on every clone.
-        let handles = RpcMetrics::server()
-            .with_system(system)
-            .method(SharedString::from_shared(Arc::from(method)));
-        if !full {
-            map.write()
-                .unwrap_or_else(PoisonError::into_inner)
-                .entry(method.into())
-                .or_insert_with(|| handles.clone());
-        }
-        handles
     }
 }
 

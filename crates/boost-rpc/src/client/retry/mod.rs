@@ -50,8 +50,8 @@ use tower::{Layer, Service, ServiceExt};
 pub use backoff::{GRPC_RETRY_PUSHBACK_MS, Pushback, RetryBackoff};
 pub use budget::RetryBudget;
 pub use policy::{MAX_ATTEMPTS_CAP, RetryPolicy};
+use replay::replay_body;
 pub use replay::{Buffered, MAX_REPLAY_BYTES, buffer};
-use replay::{buffer_ready, replay_body};
 
 use super::deadline::CallDeadline;
 use super::metrics::{ClientMetrics, code_name};
@@ -166,7 +166,7 @@ where
         let mut ready = std::mem::replace(&mut self.inner, clone);
         self.shared.budget.deposit();
         let (parts, body) = request.into_parts();
-        let bytes = match buffer_ready(body, MAX_REPLAY_BYTES) {
+        let bytes = match buffer(body, MAX_REPLAY_BYTES) {
             Ok(Buffered::Replayable(bytes)) => bytes,
             Ok(Buffered::Once(body)) => {
                 // Not replayable: exactly one attempt.
@@ -244,36 +244,6 @@ impl<S> Again<S> {
         }
         *request.extensions_mut() = self.extensions.restore();
         request
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[derive(Debug, Clone, PartialEq)]
-    struct Custom(u32);
-
-    #[test]
-    fn saved_extensions_come_back_on_a_retry() {
-        let mut ext = http::Extensions::new();
-        ext.insert(tonic::GrpcMethod::new("a.B", "C"));
-        ext.insert(CallDeadline(Instant::now()));
-        let saved = SavedExtensions::of(&ext);
-        assert!(matches!(saved, SavedExtensions::Known { .. }));
-        let back = saved.restore();
-        assert_eq!(back.len(), 2);
-        assert_eq!(
-            back.get::<tonic::GrpcMethod<'static>>().unwrap().method(),
-            "C"
-        );
-        assert_eq!(back.get::<CallDeadline>(), ext.get::<CallDeadline>());
-
-        // Anything else: a full copy, so nothing is lost.
-        ext.insert(Custom(7));
-        let back = SavedExtensions::of(&ext).restore();
-        assert_eq!(back.len(), 3);
-        assert_eq!(back.get::<Custom>(), Some(&Custom(7)));
     }
 }
 
@@ -503,5 +473,35 @@ where
             .oneshot(request)
             .await
             .map_err(|e| RpcError::from_boxed(e.into()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Clone, PartialEq)]
+    struct Custom(u32);
+
+    #[test]
+    fn saved_extensions_come_back_on_a_retry() {
+        let mut ext = http::Extensions::new();
+        ext.insert(tonic::GrpcMethod::new("a.B", "C"));
+        ext.insert(CallDeadline(Instant::now()));
+        let saved = SavedExtensions::of(&ext);
+        assert!(matches!(saved, SavedExtensions::Known { .. }));
+        let back = saved.restore();
+        assert_eq!(back.len(), 2);
+        assert_eq!(
+            back.get::<tonic::GrpcMethod<'static>>().unwrap().method(),
+            "C"
+        );
+        assert_eq!(back.get::<CallDeadline>(), ext.get::<CallDeadline>());
+
+        // Anything else: a full copy, so nothing is lost.
+        ext.insert(Custom(7));
+        let back = SavedExtensions::of(&ext).restore();
+        assert_eq!(back.len(), 3);
+        assert_eq!(back.get::<Custom>(), Some(&Custom(7)));
     }
 }

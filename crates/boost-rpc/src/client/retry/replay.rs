@@ -62,11 +62,6 @@ impl HttpBody for Replay {
     }
 }
 
-/// Collects `body` if it is complete now and at most `limit` bytes.
-pub async fn buffer(body: Body, limit: usize) -> Result<Buffered, Status> {
-    buffer_ready(body, limit)
-}
-
 /// A body sending `bytes` (see [`Buffered::body`]).
 pub(crate) fn replay_body(bytes: Bytes) -> Body {
     if bytes.is_empty() {
@@ -76,9 +71,10 @@ pub(crate) fn replay_body(bytes: Bytes) -> Body {
     }
 }
 
-/// [`buffer`] without a task: frames not ready at once end the collection
-/// (a tonic unary body is ready at once), so it never waits.
-pub(crate) fn buffer_ready(mut body: Body, limit: usize) -> Result<Buffered, Status> {
+/// Collects `body` if it is complete now and at most `limit` bytes. It never
+/// waits: a frame that is not ready at once ends the collection (a tonic
+/// unary body is ready at once).
+pub fn buffer(mut body: Body, limit: usize) -> Result<Buffered, Status> {
     let mut cx = Context::from_waker(std::task::Waker::noop());
     let mut chunks = Chunks::default();
     let mut len = 0usize;
@@ -220,12 +216,12 @@ mod tests {
     #[tokio::test]
     async fn small_complete_body_is_replayable_large_is_not() {
         let small = Body::new(http_body_util::Full::new(Bytes::from_static(b"hello")));
-        match buffer(small, 16).await.unwrap() {
+        match buffer(small, 16).unwrap() {
             Buffered::Replayable(b) => assert_eq!(&b[..], b"hello"),
             Buffered::Once(_) => panic!("small body should be replayable"),
         }
         let large = Body::new(http_body_util::Full::new(Bytes::from(vec![7u8; 100])));
-        match buffer(large, 16).await.unwrap() {
+        match buffer(large, 16).unwrap() {
             Buffered::Replayable(_) => panic!("large body must not be buffered"),
             Buffered::Once(body) => {
                 use http_body_util::BodyExt;
