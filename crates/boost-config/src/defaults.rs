@@ -7,7 +7,9 @@
 //!
 //! Two kinds of default cannot be seeded, and are left to serde as before:
 //! secrets, which serialise as [`MASK`] (seeding them would turn a default
-//! secret into the literal text `[REDACTED]`), and values that serialise as
+//! secret into the literal text `[REDACTED]`) or, for an
+//! [`Endpoint`](crate::Endpoint) with credentials, as a URL with `***@`
+//! (seeding it would lose the credentials), and values that serialise as
 //! nothing (`None`, `skip_serializing_if`). A top-level section no layer names
 //! is not seeded at all, so serde takes it whole from `T::default()`, secrets
 //! included.
@@ -16,6 +18,7 @@
 //! the deserialiser (`de`) skips its seeded entries, so the layers'
 //! entries replace the default map (and a file can leave an entry out).
 
+use crate::endpoint;
 use crate::secret::MASK;
 use crate::tree::{Leaf, Provenance, Table};
 
@@ -45,10 +48,11 @@ pub(crate) fn prune_untouched(tree: &mut Table, provenance: &Provenance) {
         .retain(|key, _| provenance.touches(std::slice::from_ref(key)));
 }
 
-/// Whether a serialised default holds a masked secret anywhere inside it.
+/// Whether a serialised default holds a masked secret (or a URL with masked
+/// credentials) anywhere inside it.
 fn masked(value: &toml::Value) -> bool {
     match value {
-        toml::Value::String(text) => text == MASK,
+        toml::Value::String(text) => text == MASK || endpoint::is_masked(text),
         toml::Value::Array(items) => items.iter().any(masked),
         toml::Value::Table(table) => table.values().any(masked),
         _ => false,
@@ -73,6 +77,16 @@ mod tests {
         assert!(db.leaves.contains_key("pool"));
         assert!(!db.leaves.contains_key("password"));
         assert!(!db.leaves.contains_key("pins"));
+    }
+
+    #[test]
+    fn urls_with_masked_credentials_are_not_seeded() {
+        let seeded = seed(&table(
+            "[otlp]\nendpoint = \"https://***@collector:4317\"\nplain = \"http://collector:4317\"\n",
+        ));
+        let otlp = &seeded.tables["otlp"];
+        assert!(!otlp.leaves.contains_key("endpoint"));
+        assert!(otlp.leaves.contains_key("plain"));
     }
 
     #[test]

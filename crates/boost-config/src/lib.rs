@@ -113,7 +113,8 @@
 //! # Provenance and `explain`
 //!
 //! [`Loaded::explain`] renders the effective configuration as TOML with the
-//! layer of every leaf, secrets masked:
+//! layer of every leaf, secrets masked (and credentials in an [`Endpoint`]
+//! URL shown as `***@`):
 //!
 //! ```text
 //! [grpc]
@@ -121,6 +122,9 @@
 //!
 //! [admin]
 //! token = "[REDACTED]"     # file config/local.toml
+//!
+//! [tracing.otlp]
+//! endpoint = "https://***@collector:4317"  # env HELLO_SERVICE__TRACING__OTLP__ENDPOINT
 //! ```
 //!
 //! [`Loaded::source_of`] answers the same question for one key.
@@ -147,6 +151,10 @@
 //!
 //! - [`Secret<T>`]: masked in `Debug`, `Display`, `Serialize` and `explain`;
 //!   its parse errors never show the value.
+//! - [`Endpoint`]: a URL that may carry credentials
+//!   (`https://user:pw@collector:4317`); its `user:pw@` part shows as `***@`
+//!   in `Debug`, `Display`, `Serialize` and `explain`, and
+//!   [`Endpoint::expose`] gives the URL as written to the code that dials it.
 //! - [`duration`]: `#[serde(with = "boost_config::duration")]` for
 //!   `std::time::Duration` in human form (`"250ms"`, `"2s"`, `"1m30s"`);
 //!   `boost_config::duration::option` for `Option<Duration>`.
@@ -193,6 +201,7 @@
 mod args;
 mod de;
 mod defaults;
+mod endpoint;
 mod env;
 mod error;
 mod explain;
@@ -208,6 +217,7 @@ mod validate;
 mod watch;
 
 pub use bytesize::ByteSize;
+pub use endpoint::Endpoint;
 pub use error::{ConfigError, Problem, ProblemKind};
 #[doc(inline)]
 pub use humantime_serde as duration;

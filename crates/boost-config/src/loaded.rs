@@ -126,8 +126,9 @@ impl<T: Serialize> Loaded<T> {
     /// `# env HELLO_SERVICE__GRPC__LISTEN`, `# --set`, `# default`).
     ///
     /// Secrets are masked: a [`Secret`](crate::Secret) serialises as
-    /// `"[REDACTED]"`, and values read from `_FILE` variables are masked
-    /// whatever their type.
+    /// `"[REDACTED]"`, an [`Endpoint`](crate::Endpoint) URL with credentials
+    /// as `"https://***@host"`, and values read from `_FILE` variables are
+    /// masked whatever their type.
     pub fn explain(&self) -> String {
         let header = format!(
             "# Effective configuration of {} (environment: {}).\n\

@@ -555,9 +555,12 @@ fn remove_default(tree: &mut Table, path: &[String], provenance: &Provenance) ->
 }
 
 /// Adds the rejected value to a parser's message when the message does not
-/// already show it, unless the value is (or may be) a secret.
+/// already show it, unless the value is (or may be) a secret or a URL with
+/// credentials.
 fn with_value(message: String, leaf: Option<&Leaf>) -> String {
-    if message.starts_with(crate::secret::SECRET_ERROR) {
+    if message.starts_with(crate::secret::SECRET_ERROR)
+        || message.starts_with(crate::endpoint::ENDPOINT_ERROR)
+    {
         return message;
     }
     let shown = match leaf {

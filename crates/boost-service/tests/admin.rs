@@ -405,6 +405,52 @@ async fn config_from_boost_config_shows_provenance_and_masks_the_token_from_the_
     assert!(body.contains("# default"), "{body}");
 }
 
+/// A service config with a `[tracing]` section, as the example services have.
+#[derive(Default, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+struct ConfigWithTracing {
+    service: boost_config::ServiceIdentity,
+    tracing: boost_tracing::TracingSettings,
+}
+
+impl boost_config::Validate for ConfigWithTracing {}
+
+#[tokio::test]
+async fn config_masks_credentials_in_the_otlp_endpoint_url() {
+    let config = boost_config::Loader::new("hello-service")
+        .dir("no/such/dir")
+        .env_vars([(
+            "HELLO_SERVICE__TRACING__OTLP__ENDPOINT",
+            "http://u:CANARY_PW@127.0.0.1:1",
+        )])
+        .load::<ConfigWithTracing>()
+        .unwrap();
+    // The code that dials still gets the URL as written.
+    assert_eq!(
+        config.tracing.otlp.endpoint.expose(),
+        "http://u:CANARY_PW@127.0.0.1:1"
+    );
+    let svc = builder("hello-service")
+        .config_explain(config.explain())
+        .start()
+        .await
+        .unwrap();
+    let body = get(svc.admin_addr(), "/config").await.text().await.unwrap();
+    assert!(
+        !body.contains("CANARY_PW"),
+        "/config leaked the password:\n{body}"
+    );
+    let line = body
+        .lines()
+        .find(|line| line.starts_with("endpoint = "))
+        .unwrap_or_else(|| panic!("no endpoint line in /config:\n{body}"));
+    assert!(line.contains("\"http://***@127.0.0.1:1\""), "{line}");
+    assert!(
+        line.ends_with("# env HELLO_SERVICE__TRACING__OTLP__ENDPOINT"),
+        "{line}"
+    );
+}
+
 #[tokio::test]
 async fn debug_output_of_builder_and_running_service_never_shows_the_token() {
     let canary = "canary-81f2a6d4-debug-print";

@@ -91,32 +91,20 @@ pub(crate) fn provider(
     Ok((builder.build(), runtime))
 }
 
-fn otlp_error(settings: &OtlpSettings, reason: impl Into<String>) -> Error {
+/// An [`Error::Otlp`] for these settings. The endpoint is shown with any `user:password@`
+/// masked, and so is every quotation of it in `reason` (library errors quote the URL they
+/// were given): error messages end up in logs and crash reports.
+fn otlp_error(settings: &OtlpSettings, reason: impl AsRef<str>) -> Error {
     Error::Otlp {
-        endpoint: without_userinfo(&settings.endpoint),
-        reason: reason.into(),
-    }
-}
-
-/// The endpoint with any `user:password@` replaced by `***@`: an error message
-/// ends up in logs and crash reports, and credentials put in a URL must not.
-fn without_userinfo(endpoint: &str) -> String {
-    let authority_start = endpoint.find("://").map_or(0, |i| i + 3);
-    let rest = &endpoint[authority_start..];
-    let authority_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_len].rfind('@') {
-        Some(at) => format!(
-            "{}***{}",
-            &endpoint[..authority_start],
-            &endpoint[authority_start + at..]
-        ),
-        None => endpoint.to_owned(),
+        endpoint: settings.endpoint.to_string(),
+        reason: settings.endpoint.mask_in(reason.as_ref()),
     }
 }
 
 fn otlp_processor(settings: &OtlpSettings) -> Result<(BatchSpanProcessor, ExportRuntime), Error> {
     settings
         .endpoint
+        .expose()
         .parse::<http::Uri>()
         .map_err(|e| otlp_error(settings, format!("the endpoint is not a valid URI: {e}")))?;
     let mut metadata = MetadataMap::new();
@@ -142,9 +130,14 @@ fn otlp_processor(settings: &OtlpSettings) -> Result<(BatchSpanProcessor, Export
         .map_err(|e| otlp_error(settings, format!("cannot start the export runtime: {e}")))?;
     let exporter = {
         let _enter = rt.enter();
+        // opentelemetry-otlp stays without its `internal-logs` feature: with it, the exporter
+        // logs the endpoint it was given, credentials and all, at debug level while it builds
+        // (`TonicChannelBuilt`). A test below catches that if the feature is ever turned on.
+        // (Not a scoped no-op subscriber around this call: setting any default dispatcher
+        // makes `tracing::dispatcher::has_been_set()` true, which `init` relies on.)
         opentelemetry_otlp::SpanExporter::builder()
             .with_tonic()
-            .with_endpoint(settings.endpoint.clone())
+            .with_endpoint(settings.endpoint.expose())
             .with_timeout(settings.timeout)
             .with_metadata(metadata)
             .build()
@@ -214,30 +207,68 @@ impl SpanProcessor for Redacting {
 
 #[cfg(test)]
 mod tests {
-    use super::without_userinfo;
+    use boost_config::Endpoint;
 
-    #[test]
-    fn error_endpoint_hides_credentials_in_the_url() {
-        assert_eq!(
-            without_userinfo("https://svc:s3cr3t@collector:4317/v1"),
-            "https://***@collector:4317/v1"
-        );
-        assert_eq!(
-            without_userinfo("user@collector:4317"),
-            "***@collector:4317"
-        );
+    use super::*;
+
+    fn settings(endpoint: &str) -> OtlpSettings {
+        OtlpSettings {
+            endpoint: Endpoint::new(endpoint),
+            ..OtlpSettings::default()
+        }
     }
 
     #[test]
-    fn error_endpoint_without_credentials_is_unchanged() {
-        assert_eq!(
-            without_userinfo("http://127.0.0.1:4317"),
-            "http://127.0.0.1:4317"
+    fn errors_hide_credentials_in_the_endpoint_and_in_the_reason() {
+        let settings = settings("https://svc:s3cr3t@collector:4317/v1");
+        let error = otlp_error(
+            &settings,
+            "invalid endpoint 'https://svc:s3cr3t@collector:4317/v1'",
+        )
+        .to_string();
+        assert!(!error.contains("s3cr3t"), "{error}");
+        assert!(error.contains("https://***@collector:4317/v1"), "{error}");
+    }
+
+    #[test]
+    fn exporter_errors_quoting_the_endpoint_hide_its_credentials() {
+        // Without a TLS feature the exporter rejects `https` and quotes the endpoint; with one
+        // it builds, and there is no message to check.
+        if let Err(error) = otlp_processor(&settings("https://svc:CANARY_PW@collector:4317")) {
+            let error = error.to_string();
+            assert!(!error.contains("CANARY_PW"), "{error}");
+            assert!(error.contains("https://***@collector:4317"), "{error}");
+        }
+        let error = otlp_processor(&settings("http://svc:CANARY_PW@[::1"))
+            .err()
+            .map(|error| error.to_string())
+            .unwrap_or_default();
+        assert!(error.contains("not a valid URI"), "{error}");
+        assert!(!error.contains("CANARY_PW"), "{error}");
+    }
+
+    #[test]
+    fn building_the_exporter_logs_nothing_that_holds_the_credentials() {
+        let capture = crate::testing::Capture::with_filter("trace");
+        let built = {
+            let _guard = capture.set_default();
+            tracing::debug!(probe = "before");
+            let built = otlp_processor(&settings("http://svc:CANARY_PW@127.0.0.1:1"));
+            tracing::debug!(probe = "after");
+            built
+        };
+        assert!(built.is_ok());
+        let events = format!("{:?}", capture.events());
+        assert!(
+            events.contains("after"),
+            "the capture saw nothing: {events}"
         );
-        // An `@` after the authority is not userinfo.
-        assert_eq!(
-            without_userinfo("http://collector:4317/a@b"),
-            "http://collector:4317/a@b"
-        );
+        assert!(!events.contains("CANARY_PW"), "{events}");
+    }
+
+    #[test]
+    fn errors_show_an_endpoint_without_credentials_unchanged() {
+        let error = otlp_error(&settings("http://collector:4317/a@b"), "down").to_string();
+        assert!(error.contains("http://collector:4317/a@b: down"), "{error}");
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use boost_config::Secret;
+use boost_config::{Endpoint, Secret};
 use serde::{Deserialize, Serialize};
 
 /// The field names redacted by default (compared case-insensitively; a dotted name such as
@@ -130,10 +130,11 @@ pub struct OtlpSettings {
     pub enabled: bool,
     /// The collector's OTLP/gRPC endpoint. Default: `http://127.0.0.1:4317`.
     ///
-    /// Put credentials in [`headers`](Self::headers), which are secrets, not in the URL: the
-    /// endpoint is shown on `/config` and in startup logs (error messages do hide a
-    /// `user:password@` part).
-    pub endpoint: String,
+    /// Credentials written in the URL (`https://user:password@collector:4317`) are masked as
+    /// `***@` wherever it is shown: `Debug`, `--print-config`, `/config`, error messages (see
+    /// [`Endpoint`]). Prefer [`headers`](Self::headers) for API keys where the collector
+    /// takes them.
+    pub endpoint: Endpoint,
     /// Extra gRPC metadata sent with every export (e.g. an API key). Values are secrets:
     /// never printed. Default: none.
     pub headers: BTreeMap<String, Secret<String>>,
@@ -156,7 +157,7 @@ impl Default for OtlpSettings {
     fn default() -> Self {
         Self {
             enabled: false,
-            endpoint: "http://127.0.0.1:4317".to_owned(),
+            endpoint: Endpoint::new("http://127.0.0.1:4317"),
             headers: BTreeMap::new(),
             timeout: Duration::from_secs(10),
             max_queue_size: 2048,
@@ -183,6 +184,27 @@ mod tests {
         assert!(text.contains("flush_timeout = \"2s\""), "{text}");
         let back: TracingSettings = toml::from_str("").unwrap();
         assert_eq!(back, TracingSettings::default());
+    }
+
+    #[test]
+    fn debug_never_shows_a_password_in_the_endpoint() {
+        let mut settings = TracingSettings::default();
+        settings.otlp.endpoint = Endpoint::new("https://svc:CANARY_PW@collector:4317");
+        let debug = format!("{settings:?} {:?}", settings.otlp);
+        assert!(!debug.contains("CANARY_PW"), "{debug}");
+        assert!(debug.contains("https://***@collector:4317"), "{debug}");
+        let text = toml::to_string(&settings).unwrap();
+        assert!(!text.contains("CANARY_PW"), "{text}");
+    }
+
+    #[test]
+    fn an_endpoint_with_credentials_deserialises_as_written() {
+        let settings: TracingSettings =
+            toml::from_str("[otlp]\nendpoint = \"https://svc:pw@collector:4317\"").unwrap();
+        assert_eq!(
+            settings.otlp.endpoint.expose(),
+            "https://svc:pw@collector:4317"
+        );
     }
 
     #[test]

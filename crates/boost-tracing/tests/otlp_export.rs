@@ -69,7 +69,7 @@ fn settings(endpoint: String) -> TracingSettings {
     let mut s = TracingSettings::default();
     s.format = LogFormat::Json;
     s.otlp.enabled = true;
-    s.otlp.endpoint = endpoint;
+    s.otlp.endpoint = endpoint.into();
     s.otlp.scheduled_delay = Duration::from_millis(50);
     s.otlp.timeout = Duration::from_millis(500);
     s.otlp
