@@ -29,7 +29,13 @@
 //! Where the server gap comes from (settings vs layers): `RPC_SERVER_SPLIT=1 cargo bench -p boost-benches --bench rpc_server -- nomatch`
 //! Syscalls or instructions per call, one server at a time:
 //! `RPC_SERVER_DRIVE=raw|boost RPC_SERVER_CALLS=20000 strace -f -c <bench binary>`, or with
-//! `RPC_SERVER_RT=current` (one thread) under `valgrind --tool=callgrind`.
+//! `RPC_SERVER_RT=current` (one thread) under `valgrind --tool=callgrind`;
+//! `RPC_SERVER_IN_FLIGHT=1` makes those calls 64 at a time, as the throughput
+//! group does. Instructions per call without start-up costs: run two call
+//! counts with `--toggle-collect='*Runtime::block_on*'` and divide the
+//! difference by the difference in calls.
+//! `RPC_BENCH_WORKERS=1` runs everything on one runtime thread (default 2):
+//! the same ratios then show that cross-core contention is not the gap.
 
 use std::hint::black_box;
 use std::net::SocketAddr;
@@ -63,9 +69,15 @@ impl Greeter for Hello {
     }
 }
 
+/// Client and server share one runtime of `RPC_BENCH_WORKERS` (default 2)
+/// threads: with 1, no atomic is contended between cores.
 fn runtime() -> Runtime {
+    let workers = std::env::var("RPC_BENCH_WORKERS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2);
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(workers)
         .enable_all()
         .build()
         .expect("runtime")
@@ -159,6 +171,18 @@ async fn sample<T: Transport>(client: &GreeterClient<T>, n: usize, out: &mut Vec
         let start = Instant::now();
         black_box(client.say_hello(request()).await.expect("call"));
         out.push(start.elapsed());
+    }
+}
+
+/// The calls of [`drive`]: sequential, or with `RPC_SERVER_IN_FLIGHT=1`
+/// as the throughput benchmark makes them ([`CONCURRENCY`] in flight; no
+/// latencies then).
+async fn drive_calls<T: Transport>(client: &GreeterClient<T>, n: usize, out: &mut Vec<Duration>) {
+    if std::env::var_os("RPC_SERVER_IN_FLIGHT").is_some() {
+        let took = concurrent(client.clone(), n as u64).await;
+        out.push(took / n as u32);
+    } else {
+        sample(client, n, out).await;
     }
 }
 
@@ -481,12 +505,12 @@ fn drive(which: &str) {
             "raw" => {
                 let client = raw_client(serve_raw().await).await;
                 client.clone().say_hello(request()).await.expect("warm");
-                sample(&client, calls, &mut out).await;
+                drive_calls(&client, calls, &mut out).await;
             }
             "boost" => {
                 let client = raw_client(serve_boost().await).await;
                 client.clone().say_hello(request()).await.expect("warm");
-                sample(&client, calls, &mut out).await;
+                drive_calls(&client, calls, &mut out).await;
             }
             "apply" | "stack" => {
                 // The two halves of `serve_boost`: settings only, layers only.
@@ -513,7 +537,7 @@ fn drive(which: &str) {
                 }
                 let client = raw_client(addr).await;
                 client.clone().say_hello(request()).await.expect("warm");
-                sample(&client, calls, &mut out).await;
+                drive_calls(&client, calls, &mut out).await;
             }
             "pair" | "client" => {
                 // `client`: the boost client against the raw server.
@@ -527,7 +551,7 @@ fn drive(which: &str) {
                 let client =
                     GreeterClient::new(boost_rpc::client("bench", &settings).expect("client"));
                 client.clone().say_hello(request()).await.expect("warm");
-                sample(&client, calls, &mut out).await;
+                drive_calls(&client, calls, &mut out).await;
             }
             other => panic!(
                 "RPC_SERVER_DRIVE={other}: expected raw, boost, apply, stack, pair or client"

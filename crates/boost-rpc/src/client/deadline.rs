@@ -36,8 +36,9 @@ use std::time::{Duration, Instant};
 use http::{HeaderMap, HeaderValue, Request, Response};
 use tower::{Layer, Service};
 
-use super::{CallOptions, grpc_status};
+use super::CallOptions;
 use crate::RpcError;
+use crate::status_code::grpc_status;
 
 /// The `grpc-timeout` metadata key.
 pub const GRPC_TIMEOUT: &str = "grpc-timeout";

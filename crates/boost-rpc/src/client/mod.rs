@@ -73,8 +73,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::{HeaderMap, Request, Response, Uri};
-use tonic::Code;
+use http::{Request, Response, Uri};
 use tonic::body::Body;
 use tower::Service;
 
@@ -248,18 +247,6 @@ impl std::fmt::Debug for ResponseFuture {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }
-}
-
-/// The `grpc-status` in response headers (a trailers-only answer) or trailers.
-pub(crate) fn grpc_status(headers: &HeaderMap) -> Option<Code> {
-    // Pre-parsed: a `&str` key is re-validated on every lookup.
-    const GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
-    let value = headers.get(&GRPC_STATUS)?;
-    let code = std::str::from_utf8(value.as_bytes())
-        .ok()
-        .and_then(|s| s.parse::<i32>().ok())
-        .map_or(Code::Unknown, Code::from_i32);
-    Some(code)
 }
 
 std::thread_local! {

@@ -43,9 +43,10 @@ use tracing::Instrument;
 use tracing::field::Empty;
 
 use super::metrics::{CallRecorder, ClientMetrics};
-use super::{grpc_status, method_of, with_call_start};
+use super::{method_of, with_call_start};
 use crate::RpcError;
 use crate::server::RequestId;
+use crate::status_code::grpc_status;
 
 /// The request id metadata key.
 pub const REQUEST_ID: &str = "x-request-id";
@@ -116,29 +117,30 @@ where
 
     fn call(&mut self, mut request: Request<Body>) -> Self::Future {
         let start = Instant::now();
-        if !request.headers().contains_key(&REQUEST_ID_NAME) {
-            request
-                .headers_mut()
-                .insert(REQUEST_ID_NAME, new_request_id());
-        }
+        // One lookup; the value is kept for the span (a clone shares its bytes).
+        let request_id = match request.headers().get(&REQUEST_ID_NAME) {
+            Some(id) => id.clone(),
+            None => {
+                let id = new_request_id();
+                request.headers_mut().insert(REQUEST_ID_NAME, id.clone());
+                id
+            }
+        };
         let method = method_of(request.uri());
         let recorder = self.metrics.call_recorder(method);
-        let (service, short) = method.split_once('/').unwrap_or(("", method));
+        // Field values are only evaluated when the span is enabled.
         let span = tracing::info_span!(
             "rpc.client",
             otel.name = method,
             otel.kind = "client",
             otel.status_code = Empty,
             rpc.system = "grpc",
-            rpc.service = service,
-            rpc.method = short,
+            rpc.service = method.split_once('/').map_or("", |(service, _)| service),
+            rpc.method = method.split_once('/').map_or(method, |(_, short)| short),
             rpc.grpc.status_code = Empty,
             server.address = Empty,
             client = self.metrics.client(),
-            request_id = request
-                .headers()
-                .get(&REQUEST_ID_NAME)
-                .and_then(|v| v.to_str().ok()),
+            request_id = request_id.to_str().ok(),
         );
         if !span.is_disabled() {
             boost_tracing::propagation::inject_headers(&span.context(), request.headers_mut());

@@ -112,7 +112,7 @@ impl<B: Body, E: OnEnd> Body for ObservedBody<B, E> {
             let code = match next {
                 Some(Ok(frame)) => frame.trailers_ref().map(|trailers| {
                     if E::NEEDS_CODE {
-                        grpc::code_in(trailers).unwrap_or(*this.without_trailers)
+                        crate::status_code::grpc_status(trailers).unwrap_or(*this.without_trailers)
                     } else {
                         Code::Ok
                     }

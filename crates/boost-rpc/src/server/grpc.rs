@@ -3,11 +3,8 @@
 //! to answer with an error without calling the handler.
 
 use http::header::CONTENT_TYPE;
-use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
+use http::{HeaderValue, Request, Response, StatusCode};
 use tonic::Code;
-
-// A pre-parsed name: a `&str` key is re-validated on every lookup.
-const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
 
 /// Whether the request speaks gRPC (`content-type: application/grpc…`).
 pub(crate) fn is_grpc<B>(req: &Request<B>) -> bool {
@@ -23,19 +20,11 @@ pub(crate) fn method_of<B>(req: &Request<B>) -> &str {
     path.strip_prefix('/').unwrap_or(path)
 }
 
-/// The `grpc-status` carried by a header map (response headers for a
-/// trailers-only answer, or the trailers), if any.
-pub(crate) fn code_in(headers: &HeaderMap) -> Option<Code> {
-    headers
-        .get(&GRPC_STATUS)
-        .map(|v| Code::from_bytes(v.as_bytes()))
-}
-
 /// The status a response stands for when its body ends without trailers:
 /// `grpc-status` in the headers (trailers-only), else the HTTP status mapped
 /// the way the gRPC spec maps it (2xx and 3xx count as `OK` for HTTP services).
 pub(crate) fn code_without_trailers<B>(res: &Response<B>) -> Code {
-    if let Some(code) = code_in(res.headers()) {
+    if let Some(code) = crate::status_code::grpc_status(res.headers()) {
         return code;
     }
     let grpc = res

@@ -236,8 +236,10 @@ where
         let this = self.project();
         let mut res = std::task::ready!(this.inner.poll(cx))?;
         if let Some(echo) = this.echo.take() {
-            let failed =
-                || super::grpc::code_in(res.headers()).is_some_and(|code| code != tonic::Code::Ok);
+            let failed = || {
+                crate::status_code::grpc_status(res.headers())
+                    .is_some_and(|code| code != tonic::Code::Ok)
+            };
             if !*this.grpc || failed() {
                 res.headers_mut().entry(HEADER).or_insert(echo);
             }

@@ -64,10 +64,10 @@ pub use ewma::{InFlight, PeakEwma};
 
 use super::deadline::CallDeadline;
 use super::eject::{Health, IgnoreEjection, is_endpoint_failure};
-use super::grpc_status;
 use super::metrics::EndpointState;
 use crate::RpcError;
 use crate::client::settings::BalanceSettings;
+use crate::status_code::grpc_status;
 
 /// One endpoint: its key (address), service, load and health.
 #[derive(Debug)]

@@ -37,9 +37,9 @@ use tower::{Layer, Service};
 
 pub use health::{Admission, Health, Outcome};
 
-use super::grpc_status;
 use super::metrics::AttemptRecorder;
 use crate::RpcError;
+use crate::status_code::grpc_status;
 
 /// Request extension set by the balancer in panic mode: send even if ejected.
 #[derive(Debug, Clone, Copy, Default)]

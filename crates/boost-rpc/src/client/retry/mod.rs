@@ -55,9 +55,10 @@ pub use replay::{Buffered, MAX_REPLAY_BYTES, buffer};
 
 use super::deadline::CallDeadline;
 use super::metrics::{ClientMetrics, code_name};
-use super::{CallOptions, grpc_status, method_of};
+use super::{CallOptions, method_of};
 use crate::RpcError;
 use crate::client::settings::RetrySettings;
+use crate::status_code::grpc_status;
 
 const GRPC_TIMEOUT_NAME: http::HeaderName =
     http::HeaderName::from_static(super::deadline::GRPC_TIMEOUT);
