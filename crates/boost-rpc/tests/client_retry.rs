@@ -163,3 +163,43 @@ async fn server_pushback_sets_the_backoff_and_a_negative_one_stops_retries() {
     assert_eq!(status.code(), tonic::Code::Unavailable);
     assert_eq!(upstream.state.attempts(), 1, "negative pushback: no retry");
 }
+
+#[tokio::test]
+async fn retries_happen_within_the_calls_total_timeout() {
+    // Each attempt takes 300 ms and fails retryably: unbounded, five attempts
+    // would take 1.5 s and more; the 700 ms total timeout ends the call.
+    let upstream = Upstream::start(Fault::SlowUnavailable(Duration::from_millis(300))).await;
+    let mut settings = settings(&upstream);
+    settings.timeout = Duration::from_millis(700);
+    settings.retry.max_attempts = 5;
+    let client = boost_rpc::client("greeter", &settings).unwrap();
+    let started = Instant::now();
+    let status = GreeterClient::new(client)
+        .say_hello(hello(1))
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        matches!(
+            status.code(),
+            tonic::Code::DeadlineExceeded | tonic::Code::Unavailable
+        ),
+        "{status:?}"
+    );
+    let attempts = upstream.state.attempts();
+    assert!(attempts >= 2, "the call was retried: {attempts} attempts");
+    assert!(
+        attempts <= 3,
+        "no attempt started after the deadline: {attempts}"
+    );
+    assert!(
+        took < Duration::from_millis(1300),
+        "took {took:?}: the 700 ms total, not five 300 ms attempts"
+    );
+    for seen in upstream.state.seen() {
+        let sent = seen
+            .grpc_timeout
+            .expect("every attempt carries grpc-timeout");
+        assert!(sent <= Duration::from_millis(700), "{sent:?}");
+    }
+}

@@ -138,15 +138,16 @@ impl Greeter {
             name: name.to_owned(),
         };
         let lookup = async move {
-            let mut options = CallOptions::new();
+            let mut request = Request::new(request);
             if let Some(left) = boost::rpc::deadline::remaining() {
                 if left <= reserve {
                     return Err(LookupError::DeadlineTooNear(left));
                 }
-                options = options.timeout(left - reserve);
+                // `set_timeout` can only shorten the call: `profiles.timeout`
+                // still bounds it when the caller's deadline is far away.
+                // (`CallOptions::timeout` would replace it.)
+                request.set_timeout(left - reserve);
             }
-            let mut request = Request::new(request);
-            request.extensions_mut().insert(options);
             match profiles.get_profile(request).await {
                 Ok(profile) => Ok(Some(profile.into_inner().language)),
                 Err(status) if status.code() == Code::NotFound => Ok(None),

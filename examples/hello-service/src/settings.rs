@@ -24,7 +24,8 @@ pub const GET_PROFILE: &str = "hello.v1.Profiles/GetProfile";
 pub struct Settings {
     /// Who the service is and who owns it: `team`, `runbook_url`, `tier`, …
     /// label `service_info` and route alerts. Default: name `hello-service`,
-    /// the binary's version, the rest empty.
+    /// the binary's version, environment `dev`, team and tier `unknown`, no
+    /// on-call contact or runbook URL.
     pub service: ServiceIdentity,
     /// The gRPC server (`grpc.listen`, default `127.0.0.1:50051`).
     pub grpc: GrpcSettings,

@@ -222,3 +222,22 @@ async fn the_callers_deadline_bounds_the_lookup() {
         "took {took:?}: the 300ms deadline, not the 2 s upstream"
     );
 }
+
+#[tokio::test]
+async fn a_distant_caller_deadline_does_not_lift_the_client_timeout() {
+    // grpcio, Go and Envoy callers send generous deadlines: the lookup must
+    // still end at `profiles.timeout` (200 ms here), not near the caller's 10 s.
+    let (endpoint, _) = fake_upstream(Upstream::Slow).await;
+    let (greeter, snapshotter) = greeter(&endpoint, Duration::from_millis(200));
+    let started = Instant::now();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let greeting = boost::rpc::deadline::scope(deadline, greeter.greeting_for("bob")).await;
+    let took = started.elapsed();
+    assert_eq!(greeting.message, "Hello, bob!");
+    assert_eq!(greeting.degraded, Some(Degraded::Upstream));
+    assert!(
+        took < Duration::from_millis(1500),
+        "took {took:?}: the 200 ms client timeout, not the 2 s upstream or the 10 s deadline"
+    );
+    assert_eq!(degraded_count(&snapshotter, "upstream"), 1);
+}

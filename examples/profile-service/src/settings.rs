@@ -20,7 +20,8 @@ pub const SERVICE_NAME: &str = "profile-service";
 #[non_exhaustive]
 pub struct Settings {
     /// Who the service is and who owns it. Default: name `profile-service`,
-    /// the binary's version, the rest empty.
+    /// the binary's version, environment `dev`, team and tier `unknown`, no
+    /// on-call contact or runbook URL.
     pub service: ServiceIdentity,
     /// The gRPC server (`grpc.listen`, default `127.0.0.1:50052`).
     pub grpc: GrpcSettings,

@@ -87,6 +87,13 @@ fn prod_toml_loads_and_routes_alerts_to_the_team() {
 }
 
 #[test]
+fn compiled_in_defaults_listen_on_the_documented_loopback_ports() {
+    let settings = Settings::default();
+    assert_eq!(settings.grpc.listen.to_string(), "127.0.0.1:50052");
+    assert_eq!(settings.admin.listen.to_string(), "127.0.0.1:8082");
+}
+
+#[test]
 fn proto_is_a_copy_of_the_shared_one() {
     let own = std::fs::read_to_string(manifest_dir().join("proto/hello.proto")).unwrap();
     let shared = std::fs::read_to_string(manifest_dir().join("../proto/hello.proto")).unwrap();

@@ -51,8 +51,10 @@ pub struct ClientSettings {
     /// `300ms`: an in-cluster unary call takes ~1 ms at p50 and tens of ms at
     /// p99, so 300 ms leaves room for two retries of a slow attempt while a
     /// caller serving a user-facing request (budget ~1 s) still answers in time.
-    /// A smaller per-call timeout (`CallOptions`, `tonic::Request::set_timeout`)
-    /// or the inbound call's deadline wins.
+    /// For one call, `CallOptions::timeout` replaces it (longer or shorter),
+    /// while `tonic::Request::set_timeout` and the inbound call's deadline can
+    /// only shorten it: to stay within both the caller's deadline and this
+    /// budget, use `set_timeout`.
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
     /// Time allowed to establish a TCP connection. Default `1s`: a loopback or

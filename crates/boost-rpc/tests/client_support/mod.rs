@@ -29,6 +29,8 @@ pub enum Fault {
     Unavailable,
     /// Answer after sleeping this long.
     Delay(Duration),
+    /// Answer UNAVAILABLE after sleeping this long.
+    SlowUnavailable(Duration),
     /// Answer UNAVAILABLE to the first attempt with this
     /// `grpc-retry-pushback-ms`, then OK.
     PushbackOnce(&'static str),
@@ -98,6 +100,10 @@ impl State {
             Fault::Delay(d) => {
                 tokio::time::sleep(d).await;
                 Ok(())
+            }
+            Fault::SlowUnavailable(d) => {
+                tokio::time::sleep(d).await;
+                Err(Status::unavailable("injected, slowly"))
             }
         }
     }
