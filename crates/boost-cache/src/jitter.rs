@@ -32,7 +32,9 @@ impl Jitter {
             return ttl;
         }
         let unit = self.next_unit();
-        ttl.mul_f64(1.0 - self.fraction + 2.0 * self.fraction * unit)
+        let factor = 1.0 - self.fraction + 2.0 * self.fraction * unit;
+        // `ttl` itself when scaling would overflow (a TTL of centuries).
+        Duration::try_from_secs_f64(ttl.as_secs_f64() * factor).unwrap_or(ttl)
     }
 
     /// A uniform draw in `[0, 1)`.
@@ -52,6 +54,15 @@ impl Jitter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_ttl_of_centuries_is_kept_not_a_panic() {
+        let jitter = Jitter::new(0.5, 7);
+        let huge = Duration::from_secs(u64::MAX);
+        for _ in 0..100 {
+            assert!(jitter.apply(huge) >= huge / 2);
+        }
+    }
 
     #[test]
     fn draws_stay_within_the_band_and_cover_it() {

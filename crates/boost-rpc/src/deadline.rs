@@ -19,6 +19,16 @@ pub fn remaining() -> Option<Duration> {
     current().map(|d| d.saturating_duration_since(Instant::now()))
 }
 
+/// `now + d`, or a deadline decades away when that would overflow `Instant`:
+/// a configured `timeout = "9300000000000000000s"` or `Duration::MAX` ("no
+/// timeout") must mean "very long", not a panic.
+pub(crate) fn after(now: Instant, d: Duration) -> Instant {
+    const DECADES: Duration = Duration::from_secs(30 * 365 * 24 * 60 * 60);
+    now.checked_add(d)
+        .or_else(|| now.checked_add(DECADES))
+        .unwrap_or(now)
+}
+
 /// Runs `fut` with `deadline` as the current deadline. Nested scopes keep the
 /// earlier of the outer and the new deadline, so a deadline can only shrink.
 pub async fn scope<F: Future>(deadline: Instant, fut: F) -> F::Output {

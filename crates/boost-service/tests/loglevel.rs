@@ -146,6 +146,18 @@ async fn put_with_wrong_token_is_403() {
 }
 
 #[tokio::test]
+async fn a_token_read_with_surrounding_whitespace_still_matches() {
+    // A token file written by `echo "<token> "` keeps the space; validation
+    // measures the trimmed token, so comparison must use it too.
+    let _turn = SERIAL.lock().await;
+    let before = logging().0.current();
+    let svc = start(Some(&format!(" {TOKEN} \t"))).await;
+    let response = put(&svc, Some(&format!("Bearer {TOKEN}")), &before).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(logging().0.current(), before);
+}
+
+#[tokio::test]
 async fn put_is_disabled_when_no_token_is_configured() {
     let _turn = SERIAL.lock().await;
     let svc = start(None).await;
@@ -206,7 +218,12 @@ async fn put_with_token_changes_what_is_logged_and_is_audited() {
     let audit = captured
         .lines()
         .into_iter()
-        .find(|l| l["target"] == "boost_service::audit" && l["outcome"] == "changed")
+        // This change's event (other tests in this binary change the filter too).
+        .find(|l| {
+            l["target"] == "boost_service::audit"
+                && l["outcome"] == "changed"
+                && l["new"] == now.as_str()
+        })
         .unwrap_or_else(|| panic!("no audit event in:\n{logs}"));
     assert_eq!(audit["level"], "WARN", "{audit}");
     assert!(

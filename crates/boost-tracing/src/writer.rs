@@ -167,7 +167,11 @@ impl LineSink for QueueSink {
     }
 
     fn flush(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        // A huge configured flush timeout means "wait long", not a panic.
+        let now = Instant::now();
+        let deadline = now
+            .checked_add(timeout)
+            .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365));
         let mut st = lock(&self.shared.state);
         if st.writer_waiting && !st.buf.is_empty() {
             self.shared.has_lines.notify_one();

@@ -30,7 +30,11 @@ async fn run() -> Result<(), BoxError> {
         .config_explain(config.explain())
         // Built once the metrics recorder is installed, so the client's and cache's metrics count.
         .grpc_with(move || {
-            let greeter = Routes::new(Greeter::new(&settings)?.into_service());
+            let greeter = Greeter::new(&settings)?
+                .into_service()
+                .max_decoding_message_size(settings.grpc.server.max_request_message_bytes())
+                .max_encoding_message_size(settings.grpc.server.max_response_message_bytes());
+            let greeter = Routes::new(greeter);
             let server = GrpcServer::new(settings.grpc.clone(), greeter);
             Ok(server.file_descriptor_set(FILE_DESCRIPTOR_SET))
         })

@@ -24,7 +24,11 @@ async fn run() -> Result<(), BoxError> {
         print!("{}", config.explain());
         return Ok(());
     }
-    let profiles = Routes::new(Profiles::new(&config.profiles).into_service());
+    let profiles = Profiles::new(&config.profiles)
+        .into_service()
+        .max_decoding_message_size(config.grpc.server.max_request_message_bytes())
+        .max_encoding_message_size(config.grpc.server.max_response_message_bytes());
+    let profiles = Routes::new(profiles);
     Service::builder(config.service.clone())
         .admin(config.admin.clone())
         .lifecycle(config.lifecycle.clone())

@@ -160,14 +160,14 @@ pub fn effective_deadline<B>(request: &Request<B>, timeout: Duration, now: Insta
         .get::<CallOptions>()
         .and_then(|o| o.timeout)
         .unwrap_or(timeout);
-    let mut deadline = now + timeout;
+    let mut deadline = crate::deadline::after(now, timeout);
     if let Some(t) = request
         .headers()
         .get(&GRPC_TIMEOUT_NAME)
         .and_then(|v| v.to_str().ok())
         .and_then(parse_grpc_timeout)
     {
-        deadline = deadline.min(now + t);
+        deadline = deadline.min(crate::deadline::after(now, t));
     }
     if let Some(inbound) = crate::deadline::current() {
         deadline = deadline.min(inbound);
@@ -372,6 +372,19 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_timeout_too_large_for_instant_means_far_away_not_a_panic() {
+        let now = Instant::now();
+        let mut request = Request::new(());
+        request
+            .extensions_mut()
+            .insert(CallOptions::new().timeout(Duration::MAX));
+        let far = effective_deadline(&request, Duration::from_millis(300), now);
+        assert!(far > now + Duration::from_secs(365 * 24 * 3600));
+        let far = effective_deadline(&Request::new(()), Duration::MAX, now);
+        assert!(far > now + Duration::from_secs(365 * 24 * 3600));
+    }
 
     #[tokio::test]
     async fn the_layer_alone_times_out_a_slow_service_and_stamps_grpc_timeout() {

@@ -121,11 +121,12 @@ pub struct ConcurrencyLimitLayer {
 
 impl ConcurrencyLimitLayer {
     /// At most `limit` calls in flight (shared by every service this layer
-    /// builds); wait at most `max_wait` for a slot.
+    /// builds); wait at most `max_wait` for a slot. `0` turns the limit off,
+    /// as `grpc.server.concurrency_limit = 0` does on the server.
     pub fn new(limit: usize, max_wait: Duration) -> Self {
         Self {
             slots: Arc::new(Slots {
-                limit: limit.max(1),
+                limit: if limit == 0 { usize::MAX } else { limit },
                 in_flight: AtomicUsize::new(0),
                 waiting: AtomicUsize::new(0),
                 freed: Notify::new(),
@@ -198,7 +199,7 @@ where
         let layer = self.layer.clone();
         let deadline = request.extensions().get::<CallDeadline>().map(|d| d.0);
         let waiting = Box::pin(async move {
-            let mut until = Instant::now() + layer.max_wait;
+            let mut until = crate::deadline::after(Instant::now(), layer.max_wait);
             let deadline_first = deadline.is_some_and(|d| d < until);
             if let Some(d) = deadline.filter(|_| deadline_first) {
                 until = d;

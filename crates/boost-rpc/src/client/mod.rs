@@ -178,15 +178,27 @@ impl ClientBuilder {
                 "{name}.timeout must be more than 0"
             )));
         }
+        let rate = settings.ejection.success_rate;
+        if !(0.0..=1.0).contains(&rate) {
+            return Err(RpcError::Config(format!(
+                "{name}.ejection.success_rate is {rate}; it is a fraction from 0 to 1 \
+                 (0.8 ejects an endpoint below 80% success, 0 turns the check off)"
+            )));
+        }
+        // Errors of the parts name their key; say which client it belongs to.
+        let named = |error: RpcError| match error {
+            RpcError::Config(message) => RpcError::Config(format!("{name}.{message}")),
+            other => other,
+        };
         let metrics = ClientMetrics::new(&name);
         let endpoints = EndpointSet::new(
             &name,
             &settings.balance,
             settings.ejection.max_ejected_percent,
         );
-        let inner = stack(&settings, metrics.clone(), endpoints.clone())?;
+        let inner = stack(&settings, metrics.clone(), endpoints.clone()).map_err(named)?;
         if !settings.endpoints.is_empty() {
-            let fixed = StaticEndpoints::parse(&settings.endpoints)?;
+            let fixed = StaticEndpoints::parse(&settings.endpoints).map_err(named)?;
             for change in fixed.into_changes() {
                 endpoints.apply(change, |key, uri| {
                     stack::make_endpoint(&settings, &metrics, key, uri)

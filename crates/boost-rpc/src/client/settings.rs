@@ -203,7 +203,9 @@ pub struct EjectionSettings {
     /// (0.1⁵ = 1 in 100 000).
     pub consecutive_failures: u32,
     /// An endpoint whose success rate over [`window`](Self::window) falls below
-    /// this is ejected. Default `0.8`: healthy endpoints sit above 0.99.
+    /// this is ejected: a fraction from 0 to 1 (`0` turns the check off; other
+    /// values are a configuration error). Default `0.8`: healthy endpoints
+    /// sit above 0.99.
     pub success_rate: f64,
     /// The window the success rate is measured over. Default `10s` (Envoy's
     /// detection interval).
@@ -272,9 +274,9 @@ impl Default for BalanceSettings {
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ConcurrencySettings {
-    /// Calls in flight at once. Default `1024`: far above what a healthy
-    /// upstream needs (Little's law: 10 000 calls/s × 10 ms = 100), so it only
-    /// bites when the upstream stalls and calls pile up.
+    /// Calls in flight at once; `0` turns the limit off. Default `1024`: far
+    /// above what a healthy upstream needs (Little's law: 10 000 calls/s ×
+    /// 10 ms = 100), so it only bites when the upstream stalls and calls pile up.
     pub limit: usize,
     /// How long a call waits for a free slot before failing with
     /// `RESOURCE_EXHAUSTED`. Default `10ms`: long enough to ride out a burst,

@@ -36,9 +36,12 @@ pub struct ServerSettings {
     /// framing included); larger ones get `RESOURCE_EXHAUSTED`. `0` turns the
     /// limit off. Default: `"4 MiB"` (tonic's per-message default).
     pub max_request_size: ByteSize,
-    /// Largest response message. tonic enforces it per generated server: pass
-    /// `max_response_size.as_u64() as usize` to `max_encoding_message_size`
-    /// (a built router cannot be reached into). Default: `"4 MiB"`.
+    /// Largest response message; a larger one ends the call with
+    /// `OUT_OF_RANGE` instead of being sent. tonic enforces it per generated
+    /// server, so give it to each one (a built router cannot be reached
+    /// into): `GreeterServer::new(svc).max_encoding_message_size(settings.max_response_message_bytes())`
+    /// — see [`max_response_message_bytes`](Self::max_response_message_bytes).
+    /// `0` turns the limit off. Default: `"4 MiB"`.
     pub max_response_size: ByteSize,
     /// How often the server sends an HTTP/2 ping on a connection to check
     /// that the client is still there; unset disables pings. Default: unset
@@ -114,7 +117,45 @@ pub struct Http2Settings {
     pub max_frame_size: Option<u32>,
 }
 
+/// A size limit in bytes; `0` (off) is `usize::MAX`.
+fn limit_bytes(size: ByteSize) -> usize {
+    match size.as_u64() {
+        0 => usize::MAX,
+        n => usize::try_from(n).unwrap_or(usize::MAX),
+    }
+}
+
 impl ServerSettings {
+    /// [`max_response_size`](Self::max_response_size) for a generated
+    /// server's `max_encoding_message_size` (without it, tonic sends
+    /// responses of any size): `usize::MAX` when the limit is off (`0`).
+    ///
+    /// ```
+    /// # use boost_test_proto::greeter_server::{Greeter, GreeterServer};
+    /// # fn wrap<T: Greeter>(svc: T) {
+    /// let settings = boost_rpc::server::ServerSettings::default();
+    /// let server = GreeterServer::new(svc)
+    ///     .max_decoding_message_size(settings.max_request_message_bytes())
+    ///     .max_encoding_message_size(settings.max_response_message_bytes());
+    /// # let _ = server;
+    /// # }
+    /// assert_eq!(
+    ///     boost_rpc::server::ServerSettings::default().max_response_message_bytes(),
+    ///     4 * 1024 * 1024
+    /// );
+    /// ```
+    pub fn max_response_message_bytes(&self) -> usize {
+        limit_bytes(self.max_response_size)
+    }
+
+    /// [`max_request_size`](Self::max_request_size) for a generated server's
+    /// `max_decoding_message_size`: the stack bounds a request's whole body,
+    /// but tonic also refuses any single message over 4 MiB unless told
+    /// otherwise, so a larger `max_request_size` needs this too.
+    pub fn max_request_message_bytes(&self) -> usize {
+        limit_bytes(self.max_request_size)
+    }
+
     /// Applies the connection knobs (keepalive, connection age, HTTP/2
     /// windows and streams, `TCP_NODELAY`) to a tonic server builder.
     ///

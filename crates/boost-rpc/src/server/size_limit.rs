@@ -11,16 +11,15 @@
 //! [`ServiceError::http_status`](crate::ServiceError::http_status)).
 //!
 //! Per-message limits and the *response* size are tonic's to enforce, on each
-//! generated server:
+//! generated server (tonic decodes messages up to 4 MiB by default, and
+//! encodes responses of any size unless told):
 //!
 //! ```
 //! # use boost_test_proto::greeter_server::{Greeter, GreeterServer};
 //! # fn wrap<T: Greeter>(svc: T) {
 //! let settings = boost_rpc::server::ServerSettings::default();
-//! let limit = |size: boost_config::ByteSize| usize::try_from(size.as_u64()).unwrap_or(usize::MAX);
 //! let server = GreeterServer::new(svc)
-//!     .max_decoding_message_size(limit(settings.max_request_size))
-//!     .max_encoding_message_size(limit(settings.max_response_size));
+//!     .max_encoding_message_size(settings.max_response_message_bytes());
 //! # let _ = server;
 //! # }
 //! ```

@@ -65,7 +65,9 @@ impl FromRequestParts<AdminState> for Authorized {
             );
             return Err(response);
         };
-        if !token_matches(expected.expose().as_bytes(), presented) {
+        // Trimmed as validation measures it: a token file's trailing space or
+        // newline must not make every request fail.
+        if !token_matches(expected.expose().trim().as_bytes(), presented) {
             tracing::warn!(target: AUDIT_TARGET, peer = %peer, what = %what, outcome = "forbidden",
                 "admin request refused: wrong bearer token");
             return Err(text(

@@ -88,8 +88,9 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Response size: tonic enforces it per generated server —
-//! `GreeterServer::new(svc).max_encoding_message_size(settings.server.max_response_size.as_u64() as usize)`.
+//! Message sizes: tonic enforces them per generated server, so give the
+//! settings to each one — `GreeterServer::new(svc).max_decoding_message_size(settings.server.max_request_message_bytes()).max_encoding_message_size(settings.server.max_response_message_bytes())`
+//! (the examples do).
 //!
 //! # HTTP services
 //!

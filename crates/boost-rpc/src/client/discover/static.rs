@@ -28,10 +28,13 @@ impl StaticEndpoints {
     {
         let mut endpoints: Vec<(String, Uri)> = Vec::new();
         for url in urls {
-            let url = url.as_ref().trim();
-            let uri: Uri = url.parse().map_err(|e| {
+            let written = url.as_ref().trim();
+            // Shown with any `user:password@` masked: these messages reach logs.
+            let url = boost_config::Endpoint::new(written);
+            let uri: Uri = written.parse().map_err(|e: http::uri::InvalidUri| {
                 RpcError::Config(format!(
-                    "endpoints: {url:?} is not a URL ({e}); write it like \"http://10.0.0.7:50052\""
+                    "endpoints: {url:?} is not a URL ({}); write it like \"http://10.0.0.7:50052\"",
+                    url.mask_in(&e.to_string())
                 ))
             })?;
             let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
@@ -42,6 +45,12 @@ impl StaticEndpoints {
             if scheme != "http" {
                 return Err(RpcError::Config(format!(
                     "endpoints: {url:?} uses {scheme}://; only http:// (plaintext h2c) is supported"
+                )));
+            }
+            if authority.as_str().contains('@') {
+                return Err(RpcError::Config(format!(
+                    "endpoints: {url:?} carries credentials (user:password@), which gRPC does \
+                     not send; write the URL without them and put credentials in call metadata"
                 )));
             }
             let key = authority.to_string();
@@ -68,5 +77,38 @@ impl StaticEndpoints {
             .into_iter()
             .map(|(k, uri)| Change::Insert(k, uri))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_in_an_endpoint_are_refused_without_being_shown() {
+        for url in [
+            "http://svc:CANARY_PW@10.0.0.7:50052",
+            "https://svc:CANARY_PW@10.0.0.7:50052",
+            "http://svc:CANARY_PW@[::1",
+        ] {
+            let Err(error) = StaticEndpoints::parse([url]) else {
+                panic!("{url} was accepted");
+            };
+            let error = error.to_string();
+            assert!(!error.contains("CANARY_PW"), "{error}");
+            assert!(error.contains("***@"), "{error}");
+        }
+    }
+
+    #[test]
+    fn endpoints_are_keyed_by_authority_once_each() {
+        let parsed = StaticEndpoints::parse([
+            "http://10.0.0.7:50052",
+            " http://10.0.0.7:50052 ",
+            "http://10.0.0.8:50052",
+        ])
+        .unwrap();
+        let keys: Vec<&str> = parsed.keys().collect();
+        assert_eq!(keys, ["10.0.0.7:50052", "10.0.0.8:50052"]);
     }
 }

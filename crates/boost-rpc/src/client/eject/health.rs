@@ -215,7 +215,8 @@ impl Health {
                 let connect_failures = self.connect_failures.fetch_add(1, Ordering::Relaxed) + 1;
                 let wait = self.reconnect_delay(connect_failures);
                 inner.reason = format!("{connect_failures} failed connects, next try in {wait:?}");
-                self.set(self.nanos(now + wait), EndpointState::Reconnecting);
+                let until = crate::deadline::after(now, wait);
+                self.set(self.nanos(until), EndpointState::Reconnecting);
             }
             Outcome::Failure => {
                 let consecutive = self.consecutive.fetch_add(1, Ordering::Relaxed) + 1;
@@ -249,7 +250,8 @@ impl Health {
                     if let Some(m) = &self.metrics {
                         m.record_ejection(reason);
                     }
-                    self.set(self.nanos(now + wait), EndpointState::Ejected);
+                    let until = crate::deadline::after(now, wait);
+                    self.set(self.nanos(until), EndpointState::Ejected);
                 }
             }
         }
@@ -316,7 +318,8 @@ fn jitter(base: f64, spread: f64) -> Duration {
     } else {
         1.0
     };
-    Duration::from_secs_f64((base * factor).max(0.0))
+    // Saturates: a huge configured ejection or backoff time must not panic.
+    Duration::try_from_secs_f64((base * factor).max(0.0)).unwrap_or(Duration::MAX)
 }
 
 #[cfg(test)]

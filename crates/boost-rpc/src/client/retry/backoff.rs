@@ -71,7 +71,8 @@ impl RetryBackoff {
             .max(1.0)
             .powi(retry.saturating_sub(1).min(64) as i32);
         let secs = (self.initial.as_secs_f64() * exp).min(self.max.as_secs_f64());
-        Duration::from_secs_f64(secs.max(0.0))
+        // `max` itself when the float cannot be a duration (a huge `max_backoff`).
+        Duration::try_from_secs_f64(secs.max(0.0)).unwrap_or(self.max)
     }
 
     /// A random wait before retry `n` (1-based), in `[0, bound(n)]`.
@@ -95,6 +96,13 @@ mod tests {
         assert_eq!(b.bound(2), Duration::from_millis(20));
         assert_eq!(b.bound(3), Duration::from_millis(35));
         assert!(b.delay(3) <= Duration::from_millis(35));
+    }
+
+    #[test]
+    fn huge_configured_backoffs_saturate_instead_of_panicking() {
+        let b = RetryBackoff::new(Duration::MAX, Duration::MAX, 1e300);
+        assert!(b.bound(60) > Duration::from_secs(1_000_000));
+        let _ = b.delay(60);
     }
 
     #[test]

@@ -435,7 +435,7 @@ where
             Pushback::None => shared.backoff.delay(attempt),
         };
         if let Some(d) = again.deadline
-            && Instant::now() + delay >= d.0
+            && crate::deadline::after(Instant::now(), delay) >= d.0
         {
             stop("deadline would pass during backoff", attempt, code);
             return result;
