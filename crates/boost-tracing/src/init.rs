@@ -174,11 +174,18 @@ impl Builder {
 
     fn assemble(self) -> Result<(Dispatch, TracingGuard), Error> {
         let settings = self.settings;
-        let directives = match std::env::var("RUST_LOG") {
-            Ok(env) if self.read_rust_log && !env.trim().is_empty() => env,
-            _ => settings.filter.clone(),
+        let (directives, from_env) = match std::env::var("RUST_LOG") {
+            Ok(env) if self.read_rust_log && !env.trim().is_empty() => (env, true),
+            _ => (settings.filter.clone(), false),
         };
-        let env_filter = parse(&directives)?;
+        // Say where a bad filter came from: RUST_LOG silently overrides tracing.filter.
+        let env_filter = parse(&directives).map_err(|error| match error {
+            Error::InvalidFilter { filter, reason } if from_env => Error::InvalidFilter {
+                filter,
+                reason: format!("{reason}; it is the RUST_LOG environment variable, which overrides tracing.filter"),
+            },
+            other => other,
+        })?;
         let sink: Arc<dyn LineSink> = match self.sink {
             Some(sink) => sink,
             None => Arc::new(

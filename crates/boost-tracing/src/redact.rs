@@ -3,9 +3,10 @@
 /// The replacement written instead of a redacted value.
 pub(crate) const REDACTED: &str = boost_config::MASK;
 
-/// A set of field names to redact, matched case-insensitively on the whole name or on the
-/// segment after its last `.` (so `http.request.header.authorization` matches
-/// `authorization`).
+/// A set of field names to redact, matched case-insensitively on the whole name or on any
+/// part after a `.`, `_` or `-` (so `http.request.header.authorization` matches
+/// `authorization`, `access_token` matches `token` and `x_api_key` matches `api_key`, while
+/// `token_count` matches nothing).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Redactor {
     keys: Vec<Box<str>>,
@@ -57,10 +58,9 @@ impl Redactor {
         if self.matches(name) {
             return true;
         }
-        match name.rfind('.') {
-            Some(dot) => self.matches(&name[dot + 1..]),
-            None => false,
-        }
+        // Names have a few separators at most; the length mask keeps each try cheap.
+        name.match_indices(['.', '_', '-'])
+            .any(|(at, _)| self.matches(&name[at + 1..]))
     }
 }
 
@@ -79,6 +79,26 @@ mod tests {
         assert!(r.is_redacted("http.request.header.cookie"));
         assert!(!r.is_redacted("user"));
         assert!(!r.is_redacted("token_count"));
+        assert!(!r.is_redacted("password_hash"));
+        assert!(!r.is_redacted("tokenizer"));
+    }
+
+    #[test]
+    fn compound_names_ending_in_a_secret_word_are_redacted() {
+        let r = Redactor::new(DEFAULT_REDACT);
+        for name in [
+            "access_token",
+            "refresh_token",
+            "client_secret",
+            "x_api_key",
+            "db.password",
+            "db-password",
+            "HTTP_AUTHORIZATION",
+            "session.cookie",
+            "jwt_private_key",
+        ] {
+            assert!(r.is_redacted(name), "{name}");
+        }
         assert!(!Redactor::new::<_, &str>([]).is_redacted("password"));
     }
 }

@@ -6,8 +6,9 @@ use std::time::Duration;
 use boost_config::{Endpoint, Secret};
 use serde::{Deserialize, Serialize};
 
-/// The field names redacted by default (compared case-insensitively; a dotted name such as
-/// `http.request.header.authorization` matches on its last segment).
+/// The field names redacted by default (compared case-insensitively, on the whole name or on
+/// any part after a `.`, `_` or `-`: `http.request.header.authorization`, `access_token`
+/// and `x_api_key` all match).
 pub const DEFAULT_REDACT: &[&str] = &[
     "password",
     "passwd",
