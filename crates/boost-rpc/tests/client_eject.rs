@@ -8,6 +8,41 @@ use std::time::{Duration, Instant};
 use boost_rpc::client::{ClientSettings, EndpointState};
 use boost_test_proto::greeter_client::GreeterClient;
 use client_support::{Fault, Upstream, closed_port, hello};
+use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+
+/// This binary's metrics recorder, installed once before any client is built.
+fn metrics() -> &'static Snapshotter {
+    static SNAPSHOTTER: std::sync::OnceLock<Snapshotter> = std::sync::OnceLock::new();
+    SNAPSHOTTER.get_or_init(|| {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        recorder.install().unwrap();
+        snapshotter
+    })
+}
+
+/// `rpc_client_ejections_total` of `endpoint`, by reason.
+fn ejections(endpoint: &str, reason: &str) -> u64 {
+    metrics()
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .filter(|(key, _, _, _)| {
+            let key = key.key();
+            key.name() == "rpc_client_ejections_total"
+                && key
+                    .labels()
+                    .any(|l| l.key() == "endpoint" && l.value() == endpoint)
+                && key
+                    .labels()
+                    .any(|l| l.key() == "reason" && l.value() == reason)
+        })
+        .map(|(_, _, _, value)| match value {
+            DebugValue::Counter(n) => n,
+            _ => 0,
+        })
+        .sum()
+}
 
 fn state_of(client: &boost_rpc::client::Client, key: &str) -> EndpointState {
     client
@@ -62,6 +97,7 @@ async fn an_endpoint_failing_five_times_in_a_row_is_ejected_then_probed_back() {
     let good = Upstream::start(Fault::None).await;
     let flaky = Upstream::start(Fault::Unavailable).await;
     let good2 = Upstream::start(Fault::None).await;
+    let _ = metrics();
     let mut settings = ClientSettings::with_endpoints([good.url(), flaky.url(), good2.url()]);
     settings.retry.idempotent_methods = vec!["hello.v1.Greeter/SayHello".into()];
     settings.ejection.base_ejection = Duration::from_millis(500);
@@ -84,6 +120,11 @@ async fn an_endpoint_failing_five_times_in_a_row_is_ejected_then_probed_back() {
     assert!(
         at_ejection >= 5,
         "ejected after 5 consecutive failures, saw {at_ejection}"
+    );
+    assert_eq!(
+        ejections(&key, "consecutive_failures"),
+        1,
+        "the ejection is counted once, with its reason"
     );
 
     // While ejected (≥ 400 ms with jitter) it gets no traffic at all.

@@ -10,6 +10,35 @@ use boost_test_proto::GetProfileRequest;
 use boost_test_proto::greeter_client::GreeterClient;
 use boost_test_proto::profiles_client::ProfilesClient;
 use client_support::{Fault, Upstream, hello};
+use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+
+/// This binary's metrics recorder, installed once before a client that needs it is built.
+fn metrics() -> &'static Snapshotter {
+    static SNAPSHOTTER: std::sync::OnceLock<Snapshotter> = std::sync::OnceLock::new();
+    SNAPSHOTTER.get_or_init(|| {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        recorder.install().unwrap();
+        snapshotter
+    })
+}
+
+/// The counters of client `client` by name, summed over their series (a
+/// snapshot drains the debugging recorder's counters: take one).
+fn counters(client: &str) -> std::collections::HashMap<String, u64> {
+    let mut sums = std::collections::HashMap::new();
+    for (key, _, _, value) in metrics().snapshot().into_vec() {
+        let key = key.key();
+        if let DebugValue::Counter(n) = value
+            && key
+                .labels()
+                .any(|l| l.key() == "client" && l.value() == client)
+        {
+            *sums.entry(key.name().to_owned()).or_default() += n;
+        }
+    }
+    sums
+}
 
 fn settings(upstream: &Upstream) -> ClientSettings {
     let mut s = ClientSettings::with_endpoints([upstream.url()]);
@@ -65,7 +94,8 @@ async fn ten_percent_unavailable_is_masked_within_the_budget() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_upstream_gets_no_retry_storm() {
     let upstream = Upstream::start(Fault::Unavailable).await;
-    let client = boost_rpc::client("greeter", &settings(&upstream)).unwrap();
+    let _ = metrics();
+    let client = boost_rpc::client("dead-upstream", &settings(&upstream)).unwrap();
     let calls = 200;
     let started = Instant::now();
     let ok = run_calls(client, calls, 16).await;
@@ -81,6 +111,16 @@ async fn a_dead_upstream_gets_no_retry_storm() {
     assert!(
         attempts < 3.0 * calls as f64 * 0.6,
         "far below max_attempts × calls"
+    );
+    // Every retry the budget refused is counted, and every retry made too.
+    let counted = counters("dead-upstream");
+    let refused = counted["rpc_client_retry_budget_exhausted_total"];
+    let retried = counted["rpc_client_retries_total"];
+    assert!(refused > 0, "the budget refused retries");
+    assert_eq!(
+        retried,
+        attempts as u64 - calls as u64,
+        "retries = attempts − calls"
     );
 }
 
