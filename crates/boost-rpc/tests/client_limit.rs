@@ -97,4 +97,33 @@ async fn settings_that_cannot_work_are_refused_naming_the_client_and_key() {
         .unwrap_err()
         .to_string();
     assert!(error.contains("profiles.retry.codes"), "{error}");
+
+    // Values that used to be clamped quietly are refused, naming the key.
+    let refused = |change: fn(&mut ClientSettings), key: &str| {
+        let mut settings = ClientSettings::with_endpoints(["http://127.0.0.1:1"]);
+        change(&mut settings);
+        let error = boost_rpc::client("profiles", &settings)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains(&format!("profiles.{key} is ")),
+            "{key}: {error}"
+        );
+    };
+    refused(|s| s.retry.max_attempts = 0, "retry.max_attempts");
+    refused(|s| s.retry.budget_ttl = Duration::ZERO, "retry.budget_ttl");
+    refused(
+        |s| s.retry.budget_ttl = Duration::from_secs(600),
+        "retry.budget_ttl",
+    );
+    refused(|s| s.retry.budget_ratio = f32::NAN, "retry.budget_ratio");
+    refused(|s| s.retry.multiplier = 0.5, "retry.multiplier");
+    refused(
+        |s| s.reconnect.multiplier = f64::INFINITY,
+        "reconnect.multiplier",
+    );
+    refused(
+        |s| s.ejection.max_ejected_percent = 150,
+        "ejection.max_ejected_percent",
+    );
 }

@@ -72,6 +72,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use http::{Request, Response, Uri};
 use tonic::body::Body;
@@ -178,13 +179,7 @@ impl ClientBuilder {
                 "{name}.timeout must be more than 0"
             )));
         }
-        let rate = settings.ejection.success_rate;
-        if !(0.0..=1.0).contains(&rate) {
-            return Err(RpcError::Config(format!(
-                "{name}.ejection.success_rate is {rate}; it is a fraction from 0 to 1 \
-                 (0.8 ejects an endpoint below 80% success, 0 turns the check off)"
-            )));
-        }
+        check_settings(&name, &settings)?;
         // Errors of the parts name their key; say which client it belongs to.
         let named = |error: RpcError| match error {
             RpcError::Config(message) => RpcError::Config(format!("{name}.{message}")),
@@ -288,6 +283,74 @@ pub(crate) fn with_call_start<R>(start: std::time::Instant, f: impl FnOnce() -> 
     }
     let _restore = Restore(CALL_START.with(|c| c.replace(Some(start))));
     f()
+}
+
+/// Refuses settings that cannot work (rather than quietly clamping them),
+/// naming the key as `<client>.<key>`.
+fn check_settings(name: &str, settings: &ClientSettings) -> Result<(), RpcError> {
+    let refuse = |key: &str, why: String| Err(RpcError::Config(format!("{name}.{key} {why}")));
+    let rate = settings.ejection.success_rate;
+    if !(0.0..=1.0).contains(&rate) {
+        return refuse(
+            "ejection.success_rate",
+            format!(
+                "is {rate}; it is a fraction from 0 to 1 \
+                 (0.8 ejects an endpoint below 80% success, 0 turns the check off)"
+            ),
+        );
+    }
+    let retry = &settings.retry;
+    if retry.max_attempts == 0 {
+        return refuse(
+            "retry.max_attempts",
+            "is 0; it counts the first attempt too: 1 means no retries".to_owned(),
+        );
+    }
+    let ttl = retry.budget_ttl;
+    if !(Duration::from_secs(1)..=Duration::from_secs(60)).contains(&ttl) {
+        return refuse(
+            "retry.budget_ttl",
+            format!("is {ttl:?}; it must be from 1s to 60s (tower's retry budget window)"),
+        );
+    }
+    if !(retry.budget_ratio.is_finite() && retry.budget_ratio >= 0.0) {
+        return refuse(
+            "retry.budget_ratio",
+            format!(
+                "is {}; it is retries per call, e.g. 0.2 (0 leaves only budget_min_per_sec)",
+                retry.budget_ratio
+            ),
+        );
+    }
+    for (key, multiplier) in [
+        ("retry.multiplier", retry.multiplier),
+        ("reconnect.multiplier", settings.reconnect.multiplier),
+    ] {
+        if !(multiplier.is_finite() && multiplier >= 1.0) {
+            return refuse(
+                key,
+                format!("is {multiplier}; backoff must not shrink: use 1 or more (e.g. 2)"),
+            );
+        }
+    }
+    if settings.ejection.max_ejected_percent > 100 {
+        return refuse(
+            "ejection.max_ejected_percent",
+            format!(
+                "is {}; it is a percentage from 0 to 100",
+                settings.ejection.max_ejected_percent
+            ),
+        );
+    }
+    if let Some(dns) = settings.dns.as_ref().filter(|d| !d.name.is_empty())
+        && dns.refresh.is_zero()
+    {
+        return refuse(
+            "dns.refresh",
+            "is 0; re-resolve every few seconds, e.g. \"5s\"".to_owned(),
+        );
+    }
+    Ok(())
 }
 
 /// `pkg.Service/Method` from a request path `/pkg.Service/Method`.
