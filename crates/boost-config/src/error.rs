@@ -39,6 +39,29 @@ pub enum ConfigError {
         /// Every problem the settings type reported.
         problems: Vec<Problem>,
     },
+    /// The environment was named (`APP_ENV`, `Loader::environment`) but has
+    /// no file, and its name is close to one that has (`prodution` next to
+    /// `prod.toml`): most likely a typo, which would otherwise run on the
+    /// defaults.
+    #[error(
+        "{origin}={name} names no config file ({}); did you mean {suggestion:?}? \
+         (files exist for: {}; create an empty {name}.toml if {name:?} is a real \
+         environment without settings of its own)",
+        .path.display(),
+        .known.join(", ")
+    )]
+    UnknownEnvironment {
+        /// The environment asked for.
+        name: String,
+        /// Where the name came from (`APP_ENV`, `Loader::environment`).
+        origin: &'static str,
+        /// The file that does not exist.
+        path: PathBuf,
+        /// The environments that have a file.
+        known: Vec<String>,
+        /// The environment with a file most like `name`.
+        suggestion: String,
+    },
     /// A file named explicitly (`--config <file>`) does not exist.
     #[error("config file {} (given with {flag}) does not exist", .path.display())]
     MissingFile {

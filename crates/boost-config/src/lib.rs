@@ -85,7 +85,10 @@
 //! | 6 | `--set key=value` arguments, repeatable | `--set grpc.listen=127.0.0.1:6000` |
 //!
 //! Missing files (and a missing directory) are fine; a file named with
-//! `--config` that does not exist is an error. The environment comes from
+//! `--config` that does not exist is an error, and so is a named environment
+//! without a file whose name is close to one that has a file (`APP_ENV=prodution`
+//! next to `prod.toml`: [`ConfigError::UnknownEnvironment`], "did you mean
+//! \"prod\"?"). The environment comes from
 //! [`Loader::environment`], else `APP_ENV`, else `dev`. When the type has a
 //! `[service]` section ([`ServiceIdentity`]), the loader fills in
 //! `service.name`, `service.environment` and (with [`Loader::version`])

@@ -224,6 +224,7 @@ impl Loader {
         let args = args::parse(&self.args)?;
         let vars = self.env.snapshot();
         let (environment, environment_origin) = self.resolve_environment(&vars)?;
+        self.check_environment_file(&environment, environment_origin)?;
 
         let defaults = toml::Table::try_from(T::default())
             .map(Table::from)
@@ -365,6 +366,46 @@ impl Loader {
             self.dir.join(format!("{environment}.toml")),
             self.dir.join("local.toml"),
         ]
+    }
+
+    /// A named environment without a file whose name is close to one that has
+    /// a file (`prodution` next to `prod.toml`) is refused: that typo would
+    /// otherwise run production on the defaults without a word. Other
+    /// environments need no file of their own.
+    fn check_environment_file(&self, name: &str, origin: &'static str) -> Result<(), ConfigError> {
+        if origin == "default environment" {
+            return Ok(());
+        }
+        let path = self.dir.join(format!("{name}.toml"));
+        if path.exists() {
+            return Ok(());
+        }
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Ok(());
+        };
+        let mut known: Vec<String> = entries
+            .filter_map(Result::ok)
+            .filter_map(|entry| {
+                let file = entry.file_name().into_string().ok()?;
+                let stem = file.strip_suffix(".toml")?;
+                (!matches!(stem, "default" | "local")).then(|| stem.to_owned())
+            })
+            .collect();
+        if known.is_empty() {
+            return Ok(());
+        }
+        known.sort();
+        let Some(suggestion) = crate::suggest::nearest(name, known.iter().map(String::as_str))
+        else {
+            return Ok(());
+        };
+        Err(ConfigError::UnknownEnvironment {
+            name: name.to_owned(),
+            origin,
+            path,
+            known,
+            suggestion,
+        })
     }
 
     fn resolve_environment(

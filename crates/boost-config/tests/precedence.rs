@@ -200,3 +200,29 @@ fn other_arguments_are_left_for_the_service() {
     );
     assert!(!config.print_config_requested());
 }
+
+#[test]
+fn a_misspelled_environment_next_to_its_file_is_refused_with_a_suggestion() {
+    let fx = Fixture::new();
+    fx.write("prod.toml", "[profiles]\nretries = 9\n");
+    let error = load_err(&fx.loader_with_env(&[("APP_ENV", "prdo")]));
+    let message = error.to_string();
+    assert!(
+        matches!(error, ConfigError::UnknownEnvironment { .. }),
+        "{error:?}"
+    );
+    assert!(message.contains("APP_ENV=prdo"), "{message}");
+    assert!(message.contains("did you mean \"prod\""), "{message}");
+    for typo in ["prodution", "production"] {
+        let error = load_err(&fx.loader_with_env(&[("APP_ENV", typo)]));
+        assert!(
+            error.to_string().contains("did you mean \"prod\""),
+            "{typo}: {error}"
+        );
+    }
+
+    // An environment unlike any file's needs no file of its own.
+    let config = load(&fx.loader_with_env(&[("APP_ENV", "staging")]));
+    assert_eq!(config.environment(), "staging");
+    assert_eq!(config.profiles.retries, 2, "the default, not prod's 9");
+}
