@@ -91,6 +91,14 @@ pub(crate) fn provider(
     Ok((builder.build(), runtime))
 }
 
+/// The metadata key for a configured header name: `_` is sent as `-`.
+/// Environment variable names cannot hold a `-`
+/// (`…__OTLP__HEADERS__X_API_KEY_FILE` reads as `x_api_key`), and collectors
+/// and proxies expect `x-api-key` (nginx drops header names with `_`).
+fn header_name(configured: &str) -> String {
+    configured.replace('_', "-")
+}
+
 /// An [`Error::Otlp`] for these settings. The endpoint is shown with any `user:password@`
 /// masked, and so is every quotation of it in `reason` (library errors quote the URL they
 /// were given): error messages end up in logs and crash reports.
@@ -109,6 +117,7 @@ fn otlp_processor(settings: &OtlpSettings) -> Result<(BatchSpanProcessor, Export
         .map_err(|e| otlp_error(settings, format!("the endpoint is not a valid URI: {e}")))?;
     let mut metadata = MetadataMap::new();
     for (name, value) in &settings.headers {
+        let name = header_name(name);
         let key = MetadataKey::from_bytes(name.as_bytes()).map_err(|_| {
             otlp_error(
                 settings,

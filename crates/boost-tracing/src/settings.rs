@@ -137,7 +137,9 @@ pub struct OtlpSettings {
     /// takes them.
     pub endpoint: Endpoint,
     /// Extra gRPC metadata sent with every export (e.g. an API key). Values are secrets:
-    /// never printed. Default: none.
+    /// never printed. A `_` in a name is sent as `-`, so a header such as `x-api-key` can
+    /// come from an environment variable (`…__TRACING__OTLP__HEADERS__X_API_KEY_FILE`).
+    /// Default: none.
     pub headers: BTreeMap<String, Secret<String>>,
     /// Time limit for one export call. Default: `10s`.
     #[serde(with = "humantime_serde")]

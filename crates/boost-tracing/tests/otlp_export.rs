@@ -72,9 +72,11 @@ fn settings(endpoint: String) -> TracingSettings {
     s.otlp.endpoint = endpoint.into();
     s.otlp.scheduled_delay = Duration::from_millis(50);
     s.otlp.timeout = Duration::from_millis(500);
+    // Written as an environment variable would give it
+    // (`…__OTLP__HEADERS__X_API_KEY`); the collector receives `x-api-key`.
     s.otlp
         .headers
-        .insert("x-api-key".into(), Secret::new("k3y".into()));
+        .insert("x_api_key".into(), Secret::new("k3y".into()));
     s
 }
 
