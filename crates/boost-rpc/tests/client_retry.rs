@@ -243,3 +243,65 @@ async fn retries_happen_within_the_calls_total_timeout() {
         assert!(sent <= Duration::from_millis(700), "{sent:?}");
     }
 }
+
+/// A Greeter that sends response headers at once, then `UNAVAILABLE` in the
+/// trailers: the call reached the handler and may have had effects.
+#[derive(Clone)]
+struct FailsAfterHeaders(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl tonic::server::NamedService for FailsAfterHeaders {
+    const NAME: &'static str = "hello.v1.Greeter";
+}
+
+impl tower::Service<http::Request<tonic::body::Body>> for FailsAfterHeaders {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: http::Request<tonic::body::Body>) -> Self::Future {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("grpc-status", http::HeaderValue::from_static("14"));
+        let body = http_body_util::StreamBody::new(tokio_stream::iter([Ok::<_, tonic::Status>(
+            http_body::Frame::<tonic::codegen::Bytes>::trailers(trailers),
+        )]));
+        let response = http::Response::builder()
+            .header("content-type", "application/grpc")
+            .body(tonic::body::Body::new(body))
+            .unwrap();
+        std::future::ready(Ok(response))
+    }
+}
+
+#[tokio::test]
+async fn unavailable_after_the_response_headers_is_not_retried() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let attempts = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(FailsAfterHeaders(attempts.clone()))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    let mut settings = ClientSettings::with_endpoints([format!("http://{addr}")]);
+    settings.retry.idempotent_methods = vec!["hello.v1.Greeter/SayHello".into()];
+    settings.timeout = Duration::from_secs(2);
+    let client = boost_rpc::client("greeter", &settings).unwrap();
+    let status = GreeterClient::new(client)
+        .say_hello(hello(1))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+    assert_eq!(
+        attempts.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "once the headers arrived, the call is the caller's to retry"
+    );
+}
