@@ -44,7 +44,7 @@ where
     where
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = Result<Option<V>, E>> + Send + 'static,
-        E: Send + Sync + 'static,
+        E: std::fmt::Debug + Send + Sync + 'static,
     {
         // One lookup does both: a hit returns at once; a miss runs `init` (or waits for the
         // caller already running it). A single lookup matters: each records a read in moka's

@@ -20,7 +20,7 @@ where
     where
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = Result<Option<V>, E>> + Send + 'static,
-        E: Send + Sync + 'static,
+        E: std::fmt::Debug + Send + Sync + 'static,
     {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             // Not on a Tokio runtime: nowhere to run the reload; the entry expires at its ttl.
@@ -39,8 +39,9 @@ where
                     cache.replace_if_older(key, None, started).await;
                 }
                 Ok(None) => cache.invalidate(&key).await,
-                Err(_) => tracing::warn!(
+                Err(error) => tracing::warn!(
                     cache = %cache.shared.settings.name,
+                    error = ?error,
                     "cache refresh failed; serving the previous value until its ttl \
                      (counted in cache_loads_total{{outcome=\"error\"}})"
                 ),
