@@ -18,6 +18,9 @@ use crate::tree::{self, KeyPath, Leaf, Provenance, Removed, Table, dotted};
 use crate::validate::{Problems, Validate};
 use crate::{args, defaults, env, files, suggest};
 
+/// Where the environment came from when nothing named it (`dev`).
+const DEFAULT_ENVIRONMENT: &str = "default environment";
+
 /// How many problems one load reports at most before it gives up looking.
 const MAX_PROBLEMS: usize = 64;
 
@@ -373,7 +376,7 @@ impl Loader {
     /// otherwise run production on the defaults without a word. Other
     /// environments need no file of their own.
     fn check_environment_file(&self, name: &str, origin: &'static str) -> Result<(), ConfigError> {
-        if origin == "default environment" {
+        if origin == DEFAULT_ENVIRONMENT {
             return Ok(());
         }
         let path = self.dir.join(format!("{name}.toml"));
@@ -421,7 +424,7 @@ impl Loader {
                     message: "the value is not valid UTF-8".to_owned(),
                 });
             }
-            _ => ("dev".to_owned(), "default environment"),
+            _ => ("dev".to_owned(), DEFAULT_ENVIRONMENT),
         };
         let usable = !name.is_empty()
             && !name.contains(['/', '\\'])

@@ -7,19 +7,8 @@ use std::time::{Duration, Instant};
 
 use boost_rpc::client::{ClientSettings, EndpointState};
 use boost_test_proto::greeter_client::GreeterClient;
-use client_support::{Fault, Upstream, closed_port, hello};
-use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
-
-/// This binary's metrics recorder, installed once before any client is built.
-fn metrics() -> &'static Snapshotter {
-    static SNAPSHOTTER: std::sync::OnceLock<Snapshotter> = std::sync::OnceLock::new();
-    SNAPSHOTTER.get_or_init(|| {
-        let recorder = DebuggingRecorder::new();
-        let snapshotter = recorder.snapshotter();
-        recorder.install().unwrap();
-        snapshotter
-    })
-}
+use client_support::{Fault, Upstream, closed_port, hello, metrics};
+use metrics_util::debugging::DebugValue;
 
 /// `rpc_client_ejections_total` of `endpoint`, by reason.
 fn ejections(endpoint: &str, reason: &str) -> u64 {

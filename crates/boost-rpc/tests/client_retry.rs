@@ -3,25 +3,17 @@
 
 mod client_support;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use boost_rpc::client::{CallOptions, ClientSettings};
 use boost_test_proto::GetProfileRequest;
 use boost_test_proto::greeter_client::GreeterClient;
 use boost_test_proto::profiles_client::ProfilesClient;
-use client_support::{Fault, Upstream, hello};
-use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
-
-/// This binary's metrics recorder, installed once before a client that needs it is built.
-fn metrics() -> &'static Snapshotter {
-    static SNAPSHOTTER: std::sync::OnceLock<Snapshotter> = std::sync::OnceLock::new();
-    SNAPSHOTTER.get_or_init(|| {
-        let recorder = DebuggingRecorder::new();
-        let snapshotter = recorder.snapshotter();
-        recorder.install().unwrap();
-        snapshotter
-    })
-}
+use client_support::{Fault, Upstream, hello, metrics};
+use metrics_util::debugging::DebugValue;
 
 /// The counters of client `client` by name, summed over their series (a
 /// snapshot drains the debugging recorder's counters: take one).
@@ -247,7 +239,7 @@ async fn retries_happen_within_the_calls_total_timeout() {
 /// A Greeter that sends response headers at once, then `UNAVAILABLE` in the
 /// trailers: the call reached the handler and may have had effects.
 #[derive(Clone)]
-struct FailsAfterHeaders(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+struct FailsAfterHeaders(Arc<AtomicUsize>);
 
 impl tonic::server::NamedService for FailsAfterHeaders {
     const NAME: &'static str = "hello.v1.Greeter";
@@ -258,15 +250,12 @@ impl tower::Service<http::Request<tonic::body::Body>> for FailsAfterHeaders {
     type Error = std::convert::Infallible;
     type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
 
-    fn poll_ready(
-        &mut self,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        std::task::Poll::Ready(Ok(()))
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, _: http::Request<tonic::body::Body>) -> Self::Future {
-        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.0.fetch_add(1, Ordering::SeqCst);
         let mut trailers = http::HeaderMap::new();
         trailers.insert("grpc-status", http::HeaderValue::from_static("14"));
         let body = http_body_util::StreamBody::new(tokio_stream::iter([Ok::<_, tonic::Status>(
@@ -284,7 +273,7 @@ impl tower::Service<http::Request<tonic::body::Body>> for FailsAfterHeaders {
 async fn unavailable_after_the_response_headers_is_not_retried() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let attempts = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let attempts = Arc::new(AtomicUsize::new(0));
     tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(FailsAfterHeaders(attempts.clone()))
@@ -300,7 +289,7 @@ async fn unavailable_after_the_response_headers_is_not_retried() {
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
     assert_eq!(
-        attempts.load(std::sync::atomic::Ordering::SeqCst),
+        attempts.load(Ordering::SeqCst),
         1,
         "once the headers arrived, the call is the caller's to retry"
     );

@@ -373,6 +373,16 @@ where
 mod tests {
     use super::*;
 
+    /// The `grpc-timeout` that `layer` sends for `request`.
+    async fn sent_grpc_timeout(layer: DeadlineLayer, request: Request<()>) -> HeaderValue {
+        use tower::ServiceExt;
+        let echo = tower::service_fn(|request: Request<()>| async move {
+            Ok::<_, RpcError>(Response::new(request.headers().get(GRPC_TIMEOUT).cloned()))
+        });
+        let response = layer.layer(echo).oneshot(request).await.unwrap();
+        response.into_body().expect("grpc-timeout was sent")
+    }
+
     #[test]
     fn a_timeout_too_large_for_instant_means_far_away_not_a_panic() {
         let now = Instant::now();
@@ -403,34 +413,19 @@ mod tests {
         assert!(err.is_deadline());
         assert!(started.elapsed() < Duration::from_secs(2));
 
-        let echo = tower::service_fn(|request: Request<()>| async move {
-            Ok::<_, RpcError>(Response::new(request.headers().get(GRPC_TIMEOUT).cloned()))
-        });
-        let sent = DeadlineLayer::transport_enforced(Duration::from_millis(50))
-            .layer(echo)
-            .oneshot(Request::new(()))
-            .await
-            .unwrap()
-            .into_body()
-            .unwrap();
+        let sent = sent_grpc_timeout(
+            DeadlineLayer::transport_enforced(Duration::from_millis(50)),
+            Request::new(()),
+        )
+        .await;
         let sent = parse_grpc_timeout(sent.to_str().unwrap()).unwrap();
         assert!(sent <= Duration::from_millis(50) && sent > Duration::from_millis(40));
     }
 
     #[tokio::test]
     async fn the_whole_timeout_is_sent_indexable_a_shortened_one_never_indexed() {
-        use tower::ServiceExt;
-        let echo = tower::service_fn(|request: Request<()>| async move {
-            Ok::<_, RpcError>(Response::new(request.headers().get(GRPC_TIMEOUT).cloned()))
-        });
         let layer = DeadlineLayer::transport_enforced(Duration::from_millis(300));
-        let sent = layer
-            .layer(echo)
-            .oneshot(Request::new(()))
-            .await
-            .unwrap()
-            .into_body()
-            .unwrap();
+        let sent = sent_grpc_timeout(layer, Request::new(())).await;
         // The same value on every call: HPACK may index it.
         assert_eq!(sent, "300000u");
         assert!(!sent.is_sensitive());
@@ -440,13 +435,7 @@ mod tests {
             timeout: Some(Duration::from_millis(123)),
             ..CallOptions::default()
         });
-        let sent = layer
-            .layer(echo)
-            .oneshot(request)
-            .await
-            .unwrap()
-            .into_body()
-            .unwrap();
+        let sent = sent_grpc_timeout(layer, request).await;
         assert_eq!(sent, "123000u");
         assert!(sent.is_sensitive(), "values that vary are never indexed");
     }

@@ -117,15 +117,11 @@ where
 
     fn call(&mut self, mut request: Request<Body>) -> Self::Future {
         let start = Instant::now();
-        // One lookup; the value is kept for the span (a clone shares its bytes).
-        let request_id = match request.headers().get(&REQUEST_ID_NAME) {
-            Some(id) => id.clone(),
-            None => {
-                let id = new_request_id();
-                request.headers_mut().insert(REQUEST_ID_NAME, id.clone());
-                id
-            }
-        };
+        if !request.headers().contains_key(&REQUEST_ID_NAME) {
+            request
+                .headers_mut()
+                .insert(REQUEST_ID_NAME, new_request_id());
+        }
         let method = method_of(request.uri());
         let recorder = self.metrics.call_recorder(method);
         // Field values are only evaluated when the span is enabled.
@@ -140,7 +136,10 @@ where
             rpc.grpc.status_code = Empty,
             server.address = Empty,
             client = self.metrics.client(),
-            request_id = request_id.to_str().ok(),
+            request_id = request
+                .headers()
+                .get(&REQUEST_ID_NAME)
+                .and_then(|v| v.to_str().ok()),
         );
         if !span.is_disabled() {
             boost_tracing::propagation::inject_headers(&span.context(), request.headers_mut());

@@ -117,10 +117,7 @@ where
                 },
             };
         };
-        let now = Instant::now();
-        let deadline = now
-            .checked_add(budget)
-            .unwrap_or(now + Duration::from_secs(86_400 * 365));
+        let deadline = crate::deadline::after(Instant::now(), budget);
         let grpc = grpc::is_grpc(&req);
         let inner = self.inner.call(req);
         DeadlineFuture {

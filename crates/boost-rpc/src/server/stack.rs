@@ -18,15 +18,12 @@ pub fn stack(settings: &ServerSettings) -> ServerStack {
         0 => usize::MAX,
         n => n,
     };
-    let max_request = match settings.max_request_size.as_u64() {
-        0 => usize::MAX,
-        n => usize::try_from(n).unwrap_or(usize::MAX),
-    };
     ServerStack {
         metrics: MetricsLayer::new(),
         load_shed: LoadShedLayer::new(concurrency),
         deadline: DeadlineLayer::with_max(settings.request_timeout),
-        size_limit: RequestSizeLimitLayer::new(max_request),
+        // The same bound as tonic's per-message one, here on the whole body.
+        size_limit: RequestSizeLimitLayer::new(settings.max_request_message_bytes()),
     }
 }
 

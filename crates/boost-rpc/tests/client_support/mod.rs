@@ -214,3 +214,17 @@ pub fn hello(len: usize) -> HelloRequest {
         name: "x".repeat(len),
     }
 }
+
+/// The test binary's metrics recorder, installed on first use: call it before
+/// building a client whose metrics a test reads (handles bind at creation).
+/// A snapshot drains the counters, so take one per assertion.
+pub fn metrics() -> &'static metrics_util::debugging::Snapshotter {
+    static SNAPSHOTTER: std::sync::OnceLock<metrics_util::debugging::Snapshotter> =
+        std::sync::OnceLock::new();
+    SNAPSHOTTER.get_or_init(|| {
+        let recorder = metrics_util::debugging::DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        recorder.install().unwrap();
+        snapshotter
+    })
+}
