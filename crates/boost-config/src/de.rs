@@ -116,6 +116,7 @@ pub(crate) fn deserialize<T: DeserializeOwned>(root: &Table, ctx: &Ctx<'_>) -> R
         node: Node::Table(root),
         path: Vec::new(),
         ctx,
+        only: Part::All,
     })
     .map_err(|e| e.at(&[]))
 }
@@ -143,6 +144,27 @@ struct NodeDe<'a> {
     node: Node<'a>,
     path: KeyPath,
     ctx: &'a Ctx<'a>,
+    /// Which top-level keys this deserialiser shows (see [`crate::sections`]).
+    only: Part,
+}
+
+/// The part of a table a deserialiser shows: all of it, or one side of a
+/// split between the kit's sections and a service's own.
+#[derive(Clone, Copy)]
+enum Part {
+    All,
+    Listed(&'static [&'static str]),
+    Unlisted(&'static [&'static str]),
+}
+
+impl Part {
+    fn shows(self, key: &str) -> bool {
+        match self {
+            Part::All => true,
+            Part::Listed(keys) => keys.contains(&key),
+            Part::Unlisted(keys) => !keys.contains(&key),
+        }
+    }
 }
 
 /// Errors about a value read from a secret file never quote it.
@@ -162,7 +184,7 @@ impl<'a> NodeDe<'a> {
     /// the default map rather than adding to it, so entries can be removed.
     fn table_access(
         table: &'a Table,
-        path: KeyPath,
+        (path, only): (KeyPath, Part),
         ctx: &'a Ctx<'a>,
         map: bool,
     ) -> TableAccess<'a> {
@@ -184,7 +206,7 @@ impl<'a> NodeDe<'a> {
                     .iter()
                     .map(|(key, leaf)| (key.as_str(), Node::from(leaf))),
             )
-            .filter(|(key, _)| keep(key))
+            .filter(|(key, _)| only.shows(key) && keep(key))
             .collect();
         TableAccess {
             items: items.into_iter(),
@@ -206,7 +228,7 @@ macro_rules! dispatch {
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
             match self.node {
                 Node::Table(table) => {
-                    visitor.visit_map(NodeDe::table_access(table, self.path, self.ctx, false))
+                    visitor.visit_map(NodeDe::table_access(table, (self.path, self.only), self.ctx, false))
                 }
                 Node::Value(value) => value.clone().$method(visitor).map_err(from_toml),
                 Node::Text { text, sensitive } => hide(sensitive, text::$text(text, visitor)),
@@ -244,9 +266,12 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         match self.node {
-            Node::Table(table) => {
-                visitor.visit_map(NodeDe::table_access(table, self.path, self.ctx, true))
-            }
+            Node::Table(table) => visitor.visit_map(NodeDe::table_access(
+                table,
+                (self.path, self.only),
+                self.ctx,
+                true,
+            )),
             Node::Value(value) => value.clone().deserialize_map(visitor).map_err(from_toml),
             Node::Text { text, sensitive } => hide(sensitive, text::any(text, visitor)),
         }
@@ -283,9 +308,12 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         match self.node {
-            Node::Table(table) => {
-                visitor.visit_map(NodeDe::table_access(table, self.path, self.ctx, false))
-            }
+            Node::Table(table) => visitor.visit_map(NodeDe::table_access(
+                table,
+                (self.path, self.only),
+                self.ctx,
+                false,
+            )),
             Node::Value(value) => value.clone().deserialize_seq(visitor).map_err(from_toml),
             Node::Text { text, sensitive } => {
                 let trimmed = text.trim();
@@ -340,9 +368,21 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
                 .clone()
                 .deserialize_struct(name, fields, visitor)
                 .map_err(from_toml),
-            Node::Table(table) => {
-                visitor.visit_map(NodeDe::table_access(table, self.path, self.ctx, false))
+            Node::Table(table) if name == crate::sections::SPLIT => {
+                visitor.visit_map(SplitAccess {
+                    table,
+                    sections: fields,
+                    next: 0,
+                    path: self.path,
+                    ctx: self.ctx,
+                })
             }
+            Node::Table(table) => visitor.visit_map(NodeDe::table_access(
+                table,
+                (self.path, self.only),
+                self.ctx,
+                false,
+            )),
             Node::Text { text, sensitive } => hide(sensitive, text::any(text, visitor)),
         }
     }
@@ -355,7 +395,7 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
     ) -> Result<V::Value, DeError> {
         match self.node {
             Node::Table(table) => visitor.visit_enum(MapAccessDeserializer::new(
-                NodeDe::table_access(table, self.path, self.ctx, false),
+                NodeDe::table_access(table, (self.path, self.only), self.ctx, false),
             )),
             Node::Value(value) => value
                 .clone()
@@ -407,12 +447,56 @@ impl<'de> MapAccess<'de> for TableAccess<'_> {
             node,
             path: path.clone(),
             ctx: self.ctx,
+            only: Part::All,
         })
         .map_err(|e| e.at(&path))
     }
 
     fn size_hint(&self) -> Option<usize> {
         Some(self.items.len())
+    }
+}
+
+/// The two halves of a table split by [`crate::sections::deserialize`]:
+/// [`KIT`](crate::sections::KIT) shows the listed top-level keys,
+/// [`OWN`](crate::sections::OWN) the others. Keys keep their full paths, so
+/// errors name `grpc.listen`, not a path inside a half.
+struct SplitAccess<'a> {
+    table: &'a Table,
+    sections: &'static [&'static str],
+    next: u8,
+    path: KeyPath,
+    ctx: &'a Ctx<'a>,
+}
+
+impl<'de> MapAccess<'de> for SplitAccess<'_> {
+    type Error = DeError;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, DeError> {
+        let key = match self.next {
+            0 => crate::sections::KIT,
+            1 => crate::sections::OWN,
+            _ => return Ok(None),
+        };
+        seed.deserialize(IntoDeserializer::<DeError>::into_deserializer(key))
+            .map(Some)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
+        let only = match self.next {
+            0 => Part::Listed(self.sections),
+            _ => Part::Unlisted(self.sections),
+        };
+        self.next += 1;
+        seed.deserialize(NodeDe {
+            node: Node::Table(self.table),
+            path: self.path.clone(),
+            ctx: self.ctx,
+            only,
+        })
     }
 }
 
@@ -440,6 +524,7 @@ impl<'de> SeqAccess<'de> for TextSeq<'_> {
             },
             path: self.path.clone(),
             ctx: self.ctx,
+            only: Part::All,
         })
         .map(Some)
     }

@@ -201,9 +201,13 @@
 //!   environment variables, which leak between tests running in parallel.
 #![deny(missing_docs)]
 
+// The derive macros name this crate `::boost_config`, also from its own tests.
+extern crate self as boost_config;
+
 mod args;
 mod de;
 mod defaults;
+mod document;
 mod endpoint;
 mod env;
 mod error;
@@ -212,14 +216,18 @@ mod files;
 mod identity;
 mod loaded;
 mod loader;
+mod reference;
 mod secret;
+pub mod sections;
 mod source;
 mod suggest;
 mod tree;
 mod validate;
 mod watch;
 
+pub use boost_macros::{Document, Validate};
 pub use bytesize::ByteSize;
+pub use document::{Docs, Document};
 pub use endpoint::Endpoint;
 pub use error::{ConfigError, Problem, ProblemKind};
 #[doc(inline)]
@@ -227,6 +235,7 @@ pub use humantime_serde as duration;
 pub use identity::{ServiceIdentity, env_prefix};
 pub use loaded::Loaded;
 pub use loader::Loader;
+pub use reference::reference_toml;
 pub use secret::{MASK, Secret};
 pub use source::Source;
 pub use validate::{Problems, Validate};

@@ -38,6 +38,9 @@ pub enum Source {
     },
     /// A `--set key=value` command-line argument.
     Set,
+    /// Settings built in code rather than loaded (see
+    /// [`Problems::into_result`](crate::Problems::into_result)).
+    Code,
 }
 
 impl fmt::Display for Source {
@@ -49,6 +52,7 @@ impl fmt::Display for Source {
             Source::Env(var) => write!(f, "env {var}"),
             Source::EnvFile { var, path } => write!(f, "env {var} (file {})", path.display()),
             Source::Set => f.write_str("--set"),
+            Source::Code => f.write_str("set in code"),
         }
     }
 }

@@ -47,6 +47,28 @@ pub trait Validate {
 }
 
 /// The problems [`Validate::validate`] found, each with its full key path.
+///
+/// The loader turns them into a [`ConfigError::Validation`](crate::ConfigError::Validation)
+/// naming the layer behind each key. Code that builds settings by hand (a
+/// client or a cache made in a test, say) gets the same error from
+/// [`Problems::of`] and [`into_result`](Self::into_result):
+///
+/// ```
+/// use boost_config::{Problems, Validate};
+///
+/// struct Pool { size: u32 }
+/// impl Validate for Pool {
+///     fn validate(&self, problems: &mut Problems) {
+///         if self.size == 0 {
+///             problems.add("size", "must be at least 1");
+///         }
+///     }
+/// }
+///
+/// let error = Problems::of("db", &Pool { size: 0 }).into_result("pool `db`").unwrap_err();
+/// assert_eq!(error.problems()[0].key, "db.size");
+/// assert!(error.to_string().contains("`db.size` (set in code): must be at least 1"), "{error}");
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct Problems {
     prefix: Vec<String>,
@@ -57,6 +79,44 @@ impl Problems {
     /// No problems yet.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The problems of `value`, its keys under `section` (empty: at the top).
+    pub fn of<V: Validate + ?Sized>(section: &str, value: &V) -> Self {
+        let mut problems = Self::new();
+        if section.is_empty() {
+            value.validate(&mut problems);
+        } else {
+            problems.check(section, value);
+        }
+        problems
+    }
+
+    /// `Ok(())` when there are none, else the same
+    /// [`ConfigError::Validation`](crate::ConfigError::Validation) the loader
+    /// reports, for settings made in code ([`Source::Code`](crate::Source::Code)).
+    /// `subject` names what was being built, e.g. ``client `profiles` ``.
+    ///
+    /// # Errors
+    /// The error listing every problem.
+    pub fn into_result(self, subject: impl Into<String>) -> Result<(), crate::ConfigError> {
+        if self.found.is_empty() {
+            return Ok(());
+        }
+        let problems = self
+            .found
+            .into_iter()
+            .map(|(key, message)| crate::Problem {
+                key,
+                source: crate::Source::Code,
+                line: None,
+                kind: crate::ProblemKind::Invalid { message },
+            })
+            .collect();
+        Err(crate::ConfigError::Validation {
+            service: subject.into(),
+            problems,
+        })
     }
 
     /// Reports that `key` (relative to the section being checked, dotted for
@@ -112,6 +172,101 @@ impl Validate for crate::ServiceIdentity {
                 "runbook_url",
                 "must be an absolute URL (https://…) or empty",
             );
+        }
+    }
+}
+
+/// Values with no rules of their own: scalars, strings, addresses, durations.
+/// A derived [`Validate`] calls every field, so every field type needs one.
+macro_rules! no_rules {
+    ($($ty:ty),* $(,)?) => {
+        $(impl Validate for $ty {})*
+    };
+}
+
+no_rules!(
+    bool,
+    char,
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
+    f32,
+    f64,
+    String,
+    str,
+    std::time::Duration,
+    std::net::SocketAddr,
+    std::net::IpAddr,
+    std::net::Ipv4Addr,
+    std::net::Ipv6Addr,
+    std::path::PathBuf,
+    url::Url,
+    bytesize::ByteSize,
+    crate::Endpoint,
+    toml::Value,
+);
+
+impl<T: Validate + ?Sized> Validate for Box<T> {
+    fn validate(&self, problems: &mut Problems) {
+        (**self).validate(problems);
+    }
+}
+
+impl<T: Validate + ?Sized> Validate for std::sync::Arc<T> {
+    fn validate(&self, problems: &mut Problems) {
+        (**self).validate(problems);
+    }
+}
+
+impl<T: Validate> Validate for Option<T> {
+    fn validate(&self, problems: &mut Problems) {
+        if let Some(value) = self {
+            value.validate(problems);
+        }
+    }
+}
+
+impl<T: Validate> Validate for crate::Secret<T> {
+    fn validate(&self, problems: &mut Problems) {
+        // Rules see the value; their messages must never quote it.
+        self.expose().validate(problems);
+    }
+}
+
+/// Items are checked under their index: `endpoints.0`, `endpoints.1`, …
+impl<T: Validate> Validate for Vec<T> {
+    fn validate(&self, problems: &mut Problems) {
+        for (i, item) in self.iter().enumerate() {
+            problems.check(&i.to_string(), item);
+        }
+    }
+}
+
+/// Entries are checked under their key: `clients.billing.timeout`.
+impl<K: std::fmt::Display, V: Validate> Validate for std::collections::BTreeMap<K, V> {
+    fn validate(&self, problems: &mut Problems) {
+        for (key, value) in self {
+            problems.check(&key.to_string(), value);
+        }
+    }
+}
+
+/// Entries are checked under their key, in key order.
+impl<K: std::fmt::Display + Ord, V: Validate, H> Validate for std::collections::HashMap<K, V, H> {
+    fn validate(&self, problems: &mut Problems) {
+        let mut entries: Vec<_> = self.iter().collect();
+        entries.sort_by(|a, b| a.0.cmp(b.0));
+        for (key, value) in entries {
+            problems.check(&key.to_string(), value);
         }
     }
 }

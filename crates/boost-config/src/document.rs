@@ -1,0 +1,207 @@
+//! [`Document`]: the doc comment of every key, for a generated reference file.
+
+/// Describes a settings type's keys with their doc comments, so that a
+/// reference configuration file can be generated from the type itself
+/// ([`reference_toml`](crate::reference_toml)): every key, its default and
+/// what it means, where operators look.
+///
+/// Derive it: `#[derive(Document)]` records each field's `///` comment (and
+/// recurses into the field's own type), honouring `#[serde(rename = "…")]`.
+///
+/// ```
+/// use boost_config::{Document, Docs};
+///
+/// #[derive(Document)]
+/// struct Pool {
+///     /// Connections kept open.
+///     size: u32,
+/// }
+///
+/// #[derive(Document)]
+/// struct Settings {
+///     /// The database pool.
+///     db: Pool,
+/// }
+///
+/// let docs = Docs::of::<Settings>();
+/// assert_eq!(docs.get("db.size"), Some("Connections kept open."));
+/// assert_eq!(docs.get("db"), Some("The database pool."));
+/// ```
+pub trait Document {
+    /// Adds the doc comment of each key of this type to `docs`. The default
+    /// adds nothing: right for scalars, strings, lists and maps.
+    fn document(docs: &mut Docs) {
+        let _ = docs;
+    }
+}
+
+/// The doc comments of a settings type's keys, by full dotted path, in
+/// declaration order.
+#[derive(Clone, Debug, Default)]
+pub struct Docs {
+    prefix: Vec<String>,
+    entries: Vec<(String, String)>,
+}
+
+impl Docs {
+    /// The docs of `T`'s keys.
+    pub fn of<T: Document + ?Sized>() -> Self {
+        let mut docs = Self::default();
+        T::document(&mut docs);
+        docs
+    }
+
+    /// Records the field `name` of the type being documented, with its doc
+    /// comment, then the keys of its type `T` below it. Derived
+    /// [`Document`] impls call this once per field.
+    pub fn field<T: Document + ?Sized>(&mut self, name: &str, doc: &str) {
+        self.prefix.push(name.to_owned());
+        self.entries.push((self.prefix.join("."), clean(doc)));
+        T::document(self);
+        self.prefix.pop();
+    }
+
+    /// Records the keys of `T` as if they were this type's own (a
+    /// `#[serde(flatten)]` field).
+    pub fn flatten<T: Document + ?Sized>(&mut self) {
+        T::document(self);
+    }
+
+    /// The doc comment of the key `path` (dotted), if it has one.
+    pub fn get(&self, path: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|(key, _)| key == path)
+            .map(|(_, doc)| doc.as_str())
+            .filter(|doc| !doc.is_empty())
+    }
+
+    /// The position of `path` in declaration order, for ordering keys.
+    pub(crate) fn position(&self, path: &str) -> Option<usize> {
+        self.entries.iter().position(|(key, _)| key == path)
+    }
+
+    /// The documented keys directly below `section` (dotted; empty: the top).
+    pub(crate) fn children<'a>(&'a self, section: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.entries.iter().filter_map(move |(key, _)| {
+            let rest = if section.is_empty() {
+                key.as_str()
+            } else {
+                key.strip_prefix(section)?.strip_prefix('.')?
+            };
+            (!rest.contains('.')).then_some(rest)
+        })
+    }
+}
+
+/// A rustdoc comment as plain text: links and code spans become their text,
+/// so `[`ServerSettings`](crate::server::ServerSettings)` reads `ServerSettings`.
+fn clean(doc: &str) -> String {
+    let mut out = String::with_capacity(doc.len());
+    let mut rest = doc.trim();
+    while let Some(open) = rest.find('[') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let Some(close) = after.find(']') else {
+            out.push_str(&rest[open..]);
+            rest = "";
+            break;
+        };
+        let text = after[..close].trim_matches('`');
+        out.push_str(text);
+        rest = &after[close + 1..];
+        // `[text](target)`: drop the target.
+        if let Some(target) = rest.strip_prefix('(')
+            && let Some(end) = target.find(')')
+        {
+            rest = &target[end + 1..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Types with no keys of their own: scalars, strings, addresses, durations.
+macro_rules! no_keys {
+    ($($ty:ty),* $(,)?) => {
+        $(impl Document for $ty {})*
+    };
+}
+
+no_keys!(
+    bool,
+    char,
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
+    f32,
+    f64,
+    String,
+    str,
+    std::time::Duration,
+    std::net::SocketAddr,
+    std::net::IpAddr,
+    std::net::Ipv4Addr,
+    std::net::Ipv6Addr,
+    std::path::PathBuf,
+    url::Url,
+    bytesize::ByteSize,
+    crate::Endpoint,
+    toml::Value,
+);
+
+impl<T: Document + ?Sized> Document for Box<T> {
+    fn document(docs: &mut Docs) {
+        T::document(docs);
+    }
+}
+
+impl<T: Document + ?Sized> Document for std::sync::Arc<T> {
+    fn document(docs: &mut Docs) {
+        T::document(docs);
+    }
+}
+
+impl<T: Document> Document for Option<T> {
+    fn document(docs: &mut Docs) {
+        T::document(docs);
+    }
+}
+
+impl<T: Document> Document for crate::Secret<T> {}
+
+/// Items have no names to document.
+impl<T> Document for Vec<T> {}
+
+/// Entries are named by the user, not the type.
+impl<K, V> Document for std::collections::BTreeMap<K, V> {}
+
+/// Entries are named by the user, not the type.
+impl<K, V, H> Document for std::collections::HashMap<K, V, H> {}
+
+#[cfg(test)]
+mod tests {
+    use super::clean;
+
+    #[test]
+    fn rustdoc_links_become_their_text() {
+        assert_eq!(
+            clean(
+                "Per-call limits ([`ServerSettings`](crate::server::ServerSettings)). Default: `1s`."
+            ),
+            "Per-call limits (ServerSettings). Default: `1s`."
+        );
+        assert_eq!(clean("See [`Secret`]."), "See Secret.");
+        assert_eq!(clean("an unclosed [bracket"), "an unclosed [bracket");
+        assert_eq!(clean("[a](b) and [c]"), "a and c");
+    }
+}

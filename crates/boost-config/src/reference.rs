@@ -1,0 +1,138 @@
+//! [`reference_toml`]: a configuration file generated from the settings
+//! types themselves — every key, its default and its doc comment.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::document::{Docs, Document};
+
+/// Renders `defaults` as a commented TOML file: each key with its default
+/// value under its doc comment, each section under its own. Keys whose
+/// default is unset (`None`) appear commented out, so every knob is listed
+/// where operators look (foundations' `--generate`). `header` (already
+/// `#`-commented or empty) opens the file.
+///
+/// A service prints it with `--print-default-config`; a test or CI step
+/// compares it with a checked-in reference file so the file never drifts
+/// from the code.
+///
+/// ```
+/// use boost_config::{Document, reference_toml};
+/// use serde::Serialize;
+///
+/// #[derive(Default, Serialize, Document)]
+/// struct Pool {
+///     /// Connections kept open.
+///     size: u32,
+///     /// Longest wait for a connection. Unset: wait forever.
+///     #[serde(with = "boost_config::duration::option")]
+///     wait: Option<std::time::Duration>,
+/// }
+///
+/// #[derive(Default, Serialize, Document)]
+/// struct Settings {
+///     /// The database pool.
+///     db: Pool,
+/// }
+///
+/// let text = reference_toml(&Settings::default(), "");
+/// let lines: Vec<&str> = text.lines().collect();
+/// assert_eq!(lines, [
+///     "# The database pool.",
+///     "[db]",
+///     "# Connections kept open.",
+///     "size = 0",
+///     "# Longest wait for a connection. Unset: wait forever.",
+///     "# wait = (unset)",
+/// ]);
+/// ```
+pub fn reference_toml<T: Serialize + Document>(defaults: &T, header: &str) -> String {
+    let docs = Docs::of::<T>();
+    let table = match toml::Table::try_from(defaults) {
+        Ok(table) => table,
+        Err(error) => return format!("{header}# cannot render the defaults as TOML: {error}\n"),
+    };
+    let mut out = String::from(header);
+    render(&mut out, &table, ("", ""), &docs);
+    out
+}
+
+/// `path` is the dotted key path (for the docs) and the TOML header of the
+/// table (segments quoted where needed).
+fn render(out: &mut String, table: &toml::Table, (path, header): (&str, &str), docs: &Docs) {
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    let order = |key: &str| docs.position(&join(key)).unwrap_or(usize::MAX);
+
+    // Leaves first (TOML puts a table's own keys before its sub-tables),
+    // then keys documented but unset, then sub-tables.
+    let mut leaves: Vec<(&String, &toml::Value)> =
+        table.iter().filter(|(_, v)| !is_table(v)).collect();
+    leaves.sort_by_key(|(key, _)| order(key));
+    for (key, value) in leaves {
+        comment(out, docs.get(&join(key)));
+        let _ = writeln!(out, "{} = {value}", bare_or_quoted(key));
+    }
+    let mut unset: Vec<&str> = docs
+        .children(path)
+        .filter(|key| !table.contains_key(*key))
+        .collect();
+    unset.dedup();
+    for key in unset {
+        comment(out, docs.get(&join(key)));
+        let _ = writeln!(out, "# {} = (unset)", bare_or_quoted(key));
+    }
+    let mut tables: Vec<(&String, &toml::Table)> = table
+        .iter()
+        .filter_map(|(key, value)| value.as_table().map(|t| (key, t)))
+        .collect();
+    tables.sort_by_key(|(key, _)| order(key));
+    for (key, inner) in tables {
+        let full = join(key);
+        let quoted = bare_or_quoted(key);
+        let inner_header = if header.is_empty() {
+            quoted
+        } else {
+            format!("{header}.{quoted}")
+        };
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        comment(out, docs.get(&full));
+        let _ = writeln!(out, "[{inner_header}]");
+        render(out, inner, (&full, &inner_header), docs);
+    }
+}
+
+fn is_table(value: &toml::Value) -> bool {
+    value.is_table()
+}
+
+fn comment(out: &mut String, doc: Option<&str>) {
+    for line in doc.unwrap_or_default().lines() {
+        let line = line.trim_end();
+        if line.is_empty() {
+            out.push_str("#\n");
+        } else {
+            let _ = writeln!(out, "# {line}");
+        }
+    }
+}
+
+fn bare_or_quoted(key: &str) -> String {
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if bare {
+        key.to_owned()
+    } else {
+        toml::Value::String(key.to_owned()).to_string()
+    }
+}
