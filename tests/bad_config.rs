@@ -105,3 +105,43 @@ fn print_config_explains_every_section_and_exits_zero() {
         "provenance shown:\n{stdout}"
     );
 }
+
+#[test]
+fn a_bad_kit_setting_in_a_file_is_refused_at_start_naming_key_file_and_line() {
+    let file = workspace_root().join("tests/data/zero_request_timeout.toml");
+    for example in [Example::Hello, Example::Profile] {
+        let (status, stdout, stderr) = Launch::new(example)
+            .arg("--config")
+            .arg(file.to_string_lossy())
+            .run_to_exit();
+        assert_clean_failure(status, &stderr);
+        assert!(
+            stderr.contains("grpc.server.request_timeout"),
+            "names the key:\n{stderr}"
+        );
+        assert!(
+            stderr.contains("zero_request_timeout.toml:3"),
+            "names the file and line:\n{stderr}"
+        );
+        assert!(!stdout.contains("listening"), "never started:\n{stdout}");
+    }
+}
+
+#[test]
+fn bad_client_settings_in_env_vars_are_all_refused_at_start_naming_keys_and_variables() {
+    let (status, stdout, stderr) = Launch::new(Example::Hello)
+        .set("PROFILES__RETRY__MAX_ATTEMPTS", "0")
+        .set("PROFILES__EJECTION__SUCCESS_RATE", "80")
+        .run_to_exit();
+    assert_clean_failure(status, &stderr);
+    for expected in [
+        "profiles.retry.max_attempts",
+        "HELLO_SERVICE__PROFILES__RETRY__MAX_ATTEMPTS",
+        "profiles.ejection.success_rate",
+        "HELLO_SERVICE__PROFILES__EJECTION__SUCCESS_RATE",
+        "2 problems",
+    ] {
+        assert!(stderr.contains(expected), "missing {expected:?}:\n{stderr}");
+    }
+    assert!(!stdout.contains("listening"), "never started:\n{stdout}");
+}

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 /// assert_eq!(id.name, "hello-service");
 /// assert_eq!(id.environment, "dev");
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, crate::Document)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ServiceIdentity {

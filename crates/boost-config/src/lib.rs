@@ -235,7 +235,7 @@ pub use humantime_serde as duration;
 pub use identity::{ServiceIdentity, env_prefix};
 pub use loaded::Loaded;
 pub use loader::Loader;
-pub use reference::reference_toml;
+pub use reference::{differences, reference_toml};
 pub use secret::{MASK, Secret};
 pub use source::Source;
 pub use validate::{Problems, Validate};

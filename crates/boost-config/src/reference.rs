@@ -136,3 +136,45 @@ fn bare_or_quoted(key: &str) -> String {
         toml::Value::String(key.to_owned()).to_string()
     }
 }
+
+/// The keys whose values differ between `left` and `right` (as TOML), one
+/// line each — `grpc.listen: "127.0.0.1:1" ≠ "127.0.0.1:2"` — for tests that
+/// check a config file against the defaults and must say *which* keys differ
+/// rather than print two whole dumps. Secrets compare masked.
+///
+/// ```
+/// #[derive(serde::Serialize)]
+/// struct Pool { size: u32, name: &'static str }
+/// let lines = boost_config::differences(&Pool { size: 1, name: "a" }, &Pool { size: 2, name: "a" });
+/// assert_eq!(lines, ["size: 1 ≠ 2"]);
+/// ```
+pub fn differences<A: Serialize, B: Serialize>(left: &A, right: &B) -> Vec<String> {
+    let left = toml::Table::try_from(left).unwrap_or_default();
+    let right = toml::Table::try_from(right).unwrap_or_default();
+    let mut out = Vec::new();
+    diff_tables(&left, &right, "", &mut out);
+    out
+}
+
+fn diff_tables(left: &toml::Table, right: &toml::Table, path: &str, out: &mut Vec<String>) {
+    let mut keys: Vec<&String> = left.keys().chain(right.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    for key in keys {
+        let full = if path.is_empty() {
+            key.clone()
+        } else {
+            format!("{path}.{key}")
+        };
+        match (left.get(key), right.get(key)) {
+            (Some(toml::Value::Table(l)), Some(toml::Value::Table(r))) => {
+                diff_tables(l, r, &full, out);
+            }
+            (Some(l), Some(r)) if l == r => {}
+            (l, r) => {
+                let show = |v: Option<&toml::Value>| v.map_or("(unset)".to_owned(), |v| v.to_string());
+                out.push(format!("{full}: {} ≠ {}", show(l), show(r)));
+            }
+        }
+    }
+}

@@ -1,4 +1,4 @@
-//! [`Service`] and [`ServiceBuilder`]: describe a service, then run it.
+//! [`ServiceBuilder`]: the runtime shell's parts, set one by one, then run.
 
 use std::fmt;
 use std::future::Future;
@@ -8,99 +8,47 @@ use std::sync::Arc;
 use boost_config::ServiceIdentity;
 
 use crate::error::{BoxError, Error};
+use crate::grpc::GrpcServer;
 use crate::lifecycle::Lifecycle;
 use crate::readiness::ReadinessCheck;
-use crate::running::RunningService;
+use crate::running::{Plan, RunningService};
 use crate::settings::{AdminSettings, LifecycleSettings};
 use crate::shutdown::ShutdownHandle;
-use crate::telemetry::{LogLevelControl, RenderConfig, RenderMetrics};
+use crate::telemetry::{LogLevelControl, MetricsMode, RenderConfig, Telemetry, TracingMode};
 
 type TaskFuture = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
 pub(crate) type TaskFn = Box<dyn FnOnce(Lifecycle) -> TaskFuture + Send>;
-/// Builds a task once telemetry is up (so what it builds binds to the real
-/// metrics recorder), before the tasks start.
-pub(crate) type DeferredTaskFn = Box<dyn FnOnce() -> Result<TaskFn, BoxError> + Send>;
 
-/// Entry point: `Service::builder(identity)`.
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct Service;
-
-impl Service {
-    /// Starts describing the service `identity`. See the [crate docs](crate).
-    pub fn builder(identity: ServiceIdentity) -> ServiceBuilder {
-        ServiceBuilder {
-            identity,
-            admin: AdminSettings::default(),
-            lifecycle: LifecycleSettings::default(),
-            tracing: TracingMode::default(),
-            metrics: MetricsMode::default(),
-            config: None,
-            git_commit: None,
-            checks: Vec::new(),
-            tasks: Vec::new(),
-            deferred: Vec::new(),
-            handle_signals: true,
-            shutdown: ShutdownHandle::new(),
-        }
-    }
-}
-
-/// How tracing is provided to the service.
-pub(crate) enum TracingMode {
-    /// `boost_tracing::init` with these settings when the service starts.
-    Start(Box<boost_tracing::TracingSettings>),
-    /// Someone else owns the subscriber; `/loglevel` uses this control.
-    Given(Arc<dyn LogLevelControl>),
-    /// No tracing set up here; `/loglevel` answers 501.
-    Off,
-}
-
-impl Default for TracingMode {
-    fn default() -> Self {
-        Self::Start(Box::default())
-    }
-}
-
-/// How metrics are provided to the service.
-pub(crate) enum MetricsMode {
-    /// `boost_metrics::install` with these settings when the service starts.
-    Start(Box<boost_metrics::MetricsSettings>),
-    /// Someone else installed a recorder; `/metrics` calls this.
-    Given(RenderMetrics),
-    /// No metrics; `/metrics` answers 501.
-    Off,
-}
-
-impl Default for MetricsMode {
-    fn default() -> Self {
-        Self::Start(Box::default())
-    }
-}
-
-/// Describes a service: its settings, telemetry, readiness checks and tasks.
-/// [`run`](Self::run) starts it and returns when it has shut down.
+/// The runtime shell's parts, set one by one: identity, admin, lifecycle,
+/// telemetry, readiness checks and tasks. [`run`](Self::run) starts it and
+/// returns when it has shut down.
+///
+/// A service uses [`Service`](crate::Service), which fills all of this in from
+/// its configuration. `ServiceBuilder` is for programs that configure the
+/// shell themselves, and for tests: telemetry starts in
+/// [`start`](Self::start), so metric handles taken before it bind to no
+/// recorder.
 pub struct ServiceBuilder {
-    pub(crate) identity: ServiceIdentity,
-    pub(crate) admin: AdminSettings,
-    pub(crate) lifecycle: LifecycleSettings,
-    pub(crate) tracing: TracingMode,
-    pub(crate) metrics: MetricsMode,
-    pub(crate) config: Option<RenderConfig>,
-    pub(crate) git_commit: Option<String>,
-    pub(crate) checks: Vec<ReadinessCheck>,
-    pub(crate) tasks: Vec<(String, TaskFn)>,
-    pub(crate) deferred: Vec<(String, DeferredTaskFn)>,
-    pub(crate) handle_signals: bool,
-    pub(crate) shutdown: ShutdownHandle,
+    identity: ServiceIdentity,
+    admin: AdminSettings,
+    lifecycle: LifecycleSettings,
+    tracing: TracingMode,
+    metrics: MetricsMode,
+    config: Option<RenderConfig>,
+    git_commit: Option<String>,
+    checks: Vec<ReadinessCheck>,
+    tasks: Vec<(String, TaskFn)>,
+    handle_signals: bool,
+    shutdown: ShutdownHandle,
+    /// Telemetry started already (by [`Service`](crate::Service)).
+    started: Option<Telemetry>,
+    /// The bound address of the gRPC server, when it was bound up front.
+    grpc_addr: Option<std::net::SocketAddr>,
 }
 
 impl fmt::Debug for ServiceBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let tasks: Vec<&str> = (self.tasks.iter().map(|(n, _)| n))
-            .chain(self.deferred.iter().map(|(n, _)| n))
-            .map(String::as_str)
-            .collect();
+        let tasks: Vec<&str> = self.tasks.iter().map(|(n, _)| n.as_str()).collect();
         f.debug_struct("ServiceBuilder")
             .field("identity", &self.identity)
             .field("admin", &self.admin)
@@ -113,6 +61,26 @@ impl fmt::Debug for ServiceBuilder {
 }
 
 impl ServiceBuilder {
+    /// A shell for the service `identity`, with default admin and lifecycle
+    /// settings and default telemetry (started by [`start`](Self::start)).
+    pub fn new(identity: ServiceIdentity) -> Self {
+        ServiceBuilder {
+            identity,
+            admin: AdminSettings::default(),
+            lifecycle: LifecycleSettings::default(),
+            tracing: TracingMode::default(),
+            metrics: MetricsMode::default(),
+            config: None,
+            git_commit: None,
+            checks: Vec::new(),
+            tasks: Vec::new(),
+            handle_signals: true,
+            shutdown: ShutdownHandle::new(),
+            started: None,
+            grpc_addr: None,
+        }
+    }
+
     /// The `[admin]` settings (default: `127.0.0.1:8081`, no token).
     pub fn admin(mut self, settings: AdminSettings) -> Self {
         self.admin = settings;
@@ -137,11 +105,10 @@ impl ServiceBuilder {
     /// Installs the Prometheus recorder with `boost_metrics::install(settings,
     /// identity)` when the service starts; `/metrics` renders it.
     ///
-    /// Telemetry starts inside [`start`](Self::start), before any task: create
-    /// metric handles (and anything that registers them, such as boost-rpc
-    /// clients and boost-cache caches) inside a task or in the closure given to
-    /// [`grpc_with`](Self::grpc_with), not before `run`, or they bind to the
-    /// no-op recorder and their metrics are lost.
+    /// Telemetry starts inside [`start`](Self::start), before any task:
+    /// metric handles taken before that (by boost-rpc clients, boost-cache
+    /// caches, `metrics::counter!`) bind to no recorder. [`Service`](crate::Service)
+    /// starts telemetry when it is made, so there this cannot happen.
     pub fn metrics(mut self, settings: boost_metrics::MetricsSettings) -> Self {
         self.metrics = MetricsMode::Start(Box::new(settings));
         self
@@ -234,15 +201,22 @@ impl ServiceBuilder {
         self
     }
 
-    /// Adds a task that `build` makes once telemetry has started and before
-    /// any task starts; an error from `build` makes [`start`](Self::start)
-    /// fail with [`Error::TaskSetup`].
-    pub(crate) fn deferred_task(
-        mut self,
-        name: impl Into<String>,
-        build: impl FnOnce() -> Result<TaskFn, BoxError> + Send + 'static,
-    ) -> Self {
-        self.deferred.push((name.into(), Box::new(build)));
+    /// Serves gRPC as one of the service's tasks: `server`'s routes under
+    /// [`boost_rpc::server::stack`], with health and reflection, started with
+    /// the service and drained at shutdown (see [`crate::grpc`]). Also makes
+    /// the service's name the `ErrorInfo.domain` of
+    /// [`boost_rpc::ServiceError`]s.
+    pub fn grpc(mut self, server: GrpcServer) -> Self {
+        boost_rpc::set_error_domain(self.identity.name.clone());
+        if let Some(addr) = server.local_addr() {
+            self.grpc_addr = Some(addr);
+        }
+        self.task("grpc", move |lifecycle| server.serve(lifecycle))
+    }
+
+    /// Uses telemetry that is already running (started by [`Service`](crate::Service)).
+    pub(crate) fn started_telemetry(mut self, telemetry: Telemetry) -> Self {
+        self.started = Some(telemetry);
         self
     }
 
@@ -263,7 +237,24 @@ impl ServiceBuilder {
     /// run (the admin address is then known). Call
     /// [`RunningService::wait`] to run until shutdown.
     pub async fn start(self) -> Result<RunningService, Error> {
-        RunningService::start(self).await
+        let telemetry = match self.started {
+            Some(started) => started,
+            None => crate::telemetry::start(self.tracing, self.metrics, &self.identity)?,
+        };
+        RunningService::start(Plan {
+            identity: self.identity,
+            admin: self.admin,
+            lifecycle: self.lifecycle,
+            telemetry,
+            config: self.config,
+            git_commit: self.git_commit,
+            checks: self.checks,
+            tasks: self.tasks,
+            handle_signals: self.handle_signals,
+            shutdown: self.shutdown,
+            grpc_addr: self.grpc_addr,
+        })
+        .await
     }
 
     /// Starts the service and runs it until it has shut down: `Ok(())` after a

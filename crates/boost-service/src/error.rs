@@ -53,16 +53,17 @@ pub enum Error {
         /// The task's error.
         source: BoxError,
     },
-    /// A task could not be built when the service started (e.g. the closure
-    /// given to [`ServiceBuilder::grpc_with`](crate::ServiceBuilder::grpc_with)
-    /// failed); nothing was served.
-    #[error("task {task:?} could not be set up: {source}")]
-    TaskSetup {
-        /// The task's name (`grpc` for `grpc_with`).
-        task: String,
-        /// The builder's error.
-        source: BoxError,
-    },
+    /// The gRPC server could not start (its address could not be bound, or
+    /// reflection could not read the descriptor sets); nothing was served.
+    #[error("{0}")]
+    Grpc(#[from] crate::grpc::GrpcError),
+    /// [`Service::new`](crate::Service::new) was called outside a Tokio
+    /// runtime: telemetry starts tasks (metrics upkeep, OTLP export).
+    #[error(
+        "the service must be made inside a Tokio runtime (telemetry starts tasks): call \
+         Service::new from async code, e.g. under #[tokio::main], or use boost_service::main"
+    )]
+    NoRuntime,
     /// A task panicked.
     #[error(
         "task {task:?} panicked: {message}; the service was shut down gracefully. \

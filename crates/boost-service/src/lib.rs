@@ -166,16 +166,26 @@
 
 mod admin;
 mod builder;
+mod check;
+mod config;
+mod entry;
 mod error;
 pub mod grpc;
+mod kit;
 mod lifecycle;
 mod readiness;
 mod running;
+mod service;
 mod settings;
 mod shutdown;
 mod telemetry;
 
-pub use builder::{Service, ServiceBuilder};
+pub use builder::ServiceBuilder;
+pub use check::check_config_dir;
+pub use config::{Config, NoSettings, ServiceSettings};
+pub use entry::{Package, main, reference_config};
+pub use kit::KitSettings;
+pub use service::Service;
 pub use error::{BoxError, Error};
 pub use grpc::{GrpcServer, GrpcSettings};
 pub use lifecycle::{Lifecycle, Phase};

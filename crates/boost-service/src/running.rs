@@ -8,23 +8,42 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::{Id, JoinError, JoinHandle, JoinSet};
 
 use crate::admin::{self, AdminContext, BuildInfo};
-use crate::builder::ServiceBuilder;
+use crate::builder::TaskFn;
 use crate::error::{BoxError, Error};
 use crate::lifecycle::{Lifecycle, Phase, deadline_after};
-use crate::readiness::Readiness;
+use crate::readiness::{Readiness, ReadinessCheck};
+use crate::settings::{AdminSettings, LifecycleSettings};
+use crate::telemetry::RenderConfig;
 use crate::shutdown::{Requests, ShutdownHandle, listen_for_signals};
-use crate::telemetry::{self, Telemetry};
+use crate::telemetry::Telemetry;
 
 /// How long the admin server gets to close its connections at the very end.
 const ADMIN_STOP_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// What a service starts with: everything a [`ServiceBuilder`](crate::ServiceBuilder)
+/// was given, with telemetry already running.
+pub(crate) struct Plan {
+    pub(crate) identity: boost_config::ServiceIdentity,
+    pub(crate) admin: AdminSettings,
+    pub(crate) lifecycle: LifecycleSettings,
+    pub(crate) telemetry: Telemetry,
+    pub(crate) config: Option<RenderConfig>,
+    pub(crate) git_commit: Option<String>,
+    pub(crate) checks: Vec<ReadinessCheck>,
+    pub(crate) tasks: Vec<(String, TaskFn)>,
+    pub(crate) handle_signals: bool,
+    pub(crate) shutdown: ShutdownHandle,
+    pub(crate) grpc_addr: Option<SocketAddr>,
+}
+
 /// A started service: telemetry, admin server and tasks are running.
 ///
-/// Get one from [`ServiceBuilder::start`]; call [`wait`](Self::wait) to run it
+/// Get one from [`ServiceBuilder::start`](crate::ServiceBuilder::start); call [`wait`](Self::wait) to run it
 /// until shutdown. Dropping it without waiting aborts everything.
 #[derive(Debug)]
 pub struct RunningService {
     admin_addr: SocketAddr,
+    grpc_addr: Option<SocketAddr>,
     lifecycle: Lifecycle,
     shutdown: ShutdownHandle,
     shutdown_timeout: Duration,
@@ -37,31 +56,20 @@ pub struct RunningService {
 }
 
 impl RunningService {
-    pub(crate) async fn start(builder: ServiceBuilder) -> Result<Self, Error> {
-        let ServiceBuilder {
+    pub(crate) async fn start(plan: Plan) -> Result<Self, Error> {
+        let Plan {
             identity,
             admin: admin_settings,
             lifecycle: settings,
-            tracing,
-            metrics,
+            telemetry,
             config,
             git_commit,
             checks,
-            mut tasks,
-            deferred,
+            tasks,
             handle_signals,
             shutdown,
-        } = builder;
-
-        let telemetry = telemetry::start(tracing, metrics, &identity)?;
-        // Built now, so the metric handles they take bind to the recorder just installed.
-        for (name, build) in deferred {
-            let task = build().map_err(|source| Error::TaskSetup {
-                task: name.clone(),
-                source,
-            })?;
-            tasks.push((name, task));
-        }
+            grpc_addr,
+        } = plan;
 
         let readiness = Readiness::new(
             checks,
@@ -131,6 +139,7 @@ impl RunningService {
 
         Ok(Self {
             admin_addr,
+            grpc_addr,
             lifecycle,
             shutdown,
             shutdown_timeout: settings.shutdown_timeout,
@@ -147,6 +156,12 @@ impl RunningService {
     /// port `0`).
     pub fn admin_addr(&self) -> SocketAddr {
         self.admin_addr
+    }
+
+    /// The address the gRPC server listens on, when the service serves gRPC
+    /// (useful with `grpc.listen` port `0`).
+    pub fn grpc_addr(&self) -> Option<SocketAddr> {
+        self.grpc_addr
     }
 
     /// The service's lifecycle.

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 /// assert_eq!(admin.listen.port(), 8081);
 /// assert_eq!(format!("{:?}", admin.token), "Some([REDACTED])");
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, boost_config::Document)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct AdminSettings {
@@ -92,7 +92,7 @@ impl AdminSettings {
 /// assert_eq!(lifecycle.drain_delay, Duration::from_secs(2));
 /// assert_eq!(lifecycle.readiness_timeout, Duration::from_millis(500));
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, boost_config::Document)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct LifecycleSettings {

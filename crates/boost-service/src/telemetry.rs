@@ -6,8 +6,39 @@ use std::sync::Arc;
 use boost_config::ServiceIdentity;
 use tokio::task::JoinHandle;
 
-use crate::builder::{MetricsMode, TracingMode};
 use crate::error::{BoxError, Error};
+
+/// How tracing is provided to the service.
+pub(crate) enum TracingMode {
+    /// `boost_tracing::init` with these settings when the service starts.
+    Start(Box<boost_tracing::TracingSettings>),
+    /// Someone else owns the subscriber; `/loglevel` uses this control.
+    Given(Arc<dyn LogLevelControl>),
+    /// No tracing set up here; `/loglevel` answers 501.
+    Off,
+}
+
+impl Default for TracingMode {
+    fn default() -> Self {
+        Self::Start(Box::default())
+    }
+}
+
+/// How metrics are provided to the service.
+pub(crate) enum MetricsMode {
+    /// `boost_metrics::install` with these settings when the service starts.
+    Start(Box<boost_metrics::MetricsSettings>),
+    /// Someone else installed a recorder; `/metrics` calls this.
+    Given(RenderMetrics),
+    /// No metrics; `/metrics` answers 501.
+    Off,
+}
+
+impl Default for MetricsMode {
+    fn default() -> Self {
+        Self::Start(Box::default())
+    }
+}
 
 /// Reads and changes the log filter at run time; `GET`/`PUT /loglevel` use it.
 ///
@@ -57,7 +88,9 @@ impl std::fmt::Debug for Telemetry {
     }
 }
 
-/// Starts (or takes) tracing first, so everything after is logged, then metrics.
+/// Starts (or takes) tracing first, so everything after is logged, then
+/// metrics. Must run inside a Tokio runtime (the metrics upkeep and the OTLP
+/// exporter are tasks).
 pub(crate) fn start(
     tracing: TracingMode,
     metrics: MetricsMode,

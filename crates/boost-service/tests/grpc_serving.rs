@@ -297,35 +297,34 @@ async fn reflection_can_be_switched_off() {
     running.wait().await.unwrap();
 }
 
+/// A service's whole configuration, as the loader makes it: no files, no
+/// environment, these `--set` arguments.
+fn config(sets: &[&str]) -> boost_config::Loaded<boost_service::Config<boost_service::NoSettings>> {
+    let mut args = Vec::new();
+    for set in ["admin.listen=127.0.0.1:0", "grpc.listen=127.0.0.1:0", "lifecycle.drain_delay=0s"]
+        .iter()
+        .chain(sets)
+    {
+        args.extend(["--set".to_owned(), (*set).to_owned()]);
+    }
+    boost_config::Loader::new("grpc-config-test")
+        .dir("no/such/dir")
+        .env_vars([("APP_ENV", "")])
+        .args(args)
+        .load()
+        .unwrap()
+}
+
 #[tokio::test]
-async fn grpc_with_builds_the_server_when_the_service_starts() {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::{Arc, Mutex};
-
-    let built = Arc::new(AtomicBool::new(false));
-    let bound: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
-    let (built_in, bound_in) = (built.clone(), bound.clone());
-    let builder = Service::builder(ServiceIdentity::new("grpc-with-test", "1.0.0"))
-        .without_telemetry()
+async fn a_service_made_from_its_config_serves_grpc_on_grpc_listen_with_config_shown() {
+    let running = Service::without_telemetry(config(&["service.team=greeters"]))
         .handle_signals(false)
-        .admin(AdminSettings::new("127.0.0.1:0".parse().unwrap()))
-        .lifecycle(LifecycleSettings::default().with_drain_delay(Duration::ZERO))
-        .grpc_with(move || {
-            built_in.store(true, Ordering::SeqCst);
-            let settings = GrpcSettings::new("127.0.0.1:0".parse().unwrap());
-            let routes = Routes::new(GreeterServer::new(SlowGreeter));
-            let server = GrpcServer::new(settings, routes).bind()?;
-            *bound_in.lock().unwrap() = server.local_addr();
-            Ok(server)
-        });
-    assert!(
-        !built.load(Ordering::SeqCst),
-        "built before the service started"
-    );
-
-    let running = builder.start().await.unwrap();
-    assert!(built.load(Ordering::SeqCst), "not built by start()");
-    let addr = bound.lock().unwrap().unwrap();
+        .grpc(GreeterServer::new(SlowGreeter))
+        .file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .start()
+        .await
+        .unwrap();
+    let addr = running.grpc_addr().unwrap();
     let mut client = GreeterClient::connect(format!("http://{addr}"))
         .await
         .unwrap();
@@ -335,25 +334,30 @@ async fn grpc_with_builds_the_server_when_the_service_starts() {
         .unwrap();
     assert_eq!(reply.into_inner().message, "hello ada");
 
+    let config = reqwest::get(format!("http://{}/config", running.admin_addr()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let team = config.lines().find(|l| l.starts_with("team = ")).unwrap_or_default();
+    assert!(team.contains("\"greeters\"") && team.ends_with("# --set"), "{config}");
+    assert!(config.contains("[grpc.server]"), "{config}");
+
     running.shutdown_handle().trigger();
     running.wait().await.unwrap();
 }
 
 #[tokio::test]
-async fn grpc_with_error_stops_the_service_before_it_serves() {
-    let err = Service::builder(ServiceIdentity::new("grpc-with-fails", "1.0.0"))
-        .without_telemetry()
+async fn a_busy_grpc_listen_fails_the_start_naming_the_key() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = format!("grpc.listen={}", taken.local_addr().unwrap());
+    let err = Service::without_telemetry(config(&[busy.as_str()]))
         .handle_signals(false)
-        .admin(AdminSettings::new("127.0.0.1:0".parse().unwrap()))
-        .grpc_with(|| Err("profiles.endpoints is empty; set at least one URL".into()))
+        .grpc(GreeterServer::new(SlowGreeter))
         .start()
         .await
         .unwrap_err();
-    assert!(
-        matches!(&err, boost_service::Error::TaskSetup { task, .. } if task == "grpc"),
-        "{err:?}"
-    );
-    let message = err.to_string();
-    assert!(message.contains("\"grpc\""), "{message}");
-    assert!(message.contains("profiles.endpoints is empty"), "{message}");
+    assert!(matches!(err, boost_service::Error::Grpc(_)), "{err:?}");
+    assert!(err.to_string().contains("grpc.listen"), "{err}");
 }

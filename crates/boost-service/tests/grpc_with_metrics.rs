@@ -1,34 +1,32 @@
-//! `grpc_with` builds the handlers after the metrics recorder is installed, so
-//! metric handles they take when built are exported. Installs boost-metrics'
-//! recorder process-wide, hence a binary of its own with one test.
+//! No ordering trap: telemetry starts when the `Service` is made, so a
+//! boost-rpc client built from the settings *before* `run()` — and metric
+//! handles a handler takes when built — record into the real recorder and
+//! show on `/metrics`. Installs the global subscriber and recorder, hence a
+//! binary of its own with one test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use boost_metrics::MetricsSettings;
-use boost_service::grpc::{GrpcServer, GrpcSettings};
-use boost_service::{LifecycleSettings, Service};
+use boost_config::{Loader, Validate};
+use boost_rpc::client::ClientSettings;
+use boost_service::{Config, Service, ServiceSettings};
 use boost_test_proto::greeter_client::GreeterClient;
 use boost_test_proto::greeter_server::{Greeter, GreeterServer};
 use boost_test_proto::{HelloReply, HelloRequest};
-use common::{any_port, get, identity};
-use tonic::service::Routes;
+use serde::{Deserialize, Serialize};
 
-/// Counts greetings with a handle taken when it is built, as boost-rpc
-/// clients and boost-cache caches do.
-struct CountingGreeter {
-    greetings: metrics::Counter,
+/// The service's own settings: one upstream client.
+#[derive(Debug, Default, Serialize, Deserialize, Validate, boost_config::Document)]
+#[serde(default, deny_unknown_fields)]
+struct Settings {
+    upstream: ClientSettings,
 }
 
-impl CountingGreeter {
-    fn new() -> Self {
-        Self {
-            greetings: metrics::counter!("test_greetings_total"),
-        }
-    }
+impl ServiceSettings for Settings {}
+
+/// Counts greetings with a handle taken when it is built.
+struct CountingGreeter {
+    greetings: metrics::Counter,
 }
 
 #[tonic::async_trait]
@@ -45,45 +43,78 @@ impl Greeter for CountingGreeter {
     }
 }
 
+/// A plain tonic server for the client to call.
+async fn upstream() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let greeter = CountingGreeter {
+        greetings: metrics::Counter::noop(),
+    };
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(GreeterServer::new(greeter))
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+    );
+    addr
+}
+
 #[tokio::test]
-async fn handlers_built_by_grpc_with_export_their_metrics() {
-    let bound: Arc<Mutex<Option<std::net::SocketAddr>>> = Arc::default();
-    let bound_in = bound.clone();
-    let running = Service::builder(identity("grpc-with-metrics"))
-        .without_telemetry()
-        .metrics(MetricsSettings::default())
-        .handle_signals(false)
-        .admin(any_port())
-        .lifecycle(LifecycleSettings::default().with_drain_delay(Duration::ZERO))
-        .grpc_with(move || {
-            let routes = Routes::new(GreeterServer::new(CountingGreeter::new()));
-            let settings = GrpcSettings::new("127.0.0.1:0".parse().unwrap());
-            let server = GrpcServer::new(settings, routes).bind()?;
-            *bound_in.lock().unwrap() = server.local_addr();
-            Ok(server)
-        })
-        .start()
+async fn a_client_built_before_run_shows_its_call_durations_on_metrics() {
+    let upstream = upstream().await;
+    let loaded = Loader::new("no-ordering-trap")
+        .dir("no/such/dir")
+        .env_vars([("APP_ENV", "")])
+        .args([
+            "--set",
+            "admin.listen=127.0.0.1:0",
+            "--set",
+            "grpc.listen=127.0.0.1:0",
+            "--set",
+            "lifecycle.drain_delay=0s",
+            "--set",
+            &format!("upstream.endpoints=http://{upstream}"),
+        ])
+        .load::<Config<Settings>>()
+        .unwrap();
+    let service = Service::new(loaded).unwrap().handle_signals(false);
+
+    // Built before run(), from the settings, as a service's main does.
+    let client = boost_rpc::client("upstream", &service.settings().upstream).unwrap();
+    let handler = CountingGreeter {
+        greetings: metrics::counter!("test_greetings_total"),
+    };
+
+    let running = service.grpc(GreeterServer::new(handler)).start().await.unwrap();
+    let mut upstream = GreeterClient::new(client);
+    upstream
+        .say_hello(HelloRequest { name: "ada".into() })
         .await
         .unwrap();
-
-    let addr = bound.lock().unwrap().unwrap();
-    let mut client = GreeterClient::connect(format!("http://{addr}"))
+    let mut own = GreeterClient::connect(format!("http://{}", running.grpc_addr().unwrap()))
         .await
         .unwrap();
     for _ in 0..3 {
-        client
-            .say_hello(HelloRequest { name: "ada".into() })
+        own.say_hello(HelloRequest { name: "bo".into() })
             .await
             .unwrap();
     }
 
-    let body = get(running.admin_addr(), "/metrics")
+    let body = reqwest::get(format!("http://{}/metrics", running.admin_addr()))
         .await
+        .unwrap()
         .text()
         .await
         .unwrap();
+    let client_calls = body
+        .lines()
+        .find(|line| {
+            line.starts_with("rpc_client_call_duration_seconds_count")
+                && line.contains("client=\"upstream\"")
+                && line.contains("rpc_status_code=\"OK\"")
+        })
+        .unwrap_or_else(|| panic!("no client call durations on /metrics:\n{body}"));
+    assert!(client_calls.ends_with(" 1"), "{client_calls}");
     assert!(body.contains("test_greetings_total 3"), "{body}");
-    // The server stack's metrics are there too.
     assert!(body.contains("rpc_server_call_duration_seconds"), "{body}");
 
     running.shutdown_handle().trigger();

@@ -1,93 +1,85 @@
 //! team-boost in one dependency: everything a gRPC service needs to run in
 //! production — typed config, JSON logs and traces, Prometheus metrics,
-//! caches, resilient clients, health, graceful shutdown — wired the same way
-//! in every service.
+//! caches, resilient clients, health, graceful shutdown — wired by the kit,
+//! the same way in every service.
 //!
 //! ```toml
 //! [dependencies]
-//! boost = { path = "../../crates/boost" }   # all features on by default
+//! boost = { path = "../../crates/boost" }        # all features on by default
+//!
+//! [build-dependencies]
+//! boost-build = { path = "../../crates/boost-build" }   # protos → Rust, no protoc
 //! ```
 //!
 //! # A whole service
 //!
-//! A service describes its settings as one struct, loads it, and hands the
-//! pieces to [`Service`](service::Service). `cargo run` then gives a gRPC
-//! server with health and reflection, an admin server with `/metrics`,
-//! `/health/ready`, `/config`, and a clean shutdown on SIGTERM:
+//! The service's own settings are one struct; the kit's sections (`[service]`,
+//! `[grpc]`, `[admin]`, `[lifecycle]`, `[tracing]`, `[metrics]`) come with the
+//! kit. [`service::main`] loads both, starts telemetry, and hands you the
+//! [`Service`](service::Service): add what it serves and run it.
 //!
 //! ```no_run
 //! use boost::prelude::*;
-//! use serde::{Deserialize, Serialize};
 //!
-//! /// Everything the service can be configured with (`config/default.toml`).
-//! #[derive(Debug, Default, Deserialize, Serialize)]
-//! #[serde(default, deny_unknown_fields)]
+//! /// The service's own keys (`config/default.toml`), beside the kit's sections.
+//! #[derive(Debug, Clone, Default, Serialize, Deserialize, Validate, Document)]
+//! #[serde(crate = "boost::serde", default, deny_unknown_fields)]
 //! struct Settings {
-//!     service: ServiceIdentity,
-//!     grpc: GrpcSettings,
-//!     admin: AdminSettings,
-//!     lifecycle: LifecycleSettings,
-//!     tracing: TracingSettings,
-//!     metrics: MetricsSettings,
+//!     /// How each greeting starts.
+//!     greeting: String,
 //! }
 //!
-//! impl Validate for Settings {
-//!     fn validate(&self, problems: &mut Problems) {
-//!         problems.check("admin", &self.admin);
-//!         problems.check("lifecycle", &self.lifecycle);
-//!     }
-//! }
+//! impl ServiceSettings for Settings {}
 //!
-//! # fn routes() -> tonic::service::Routes { tonic::service::Routes::default() }
-//! #[tokio::main]
-//! async fn main() -> std::process::ExitCode {
-//!     // Layers: defaults < config/default.toml < config/<env>.toml < env vars < --set.
-//!     let config = match Loader::new("my-service").args_from_env().load::<Settings>() {
-//!         Ok(config) => config,
-//!         Err(e) => {
-//!             eprintln!("{e}"); // names the key and the layer that set it
-//!             return std::process::ExitCode::from(2);
-//!         }
-//!     };
-//!     if config.print_config_requested() {
-//!         print!("{}", config.explain());
-//!         return std::process::ExitCode::SUCCESS;
-//!     }
-//!     let served = Service::builder(config.service.clone())
-//!         .admin(config.admin.clone())
-//!         .lifecycle(config.lifecycle.clone())
-//!         .tracing(config.tracing.clone())
-//!         .metrics(config.metrics.clone())
-//!         .config_explain(config.explain())
-//!         .grpc(GrpcServer::new(config.grpc.clone(), routes()))
-//!         .run()
-//!         .await;
-//!     match served {
-//!         Ok(()) => std::process::ExitCode::SUCCESS,
-//!         Err(e) => {
-//!             eprintln!("{e}");
-//!             std::process::ExitCode::FAILURE
-//!         }
-//!     }
+//! fn main() -> std::process::ExitCode {
+//!     boost::service::main(boost::package!(), |service: Service<Settings>| async move {
+//!         // Build handlers, clients and caches from the settings: telemetry is up already.
+//!         let greeting = service.settings().greeting.clone();
+//!         # let _ = greeting;
+//!         service
+//!             // .grpc(GreeterServer::new(handler)).file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+//!             .run()
+//!             .await?;
+//!         Ok(())
+//!     })
 //! }
 //! ```
 //!
-//! `examples/hello-service` is the complete version of this, with an upstream
-//! client, a cache and graceful degradation: copy it to start a new service.
+//! `cargo run` then serves gRPC (with health and reflection) on
+//! `127.0.0.1:50051` and an admin server on `127.0.0.1:8081` (`/metrics`,
+//! `/health/ready`, `/config`, …), logs JSON lines, and shuts down cleanly on
+//! SIGTERM. `--print-default-config` prints every key with its default and
+//! documentation; `--print-config` the effective value and layer of each.
+//! `examples/hello-service` is the complete version, with an upstream client,
+//! a cache and graceful degradation.
+//!
+//! # Protos
+//!
+//! `build.rs`: `boost_build::protos(["hello.proto"], ["proto"]).serve(["Greeter"]).compile()?;`
+//! then `boost::include_proto!("hello.v1");` in a module. The generated code
+//! names only `::boost::…`, so the service needs no direct dependency on
+//! tonic or prost.
 //!
 //! # What is in here
 //!
-//! Each module is one of the team's crates, re-exported unchanged; their docs
-//! are the user guides:
+//! The kit's crates, re-exported unchanged; their docs are the user guides:
 //!
 //! | module | crate | feature | what for |
 //! |---|---|---|---|
-//! | [`config`] | boost-config | `config` | layered, typed, validated settings; `Secret`; `--print-config` |
-//! | [`tracing`](mod@tracing) | boost-tracing | `tracing` | JSON logs, spans, OTLP export, W3C propagation |
-//! | [`metrics`](mod@metrics) | boost-metrics | `metrics` | Prometheus exposition, naming conventions, `service_info` |
+//! | [`config`] | boost-config | `config` | layered, typed, validated settings; `Secret`; `Validate`/`Document` derives |
+//! | [`telemetry`] | boost-tracing | `tracing` | JSON logs, spans, OTLP export, W3C propagation |
+//! | [`stats`] | boost-metrics | `metrics` | Prometheus exposition, naming conventions, `service_info` |
 //! | [`cache`] | boost-cache | `cache` | moka caches: one load per key, cached absence, TTL jitter |
 //! | [`rpc`] | boost-rpc | `rpc` | client stack (deadline, retries, balancing, ejection), server layers, `ServiceError` |
-//! | [`service`] | boost-service | `service` | admin HTTP, readiness, gRPC serving, graceful shutdown |
+//! | [`service`] | boost-service | `service` | `Service`, `main`, admin HTTP, readiness, gRPC serving, graceful shutdown |
+//!
+//! and the ecosystem crates service code names, at the versions the kit is
+//! tested with — under their own names, so `boost::tracing::info!` is the
+//! `tracing` crate's macro and `boost::metrics::counter!` the `metrics`
+//! crate's: [`tokio`], [`serde`], [`tracing`](mod@tracing),
+//! [`metrics`](mod@metrics), [`tonic`], [`prost`], [`prost_types`],
+//! [`tonic_prost`]. The kit's own logging and metrics setup is
+//! [`telemetry`] and [`stats`], never a second `tracing` or `metrics`.
 //!
 //! All features are on by default. A tool that only needs configuration and
 //! logs turns the rest off:
@@ -102,22 +94,10 @@
 //!
 //! # The prelude
 //!
-//! `use boost::prelude::*;` imports the names a service's `main` and its
-//! handlers use: the settings types, [`Loader`](config::Loader),
-//! [`Service`](service::Service), [`GrpcServer`](service::GrpcServer), the
-//! client and cache types, and [`ServiceError`](rpc::ServiceError) for
-//! handlers. Everything else is reached through the modules.
-//!
-//! # Edge cases
-//!
-//! - Metrics handles are taken when a client or a cache is built, from the
-//!   recorder installed then. `Service::run` installs the recorder, so build
-//!   clients and caches in the closure given to
-//!   [`ServiceBuilder::grpc_with`](service::ServiceBuilder::grpc_with) (see
-//!   `examples/hello-service`) or inside a task, or install metrics yourself
-//!   first.
-//! - Generated gRPC code refers to `tonic` and `prost` by name: a service
-//!   depends on those directly (same versions as the workspace).
+//! `use boost::prelude::*;` imports the names a service's `main`, settings and
+//! handlers use: [`Service`](service::Service), [`ServiceSettings`](service::ServiceSettings),
+//! the settings types, `Serialize`/`Deserialize`, the `Validate`/`Document`
+//! derives, the client and cache types, and [`ServiceError`](rpc::ServiceError).
 #![deny(missing_docs)]
 
 #[cfg(feature = "config")]
@@ -126,11 +106,11 @@ pub use boost_config as config;
 
 #[cfg(feature = "tracing")]
 #[doc(inline)]
-pub use boost_tracing as tracing;
+pub use boost_tracing as telemetry;
 
 #[cfg(feature = "metrics")]
 #[doc(inline)]
-pub use boost_metrics as metrics;
+pub use boost_metrics as stats;
 
 #[cfg(feature = "cache")]
 #[doc(inline)]
@@ -144,4 +124,47 @@ pub use boost_rpc as rpc;
 #[doc(inline)]
 pub use boost_service as service;
 
+#[cfg(feature = "service")]
+pub use boost_service::package;
+
+#[cfg(feature = "metrics")]
+pub use metrics;
+#[cfg(feature = "rpc")]
+pub use prost;
+#[cfg(feature = "rpc")]
+pub use prost_types;
+#[cfg(feature = "config")]
+pub use serde;
+#[cfg(feature = "rpc")]
+pub use tokio;
+#[cfg(feature = "rpc")]
+pub use tonic;
+#[cfg(feature = "rpc")]
+pub use tonic_prost;
+#[cfg(feature = "tracing")]
+pub use tracing;
+
 pub mod prelude;
+
+/// Brings in the code `boost_build` generated for the proto package
+/// `$package` (e.g. `"hello.v1"`): messages, `<service>_server` and
+/// `<service>_client` modules, and `FILE_DESCRIPTOR_SET`, the encoded
+/// descriptors of the services this binary serves (for reflection and health).
+///
+/// ```ignore
+/// pub mod proto {
+///     boost::include_proto!("hello.v1");
+/// }
+/// ```
+#[cfg(feature = "rpc")]
+#[macro_export]
+macro_rules! include_proto {
+    ($package:literal) => {
+        include!(concat!(env!("OUT_DIR"), "/", $package, ".rs"));
+
+        /// The encoded `FileDescriptorSet` of the services this binary serves,
+        /// for gRPC reflection and per-service health.
+        pub const FILE_DESCRIPTOR_SET: &[u8] =
+            include_bytes!(concat!(env!("OUT_DIR"), "/boost_file_descriptor_set.bin"));
+    };
+}

@@ -1,19 +1,29 @@
-//! The names a service's `main` and its handlers use, in one import:
+//! The names a service's `main`, settings and handlers use, in one import:
 //!
 //! ```
 //! use boost::prelude::*;
 //!
-//! let identity = ServiceIdentity::new("hello-service", "1.0.0");
-//! let profiles = ClientSettings::with_endpoints(["http://127.0.0.1:50052"]);
+//! #[derive(Debug, Clone, Default, Serialize, Deserialize, Validate, Document)]
+//! #[serde(crate = "boost::serde", default, deny_unknown_fields)]
+//! struct Settings {
+//!     /// The upstream profile-service.
+//!     profiles: ClientSettings,
+//! }
+//! impl ServiceSettings for Settings {}
+//!
 //! let error = ServiceError::not_found("no profile named \"zoe\"");
-//! # let _ = (identity, profiles, error);
+//! # let _ = (Settings::default(), error);
 //! ```
 //!
 //! Each name is re-exported from the crate that defines it; see the
 //! [crate docs](crate) for the map.
 
 #[cfg(feature = "config")]
-pub use boost_config::{ConfigError, Loaded, Loader, Problems, Secret, ServiceIdentity, Validate};
+pub use boost_config::{
+    ConfigError, Document, Loaded, Loader, Problems, Secret, ServiceIdentity, Validate,
+};
+#[cfg(feature = "config")]
+pub use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "tracing")]
 pub use boost_tracing::{LogFormat, TracingSettings};
@@ -31,5 +41,6 @@ pub use boost_rpc::{
 
 #[cfg(feature = "service")]
 pub use boost_service::{
-    AdminSettings, BoxError, GrpcServer, GrpcSettings, Lifecycle, LifecycleSettings, Service,
+    AdminSettings, BoxError, Config, GrpcSettings, KitSettings, Lifecycle, LifecycleSettings,
+    Service, ServiceSettings,
 };

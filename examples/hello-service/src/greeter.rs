@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
+use boost::metrics::Counter;
 use boost::prelude::*;
-use metrics::Counter;
-use tonic::{Code, Request, Response, Status};
-use tracing::Instrument as _;
+use boost::tonic::{Code, Request, Response, Status};
+use boost::tracing::{self, Instrument as _};
 
 use crate::language::{FALLBACK, greet};
 use crate::proto::greeter_server::{self, GreeterServer};
@@ -67,9 +67,7 @@ pub struct Greeter {
 
 impl Greeter {
     /// Builds the profile-service client and the language cache from
-    /// `settings`. Call it once the metrics recorder is installed (in the
-    /// closure given to `ServiceBuilder::grpc_with`), so their metrics are
-    /// exported.
+    /// `settings` (their metrics go to the recorder the service started).
     ///
     /// # Errors
     /// When the client or the cache cannot be built from the settings.
@@ -101,9 +99,13 @@ impl Greeter {
         }
     }
 
-    /// This greeter as a gRPC service, ready for `GrpcServer::new`.
-    pub fn into_service(self) -> GreeterServer<Self> {
+    /// This greeter as a gRPC service for `Service::grpc`, with the message
+    /// size limits of `grpc` (`grpc.server.max_request_size` and
+    /// `max_response_size`; tonic enforces them per generated server).
+    pub fn into_service(self, grpc: &GrpcSettings) -> GreeterServer<Self> {
         GreeterServer::new(self)
+            .max_decoding_message_size(grpc.server.max_request_message_bytes())
+            .max_encoding_message_size(grpc.server.max_response_message_bytes())
     }
 
     /// Greets `name` in the language of their profile: English when they
@@ -185,7 +187,7 @@ enum LookupError {
     Upstream(Status),
 }
 
-#[tonic::async_trait]
+#[boost::tonic::async_trait]
 impl greeter_server::Greeter for Greeter {
     async fn say_hello(
         &self,

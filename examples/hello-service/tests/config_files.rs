@@ -1,101 +1,47 @@
-//! The shipped configuration files stay true: `config/default.toml` is the
-//! compiled-in defaults, key for key; `config/prod.toml` loads; the proto is
-//! the shared one; `--print-config` works.
+//! The shipped configuration files stay true: `config/default.toml` holds only
+//! hello-service's own keys, at their compiled-in defaults; every environment
+//! file loads; the proto is the shared one; the command line works.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use boost::config::Loader;
-use hello_service::settings::{SERVICE_NAME, Settings};
+use boost::service::Config;
+use hello_service::settings::Settings;
 
 fn manifest_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn no_env() -> [(&'static str, &'static str); 0] {
-    []
-}
-
-/// Every key path of a TOML table (tables themselves excluded).
-fn paths(table: &toml::Table, prefix: &str, out: &mut BTreeSet<String>) {
-    for (key, value) in table {
-        let path = if prefix.is_empty() {
-            key.clone()
-        } else {
-            format!("{prefix}.{key}")
-        };
-        match value {
-            toml::Value::Table(inner) => paths(inner, &path, out),
-            _ => {
-                out.insert(path);
-            }
-        }
-    }
+#[test]
+fn shipped_config_files_load_and_default_toml_is_the_compiled_in_defaults() {
+    let problems =
+        boost::service::check_config_dir::<Settings>(boost::package!(), &manifest_dir().join("config"));
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 #[test]
-fn default_toml_is_exactly_the_compiled_in_defaults() {
-    let file: PathBuf = manifest_dir().join("config/default.toml");
-    let loaded = Loader::new(SERVICE_NAME)
-        .version(env!("CARGO_PKG_VERSION"))
-        .dir(manifest_dir().join("no-such-dir"))
-        .env_vars(no_env())
-        .args(["--config".to_owned(), file.display().to_string()])
-        .load::<Settings>()
-        .unwrap();
-    assert_eq!(*loaded, Settings::default());
-}
-
-#[test]
-fn default_toml_lists_every_key() {
-    let text = std::fs::read_to_string(manifest_dir().join("config/default.toml")).unwrap();
-    let mut in_file = BTreeSet::new();
-    paths(&toml::from_str(&text).unwrap(), "", &mut in_file);
-    let mut in_code = BTreeSet::new();
-    paths(
-        &toml::Table::try_from(Settings::default()).unwrap(),
-        "",
-        &mut in_code,
-    );
-    // Filled in by the binary itself, from its name, version and APP_ENV.
-    for key in ["service.name", "service.version", "service.environment"] {
-        in_code.remove(key);
-    }
-    let missing: Vec<_> = in_code.difference(&in_file).collect();
-    let unknown: Vec<_> = in_file.difference(&in_code).collect();
-    assert!(
-        missing.is_empty(),
-        "keys missing from config/default.toml: {missing:?}"
-    );
-    assert!(
-        unknown.is_empty(),
-        "keys in config/default.toml the code does not know: {unknown:?}"
-    );
-}
-
-#[test]
-fn prod_toml_loads_and_routes_alerts_to_the_team() {
-    let loaded = Loader::new(SERVICE_NAME)
+fn prod_toml_routes_alerts_to_the_team_and_discovers_profile_service_by_dns() {
+    let loaded = Loader::new(env!("CARGO_PKG_NAME"))
         .dir(manifest_dir().join("config"))
         .environment("prod")
-        .env_vars(no_env())
-        .load::<Settings>()
+        .env_vars([("APP_ENV", "")])
+        .load::<Config<Settings>>()
         .unwrap();
-    // Whatever the team is called, production names it and its runbook.
+    let service = &loaded.kit.service;
     assert!(
-        !["", "unknown"].contains(&loaded.service.team.as_str()),
+        !["", "unknown"].contains(&service.team.as_str()),
         "config/prod.toml must set service.team, got {:?}",
-        loaded.service.team
+        service.team
     );
-    assert!(!loaded.service.runbook_url.is_empty());
-    assert_eq!(loaded.service.environment, "prod");
+    assert!(!service.runbook_url.is_empty());
+    assert_eq!(service.environment, "prod");
     assert!(loaded.profiles.dns.is_some());
 }
 
 #[test]
 fn env_override_of_one_key_keeps_the_other_defaults_of_its_section() {
-    let loaded = Loader::new(SERVICE_NAME)
+    let loaded = Loader::new(env!("CARGO_PKG_NAME"))
         .dir(manifest_dir().join("config"))
         .environment("test")
         .env_vars([
@@ -105,7 +51,7 @@ fn env_override_of_one_key_keeps_the_other_defaults_of_its_section() {
                 "http://127.0.0.1:7001,http://127.0.0.1:7002",
             ),
         ])
-        .load::<Settings>()
+        .load::<Config<Settings>>()
         .unwrap();
     assert_eq!(loaded.profiles.timeout, std::time::Duration::from_secs(1));
     assert_eq!(
@@ -128,38 +74,69 @@ fn proto_is_a_copy_of_the_shared_one() {
     );
 }
 
-#[test]
-fn print_config_explains_the_configuration_and_exits_zero() {
+fn run(args: &[&str], env: &[(&str, &str)]) -> (std::process::ExitStatus, String, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_hello-service"))
-        .arg("--print-config")
-        .env("HELLO_SERVICE__SERVICE__TEAM", "greeters")
+        .args(args)
+        .envs(env.iter().copied())
+        .env_remove("APP_ENV")
+        .current_dir(env!("CARGO_TARGET_TMPDIR"))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    (
+        out.status,
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn print_config_explains_the_configuration_and_exits_zero() {
+    let (status, text, stderr) = run(&["--print-config"], &[("HELLO_SERVICE__SERVICE__TEAM", "greeters")]);
+    assert!(status.success(), "{stderr}");
     assert!(text.contains("team = \"greeters\""), "{text}");
     assert!(text.contains("env HELLO_SERVICE__SERVICE__TEAM"), "{text}");
-    assert!(
-        text.contains("endpoints = [\"http://127.0.0.1:50052\"]"),
-        "{text}"
-    );
+    assert!(text.contains("endpoints = [\"http://127.0.0.1:50052\"]"), "{text}");
+}
+
+#[test]
+fn print_default_config_documents_the_kits_keys_and_the_services_own() {
+    let (status, text, stderr) = run(&["--print-default-config"], &[]);
+    assert!(status.success(), "{stderr}");
+    for expected in [
+        "[grpc.server]",
+        "request_timeout",
+        "[profiles.retry]",
+        "# Time kept back from the caller's deadline",
+        "deadline_reserve = \"20ms\"",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?}:\n{text}");
+    }
+    assert!(text.parse::<toml::Table>().is_ok(), "valid TOML:\n{text}");
 }
 
 #[test]
 fn a_mistyped_flag_is_an_error_not_ignored() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hello-service"))
-        .arg("--prnt-config")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("unknown argument \"--prnt-config\""),
-        "{stderr}"
-    );
+    let (status, _, stderr) = run(&["--prnt-config"], &[]);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("unknown argument \"--prnt-config\""), "{stderr}");
     assert!(stderr.contains("--print-config"), "{stderr}");
+}
+
+#[test]
+fn a_failed_start_prints_the_message_not_a_debug_dump() {
+    // The admin port is taken by a listener of the test's own.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (status, _, stderr) = run(
+        &[],
+        &[
+            ("HELLO_SERVICE__ADMIN__LISTEN", addr.as_str()),
+            ("HELLO_SERVICE__GRPC__LISTEN", "127.0.0.1:0"),
+            ("HELLO_SERVICE__TRACING__FORMAT", "json"),
+        ],
+    );
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("hello-service: admin server cannot listen on admin.listen"), "{stderr}");
+    assert!(stderr.contains("HELLO_SERVICE__ADMIN__LISTEN"), "{stderr}");
+    assert!(!stderr.contains("AdminBind {"), "a Debug dump:\n{stderr}");
 }

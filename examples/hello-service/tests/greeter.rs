@@ -12,8 +12,9 @@ use boost::prelude::*;
 use hello_service::greeter::{Degraded, Greeter};
 use hello_service::proto::profiles_server::{Profiles, ProfilesServer};
 use hello_service::proto::{GetProfileRequest, Profile};
+use boost::tonic::{self as tonic, Request, Response, Status};
+use boost::{metrics, tokio};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
-use tonic::{Request, Response, Status};
 
 /// How the fake upstream behaves.
 #[derive(Clone, Copy)]
@@ -32,7 +33,7 @@ struct Fake {
     calls: Arc<AtomicUsize>,
 }
 
-#[tonic::async_trait]
+#[boost::tonic::async_trait]
 impl Profiles for Fake {
     async fn get_profile(
         &self,
@@ -111,7 +112,7 @@ fn degraded_count(snapshotter: &Snapshotter, reason: &str) -> u64 {
         .sum()
 }
 
-#[tokio::test]
+#[tokio::test(crate = "boost::tokio")]
 async fn greets_in_the_profile_language_and_caches_it() {
     let (endpoint, calls) = fake_upstream(Upstream::Table).await;
     let (greeter, _) = greeter(&endpoint, Duration::from_secs(2));
@@ -126,7 +127,7 @@ async fn greets_in_the_profile_language_and_caches_it() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(crate = "boost::tokio")]
 async fn unknown_person_is_greeted_in_english_and_the_absence_is_cached() {
     let (endpoint, calls) = fake_upstream(Upstream::Table).await;
     let (greeter, snapshotter) = greeter(&endpoint, Duration::from_secs(2));
@@ -146,7 +147,7 @@ async fn unknown_person_is_greeted_in_english_and_the_absence_is_cached() {
     assert_eq!(degraded_count(&snapshotter, "upstream"), 0);
 }
 
-#[tokio::test]
+#[tokio::test(crate = "boost::tokio")]
 async fn failing_upstream_degrades_to_english_and_is_counted() {
     let (endpoint, calls) = fake_upstream(Upstream::Down).await;
     let (greeter, snapshotter) = greeter(&endpoint, Duration::from_secs(2));
@@ -164,7 +165,7 @@ async fn failing_upstream_degrades_to_english_and_is_counted() {
     assert_eq!(degraded_count(&snapshotter, "upstream"), 2);
 }
 
-#[tokio::test]
+#[tokio::test(crate = "boost::tokio")]
 async fn slow_upstream_degrades_within_the_client_timeout() {
     let (endpoint, _) = fake_upstream(Upstream::Slow).await;
     let (greeter, snapshotter) = greeter(&endpoint, Duration::from_millis(200));
@@ -179,7 +180,7 @@ async fn slow_upstream_degrades_within_the_client_timeout() {
     assert_eq!(degraded_count(&snapshotter, "upstream"), 1);
 }
 
-#[tokio::test]
+#[tokio::test(crate = "boost::tokio")]
 async fn a_near_deadline_skips_the_upstream_and_answers_at_once() {
     let (endpoint, calls) = fake_upstream(Upstream::Table).await;
     let (greeter, snapshotter) = greeter(&endpoint, Duration::from_secs(2));
@@ -195,7 +196,7 @@ async fn a_near_deadline_skips_the_upstream_and_answers_at_once() {
     assert_eq!(degraded_count(&snapshotter, "deadline"), 1);
 }
 
-#[tokio::test]
+#[tokio::test(crate = "boost::tokio")]
 async fn a_cached_language_is_used_even_when_the_deadline_is_near() {
     let (endpoint, calls) = fake_upstream(Upstream::Table).await;
     let (greeter, snapshotter) = greeter(&endpoint, Duration::from_secs(2));
@@ -208,7 +209,7 @@ async fn a_cached_language_is_used_even_when_the_deadline_is_near() {
     assert_eq!(degraded_count(&snapshotter, "deadline"), 0);
 }
 
-#[tokio::test]
+#[tokio::test(crate = "boost::tokio")]
 async fn the_callers_deadline_bounds_the_lookup() {
     let (endpoint, _) = fake_upstream(Upstream::Slow).await;
     let (greeter, _) = greeter(&endpoint, Duration::from_secs(5));
@@ -223,7 +224,7 @@ async fn the_callers_deadline_bounds_the_lookup() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(crate = "boost::tokio")]
 async fn a_distant_caller_deadline_does_not_lift_the_client_timeout() {
     // grpcio, Go and Envoy callers send generous deadlines: the lookup must
     // still end at `profiles.timeout` (200 ms here), not near the caller's 10 s.

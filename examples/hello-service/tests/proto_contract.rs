@@ -6,7 +6,7 @@
 use hello_service::proto::{
     GetProfileRequest, HelloReply, HelloRequest, Profile, greeter_server, profiles_server,
 };
-use prost::Message;
+use boost::prost::Message;
 
 #[test]
 fn services_keep_their_full_names() {

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use boost::prelude::*;
-use tonic::{Request, Response, Status};
+use boost::tonic::{self as tonic, Request, Response, Status};
+use boost::tracing;
 
 use crate::proto::profiles_server::{self, ProfilesServer};
 use crate::proto::{GetProfileRequest, Profile};
@@ -47,13 +48,16 @@ impl Profiles {
         })
     }
 
-    /// This handler as a gRPC service, ready for `GrpcServer::new`.
-    pub fn into_service(self) -> ProfilesServer<Self> {
+    /// This handler as a gRPC service for `Service::grpc`, with the message
+    /// size limits of `grpc` (tonic enforces them per generated server).
+    pub fn into_service(self, grpc: &GrpcSettings) -> ProfilesServer<Self> {
         ProfilesServer::new(self)
+            .max_decoding_message_size(grpc.server.max_request_message_bytes())
+            .max_encoding_message_size(grpc.server.max_response_message_bytes())
     }
 }
 
-#[tonic::async_trait]
+#[boost::tonic::async_trait]
 impl profiles_server::Profiles for Profiles {
     /// `NOT_FOUND` (reason `PROFILE_NOT_FOUND`) for a name not in the table,
     /// `INVALID_ARGUMENT` for an empty name.
@@ -84,13 +88,13 @@ mod tests {
         table().get_profile(request).await.map(Response::into_inner)
     }
 
-    #[tokio::test]
+    #[boost::tokio::test(crate = "boost::tokio")]
     async fn known_name_has_its_language_whatever_the_case() {
         assert_eq!(get("bob").await.unwrap().language, "fr");
         assert_eq!(get("BOB").await.unwrap().language, "fr");
     }
 
-    #[tokio::test]
+    #[boost::tokio::test(crate = "boost::tokio")]
     async fn unknown_name_is_not_found() {
         let status = get("zoe").await.unwrap_err();
         assert_eq!(status.code(), tonic::Code::NotFound);
@@ -104,7 +108,7 @@ mod tests {
         assert_eq!(err.reason(), "PROFILE_NOT_FOUND");
     }
 
-    #[tokio::test]
+    #[boost::tokio::test(crate = "boost::tokio")]
     async fn empty_name_is_invalid() {
         let status = get(" ").await.unwrap_err();
         assert_eq!(status.code(), tonic::Code::InvalidArgument);

@@ -1,96 +1,81 @@
-//! The shipped configuration files stay true: `config/default.toml` is the
-//! compiled-in defaults, key for key; `config/prod.toml` loads; the proto is
-//! the shared one; `--print-config` works.
+//! The shipped configuration files stay true: `config/default.toml` holds only
+//! profile-service's own keys, at their compiled-in defaults; `config/prod.toml`
+//! loads; the proto is the shared one; `--print-config` and
+//! `--print-default-config` work.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use boost::config::Loader;
-use profile_service::settings::{SERVICE_NAME, Settings};
+use boost::config::{Loaded, Loader, differences};
+use boost::service::{Config, KitSettings};
+use profile_service::settings::Settings;
+
+const NAME: &str = env!("CARGO_PKG_NAME");
 
 fn manifest_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn no_env() -> [(&'static str, &'static str); 0] {
-    []
-}
-
-/// Every key path of a TOML table (tables themselves excluded).
-fn paths(table: &toml::Table, prefix: &str, out: &mut BTreeSet<String>) {
-    for (key, value) in table {
-        let path = if prefix.is_empty() {
-            key.clone()
-        } else {
-            format!("{prefix}.{key}")
-        };
-        match value {
-            toml::Value::Table(inner) => paths(inner, &path, out),
-            _ => {
-                out.insert(path);
-            }
-        }
-    }
-}
-
-#[test]
-fn default_toml_is_exactly_the_compiled_in_defaults() {
-    let file: PathBuf = manifest_dir().join("config/default.toml");
-    let loaded = Loader::new(SERVICE_NAME)
+fn load(loader: Loader) -> Loaded<Config<Settings>> {
+    loader
         .version(env!("CARGO_PKG_VERSION"))
-        .dir(manifest_dir().join("no-such-dir"))
-        .env_vars(no_env())
-        .args(["--config".to_owned(), file.display().to_string()])
-        .load::<Settings>()
-        .unwrap();
-    assert_eq!(*loaded, Settings::default());
+        .env_vars([("APP_ENV", "")])
+        .load::<Config<Settings>>()
+        .unwrap()
+}
+
+fn defaults() -> Config<Settings> {
+    load(Loader::new(NAME).dir(manifest_dir().join("no-such-dir")))
+        .get()
+        .clone()
 }
 
 #[test]
-fn default_toml_lists_every_key() {
+fn default_toml_is_the_compiled_in_defaults() {
+    let file: PathBuf = manifest_dir().join("config/default.toml");
+    let loaded = load(
+        Loader::new(NAME)
+            .dir(manifest_dir().join("no-such-dir"))
+            .args(["--config".to_owned(), file.display().to_string()]),
+    );
+    let differ = differences(loaded.get(), &defaults());
+    assert!(
+        differ.is_empty(),
+        "config/default.toml differs from the compiled-in defaults (file ≠ code):\n{}",
+        differ.join("\n")
+    );
+}
+
+#[test]
+fn default_toml_holds_only_the_services_own_keys() {
     let text = std::fs::read_to_string(manifest_dir().join("config/default.toml")).unwrap();
-    let mut in_file = BTreeSet::new();
-    paths(&toml::from_str(&text).unwrap(), "", &mut in_file);
-    let mut in_code = BTreeSet::new();
-    paths(
-        &toml::Table::try_from(Settings::default()).unwrap(),
-        "",
-        &mut in_code,
-    );
-    // Filled in by the binary itself, from its name, version and APP_ENV.
-    for key in ["service.name", "service.version", "service.environment"] {
-        in_code.remove(key);
-    }
-    let missing: Vec<_> = in_code.difference(&in_file).collect();
-    let unknown: Vec<_> = in_file.difference(&in_code).collect();
+    let table: toml::Table = toml::from_str(&text).unwrap();
+    let kit: Vec<&String> = table
+        .keys()
+        .filter(|key| KitSettings::SECTIONS.contains(&key.as_str()))
+        .collect();
     assert!(
-        missing.is_empty(),
-        "keys missing from config/default.toml: {missing:?}"
-    );
-    assert!(
-        unknown.is_empty(),
-        "keys in config/default.toml the code does not know: {unknown:?}"
+        kit.is_empty(),
+        "the kit's sections {kit:?} belong in the kit (see --print-default-config), not in default.toml"
     );
 }
 
 #[test]
 fn prod_toml_loads_and_routes_alerts_to_the_team() {
-    let loaded = Loader::new(SERVICE_NAME)
-        .dir(manifest_dir().join("config"))
-        .environment("prod")
-        .env_vars(no_env())
-        .load::<Settings>()
-        .unwrap();
-    assert_eq!(loaded.service.team, "greeters");
-    assert_eq!(loaded.grpc.listen.port(), 50052);
+    let loaded = load(
+        Loader::new(NAME)
+            .dir(manifest_dir().join("config"))
+            .environment("prod"),
+    );
+    assert_eq!(loaded.kit.service.team, "greeters");
+    assert_eq!(loaded.kit.grpc.listen.port(), 50052);
 }
 
 #[test]
 fn compiled_in_defaults_listen_on_the_documented_loopback_ports() {
-    let settings = Settings::default();
-    assert_eq!(settings.grpc.listen.to_string(), "127.0.0.1:50052");
-    assert_eq!(settings.admin.listen.to_string(), "127.0.0.1:8082");
+    let config = Config::<Settings>::default();
+    assert_eq!(config.kit.grpc.listen.to_string(), "127.0.0.1:50052");
+    assert_eq!(config.kit.admin.listen.to_string(), "127.0.0.1:8082");
 }
 
 #[test]
@@ -103,23 +88,56 @@ fn proto_is_a_copy_of_the_shared_one() {
     );
 }
 
-#[test]
-fn print_config_explains_the_configuration_and_exits_zero() {
+fn run(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_profile-service"))
-        .arg("--print-config")
-        .env("PROFILE_SERVICE__SERVICE__TEAM", "greeters")
+        .args(args)
+        .envs(env.iter().copied())
+        .env_remove("APP_ENV")
         .output()
         .unwrap();
-    assert!(
+    (
         out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn print_config_explains_the_configuration_and_exits_zero() {
+    let (ok, text, stderr) = run(
+        &["--print-config"],
+        &[("PROFILE_SERVICE__SERVICE__TEAM", "greeters")],
     );
-    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(ok, "{stderr}");
     assert!(text.contains("team = \"greeters\""), "{text}");
-    assert!(
-        text.contains("env PROFILE_SERVICE__SERVICE__TEAM"),
-        "{text}"
-    );
+    assert!(text.contains("env PROFILE_SERVICE__SERVICE__TEAM"), "{text}");
     assert!(text.contains("listen = \"127.0.0.1:50052\""), "{text}");
+}
+
+#[test]
+fn print_default_config_is_every_key_documented_and_loads_back_to_the_defaults() {
+    let (ok, text, stderr) = run(&["--print-default-config"], &[]);
+    assert!(ok, "{stderr}");
+    assert!(text.contains("[grpc.server]"), "the kit's sections:\n{text}");
+    assert!(text.contains("# The profile table"), "own keys, documented:\n{text}");
+    let dir = tempfile_dir();
+    let file = dir.join("reference.toml");
+    std::fs::write(&file, &text).unwrap();
+    let loaded = load(
+        Loader::new(NAME)
+            .dir(manifest_dir().join("no-such-dir"))
+            .args(["--config".to_owned(), file.display().to_string()]),
+    );
+    let differ = differences(loaded.get(), &defaults());
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
+}
+
+/// A fresh directory under the target dir (no extra test dependency).
+fn tempfile_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "profile-service-config-{}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }

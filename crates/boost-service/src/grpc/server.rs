@@ -12,8 +12,7 @@ use tonic::transport::server::TcpIncoming;
 use super::error::GrpcError;
 use super::health;
 use super::settings::GrpcSettings;
-use crate::builder::TaskFn;
-use crate::{BoxError, Lifecycle, ServiceBuilder};
+use crate::Lifecycle;
 
 /// A gRPC server for a service: the user's routes, `grpc.health.v1`, and
 /// (when `grpc.server.reflection` is on) `grpc.reflection.v1`, all under
@@ -133,66 +132,6 @@ impl GrpcServer {
         health.abort();
         tracing::info!(grpc = %addr, "gRPC server stopped; in-flight calls finished");
         served.map_err(GrpcError::Serve)
-    }
-}
-
-impl ServiceBuilder {
-    /// Serves gRPC as one of the service's tasks: `server`'s routes under
-    /// [`boost_rpc::server::stack`], with health and reflection, started with
-    /// the service and drained at shutdown (see [`crate::grpc`]).
-    ///
-    /// `server` (and so its handlers) exists before [`run`](Self::run)
-    /// installs the metrics recorder: use it when the handlers record no
-    /// metrics of their own. When they hold boost-rpc clients, boost-cache
-    /// caches or other metric handles, use [`grpc_with`](Self::grpc_with).
-    ///
-    /// Also makes the service's name the `ErrorInfo.domain` of
-    /// [`boost_rpc::ServiceError`]s.
-    pub fn grpc(self, server: GrpcServer) -> Self {
-        boost_rpc::set_error_domain(self.identity.name.clone());
-        self.task("grpc", move |lifecycle| server.serve(lifecycle))
-    }
-
-    /// Like [`grpc`](Self::grpc), but the server is built by `build` when the
-    /// service starts: after telemetry is up, before any task runs. The
-    /// recommended form when handlers hold boost-rpc clients, boost-cache
-    /// caches or metric handles — those take their metric handles when they
-    /// are built, and built before [`run`](Self::run) they would bind to the
-    /// no-op recorder and their metrics would be lost.
-    ///
-    /// `build` runs once, inside the service's Tokio runtime. If it fails,
-    /// [`start`](Self::start) returns [`Error::TaskSetup`](crate::Error::TaskSetup)
-    /// naming the `grpc` task, and nothing is served.
-    ///
-    /// ```no_run
-    /// # use boost_service::{Service, GrpcServer, GrpcSettings};
-    /// # fn handlers() -> Result<tonic::service::Routes, std::io::Error> { unimplemented!() }
-    /// # async fn main_() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let identity = boost_config::ServiceIdentity::new("hello-service", "1.0.0");
-    /// Service::builder(identity)
-    ///     .grpc_with(|| {
-    ///         let routes = handlers()?; // builds clients and caches: metrics are exported
-    ///         Ok(GrpcServer::new(GrpcSettings::default(), routes))
-    ///     })
-    ///     .run()
-    ///     .await?;
-    /// # Ok(()) }
-    /// ```
-    ///
-    /// Also makes the service's name the `ErrorInfo.domain` of
-    /// [`boost_rpc::ServiceError`]s.
-    pub fn grpc_with<F>(self, build: F) -> Self
-    where
-        F: FnOnce() -> Result<GrpcServer, BoxError> + Send + 'static,
-    {
-        boost_rpc::set_error_domain(self.identity.name.clone());
-        self.deferred_task("grpc", move || {
-            let server = build()?;
-            let task: TaskFn = Box::new(move |lifecycle| {
-                Box::pin(async move { Ok(server.serve(lifecycle).await?) })
-            });
-            Ok(task)
-        })
     }
 }
 

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 /// concurrency_limit = 256
 /// reflection = false
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, boost_config::Document)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct GrpcSettings {
@@ -26,6 +26,7 @@ pub struct GrpcSettings {
     pub listen: SocketAddr,
     /// Per-call limits, keepalive, HTTP/2 and reflection
     /// ([`boost_rpc::server::ServerSettings`]). Default: its defaults.
+    #[validate(skip)] // TEMP until ServerSettings implements Document
     pub server: ServerSettings,
 }
 

@@ -13,7 +13,7 @@ use hello_service::proto::greeter_client::GreeterClient;
 
 const USAGE: &str = "usage: hello-client [--addr http://127.0.0.1:50051] NAME...";
 
-#[tokio::main(flavor = "current_thread")]
+#[boost::tokio::main(crate = "boost::tokio", flavor = "current_thread")]
 async fn main() -> ExitCode {
     let mut addr = "http://127.0.0.1:50051".to_owned();
     let mut names = Vec::new();

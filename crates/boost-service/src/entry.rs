@@ -1,0 +1,162 @@
+//! [`main`]: a service's whole `main` — load, start, serve, report.
+
+use std::future::Future;
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use crate::config::{Config, ServiceSettings};
+use crate::error::BoxError;
+use crate::service::Service;
+
+/// The binary's name and version, as Cargo knows them: `package!()`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Package {
+    /// The package name, e.g. `hello-service`: the service's name, log
+    /// `service` field, metric `service_name` label and environment prefix.
+    pub name: &'static str,
+    /// The package version, e.g. `0.2.0`.
+    pub version: &'static str,
+}
+
+impl Package {
+    /// A package called `name` at `version`; [`package!`](crate::package) fills both in.
+    pub const fn new(name: &'static str, version: &'static str) -> Self {
+        Self { name, version }
+    }
+}
+
+/// The calling crate's [`Package`]: `CARGO_PKG_NAME` and `CARGO_PKG_VERSION`.
+#[macro_export]
+macro_rules! package {
+    () => {
+        $crate::Package::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
+    };
+}
+
+/// Exit code of a configuration or command-line error (nothing started).
+const EXIT_USAGE: u8 = 2;
+
+/// Runs a service: builds the Tokio runtime, loads the configuration, starts
+/// telemetry, hands the [`Service`] to `body` (which adds what it serves and
+/// runs it), and turns the outcome into the process's exit code. Errors are
+/// printed as one readable message naming the key, layer or address at fault.
+///
+/// ```no_run
+/// use boost_service::{NoSettings, Service};
+///
+/// fn main() -> std::process::ExitCode {
+///     boost_service::main(boost_service::package!(), |service: Service<NoSettings>| async move {
+///         service.run().await?; // add `.grpc(MyServer::new(handler))` before `run`
+///         Ok(())
+///     })
+/// }
+/// ```
+///
+/// Command line (besides the loader's `--config <file>`, `--set key=value`
+/// and `--print-config`):
+///
+/// - `--print-default-config`: every key with its default and its doc
+///   comment, generated from the settings types; exits.
+/// - `--help`: what the binary takes; exits.
+///
+/// Exit codes: `0` after a clean shutdown; `2` when the configuration or the
+/// command line is wrong (nothing started); `1` when the service failed.
+pub fn main<S, F, Fut>(package: Package, body: F) -> ExitCode
+where
+    S: ServiceSettings,
+    F: FnOnce(Service<S>) -> Fut,
+    Fut: Future<Output = Result<(), BoxError>>,
+{
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|arg| arg == "--help" || arg == "-h") {
+        return print(&help(package));
+    }
+    if args.iter().any(|arg| arg == "--print-default-config") {
+        return print(&reference_config::<S>(package));
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(package, &format!("cannot start the Tokio runtime: {error}"), 1),
+    };
+    runtime.block_on(async move {
+        let config = match Service::<S>::load(package.name, package.version) {
+            Ok(config) => config,
+            Err(error) => return fail(package, &error.to_string(), EXIT_USAGE),
+        };
+        if let Some(arg) = config.remaining_args().first() {
+            let message = format!(
+                "unknown argument {arg:?}; {} takes --config <file>, --set key=value, \
+                 --print-config, --print-default-config and --help",
+                package.name
+            );
+            return fail(package, &message, EXIT_USAGE);
+        }
+        if config.print_config_requested() {
+            return print(&config.explain());
+        }
+        let service = match Service::new(config) {
+            Ok(service) => service,
+            Err(error) => return fail(package, &error.to_string(), 1),
+        };
+        match body(service).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => fail(package, &error.to_string(), 1),
+        }
+    })
+}
+
+/// The generated reference configuration of a service with settings `S`:
+/// what `--print-default-config` prints.
+pub fn reference_config<S: ServiceSettings>(package: Package) -> String {
+    let header = format!(
+        "# {name}: every configuration key, with its default and what it does.\n\
+         # Generated from the settings types (`{name} --print-default-config`); do not edit.\n\
+         #\n\
+         # Layers, lowest precedence first: these defaults < config/default.toml (or\n\
+         # --config <file>) < config/$APP_ENV.toml < config/local.toml < environment\n\
+         # variables {prefix}__<SECTION>__<KEY> (a list takes comma-separated items;\n\
+         # <KEY>_FILE reads a secret from a file) < --set key=value.\n\
+         # `{name} --print-config` shows the effective value and layer of every key.\n\
+         # Durations: \"250ms\", \"2s\", \"1m30s\". Unknown keys are an error.\n\n",
+        name = package.name,
+        prefix = boost_config::env_prefix(package.name),
+    );
+    let mut defaults = Config::<S>::default();
+    // As the loader fills them in, so the file shows what the binary runs with.
+    defaults.kit.service.name = package.name.to_owned();
+    defaults.kit.service.version = package.version.to_owned();
+    boost_config::reference_toml(&defaults, &header)
+}
+
+fn help(package: Package) -> String {
+    format!(
+        "{name} {version}\n\n\
+         usage: {name} [--config <file>] [--set key=value]... [--print-config | --print-default-config]\n\n\
+         --config <file>          read <file> instead of config/default.toml\n\
+         --set key=value          set one key (highest precedence); repeatable\n\
+         --print-config           print the effective configuration with the layer of each value, then exit\n\
+         --print-default-config   print every key with its default and documentation, then exit\n\n\
+         Environment: APP_ENV picks config/$APP_ENV.toml (default dev); {prefix}__SECTION__KEY sets a key.\n",
+        name = package.name,
+        version = package.version,
+        prefix = boost_config::env_prefix(package.name),
+    )
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error worth a message.
+fn print(text: &str) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    ExitCode::SUCCESS
+}
+
+/// Reports a failure on stderr, named after the service, with its Display
+/// message (never a `Debug` dump).
+fn fail(package: Package, message: &str, code: u8) -> ExitCode {
+    let _ = writeln!(std::io::stderr().lock(), "{}: {message}", package.name);
+    ExitCode::from(code)
+}

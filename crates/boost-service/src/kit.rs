@@ -1,0 +1,71 @@
+//! [`KitSettings`]: the kit's standard sections of every service's
+//! configuration, owned by the kit so no service lists them.
+
+use boost_config::{Document, ServiceIdentity, Validate};
+use boost_metrics::MetricsSettings;
+use boost_tracing::TracingSettings;
+use serde::{Deserialize, Serialize};
+
+use crate::grpc::GrpcSettings;
+use crate::settings::{AdminSettings, LifecycleSettings};
+
+/// The standard sections every service has, read from the same files and
+/// environment variables as the service's own keys:
+///
+/// | section | type | what |
+/// |---|---|---|
+/// | `[service]` | [`ServiceIdentity`] | name, version, environment, team, runbook |
+/// | `[grpc]` | [`GrpcSettings`] | listen address, per-call limits, keepalive, reflection |
+/// | `[admin]` | [`AdminSettings`] | admin HTTP address, token, request timeout |
+/// | `[lifecycle]` | [`LifecycleSettings`] | drain delay, shutdown timeout, readiness |
+/// | `[tracing]` | [`TracingSettings`] | log format and filter, OTLP export |
+/// | `[metrics]` | [`MetricsSettings`] | cardinality guard, process metrics, buckets |
+///
+/// A service never names this type in its settings: [`Service`](crate::Service)
+/// loads it beside the service's own [`ServiceSettings`](crate::ServiceSettings)
+/// and starts everything it describes. Sections added by later kit releases
+/// appear here, with defaults, and change no service's code.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, Validate, Document)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct KitSettings {
+    /// Who the service is and who owns it. These label every log line, span
+    /// and the `service_info` metric, so alerts route to the owning team.
+    /// `name`, `version` and `environment` are filled in by the binary (the
+    /// environment from APP_ENV, default "dev"); set them only to override.
+    pub service: ServiceIdentity,
+    /// The gRPC server: where it listens, per-call limits, keepalive, HTTP/2
+    /// and reflection.
+    pub grpc: GrpcSettings,
+    /// The admin HTTP server (/metrics, /health/live, /health/ready, /info,
+    /// /config, /loglevel) and the token for its state-changing endpoints.
+    pub admin: AdminSettings,
+    /// Graceful shutdown timings and readiness checks.
+    pub lifecycle: LifecycleSettings,
+    /// Logs and traces: JSON lines, the log filter, OTLP export.
+    #[validate(skip)] // TEMP until TracingSettings implements Validate + Document
+    pub tracing: TracingSettings,
+    /// Prometheus metrics on the admin server's /metrics.
+    #[validate(skip)] // TEMP until MetricsSettings implements Validate + Document
+    pub metrics: MetricsSettings,
+}
+
+impl KitSettings {
+    /// The top-level keys the kit owns; a service's own settings may not use them.
+    pub const SECTIONS: &'static [&'static str] =
+        &["service", "grpc", "admin", "lifecycle", "tracing", "metrics"];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sections_lists_every_top_level_key() {
+        let table = toml::Table::try_from(KitSettings::default()).unwrap_or_default();
+        let keys: Vec<&str> = table.keys().map(String::as_str).collect();
+        let mut listed = KitSettings::SECTIONS.to_vec();
+        listed.sort_unstable();
+        assert_eq!(keys, listed);
+    }
+}

@@ -1,0 +1,264 @@
+//! [`Service`]: a service made from its configuration — the kit's sections
+//! start the shell, the service's own settings go to its handlers.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+
+use boost_config::{ConfigError, Loaded, Loader};
+use tonic::server::NamedService;
+use tonic::service::Routes;
+
+use crate::builder::ServiceBuilder;
+use crate::config::{Config, NoSettings, ServiceSettings};
+use crate::error::{BoxError, Error};
+use crate::grpc::GrpcServer;
+use crate::kit::KitSettings;
+use crate::lifecycle::Lifecycle;
+use crate::readiness::ReadinessCheck;
+use crate::running::RunningService;
+use crate::shutdown::ShutdownHandle;
+use crate::telemetry::{self, LogLevelControl, MetricsMode, TracingMode};
+
+/// A service: its configuration, with the kit's telemetry already running,
+/// and what it serves. See the [crate docs](crate) for the whole story.
+///
+/// Made by [`main`](crate::main) (the usual way), or by [`Service::new`]
+/// from a loaded [`Config`]. Telemetry — the log subscriber and the metrics
+/// recorder — starts when the `Service` is made, before your code gets the
+/// settings, so clients, caches and metric handles built from them always
+/// record into the real recorder, whatever order you build them in.
+pub struct Service<S: ServiceSettings = NoSettings> {
+    config: Loaded<Config<S>>,
+    shell: ServiceBuilder,
+    routes: Option<Routes>,
+    descriptor_sets: Vec<&'static [u8]>,
+}
+
+impl<S: ServiceSettings + std::fmt::Debug> std::fmt::Debug for Service<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("config", &self.config)
+            .field("shell", &self.shell)
+            .field("grpc", &self.routes.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Service<NoSettings> {
+    /// The runtime shell alone, configured part by part — for programs that
+    /// load no [`Config`], and for tests. A service uses [`Service::new`].
+    pub fn builder(identity: boost_config::ServiceIdentity) -> ServiceBuilder {
+        ServiceBuilder::new(identity)
+    }
+}
+
+impl<S: ServiceSettings> Service<S> {
+    /// Loads the configuration of the binary `name` (its `version`): defaults,
+    /// `config/default.toml`, `config/$APP_ENV.toml`, `config/local.toml`,
+    /// `<NAME>__…` environment variables, `--set key=value` and `--config
+    /// <file>` from the command line; every problem reported at once, each
+    /// with its key and source. [`main`](crate::main) calls it.
+    ///
+    /// # Errors
+    /// The [`ConfigError`] naming every bad key and its layer.
+    pub fn load(name: &str, version: &str) -> Result<Loaded<Config<S>>, ConfigError> {
+        Loader::new(name)
+            .version(version)
+            .args_from_env()
+            .load::<Config<S>>()
+    }
+
+    /// The service described by `config`, with its telemetry started now:
+    /// logs and traces (`[tracing]`) and the metrics recorder (`[metrics]`).
+    /// Must be called inside a Tokio runtime.
+    ///
+    /// # Errors
+    /// [`Error::NoRuntime`] outside a runtime; [`Error::Telemetry`] if
+    /// tracing or metrics cannot start (e.g. a global subscriber or recorder
+    /// is installed already).
+    pub fn new(config: Loaded<Config<S>>) -> Result<Self, Error> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(Error::NoRuntime);
+        }
+        let kit = &config.kit;
+        let started = telemetry::start(
+            TracingMode::Start(Box::new(kit.tracing.clone())),
+            MetricsMode::Start(Box::new(kit.metrics.clone())),
+            &kit.service,
+        )?;
+        let service = Self::without_telemetry(config);
+        Ok(Self {
+            shell: service.shell.started_telemetry(started),
+            ..service
+        })
+    }
+
+    /// The service described by `config`, starting no telemetry (which
+    /// installs process-wide globals): for tests. `/metrics` and `/loglevel`
+    /// answer `501` unless [`metrics_render`](Self::metrics_render) /
+    /// [`log_level_control`](Self::log_level_control) plug something in.
+    pub fn without_telemetry(config: Loaded<Config<S>>) -> Self {
+        let kit = &config.kit;
+        let explained = config.explain();
+        let shell = ServiceBuilder::new(kit.service.clone())
+            .without_telemetry()
+            .admin(kit.admin.clone())
+            .lifecycle(kit.lifecycle.clone())
+            .config_explain(explained);
+        Self {
+            config,
+            shell,
+            routes: None,
+            descriptor_sets: Vec::new(),
+        }
+    }
+
+    /// The service's own settings.
+    pub fn settings(&self) -> &S {
+        &self.config.own
+    }
+
+    /// The kit's sections, as loaded.
+    pub fn kit(&self) -> &KitSettings {
+        &self.config.kit
+    }
+
+    /// The whole loaded configuration, with the layer behind each value
+    /// ([`Loaded::source_of`], [`Loaded::explain`]).
+    pub fn config(&self) -> &Loaded<Config<S>> {
+        &self.config
+    }
+
+    /// The configuration behind an `Arc`, for handlers and tasks that keep it.
+    pub fn shared_config(&self) -> Arc<Config<S>> {
+        self.config.shared()
+    }
+
+    /// Serves the tonic service `service` (e.g. `GreeterServer::new(greeter)`)
+    /// on `grpc.listen`, under the kit's server layers, with health and
+    /// reflection; call again for each further service. See [`crate::grpc`].
+    #[must_use]
+    pub fn grpc<T>(mut self, service: T) -> Self
+    where
+        T: tower::Service<http::Request<tonic::body::Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        T::Response: axum::response::IntoResponse,
+        T::Future: Send + 'static,
+    {
+        self.routes = Some(match self.routes.take() {
+            Some(routes) => routes.add_service(service),
+            None => Routes::new(service),
+        });
+        self
+    }
+
+    /// Registers an encoded `FileDescriptorSet` (the `FILE_DESCRIPTOR_SET`
+    /// that `boost-build` writes) for reflection and per-service health.
+    #[must_use]
+    pub fn file_descriptor_set(mut self, encoded: &'static [u8]) -> Self {
+        self.descriptor_sets.push(encoded);
+        self
+    }
+
+    /// Registers a readiness check with the default timeout
+    /// (`lifecycle.readiness_timeout`). `/health/ready` is `503` while any fails.
+    #[must_use]
+    pub fn readiness_check<F, Fut, E>(self, name: impl Into<String>, check: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
+        self.readiness(ReadinessCheck::new(name, check))
+    }
+
+    /// Registers a readiness check built with [`ReadinessCheck`] (own timeout).
+    #[must_use]
+    pub fn readiness(self, check: ReadinessCheck) -> Self {
+        self.map_shell(|shell| shell.readiness(check))
+    }
+
+    /// Adds a long-running task; see [`ServiceBuilder::task`].
+    #[must_use]
+    pub fn task<F, Fut, E>(self, name: impl Into<String>, task: F) -> Self
+    where
+        F: FnOnce(Lifecycle) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
+        self.map_shell(|shell| shell.task(name, task))
+    }
+
+    /// The commit the binary was built from, shown by `/info`.
+    #[must_use]
+    pub fn git_commit(self, commit: Option<impl Into<String>>) -> Self {
+        self.map_shell(|shell| shell.git_commit(commit))
+    }
+
+    /// Whether SIGTERM/SIGINT start (and a second one forces) shutdown
+    /// (default `true`; tests turn it off).
+    #[must_use]
+    pub fn handle_signals(self, on: bool) -> Self {
+        self.map_shell(|shell| shell.handle_signals(on))
+    }
+
+    /// A log filter set up elsewhere for `/loglevel` (with [`without_telemetry`](Self::without_telemetry)).
+    #[must_use]
+    pub fn log_level_control(self, control: impl LogLevelControl) -> Self {
+        self.map_shell(|shell| shell.log_level_control(control))
+    }
+
+    /// A metrics renderer set up elsewhere for `/metrics` (with [`without_telemetry`](Self::without_telemetry)).
+    #[must_use]
+    pub fn metrics_render(self, render: impl Fn() -> String + Send + Sync + 'static) -> Self {
+        self.map_shell(|shell| shell.metrics_render(render))
+    }
+
+    /// A handle that starts shutdown from code, as SIGTERM does.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.shell.shutdown_handle()
+    }
+
+    /// Starts the admin server and the tasks (the gRPC server among them,
+    /// bound now so a busy `grpc.listen` fails here) and returns once they
+    /// run; [`RunningService::wait`] runs until shutdown.
+    ///
+    /// # Errors
+    /// [`Error::Grpc`] if `grpc.listen` cannot be bound; the shell's errors.
+    pub async fn start(self) -> Result<RunningService, Error> {
+        let Self {
+            config,
+            mut shell,
+            routes,
+            descriptor_sets,
+        } = self;
+        if let Some(routes) = routes {
+            let mut server = GrpcServer::new(config.kit.grpc.clone(), routes);
+            for set in descriptor_sets {
+                server = server.file_descriptor_set(set);
+            }
+            shell = shell.grpc(server.bind()?);
+        }
+        shell.start().await
+    }
+
+    /// Starts the service and runs it until it has shut down: `Ok(())` after a
+    /// clean graceful shutdown.
+    ///
+    /// # Errors
+    /// As [`start`](Self::start) and [`RunningService::wait`].
+    pub async fn run(self) -> Result<(), Error> {
+        self.start().await?.wait().await
+    }
+
+    fn map_shell(mut self, f: impl FnOnce(ServiceBuilder) -> ServiceBuilder) -> Self {
+        self.shell = f(self.shell);
+        self
+    }
+}
+
