@@ -67,4 +67,8 @@ fn python_grpcio_client_greets_checks_health_and_lists_services() {
         !services.contains(&"hello.v1.Profiles"),
         "hello-service only calls Profiles: {services:?}"
     );
+    assert_eq!(
+        seen["services_v1alpha"], seen["services"],
+        "grpc.reflection.v1alpha (grpcio's client) lists the same services as v1"
+    );
 }

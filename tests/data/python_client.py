@@ -53,27 +53,23 @@ def main():
             reply = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=10)
             seen["health"][service] = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
 
-        seen["services"] = list_services(channel)
+        seen["services"] = list_services(channel, "v1")
+        # grpcio's own reflection client (and grpcurl's older builds) speak v1alpha.
+        seen["services_v1alpha"] = list_services(channel, "v1alpha")
     print(json.dumps(seen))
 
 
-def list_services(channel):
-    """Services listed by reflection. grpcio-reflection ships only the
-    v1alpha client, whose messages are the same on the wire as v1's: ask v1
-    first (what tonic-reflection serves), then v1alpha."""
+def list_services(channel, version):
+    """Services listed by reflection `version` (v1 or v1alpha). grpcio-reflection
+    ships only the v1alpha messages, which are the same on the wire as v1's."""
     request = reflection_pb2.ServerReflectionRequest(list_services="")
-    for version in ["v1", "v1alpha"]:
-        call = channel.stream_stream(
-            f"/grpc.reflection.{version}.ServerReflection/ServerReflectionInfo",
-            request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
-            response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
-        )
-        try:
-            for response in call(iter([request]), timeout=10):
-                return sorted(s.name for s in response.list_services_response.service)
-        except grpc.RpcError as error:
-            if error.code() != grpc.StatusCode.UNIMPLEMENTED:
-                raise
+    call = channel.stream_stream(
+        f"/grpc.reflection.{version}.ServerReflection/ServerReflectionInfo",
+        request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+        response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
+    )
+    for response in call(iter([request]), timeout=10):
+        return sorted(s.name for s in response.list_services_response.service)
     return []
 
 

@@ -1,53 +1,61 @@
-//! The runtime shell of a team-boost service: it starts telemetry, an admin
-//! HTTP server and your tasks, answers health probes, and shuts everything down
-//! in order on SIGTERM.
+//! The runtime shell of a team-boost service: it loads the configuration —
+//! the kit's standard sections and the service's own settings — starts
+//! telemetry, an admin HTTP server, the gRPC server and your tasks, answers
+//! health probes, and shuts everything down in order on SIGTERM.
+//!
+//! # A whole service
 //!
 //! ```no_run
-//! use boost_config::{Loader, ServiceIdentity, Validate};
-//! use boost_service::{AdminSettings, LifecycleSettings, Service};
+//! use boost_config::{Document, Validate};
+//! use boost_service::{Service, ServiceSettings};
 //! use serde::{Deserialize, Serialize};
 //!
-//! #[derive(Default, Deserialize, Serialize)]
+//! /// The service's own keys; `[service]`, `[grpc]`, `[admin]`, `[lifecycle]`,
+//! /// `[tracing]` and `[metrics]` come with the kit.
+//! #[derive(Debug, Default, Deserialize, Serialize, Validate, Document)]
 //! #[serde(default, deny_unknown_fields)]
-//! struct Config {
-//!     service: ServiceIdentity,
-//!     admin: AdminSettings,
-//!     lifecycle: LifecycleSettings,
-//!     tracing: boost_tracing::TracingSettings,
-//!     metrics: boost_metrics::MetricsSettings,
+//! struct Settings {
+//!     /// Greetings per caller per day.
+//!     daily_limit: u32,
 //! }
 //!
-//! impl Validate for Config {
-//!     fn validate(&self, problems: &mut boost_config::Problems) {
-//!         problems.check("admin", &self.admin);
-//!         problems.check("lifecycle", &self.lifecycle);
-//!     }
-//! }
+//! impl ServiceSettings for Settings {}
 //!
-//! #[tokio::main]
-//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//!     let config = Loader::new("hello-service").load::<Config>()?;
-//!     Service::builder(config.service.clone())
-//!         .admin(config.admin.clone())
-//!         .lifecycle(config.lifecycle.clone())
-//!         .tracing(config.tracing.clone())
-//!         .metrics(config.metrics.clone())
-//!         .config_explain(config.explain())
-//!         .readiness_check("upstream", || async { Ok::<_, std::io::Error>(()) })
-//!         .task("worker", |lc| async move {
-//!             // Serve until told to stop accepting, then finish in-flight work.
-//!             lc.stop_accepting().await;
-//!             Ok::<_, std::io::Error>(())
-//!         })
-//!         .run()
-//!         .await?;
-//!     Ok(())
+//! fn main() -> std::process::ExitCode {
+//!     boost_service::main(boost_service::package!(), |service: Service<Settings>| async move {
+//!         let limit = service.settings().daily_limit; // build handlers, clients, caches here
+//!         # let _ = limit;
+//!         service
+//!             // .grpc(GreeterServer::new(handler)).file_descriptor_set(FILE_DESCRIPTOR_SET)
+//!             .readiness_check("warm", || async { Ok::<_, std::io::Error>(()) })
+//!             .run()
+//!             .await?;
+//!         Ok(())
+//!     })
 //! }
 //! ```
 //!
-//! [`run`](ServiceBuilder::run) loads nothing itself: it takes settings that
-//! boost-config loaded. It returns `Ok(())` after a clean graceful shutdown and
-//! an [`Error`] that says what to change otherwise.
+//! [`main`] loads the configuration ([`Service::load`]: defaults, `config/*.toml`,
+//! `<NAME>__…` environment variables, `--set`), reports every problem at once
+//! with its key and source, starts telemetry ([`Service::new`]), and runs your
+//! closure; it also answers `--print-config` (the effective configuration
+//! with the layer of each value), `--print-default-config` (every key with
+//! its default and documentation, generated from the settings types) and
+//! `--help`. Errors are printed as one readable message; the exit code is `2`
+//! for a bad configuration, `1` for a failed service.
+//!
+//! The kit's sections are [`KitSettings`]; a service changes their defaults
+//! for itself in [`ServiceSettings::kit_defaults`] (e.g. its ports) and per
+//! environment in its config files. Nothing is threaded by hand: the kit
+//! reads its own sections, validates them with the service's, and starts
+//! what they describe.
+//!
+//! # Build what records metrics whenever you like
+//!
+//! Telemetry starts when the [`Service`] is made — before your closure gets
+//! the settings — so boost-rpc clients, boost-cache caches and
+//! `metrics::counter!` handles built from them record into the real
+//! recorder, in whatever order you build them.
 //!
 //! # The admin server
 //!
@@ -59,7 +67,7 @@
 //! | `GET /health/live` | `200 {"status":"alive"}` while the process can answer; no dependency is checked |
 //! | `GET /health/ready` | `200` when serving and every readiness check passes, else `503`; JSON lists each check's status, duration and error |
 //! | `GET /info` | the [`ServiceIdentity`](boost_config::ServiceIdentity), build info (version, git commit, rustc), start time (RFC 3339) and uptime |
-//! | `GET /config` | the text given to [`config_explain`](ServiceBuilder::config_explain): the effective config with provenance, secrets masked |
+//! | `GET /config` | the effective configuration with the layer of each value, secrets masked ([`Loaded::explain`](boost_config::Loaded::explain)) |
 //! | `GET /loglevel` | the log filter in force |
 //! | `PUT /loglevel` | replaces it with the request body (e.g. `info,hello_service=debug`); needs the admin token |
 //!
@@ -77,7 +85,7 @@
 //!
 //! # Readiness
 //!
-//! [`readiness_check`](ServiceBuilder::readiness_check) registers a named async
+//! [`readiness_check`](Service::readiness_check) registers a named async
 //! check. Checks run concurrently, each within its timeout
 //! (`lifecycle.readiness_timeout`, or [`ReadinessCheck::timeout`]); one that
 //! hangs is reported as `timeout` and never holds the probe longer. Results are
@@ -103,65 +111,51 @@
 //!
 //! # Plugging in a server
 //!
-//! A server is a task that hands [`Lifecycle::stop_accepting`] to its graceful
-//! shutdown hook:
+//! gRPC: [`Service::grpc`] serves a tonic service on `grpc.listen` with the
+//! kit's server layers, health and reflection (see the [`grpc`] module). Any
+//! other server is a task that hands [`Lifecycle::stop_accepting`] to its
+//! graceful shutdown hook:
 //!
 //! ```no_run
-//! # async fn demo(builder: boost_service::ServiceBuilder) {
-//! let builder = builder.task("http", |lc| async move {
+//! # fn demo(service: boost_service::Service) -> boost_service::Service {
+//! service.task("http", |lc| async move {
 //!     let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //!     let app = axum::Router::new().route("/", axum::routing::get(|| async { "hi" }));
 //!     axum::serve(listener, app)
 //!         .with_graceful_shutdown(lc.stop_accepting())
 //!         .await
-//! });
+//! })
 //! # }
 //! ```
 //!
-//! For gRPC, [`ServiceBuilder::grpc_with`] adds a [`GrpcServer`] task that
-//! does this, with health (`NOT_SERVING` from the moment shutdown starts) and
-//! reflection: see the [`grpc`] module.
-//!
-//! # Build what records metrics inside the service
-//!
-//! [`run`](ServiceBuilder::run) installs the metrics recorder. boost-rpc
-//! clients, boost-cache caches and `metrics::counter!` handles bind to the
-//! recorder in place when they are *built*, so build them after that: in the
-//! closure given to [`grpc_with`](ServiceBuilder::grpc_with) (the
-//! recommended way to serve gRPC whenever handlers hold clients or caches),
-//! or inside a [`task`](ServiceBuilder::task). Built before `run` — e.g.
-//! handlers passed to [`grpc`](ServiceBuilder::grpc) — their metrics are
-//! silently lost. `grpc` suits handlers that record nothing themselves, and
-//! tests that [`bind`](GrpcServer::bind) a port-`0` server up front.
-//!
 //! # Tests
 //!
-//! [`start`](ServiceBuilder::start) returns a [`RunningService`] once the
-//! admin server listens: use `admin.listen = "127.0.0.1:0"` and
-//! [`RunningService::admin_addr`]. Tracing and metrics install process-wide
-//! globals, so tests call [`without_telemetry`](ServiceBuilder::without_telemetry)
-//! (optionally plugging in [`log_level_control`](ServiceBuilder::log_level_control)
-//! and [`metrics_render`](ServiceBuilder::metrics_render)) and
-//! [`handle_signals(false)`](ServiceBuilder::handle_signals):
+//! [`Service::without_telemetry`] makes a service from a loaded [`Config`]
+//! without the process-wide subscriber and recorder;
+//! [`start`](Service::start) returns a [`RunningService`] once the admin
+//! server listens. Use port `0` and read the addresses back:
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), boost_service::Error> {
-//! use boost_service::{AdminSettings, LifecycleSettings, Service};
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use boost_service::{Config, NoSettings, Service};
 //!
-//! let svc = Service::builder(boost_config::ServiceIdentity::new("demo", "1.0.0"))
-//!     .without_telemetry()
-//!     .handle_signals(false)
-//!     .admin(AdminSettings::new(([127, 0, 0, 1], 0).into()))
-//!     .lifecycle(LifecycleSettings::default().with_drain_delay(std::time::Duration::ZERO))
-//!     .start()
-//!     .await?;
+//! let config = boost_config::Loader::new("demo")
+//!     .dir("no/such/dir")
+//!     .env_vars([("APP_ENV", "")])
+//!     .args(["--set", "admin.listen=127.0.0.1:0", "--set", "lifecycle.drain_delay=0s"])
+//!     .load::<Config<NoSettings>>()?;
+//! let svc = Service::without_telemetry(config).handle_signals(false).start().await?;
 //! assert!(svc.admin_addr().port() != 0);
 //! assert!(svc.lifecycle().is_ready());
 //! svc.shutdown_handle().trigger();
 //! svc.wait().await?;
 //! # Ok(()) }
 //! ```
+//!
+//! [`check_config_dir`] keeps a service's shipped config files true in its
+//! own tests. [`ServiceBuilder`] is the shell without a [`Config`], part by
+//! part, for programs that load no configuration.
 #![deny(missing_docs)]
 
 mod admin;

@@ -20,7 +20,7 @@ pub(crate) struct Requests {
 /// [`trigger`](Self::trigger) does what the first SIGTERM does (graceful
 /// shutdown; repeated calls change nothing); [`force`](Self::force) does what a
 /// second one does. Cheap to clone; get one from
-/// [`ServiceBuilder::shutdown_handle`](crate::ServiceBuilder::shutdown_handle),
+/// [`Service::shutdown_handle`](crate::Service::shutdown_handle),
 /// [`RunningService::shutdown_handle`](crate::RunningService::shutdown_handle) or
 /// [`Lifecycle::shutdown_handle`](crate::Lifecycle::shutdown_handle).
 ///

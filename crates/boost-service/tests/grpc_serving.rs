@@ -275,6 +275,37 @@ async fn reflection_lists_the_service() {
     running.wait().await.unwrap();
 }
 
+/// grpcio's reflection client (and older grpcurl) speak v1alpha only.
+#[tokio::test]
+async fn reflection_v1alpha_lists_the_service_too() {
+    use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
+    use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
+
+    let (running, addr) = start(Duration::ZERO, true).await;
+    let mut client = ServerReflectionClient::new(channel(addr).await);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut replies = client
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let reply = replies.message().await.unwrap().unwrap();
+    drop(replies);
+    let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else {
+        panic!("unexpected reply {reply:?}");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    assert!(names.contains(&"hello.v1.Greeter".to_owned()), "{names:?}");
+
+    running.shutdown_handle().trigger();
+    running.wait().await.unwrap();
+}
+
 #[tokio::test]
 async fn reflection_can_be_switched_off() {
     use tonic_reflection::pb::v1::ServerReflectionRequest;

@@ -2,10 +2,9 @@
 //! stack, with health, reflection and a graceful drain.
 //!
 //! ```no_run
-//! use boost_service::{Service, grpc::{GrpcServer, GrpcSettings}};
+//! use boost_service::{NoSettings, Service};
 //! use boost_test_proto::greeter_server::{Greeter, GreeterServer};
 //! use boost_test_proto::{HelloReply, HelloRequest, FILE_DESCRIPTOR_SET};
-//! use tonic::service::Routes;
 //!
 //! struct Hello;
 //!
@@ -20,18 +19,16 @@
 //!     }
 //! }
 //!
-//! # async fn main_() -> Result<(), Box<dyn std::error::Error>> {
-//! let identity = boost_config::ServiceIdentity::new("hello-service", "1.0.0");
-//! Service::builder(identity)
-//!     .grpc_with(|| {
-//!         // Built once metrics are installed: clients and caches made here export theirs.
-//!         let routes = Routes::new(GreeterServer::new(Hello));
-//!         Ok(GrpcServer::new(GrpcSettings::default(), routes)
-//!             .file_descriptor_set(FILE_DESCRIPTOR_SET)) // for reflection and per-service health
+//! fn main() -> std::process::ExitCode {
+//!     boost_service::main(boost_service::package!(), |service: Service<NoSettings>| async move {
+//!         service
+//!             .grpc(GreeterServer::new(Hello))
+//!             .file_descriptor_set(FILE_DESCRIPTOR_SET) // for reflection and per-service health
+//!             .run()
+//!             .await?;
+//!         Ok(())
 //!     })
-//!     .run()
-//!     .await?;
-//! # Ok(()) }
+//! }
 //! ```
 //!
 //! Every call then gets what [`boost_rpc::server`] gives (request id, a server
@@ -44,7 +41,8 @@
 //! - **`grpc.health.v1`** (tonic-health) following the service's readiness:
 //!   `SERVING` while ready, `NOT_SERVING` from the moment shutdown starts —
 //!   see [`health`] for the details;
-//! - **`grpc.reflection.v1`** (tonic-reflection) listing the services of the
+//! - **`grpc.reflection.v1`** and **`v1alpha`** (tonic-reflection; grpcio's
+//!   reflection client and older grpcurl speak v1alpha) listing the services of the
 //!   descriptor sets passed to [`GrpcServer::file_descriptor_set`] plus health,
 //!   unless `grpc.server.reflection = false`;
 //! - **a graceful drain**: shutdown (SIGTERM or
@@ -55,22 +53,16 @@
 //!   and in-flight calls finish — within `lifecycle.shutdown_timeout` — before
 //!   [`ServiceBuilder::run`](crate::ServiceBuilder::run) returns.
 //!
-//! # `grpc_with` or `grpc`
+//! # One way to serve
 //!
-//! [`ServiceBuilder::grpc_with`](crate::ServiceBuilder::grpc_with) takes a
-//! closure that builds the [`GrpcServer`] when the service starts — after the
-//! metrics recorder is installed, before any task runs. Use it whenever the
-//! handlers hold boost-rpc clients, boost-cache caches or metric handles:
-//! those take their metric handles when built, and built before
-//! [`run`](crate::ServiceBuilder::run) they bind to the no-op recorder and
-//! their metrics are silently lost. An error from the closure stops the
-//! service before it serves ([`Error::TaskSetup`](crate::Error::TaskSetup)).
-//!
-//! [`ServiceBuilder::grpc`](crate::ServiceBuilder::grpc) takes a server built
-//! beforehand: fine for handlers that record no metrics of their own, and
-//! the way to learn a port-`0` address up front with [`GrpcServer::bind`]
-//! (tests). Both make the service's name the `ErrorInfo.domain` of
-//! [`boost_rpc::ServiceError`]s.
+//! [`Service::grpc`](crate::Service::grpc) adds a tonic service (call it once
+//! per service); the server is bound when the service
+//! [starts](crate::Service::start) (a busy `grpc.listen` fails there, as
+//! [`Error::Grpc`](crate::Error::Grpc)) and its address is
+//! [`RunningService::grpc_addr`](crate::RunningService::grpc_addr). It also
+//! makes the service's name the `ErrorInfo.domain` of
+//! [`boost_rpc::ServiceError`]s. [`GrpcServer`] is the same server on its
+//! own, for the low-level [`ServiceBuilder::grpc`](crate::ServiceBuilder::grpc).
 //!
 //! # The knobs
 //!

@@ -18,8 +18,9 @@ use crate::Lifecycle;
 /// (when `grpc.server.reflection` is on) `grpc.reflection.v1`, all under
 /// [`boost_rpc::server::stack`], on `grpc.listen`.
 ///
-/// Hand it to [`ServiceBuilder::grpc_with`] (built when the service starts)
-/// or [`ServiceBuilder::grpc`]; see the [module docs](super).
+/// [`Service::grpc`](crate::Service::grpc) builds one from the service's
+/// `[grpc]` section; hand one to [`ServiceBuilder::grpc`](crate::ServiceBuilder::grpc)
+/// when using the shell alone. See the [module docs](super).
 pub struct GrpcServer {
     settings: GrpcSettings,
     routes: Routes,
@@ -104,12 +105,18 @@ impl GrpcServer {
         let (reporter, health_service) = tonic_health::server::health_reporter();
         routes = routes.add_service(health_service);
         if settings.server.reflection {
-            let mut reflection = tonic_reflection::server::Builder::configure()
-                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
-            for set in &descriptor_sets {
-                reflection = reflection.register_encoded_file_descriptor_set(set);
-            }
-            routes = routes.add_service(reflection.build_v1().map_err(GrpcError::Reflection)?);
+            // v1 for current tools, v1alpha for grpcio's reflection client and older grpcurl.
+            let reflection = || {
+                let mut builder = tonic_reflection::server::Builder::configure()
+                    .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+                for set in &descriptor_sets {
+                    builder = builder.register_encoded_file_descriptor_set(set);
+                }
+                builder
+            };
+            routes = routes
+                .add_service(reflection().build_v1().map_err(GrpcError::Reflection)?)
+                .add_service(reflection().build_v1alpha().map_err(GrpcError::Reflection)?);
         }
         let health = tokio::spawn(health::follow_readiness(
             reporter,
