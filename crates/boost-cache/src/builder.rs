@@ -76,9 +76,13 @@ where
 
     /// Validates the settings and builds the cache, registering its metrics with the
     /// `metrics` recorder in scope now.
+    ///
+    /// # Errors
+    /// [`Error::Config`](crate::Error::Config), listing every rule the settings break (the
+    /// same problems the config loader reports), each key under the cache's name.
     pub fn build(self) -> Result<Cache<K, V>, crate::Error> {
         let settings = self.settings;
-        settings.validate()?;
+        check(&settings)?;
         let metrics = Arc::new(CacheMetrics::register(&settings.name));
 
         let listener_metrics = Arc::clone(&metrics);
@@ -110,4 +114,17 @@ where
             }),
         })
     }
+}
+
+/// Runs the settings' [`Validate`](boost_config::Validate) rules, keys under the cache's name.
+fn check(settings: &CacheSettings) -> Result<(), crate::Error> {
+    let name = settings.name.trim();
+    let (section, subject) = if name.is_empty() {
+        ("cache", "a cache without a name".to_owned())
+    } else {
+        (name, format!("cache `{name}`"))
+    };
+    boost_config::Problems::of(section, settings)
+        .into_result(subject)
+        .map_err(crate::Error::Config)
 }

@@ -61,6 +61,10 @@ where
     ///
     /// Metric handles are registered with the `metrics` recorder in scope now, so install
     /// the recorder (e.g. `boost_metrics::install`) before building caches.
+    ///
+    /// # Errors
+    /// [`Error::Config`](crate::Error::Config) when the settings break their rules; every
+    /// problem is listed (see [`CacheBuilder::build`]).
     pub fn new(settings: CacheSettings) -> Result<Self, crate::Error> {
         CacheBuilder::new(settings).build()
     }

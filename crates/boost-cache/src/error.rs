@@ -7,21 +7,26 @@
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// `name` was empty.
-    #[error(
-        "cache setting `name` is empty: every cache needs a short, stable name \
-         (it is the `cache` label of its metrics), e.g. name = \"profiles\""
-    )]
-    MissingName,
-
-    /// A setting has a value that cannot work (alone or with another setting).
-    #[error("cache `{cache}`: setting `{field}` {problem}")]
-    InvalidSetting {
-        /// The cache's name.
-        cache: String,
-        /// The field at fault, as spelled in the config file.
-        field: &'static str,
-        /// What is wrong with it and what to do.
-        problem: String,
-    },
+    /// The [`CacheSettings`](crate::CacheSettings) break one or more of their rules (an empty
+    /// name, `refresh_after >= ttl`, a jitter outside `0.0..=0.5`, …). It is the
+    /// [`ConfigError::Validation`](boost_config::ConfigError::Validation) the config loader
+    /// reports for the same settings, listing every problem, each under the cache's name
+    /// (`profiles.ttl_jitter`, or `cache.name` when the name is empty) with
+    /// [`Source::Code`](boost_config::Source::Code) as its layer.
+    ///
+    /// ```
+    /// use boost_cache::{Cache, CacheSettings, Error};
+    ///
+    /// let mut settings = CacheSettings::new("profiles");
+    /// settings.max_capacity = 0;
+    /// settings.ttl_jitter = 0.9;
+    /// let Err(Error::Config(error)) = Cache::<String, String>::new(settings) else {
+    ///     panic!("the settings are invalid");
+    /// };
+    /// let keys: Vec<&str> = error.problems().iter().map(|p| p.key.as_str()).collect();
+    /// assert_eq!(keys, ["profiles.max_capacity", "profiles.ttl_jitter"]);
+    /// assert!(error.to_string().starts_with("configuration for cache `profiles` failed validation"));
+    /// ```
+    #[error(transparent)]
+    Config(boost_config::ConfigError),
 }

@@ -55,9 +55,13 @@
 //! | `refresh_after` | none    | reload hot keys in the background before `ttl`                |
 //!
 //! Settings deserialize from a config file (durations in human form: `"5m"`, `"250ms"`) and
-//! are validated when the cache is built: an empty name, `refresh_after >= ttl`, a jitter
-//! outside `0..=0.5` and the like are errors naming the field. Code-only knobs — a weigher,
-//! a fixed jitter seed for tests — are on [`CacheBuilder`].
+//! implement [`boost_config::Validate`] and [`boost_config::Document`]: the config loader
+//! reports every value that cannot work under its key (`profile_cache.refresh_after`), and
+//! the settings' doc comments become the comments of the generated reference config. Building
+//! a cache runs the same rules, so settings made in code get the same problem list, as
+//! [`Error::Config`]: an empty name, `max_capacity = 0`, a zero or century-long duration,
+//! `refresh_after >= ttl` (or within the jitter of it), a jitter outside `0..=0.5`. Code-only
+//! knobs — a weigher, a fixed jitter seed for tests — are on [`CacheBuilder`].
 //!
 //! # Loading
 //!

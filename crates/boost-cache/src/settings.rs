@@ -2,9 +2,8 @@
 
 use std::time::Duration;
 
+use boost_config::Problems;
 use serde::{Deserialize, Serialize};
-
-use crate::Error;
 
 /// The settings of one [`Cache`](crate::Cache), usually a section of the service's config file.
 ///
@@ -21,52 +20,80 @@ use crate::Error;
 /// Every field has a default (see [`Default`]); only `name` must be set. The struct is
 /// `#[non_exhaustive]` so that knobs (for instance a shared second tier) can be added later
 /// without breaking anyone: build it with [`CacheSettings::new`] or `Default` and assign fields.
-/// [`CacheSettings::validate`] (called by [`Cache::builder`](crate::Cache::builder)'s `build`)
-/// rejects contradictory combinations with an error naming the field.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Its [`Validate`](boost_config::Validate) rules report every value that cannot work, alone or
+/// with another setting, each under its key: the config loader runs them (keys such as
+/// `profile_cache.ttl_jitter`), and so do [`Cache::new`](crate::Cache::new) and
+/// [`CacheBuilder::build`](crate::CacheBuilder::build) (keys under the cache's name,
+/// `profiles.ttl_jitter`), so a cache built in code gets the same problem list:
+///
+/// ```
+/// use std::time::Duration;
+/// use boost_cache::CacheSettings;
+/// use boost_config::Problems;
+///
+/// let mut settings = CacheSettings::new("profiles");
+/// settings.ttl = Some(Duration::from_secs(60));
+/// settings.refresh_after = Some(Duration::from_secs(90));
+/// settings.max_capacity = 0;
+/// let problems = Problems::of("profile_cache", &settings);
+/// assert_eq!(
+///     problems.keys().collect::<Vec<_>>(),
+///     ["profile_cache.max_capacity", "profile_cache.refresh_after"]
+/// );
+/// ```
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, boost_config::Validate, boost_config::Document,
+)]
+#[validate(custom = rules)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct CacheSettings {
-    /// The cache's name: the `cache` label on every `cache_*` metric, and the name in log lines
-    /// and errors. Required (no default); keep it short, stable and low-cardinality
-    /// (`"profiles"`, not a per-request value).
+    /// The cache's name: the `cache` label of every `cache_*` metric, and the name in its log
+    /// lines and errors. Keep it short, stable and low-cardinality (`"profiles"`, never a
+    /// per-request value). Required: there is no default.
     pub name: String,
 
-    /// The most the cache holds: a number of entries, or — when a weigher is set with
-    /// [`CacheBuilder::weigher`](crate::CacheBuilder::weigher) — a total weight (e.g. bytes).
-    /// Beyond it the least valuable entries are evicted (TinyLFU admission, LRU eviction;
-    /// counted as `cause="size"`). Default: `10000`.
+    /// The most the cache holds: a number of entries, or a total weight (e.g. bytes) when the
+    /// service measures entries with a weigher in code
+    /// ([`CacheBuilder::weigher`](crate::CacheBuilder::weigher)). Beyond it the least valuable
+    /// entries are evicted (TinyLFU admission, LRU eviction; counted in
+    /// `cache_evictions_total{cause="size"}`). At least 1. Default: `10000`.
     pub max_capacity: u64,
 
-    /// Time to live: an entry is dropped this long after it was loaded or inserted (counted as
-    /// `cause="expired"`), whether it is read or not. Bounds how stale a value can be.
-    /// Default: none (entries live until evicted for size or invalidated).
+    /// Time to live: an entry is dropped this long after it was loaded or inserted, whether it
+    /// is read or not (counted as `cause="expired"`), so no value served is older. Jittered by
+    /// `ttl_jitter`. More than `0s` and at most 100 years. Default: unset (entries live until
+    /// evicted for size or invalidated).
     #[serde(with = "humantime_serde")]
     pub ttl: Option<Duration>,
 
-    /// Time to idle: an entry is dropped when it has not been read or written for this long.
-    /// Keeps rarely-used keys from taking room. Not jittered. Default: none.
+    /// Time to idle: an entry nobody has read or written for this long is dropped, so rarely
+    /// used keys don't take room. Not jittered. More than `0s` and at most 100 years.
+    /// Default: unset (off).
     #[serde(with = "humantime_serde")]
     pub tti: Option<Duration>,
 
-    /// Spread of `ttl` and `negative_ttl` per entry, as a fraction: each entry gets a lifetime
-    /// drawn uniformly from `ttl × (1 ± ttl_jitter)`, so entries loaded together (a deploy, a
-    /// warm-up) don't all expire at the same instant and stampede the source. Between `0.0`
-    /// (off) and `0.5`. Default: `0.05` (±5%).
+    /// Spread of each entry's `ttl` and `negative_ttl`, as a fraction: every entry lives
+    /// `ttl × (1 ± ttl_jitter)`, drawn at random, so entries loaded together (a deploy, a
+    /// warm-up) don't expire together and stampede the source. From `0.0` (off) to `0.5`.
+    /// Default: `0.05` (±5%).
     pub ttl_jitter: f64,
 
-    /// How long a loader's "absent" answer (`Ok(None)`) is remembered, so repeated lookups of a
-    /// key that does not exist don't reach the source (penetration). Jittered like `ttl`.
-    /// Default: none — absent answers are coalesced between concurrent callers but not cached,
-    /// because caching them means a newly created item looks missing for up to this long.
-    /// Typical: a few seconds to a minute.
+    /// How long a "not found" answer from the source is remembered, so lookups of a key that
+    /// does not exist don't all reach the source (penetration). Jittered like `ttl`. Keeping
+    /// such answers means a newly created item looks missing for up to this long; typical
+    /// values are a few seconds to a minute. More than `0s` and at most 100 years.
+    /// Default: unset (callers looking up a missing key at the same time share one answer,
+    /// but it is not kept).
     #[serde(with = "humantime_serde")]
     pub negative_ttl: Option<Duration>,
 
-    /// Refresh-ahead: a [`get_or_load`](crate::Cache::get_or_load) hit on a value loaded longer
-    /// ago than this returns the value at once and starts one background reload of that key
-    /// (counted as `result="stale"`). Hot keys then never expire in callers' faces. Must be less
-    /// than `ttl` when both are set. Default: none (no refresh-ahead).
+    /// Refresh-ahead: a lookup that finds a value loaded longer ago than this returns it at
+    /// once and reloads that key in the background (counted as `result="stale"`), so hot keys
+    /// never expire in callers' faces. With `ttl` set it must be shorter than the shortest
+    /// jittered lifetime, `ttl × (1 - ttl_jitter)` (e.g. 80% of `ttl`). Default: unset (no
+    /// refresh-ahead).
     #[serde(with = "humantime_serde")]
     pub refresh_after: Option<Duration>,
 }
@@ -101,10 +128,11 @@ impl CacheSettings {
     /// ```
     /// use std::time::Duration;
     /// use boost_cache::CacheSettings;
+    /// use boost_config::Problems;
     ///
     /// let mut settings = CacheSettings::new("profiles");
     /// settings.ttl = Some(Duration::from_secs(300));
-    /// assert!(settings.validate().is_ok());
+    /// assert!(Problems::of("profiles", &settings).is_empty());
     /// ```
     pub fn new(name: impl Into<String>) -> Self {
         Self {
@@ -112,80 +140,86 @@ impl CacheSettings {
             ..Self::default()
         }
     }
+}
 
-    /// Checks the settings and says which field is wrong and how to fix it.
-    pub fn validate(&self) -> Result<(), Error> {
-        if self.name.trim().is_empty() {
-            return Err(Error::MissingName);
-        }
-        let invalid = |field: &'static str, problem: String| Error::InvalidSetting {
-            cache: self.name.clone(),
-            field,
-            problem,
-        };
-        if self.max_capacity == 0 {
-            return Err(invalid(
-                "max_capacity",
-                "is 0, so nothing could be cached; set it to the number of entries \
-                 (or total weight) to keep"
-                    .to_owned(),
-            ));
-        }
-        for (field, value) in [
-            ("ttl", self.ttl),
-            ("tti", self.tti),
-            ("negative_ttl", self.negative_ttl),
-            ("refresh_after", self.refresh_after),
-        ] {
-            if value == Some(Duration::ZERO) {
-                return Err(invalid(
-                    field,
-                    "is 0s; leave it unset to turn it off, or give a positive duration".to_owned(),
-                ));
-            }
-            if value.is_some_and(|d| d > MAX_DURATION) {
-                return Err(invalid(
-                    field,
-                    "is longer than 100 years; leave it unset for \"never\", or give a shorter \
-                     duration"
-                        .to_owned(),
-                ));
-            }
-        }
-        if !(0.0..=MAX_TTL_JITTER).contains(&self.ttl_jitter) {
-            return Err(invalid(
-                "ttl_jitter",
-                format!(
-                    "is {}; it is a fraction of ttl and must be between 0.0 and {MAX_TTL_JITTER} \
-                     (0.05 means ±5%)",
-                    self.ttl_jitter
-                ),
-            ));
-        }
-        if let (Some(refresh_after), Some(ttl)) = (self.refresh_after, self.ttl)
-            && refresh_after >= ttl
-        {
-            return Err(invalid(
-                "refresh_after",
-                format!(
-                    "is {refresh_after:?} but ttl is {ttl:?}: entries would expire before they \
-                     are refreshed; set refresh_after below ttl (e.g. 80% of it)"
-                ),
-            ));
-        }
-        if let (Some(refresh_after), Some(ttl)) = (self.refresh_after, self.ttl)
-            && refresh_after.as_secs_f64() >= ttl.as_secs_f64() * (1.0 - self.ttl_jitter)
-        {
-            return Err(invalid(
-                "refresh_after",
-                format!(
-                    "is {refresh_after:?} but with ttl_jitter {} an entry may expire after \
-                     {:?}; set refresh_after below that",
-                    self.ttl_jitter,
-                    ttl.mul_f64(1.0 - self.ttl_jitter)
-                ),
-            ));
-        }
-        Ok(())
+/// The rules of [`CacheSettings`] beyond each field's type; every broken one is reported.
+fn rules(settings: &CacheSettings, problems: &mut Problems) {
+    if settings.name.trim().is_empty() {
+        problems.add(
+            "name",
+            "is empty: every cache needs a short, stable name (it is the `cache` label of its \
+             metrics), e.g. name = \"profiles\"",
+        );
     }
+    if settings.max_capacity == 0 {
+        problems.add(
+            "max_capacity",
+            "is 0, so nothing could be cached; set it to the number of entries (or total weight) \
+             to keep",
+        );
+    }
+    for (key, value) in [
+        ("ttl", settings.ttl),
+        ("tti", settings.tti),
+        ("negative_ttl", settings.negative_ttl),
+        ("refresh_after", settings.refresh_after),
+    ] {
+        if value == Some(Duration::ZERO) {
+            problems.add(
+                key,
+                "is 0s; leave it unset to turn it off, or give a positive duration",
+            );
+        } else if value.is_some_and(|d| d > MAX_DURATION) {
+            problems.add(
+                key,
+                "is longer than 100 years; leave it unset for \"never\", or give a shorter duration",
+            );
+        }
+    }
+    // `contains` is false for NaN too.
+    let jitter_ok = (0.0..=MAX_TTL_JITTER).contains(&settings.ttl_jitter);
+    if !jitter_ok {
+        problems.add(
+            "ttl_jitter",
+            format!(
+                "is {}; it is a fraction of ttl and must be between 0.0 and {MAX_TTL_JITTER} \
+                 (0.05 means ±5%)",
+                settings.ttl_jitter
+            ),
+        );
+    }
+    if let (Some(refresh_after), Some(ttl)) = (settings.refresh_after, settings.ttl)
+        && !refresh_after.is_zero()
+    {
+        if refresh_after >= ttl {
+            problems.add(
+                "refresh_after",
+                format!(
+                    "is {} but ttl is {}: entries would expire before they are refreshed; set \
+                     refresh_after below ttl (e.g. 80% of it)",
+                    humantime::format_duration(refresh_after),
+                    humantime::format_duration(ttl),
+                ),
+            );
+        } else if jitter_ok
+            && refresh_after.as_secs_f64() >= ttl.as_secs_f64() * (1.0 - settings.ttl_jitter)
+        {
+            let shortest = ttl.mul_f64(1.0 - settings.ttl_jitter);
+            problems.add(
+                "refresh_after",
+                format!(
+                    "is {} but with ttl_jitter {} an entry may expire after {}; set refresh_after \
+                     below that",
+                    humantime::format_duration(refresh_after),
+                    settings.ttl_jitter,
+                    humantime::format_duration(round_to_millis(shortest)),
+                ),
+            );
+        }
+    }
+}
+
+/// `duration` without its sub-millisecond part, for messages.
+fn round_to_millis(duration: Duration) -> Duration {
+    Duration::from_millis(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
 }

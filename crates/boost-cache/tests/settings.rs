@@ -1,12 +1,37 @@
-//! Settings come from config files and are validated with errors that name the field.
+//! Settings come from config files and are validated by their `Validate` rules: every problem
+//! is reported under its key, whether the loader or `Cache::new` runs them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
 
 use boost_cache::{Cache, CacheSettings, Error};
+use boost_config::{ConfigError, Docs, Loader, Problems, Source, Validate};
+use serde::{Deserialize, Serialize};
 
 fn build(settings: CacheSettings) -> Result<Cache<String, String>, Error> {
     Cache::new(settings)
+}
+
+/// The `ConfigError` building a cache with `settings` fails with.
+fn config_error(settings: CacheSettings) -> ConfigError {
+    match build(settings) {
+        Err(Error::Config(error)) => error,
+        Err(other) => panic!("expected Error::Config, got {other:?}"),
+        Ok(_) => panic!("expected the settings to be rejected"),
+    }
+}
+
+/// `(key, message)` of every problem building a cache with `settings` reports.
+fn problems(settings: CacheSettings) -> Vec<(String, String)> {
+    config_error(settings)
+        .problems()
+        .iter()
+        .map(|p| (p.key.clone(), p.to_string()))
+        .collect()
+}
+
+fn keys(problems: &[(String, String)]) -> Vec<&str> {
+    problems.iter().map(|(key, _)| key.as_str()).collect()
 }
 
 #[test]
@@ -64,10 +89,17 @@ fn settings_round_trip_through_toml() {
 }
 
 #[test]
-fn missing_name_is_an_error() {
-    let error = build(CacheSettings::default()).unwrap_err();
-    assert!(matches!(error, Error::MissingName));
-    assert!(error.to_string().contains("`name`"), "{error}");
+fn a_missing_name_is_a_problem_under_cache_name() {
+    let problems = problems(CacheSettings::default());
+    assert_eq!(keys(&problems), ["cache.name"]);
+    assert!(problems[0].1.contains("is empty"), "{problems:?}");
+    let error = config_error(CacheSettings::new("  "));
+    assert!(
+        error
+            .to_string()
+            .starts_with("configuration for a cache without a name failed validation"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -75,18 +107,9 @@ fn refresh_after_must_be_below_ttl() {
     let mut settings = CacheSettings::new("c");
     settings.ttl = Some(Duration::from_secs(60));
     settings.refresh_after = Some(Duration::from_secs(60));
-    let error = build(settings).unwrap_err();
-    assert!(
-        matches!(
-            error,
-            Error::InvalidSetting {
-                field: "refresh_after",
-                ..
-            }
-        ),
-        "{error}"
-    );
-    assert!(error.to_string().contains("below ttl"), "{error}");
+    let problems = problems(settings);
+    assert_eq!(keys(&problems), ["c.refresh_after"]);
+    assert!(problems[0].1.contains("below ttl"), "{problems:?}");
 }
 
 #[test]
@@ -95,79 +118,185 @@ fn refresh_after_must_be_below_the_shortest_jittered_ttl() {
     settings.ttl = Some(Duration::from_secs(100));
     settings.ttl_jitter = 0.1;
     settings.refresh_after = Some(Duration::from_secs(95));
-    let error = build(settings).unwrap_err();
+    let problems = problems(settings);
+    assert_eq!(keys(&problems), ["c.refresh_after"]);
     assert!(
-        matches!(
-            error,
-            Error::InvalidSetting {
-                field: "refresh_after",
-                ..
-            }
-        ),
-        "{error}"
+        problems[0].1.contains("may expire after 1m 30s"),
+        "{problems:?}"
     );
 }
 
 #[test]
-fn jitter_outside_zero_to_half_is_an_error() {
-    for jitter in [-0.1, 0.7, f64::NAN] {
+fn jitter_outside_zero_to_half_is_a_problem() {
+    for jitter in [-0.1, 0.7, 1.5, f64::NAN, f64::INFINITY] {
         let mut settings = CacheSettings::new("c");
         settings.ttl_jitter = jitter;
-        let error = build(settings).unwrap_err();
+        let problems = problems(settings);
+        assert_eq!(keys(&problems), ["c.ttl_jitter"], "jitter {jitter}");
         assert!(
-            matches!(
-                error,
-                Error::InvalidSetting {
-                    field: "ttl_jitter",
-                    ..
-                }
-            ),
-            "{error}"
+            problems[0].1.contains("between 0.0 and 0.5"),
+            "{problems:?}"
         );
+    }
+    for jitter in [0.0, 0.5] {
+        let mut settings = CacheSettings::new("c");
+        settings.ttl_jitter = jitter;
+        assert!(build(settings).is_ok(), "jitter {jitter}");
     }
 }
 
 #[test]
-fn zero_durations_and_capacity_are_errors() {
+fn zero_durations_and_zero_capacity_are_problems_naming_the_key() {
     let mut settings = CacheSettings::new("c");
     settings.negative_ttl = Some(Duration::ZERO);
-    assert!(matches!(
-        build(settings).unwrap_err(),
-        Error::InvalidSetting {
-            field: "negative_ttl",
-            ..
-        }
-    ));
-
-    let mut settings = CacheSettings::new("c");
+    settings.ttl = Some(Duration::ZERO);
+    settings.tti = Some(Duration::ZERO);
+    settings.refresh_after = Some(Duration::ZERO);
     settings.max_capacity = 0;
-    let error = build(settings).unwrap_err();
-    assert!(matches!(
-        error,
-        Error::InvalidSetting {
-            field: "max_capacity",
-            ..
-        }
-    ));
-    assert!(
-        error
-            .to_string()
-            .starts_with("cache `c`: setting `max_capacity`"),
-        "{error}"
+    let problems = problems(settings);
+    assert_eq!(
+        keys(&problems),
+        [
+            "c.max_capacity",
+            "c.ttl",
+            "c.tti",
+            "c.negative_ttl",
+            "c.refresh_after"
+        ]
     );
+    assert!(
+        problems[0]
+            .1
+            .starts_with("`c.max_capacity` (set in code): is 0, so nothing could be cached"),
+        "{problems:?}"
+    );
+    assert!(problems[1].1.contains("leave it unset"), "{problems:?}");
 }
 
 #[test]
-fn durations_longer_than_a_century_are_errors_not_panics() {
+fn durations_longer_than_a_century_are_problems_not_panics() {
     // moka panics on lifetimes over 1000 years, and a jittered one could overflow.
     for field in ["ttl", "tti", "negative_ttl"] {
         let settings: CacheSettings =
             toml::from_str(&format!("name = \"c\"\n{field} = \"500years\"")).unwrap();
-        let error = build(settings).unwrap_err();
+        let problems = problems(settings);
+        assert_eq!(keys(&problems), [format!("c.{field}")]);
+        assert!(problems[0].1.contains("leave it unset"), "{problems:?}");
+    }
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let mut settings = CacheSettings::new("profiles");
+    settings.max_capacity = 0;
+    settings.ttl_jitter = 0.9;
+    settings.ttl = Some(Duration::from_secs(10));
+    settings.refresh_after = Some(Duration::from_secs(20));
+    let error = config_error(settings.clone());
+    let keys: Vec<&str> = error.problems().iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "profiles.max_capacity",
+            "profiles.ttl_jitter",
+            "profiles.refresh_after"
+        ]
+    );
+    assert!(
+        error.problems().iter().all(|p| p.source == Source::Code),
+        "{error:?}"
+    );
+    assert!(
+        error
+            .to_string()
+            .starts_with("configuration for cache `profiles` failed validation (3 problems)"),
+        "{error}"
+    );
+    // The same list as the `Validate` rules give anyone else, e.g. the config loader.
+    let direct: Vec<String> = Problems::of("profiles", &settings)
+        .keys()
+        .map(String::from)
+        .collect();
+    assert_eq!(direct, keys);
+}
+
+/// A service's settings with a cache section, as hello-service has.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct ServiceSettings {
+    profile_cache: CacheSettings,
+}
+
+impl Default for ServiceSettings {
+    fn default() -> Self {
+        Self {
+            profile_cache: CacheSettings::new("profiles"),
+        }
+    }
+}
+
+impl Validate for ServiceSettings {
+    fn validate(&self, problems: &mut Problems) {
+        problems.check("profile_cache", &self.profile_cache);
+    }
+}
+
+#[test]
+fn the_loader_reports_cache_problems_under_the_section_with_their_layer() {
+    let error = Loader::new("svc")
+        .dir("no/such/dir")
+        .env_vars([
+            ("SVC__PROFILE_CACHE__TTL", "1m"),
+            ("SVC__PROFILE_CACHE__REFRESH_AFTER", "2m"),
+            ("SVC__PROFILE_CACHE__MAX_CAPACITY", "0"),
+        ])
+        .load::<ServiceSettings>()
+        .unwrap_err();
+    assert!(matches!(error, ConfigError::Validation { .. }), "{error:?}");
+    let found: Vec<(&str, String)> = error
+        .problems()
+        .iter()
+        .map(|p| (p.key.as_str(), p.source.to_string()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                "profile_cache.max_capacity",
+                "env SVC__PROFILE_CACHE__MAX_CAPACITY".to_owned()
+            ),
+            (
+                "profile_cache.refresh_after",
+                "env SVC__PROFILE_CACHE__REFRESH_AFTER".to_owned()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn every_key_is_documented_with_its_default() {
+    let docs = Docs::of::<CacheSettings>();
+    let defaults = toml::Table::try_from(CacheSettings::new("x")).unwrap();
+    let documented = [
+        "name",
+        "max_capacity",
+        "ttl",
+        "tti",
+        "ttl_jitter",
+        "negative_ttl",
+        "refresh_after",
+    ];
+    for key in defaults.keys() {
         assert!(
-            matches!(&error, Error::InvalidSetting { field: f, .. } if *f == field),
-            "{error}"
+            documented.contains(&key.as_str()),
+            "new key {key}: list it here"
         );
-        assert!(error.to_string().contains("leave it unset"), "{error}");
+    }
+    for key in documented {
+        let doc = docs.get(key).unwrap_or_default();
+        assert!(
+            doc.to_lowercase().contains("default"),
+            "`{key}` must say its default: {doc:?}"
+        );
     }
 }
