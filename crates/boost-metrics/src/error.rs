@@ -11,9 +11,14 @@ pub enum Error {
          (tests can use MetricsHandle::build with metrics::with_local_recorder instead)"
     )]
     AlreadyInstalled,
-    /// `cardinality_limit` is zero.
-    #[error("metrics.cardinality_limit must be at least 1 (the default is 1000)")]
-    ZeroCardinalityLimit,
+    /// The [`MetricsSettings`](crate::MetricsSettings) break one or more of
+    /// their rules (`cardinality_limit = 0`, unusable `buckets`, …). It is the
+    /// [`ConfigError::Validation`](boost_config::ConfigError::Validation) the
+    /// config loader reports for the same settings, listing every problem under
+    /// its key (`metrics.cardinality_limit`, `metrics.buckets.<name>`) with
+    /// [`Source::Code`](boost_config::Source::Code) as its layer.
+    #[error(transparent)]
+    Config(boost_config::ConfigError),
     /// [`MetricsHandle::spawn_upkeep`](crate::MetricsHandle::spawn_upkeep) was
     /// called outside a tokio runtime.
     #[error(
@@ -21,15 +26,4 @@ pub enum Error {
          or call MetricsHandle::run_upkeep every few seconds yourself"
     )]
     NoRuntime,
-    /// A bucket list in `metrics.buckets` is unusable.
-    #[error(
-        "metrics.buckets.{metric} is invalid: {reason}; give a non-empty list of finite \
-         upper bounds in increasing order, e.g. [0.005, 0.01, 0.1, 1.0]"
-    )]
-    InvalidBuckets {
-        /// The metric whose buckets were rejected.
-        metric: String,
-        /// Why they were rejected.
-        reason: String,
-    },
 }

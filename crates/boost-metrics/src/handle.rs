@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use boost_config::ServiceIdentity;
+use boost_config::{Problems, ServiceIdentity};
 use metrics::{Key, Label, Metadata, Recorder};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -25,9 +25,9 @@ pub const DEFAULT_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 /// (boost-service's admin server does, on `/metrics`).
 ///
 /// # Errors
-/// [`Error::AlreadyInstalled`] when a recorder is already installed (call it
-/// once per process); [`Error::ZeroCardinalityLimit`] or
-/// [`Error::InvalidBuckets`] when the settings are unusable.
+/// [`Error::Config`] when the settings break their rules, listing every
+/// problem (nothing is installed then); [`Error::AlreadyInstalled`] when a
+/// recorder is already installed (call it once per process).
 pub fn install(
     settings: &MetricsSettings,
     identity: &ServiceIdentity,
@@ -80,39 +80,24 @@ impl MetricsHandle {
     /// ```
     ///
     /// # Errors
-    /// [`Error::ZeroCardinalityLimit`] or [`Error::InvalidBuckets`].
+    /// [`Error::Config`] when the settings break their rules, listing every
+    /// problem under its key (`metrics.cardinality_limit`, …).
     pub fn build(
         settings: &MetricsSettings,
         identity: &ServiceIdentity,
     ) -> Result<(MetricsRecorder, MetricsHandle), Error> {
-        if settings.cardinality_limit == 0 {
-            return Err(Error::ZeroCardinalityLimit);
-        }
+        let subject = format!("the metrics of {}", identity.name);
+        Problems::of(SECTION, settings)
+            .into_result(subject.as_str())
+            .map_err(Error::Config)?;
         let mut builder = PrometheusBuilder::new()
             .with_recommended_naming(true)
             .set_buckets(DURATION_BUCKETS_SECONDS)
-            .map_err(|e| invalid_buckets("(default)", &e))?;
+            .map_err(|e| rejected_buckets(&subject, "(default)", &e))?;
         for (metric, buckets) in &settings.buckets {
-            if let Some(bad) = buckets.iter().find(|b| !b.is_finite()) {
-                return Err(Error::InvalidBuckets {
-                    metric: metric.clone(),
-                    reason: format!("{bad} is not a finite number"),
-                });
-            }
-            // The exporter assumes sorted bounds: unsorted ones would count samples into the
-            // wrong buckets and export `le` lines out of order.
-            if let Some(pair) = buckets.windows(2).find(|pair| pair[0] >= pair[1]) {
-                return Err(Error::InvalidBuckets {
-                    metric: metric.clone(),
-                    reason: format!(
-                        "{} comes after {}; list the bounds in increasing order, each once",
-                        pair[1], pair[0]
-                    ),
-                });
-            }
             builder = builder
                 .set_buckets_for_metric(Matcher::Full(metric.clone()), buckets)
-                .map_err(|e| invalid_buckets(metric, &e))?;
+                .map_err(|e| rejected_buckets(&subject, metric, &e))?;
         }
         let prometheus = builder.build_recorder();
         let handle = prometheus.handle();
@@ -209,10 +194,25 @@ impl MetricsHandle {
     }
 }
 
-fn invalid_buckets(metric: &str, error: &dyn std::fmt::Display) -> Error {
-    Error::InvalidBuckets {
-        metric: metric.to_owned(),
-        reason: error.to_string(),
+/// The config section the settings are checked under: problem keys read
+/// `metrics.buckets.<name>`, as the loader reports them.
+const SECTION: &str = "metrics";
+
+/// Buckets the exporter refused although they passed the settings' rules, as
+/// the same kind of error.
+fn rejected_buckets(subject: &str, metric: &str, error: &dyn std::fmt::Display) -> Error {
+    let mut problems = Problems::new();
+    problems.add(
+        &format!("{SECTION}.buckets.{metric}"),
+        format!("the Prometheus exporter rejects these buckets: {error}"),
+    );
+    match problems.into_result(subject) {
+        Err(error) => Error::Config(error),
+        // Unreachable: one problem was just added.
+        Ok(()) => Error::Config(boost_config::ConfigError::Validation {
+            service: subject.to_owned(),
+            problems: Vec::new(),
+        }),
     }
 }
 

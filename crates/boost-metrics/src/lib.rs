@@ -49,7 +49,12 @@
 //!
 //! [`MetricsSettings`] is the `[metrics]` config section: `cardinality_limit`
 //! (default 1000 label sets per metric), `process_metrics` and
-//! `runtime_metrics` (both on), and per-metric `buckets`.
+//! `runtime_metrics` (both on), and per-metric `buckets`. It implements
+//! [`boost_config::Validate`] and [`boost_config::Document`]: the config loader
+//! reports every unusable value under its key (`metrics.cardinality_limit`,
+//! `metrics.buckets.<name>`), [`install`] and [`MetricsHandle::build`] run the
+//! same rules ([`Error::Config`]), and the field docs become the comments of
+//! the generated reference config.
 //!
 //! # Hot paths
 //!

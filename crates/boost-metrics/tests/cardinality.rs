@@ -110,10 +110,10 @@ fn each_metric_has_its_own_budget() {
 #[test]
 fn a_zero_limit_is_rejected_with_a_clear_error() {
     let error = boost_metrics::MetricsHandle::build(&settings(0), &common::identity()).unwrap_err();
+    let message = error.to_string();
     assert!(
-        error
-            .to_string()
-            .contains("cardinality_limit must be at least 1"),
+        message.contains("`metrics.cardinality_limit` (set in code)")
+            && message.contains("set it to at least 1"),
         "{error}"
     );
 }

@@ -279,13 +279,15 @@ fn unusable_buckets_are_rejected_naming_the_metric() {
             .buckets
             .insert("payload_size_bytes".into(), buckets);
         let error = MetricsHandle::build(&settings, &common::identity()).unwrap_err();
-        assert!(
-            matches!(&error, Error::InvalidBuckets { metric, .. } if metric == "payload_size_bytes")
-        );
+        let Error::Config(config) = &error else {
+            panic!("expected Error::Config, got {error:?}");
+        };
+        let keys: Vec<&str> = config.problems().iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["metrics.buckets.payload_size_bytes"], "{error}");
         assert!(
             error
                 .to_string()
-                .contains("metrics.buckets.payload_size_bytes"),
+                .contains("`metrics.buckets.payload_size_bytes` (set in code)"),
             "{error}"
         );
     }
