@@ -23,14 +23,14 @@ pub enum Error {
     /// The log filter could not be swapped (the subscriber it belonged to is gone).
     #[error("the log filter can no longer be changed: {0} (was the TracingGuard dropped?)")]
     FilterReload(String),
-    /// A setting is out of range.
-    #[error("invalid tracing setting `{key}`: {reason}")]
-    InvalidSetting {
-        /// The setting, e.g. `otlp.sample_ratio`.
-        key: &'static str,
-        /// What is wrong and what is allowed.
-        reason: String,
-    },
+    /// The [`TracingSettings`](crate::TracingSettings) break one or more of their rules (a
+    /// zero `flush_timeout`, `otlp.sample_ratio` outside `0.0..=1.0`, an invalid `filter`, …).
+    /// It is the [`ConfigError::Validation`](boost_config::ConfigError::Validation) the config
+    /// loader reports for the same settings, listing every problem under its key
+    /// (`tracing.flush_timeout`, `tracing.otlp.sample_ratio`) with
+    /// [`Source::Code`](boost_config::Source::Code) as its layer.
+    #[error(transparent)]
+    Config(boost_config::ConfigError),
     /// The OTLP exporter could not be built (bad endpoint, header, or runtime).
     #[error("cannot set up OTLP span export to {endpoint}: {reason} (check tracing.otlp settings)")]
     Otlp {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use boost_config::ServiceIdentity;
+use boost_config::{Problems, ServiceIdentity};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SpanProcessor;
 use tracing::Dispatch;
@@ -21,6 +21,10 @@ use crate::redact::Redactor;
 use crate::settings::TracingSettings;
 use crate::writer::{DirectSink, LineSink, QueueSink};
 use crate::{Error, panic_hook};
+
+/// The config section the settings are checked under: problem keys read `tracing.otlp.timeout`,
+/// as the loader reports them.
+const SECTION: &str = "tracing";
 
 /// Set once `init` has installed the global subscriber.
 static INITIALISED: AtomicBool = AtomicBool::new(false);
@@ -43,9 +47,11 @@ static INITIALISED: AtomicBool = AtomicBool::new(false);
 /// ```
 ///
 /// # Errors
-/// [`Error::AlreadyInitialised`] on a second call; [`Error::InvalidFilter`] when the filter
-/// (or `RUST_LOG`) is not valid; [`Error::Otlp`] / [`Error::InvalidSetting`] for bad OTLP
-/// settings; [`Error::Writer`] when the writer thread cannot start.
+/// [`Error::Config`] when the settings break their rules, listing every problem under its key
+/// (`tracing.flush_timeout`, `tracing.otlp.sample_ratio`, …; the same list the config loader
+/// reports); [`Error::AlreadyInitialised`] on a second call; [`Error::InvalidFilter`] when
+/// `RUST_LOG` is not valid; [`Error::Otlp`] when the OTLP exporter cannot be set up;
+/// [`Error::Writer`] when the writer thread cannot start.
 pub fn init(settings: &TracingSettings, identity: &ServiceIdentity) -> Result<TracingGuard, Error> {
     builder(settings, identity).init()
 }
@@ -174,6 +180,9 @@ impl Builder {
 
     fn assemble(self) -> Result<(Dispatch, TracingGuard), Error> {
         let settings = self.settings;
+        Problems::of(SECTION, &settings)
+            .into_result(format!("the tracing of {}", self.identity.name))
+            .map_err(Error::Config)?;
         let (directives, from_env) = match std::env::var("RUST_LOG") {
             Ok(env) if self.read_rust_log && !env.trim().is_empty() => (env, true),
             _ => (settings.filter.clone(), false),

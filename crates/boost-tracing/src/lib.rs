@@ -67,6 +67,14 @@
 //! one test, without touching global state; [`builder`] builds the production subscriber
 //! without installing it, e.g. writing to a [`testing::LogLines`].
 //!
+//! # Settings
+//!
+//! [`TracingSettings`] is the `[tracing]` config section. It implements
+//! [`boost_config::Validate`] and [`boost_config::Document`]: the config loader reports every
+//! value that cannot work under its key (`tracing.flush_timeout`, `tracing.otlp.sample_ratio`,
+//! …), `init` and [`Builder::build`] run the same rules and return them as [`Error::Config`],
+//! and the field docs become the comments of the generated reference config.
+//!
 //! # Edge cases
 //!
 //! - `init` installs process-wide state and works once; a second call returns
@@ -95,6 +103,7 @@ pub mod propagation;
 mod rate_limit;
 mod redact;
 mod render;
+mod rules;
 mod settings;
 pub mod testing;
 mod timestamp;

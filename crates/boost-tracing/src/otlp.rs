@@ -16,7 +16,7 @@ use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider, SpanProcessor,
     TracerProviderBuilder,
 };
-use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
+use tonic::metadata::{Ascii, MetadataKey, MetadataMap, MetadataValue};
 
 use crate::Error;
 use crate::redact::{REDACTED, Redactor};
@@ -52,18 +52,13 @@ impl Drop for ExportRuntime {
 
 /// Builds the provider. Spans are recorded when OTLP export is on or `extra` processors were
 /// given; otherwise only sampled-by-parent spans are, and ids still exist for correlation.
+/// The settings have passed their [`Validate`](boost_config::Validate) rules.
 pub(crate) fn provider(
     settings: &OtlpSettings,
     identity: &ServiceIdentity,
     extra: Vec<Box<dyn SpanProcessor>>,
     redactor: &Redactor,
 ) -> Result<(SdkTracerProvider, Option<ExportRuntime>), Error> {
-    if !(0.0..=1.0).contains(&settings.sample_ratio) {
-        return Err(Error::InvalidSetting {
-            key: "otlp.sample_ratio",
-            reason: format!("{} is not between 0.0 and 1.0", settings.sample_ratio),
-        });
-    }
     let recording = settings.enabled || !extra.is_empty();
     let root = if recording {
         Sampler::TraceIdRatioBased(settings.sample_ratio)
@@ -99,6 +94,25 @@ fn header_name(configured: &str) -> String {
     configured.replace('_', "-")
 }
 
+/// The gRPC metadata entry for the configured header `name` and its `value`, or what is wrong
+/// with them (never quoting the value, a secret).
+pub(crate) fn header(
+    name: &str,
+    value: &str,
+) -> Result<(MetadataKey<Ascii>, MetadataValue<Ascii>), String> {
+    let sent = header_name(name);
+    let key = MetadataKey::from_bytes(sent.as_bytes()).map_err(|_| {
+        format!(
+            "{sent:?} is not a valid gRPC metadata name: use ASCII letters, digits and `-`, \
+             not ending in `-bin`"
+        )
+    })?;
+    let value = MetadataValue::try_from(value).map_err(|_| {
+        format!("the value of header {sent:?} is not printable ASCII (the value is not shown)")
+    })?;
+    Ok((key, value))
+}
+
 /// An [`Error::Otlp`] for these settings. The endpoint is shown with any `user:password@`
 /// masked, and so is every quotation of it in `reason` (library errors quote the URL they
 /// were given): error messages end up in logs and crash reports.
@@ -117,19 +131,8 @@ fn otlp_processor(settings: &OtlpSettings) -> Result<(BatchSpanProcessor, Export
         .map_err(|e| otlp_error(settings, format!("the endpoint is not a valid URI: {e}")))?;
     let mut metadata = MetadataMap::new();
     for (name, value) in &settings.headers {
-        let name = header_name(name);
-        let key = MetadataKey::from_bytes(name.as_bytes()).map_err(|_| {
-            otlp_error(
-                settings,
-                format!("header name {name:?} is not valid gRPC metadata"),
-            )
-        })?;
-        let value = MetadataValue::try_from(value.expose().as_str()).map_err(|_| {
-            otlp_error(
-                settings,
-                format!("the value of header {name:?} is not printable ASCII"),
-            )
-        })?;
+        let (key, value) =
+            header(name, value.expose()).map_err(|problem| otlp_error(settings, problem))?;
         metadata.insert(key, value);
     }
 
@@ -164,8 +167,8 @@ fn otlp_processor(settings: &OtlpSettings) -> Result<(BatchSpanProcessor, Export
         .map_err(|e| otlp_error(settings, format!("cannot start the export thread: {e}")))?;
 
     let config = BatchConfigBuilder::default()
-        .with_max_queue_size(settings.max_queue_size.max(1))
-        .with_max_export_batch_size(settings.max_export_batch_size.max(1))
+        .with_max_queue_size(settings.max_queue_size)
+        .with_max_export_batch_size(settings.max_export_batch_size)
         .with_scheduled_delay(settings.scheduled_delay)
         .build();
     let processor = BatchSpanProcessor::builder(exporter)

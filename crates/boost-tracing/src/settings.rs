@@ -34,34 +34,65 @@ pub const DEFAULT_REDACT: &[&str] = &[
 /// "#).unwrap();
 /// assert!(settings.otlp.enabled);
 /// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// Its [`Validate`](boost_config::Validate) rules report every value that cannot work, each
+/// under its key: the config loader runs them (keys under the section, `tracing.otlp.timeout`),
+/// and so do [`init`](crate::init) and [`Builder::build`](crate::Builder::build), which return
+/// the same problems as [`Error::Config`](crate::Error::Config):
+///
+/// ```
+/// use std::time::Duration;
+/// use boost_config::Problems;
+/// use boost_tracing::TracingSettings;
+///
+/// let mut settings = TracingSettings::default();
+/// settings.flush_timeout = Duration::ZERO;
+/// settings.otlp.sample_ratio = 1.5;
+/// let problems = Problems::of("tracing", &settings);
+/// assert_eq!(
+///     problems.keys().collect::<Vec<_>>(),
+///     ["tracing.otlp.sample_ratio", "tracing.flush_timeout"]
+/// );
+/// ```
+#[derive(
+    Clone, Debug, PartialEq, Serialize, Deserialize, boost_config::Validate, boost_config::Document,
+)]
+#[validate(custom = crate::rules::tracing)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct TracingSettings {
-    /// Log line format: `json`, `pretty`, `compact`, or `auto` (json, unless stdout is a
-    /// terminal, then pretty). Default: `auto`.
+    /// Log line format: `json` (one object per line, the documented schema), `pretty` (several
+    /// lines per event, for people), `compact` (one line per event, for people), or `auto`
+    /// (`json`, unless stdout is a terminal, then `pretty`). Default: `auto`.
     pub format: LogFormat,
-    /// Which events are logged, in `RUST_LOG` syntax (`info,my_crate=debug`). The `RUST_LOG`
-    /// environment variable, when set and not empty, overrides it (an invalid one makes
-    /// [`init`](crate::init) fail, naming it). Changeable at run time through
-    /// [`LogFilter`](crate::LogFilter). Default: `info`.
+    /// Which events are logged, in `RUST_LOG` syntax: a default level, then `target=level` per
+    /// crate or module (`info,hello_service=debug`). The `RUST_LOG` environment variable, when
+    /// set and not empty, overrides it. Changeable while the service runs, through the admin
+    /// `/loglevel` endpoint. Default: `info`.
     pub filter: String,
-    /// Field names whose values are written as `"[REDACTED]"` in events and spans, in every
-    /// format. Default: [`DEFAULT_REDACT`].
+    /// Field names whose values are never written: log lines and exported spans show a mask
+    /// instead, in every format. Matched case-insensitively on the whole field name or on its
+    /// end after a `.`, `_` or `-` (`password` also hides `db.password`, `api_key` also
+    /// `x_api_key`, but not `password_hash`). This list replaces the default one; entries must
+    /// not be empty. Default: `password`, `passwd`, `secret`, `token`, `authorization`,
+    /// `cookie`, `api_key`, `apikey`, `private_key`.
     pub redact: Vec<String>,
-    /// How many log lines may wait for the (background) writer; when full, new lines are
-    /// dropped and counted in `log_dropped_lines_total`, never blocking the caller.
-    /// Default: `16384`.
+    /// How many log lines may wait for the background writer. When the queue is full, new
+    /// lines are dropped and counted in `log_dropped_lines_total`; logging never blocks the
+    /// service. At least 1. Default: `16384`.
     pub queue_lines: usize,
-    /// How long flushing the log queue may take at shutdown before giving up. Default: `2s`.
+    /// How long shutdown waits for queued log lines to be written, and again for pending spans
+    /// to be exported, before giving up on them. More than `0s` and at most `5m`.
+    /// Default: `2s`.
     #[serde(with = "humantime_serde")]
     pub flush_timeout: Duration,
-    /// Per-callsite rate limiting. Default: off.
+    /// Per-call-site rate limiting of log events. Default: off.
     pub rate_limit: RateLimitSettings,
-    /// Turn panics into one structured `error` event (then run the previous hook).
+    /// Log a panic as one structured `error` event (with its location, thread and, when
+    /// `RUST_BACKTRACE` asks for it, backtrace) before the usual panic message.
     /// Default: `true`.
     pub panic_hook: bool,
-    /// OpenTelemetry span export over OTLP/gRPC. Default: off.
+    /// OpenTelemetry span export to a collector over OTLP/gRPC. Default: off.
     pub otlp: OtlpSettings,
 }
 
@@ -81,7 +112,18 @@ impl Default for TracingSettings {
 }
 
 /// Log line format.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    boost_config::Validate,
+    boost_config::Document,
+)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum LogFormat {
@@ -112,47 +154,65 @@ impl LogFormat {
 /// `info!`/`warn!`/… call site; the rest are dropped, counted in
 /// `log_suppressed_events_total`, and summarised by one `suppressed K events` line when the
 /// call site logs again after the window.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    boost_config::Validate,
+    boost_config::Document,
+)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct RateLimitSettings {
-    /// Events per second allowed from each call site; `0` turns rate limiting off.
-    /// Default: `0` (off).
+    /// Most events per second logged from one call site (one `info!`, `warn!`, … line in the
+    /// code); the rest are dropped, counted in `log_suppressed_events_total`, and summed up in
+    /// one `suppressed K events` line when the call site logs again. `0` turns rate limiting
+    /// off. Default: `0` (off).
     pub per_second: u32,
 }
 
 /// OTLP/gRPC span export.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Serialize, Deserialize, boost_config::Validate, boost_config::Document,
+)]
+#[validate(custom = crate::rules::otlp)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct OtlpSettings {
-    /// Export spans. When off, spans still get trace and span ids (for log correlation and
-    /// propagation) but are not recorded. Default: `false`.
+    /// Export spans to the collector. When off, spans still get trace and span ids (in log
+    /// lines and in the `traceparent` sent upstream) but are not recorded. Default: `false`.
     pub enabled: bool,
-    /// The collector's OTLP/gRPC endpoint. Default: `http://127.0.0.1:4317`.
-    ///
-    /// Credentials written in the URL (`https://user:password@collector:4317`) are masked as
-    /// `***@` wherever it is shown: `Debug`, `--print-config`, `/config`, error messages (see
-    /// [`Endpoint`]). Prefer [`headers`](Self::headers) for API keys where the collector
-    /// takes them.
+    /// The collector's OTLP/gRPC endpoint, an `http://` or `https://` URL. Credentials written
+    /// in it (`https://user:password@collector:4317`) are masked as `***@` wherever it is shown
+    /// (`--print-config`, `/config`, error messages); prefer `headers` for API keys where the
+    /// collector takes them. Checked only when `enabled`. Default: `http://127.0.0.1:4317`.
     pub endpoint: Endpoint,
-    /// Extra gRPC metadata sent with every export (e.g. an API key). Values are secrets:
-    /// never printed. A `_` in a name is sent as `-`, so a header such as `x-api-key` can
-    /// come from an environment variable (`…__TRACING__OTLP__HEADERS__X_API_KEY_FILE`).
-    /// Default: none.
+    /// Extra gRPC metadata sent with every export, e.g. an API key: names are ASCII (a `_` is
+    /// sent as `-`, so `x_api_key` from an environment variable such as
+    /// `…__TRACING__OTLP__HEADERS__X_API_KEY_FILE` is sent as `x-api-key`), values printable
+    /// ASCII. Values are secrets: never printed. Default: none.
     pub headers: BTreeMap<String, Secret<String>>,
-    /// Time limit for one export call. Default: `10s`.
+    /// Time limit for one export call to the collector. More than `0s` and at most `5m`.
+    /// Default: `10s`.
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
-    /// Finished spans waiting for export; beyond it spans are dropped. Default: `2048`.
+    /// Finished spans waiting for export; when the queue is full, new spans are dropped. The
+    /// queue is allocated up front (about 350 bytes a span). From 1 to 1000000.
+    /// Default: `2048`.
     pub max_queue_size: usize,
-    /// Spans per export call. Default: `512`.
+    /// Most spans sent in one export call. From 1 to `max_queue_size`. Default: `512`.
     pub max_export_batch_size: usize,
-    /// How often a batch is sent. Default: `5s`.
+    /// How often waiting spans are sent (sooner when a full batch is ready). More than `0s` and
+    /// at most `5m`. Default: `5s`.
     #[serde(with = "humantime_serde")]
     pub scheduled_delay: Duration,
-    /// Fraction of new traces sampled (0.0 – 1.0); a span with a parent follows its parent's
-    /// decision (parent-based trace-id-ratio sampler). Default: `1.0`.
+    /// Fraction of new traces recorded, from `0.0` (none) to `1.0` (all); a span whose caller
+    /// sent a trace context follows the caller's decision (parent-based trace-id-ratio
+    /// sampling). Default: `1.0`.
     pub sample_ratio: f64,
 }
 
@@ -214,6 +274,20 @@ mod tests {
     fn unknown_keys_are_rejected() {
         let err = toml::from_str::<TracingSettings>("fromat = \"json\"").unwrap_err();
         assert!(err.to_string().contains("fromat"), "{err}");
+    }
+
+    #[test]
+    fn every_format_parses_lowercase_and_has_no_rules() {
+        for (text, format) in [
+            ("auto", LogFormat::Auto),
+            ("json", LogFormat::Json),
+            ("pretty", LogFormat::Pretty),
+            ("compact", LogFormat::Compact),
+        ] {
+            let s: TracingSettings = toml::from_str(&format!("format = \"{text}\"")).unwrap();
+            assert_eq!(s.format, format);
+            assert!(boost_config::Problems::of("tracing", &s).is_empty());
+        }
     }
 
     #[test]
