@@ -35,7 +35,10 @@
 //!   OpenTelemetry ids of that span, also when OTLP export is off.
 //! - **A filter** in `RUST_LOG` syntax ([`TracingSettings::filter`], overridden by the
 //!   `RUST_LOG` environment variable), changeable at run time through
-//!   [`TracingGuard::log_filter`] → [`LogFilter::set`].
+//!   [`TracingGuard::log_filter`] → [`LogFilter::set`]. The OpenTelemetry crates' own logs
+//!   (targets `opentelemetry`, `opentelemetry_sdk`, …; "Global tracer provider is set" at every
+//!   start) stay at `warn` unless the filter names them (`info,opentelemetry_sdk=debug`) or
+//!   its default level is quieter, so a start is quiet and their warnings and errors show.
 //! - **Redaction**: fields named in [`TracingSettings::redact`] (default [`DEFAULT_REDACT`]:
 //!   `password`, `token`, `authorization`, …) are written as `"[REDACTED]"` in events and span
 //!   fields, in every format, and in exported span attributes.

@@ -68,7 +68,8 @@ pub struct TracingSettings {
     /// Which events are logged, in `RUST_LOG` syntax: a default level, then `target=level` per
     /// crate or module (`info,hello_service=debug`). The `RUST_LOG` environment variable, when
     /// set and not empty, overrides it. Changeable while the service runs, through the admin
-    /// `/loglevel` endpoint. Default: `info`.
+    /// `/loglevel` endpoint. The OpenTelemetry libraries' own logs stay at `warn` unless the
+    /// filter names them (`info,opentelemetry_sdk=debug`). Default: `info`.
     pub filter: String,
     /// Field names whose values are never written: log lines and exported spans show a mask
     /// instead, in every format. Matched case-insensitively on the whole field name or on its

@@ -1,7 +1,7 @@
 //! `init` installs the process-wide subscriber, so it gets a test binary (process) of its own.
 //! One test, in order: init, second init fails clearly, the panic hook writes one structured
-//! event before the previous hook runs, the filter reloads globally, async shutdown on a
-//! current-thread runtime flushes.
+//! event before the previous hook runs, the filter reloads globally, OpenTelemetry's own info
+//! lines stay out of a start, async shutdown on a current-thread runtime flushes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
@@ -71,6 +71,14 @@ fn init_once_then_panic_hook_filter_reload_and_shutdown() {
     });
     assert!(headers.contains_key("traceparent"));
 
+    // `init` set the global tracer provider, and OpenTelemetry logged "Global tracer provider
+    // is set…" at info: kept out. Naming the crate in the filter lets the line through (so the
+    // check below is not vacuous).
+    guard.log_filter().set("info,opentelemetry=info").unwrap();
+    opentelemetry::global::set_tracer_provider(
+        opentelemetry_sdk::trace::SdkTracerProvider::builder().build(),
+    );
+
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -102,4 +110,19 @@ fn init_once_then_panic_hook_filter_reload_and_shutdown() {
         .collect();
     assert!(!messages.contains(&"hidden"));
     assert!(messages.contains(&"visible"));
+    let provider_set: Vec<_> = lines
+        .iter()
+        .filter(|l| l["target"] == "opentelemetry")
+        .filter(|l| {
+            l["message"]
+                .as_str()
+                .unwrap()
+                .contains("Global tracer provider is set")
+        })
+        .collect();
+    assert_eq!(
+        provider_set.len(),
+        1,
+        "only the second, with opentelemetry named in the filter: {lines:#?}"
+    );
 }

@@ -217,6 +217,74 @@ fn filter_change_at_run_time_takes_effect() {
     assert_eq!(messages, vec![Value::from("shown after")]);
 }
 
+/// The messages `filter` lets through of events at each level from OpenTelemetry's crates.
+fn otel_messages_through(filter: &str) -> Vec<String> {
+    let mut settings = json_settings();
+    settings.filter = filter.into();
+    let (dispatch, _guard, lines) = logger(settings);
+    tracing::dispatcher::with_default(&dispatch, || {
+        tracing::info!(target: "opentelemetry", "api info");
+        tracing::debug!(target: "opentelemetry_sdk", "sdk debug");
+        tracing::info!(target: "opentelemetry_sdk", "sdk info");
+        tracing::warn!(target: "opentelemetry_sdk", "sdk warn");
+        tracing::error!(target: "opentelemetry-otlp", "otlp error");
+        tracing::info!(target: "my_service", "service info");
+    });
+    lines
+        .json()
+        .iter()
+        .map(|l| l["message"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn opentelemetry_logs_stay_at_warn_unless_the_filter_names_them() {
+    assert_eq!(
+        otel_messages_through("info"),
+        ["sdk warn", "otlp error", "service info"],
+        "a start is quiet, OpenTelemetry's warnings and errors still show"
+    );
+    assert_eq!(
+        otel_messages_through("trace"),
+        ["sdk warn", "otlp error", "service info"]
+    );
+    assert_eq!(
+        otel_messages_through("info,opentelemetry_sdk=debug"),
+        [
+            "sdk debug",
+            "sdk info",
+            "sdk warn",
+            "otlp error",
+            "service info"
+        ],
+        "a crate named in the filter gets the level asked for; the others stay at warn"
+    );
+    assert_eq!(
+        otel_messages_through("error"),
+        ["otlp error"],
+        "a quieter default is not widened"
+    );
+}
+
+#[test]
+fn a_filter_set_at_run_time_keeps_opentelemetry_at_warn_too() {
+    let mut settings = json_settings();
+    settings.filter = "warn".into();
+    let (dispatch, guard, lines) = logger(settings);
+    tracing::dispatcher::with_default(&dispatch, || {
+        guard.log_filter().set("debug").unwrap();
+        tracing::info!(target: "opentelemetry", "hidden");
+        tracing::warn!(target: "opentelemetry", "shown");
+    });
+    assert_eq!(
+        guard.log_filter().current(),
+        "debug",
+        "the filter reads as it was set"
+    );
+    let messages: Vec<_> = lines.json().iter().map(|l| l["message"].clone()).collect();
+    assert_eq!(messages, [Value::from("shown")]);
+}
+
 #[test]
 fn rate_limited_callsite_writes_n_then_a_suppressed_summary() {
     let mut settings = json_settings();
