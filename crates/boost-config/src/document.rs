@@ -107,14 +107,24 @@ fn clean(doc: &str) -> String {
             rest = "";
             break;
         };
-        let text = after[..close].trim_matches('`');
-        out.push_str(text);
-        rest = &after[close + 1..];
-        // `[text](target)`: drop the target.
-        if let Some(target) = rest.strip_prefix('(')
+        let inner = &after[..close];
+        let tail = &after[close + 1..];
+        if let Some(target) = tail.strip_prefix('(')
             && let Some(end) = target.find(')')
         {
+            // `[text](target)`: the text.
+            out.push_str(inner.trim_matches('`'));
             rest = &target[end + 1..];
+        } else if inner.len() > 1 && inner.starts_with('`') && inner.ends_with('`') {
+            // An intra-doc link, `[`Secret`]`: the name.
+            out.push_str(inner.trim_matches('`'));
+            rest = tail;
+        } else {
+            // Not a link: `[REDACTED]`, `[0.005, 0.01]`.
+            out.push('[');
+            out.push_str(inner);
+            out.push(']');
+            rest = tail;
         }
     }
     out.push_str(rest);
@@ -202,6 +212,12 @@ mod tests {
         );
         assert_eq!(clean("See [`Secret`]."), "See Secret.");
         assert_eq!(clean("an unclosed [bracket"), "an unclosed [bracket");
-        assert_eq!(clean("[a](b) and [c]"), "a and c");
+        assert_eq!(clean("[a](b) and [`c`]"), "a and c");
+    }
+
+    #[test]
+    fn brackets_that_are_not_links_stay() {
+        assert_eq!(clean("shown as \"[REDACTED]\""), "shown as \"[REDACTED]\"");
+        assert_eq!(clean("e.g. [0.005, 0.01]"), "e.g. [0.005, 0.01]");
     }
 }

@@ -43,10 +43,8 @@ pub struct KitSettings {
     /// Graceful shutdown timings and readiness checks.
     pub lifecycle: LifecycleSettings,
     /// Logs and traces: JSON lines, the log filter, OTLP export.
-    #[validate(skip)] // TEMP until TracingSettings implements Validate + Document
     pub tracing: TracingSettings,
     /// Prometheus metrics on the admin server's /metrics.
-    #[validate(skip)] // TEMP until MetricsSettings implements Validate + Document
     pub metrics: MetricsSettings,
 }
 
