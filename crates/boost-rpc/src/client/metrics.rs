@@ -53,13 +53,6 @@ impl EndpointState {
 
 pub use crate::status_code::code_name;
 
-/// Parses a code name as written in settings (`"UNAVAILABLE"`, case-insensitive).
-pub fn parse_code(name: &str) -> Option<Code> {
-    (0..17)
-        .map(Code::from_i32)
-        .find(|c| code_name(*c).eq_ignore_ascii_case(name.trim()))
-}
-
 const CODES: usize = 17;
 
 /// The attempt counters of one method, one per status code, created on first use.

@@ -15,4 +15,4 @@ mod dns;
 mod fixed;
 
 pub use dns::{DnsDiscover, Resolver, SystemResolver};
-pub use fixed::StaticEndpoints;
+pub(crate) use fixed::{StaticEndpoints, parse_endpoint};

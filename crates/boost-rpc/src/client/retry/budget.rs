@@ -41,10 +41,12 @@ struct Inner {
 impl RetryBudget {
     /// A budget allowing `ratio` retries per call plus `min_per_sec`, with
     /// deposits counted for `ttl` (clamped to tower's 1–60 s).
-    pub fn new(ttl: Duration, min_per_sec: u32, ratio: f32) -> Self {
+    pub fn new(ttl: Duration, min_per_sec: u32, ratio: f64) -> Self {
         let ttl = ttl.clamp(Duration::from_secs(1), Duration::from_secs(60));
+        // tower's budget counts in f32; the settings say f64 so that 0.2
+        // reads as 0.2 in a generated config file, not 0.20000000298023224.
         let ratio = if ratio.is_finite() {
-            ratio.clamp(0.0, 1000.0)
+            ratio.clamp(0.0, 1000.0) as f32
         } else {
             0.0
         };

@@ -42,6 +42,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use boost_config::Problems;
 use http::{HeaderValue, Request, Response};
 use tonic::body::Body;
 use tonic::codegen::Bytes;
@@ -99,17 +100,29 @@ impl RetryLayer {
         }
     }
 
-    /// A layer from settings (fails on an unknown code name).
+    /// A layer from settings.
+    ///
+    /// # Errors
+    /// [`RpcError::Config`] naming every `retry.*` setting that cannot work
+    /// (an unknown code name, `max_attempts = 0`, …).
     pub fn from_settings(
         settings: &RetrySettings,
         metrics: Arc<ClientMetrics>,
     ) -> Result<Self, RpcError> {
-        Ok(Self::new(
-            RetryPolicy::from_settings(settings)?,
+        Problems::of("retry", settings)
+            .into_result(format!("the retry layer of client `{}`", metrics.client()))
+            .map_err(|e| RpcError::Config(Box::new(e)))?;
+        Ok(Self::with_metrics(settings, metrics))
+    }
+
+    /// A layer from settings already validated.
+    pub(crate) fn with_metrics(settings: &RetrySettings, metrics: Arc<ClientMetrics>) -> Self {
+        Self::new(
+            RetryPolicy::from_settings(settings),
             RetryBudget::from_settings(settings),
             RetryBackoff::from_settings(settings),
             metrics,
-        ))
+        )
     }
 }
 
