@@ -72,6 +72,7 @@
 pub mod client;
 pub mod deadline;
 mod error;
+mod grpc_timeout;
 mod method_cache;
 pub mod server;
 mod service_error;

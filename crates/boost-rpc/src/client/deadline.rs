@@ -19,14 +19,6 @@
 //! runs a timer for each attempt from the `grpc-timeout` it sends, and every
 //! other wait in the stack checks the deadline, so a second timer per call
 //! would only cost (a timer is one of the largest per-call costs measured).
-//!
-//! ```
-//! use std::time::Duration;
-//! use boost_rpc::client::deadline::{format_grpc_timeout, parse_grpc_timeout};
-//!
-//! assert_eq!(format_grpc_timeout(Duration::from_millis(123)), "123000u");
-//! assert_eq!(parse_grpc_timeout("200m"), Some(Duration::from_millis(200)));
-//! ```
 
 use std::future::Future;
 use std::pin::Pin;
@@ -38,13 +30,8 @@ use tower::{Layer, Service};
 
 use super::CallOptions;
 use crate::RpcError;
+use crate::grpc_timeout;
 use crate::status_code::grpc_status;
-
-/// The `grpc-timeout` metadata key.
-pub const GRPC_TIMEOUT: &str = "grpc-timeout";
-
-// Pre-parsed: a `&str` key is re-validated on every lookup.
-const GRPC_TIMEOUT_NAME: http::HeaderName = http::HeaderName::from_static(GRPC_TIMEOUT);
 
 /// The deadline of the current call, as a request extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,22 +49,15 @@ impl CallDeadline {
         if left.is_zero() {
             return false;
         }
-        let mut buf = [0u8; 10];
-        if let Ok(mut value) = HeaderValue::from_bytes(write_grpc_timeout(left, &mut buf)) {
+        let mut buf = [0u8; grpc_timeout::MAX_LEN];
+        if let Ok(mut value) = HeaderValue::from_bytes(grpc_timeout::encode(left, &mut buf)) {
             // Never-indexed: a value that differs on every call would only
             // churn the HPACK tables of both ends.
             value.set_sensitive(true);
-            headers.insert(GRPC_TIMEOUT_NAME, value);
+            headers.insert(grpc_timeout::HEADER, value);
         }
         true
     }
-}
-
-/// Formats `d` the gRPC way: at most 8 digits and a unit (`n u m S M H`),
-/// picking the finest unit that fits, rounded down.
-pub fn format_grpc_timeout(d: Duration) -> String {
-    let mut buf = [0u8; 10];
-    String::from_utf8_lossy(write_grpc_timeout(d, &mut buf)).into_owned()
 }
 
 /// The `grpc-timeout` value of an attempt sent with the whole `timeout` left,
@@ -96,61 +76,13 @@ fn whole_timeout_value(timeout: Duration) -> Option<HeaderValue> {
     let text = match known.iter().find(|(d, _)| *d == timeout) {
         Some((_, text)) => *text,
         None if known.len() < 64 => {
-            let text: &'static str = Box::leak(format_grpc_timeout(timeout).into_boxed_str());
+            let text: &'static str = Box::leak(grpc_timeout::format(timeout).into_boxed_str());
             known.push((timeout, text));
             text
         }
         None => return None,
     };
     HeaderValue::from_maybe_shared(tonic::codegen::Bytes::from_static(text.as_bytes())).ok()
-}
-
-/// [`format_grpc_timeout`] into `buf`, without allocating.
-fn write_grpc_timeout(d: Duration, buf: &mut [u8; 10]) -> &[u8] {
-    const MAX: u128 = 99_999_999;
-    let candidates = [
-        (d.as_nanos(), b'n'),
-        (d.as_micros(), b'u'),
-        (d.as_millis(), b'm'),
-        (u128::from(d.as_secs()), b'S'),
-        (u128::from(d.as_secs() / 60), b'M'),
-    ];
-    let (mut value, unit) = candidates
-        .into_iter()
-        .find(|(v, _)| *v <= MAX)
-        .unwrap_or((u128::from(d.as_secs() / 3600).min(MAX), b'H'));
-    // Digits right to left, then the unit.
-    let mut digits = [0u8; 8];
-    let mut n = 0;
-    loop {
-        digits[7 - n] = b'0' + (value % 10) as u8;
-        value /= 10;
-        n += 1;
-        if value == 0 || n == 8 {
-            break;
-        }
-    }
-    buf[..n].copy_from_slice(&digits[8 - n..]);
-    buf[n] = unit;
-    &buf[..=n]
-}
-
-/// Parses a `grpc-timeout` value; `None` if malformed.
-pub fn parse_grpc_timeout(value: &str) -> Option<Duration> {
-    if value.len() < 2 || value.len() > 9 || !value.is_ascii() {
-        return None;
-    }
-    let (digits, unit) = value.split_at(value.len() - 1);
-    let n: u64 = digits.parse().ok()?;
-    Some(match unit {
-        "H" => Duration::from_secs(n * 3600),
-        "M" => Duration::from_secs(n * 60),
-        "S" => Duration::from_secs(n),
-        "m" => Duration::from_millis(n),
-        "u" => Duration::from_micros(n),
-        "n" => Duration::from_nanos(n),
-        _ => return None,
-    })
 }
 
 /// The earliest deadline for a call starting `now` (see the module docs).
@@ -163,9 +95,8 @@ pub fn effective_deadline<B>(request: &Request<B>, timeout: Duration, now: Insta
     let mut deadline = crate::deadline::after(now, timeout);
     if let Some(t) = request
         .headers()
-        .get(&GRPC_TIMEOUT_NAME)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_grpc_timeout)
+        .get(&grpc_timeout::HEADER)
+        .and_then(|v| grpc_timeout::parse(v.as_bytes()))
     {
         deadline = deadline.min(crate::deadline::after(now, t));
     }
@@ -286,7 +217,7 @@ where
             // The common case: nothing shortened the call's own timeout.
             request
                 .headers_mut()
-                .insert(GRPC_TIMEOUT_NAME, value.clone());
+                .insert(grpc_timeout::HEADER, value.clone());
         } else if !call.stamp_at(request.headers_mut(), now) {
             let why = match crate::deadline::current() {
                 Some(d) if d <= now => "the inbound call's deadline had already passed",
@@ -377,7 +308,9 @@ mod tests {
     async fn sent_grpc_timeout(layer: DeadlineLayer, request: Request<()>) -> HeaderValue {
         use tower::ServiceExt;
         let echo = tower::service_fn(|request: Request<()>| async move {
-            Ok::<_, RpcError>(Response::new(request.headers().get(GRPC_TIMEOUT).cloned()))
+            Ok::<_, RpcError>(Response::new(
+                request.headers().get(&grpc_timeout::HEADER).cloned(),
+            ))
         });
         let response = layer.layer(echo).oneshot(request).await.unwrap();
         response.into_body().expect("grpc-timeout was sent")
@@ -400,7 +333,7 @@ mod tests {
     async fn the_layer_alone_times_out_a_slow_service_and_stamps_grpc_timeout() {
         use tower::ServiceExt;
         let slow = tower::service_fn(|request: Request<()>| async move {
-            let sent = request.headers().get(GRPC_TIMEOUT).cloned();
+            let sent = request.headers().get(&grpc_timeout::HEADER).cloned();
             tokio::time::sleep(Duration::from_secs(5)).await;
             Ok::<_, RpcError>(Response::new(sent))
         });
@@ -418,7 +351,7 @@ mod tests {
             Request::new(()),
         )
         .await;
-        let sent = parse_grpc_timeout(sent.to_str().unwrap()).unwrap();
+        let sent = grpc_timeout::parse(sent.as_bytes()).unwrap();
         assert!(sent <= Duration::from_millis(50) && sent > Duration::from_millis(40));
     }
 
@@ -438,19 +371,5 @@ mod tests {
         let sent = sent_grpc_timeout(layer, request).await;
         assert_eq!(sent, "123000u");
         assert!(sent.is_sensitive(), "values that vary are never indexed");
-    }
-
-    #[test]
-    fn formats_with_at_most_eight_digits() {
-        assert_eq!(format_grpc_timeout(Duration::from_nanos(5)), "5n");
-        assert_eq!(format_grpc_timeout(Duration::from_millis(200)), "200000u");
-        assert_eq!(format_grpc_timeout(Duration::from_secs(300)), "300000m");
-        assert_eq!(format_grpc_timeout(Duration::from_secs(200_000)), "200000S");
-        for v in ["1H", "2M", "3S", "4m", "5u", "6n"] {
-            let d = parse_grpc_timeout(v).unwrap();
-            assert_eq!(parse_grpc_timeout(&format_grpc_timeout(d)), Some(d));
-        }
-        assert_eq!(parse_grpc_timeout("123456789m"), None);
-        assert_eq!(parse_grpc_timeout("12x"), None);
     }
 }

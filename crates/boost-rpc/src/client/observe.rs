@@ -46,13 +46,8 @@ use super::metrics::{CallRecorder, ClientMetrics};
 use super::{method_of, with_call_start};
 use crate::RpcError;
 use crate::server::RequestId;
+use crate::server::request_id::HEADER as REQUEST_ID;
 use crate::status_code::grpc_status;
-
-/// The request id metadata key.
-pub const REQUEST_ID: &str = "x-request-id";
-
-// Pre-parsed: a `&str` key is re-validated on every lookup.
-const REQUEST_ID_NAME: http::HeaderName = http::HeaderName::from_static(REQUEST_ID);
 
 /// Adds spans, metrics and propagation. See the [module docs](self).
 #[derive(Debug, Clone)]
@@ -117,10 +112,8 @@ where
 
     fn call(&mut self, mut request: Request<Body>) -> Self::Future {
         let start = Instant::now();
-        if !request.headers().contains_key(&REQUEST_ID_NAME) {
-            request
-                .headers_mut()
-                .insert(REQUEST_ID_NAME, new_request_id());
+        if !request.headers().contains_key(&REQUEST_ID) {
+            request.headers_mut().insert(REQUEST_ID, new_request_id());
         }
         let method = method_of(request.uri());
         let recorder = self.metrics.call_recorder(method);
@@ -138,7 +131,7 @@ where
             client = self.metrics.client(),
             request_id = request
                 .headers()
-                .get(&REQUEST_ID_NAME)
+                .get(&REQUEST_ID)
                 .and_then(|v| v.to_str().ok()),
         );
         if !span.is_disabled() {

@@ -30,9 +30,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::grpc;
-
-// Pre-parsed: a `&str` key is re-validated on every lookup.
-const GRPC_TIMEOUT: http::HeaderName = http::HeaderName::from_static("grpc-timeout");
+use crate::grpc_timeout;
 
 /// Layer that applies [`DeadlineService`]. Cheap to clone.
 #[derive(Clone, Copy, Debug, Default)]
@@ -106,7 +104,7 @@ where
 
     #[inline]
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let budget = match (grpc_timeout(req.headers()), self.max) {
+        let budget = match (callers_timeout(req.headers()), self.max) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
@@ -200,73 +198,13 @@ where
     }
 }
 
-/// Parses `grpc-timeout`: up to 8 ASCII digits and a unit
-/// (`H`ours, `M`inutes, `S`econds, `m`illis, `u`micros, `n`anos).
-pub(crate) fn grpc_timeout(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(&GRPC_TIMEOUT)?;
-    let parsed = parse_grpc_timeout(value.as_bytes());
+/// The caller's `grpc-timeout`, if it sent a well-formed one (a malformed
+/// one is logged at debug level and ignored).
+fn callers_timeout(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(&grpc_timeout::HEADER)?;
+    let parsed = grpc_timeout::parse(value.as_bytes());
     if parsed.is_none() {
         tracing::debug!(value = ?value, "ignoring malformed grpc-timeout");
     }
     parsed
-}
-
-fn parse_grpc_timeout(bytes: &[u8]) -> Option<Duration> {
-    let (unit, digits) = bytes.split_last()?;
-    if digits.is_empty() || digits.len() > 8 || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let n = digits
-        .iter()
-        .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
-    Some(match unit {
-        b'H' => Duration::from_secs(n * 3600),
-        b'M' => Duration::from_secs(n * 60),
-        b'S' => Duration::from_secs(n),
-        b'm' => Duration::from_millis(n),
-        b'u' => Duration::from_micros(n),
-        b'n' => Duration::from_nanos(n),
-        _ => return None,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn grpc_timeout_units_follow_the_spec() {
-        assert_eq!(
-            parse_grpc_timeout(b"100m"),
-            Some(Duration::from_millis(100))
-        );
-        assert_eq!(parse_grpc_timeout(b"2S"), Some(Duration::from_secs(2)));
-        assert_eq!(parse_grpc_timeout(b"1H"), Some(Duration::from_secs(3600)));
-        assert_eq!(parse_grpc_timeout(b"3M"), Some(Duration::from_secs(180)));
-        assert_eq!(parse_grpc_timeout(b"7u"), Some(Duration::from_micros(7)));
-        assert_eq!(
-            parse_grpc_timeout(b"99999999n"),
-            Some(Duration::from_nanos(99_999_999))
-        );
-    }
-
-    #[test]
-    fn malformed_grpc_timeouts_are_rejected() {
-        for bad in [
-            &b""[..],
-            b"m",
-            b"100",
-            b"100x",
-            b"123456789S",
-            b"-1S",
-            b"1.5S",
-        ] {
-            assert_eq!(
-                parse_grpc_timeout(bad),
-                None,
-                "{:?}",
-                std::str::from_utf8(bad)
-            );
-        }
-    }
 }

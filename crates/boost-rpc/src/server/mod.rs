@@ -89,7 +89,7 @@ mod deadline;
 mod grpc;
 mod load_shed;
 mod metrics;
-mod request_id;
+pub(crate) mod request_id;
 mod settings;
 mod size_limit;
 mod stack;
@@ -101,8 +101,7 @@ pub use deadline::{DeadlineFuture, DeadlineLayer, DeadlineService};
 pub use load_shed::{LoadShedFuture, LoadShedLayer, LoadShedService, Slot};
 pub use metrics::{CallRecord, MetricsFuture, MetricsLayer, MetricsService};
 pub use request_id::{
-    REQUEST_ID_HEADER, RequestId, RequestIdFuture, RequestIdLayer, RequestIdService,
-    current_request_id,
+    RequestId, RequestIdFuture, RequestIdLayer, RequestIdService, current_request_id,
 };
 pub use settings::{Http2Settings, ServerSettings};
 pub use size_limit::{

@@ -49,11 +49,10 @@ pub fn current_request_id() -> Option<RequestId> {
     CURRENT.try_with(RequestId::clone).ok()
 }
 
-/// The metadata key (HTTP header) carrying the request id.
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
-
-// Pre-parsed: a `&str` key is re-validated on every lookup.
-const HEADER: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
+/// The metadata key (HTTP header) carrying the request id, for the server
+/// layer and the client alike. Pre-parsed: a `&str` key is re-validated on
+/// every lookup.
+pub(crate) const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 const MAX_LEN: usize = 128;
 
@@ -283,14 +282,14 @@ mod tests {
         });
         let mut req = Request::builder().header("content-type", content_type);
         if let Some(id) = id {
-            req = req.header(REQUEST_ID_HEADER, id);
+            req = req.header(HEADER, id);
         }
         let res = futures::executor::block_on(
             RequestIdLayer::new().layer(svc).call(req.body(()).unwrap()),
         )
         .unwrap();
         res.headers()
-            .get(REQUEST_ID_HEADER)
+            .get(HEADER)
             .map(|v| v.to_str().unwrap().to_owned())
     }
 
@@ -319,10 +318,7 @@ mod tests {
             );
             Ok::<_, std::convert::Infallible>(Response::new(seen))
         });
-        let req = Request::builder()
-            .header(REQUEST_ID_HEADER, "req-7")
-            .body(())
-            .unwrap();
+        let req = Request::builder().header(HEADER, "req-7").body(()).unwrap();
         let res = futures::executor::block_on(RequestIdLayer::new().layer(svc).call(req)).unwrap();
         assert_eq!(res.into_body().as_deref(), Some("req-7"));
         assert!(current_request_id().is_none(), "only inside the call");

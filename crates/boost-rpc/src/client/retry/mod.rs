@@ -59,10 +59,8 @@ use super::metrics::{ClientMetrics, code_name};
 use super::{CallOptions, method_of};
 use crate::RpcError;
 use crate::client::settings::RetrySettings;
+use crate::grpc_timeout;
 use crate::status_code::grpc_status;
-
-const GRPC_TIMEOUT_NAME: http::HeaderName =
-    http::HeaderName::from_static(super::deadline::GRPC_TIMEOUT);
 
 /// The request header telling the server how many attempts came before.
 pub const GRPC_PREVIOUS_RPC_ATTEMPTS: &str = "grpc-previous-rpc-attempts";
@@ -206,7 +204,7 @@ where
         let headers = parts
             .headers
             .iter()
-            .filter(|(name, _)| deadline.is_none() || *name != GRPC_TIMEOUT_NAME)
+            .filter(|(name, _)| deadline.is_none() || *name != grpc_timeout::HEADER)
             .map(|(name, value)| (name.clone(), value.clone()))
             .collect();
         let extensions = SavedExtensions::of(&parts.extensions);
