@@ -69,6 +69,9 @@
 //! each default.
 #![deny(missing_docs)]
 
+#[cfg(feature = "bench")]
+#[doc(hidden)]
+pub mod bench;
 pub mod client;
 pub mod deadline;
 mod error;

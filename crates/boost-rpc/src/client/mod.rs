@@ -16,7 +16,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! What every call gets, outermost first (see [`stack()`]):
+//! What every call gets, outermost first:
 //!
 //! 1. [`observe`]: a client span with the OTel RPC attributes, the
 //!    `rpc_client_call_duration_seconds` histogram, W3C trace context and
@@ -36,8 +36,20 @@
 //!    are ejected for a growing, jittered time and readmitted by one probe;
 //!    endpoints whose connect failed wait out gRPC's reconnect backoff.
 //!
-//! Endpoints come from [`discover`]: a fixed list, or a DNS name re-resolved
-//! every `dns.refresh`.
+//! Endpoints come from `endpoints`, a fixed list, or from `dns.name`, re-resolved
+//! every `dns.refresh` (through a [`Resolver`]: the system's, or one given to
+//! [`ClientBuilder::resolver`]). [`Client::endpoints`] shows each endpoint's
+//! [`EndpointState`].
+//!
+//! # Settings
+//!
+//! [`ClientSettings`] and its sections ([`RetrySettings`], [`EjectionSettings`],
+//! [`BalanceSettings`], [`ConcurrencySettings`], [`ReconnectSettings`],
+//! [`DnsSettings`]) are normally a section of the service's config. They
+//! implement [`boost_config::Validate`], so values that cannot work are refused
+//! when the config loads, under the section's keys (`profiles.retry.max_attempts`);
+//! [`client()`] runs the same checks for settings made in code
+//! ([`RpcError::Config`]).
 //!
 //! # Per-call knobs
 //!
@@ -52,14 +64,22 @@
 //! status with `RpcError::from(status)`: [`RpcError::is_retryable`],
 //! [`RpcError::is_caller_fault`], [`RpcError::is_server_fault`].
 //!
-//! Every layer is a tower `Layer` usable alone: [`retry`] and [`observe`] over
-//! any service of `http::Request<tonic::body::Body>`, the others over any
-//! service of `http::Request`s.
+//! # The layers alone
+//!
+//! Each layer is a module with a tower `Layer` and its service (and the
+//! service's response future in its `future` module), usable alone:
+//! [`retry::RetryLayer`] and [`observe::ObserveLayer`] over any service of
+//! `http::Request<tonic::body::Body>`, [`deadline::DeadlineLayer`],
+//! [`limit::ConcurrencyLimitLayer`] and [`eject::EjectLayer`] over any service
+//! of `http::Request`s; [`balance::Balance`] is a service over a list of them.
+//! The stack inside a [`Client`] is not public: its order is documented above,
+//! and may change without breaking anyone.
 
 pub mod balance;
 pub mod deadline;
-pub mod discover;
+mod discover;
 pub mod eject;
+pub mod future;
 pub mod limit;
 mod metrics;
 pub mod observe;
@@ -69,32 +89,28 @@ mod settings;
 mod stack;
 mod validate;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use boost_config::Problems;
-
 use http::{Request, Response, Uri};
 use tonic::body::Body;
 use tower::Service;
 
-pub use metrics::{
-    ClientMetrics, EndpointMetrics, EndpointState, RPC_CLIENT_ATTEMPTS_TOTAL,
-    RPC_CLIENT_EJECTIONS_TOTAL, RPC_CLIENT_ENDPOINTS, RPC_CLIENT_RETRIES_TOTAL,
-    RPC_CLIENT_RETRY_BUDGET_EXHAUSTED_TOTAL, code_name,
-};
-pub use observe::ObservedBody;
-pub use options::CallOptions;
-pub use settings::{
+pub use self::discover::Resolver;
+pub(crate) use self::metrics::ClientMetrics;
+pub use self::metrics::EndpointState;
+pub use self::options::CallOptions;
+pub use self::settings::{
     BalanceSettings, ClientSettings, ConcurrencySettings, DnsSettings, EjectionSettings,
     ReconnectSettings, RetrySettings,
 };
-pub use stack::{EndpointService, Stack, stack};
 
 use self::balance::EndpointSet;
-use self::discover::{DnsDiscover, Resolver, StaticEndpoints, SystemResolver};
+use self::discover::{DnsDiscover, StaticEndpoints, SystemResolver};
+use self::future::ResponseFuture;
+use self::observe::ResponseBody;
+use self::stack::{Stack, stack};
 use crate::RpcError;
 
 /// Builds the client named `name` (the `client` metric label) from `settings`.
@@ -218,7 +234,7 @@ impl ClientBuilder {
 }
 
 impl Service<Request<Body>> for Client {
-    type Response = Response<ObservedBody>;
+    type Response = Response<ResponseBody>;
     type Error = RpcError;
     type Future = ResponseFuture;
 
@@ -230,28 +246,6 @@ impl Service<Request<Body>> for Client {
         ResponseFuture {
             inner: Box::pin(self.inner.call(request)),
         }
-    }
-}
-
-/// Response future of [`Client`]: the stack's futures, composed without
-/// allocating, in one box. The composition is large (a request is held by
-/// value until its attempt starts); boxed once here, the generated client's
-/// own futures move a pointer instead of copying it at every await.
-pub struct ResponseFuture {
-    inner: Pin<Box<<Stack as Service<Request<Body>>>::Future>>,
-}
-
-impl Future for ResponseFuture {
-    type Output = Result<Response<ObservedBody>, RpcError>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.inner.as_mut().poll(cx)
-    }
-}
-
-impl std::fmt::Debug for ResponseFuture {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }
 }
 

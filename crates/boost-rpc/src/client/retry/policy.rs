@@ -6,12 +6,12 @@ use crate::client::settings::RetrySettings;
 use crate::status_code::parse_code;
 
 /// gRFC A6 caps attempts at 5 whatever the configuration says.
-pub const MAX_ATTEMPTS_CAP: u32 = 5;
+pub(crate) const MAX_ATTEMPTS_CAP: u32 = 5;
 
 /// Which codes are retryable, how many attempts a call gets, and which
 /// methods are idempotent.
 #[derive(Debug, Clone)]
-pub struct RetryPolicy {
+pub(crate) struct RetryPolicy {
     codes: u32,
     max_attempts: u32,
     idempotent: Vec<String>,
@@ -20,7 +20,7 @@ pub struct RetryPolicy {
 impl RetryPolicy {
     /// The policy described by `settings`, which are validated first
     /// (`retry.codes` names known codes; an unknown name is left out here).
-    pub fn from_settings(settings: &RetrySettings) -> Self {
+    pub(crate) fn from_settings(settings: &RetrySettings) -> Self {
         let codes = (settings.codes.iter())
             .filter_map(|name| parse_code(name))
             .fold(0u32, |codes, code| codes | 1 << (code as i32));
@@ -32,18 +32,18 @@ impl RetryPolicy {
     }
 
     /// Attempts per call, the first included (1..=5).
-    pub fn max_attempts(&self) -> u32 {
+    pub(crate) fn max_attempts(&self) -> u32 {
         self.max_attempts
     }
 
     /// Whether `code` is worth another attempt.
-    pub fn is_retryable(&self, code: Code) -> bool {
+    pub(crate) fn is_retryable(&self, code: Code) -> bool {
         self.codes & (1 << (code as i32)) != 0
     }
 
     /// Whether `method` (`"pkg.Service/Method"`, no leading slash) is marked
     /// idempotent: listed exactly, or its service listed as `"pkg.Service/*"`.
-    pub fn is_idempotent(&self, method: &str) -> bool {
+    pub(crate) fn is_idempotent(&self, method: &str) -> bool {
         self.idempotent.iter().any(|m| match m.strip_suffix("/*") {
             Some(service) => method
                 .strip_prefix(service)

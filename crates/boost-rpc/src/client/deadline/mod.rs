@@ -9,9 +9,10 @@
 //!   so a deadline shrinks across hops and never grows.
 //!
 //! An already expired deadline fails with DEADLINE_EXCEEDED without sending.
-//! The deadline is stored in the request as a [`CallDeadline`] extension, so the
-//! retry layer can re-stamp `grpc-timeout` before each attempt and the limit and
-//! balance layers can bound their waits by it.
+//! The deadline travels with the request (an extension), so the
+//! [`retry`](super::retry) layer re-stamps `grpc-timeout` before each attempt
+//! and the [`limit`](super::limit) and [`balance`](super::balance) layers
+//! bound their waits by it.
 //!
 //! [`DeadlineLayer::new`] also runs a timer over the whole call, so it bounds
 //! any inner service. The client stack uses
@@ -19,9 +20,21 @@
 //! runs a timer for each attempt from the `grpc-timeout` it sends, and every
 //! other wait in the stack checks the deadline, so a second timer per call
 //! would only cost (a timer is one of the largest per-call costs measured).
+//!
+//! ```
+//! use std::time::Duration;
+//! use boost_rpc::client::deadline::DeadlineLayer;
+//! use tower::Layer;
+//!
+//! # async fn demo() {
+//! let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:50052").connect_lazy();
+//! let bounded = DeadlineLayer::new(Duration::from_millis(300)).layer(channel);
+//! # let _ = bounded;
+//! # }
+//! ```
 
-use std::future::Future;
-use std::pin::Pin;
+pub mod future;
+
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -33,13 +46,15 @@ use crate::RpcError;
 use crate::grpc_timeout;
 use crate::status_code::grpc_status;
 
+use self::future::ResponseFuture;
+
 /// The deadline of the current call, as a request extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CallDeadline(pub Instant);
+pub(crate) struct CallDeadline(pub(crate) Instant);
 
 impl CallDeadline {
     /// Writes the time left as `grpc-timeout`; `false` when none is left.
-    pub fn stamp(self, headers: &mut HeaderMap) -> bool {
+    pub(crate) fn stamp(self, headers: &mut HeaderMap) -> bool {
         self.stamp_at(headers, Instant::now())
     }
 
@@ -86,7 +101,11 @@ fn whole_timeout_value(timeout: Duration) -> Option<HeaderValue> {
 }
 
 /// The earliest deadline for a call starting `now` (see the module docs).
-pub fn effective_deadline<B>(request: &Request<B>, timeout: Duration, now: Instant) -> Instant {
+pub(crate) fn effective_deadline<B>(
+    request: &Request<B>,
+    timeout: Duration,
+    now: Instant,
+) -> Instant {
     let timeout = request
         .extensions()
         .get::<CallOptions>()
@@ -127,7 +146,7 @@ impl DeadlineLayer {
     /// enforcing `grpc-timeout` (tonic's `Channel` does, answering
     /// DEADLINE_EXCEEDED), backoff and queueing by the deadline checks of the
     /// retry, limit and balance layers. One timer fewer per call; this is
-    /// what [`stack`](crate::client::stack()) uses.
+    /// what a [`Client`](crate::client::Client) uses.
     pub const fn transport_enforced(timeout: Duration) -> Self {
         Self {
             timeout,
@@ -199,7 +218,7 @@ where
 {
     type Response = S::Response;
     type Error = RpcError;
-    type Future = DeadlineFuture<S::Future>;
+    type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), RpcError>> {
         self.inner
@@ -223,7 +242,7 @@ where
                 Some(d) if d <= now => "the inbound call's deadline had already passed",
                 _ => "the deadline had already passed",
             };
-            return DeadlineFuture {
+            return ResponseFuture {
                 inner: None,
                 sleep: None,
                 timer: false,
@@ -233,69 +252,13 @@ where
             };
         }
         request.extensions_mut().insert(call);
-        DeadlineFuture {
+        ResponseFuture {
             inner: Some(self.inner.call(request)),
             sleep: None,
             timer: self.timer,
             failed: None,
             deadline,
             budget: deadline - now,
-        }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// Response future of [`Deadline`]: maps the end of the deadline to
-    /// `DEADLINE_EXCEEDED` (and runs its own timer when the layer has one).
-    pub struct DeadlineFuture<F> {
-        #[pin]
-        inner: Option<F>,
-        #[pin]
-        sleep: Option<tokio::time::Sleep>,
-        timer: bool,
-        failed: Option<RpcError>,
-        deadline: Instant,
-        budget: Duration,
-    }
-}
-
-impl<F, R, E> Future for DeadlineFuture<F>
-where
-    F: Future<Output = Result<Response<R>, E>>,
-    E: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    type Output = Result<Response<R>, RpcError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        let Some(inner) = this.inner.as_pin_mut() else {
-            return Poll::Ready(Err(this.failed.take().unwrap_or_else(|| {
-                RpcError::deadline_exceeded("not sent: the deadline had already passed")
-            })));
-        };
-        let budget = *this.budget;
-        match inner.poll(cx) {
-            Poll::Ready(Ok(response))
-                if cancelled_at_deadline(&response, *this.deadline, budget) =>
-            {
-                Poll::Ready(Err(RpcError::deadline_exceeded(format!(
-                    "no answer within the call's {budget:?} (upstream cancelled at its grpc-timeout)"
-                ))))
-            }
-            Poll::Ready(result) => Poll::Ready(result.map_err(|e| RpcError::from_boxed(e.into()))),
-            Poll::Pending if !*this.timer => Poll::Pending,
-            Poll::Pending => {
-                if this.sleep.is_none() {
-                    this.sleep
-                        .set(Some(tokio::time::sleep_until((*this.deadline).into())));
-                }
-                match this.sleep.as_pin_mut().map(|sleep| sleep.poll(cx)) {
-                    Some(Poll::Ready(())) => Poll::Ready(Err(RpcError::deadline_exceeded(
-                        format!("no answer within the call's {budget:?}"),
-                    ))),
-                    _ => Poll::Pending,
-                }
-            }
         }
     }
 }
