@@ -18,21 +18,20 @@
 //! at debug level). The timer bounds the time until the response *headers*: a
 //! unary handler entirely, a streaming response only until it starts.
 
-use std::future::Future;
-use std::pin::Pin;
+pub mod future;
+
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use http::{HeaderMap, Request, Response};
-use pin_project_lite::pin_project;
-use tonic::Code;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use self::future::{DeadlineState, ResponseFuture};
 use super::grpc;
 use crate::grpc_timeout;
 
-/// Layer that applies [`DeadlineService`]. Cheap to clone.
+/// Layer that applies [`Deadline`]. Cheap to clone.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DeadlineLayer {
     max: Option<Duration>,
@@ -52,10 +51,10 @@ impl DeadlineLayer {
 }
 
 impl<S> Layer<S> for DeadlineLayer {
-    type Service = DeadlineService<S>;
+    type Service = Deadline<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        DeadlineService {
+        Deadline {
             inner,
             max: self.max,
         }
@@ -64,15 +63,15 @@ impl<S> Layer<S> for DeadlineLayer {
 
 /// Runs each call within its deadline; answers `DEADLINE_EXCEEDED` when it passes.
 #[derive(Clone, Debug)]
-pub struct DeadlineService<S> {
+pub struct Deadline<S> {
     inner: S,
     max: Option<Duration>,
 }
 
-impl<S> DeadlineService<S> {
+impl<S> Deadline<S> {
     /// Wraps `inner`, honouring `grpc-timeout` only.
     pub const fn new(inner: S) -> Self {
-        DeadlineService { inner, max: None }
+        Deadline { inner, max: None }
     }
     /// The wrapped service.
     pub fn get_ref(&self) -> &S {
@@ -88,7 +87,7 @@ impl<S> DeadlineService<S> {
     }
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for DeadlineService<S>
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Deadline<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     S::Future: Send + 'static,
@@ -96,7 +95,7 @@ where
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = DeadlineFuture<S::Future>;
+    type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -109,7 +108,7 @@ where
             (a, b) => a.or(b),
         };
         let Some(budget) = budget else {
-            return DeadlineFuture {
+            return ResponseFuture {
                 state: DeadlineState::Unbounded {
                     inner: self.inner.call(req),
                 },
@@ -118,82 +117,13 @@ where
         let deadline = crate::deadline::after(Instant::now(), budget);
         let grpc = grpc::is_grpc(&req);
         let inner = self.inner.call(req);
-        DeadlineFuture {
+        ResponseFuture {
             state: DeadlineState::Bounded {
                 inner: Some(crate::deadline::scoped(deadline, inner)),
                 timer: None,
                 deadline,
                 grpc,
             },
-        }
-    }
-}
-
-pin_project! {
-    /// Response future of [`DeadlineService`].
-    pub struct DeadlineFuture<F: Future> {
-        #[pin]
-        state: DeadlineState<F>,
-    }
-}
-
-pin_project! {
-    #[project = DeadlineProj]
-    enum DeadlineState<F: Future> {
-        /// No deadline: the handler's own future.
-        Unbounded { #[pin] inner: F },
-        /// The handler, scoped to its deadline, racing a timer. The timer
-        /// is started only if the handler does not answer on its first poll
-        /// (most unary handlers do): it is armed for the same instant, and
-        /// a handler that is done at once never touches the timer wheel.
-        Bounded {
-            #[pin]
-            inner: Option<tokio::task::futures::TaskLocalFuture<Instant, F>>,
-            #[pin]
-            timer: Option<tokio::time::Sleep>,
-            deadline: Instant,
-            grpc: bool,
-        },
-    }
-}
-
-impl<F, ResBody, E> Future for DeadlineFuture<F>
-where
-    F: Future<Output = Result<Response<ResBody>, E>>,
-    ResBody: Default,
-{
-    type Output = F::Output;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
-            DeadlineProj::Unbounded { inner } => inner.poll(cx),
-            DeadlineProj::Bounded {
-                mut inner,
-                mut timer,
-                deadline,
-                grpc,
-            } => {
-                if let Some(fut) = inner.as_mut().as_pin_mut()
-                    && let Poll::Ready(out) = fut.poll(cx)
-                {
-                    inner.set(None);
-                    return Poll::Ready(out);
-                }
-                if timer.is_none() {
-                    timer.set(Some(tokio::time::sleep_until((*deadline).into())));
-                }
-                if let Some(timer) = timer.as_pin_mut() {
-                    std::task::ready!(timer.poll(cx));
-                }
-                // Cancel the handler now, before answering.
-                inner.set(None);
-                Poll::Ready(Ok(grpc::error_response(
-                    *grpc,
-                    Code::DeadlineExceeded,
-                    "deadline exceeded",
-                )))
-            }
         }
     }
 }
