@@ -326,14 +326,10 @@ where
 /// Time per call with 64 in flight for each layer alone over the balancer
 /// (rotating batches, median of 9): where the stack's overhead goes.
 fn layers() {
-    use boost_rpc::client::ClientMetrics;
-    use boost_rpc::client::balance::{Balance, EndpointSet};
     use boost_rpc::client::deadline::DeadlineLayer;
-    use boost_rpc::client::eject::{Eject, Health};
     use boost_rpc::client::limit::ConcurrencyLimitLayer;
     use boost_rpc::client::observe::ObserveLayer;
     use boost_rpc::client::retry::RetryLayer;
-    use std::sync::Arc;
     use tower::Layer;
     let rt = runtime();
     let calls: u64 = std::env::var("RPC_CLIENT_CALLS")
@@ -383,22 +379,13 @@ fn layers() {
             .connect()
             .await
             .unwrap();
-        let metrics = ClientMetrics::new("exp");
         let ch = tonic::transport::Endpoint::from_shared(url.clone())
             .unwrap()
             .tcp_nodelay(true)
             .connect_lazy();
-        let health = Arc::new(Health::new(
-            settings.ejection.clone(),
-            settings.reconnect.clone(),
-            Some(metrics.endpoint("x")),
-        ));
-        let eject = Eject::new(ch, health.clone());
-        let set = EndpointSet::new("exp", &settings.balance, 50);
-        set.insert("x".into(), eject.clone(), Some(health));
-        set.mark_resolved(None);
-        let bal = Balance::new(set);
-        let retry = RetryLayer::from_settings(&settings.retry, metrics.clone())
+        // The endpoint and balancer the client builds (feature `bench`).
+        let (eject, bal) = boost_rpc::bench::endpoint("exp", &settings, "x", ch);
+        let retry = RetryLayer::new("exp", &settings.retry)
             .unwrap()
             .layer(bal.clone());
         let v = vec![
@@ -418,7 +405,7 @@ fn layers() {
             ),
             (
                 "observe",
-                boxed(ObserveLayer::new(metrics.clone()).layer(bal.clone())),
+                boxed(ObserveLayer::new("exp").layer(bal.clone())),
             ),
             (
                 "full",

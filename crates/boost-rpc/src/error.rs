@@ -42,10 +42,25 @@ pub enum RpcError {
     /// `max_wait`; the call was not sent. Raise `concurrency.limit` or slow down.
     #[error("client overloaded: {}", .0.message())]
     Overloaded(#[source] Status),
-    /// The client could not be built from its settings; the message says which
-    /// setting to fix.
+    /// The client could not be built from its settings: the
+    /// [`ConfigError::Validation`](boost_config::ConfigError::Validation) lists
+    /// every bad key as `<client>.<key>` (the key a service's config file
+    /// uses) and says what would work — the same error, with the same keys,
+    /// that loading the service's config reports. Its text is part of this
+    /// error's message, so it is not repeated as `source()`. Boxed: an
+    /// `RpcError` travels in every call's future and result, and this one
+    /// only at start-up.
     #[error("invalid client settings: {0}")]
-    Config(String),
+    Config(Box<boost_config::ConfigError>),
+    /// [`Client::build`](crate::client::ClientBuilder::build) (or
+    /// [`client()`](crate::client())) was called outside a tokio runtime:
+    /// the client spawns connection and discovery tasks. Build it inside
+    /// `#[tokio::main]` or `Runtime::block_on`.
+    #[error("client `{client}` must be built inside a tokio runtime (it spawns connection tasks)")]
+    NoRuntime {
+        /// The client's name.
+        client: String,
+    },
 }
 
 impl RpcError {
@@ -67,8 +82,8 @@ impl RpcError {
         match self {
             Self::Status(s) | Self::DeadlineExceeded(s) | Self::Overloaded(s) => copy(s),
             Self::Unavailable { status, .. } => copy(status),
-            Self::Config(msg) => {
-                Status::failed_precondition(format!("invalid client settings: {msg}"))
+            Self::Config(_) | Self::NoRuntime { .. } => {
+                Status::failed_precondition(self.to_string())
             }
         }
     }
@@ -78,7 +93,7 @@ impl RpcError {
         match self {
             Self::Status(s) | Self::DeadlineExceeded(s) | Self::Overloaded(s) => s.code(),
             Self::Unavailable { status, .. } => status.code(),
-            Self::Config(_) => Code::FailedPrecondition,
+            Self::Config(_) | Self::NoRuntime { .. } => Code::FailedPrecondition,
         }
     }
 
@@ -87,7 +102,10 @@ impl RpcError {
     pub fn is_unsent(&self) -> bool {
         matches!(
             self,
-            Self::Unavailable { sent: false, .. } | Self::Overloaded(_) | Self::Config(_)
+            Self::Unavailable { sent: false, .. }
+                | Self::Overloaded(_)
+                | Self::Config(_)
+                | Self::NoRuntime { .. }
         )
     }
 
@@ -96,7 +114,7 @@ impl RpcError {
     /// retry also depends on the method being idempotent.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Config(_) | Self::DeadlineExceeded(_) => false,
+            Self::Config(_) | Self::NoRuntime { .. } | Self::DeadlineExceeded(_) => false,
             Self::Unavailable { .. } | Self::Overloaded(_) => true,
             Self::Status(s) => s.code() == Code::Unavailable,
         }
@@ -116,7 +134,7 @@ impl RpcError {
                 | Code::OutOfRange
                 | Code::Unimplemented
                 | Code::Cancelled
-        ) && !matches!(self, Self::Config(_))
+        ) && !matches!(self, Self::Config(_) | Self::NoRuntime { .. })
     }
 
     /// The server or the path to it failed (internal error, data loss,
@@ -232,7 +250,7 @@ impl From<RpcError> for Status {
         match err {
             RpcError::Status(s) | RpcError::DeadlineExceeded(s) | RpcError::Overloaded(s) => s,
             RpcError::Unavailable { status, .. } => status,
-            err @ RpcError::Config(_) => err.status(),
+            err @ (RpcError::Config(_) | RpcError::NoRuntime { .. }) => err.status(),
         }
     }
 }
@@ -249,6 +267,35 @@ mod tests {
         assert!(RpcError::from(Status::deadline_exceeded("x")).is_deadline());
         assert!(!RpcError::from(Status::internal("x")).is_retryable());
         assert!(RpcError::unavailable_unsent("no endpoints").is_unsent());
+    }
+
+    #[test]
+    fn settings_errors_are_nobodys_fault_upstream_and_never_retried() {
+        let config =
+            boost_config::Problems::of("profiles", &crate::client::ClientSettings::default())
+                .into_result("client `profiles`")
+                .unwrap_err();
+        for err in [
+            RpcError::Config(Box::new(config)),
+            RpcError::NoRuntime {
+                client: "profiles".into(),
+            },
+        ] {
+            assert_eq!(err.code(), Code::FailedPrecondition);
+            assert!(!err.is_retryable() && !err.is_caller_fault() && !err.is_server_fault());
+            assert!(err.is_unsent());
+            let status = Status::from(err);
+            assert!(
+                status.message().contains("profiles"),
+                "{}",
+                status.message()
+            );
+        }
+    }
+
+    #[test]
+    fn an_error_stays_small_for_the_futures_that_carry_it() {
+        assert!(std::mem::size_of::<RpcError>() <= 32);
     }
 
     #[test]

@@ -31,6 +31,28 @@
 //! `rpc_client_call_duration_seconds`. The [`client`](mod@client) module
 //! explains each layer and its settings.
 //!
+//! # Settings are checked where they are loaded
+//!
+//! [`ClientSettings`](client::ClientSettings) and
+//! [`ServerSettings`](server::ServerSettings) (and their sections) implement
+//! [`boost_config::Validate`] and [`boost_config::Document`]: a service that
+//! holds `profiles: ClientSettings` in its settings struct gets every value
+//! that cannot work refused at start-up, named with its key and the layer that
+//! set it (`profiles.timeout (env HELLO_SERVICE__PROFILES__TIMEOUT): must be
+//! more than 0`), and the fields' docs in its generated reference config.
+//! [`client()`] runs the same checks on settings made in code and returns
+//! [`RpcError::Config`] listing all of them:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let mut settings = boost_rpc::client::ClientSettings::with_endpoints(["http://127.0.0.1:50052"]);
+//! settings.timeout = std::time::Duration::ZERO;
+//! let error = boost_rpc::client("profiles", &settings).unwrap_err();
+//! assert!(error.to_string().contains("`profiles.timeout` (set in code): must be more than 0"));
+//! # }
+//! ```
+//!
 //! # Serving
 //!
 //! [`server::stack`] wraps a tonic server (or an axum router) so that each call
@@ -65,13 +87,28 @@
 //! deadline only shrinks down a call chain. The request id travels the same way
 //! ([`server::current_request_id`]).
 //!
+//! # Layers alone
+//!
+//! Every layer of both stacks is a module of [`client`](mod@client) or
+//! [`server`] with a tower `Layer`, its service and (in its `future` module)
+//! the service's response future, as in tower: e.g.
+//! [`client::retry::RetryLayer`], [`client::retry::Retry`],
+//! `client::retry::future::ResponseFuture`. Use one alone when the whole
+//! stack is not what you need; the stacks themselves are opaque
+//! ([`client::Client`], [`server::Served`]), so their order can improve
+//! without breaking your types.
+//!
 //! See `docs/rpc.md` for the settings, metric names and the reasons behind
 //! each default.
 #![deny(missing_docs)]
 
+#[cfg(feature = "bench")]
+#[doc(hidden)]
+pub mod bench;
 pub mod client;
 pub mod deadline;
 mod error;
+mod grpc_timeout;
 mod method_cache;
 pub mod server;
 mod service_error;

@@ -34,6 +34,13 @@ pub const fn code_name(code: Code) -> &'static str {
     }
 }
 
+/// Parses a code name as written in settings (`"UNAVAILABLE"`, case-insensitive).
+pub(crate) fn parse_code(name: &str) -> Option<Code> {
+    (0..17)
+        .map(Code::from_i32)
+        .find(|c| code_name(*c).eq_ignore_ascii_case(name.trim()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,5 +66,7 @@ mod tests {
         for i in 0..17 {
             assert_eq!(Code::from_i32(i) as i32, i, "code {i} round-trips");
         }
+        assert_eq!(parse_code(" unavailable "), Some(Code::Unavailable));
+        assert_eq!(parse_code("UNAVAILBLE"), None);
     }
 }

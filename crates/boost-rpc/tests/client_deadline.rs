@@ -162,7 +162,7 @@ async fn a_deadline_is_inherited_across_two_hops() {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(
         tonic::transport::Server::builder()
-            .layer(boost_rpc::server::DeadlineLayer::new())
+            .layer(boost_rpc::server::deadline::DeadlineLayer::new())
             .add_service(GreeterServer::from_arc(middle))
             .serve_with_incoming_shutdown(incoming, async {
                 let _ = stopped.await;

@@ -10,8 +10,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use boost_rpc::client::discover::Resolver;
-use boost_rpc::client::{Client, ClientSettings, DnsSettings};
+use boost_rpc::client::{Client, ClientSettings, DnsSettings, Resolver};
 use boost_test_proto::greeter_client::GreeterClient;
 use client_support::{Fault, Upstream, hello};
 

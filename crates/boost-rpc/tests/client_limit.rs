@@ -75,11 +75,11 @@ async fn a_limit_of_zero_turns_the_limit_off() {
 async fn settings_that_cannot_work_are_refused_naming_the_client_and_key() {
     let mut settings = ClientSettings::with_endpoints(["http://127.0.0.1:1"]);
     settings.ejection.success_rate = 80.0;
-    let error = boost_rpc::client("profiles", &settings)
-        .unwrap_err()
-        .to_string();
+    let error = boost_rpc::client("profiles", &settings).unwrap_err();
+    assert!(matches!(error, boost_rpc::RpcError::Config(_)), "{error:?}");
+    let error = error.to_string();
     assert!(
-        error.contains("profiles.ejection.success_rate is 80"),
+        error.contains("`profiles.ejection.success_rate` (set in code): is 80"),
         "{error}"
     );
 
@@ -88,7 +88,7 @@ async fn settings_that_cannot_work_are_refused_naming_the_client_and_key() {
     let error = boost_rpc::client("profiles", &settings)
         .unwrap_err()
         .to_string();
-    assert!(error.contains("profiles.endpoints"), "{error}");
+    assert!(error.contains("`profiles.endpoints.0`"), "{error}");
     assert!(!error.contains("CANARY_PW"), "{error}");
 
     let mut settings = ClientSettings::with_endpoints(["http://127.0.0.1:1"]);
@@ -96,34 +96,23 @@ async fn settings_that_cannot_work_are_refused_naming_the_client_and_key() {
     let error = boost_rpc::client("profiles", &settings)
         .unwrap_err()
         .to_string();
-    assert!(error.contains("profiles.retry.codes"), "{error}");
+    assert!(error.contains("`profiles.retry.codes.1`"), "{error}");
+    assert!(
+        error.contains("\"SOMETIMES\" is not a gRPC status code"),
+        "{error}"
+    );
+}
 
-    // Values that used to be clamped quietly are refused, naming the key.
-    let refused = |change: fn(&mut ClientSettings), key: &str| {
-        let mut settings = ClientSettings::with_endpoints(["http://127.0.0.1:1"]);
-        change(&mut settings);
-        let error = boost_rpc::client("profiles", &settings)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            error.contains(&format!("profiles.{key} is ")),
-            "{key}: {error}"
-        );
-    };
-    refused(|s| s.retry.max_attempts = 0, "retry.max_attempts");
-    refused(|s| s.retry.budget_ttl = Duration::ZERO, "retry.budget_ttl");
-    refused(
-        |s| s.retry.budget_ttl = Duration::from_secs(600),
-        "retry.budget_ttl",
+#[test]
+fn a_client_built_outside_a_runtime_says_so() {
+    let settings = ClientSettings::with_endpoints(["http://127.0.0.1:1"]);
+    let error = boost_rpc::client("profiles", &settings).unwrap_err();
+    assert!(
+        matches!(&error, boost_rpc::RpcError::NoRuntime { client } if client == "profiles"),
+        "{error:?}"
     );
-    refused(|s| s.retry.budget_ratio = f32::NAN, "retry.budget_ratio");
-    refused(|s| s.retry.multiplier = 0.5, "retry.multiplier");
-    refused(
-        |s| s.reconnect.multiplier = f64::INFINITY,
-        "reconnect.multiplier",
-    );
-    refused(
-        |s| s.ejection.max_ejected_percent = 150,
-        "ejection.max_ejected_percent",
+    assert!(
+        error.to_string().contains("inside a tokio runtime"),
+        "{error}"
     );
 }

@@ -24,12 +24,14 @@ use tonic::Code;
 use crate::method_cache::{MethodCache, MethodRef};
 
 // The names live in boost-metrics' conventions, which gives each its HELP text.
-pub use boost_metrics::conventions::{
+use boost_metrics::conventions::{
     RPC_CLIENT_ATTEMPTS_TOTAL, RPC_CLIENT_EJECTIONS_TOTAL, RPC_CLIENT_ENDPOINTS,
     RPC_CLIENT_RETRIES_TOTAL, RPC_CLIENT_RETRY_BUDGET_EXHAUSTED_TOTAL,
 };
 
-/// The state of an endpoint, as counted by [`RPC_CLIENT_ENDPOINTS`].
+/// The state of an endpoint ([`Client::endpoints`](super::Client::endpoints),
+/// [`Eject::state`](super::eject::Eject::state)), as counted by the
+/// `rpc_client_endpoints{state}` gauge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EndpointState {
     /// Taking traffic.
@@ -51,14 +53,7 @@ impl EndpointState {
     }
 }
 
-pub use crate::status_code::code_name;
-
-/// Parses a code name as written in settings (`"UNAVAILABLE"`, case-insensitive).
-pub fn parse_code(name: &str) -> Option<Code> {
-    (0..17)
-        .map(Code::from_i32)
-        .find(|c| code_name(*c).eq_ignore_ascii_case(name.trim()))
-}
+use crate::status_code::code_name;
 
 const CODES: usize = 17;
 
@@ -86,7 +81,7 @@ impl<H> MethodHandles<H> {
 
 /// The metric handles of one client (one upstream name).
 #[derive(Debug)]
-pub struct ClientMetrics {
+pub(crate) struct ClientMetrics {
     client: SharedString,
     calls: MethodCache<MethodMetrics>,
     retries: MethodCache<Counter>,
@@ -96,7 +91,7 @@ pub struct ClientMetrics {
 
 impl ClientMetrics {
     /// Handles for the client named `client` (the `client` label).
-    pub fn new(client: &str) -> Arc<Self> {
+    pub(crate) fn new(client: &str) -> Arc<Self> {
         // Shared (`Arc<str>`): cloned per call, an owned string would be
         // copied into a fresh allocation on every clone.
         let client = SharedString::from_shared(Arc::from(client));
@@ -115,13 +110,8 @@ impl ClientMetrics {
     }
 
     /// The client name.
-    pub fn client(&self) -> &str {
+    pub(crate) fn client(&self) -> &str {
         &self.client
-    }
-
-    /// Records one logical call.
-    pub fn record_call(self: &Arc<Self>, method: &str, code: Code, seconds: f64) {
-        self.call_recorder(method).record(code, seconds);
     }
 
     /// The duration histograms of `method`, to record once its status is known.
@@ -137,7 +127,7 @@ impl ClientMetrics {
     }
 
     /// Counts a retry of `method`.
-    pub fn record_retry(&self, method: &str) {
+    pub(crate) fn record_retry(&self, method: &str) {
         let found = self.retries.find(method, |method| {
             metrics::counter!(RPC_CLIENT_RETRIES_TOTAL, CLIENT => self.client.clone(), RPC_METHOD => method.to_owned())
         });
@@ -147,7 +137,7 @@ impl ClientMetrics {
     }
 
     /// Counts a retry refused by the budget.
-    pub fn record_budget_exhausted(&self, method: &str) {
+    pub(crate) fn record_budget_exhausted(&self, method: &str) {
         let found = self.exhausted.find(method, |method| {
             metrics::counter!(RPC_CLIENT_RETRY_BUDGET_EXHAUSTED_TOTAL, CLIENT => self.client.clone(), RPC_METHOD => method.to_owned())
         });
@@ -158,7 +148,7 @@ impl ClientMetrics {
 
     /// Moves one endpoint between states in the endpoints gauge
     /// (`None` = not counted: added or removed).
-    pub fn endpoint_moved(&self, from: Option<EndpointState>, to: Option<EndpointState>) {
+    pub(crate) fn endpoint_moved(&self, from: Option<EndpointState>, to: Option<EndpointState>) {
         if from == to {
             return;
         }
@@ -171,7 +161,7 @@ impl ClientMetrics {
     }
 
     /// Metric handles for one endpoint of this client.
-    pub fn endpoint(self: &Arc<Self>, endpoint: &str) -> EndpointMetrics {
+    pub(crate) fn endpoint(self: &Arc<Self>, endpoint: &str) -> EndpointMetrics {
         EndpointMetrics {
             client: self.clone(),
             endpoint: SharedString::from_shared(Arc::from(endpoint)),
@@ -182,7 +172,7 @@ impl ClientMetrics {
 
 /// The metric handles of one endpoint.
 #[derive(Debug, Clone)]
-pub struct EndpointMetrics {
+pub(crate) struct EndpointMetrics {
     client: Arc<ClientMetrics>,
     endpoint: SharedString,
     attempts: Arc<MethodCache<MethodHandles<Counter>>>,
@@ -190,18 +180,8 @@ pub struct EndpointMetrics {
 
 impl EndpointMetrics {
     /// The client's handles.
-    pub fn client(&self) -> &Arc<ClientMetrics> {
+    pub(crate) fn client(&self) -> &Arc<ClientMetrics> {
         &self.client
-    }
-
-    /// The endpoint label.
-    pub fn endpoint(&self) -> &str {
-        &self.endpoint
-    }
-
-    /// Counts one attempt of `method` that ended with `code`.
-    pub fn record_attempt(&self, method: &str, code: Code) {
-        self.attempt_recorder(method).record(self, code);
     }
 
     /// The attempt counters of `method`, to count once the outcome is known.
@@ -212,7 +192,7 @@ impl EndpointMetrics {
     }
 
     /// Counts an ejection of this endpoint.
-    pub fn record_ejection(&self, reason: &'static str) {
+    pub(crate) fn record_ejection(&self, reason: &'static str) {
         metrics::counter!(RPC_CLIENT_EJECTIONS_TOTAL,
             CLIENT => self.client.client.clone(),
             "endpoint" => self.endpoint.clone(),

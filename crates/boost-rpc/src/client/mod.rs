@@ -16,7 +16,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! What every call gets, outermost first (see [`stack()`]):
+//! What every call gets, outermost first:
 //!
 //! 1. [`observe`]: a client span with the OTel RPC attributes, the
 //!    `rpc_client_call_duration_seconds` histogram, W3C trace context and
@@ -36,8 +36,20 @@
 //!    are ejected for a growing, jittered time and readmitted by one probe;
 //!    endpoints whose connect failed wait out gRPC's reconnect backoff.
 //!
-//! Endpoints come from [`discover`]: a fixed list, or a DNS name re-resolved
-//! every `dns.refresh`.
+//! Endpoints come from `endpoints`, a fixed list, or from `dns.name`, re-resolved
+//! every `dns.refresh` (through a [`Resolver`]: the system's, or one given to
+//! [`ClientBuilder::resolver`]). [`Client::endpoints`] shows each endpoint's
+//! [`EndpointState`].
+//!
+//! # Settings
+//!
+//! [`ClientSettings`] and its sections ([`RetrySettings`], [`EjectionSettings`],
+//! [`BalanceSettings`], [`ConcurrencySettings`], [`ReconnectSettings`],
+//! [`DnsSettings`]) are normally a section of the service's config. They
+//! implement [`boost_config::Validate`], so values that cannot work are refused
+//! when the config loads, under the section's keys (`profiles.retry.max_attempts`);
+//! [`client()`] runs the same checks for settings made in code
+//! ([`RpcError::Config`]).
 //!
 //! # Per-call knobs
 //!
@@ -52,14 +64,22 @@
 //! status with `RpcError::from(status)`: [`RpcError::is_retryable`],
 //! [`RpcError::is_caller_fault`], [`RpcError::is_server_fault`].
 //!
-//! Every layer is a tower `Layer` usable alone: [`retry`] and [`observe`] over
-//! any service of `http::Request<tonic::body::Body>`, the others over any
-//! service of `http::Request`s.
+//! # The layers alone
+//!
+//! Each layer is a module with a tower `Layer` and its service (and the
+//! service's response future in its `future` module), usable alone:
+//! [`retry::RetryLayer`] and [`observe::ObserveLayer`] over any service of
+//! `http::Request<tonic::body::Body>`, [`deadline::DeadlineLayer`],
+//! [`limit::ConcurrencyLimitLayer`] and [`eject::EjectLayer`] over any service
+//! of `http::Request`s; [`balance::Balance`] is a service over a list of them.
+//! The stack inside a [`Client`] is not public: its order is documented above,
+//! and may change without breaking anyone.
 
 pub mod balance;
 pub mod deadline;
-pub mod discover;
+mod discover;
 pub mod eject;
+pub mod future;
 pub mod limit;
 mod metrics;
 pub mod observe;
@@ -67,38 +87,42 @@ mod options;
 pub mod retry;
 mod settings;
 mod stack;
+mod validate;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
+use boost_config::Problems;
 use http::{Request, Response, Uri};
 use tonic::body::Body;
 use tower::Service;
 
-pub use metrics::{
-    ClientMetrics, EndpointMetrics, EndpointState, RPC_CLIENT_ATTEMPTS_TOTAL,
-    RPC_CLIENT_EJECTIONS_TOTAL, RPC_CLIENT_ENDPOINTS, RPC_CLIENT_RETRIES_TOTAL,
-    RPC_CLIENT_RETRY_BUDGET_EXHAUSTED_TOTAL, code_name, parse_code,
-};
-pub use observe::ObservedBody;
-pub use options::CallOptions;
-pub use settings::{
+pub use self::discover::Resolver;
+pub(crate) use self::metrics::ClientMetrics;
+pub use self::metrics::EndpointState;
+pub use self::options::CallOptions;
+pub use self::settings::{
     BalanceSettings, ClientSettings, ConcurrencySettings, DnsSettings, EjectionSettings,
     ReconnectSettings, RetrySettings,
 };
-pub use stack::{EndpointService, Stack, stack};
 
 use self::balance::EndpointSet;
-use self::discover::{DnsDiscover, Resolver, StaticEndpoints, SystemResolver};
+use self::discover::{DnsDiscover, StaticEndpoints, SystemResolver};
+use self::future::ResponseFuture;
+use self::observe::ResponseBody;
+use self::stack::{Stack, stack};
 use crate::RpcError;
 
 /// Builds the client named `name` (the `client` metric label) from `settings`.
 ///
 /// Must be called inside a tokio runtime. Connections are made lazily, on the
 /// first call to each endpoint. See the [module docs](self).
+///
+/// # Errors
+/// [`RpcError::Config`] listing every setting that cannot work, named
+/// `<name>.<key>` as in the service's config (`profiles.timeout`); the same
+/// checks run when the config is loaded, as `ClientSettings` implements
+/// [`boost_config::Validate`]. [`RpcError::NoRuntime`] outside a tokio runtime.
 pub fn client(name: &str, settings: &ClientSettings) -> Result<Client, RpcError> {
     Client::builder(name, settings).build()
 }
@@ -162,45 +186,41 @@ impl ClientBuilder {
         self
     }
 
-    /// Builds the client. Fails on settings that cannot work, saying which.
+    /// Builds the client.
+    ///
+    /// # Errors
+    /// [`RpcError::Config`] listing every setting that cannot work, each as
+    /// `<name>.<key>` (the same checks as loading the config:
+    /// `Problems::of(name, &settings)`); [`RpcError::NoRuntime`] outside a
+    /// tokio runtime.
     pub fn build(self) -> Result<Client, RpcError> {
         let Self {
             name,
             settings,
             resolver,
         } = self;
+        Problems::of(&name, &settings)
+            .into_result(format!("client `{name}`"))
+            .map_err(|e| RpcError::Config(Box::new(e)))?;
         if tokio::runtime::Handle::try_current().is_err() {
-            return Err(RpcError::Config(format!(
-                "client {name:?} must be built inside a tokio runtime (it spawns connection tasks)"
-            )));
+            return Err(RpcError::NoRuntime { client: name });
         }
-        if settings.timeout.is_zero() {
-            return Err(RpcError::Config(format!(
-                "{name}.timeout must be more than 0"
-            )));
-        }
-        check_settings(&name, &settings)?;
-        // Errors of the parts name their key; say which client it belongs to.
-        let named = |error: RpcError| match error {
-            RpcError::Config(message) => RpcError::Config(format!("{name}.{message}")),
-            other => other,
-        };
         let metrics = ClientMetrics::new(&name);
         let endpoints = EndpointSet::new(
             &name,
             &settings.balance,
             settings.ejection.max_ejected_percent,
         );
-        let inner = stack(&settings, metrics.clone(), endpoints.clone()).map_err(named)?;
+        let inner = stack(&settings, metrics.clone(), endpoints.clone());
         if !settings.endpoints.is_empty() {
-            let fixed = StaticEndpoints::parse(&settings.endpoints).map_err(named)?;
-            for change in fixed.into_changes() {
+            for change in StaticEndpoints::parse(&settings.endpoints).into_changes() {
                 endpoints.apply(change, |key, uri| {
                     stack::make_endpoint(&settings, &metrics, key, uri)
                 });
             }
             endpoints.mark_resolved(None);
-        } else if let Some(dns) = settings.dns.as_ref().filter(|d| !d.name.is_empty()) {
+        } else if let Some(dns) = &settings.dns {
+            // Validated: without endpoints, `dns.name` is set.
             let discover = DnsDiscover::new(&dns.name, dns.port, dns.refresh, resolver);
             stack::spawn_dns(
                 discover,
@@ -208,18 +228,13 @@ impl ClientBuilder {
                 settings.clone(),
                 metrics,
             );
-        } else {
-            return Err(RpcError::Config(format!(
-                "client {name:?} has no endpoints: set {name}.endpoints = [\"http://host:port\"] \
-                 or {name}.dns.name"
-            )));
         }
         Ok(Client { inner })
     }
 }
 
 impl Service<Request<Body>> for Client {
-    type Response = Response<ObservedBody>;
+    type Response = Response<ResponseBody>;
     type Error = RpcError;
     type Future = ResponseFuture;
 
@@ -231,28 +246,6 @@ impl Service<Request<Body>> for Client {
         ResponseFuture {
             inner: Box::pin(self.inner.call(request)),
         }
-    }
-}
-
-/// Response future of [`Client`]: the stack's futures, composed without
-/// allocating, in one box. The composition is large (a request is held by
-/// value until its attempt starts); boxed once here, the generated client's
-/// own futures move a pointer instead of copying it at every await.
-pub struct ResponseFuture {
-    inner: Pin<Box<<Stack as Service<Request<Body>>>::Future>>,
-}
-
-impl Future for ResponseFuture {
-    type Output = Result<Response<ObservedBody>, RpcError>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.inner.as_mut().poll(cx)
-    }
-}
-
-impl std::fmt::Debug for ResponseFuture {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }
 }
 
@@ -283,74 +276,6 @@ pub(crate) fn with_call_start<R>(start: std::time::Instant, f: impl FnOnce() -> 
     }
     let _restore = Restore(CALL_START.with(|c| c.replace(Some(start))));
     f()
-}
-
-/// Refuses settings that cannot work (rather than quietly clamping them),
-/// naming the key as `<client>.<key>`.
-fn check_settings(name: &str, settings: &ClientSettings) -> Result<(), RpcError> {
-    let refuse = |key: &str, why: String| Err(RpcError::Config(format!("{name}.{key} {why}")));
-    let rate = settings.ejection.success_rate;
-    if !(0.0..=1.0).contains(&rate) {
-        return refuse(
-            "ejection.success_rate",
-            format!(
-                "is {rate}; it is a fraction from 0 to 1 \
-                 (0.8 ejects an endpoint below 80% success, 0 turns the check off)"
-            ),
-        );
-    }
-    let retry = &settings.retry;
-    if retry.max_attempts == 0 {
-        return refuse(
-            "retry.max_attempts",
-            "is 0; it counts the first attempt too: 1 means no retries".to_owned(),
-        );
-    }
-    let ttl = retry.budget_ttl;
-    if !(Duration::from_secs(1)..=Duration::from_secs(60)).contains(&ttl) {
-        return refuse(
-            "retry.budget_ttl",
-            format!("is {ttl:?}; it must be from 1s to 60s (tower's retry budget window)"),
-        );
-    }
-    if !(retry.budget_ratio.is_finite() && retry.budget_ratio >= 0.0) {
-        return refuse(
-            "retry.budget_ratio",
-            format!(
-                "is {}; it is retries per call, e.g. 0.2 (0 leaves only budget_min_per_sec)",
-                retry.budget_ratio
-            ),
-        );
-    }
-    for (key, multiplier) in [
-        ("retry.multiplier", retry.multiplier),
-        ("reconnect.multiplier", settings.reconnect.multiplier),
-    ] {
-        if !(multiplier.is_finite() && multiplier >= 1.0) {
-            return refuse(
-                key,
-                format!("is {multiplier}; backoff must not shrink: use 1 or more (e.g. 2)"),
-            );
-        }
-    }
-    if settings.ejection.max_ejected_percent > 100 {
-        return refuse(
-            "ejection.max_ejected_percent",
-            format!(
-                "is {}; it is a percentage from 0 to 100",
-                settings.ejection.max_ejected_percent
-            ),
-        );
-    }
-    if let Some(dns) = settings.dns.as_ref().filter(|d| !d.name.is_empty())
-        && dns.refresh.is_zero()
-    {
-        return refuse(
-            "dns.refresh",
-            "is 0; re-resolve every few seconds, e.g. \"5s\"".to_owned(),
-        );
-    }
-    Ok(())
 }
 
 /// `pkg.Service/Method` from a request path `/pkg.Service/Method`.

@@ -12,6 +12,16 @@ use serde::{Deserialize, Serialize};
 /// Build the client with [`crate::client()`]. Either [`endpoints`](Self::endpoints)
 /// or [`dns`](Self::dns) must be set; everything else has a default that works.
 ///
+/// It implements [`boost_config::Validate`]: in a service's settings struct,
+/// `problems.check("profiles", &settings.profiles)` (or
+/// `#[derive(boost_config::Validate)]`) refuses values that cannot work at
+/// load time, each named with its key and layer (`profiles.timeout (env
+/// HELLO_SERVICE__PROFILES__TIMEOUT): must be more than 0`). [`crate::client()`]
+/// runs the same checks, so settings made in code fail the same way
+/// ([`RpcError::Config`](crate::RpcError::Config)). It also implements
+/// [`boost_config::Document`], so these field docs are the comments of a
+/// generated reference config file.
+///
 /// ```
 /// use boost_rpc::client::ClientSettings;
 ///
@@ -36,19 +46,24 @@ use serde::{Deserialize, Serialize};
 /// [profiles.retry]
 /// idempotent_methods = ["hello.v1.Profiles/GetProfile"]
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, boost_config::Validate, boost_config::Document,
+)]
 #[serde(default, deny_unknown_fields)]
+#[validate(custom = super::validate::client)]
 #[non_exhaustive]
 pub struct ClientSettings {
-    /// Fixed upstream URLs, e.g. `["http://10.0.0.7:50052"]`. Default: empty.
-    /// Use [`dns`](Self::dns) instead for a name whose addresses change
-    /// (a Kubernetes headless service).
+    /// Fixed upstream URLs, e.g. `"http://10.0.0.7:50052"`: `http://`
+    /// (plaintext h2c) with a host and port, without `user:password@`
+    /// (credentials go in call metadata). Default: empty. Use
+    /// [`dns`](Self::dns) instead for a name whose addresses change (a
+    /// Kubernetes headless service); one of the two must be set.
     pub endpoints: Vec<String>,
     /// A DNS name re-resolved periodically; each address is one endpoint.
     /// Default: unset. Ignored when `endpoints` is non-empty.
     pub dns: Option<DnsSettings>,
-    /// Total time one call may take, retries and backoff included. Default
-    /// `300ms`: an in-cluster unary call takes ~1 ms at p50 and tens of ms at
+    /// Total time one call may take, retries and backoff included; more than
+    /// 0. Default `300ms`: an in-cluster unary call takes ~1 ms at p50 and tens of ms at
     /// p99, so 300 ms leaves room for two retries of a slow attempt while a
     /// caller serving a user-facing request (budget ~1 s) still answers in time.
     /// For one call, `CallOptions::timeout` replaces it (longer or shorter),
@@ -110,8 +125,11 @@ impl ClientSettings {
 }
 
 /// A DNS name to resolve into endpoints (`[profiles.dns]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, boost_config::Validate, boost_config::Document,
+)]
 #[serde(default, deny_unknown_fields)]
+#[validate(custom = super::validate::dns)]
 #[non_exhaustive]
 pub struct DnsSettings {
     /// The name to resolve, e.g. `profiles.default.svc.cluster.local`. Default: empty.
@@ -119,7 +137,7 @@ pub struct DnsSettings {
     /// The port every resolved address is dialled on. Default `50051`, the
     /// conventional gRPC port.
     pub port: u16,
-    /// How often the name is re-resolved. Default `5s`: Kubernetes updates a
+    /// How often the name is re-resolved; more than 0. Default `5s`: Kubernetes updates a
     /// headless service's records within seconds of a pod becoming ready, and
     /// a resolve every 5 s costs nothing next to the traffic it steers.
     #[serde(with = "humantime_serde")]
@@ -137,15 +155,20 @@ impl Default for DnsSettings {
 }
 
 /// Retry policy and budget (`[profiles.retry]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, boost_config::Validate, boost_config::Document,
+)]
 #[serde(default, deny_unknown_fields)]
+#[validate(custom = super::validate::retry)]
 #[non_exhaustive]
 pub struct RetrySettings {
-    /// Status codes worth another attempt. Default `["UNAVAILABLE"]`: the one
+    /// Status codes worth another attempt, by gRPC name (case-insensitive,
+    /// e.g. `"UNAVAILABLE"`). Default `["UNAVAILABLE"]`: the one
     /// code gRPC defines as "transient, safe to retry with backoff". Adding
     /// `RESOURCE_EXHAUSTED` or `ABORTED` is a per-upstream decision.
     pub codes: Vec<String>,
-    /// Attempts per call, the first included. Default `3`, capped at `5` as in
+    /// Attempts per call, the first included: at least 1 (1 means no
+    /// retries). Default `3`, capped at `5` as in
     /// gRFC A6: beyond that a retry mostly adds load to a struggling upstream.
     pub max_attempts: u32,
     /// Upper bound of the first backoff. Default `10ms`: the backoff is
@@ -156,12 +179,14 @@ pub struct RetrySettings {
     /// Cap on the backoff bound. Default `100ms`, a third of the default timeout.
     #[serde(with = "humantime_serde")]
     pub max_backoff: Duration,
-    /// Growth of the backoff bound per attempt. Default `2.0`.
+    /// Growth of the backoff bound per attempt: 1 or more (backoff never
+    /// shrinks). Default `2.0`.
     pub multiplier: f64,
-    /// Retries allowed as a fraction of calls. Default `0.2`: a retry budget
+    /// Retries allowed as a fraction of calls, 0 or more (`0` leaves only
+    /// `budget_min_per_sec`). Default `0.2`: a retry budget
     /// of 20% masks a 10% failure rate completely, yet a dead upstream sees at
     /// most ~1.2× the calls instead of 3× (no retry storm).
-    pub budget_ratio: f32,
+    pub budget_ratio: f64,
     /// Retries always allowed per second, whatever the call rate. Default `10`,
     /// so a client making few calls can still retry.
     pub budget_min_per_sec: u32,
@@ -193,8 +218,11 @@ impl Default for RetrySettings {
 }
 
 /// Outlier ejection (`[profiles.ejection]`), after Envoy's outlier detection.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, boost_config::Validate, boost_config::Document,
+)]
 #[serde(default, deny_unknown_fields)]
+#[validate(custom = super::validate::ejection)]
 #[non_exhaustive]
 pub struct EjectionSettings {
     /// Consecutive failed attempts that eject an endpoint. Default `5`
@@ -224,7 +252,7 @@ pub struct EjectionSettings {
     #[serde(with = "humantime_serde")]
     pub max_ejection: Duration,
     /// Above this percentage of endpoints ejected, ejection is ignored
-    /// ("panic mode") and all endpoints take traffic. Default `50`: ejecting
+    /// ("panic mode") and all endpoints take traffic: 0 to 100. Default `50`: ejecting
     /// more than half would overload the rest.
     pub max_ejected_percent: u32,
 }
@@ -244,7 +272,9 @@ impl Default for EjectionSettings {
 }
 
 /// Load balancing (`[profiles.balance]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, boost_config::Validate, boost_config::Document,
+)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct BalanceSettings {
@@ -270,7 +300,9 @@ impl Default for BalanceSettings {
 }
 
 /// Client-side concurrency limit (`[profiles.concurrency]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, boost_config::Validate, boost_config::Document,
+)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ConcurrencySettings {
@@ -298,14 +330,17 @@ impl Default for ConcurrencySettings {
 ///
 /// The defaults are gRPC's connection-backoff numbers
 /// (`doc/connection-backoff.md`): 1 s × 1.6 up to 120 s, ±20% jitter.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, boost_config::Validate, boost_config::Document,
+)]
 #[serde(default, deny_unknown_fields)]
+#[validate(custom = super::validate::reconnect)]
 #[non_exhaustive]
 pub struct ReconnectSettings {
     /// Wait after the first failed connect. Default `1s`.
     #[serde(with = "humantime_serde")]
     pub initial_backoff: Duration,
-    /// Growth per further failure. Default `1.6`.
+    /// Growth per further failure: 1 or more. Default `1.6`.
     pub multiplier: f64,
     /// Longest wait. Default `120s`.
     #[serde(with = "humantime_serde")]

@@ -16,25 +16,24 @@ use super::metrics::ClientMetrics;
 use super::observe::{Observe, ObserveLayer};
 use super::retry::{Retry, RetryLayer};
 use super::settings::ClientSettings;
-use crate::RpcError;
 
 /// One endpoint as the client sends to it: a lazily connecting tonic channel
 /// behind outlier ejection.
-pub type EndpointService = Eject<Channel>;
+pub(crate) type EndpointService = Eject<Channel>;
 
 /// The full stack of a client, outermost first.
-pub type Stack = Observe<Deadline<ConcurrencyLimit<Retry<Balance<EndpointService>>>>>;
+pub(crate) type Stack = Observe<Deadline<ConcurrencyLimit<Retry<Balance<EndpointService>>>>>;
 
 /// Composes the client stack over `endpoints`. Read top to bottom, a call:
-pub fn stack(
+pub(crate) fn stack(
     settings: &ClientSettings,
     metrics: Arc<ClientMetrics>,
     endpoints: Arc<EndpointSet<EndpointService>>,
-) -> Result<Stack, RpcError> {
+) -> Stack {
     let concurrency = &settings.concurrency;
-    Ok(ServiceBuilder::new()
+    ServiceBuilder::new()
         // is traced and measured once, retries included;
-        .layer(ObserveLayer::new(metrics.clone()))
+        .layer(ObserveLayer::with_metrics(metrics.clone()))
         // gets one deadline: the earliest of timeout, per-call and inbound
         // (enforced per attempt by tonic's channel via grpc-timeout);
         .layer(DeadlineLayer::transport_enforced(settings.timeout))
@@ -44,9 +43,9 @@ pub fn stack(
             concurrency.max_wait,
         ))
         // is retried on UNAVAILABLE within the retry budget;
-        .layer(RetryLayer::from_settings(&settings.retry, metrics)?)
+        .layer(RetryLayer::with_metrics(&settings.retry, metrics))
         // and each attempt goes to the better of two random endpoints.
-        .service(Balance::new(endpoints)))
+        .service(Balance::over(endpoints))
 }
 
 /// Builds the service of a newly discovered endpoint.

@@ -20,8 +20,59 @@ use tonic::Code;
 
 use super::grpc;
 
+/// Defines `$name<B>`, a public response body that is `$inner` (a body over
+/// `B`) unchanged: each layer names its own body this way, so its per-call
+/// record (an [`OnEnd`]) stays private and can change freely.
+macro_rules! response_body {
+    ($(#[$attr:meta])* $name:ident => $inner:ty) => {
+        pin_project_lite::pin_project! {
+            $(#[$attr])*
+            pub struct $name<B: http_body::Body> {
+                #[pin]
+                inner: $inner,
+            }
+        }
+
+        impl<B: http_body::Body> http_body::Body for $name<B> {
+            type Data = B::Data;
+            type Error = B::Error;
+
+            #[inline]
+            fn poll_frame(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+                self.project().inner.poll_frame(cx)
+            }
+
+            fn is_end_stream(&self) -> bool {
+                self.inner.is_end_stream()
+            }
+
+            fn size_hint(&self) -> http_body::SizeHint {
+                self.inner.size_hint()
+            }
+        }
+
+        impl<B: http_body::Body + Default> Default for $name<B> {
+            fn default() -> Self {
+                Self {
+                    inner: Default::default(),
+                }
+            }
+        }
+
+        impl<B: http_body::Body> std::fmt::Debug for $name<B> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name)).finish_non_exhaustive()
+            }
+        }
+    };
+}
+pub(crate) use response_body;
+
 /// Told once how a call ended. Implemented by the layers' per-call records.
-pub trait OnEnd {
+pub(crate) trait OnEnd {
     /// Whether [`on_end`](OnEnd::on_end) uses its `code`. An observer that
     /// only needs to know *when* the call ends (a load-shed slot) sets this
     /// to `false`, and [`ObservedBody`] then skips reading `grpc-status`
@@ -37,7 +88,7 @@ pin_project! {
     /// A response body that calls an [`OnEnd`] with the call's final status
     /// when the body ends or is dropped. Data, trailers and errors pass through
     /// unchanged.
-    pub struct ObservedBody<B: Body, E: OnEnd> {
+    pub(crate) struct ObservedBody<B: Body, E: OnEnd> {
         #[pin]
         inner: B,
         observer: Option<E>,
@@ -66,7 +117,7 @@ pin_project! {
 
 impl<B: Body, E: OnEnd> ObservedBody<B, E> {
     /// Wraps `res`'s body so that `observer` learns the call's final status.
-    pub fn wrap(res: Response<B>, observer: E) -> Response<Self> {
+    pub(crate) fn wrap(res: Response<B>, observer: E) -> Response<Self> {
         let without_trailers = if E::NEEDS_CODE {
             grpc::code_without_trailers(&res)
         } else {
@@ -80,17 +131,12 @@ impl<B: Body, E: OnEnd> ObservedBody<B, E> {
     }
 
     /// Wraps `res`'s body without observing it (for a disabled span).
-    pub fn unobserved(res: Response<B>) -> Response<Self> {
+    pub(crate) fn unobserved(res: Response<B>) -> Response<Self> {
         res.map(|inner| ObservedBody {
             inner,
             observer: None,
             without_trailers: Code::Ok,
         })
-    }
-
-    /// The wrapped body.
-    pub fn get_ref(&self) -> &B {
-        &self.inner
     }
 }
 

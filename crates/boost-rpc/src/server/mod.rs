@@ -3,13 +3,27 @@
 //! Wrap a tonic server (or any `http::Request` → `http::Response` service,
 //! such as an axum router) in [`stack`] and every call
 //!
-//! 1. carries an `x-request-id` ([`RequestIdLayer`]),
-//! 2. runs in a server span joined to the caller's trace ([`TraceLayer`]),
-//! 3. is measured in `rpc_server_call_duration_seconds` ([`MetricsLayer`]),
-//! 4. is refused at once with `RESOURCE_EXHAUSTED` when the server is full ([`LoadShedLayer`]),
-//! 5. is cancelled with `DEADLINE_EXCEEDED` when the caller's deadline passes ([`DeadlineLayer`]),
-//! 6. answers `INTERNAL` instead of crashing the connection if the handler panics ([`CatchPanicLayer`]),
-//! 7. and reads no more request body than the limit ([`RequestSizeLimitLayer`]).
+//! 1. carries an `x-request-id` ([`request_id`]),
+//! 2. runs in a server span joined to the caller's trace ([`trace`]),
+//! 3. is measured in `rpc_server_call_duration_seconds` ([`metrics`]),
+//! 4. is refused at once with `RESOURCE_EXHAUSTED` when the server is full ([`load_shed`]),
+//! 5. is cancelled with `DEADLINE_EXCEEDED` when the caller's deadline passes ([`deadline`]),
+//! 6. answers `INTERNAL` instead of crashing the connection if the handler panics ([`catch_panic`]),
+//! 7. and reads no more request body than the limit ([`size_limit`]).
+//!
+//! Each is a module with a tower `Layer` and its service, usable alone (the
+//! service's response future is in the module's `future`):
+//! [`SetRequestIdLayer`](request_id::SetRequestIdLayer) /
+//! [`SetRequestId`](request_id::SetRequestId), [`TraceLayer`](trace::TraceLayer) /
+//! [`Trace`](trace::Trace), [`MetricsLayer`](metrics::MetricsLayer) /
+//! [`Metrics`](metrics::Metrics), [`LoadShedLayer`](load_shed::LoadShedLayer) /
+//! [`LoadShed`](load_shed::LoadShed), [`DeadlineLayer`](deadline::DeadlineLayer) /
+//! [`Deadline`](deadline::Deadline), [`CatchPanicLayer`](catch_panic::CatchPanicLayer) /
+//! [`CatchPanic`](catch_panic::CatchPanic),
+//! [`RequestSizeLimitLayer`](size_limit::RequestSizeLimitLayer) /
+//! [`RequestSizeLimit`](size_limit::RequestSizeLimit). [`stack`] composes
+//! them into one [`ServerStack`] layer whose service, [`Served`], keeps the
+//! order out of its type.
 //!
 //! ```no_run
 //! use boost_rpc::server::{self, ServerSettings};
@@ -66,7 +80,7 @@
 //! headers (a "trailers-only" response, what a unary handler's `Err` becomes)
 //! or in the trailers after the body (what every success and streaming errors
 //! become). The span and the metrics read both, by watching the response body
-//! until it ends ([`ObservedBody`]).
+//! until it ends (the layers' `ResponseBody`, e.g. [`ResponseBody`]).
 //!
 //! # HTTP services
 //!
@@ -84,31 +98,20 @@
 //! code, a machine-readable reason, and internal details kept out of replies.
 
 mod body;
-mod catch_panic;
-mod deadline;
+pub mod catch_panic;
+pub mod deadline;
+pub mod future;
 mod grpc;
-mod load_shed;
-mod metrics;
-mod request_id;
+pub mod load_shed;
+pub mod metrics;
+pub mod request_id;
 mod settings;
-mod size_limit;
+pub mod size_limit;
 mod stack;
-mod trace;
+pub mod trace;
 
-pub use body::{ObservedBody, OnEnd};
-pub use catch_panic::{CatchPanicFuture, CatchPanicLayer, CatchPanicService};
-pub use deadline::{DeadlineFuture, DeadlineLayer, DeadlineService};
-pub use load_shed::{LoadShedFuture, LoadShedLayer, LoadShedService, Slot};
-pub use metrics::{CallRecord, MetricsFuture, MetricsLayer, MetricsService};
-pub use request_id::{
-    REQUEST_ID_HEADER, RequestId, RequestIdFuture, RequestIdLayer, RequestIdService,
-    current_request_id,
-};
-pub use settings::{Http2Settings, ServerSettings};
-pub use size_limit::{
-    LimitedBody, RequestSizeLimitLayer, RequestSizeLimitService, SizeLimitFuture,
-};
-pub use stack::{Served, ServerStack, stack};
-pub use trace::{SpanRecord, TraceFuture, TraceLayer, TraceService};
+pub use self::request_id::{RequestId, current_request_id};
+pub use self::settings::{Http2Settings, ServerSettings};
+pub use self::stack::{ResponseBody, Served, ServerStack, stack};
 
 pub(crate) use grpc::{code_name, http_status_for};

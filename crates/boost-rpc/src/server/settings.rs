@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use boost_config::{ByteSize, Problems, Validate};
+use boost_config::{ByteSize, Document, Problems, Validate};
 use serde::{Deserialize, Serialize};
 
 /// How a gRPC server admits, bounds and keeps its calls and connections.
@@ -19,8 +19,14 @@ use serde::{Deserialize, Serialize};
 ///
 /// [`stack`](super::stack) reads the per-call knobs; [`ServerSettings::apply`]
 /// applies the connection knobs to a `tonic::transport::Server` builder.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// It implements [`Validate`] (values that cannot work are refused at load
+/// time, each under its key: `grpc.server.request_timeout`) and
+/// [`Document`] (these field docs are the comments of a generated reference
+/// config file).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Validate, Document)]
 #[serde(default, deny_unknown_fields)]
+#[validate(custom = server_rules)]
 #[non_exhaustive]
 pub struct ServerSettings {
     /// Calls handled at the same time across all connections. A call beyond
@@ -71,7 +77,8 @@ pub struct ServerSettings {
     /// Default: unset.
     #[serde(with = "boost_config::duration")]
     pub max_connection_age: Option<Duration>,
-    /// HTTP/2 flow-control and stream knobs.
+    /// HTTP/2 flow-control and stream knobs (`[grpc.server.http2]`); each
+    /// defaults to hyper's.
     pub http2: Http2Settings,
     /// Serve `grpc.reflection.v1` so tools such as `grpcurl` can list and
     /// describe the services without the `.proto` files. Default: `true`.
@@ -96,8 +103,9 @@ impl Default for ServerSettings {
 }
 
 /// HTTP/2 knobs; the defaults are hyper's, which suit most services.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, Validate, Document)]
 #[serde(default, deny_unknown_fields)]
+#[validate(custom = http2_rules)]
 #[non_exhaustive]
 pub struct Http2Settings {
     /// Streams (calls) one connection may carry at once; unset leaves hyper's
@@ -189,64 +197,61 @@ impl ServerSettings {
     }
 }
 
-impl Validate for ServerSettings {
-    fn validate(&self, problems: &mut Problems) {
-        if self.request_timeout == Some(Duration::ZERO) {
-            problems.add(
-                "request_timeout",
-                "must be more than 0; leave it unset to let callers' deadlines rule",
-            );
-        }
-        if self.keepalive_interval == Some(Duration::ZERO) {
-            problems.add(
-                "keepalive_interval",
-                "must be more than 0; leave it unset to turn pings off",
-            );
-        }
-        if self.max_connection_age == Some(Duration::ZERO) {
-            problems.add(
-                "max_connection_age",
-                "must be more than 0; leave it unset to keep connections",
-            );
-        }
-        if self.keepalive_timeout.is_zero() {
-            problems.add("keepalive_timeout", "must be more than 0, e.g. \"20s\"");
-        }
-        problems.check("http2", &self.http2);
+/// The rules of [`ServerSettings`] (the derive checks its `http2` section).
+fn server_rules(settings: &ServerSettings, problems: &mut Problems) {
+    if settings.request_timeout == Some(Duration::ZERO) {
+        problems.add(
+            "request_timeout",
+            "must be more than 0; leave it unset to let callers' deadlines rule",
+        );
+    }
+    if settings.keepalive_interval == Some(Duration::ZERO) {
+        problems.add(
+            "keepalive_interval",
+            "must be more than 0; leave it unset to turn pings off",
+        );
+    }
+    if settings.max_connection_age == Some(Duration::ZERO) {
+        problems.add(
+            "max_connection_age",
+            "must be more than 0; leave it unset to keep connections",
+        );
+    }
+    if settings.keepalive_timeout.is_zero() {
+        problems.add("keepalive_timeout", "must be more than 0, e.g. \"20s\"");
     }
 }
 
-impl Validate for Http2Settings {
-    fn validate(&self, problems: &mut Problems) {
-        const MAX_WINDOW: u32 = (1 << 31) - 1;
-        if let Some(size) = self.max_frame_size
-            && !(16_384..=16_777_215).contains(&size)
-        {
-            problems.add(
-                "max_frame_size",
-                format!("{size} is outside HTTP/2's range 16384..=16777215"),
-            );
+/// The rules of [`Http2Settings`]: HTTP/2's own limits.
+fn http2_rules(http2: &Http2Settings, problems: &mut Problems) {
+    const MAX_WINDOW: u32 = (1 << 31) - 1;
+    if let Some(size) = http2.max_frame_size
+        && !(16_384..=16_777_215).contains(&size)
+    {
+        problems.add(
+            "max_frame_size",
+            format!("{size} is outside HTTP/2's range 16384..=16777215"),
+        );
+    }
+    for (key, window) in [
+        (
+            "initial_stream_window_size",
+            http2.initial_stream_window_size,
+        ),
+        (
+            "initial_connection_window_size",
+            http2.initial_connection_window_size,
+        ),
+    ] {
+        if window.is_some_and(|w| w > MAX_WINDOW) {
+            problems.add(key, format!("must be at most {MAX_WINDOW} (2^31 - 1)"));
         }
-        for (key, window) in [
-            (
-                "initial_stream_window_size",
-                self.initial_stream_window_size,
-            ),
-            (
-                "initial_connection_window_size",
-                self.initial_connection_window_size,
-            ),
-        ] {
-            if window.is_some_and(|w| w > MAX_WINDOW) {
-                problems.add(key, format!("must be at most {MAX_WINDOW} (2^31 - 1)"));
-            }
-        }
-        if self.max_concurrent_streams == Some(0) {
-            problems.add(
-                "max_concurrent_streams",
-                "must be at least 1; leave it unset for hyper's default",
-            );
-        }
+    }
+    if http2.max_concurrent_streams == Some(0) {
+        problems.add(
+            "max_concurrent_streams",
+            "must be at least 1; leave it unset for hyper's default",
+        );
     }
 }
 
@@ -283,16 +288,30 @@ mod tests {
         let mut problems = Problems::new();
         problems.check("grpc.server", &bad);
         let keys: Vec<_> = problems.keys().collect();
+        // Sections first (the derive visits every field), then the type's own rules.
         assert_eq!(
             keys,
             [
-                "grpc.server.request_timeout",
-                "grpc.server.http2.max_frame_size"
+                "grpc.server.http2.max_frame_size",
+                "grpc.server.request_timeout"
             ]
         );
         let mut problems = Problems::new();
         ServerSettings::default().validate(&mut problems);
         assert_eq!(problems.keys().count(), 0);
+    }
+
+    #[test]
+    fn every_key_of_the_reference_file_says_what_it_does() {
+        let text = boost_config::reference_toml(&ServerSettings::default(), "");
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            if !line.starts_with('#') && !line.is_empty() {
+                let above = i.checked_sub(1).map(|j| lines[j]).unwrap_or_default();
+                assert!(above.starts_with("# "), "{line} has no comment:\n{text}");
+            }
+        }
+        assert!(text.contains("# max_frame_size = (unset)"), "{text}");
     }
 
     #[test]

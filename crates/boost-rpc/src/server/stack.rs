@@ -1,13 +1,22 @@
 //! [`stack`]: the server layers in their proper order, from [`ServerSettings`].
 
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
 use tower::ServiceBuilder;
 use tower_layer::Layer;
+use tower_service::Service;
 
-use super::{
-    CatchPanicLayer, CatchPanicService, DeadlineLayer, DeadlineService, LoadShedLayer,
-    LoadShedService, MetricsLayer, MetricsService, RequestIdLayer, RequestIdService,
-    RequestSizeLimitLayer, RequestSizeLimitService, ServerSettings, TraceLayer, TraceService,
-};
+use super::body::response_body;
+use super::catch_panic::{CatchPanic, CatchPanicLayer};
+use super::deadline::{Deadline, DeadlineLayer};
+use super::future::ResponseFuture;
+use super::load_shed::{self, LoadShed, LoadShedLayer};
+use super::metrics::{self, Metrics, MetricsLayer};
+use super::request_id::{SetRequestId, SetRequestIdLayer};
+use super::settings::ServerSettings;
+use super::size_limit::{LimitedBody, RequestSizeLimit, RequestSizeLimitLayer};
+use super::trace::{self, Trace, TraceLayer};
 
 /// The default server stack for `settings`; see the [module docs](super) for
 /// what each layer does and why they come in this order.
@@ -37,27 +46,73 @@ pub struct ServerStack {
     size_limit: RequestSizeLimitLayer,
 }
 
-/// A service `S` under the full server stack.
-pub type Served<S> = RequestIdService<
-    TraceService<
-        MetricsService<
-            LoadShedService<DeadlineService<CatchPanicService<RequestSizeLimitService<S>>>>,
-        >,
-    >,
->;
+/// The layers around a handler, outermost first (the order the module docs
+/// give and explain): private, so the order can change without breaking
+/// anyone's types.
+type Layered<S> = SetRequestId<Trace<Metrics<LoadShed<Deadline<CatchPanic<RequestSizeLimit<S>>>>>>>;
 
 impl<S> Layer<S> for ServerStack {
     type Service = Served<S>;
 
     fn layer(&self, handler: S) -> Self::Service {
-        ServiceBuilder::new()
-            .layer(RequestIdLayer::new()) // every call has an id,
+        let inner = ServiceBuilder::new()
+            .layer(SetRequestIdLayer::new()) // every call has an id,
             .layer(TraceLayer::new()) // runs in a span joined to its caller's trace,
             .layer(self.metrics.clone()) // is measured,
             .layer(self.load_shed.clone()) // is refused at once when the server is full,
             .layer(self.deadline) // stops when its deadline passes,
             .layer(CatchPanicLayer::new()) // answers INTERNAL if the handler panics,
             .layer(self.size_limit) // and reads no more than the size limit.
-            .service(handler)
+            .service(handler);
+        Served { inner }
+    }
+}
+
+/// A handler `S` under the full server stack ([`ServerStack`]'s service).
+///
+/// Its requests reach `S` with a [`LimitedBody`]; its responses carry
+/// `S`'s body as a [`ResponseBody`].
+#[derive(Clone, Debug)]
+pub struct Served<S> {
+    inner: Layered<S>,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Served<S>
+where
+    S: Service<Request<LimitedBody<ReqBody>>, Response = Response<ResBody>>,
+    S::Future: Send + 'static,
+    ResBody: http_body::Body + Default,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    #[inline]
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        ResponseFuture {
+            inner: self.inner.call(req),
+        }
+    }
+}
+
+/// The bodies of the layers that watch a response to its end, as nested.
+pub(super) type LayeredBody<B> =
+    trace::ResponseBody<metrics::ResponseBody<load_shed::ResponseBody<B>>>;
+
+response_body! {
+    /// The response body of [`Served`]: the handler's body, unchanged; the
+    /// call's span, duration sample and concurrency slot end when it ends or
+    /// is dropped.
+    ResponseBody => LayeredBody<B>
+}
+
+impl<B: http_body::Body> ResponseBody<B> {
+    /// Wraps the layers' body.
+    pub(super) fn new(inner: LayeredBody<B>) -> Self {
+        Self { inner }
     }
 }

@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use boost_rpc::client::deadline::parse_grpc_timeout;
 use boost_test_proto::greeter_server::{Greeter, GreeterServer};
 use boost_test_proto::profiles_server::{Profiles, ProfilesServer};
 use boost_test_proto::{GetProfileRequest, HelloReply, HelloRequest, Profile};
@@ -226,5 +225,24 @@ pub fn metrics() -> &'static metrics_util::debugging::Snapshotter {
         let snapshotter = recorder.snapshotter();
         recorder.install().unwrap();
         snapshotter
+    })
+}
+
+/// A `grpc-timeout` value as the gRPC spec writes it (at most 8 digits and
+/// a unit), parsed here independently of the client that wrote it.
+pub fn parse_grpc_timeout(value: &str) -> Option<Duration> {
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n * 3600),
+        "M" => Duration::from_secs(n * 60),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
     })
 }

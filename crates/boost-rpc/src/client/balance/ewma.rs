@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 /// other. (A reader may pair a new estimate with the previous time, which
 /// only nudges the decay of one reading.)
 #[derive(Debug)]
-pub struct PeakEwma {
+pub(crate) struct PeakEwma {
     decay_ns: f64,
     epoch: Instant,
     /// `f64` bits: the estimate in nanoseconds as of `at_ns`.
@@ -29,7 +29,7 @@ pub struct PeakEwma {
 
 impl PeakEwma {
     /// Starts at `default_rtt`, forgetting with time constant `decay`.
-    pub fn new(default_rtt: Duration, decay: Duration) -> Self {
+    pub(crate) fn new(default_rtt: Duration, decay: Duration) -> Self {
         Self {
             decay_ns: decay.as_nanos().max(1) as f64,
             epoch: Instant::now(),
@@ -40,7 +40,7 @@ impl PeakEwma {
     }
 
     /// The load now: decayed latency (ns) × (in flight + 1).
-    pub fn load(&self, now: Instant) -> f64 {
+    pub(crate) fn load(&self, now: Instant) -> f64 {
         let pending = f64::from(self.pending.load(Ordering::Relaxed));
         self.decayed(self.nanos(now)) * (pending + 1.0)
     }
@@ -54,7 +54,7 @@ impl PeakEwma {
     }
 
     /// Counts a request as in flight until the returned guard is completed or dropped.
-    pub fn start(self: &Arc<Self>) -> InFlight {
+    pub(crate) fn start(self: &Arc<Self>) -> InFlight {
         self.start_at(Instant::now())
     }
 
@@ -69,7 +69,7 @@ impl PeakEwma {
     }
 
     /// Adds one latency sample.
-    pub fn observe(&self, rtt: Duration, now: Instant) {
+    pub(crate) fn observe(&self, rtt: Duration, now: Instant) {
         let sample = rtt.as_nanos() as f64;
         let now_ns = self.nanos(now);
         let mut bits = self.rtt_ns.load(Ordering::Relaxed);
@@ -108,7 +108,7 @@ impl PeakEwma {
 
 /// A request in flight; [`complete`](Self::complete) it when the response headers arrive.
 #[derive(Debug)]
-pub struct InFlight {
+pub(crate) struct InFlight {
     ewma: Arc<PeakEwma>,
     started: Instant,
     done: bool,
@@ -116,7 +116,7 @@ pub struct InFlight {
 
 impl InFlight {
     /// Records the latency since [`PeakEwma::start`].
-    pub fn complete(mut self) {
+    pub(crate) fn complete(mut self) {
         let now = Instant::now();
         self.ewma.observe(now - self.started, now);
         self.done = true;
@@ -126,7 +126,7 @@ impl InFlight {
 impl InFlight {
     /// Ends a failed request, counting it as at least `penalty` of latency:
     /// an endpoint that fails fast must not look fast and attract traffic.
-    pub fn fail(mut self, penalty: Duration) {
+    pub(crate) fn fail(mut self, penalty: Duration) {
         let now = Instant::now();
         self.ewma.observe((now - self.started).max(penalty), now);
         self.done = true;

@@ -1,16 +1,16 @@
 //! Power-of-two-choices load balancing over Peak-EWMA latency.
 //!
 //! For each attempt, [`Balance`] picks two endpoints at random and sends to the
-//! one with the lower [`PeakEwma`] load (latency × in-flight). A failed
+//! one with the lower Peak-EWMA load (latency × in-flight). A failed
 //! attempt counts as at least `default_rtt` of latency, so an endpoint that
 //! fails fast does not attract traffic by looking fast. Two random
 //! choices get almost all the benefit of "least loaded" without scanning, and
 //! without every client herding onto the same "best" endpoint. tonic's own
 //! `balance_list` cannot do this: its connections report a constant load.
 //!
-//! Endpoints live in an [`EndpointSet`] shared by all clones (no `Buffer`, no
-//! queue): discovery inserts and removes them ([`EndpointSet::apply`]), and
-//! each may carry a [`Health`] from [`crate::client::eject`]:
+//! Endpoints live in a set shared by all clones (no `Buffer`, no queue):
+//! discovery inserts and removes them, and in a [`Client`](super::Client)
+//! each carries its health from [`eject`](super::eject):
 //! - endpoints that are ejected or reconnecting are not picked;
 //! - when no picked endpoint is ready and more than `max_ejected_percent` are
 //!   ejected (or none is ready at all), ejected endpoints are used anyway
@@ -27,28 +27,30 @@
 //! ejection or do panic mode. The algorithm here is the same (P2C over
 //! Finagle's Peak-EWMA), over a shared set.
 //!
+//! Used alone, [`Balance::new`] balances over a fixed list of services
+//! (none of them ejected: ejection is the client's, which tells the balancer
+//! which endpoints are out). It is a service over many services, not a layer
+//! over one, like tower's `p2c::Balance`.
+//!
 //! ```
 //! # async fn demo() {
-//! use boost_rpc::client::balance::{Balance, EndpointSet};
-//! use boost_rpc::client::ClientSettings;
+//! use boost_rpc::client::balance::Balance;
+//! use boost_rpc::client::BalanceSettings;
 //!
-//! let settings = ClientSettings::default();
-//! let set = EndpointSet::new("profiles", &settings.balance, settings.ejection.max_ejected_percent);
-//! for url in ["http://127.0.0.1:50052", "http://127.0.0.1:50053"] {
-//!     let channel = tonic::transport::Endpoint::from_static(url).connect_lazy();
-//!     set.insert(url.to_owned(), channel, None);
-//! }
-//! set.mark_resolved(None);
-//! let balanced = Balance::new(set);
+//! let endpoints = ["127.0.0.1:50052", "127.0.0.1:50053"].map(|addr| {
+//!     let url = format!("http://{addr}");
+//!     let channel = tonic::transport::Endpoint::from_shared(url).unwrap().connect_lazy();
+//!     (addr.to_owned(), channel)
+//! });
+//! let balanced = Balance::new("profiles", &BalanceSettings::default(), endpoints);
 //! # let _ = balanced;
 //! # }
 //! ```
 
 mod ewma;
+pub mod future;
 
 use std::fmt::Write as _;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll};
@@ -60,18 +62,19 @@ use tokio::sync::Notify;
 use tower::discover::Change;
 use tower::{Service, ServiceExt};
 
-pub use ewma::{InFlight, PeakEwma};
+use self::ewma::{InFlight, PeakEwma};
+use self::future::{Attempt, Dispatch, ResponseFuture};
 
 use super::deadline::CallDeadline;
 use super::eject::{Health, IgnoreEjection, is_endpoint_failure};
 use super::metrics::EndpointState;
 use crate::RpcError;
-use crate::client::settings::BalanceSettings;
+use crate::client::settings::{BalanceSettings, EjectionSettings};
 use crate::status_code::grpc_status;
 
 /// One endpoint: its key (address), service, load and health.
 #[derive(Debug)]
-pub struct Endpoint<S> {
+pub(crate) struct Endpoint<S> {
     key: String,
     service: S,
     load: Arc<PeakEwma>,
@@ -80,15 +83,16 @@ pub struct Endpoint<S> {
 
 impl<S> Endpoint<S> {
     /// The endpoint's key, e.g. `127.0.0.1:50052`.
-    pub fn key(&self) -> &str {
+    pub(crate) fn key(&self) -> &str {
         &self.key
     }
     /// Its load estimate.
-    pub fn load(&self) -> &Arc<PeakEwma> {
+    #[cfg(test)]
+    pub(crate) fn load(&self) -> &Arc<PeakEwma> {
         &self.load
     }
     /// Its health, when ejection is on.
-    pub fn health(&self) -> Option<&Arc<Health>> {
+    pub(crate) fn health(&self) -> Option<&Arc<Health>> {
         self.health.as_ref()
     }
     fn state(&self) -> EndpointState {
@@ -103,7 +107,7 @@ impl<S> Endpoint<S> {
 
 /// The endpoints of one client, shared by all clones of its [`Balance`].
 #[derive(Debug)]
-pub struct EndpointSet<S> {
+pub(crate) struct EndpointSet<S> {
     name: String,
     settings: BalanceSettings,
     max_ejected_percent: u32,
@@ -115,7 +119,11 @@ pub struct EndpointSet<S> {
 
 impl<S> EndpointSet<S> {
     /// An empty set for the client `name`.
-    pub fn new(name: &str, settings: &BalanceSettings, max_ejected_percent: u32) -> Arc<Self> {
+    pub(crate) fn new(
+        name: &str,
+        settings: &BalanceSettings,
+        max_ejected_percent: u32,
+    ) -> Arc<Self> {
         Arc::new(Self {
             name: name.to_owned(),
             settings: settings.clone(),
@@ -128,7 +136,7 @@ impl<S> EndpointSet<S> {
     }
 
     /// The endpoints now.
-    pub fn snapshot(&self) -> Arc<Vec<Arc<Endpoint<S>>>> {
+    pub(crate) fn snapshot(&self) -> Arc<Vec<Arc<Endpoint<S>>>> {
         self.read().clone()
     }
 
@@ -141,7 +149,7 @@ impl<S> EndpointSet<S> {
     }
 
     /// Adds (or replaces) the endpoint `key`.
-    pub fn insert(&self, key: String, service: S, health: Option<Arc<Health>>) {
+    pub(crate) fn insert(&self, key: String, service: S, health: Option<Arc<Health>>) {
         let endpoint = Arc::new(Endpoint {
             load: Arc::new(PeakEwma::new(
                 self.settings.default_rtt,
@@ -160,7 +168,7 @@ impl<S> EndpointSet<S> {
     }
 
     /// Removes the endpoint `key`, if present.
-    pub fn remove(&self, key: &str) {
+    pub(crate) fn remove(&self, key: &str) {
         self.update(|list| {
             if let Some(old) = list.iter().position(|e| e.key == key) {
                 retire(&list.remove(old));
@@ -169,7 +177,7 @@ impl<S> EndpointSet<S> {
     }
 
     /// Applies one discovery change; `make` builds the service of a new endpoint.
-    pub fn apply<T>(
+    pub(crate) fn apply<T>(
         &self,
         change: Change<String, T>,
         make: impl FnOnce(&String, T) -> (S, Option<Arc<Health>>),
@@ -185,7 +193,7 @@ impl<S> EndpointSet<S> {
 
     /// Discovery has reported: waiting calls proceed. `why_empty` explains an
     /// empty set in the UNAVAILABLE message (e.g. a failed DNS lookup).
-    pub fn mark_resolved(&self, why_empty: Option<String>) {
+    pub(crate) fn mark_resolved(&self, why_empty: Option<String>) {
         if let Ok(mut w) = self.why_empty.lock() {
             *w = why_empty;
         }
@@ -310,7 +318,9 @@ fn retire<S>(e: &Endpoint<S>) {
     }
 }
 
-/// Sends each request to one endpoint of an [`EndpointSet`]. Cheap to clone.
+/// Sends each request to one of its endpoints: the less loaded of two picked
+/// at random (see the [module docs](self)). Cheap to clone; clones share the
+/// endpoints.
 #[derive(Debug)]
 pub struct Balance<S> {
     set: Arc<EndpointSet<S>>,
@@ -325,12 +335,35 @@ impl<S> Clone for Balance<S> {
 }
 
 impl<S> Balance<S> {
-    /// Balances over `set`.
-    pub const fn new(set: Arc<EndpointSet<S>>) -> Self {
+    /// Balances over a fixed list of `(key, service)` endpoints (the key,
+    /// e.g. `10.0.0.7:50052`, names the endpoint in errors and spans) for
+    /// the client named `client`. A later endpoint with the same key
+    /// replaces an earlier one; an empty list fails every call with
+    /// UNAVAILABLE.
+    pub fn new(
+        client: &str,
+        settings: &BalanceSettings,
+        endpoints: impl IntoIterator<Item = (String, S)>,
+    ) -> Self {
+        let set = EndpointSet::new(
+            client,
+            settings,
+            EjectionSettings::default().max_ejected_percent,
+        );
+        for (key, service) in endpoints {
+            set.insert(key, service, None);
+        }
+        set.mark_resolved(None);
+        Self::over(set)
+    }
+
+    /// Balances over `set`, which discovery and ejection keep up to date.
+    pub(crate) const fn over(set: Arc<EndpointSet<S>>) -> Self {
         Self { set }
     }
+
     /// The endpoint set.
-    pub fn endpoints(&self) -> &Arc<EndpointSet<S>> {
+    pub(crate) fn endpoints(&self) -> &Arc<EndpointSet<S>> {
         &self.set
     }
 }
@@ -345,7 +378,7 @@ where
 {
     type Response = Response<R>;
     type Error = RpcError;
-    type Future = BalanceFuture<S, Request<B>, R>;
+    type Future = ResponseFuture<S, Request<B>, R>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), RpcError>> {
         // Readiness is decided per call: an endpoint is picked in `call`.
@@ -358,7 +391,7 @@ where
             let list = self.set.read();
             let now = super::call_now();
             let Some((endpoint, panic)) = self.set.pick(&list, now) else {
-                return BalanceFuture {
+                return ResponseFuture {
                     attempt: None,
                     done: Some(self.set.unavailable(&list, now)),
                     waiting: None,
@@ -374,7 +407,7 @@ where
                 span.record("server.address", endpoint.key.as_str());
             }
             let in_flight = endpoint.load.start_at(now);
-            return BalanceFuture {
+            return ResponseFuture {
                 attempt: Some(Attempt {
                     call: Dispatch::start(endpoint.service.clone(), request),
                     in_flight: Some(in_flight),
@@ -430,121 +463,11 @@ where
                 }
             }
         });
-        BalanceFuture {
+        ResponseFuture {
             attempt: None,
             done: None,
             waiting: Some(waiting),
         }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// Sending to the picked endpoint's service: called at once when it is
-    /// ready (the usual case: a channel with room in its queue), so the
-    /// future does not carry the request; otherwise a boxed [`Oneshot`]
-    /// waits for readiness.
-    ///
-    /// [`Oneshot`]: tower::util::Oneshot
-    #[project = DispatchProj]
-    enum Dispatch<S: Service<Req>, Req> {
-        Called {
-            #[pin]
-            future: S::Future,
-        },
-        Waiting {
-            oneshot: Pin<Box<tower::util::Oneshot<S, Req>>>,
-        },
-    }
-}
-
-impl<S: Service<Req>, Req> Dispatch<S, Req> {
-    fn start(mut service: S, request: Req) -> Self {
-        // Readiness without a task: a `Pending` here is asked again, with
-        // the task's waker, by the `Oneshot`.
-        let mut cx = Context::from_waker(std::task::Waker::noop());
-        match service.poll_ready(&mut cx) {
-            Poll::Ready(Ok(())) => Self::Called {
-                future: service.call(request),
-            },
-            // An error is reported by the `Oneshot` the same way.
-            _ => Self::Waiting {
-                oneshot: Box::pin(service.oneshot(request)),
-            },
-        }
-    }
-}
-
-impl<S: Service<Req>, Req> Future for Dispatch<S, Req> {
-    type Output = Result<S::Response, S::Error>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project() {
-            DispatchProj::Called { future } => future.poll(cx),
-            DispatchProj::Waiting { oneshot } => oneshot.as_mut().poll(cx),
-        }
-    }
-}
-
-/// A call that waits for discovery's first answer (only before it), boxed.
-type Waiting<R> = Pin<Box<dyn Future<Output = Result<Response<R>, RpcError>> + Send>>;
-
-pin_project_lite::pin_project! {
-    /// Response future of [`Balance`]. Once discovery has answered, an
-    /// endpoint is picked in `call` and the attempt is not boxed.
-    pub struct BalanceFuture<S: Service<Req>, Req, R> {
-        #[pin]
-        attempt: Option<Attempt<S, Req>>,
-        done: Option<RpcError>,
-        waiting: Option<Waiting<R>>,
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// One attempt on a picked endpoint.
-    struct Attempt<S: Service<Req>, Req> {
-        #[pin]
-        call: Dispatch<S, Req>,
-        in_flight: Option<InFlight>,
-        penalty: std::time::Duration,
-    }
-}
-
-impl<S, B, R> Future for BalanceFuture<S, Request<B>, R>
-where
-    S: Service<Request<B>, Response = Response<R>>,
-    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    type Output = Result<Response<R>, RpcError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        if let Some(attempt) = this.attempt.as_pin_mut() {
-            let attempt = attempt.project();
-            let result = std::task::ready!(attempt.call.poll(cx));
-            let Some(in_flight) = attempt.in_flight.take() else {
-                return Poll::Ready(result.map_err(|e| RpcError::from_boxed(e.into())));
-            };
-            return Poll::Ready(match result {
-                Ok(response) => {
-                    if grpc_status(response.headers()).is_some_and(is_endpoint_failure) {
-                        in_flight.fail(*attempt.penalty);
-                    } else {
-                        in_flight.complete();
-                    }
-                    Ok(response)
-                }
-                Err(e) => {
-                    in_flight.fail(*attempt.penalty);
-                    Err(RpcError::from_boxed(e.into()))
-                }
-            });
-        }
-        if let Some(waiting) = this.waiting {
-            return waiting.as_mut().poll(cx);
-        }
-        Poll::Ready(Err(this.done.take().unwrap_or_else(|| {
-            RpcError::unavailable_unsent("balancer polled after completion")
-        })))
     }
 }
 
@@ -629,5 +552,39 @@ mod tests {
             let (picked, _) = set.pick(&list, Instant::now()).unwrap();
             assert_eq!(picked.key(), "10.0.0.1:80");
         }
+    }
+
+    #[tokio::test]
+    async fn alone_it_balances_over_a_fixed_list_and_fails_fast_when_empty() {
+        use tower::ServiceExt;
+        let answer = |name: &'static str| {
+            tower::service_fn(move |_: Request<()>| async move {
+                Ok::<_, RpcError>(Response::new(name))
+            })
+        };
+        let endpoints = [
+            ("a:1".to_owned(), answer("a")),
+            ("b:1".to_owned(), answer("b")),
+        ];
+        // No latency assumed for new endpoints: each gets traffic at once
+        // (with the default 30 ms, the first to answer keeps it all here).
+        let settings = BalanceSettings {
+            default_rtt: Duration::ZERO,
+            ..BalanceSettings::default()
+        };
+        let balance = Balance::new("test", &settings, endpoints);
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..50 {
+            let response = balance.clone().oneshot(Request::new(())).await.unwrap();
+            seen.insert(*response.body());
+        }
+        assert_eq!(seen.into_iter().collect::<Vec<_>>(), ["a", "b"]);
+
+        let mut none = vec![("a:1".to_owned(), answer("a"))];
+        none.clear();
+        let empty = Balance::new("test", &BalanceSettings::default(), none);
+        let err = empty.oneshot(Request::new(())).await.unwrap_err();
+        assert!(err.is_unavailable() && err.is_unsent(), "{err}");
+        assert!(err.to_string().contains("test: no endpoints"), "{err}");
     }
 }

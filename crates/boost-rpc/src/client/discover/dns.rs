@@ -1,7 +1,6 @@
 //! [`DnsDiscover`]: a DNS name re-resolved every `refresh`, as endpoint changes.
 
 use std::collections::BTreeSet;
-use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -9,7 +8,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::Stream;
 use http::Uri;
 use tower::discover::Change;
 
@@ -26,7 +24,7 @@ pub trait Resolver: Send + Sync + 'static {
 
 /// The operating system's resolver (`getaddrinfo` via tokio).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct SystemResolver;
+pub(crate) struct SystemResolver;
 
 impl Resolver for SystemResolver {
     fn resolve<'a>(
@@ -42,7 +40,7 @@ impl Resolver for SystemResolver {
 ///
 /// A failed lookup keeps the endpoints already known: a DNS hiccup must not
 /// empty a healthy client.
-pub struct DnsDiscover {
+pub(crate) struct DnsDiscover {
     name: String,
     port: u16,
     refresh: Duration,
@@ -63,7 +61,12 @@ impl std::fmt::Debug for DnsDiscover {
 
 impl DnsDiscover {
     /// Discovers `name:port` through `resolver` every `refresh`.
-    pub fn new(name: &str, port: u16, refresh: Duration, resolver: Arc<dyn Resolver>) -> Self {
+    pub(crate) fn new(
+        name: &str,
+        port: u16,
+        refresh: Duration,
+        resolver: Arc<dyn Resolver>,
+    ) -> Self {
         Self {
             name: name.to_owned(),
             port,
@@ -74,17 +77,17 @@ impl DnsDiscover {
     }
 
     /// `name:port`, for messages.
-    pub fn target(&self) -> String {
+    pub(crate) fn target(&self) -> String {
         format!("{}:{}", self.name, self.port)
     }
 
     /// The re-resolve interval.
-    pub fn refresh(&self) -> Duration {
+    pub(crate) fn refresh(&self) -> Duration {
         self.refresh
     }
 
     /// Resolves once and returns the changes since the last resolution.
-    pub async fn resolve_changes(&mut self) -> io::Result<Vec<Change<String, Uri>>> {
+    pub(crate) async fn resolve_changes(&mut self) -> io::Result<Vec<Change<String, Uri>>> {
         let resolved: BTreeSet<SocketAddr> = self
             .resolver
             .resolve(&self.name, self.port)
@@ -106,35 +109,7 @@ impl DnsDiscover {
     }
 
     /// Whether the last successful resolution returned no address.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.current.is_empty()
-    }
-
-    /// A `tower::discover::Discover` stream: resolve, yield the changes,
-    /// sleep `refresh`, repeat. Lookup failures are logged and skipped.
-    pub fn into_discover(
-        self,
-    ) -> impl Stream<Item = Result<Change<String, Uri>, Infallible>> + Send {
-        let state = (self, Vec::<Change<String, Uri>>::new(), true);
-        futures::stream::unfold(state, |(mut dns, mut pending, mut first)| async move {
-            loop {
-                if let Some(change) = pending.pop() {
-                    return Some((Ok(change), (dns, pending, first)));
-                }
-                if !first {
-                    tokio::time::sleep(dns.refresh).await;
-                }
-                first = false;
-                match dns.resolve_changes().await {
-                    Ok(mut changes) => {
-                        changes.reverse();
-                        pending = changes;
-                    }
-                    Err(e) => {
-                        tracing::warn!(target = %dns.target(), error = %e, "DNS lookup failed")
-                    }
-                }
-            }
-        })
     }
 }

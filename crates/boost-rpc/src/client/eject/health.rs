@@ -27,7 +27,7 @@ use crate::client::settings::{EjectionSettings, ReconnectSettings};
 
 /// What an attempt did, as far as the endpoint's health is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// The endpoint answered (any status that is not a server failure).
     Success,
     /// The endpoint failed (UNAVAILABLE, INTERNAL, UNKNOWN, DATA_LOSS, or a
@@ -39,7 +39,7 @@ pub enum Outcome {
 
 /// Permission to send one attempt to an endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Admission {
+pub(crate) enum Admission {
     /// Send normally.
     Ready,
     /// Send as the one probe of an ejected or reconnecting endpoint.
@@ -51,7 +51,7 @@ const BLOCKED: u64 = u64::MAX;
 
 /// The health of one endpoint. Cheap to read, shared by all clones.
 #[derive(Debug)]
-pub struct Health {
+pub(crate) struct Health {
     ejection: EjectionSettings,
     reconnect: ReconnectSettings,
     epoch: Instant,
@@ -78,7 +78,7 @@ struct Inner {
 
 impl Health {
     /// A healthy endpoint.
-    pub fn new(
+    pub(crate) fn new(
         ejection: EjectionSettings,
         reconnect: ReconnectSettings,
         metrics: Option<EndpointMetrics>,
@@ -111,12 +111,12 @@ impl Health {
     }
 
     /// The endpoint's metric handles, if it records metrics.
-    pub fn metrics(&self) -> Option<&EndpointMetrics> {
+    pub(crate) fn metrics(&self) -> Option<&EndpointMetrics> {
         self.metrics.as_ref()
     }
 
     /// The endpoint's state.
-    pub fn state(&self) -> EndpointState {
+    pub(crate) fn state(&self) -> EndpointState {
         match self.state.load(Ordering::Relaxed) {
             0 => EndpointState::Ready,
             1 => EndpointState::Ejected,
@@ -126,7 +126,7 @@ impl Health {
 
     /// Whether a call may go here now without taking the lock: ready, or out
     /// but with its period over (the call will become the probe).
-    pub fn looks_available(&self, now: Instant) -> bool {
+    pub(crate) fn looks_available(&self, now: Instant) -> bool {
         match self.until.load(Ordering::Acquire) {
             READY => true,
             BLOCKED => false,
@@ -136,7 +136,7 @@ impl Health {
 
     /// Asks to send one attempt. `ignore_ejection` (panic mode) admits an
     /// ejected endpoint, but never one waiting to reconnect. The error says why not.
-    pub fn admit(&self, now: Instant, ignore_ejection: bool) -> Result<Admission, String> {
+    pub(crate) fn admit(&self, now: Instant, ignore_ejection: bool) -> Result<Admission, String> {
         let until = self.until.load(Ordering::Acquire);
         if until == READY {
             return Ok(Admission::Ready);
@@ -172,7 +172,7 @@ impl Health {
     }
 
     /// Records an attempt's outcome. `probe` as returned by [`admit`](Self::admit).
-    pub fn record(&self, outcome: Outcome, admission: Admission, now: Instant) {
+    pub(crate) fn record(&self, outcome: Outcome, admission: Admission, now: Instant) {
         let now_ns = self.nanos(now);
         let window_ns = u64::try_from(self.ejection.window.as_nanos()).unwrap_or(u64::MAX);
         let in_window =
@@ -258,14 +258,14 @@ impl Health {
     }
 
     /// Gives back a probe whose attempt was dropped before an outcome.
-    pub fn release_probe(&self) {
+    pub(crate) fn release_probe(&self) {
         let _ = self
             .until
             .compare_exchange(BLOCKED, 1, Ordering::AcqRel, Ordering::Acquire);
     }
 
     /// Takes the endpoint out of the gauge (it was removed).
-    pub fn retire(&self) {
+    pub(crate) fn retire(&self) {
         if let Some(m) = &self.metrics {
             m.client().endpoint_moved(Some(self.state()), None);
         }

@@ -2,31 +2,30 @@
 //! for a while, then readmitted by one successful probe.
 //!
 //! [`Eject`] wraps the service of *one* endpoint and records every attempt's
-//! outcome into that endpoint's [`Health`]. Used alone it fails fast with
-//! UNAVAILABLE while the endpoint is out; under the balancer
-//! ([`crate::client::balance`]) ejected endpoints are simply not picked, and
-//! when more than `max_ejected_percent` are out the balancer sets
-//! [`IgnoreEjection`] on the request (panic mode) so traffic still flows.
+//! outcome into that endpoint's health: consecutive failures, success rate,
+//! failed connects (see `EjectionSettings` and `ReconnectSettings` for the
+//! rules). Used alone it fails fast with UNAVAILABLE while the endpoint is
+//! out ([`Eject::state`] says why it is); in a [`Client`](super::Client)
+//! ejected endpoints are simply not picked by the [`balance`](super::balance)r,
+//! and when more than `max_ejected_percent` are out the balancer sends to them
+//! anyway (panic mode) so traffic still flows.
 //!
 //! ```
 //! # async fn demo() {
-//! use std::sync::Arc;
-//! use boost_rpc::client::eject::{EjectLayer, Health};
-//! use boost_rpc::client::ClientSettings;
+//! use boost_rpc::client::eject::EjectLayer;
+//! use boost_rpc::client::{EjectionSettings, EndpointState, ReconnectSettings};
 //! use tower::Layer;
 //!
-//! let settings = ClientSettings::default();
+//! let layer = EjectLayer::new(&EjectionSettings::default(), &ReconnectSettings::default());
 //! let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:50052").connect_lazy();
-//! let health = Arc::new(Health::new(settings.ejection, settings.reconnect, None));
-//! let endpoint = EjectLayer::new(health.clone()).layer(channel);
-//! # let _ = endpoint;
+//! let endpoint = layer.layer(channel);
+//! assert_eq!(endpoint.state(), EndpointState::Ready);
 //! # }
 //! ```
 
+pub mod future;
 mod health;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -35,33 +34,45 @@ use http::{Request, Response};
 use tonic::Code;
 use tower::{Layer, Service};
 
-pub use health::{Admission, Health, Outcome};
+pub(crate) use self::health::{Admission, Health, Outcome};
 
-use super::metrics::AttemptRecorder;
+use self::future::ResponseFuture;
+use super::metrics::{AttemptRecorder, EndpointState};
+use super::settings::{EjectionSettings, ReconnectSettings};
 use crate::RpcError;
+#[cfg(test)]
 use crate::status_code::grpc_status;
 
 /// Request extension set by the balancer in panic mode: send even if ejected.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct IgnoreEjection;
+pub(crate) struct IgnoreEjection;
 
 /// Wraps one endpoint's service with outlier ejection. See the [module docs](self).
 #[derive(Debug, Clone)]
 pub struct EjectLayer {
-    health: Arc<Health>,
+    ejection: EjectionSettings,
+    reconnect: ReconnectSettings,
 }
 
 impl EjectLayer {
-    /// Records outcomes into `health`.
-    pub const fn new(health: Arc<Health>) -> Self {
-        Self { health }
+    /// Ejects by `ejection`'s rules and waits out `reconnect`'s backoff
+    /// after a failed connect. The values are used as given (check them
+    /// with `boost_config::Problems::of` first); each service this layer
+    /// builds is one endpoint with a health of its own. Used alone, it
+    /// records no metrics (a client's endpoints do).
+    pub fn new(ejection: &EjectionSettings, reconnect: &ReconnectSettings) -> Self {
+        Self {
+            ejection: ejection.clone(),
+            reconnect: reconnect.clone(),
+        }
     }
 }
 
 impl<S> Layer<S> for EjectLayer {
     type Service = Eject<S>;
     fn layer(&self, inner: S) -> Eject<S> {
-        Eject::new(inner, self.health.clone())
+        let health = Health::new(self.ejection.clone(), self.reconnect.clone(), None);
+        Eject::new(inner, Arc::new(health))
     }
 }
 
@@ -74,12 +85,13 @@ pub struct Eject<S> {
 
 impl<S> Eject<S> {
     /// Wraps `inner`, recording into `health`.
-    pub const fn new(inner: S, health: Arc<Health>) -> Self {
+    pub(crate) const fn new(inner: S, health: Arc<Health>) -> Self {
         Self { inner, health }
     }
-    /// This endpoint's health.
-    pub fn health(&self) -> &Arc<Health> {
-        &self.health
+    /// Whether the endpoint takes attempts now, is ejected, or waits to
+    /// reconnect.
+    pub fn state(&self) -> EndpointState {
+        self.health.state()
     }
     /// The wrapped service.
     pub fn get_ref(&self) -> &S {
@@ -96,7 +108,7 @@ impl<S> Eject<S> {
 }
 
 /// Whether a status says the endpoint itself is failing.
-pub fn is_endpoint_failure(code: Code) -> bool {
+pub(crate) fn is_endpoint_failure(code: Code) -> bool {
     matches!(
         code,
         Code::Unavailable | Code::Internal | Code::Unknown | Code::DataLoss
@@ -112,7 +124,7 @@ where
 {
     type Response = Response<R>;
     type Error = RpcError;
-    type Future = EjectFuture<S::Future>;
+    type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), RpcError>> {
         self.inner
@@ -125,7 +137,7 @@ where
         let admission = match self.health.admit_now(ignore) {
             Ok(a) => a,
             Err(why) => {
-                return EjectFuture {
+                return ResponseFuture {
                     inner: None,
                     refused: Some(RpcError::unavailable_unsent(format!("endpoint {why}"))),
                     guard: None,
@@ -142,62 +154,11 @@ where
                 .metrics()
                 .map(|m| m.attempt_recorder(request.uri().path().trim_start_matches('/'))),
         };
-        EjectFuture {
+        ResponseFuture {
             inner: Some(self.inner.call(request)),
             refused: None,
             guard: Some(guard),
         }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// Response future of [`Eject`]: records the attempt's outcome in the
-    /// endpoint's health (a concrete future: nothing boxed per call).
-    pub struct EjectFuture<F> {
-        #[pin]
-        inner: Option<F>,
-        refused: Option<RpcError>,
-        guard: Option<ProbeGuard>,
-    }
-}
-
-impl<F, R, E> Future for EjectFuture<F>
-where
-    F: Future<Output = Result<Response<R>, E>>,
-    E: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    type Output = Result<Response<R>, RpcError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let Some(inner) = this.inner.as_pin_mut() else {
-            return Poll::Ready(Err(this.refused.take().unwrap_or_else(|| {
-                RpcError::unavailable_unsent("endpoint refused the attempt")
-            })));
-        };
-        let result = std::task::ready!(inner.poll(cx)).map_err(|e| RpcError::from_boxed(e.into()));
-        if let Some(mut guard) = this.guard.take() {
-            let code = match &result {
-                Ok(response) => grpc_status(response.headers()).unwrap_or(Code::Ok),
-                Err(e) => e.code(),
-            };
-            let outcome = match &result {
-                Err(e) if e.is_unsent() => Outcome::ConnectFailure,
-                _ if is_endpoint_failure(code) => Outcome::Failure,
-                _ => Outcome::Success,
-            };
-            guard.done = true;
-            guard.record_attempt(code);
-            // A success of a ready endpoint only needs a time within the
-            // current window: the time of sending serves, no clock read.
-            let now = if outcome == Outcome::Success && guard.admission == Admission::Ready {
-                guard.sent_at
-            } else {
-                Instant::now()
-            };
-            guard.health.record(outcome, guard.admission, now);
-        }
-        Poll::Ready(result)
     }
 }
 
@@ -227,5 +188,39 @@ impl Drop for ProbeGuard {
                 self.health.release_probe();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn alone_each_endpoint_has_its_own_health_and_fails_fast_once_ejected() {
+        let failing = tower::service_fn(|_: Request<()>| async {
+            Ok::<_, RpcError>(tonic::Status::unavailable("down").into_http::<()>())
+        });
+        let healthy =
+            tower::service_fn(|_: Request<()>| async { Ok::<_, RpcError>(Response::new(())) });
+        let layer = EjectLayer::new(&EjectionSettings::default(), &ReconnectSettings::default());
+        let mut bad = layer.layer(failing);
+        let good = layer.layer(healthy);
+        for _ in 0..5 {
+            let response = bad
+                .ready()
+                .await
+                .unwrap()
+                .call(Request::new(()))
+                .await
+                .unwrap();
+            assert_eq!(grpc_status(response.headers()), Some(Code::Unavailable));
+        }
+        assert_eq!(bad.state(), EndpointState::Ejected);
+        assert_eq!(good.state(), EndpointState::Ready, "health is per endpoint");
+        let refused = bad.oneshot(Request::new(())).await.unwrap_err();
+        assert!(refused.is_unsent(), "{refused}");
+        assert!(refused.to_string().contains("ejected"), "{refused}");
     }
 }

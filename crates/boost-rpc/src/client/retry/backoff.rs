@@ -11,11 +11,11 @@ use rand::Rng;
 use crate::client::settings::RetrySettings;
 
 /// The response header a server uses to ask for a specific backoff.
-pub const GRPC_RETRY_PUSHBACK_MS: &str = "grpc-retry-pushback-ms";
+pub(crate) const GRPC_RETRY_PUSHBACK_MS: &str = "grpc-retry-pushback-ms";
 
 /// Exponential backoff with full jitter.
 #[derive(Debug, Clone, Copy)]
-pub struct RetryBackoff {
+pub(crate) struct RetryBackoff {
     initial: Duration,
     max: Duration,
     multiplier: f64,
@@ -23,7 +23,7 @@ pub struct RetryBackoff {
 
 /// What the server said about retrying, if anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pushback {
+pub(crate) enum Pushback {
     /// No pushback header: use the backoff.
     None,
     /// Retry after exactly this long.
@@ -34,7 +34,7 @@ pub enum Pushback {
 
 impl Pushback {
     /// Reads `grpc-retry-pushback-ms` from response headers or trailers.
-    pub fn from_headers(headers: &HeaderMap) -> Self {
+    pub(crate) fn from_headers(headers: &HeaderMap) -> Self {
         match headers.get(GRPC_RETRY_PUSHBACK_MS) {
             None => Self::None,
             Some(v) => match v.to_str().ok().and_then(|s| s.trim().parse::<i64>().ok()) {
@@ -47,7 +47,7 @@ impl Pushback {
 
 impl RetryBackoff {
     /// Backoff bounded by `initial · multiplier^(n−1)`, capped at `max`.
-    pub const fn new(initial: Duration, max: Duration, multiplier: f64) -> Self {
+    pub(crate) const fn new(initial: Duration, max: Duration, multiplier: f64) -> Self {
         Self {
             initial,
             max,
@@ -56,7 +56,7 @@ impl RetryBackoff {
     }
 
     /// The backoff described by `settings`.
-    pub fn from_settings(settings: &RetrySettings) -> Self {
+    pub(crate) fn from_settings(settings: &RetrySettings) -> Self {
         Self::new(
             settings.initial_backoff,
             settings.max_backoff,
@@ -65,7 +65,7 @@ impl RetryBackoff {
     }
 
     /// The upper bound of the wait before retry `n` (1-based).
-    pub fn bound(&self, retry: u32) -> Duration {
+    pub(crate) fn bound(&self, retry: u32) -> Duration {
         let exp = self
             .multiplier
             .max(1.0)
@@ -76,7 +76,7 @@ impl RetryBackoff {
     }
 
     /// A random wait before retry `n` (1-based), in `[0, bound(n)]`.
-    pub fn delay(&self, retry: u32) -> Duration {
+    pub(crate) fn delay(&self, retry: u32) -> Duration {
         let bound = self.bound(retry);
         if bound.is_zero() {
             return bound;

@@ -23,11 +23,11 @@ use tower::retry::budget::{Budget, TpsBudget};
 use crate::client::settings::RetrySettings;
 
 /// Calls counted before they are deposited into `TpsBudget` together.
-pub const DEPOSIT_BATCH: u32 = 16;
+pub(crate) const DEPOSIT_BATCH: u32 = 16;
 
 /// A retry budget shared by all clones of one client.
 #[derive(Debug, Clone)]
-pub struct RetryBudget {
+pub(crate) struct RetryBudget {
     inner: Arc<Inner>,
 }
 
@@ -41,10 +41,12 @@ struct Inner {
 impl RetryBudget {
     /// A budget allowing `ratio` retries per call plus `min_per_sec`, with
     /// deposits counted for `ttl` (clamped to tower's 1–60 s).
-    pub fn new(ttl: Duration, min_per_sec: u32, ratio: f32) -> Self {
+    pub(crate) fn new(ttl: Duration, min_per_sec: u32, ratio: f64) -> Self {
         let ttl = ttl.clamp(Duration::from_secs(1), Duration::from_secs(60));
+        // tower's budget counts in f32; the settings say f64 so that 0.2
+        // reads as 0.2 in a generated config file, not 0.20000000298023224.
         let ratio = if ratio.is_finite() {
-            ratio.clamp(0.0, 1000.0)
+            ratio.clamp(0.0, 1000.0) as f32
         } else {
             0.0
         };
@@ -57,7 +59,7 @@ impl RetryBudget {
     }
 
     /// The budget described by `settings`.
-    pub fn from_settings(settings: &RetrySettings) -> Self {
+    pub(crate) fn from_settings(settings: &RetrySettings) -> Self {
         Self::new(
             settings.budget_ttl,
             settings.budget_min_per_sec,
@@ -66,14 +68,14 @@ impl RetryBudget {
     }
 
     /// Records a call (earns retry credit).
-    pub fn deposit(&self) {
+    pub(crate) fn deposit(&self) {
         if self.inner.pending.fetch_add(1, Ordering::Relaxed) + 1 >= DEPOSIT_BATCH {
             self.flush();
         }
     }
 
     /// Spends credit for one retry; `false` when the budget is empty.
-    pub fn withdraw(&self) -> bool {
+    pub(crate) fn withdraw(&self) -> bool {
         self.flush();
         self.inner.tps.withdraw()
     }

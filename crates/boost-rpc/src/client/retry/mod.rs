@@ -1,4 +1,4 @@
-//! Retries with gRFC A6 semantics, capped by a [`RetryBudget`].
+//! Retries with gRFC A6 semantics, capped by a retry budget.
 //!
 //! A call is attempted again only when **all** of these hold:
 //! - the attempt failed with a code in `retry.codes` (default `UNAVAILABLE`),
@@ -20,51 +20,49 @@
 //! ```
 //! # async fn demo() -> Result<(), boost_rpc::RpcError> {
 //! use boost_rpc::client::retry::RetryLayer;
-//! use boost_rpc::client::{ClientMetrics, ClientSettings};
+//! use boost_rpc::client::RetrySettings;
 //! use tower::Layer;
 //!
-//! let settings = ClientSettings::default();
+//! let mut settings = RetrySettings::default();
+//! settings.idempotent_methods = vec!["hello.v1.Profiles/GetProfile".into()];
 //! let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:50052").connect_lazy();
-//! let retrying = RetryLayer::from_settings(&settings.retry, ClientMetrics::new("profiles"))?
-//!     .layer(channel);
+//! let retrying = RetryLayer::new("profiles", &settings)?.layer(channel);
 //! # let _ = retrying;
 //! # Ok(()) }
 //! ```
 
 mod backoff;
 mod budget;
+pub mod future;
 mod policy;
 mod replay;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use boost_config::Problems;
 use http::{HeaderValue, Request, Response};
 use tonic::body::Body;
 use tonic::codegen::Bytes;
 use tower::{Layer, Service, ServiceExt};
 
-pub use backoff::{GRPC_RETRY_PUSHBACK_MS, Pushback, RetryBackoff};
-pub use budget::RetryBudget;
-pub use policy::{MAX_ATTEMPTS_CAP, RetryPolicy};
-use replay::replay_body;
-pub use replay::{Buffered, MAX_REPLAY_BYTES, buffer};
+use self::backoff::{Pushback, RetryBackoff};
+use self::budget::RetryBudget;
+use self::future::ResponseFuture;
+use self::policy::RetryPolicy;
+use self::replay::{Buffered, MAX_REPLAY_BYTES, buffer, replay_body};
 
 use super::deadline::CallDeadline;
-use super::metrics::{ClientMetrics, code_name};
+use super::metrics::ClientMetrics;
 use super::{CallOptions, method_of};
 use crate::RpcError;
 use crate::client::settings::RetrySettings;
-use crate::status_code::grpc_status;
-
-const GRPC_TIMEOUT_NAME: http::HeaderName =
-    http::HeaderName::from_static(super::deadline::GRPC_TIMEOUT);
+use crate::grpc_timeout;
+use crate::status_code::{code_name, grpc_status};
 
 /// The request header telling the server how many attempts came before.
-pub const GRPC_PREVIOUS_RPC_ATTEMPTS: &str = "grpc-previous-rpc-attempts";
+const GRPC_PREVIOUS_RPC_ATTEMPTS: &str = "grpc-previous-rpc-attempts";
 
 /// Everything a [`Retry`] needs, shared by its clones.
 #[derive(Debug)]
@@ -82,8 +80,23 @@ pub struct RetryLayer {
 }
 
 impl RetryLayer {
-    /// A layer from explicit parts.
-    pub fn new(
+    /// Retries as `settings` say, counting retries and refusals into the
+    /// metrics of the client named `client` (`rpc_client_retries_total`,
+    /// `rpc_client_retry_budget_exhausted_total`). The budget is shared by
+    /// every service this layer builds.
+    ///
+    /// # Errors
+    /// [`RpcError::Config`] naming every `retry.*` setting that cannot work
+    /// (an unknown code name, `max_attempts = 0`, …).
+    pub fn new(client: &str, settings: &RetrySettings) -> Result<Self, RpcError> {
+        Problems::of("retry", settings)
+            .into_result(format!("the retry layer of client `{client}`"))
+            .map_err(|e| RpcError::Config(Box::new(e)))?;
+        Ok(Self::with_metrics(settings, ClientMetrics::new(client)))
+    }
+
+    /// A layer from parts.
+    fn from_parts(
         policy: RetryPolicy,
         budget: RetryBudget,
         backoff: RetryBackoff,
@@ -99,17 +112,15 @@ impl RetryLayer {
         }
     }
 
-    /// A layer from settings (fails on an unknown code name).
-    pub fn from_settings(
-        settings: &RetrySettings,
-        metrics: Arc<ClientMetrics>,
-    ) -> Result<Self, RpcError> {
-        Ok(Self::new(
-            RetryPolicy::from_settings(settings)?,
+    /// A layer from settings already validated, recording into a client's
+    /// metric handles.
+    pub(crate) fn with_metrics(settings: &RetrySettings, metrics: Arc<ClientMetrics>) -> Self {
+        Self::from_parts(
+            RetryPolicy::from_settings(settings),
             RetryBudget::from_settings(settings),
             RetryBackoff::from_settings(settings),
             metrics,
-        ))
+        )
     }
 }
 
@@ -153,7 +164,7 @@ where
 {
     type Response = Response<Body>;
     type Error = RpcError;
-    type Future = RetryFuture<S>;
+    type Future = ResponseFuture<S>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), RpcError>> {
         self.inner
@@ -172,9 +183,9 @@ where
             Ok(Buffered::Once(body)) => {
                 // Not replayable: exactly one attempt.
                 let first = ready.call(Request::from_parts(parts, body));
-                return RetryFuture::first(first, None);
+                return ResponseFuture::first(first, None);
             }
-            Err(status) => return RetryFuture::failed(RpcError::from(status)),
+            Err(status) => return ResponseFuture::failed(RpcError::from(status)),
         };
         let method = method_of(&parts.uri);
         let idempotent = parts
@@ -193,12 +204,12 @@ where
         let headers = parts
             .headers
             .iter()
-            .filter(|(name, _)| deadline.is_none() || *name != GRPC_TIMEOUT_NAME)
+            .filter(|(name, _)| deadline.is_none() || *name != grpc_timeout::HEADER)
             .map(|(name, value)| (name.clone(), value.clone()))
             .collect();
         let extensions = SavedExtensions::of(&parts.extensions);
         let first = ready.call(Request::from_parts(parts, replay_body(bytes.clone())));
-        RetryFuture::first(
+        ResponseFuture::first(
             first,
             Some(Again {
                 service: ready,
@@ -303,80 +314,6 @@ impl SavedExtensions {
             }
             Self::Cloned(extensions) => extensions.clone(),
         }
-    }
-}
-
-/// The attempts after the first, boxed (only calls that retry get here).
-type Retrying = Pin<Box<dyn Future<Output = Result<Response<Body>, RpcError>> + Send>>;
-
-pin_project_lite::pin_project! {
-    /// Response future of [`Retry`]. The first attempt is polled in place;
-    /// only a call that is actually retried allocates its retry loop.
-    pub struct RetryFuture<S: Service<Request<Body>>> {
-        #[pin]
-        first: Option<S::Future>,
-        again: Option<Again<S>>,
-        retrying: Option<Retrying>,
-        failed: Option<RpcError>,
-    }
-}
-
-impl<S: Service<Request<Body>>> RetryFuture<S> {
-    fn first(first: S::Future, again: Option<Again<S>>) -> Self {
-        Self {
-            first: Some(first),
-            again,
-            retrying: None,
-            failed: None,
-        }
-    }
-
-    fn failed(e: RpcError) -> Self {
-        Self {
-            first: None,
-            again: None,
-            retrying: None,
-            failed: Some(e),
-        }
-    }
-}
-
-impl<S> Future for RetryFuture<S>
-where
-    S: Service<Request<Body>, Response = Response<Body>> + Clone + Send + 'static,
-    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    S::Future: Send + 'static,
-{
-    type Output = Result<Response<Body>, RpcError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        if let Some(retrying) = this.retrying.as_mut() {
-            return retrying.as_mut().poll(cx);
-        }
-        let Some(first) = this.first.as_mut().as_pin_mut() else {
-            return Poll::Ready(Err(this.failed.take().unwrap_or_else(|| {
-                RpcError::unavailable_unsent("retry: polled after completion")
-            })));
-        };
-        let result = std::task::ready!(first.poll(cx)).map_err(|e| RpcError::from_boxed(e.into()));
-        this.first.set(None);
-        // Answered (headers without a status, or OK): the common case, done.
-        if let Ok(response) = &result
-            && matches!(
-                grpc_status(response.headers()),
-                None | Some(tonic::Code::Ok)
-            )
-        {
-            return Poll::Ready(result);
-        }
-        let Some(again) = this.again.take() else {
-            return Poll::Ready(result);
-        };
-        let mut retrying: Retrying = Box::pin(retry_after(again, result));
-        let polled = retrying.as_mut().poll(cx);
-        *this.retrying = Some(retrying);
-        polled
     }
 }
 

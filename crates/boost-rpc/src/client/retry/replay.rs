@@ -16,25 +16,15 @@ use tonic::codegen::Bytes;
 
 /// Largest request body buffered for retries (gRFC A6 uses a per-call
 /// buffer limit; 64 KiB holds any reasonable unary request).
-pub const MAX_REPLAY_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_REPLAY_BYTES: usize = 64 * 1024;
 
 /// A request body after trying to buffer it.
 #[derive(Debug)]
-pub enum Buffered {
+pub(crate) enum Buffered {
     /// The whole body, replayable.
     Replayable(Bytes),
     /// Too large or streaming: send once.
     Once(Body),
-}
-
-impl Buffered {
-    /// A body for one attempt.
-    pub fn body(&self) -> Option<Body> {
-        match self {
-            Self::Replayable(bytes) => Some(replay_body(bytes.clone())),
-            Self::Once(_) => None,
-        }
-    }
 }
 
 /// One attempt's copy of a buffered body: the bytes as one frame, then the
@@ -62,7 +52,7 @@ impl HttpBody for Replay {
     }
 }
 
-/// A body sending `bytes` (see [`Buffered::body`]).
+/// A body sending `bytes`, for one attempt of a [`Buffered::Replayable`] request.
 pub(crate) fn replay_body(bytes: Bytes) -> Body {
     if bytes.is_empty() {
         Body::empty()
@@ -74,7 +64,7 @@ pub(crate) fn replay_body(bytes: Bytes) -> Body {
 /// Collects `body` if it is complete now and at most `limit` bytes. It never
 /// waits: a frame that is not ready at once ends the collection (a tonic
 /// unary body is ready at once).
-pub fn buffer(mut body: Body, limit: usize) -> Result<Buffered, Status> {
+pub(crate) fn buffer(mut body: Body, limit: usize) -> Result<Buffered, Status> {
     let mut cx = Context::from_waker(std::task::Waker::noop());
     let mut chunks = Chunks::default();
     let mut len = 0usize;

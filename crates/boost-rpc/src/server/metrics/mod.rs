@@ -16,8 +16,8 @@
 //! HTTP status for HTTP services (`404` → `NOT_FOUND`). A call whose response
 //! is dropped unfinished (the client cancelled) counts as `CANCELLED`.
 
-use std::future::Future;
-use std::pin::Pin;
+pub mod future;
+
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -26,16 +26,16 @@ use boost_metrics::conventions::RPC_SYSTEM_GRPC;
 use boost_metrics::{MethodMetrics, RpcMetrics};
 use http::{Request, Response};
 use metrics::SharedString;
-use pin_project_lite::pin_project;
 use tonic::Code;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::body::{ObservedBody, OnEnd};
+use self::future::ResponseFuture;
+use super::body::{ObservedBody, OnEnd, response_body};
 use super::grpc;
 use crate::method_cache::MethodCache;
 
-/// Layer that applies [`MetricsService`]. Cheap to clone; clones share the
+/// Layer that applies [`Metrics`]. Cheap to clone; clones share the
 /// metric handles they have looked up.
 #[derive(Clone, Debug, Default)]
 pub struct MetricsLayer {
@@ -52,10 +52,10 @@ impl MetricsLayer {
 }
 
 impl<S> Layer<S> for MetricsLayer {
-    type Service = MetricsService<S>;
+    type Service = Metrics<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        MetricsService {
+        Metrics {
             inner,
             handles: self.handles.clone(),
         }
@@ -64,12 +64,12 @@ impl<S> Layer<S> for MetricsLayer {
 
 /// Records the duration histogram and the in-flight gauge of each call.
 #[derive(Clone, Debug)]
-pub struct MetricsService<S> {
+pub struct Metrics<S> {
     inner: S,
     handles: Arc<Handles>,
 }
 
-impl<S> MetricsService<S> {
+impl<S> Metrics<S> {
     /// Wraps `inner`.
     pub fn new(inner: S) -> Self {
         MetricsLayer::new().layer(inner)
@@ -132,14 +132,14 @@ impl Handles {
     }
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for MetricsService<S>
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Metrics<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     ResBody: http_body::Body,
 {
-    type Response = Response<ObservedBody<ResBody, CallRecord>>;
+    type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
-    type Future = MetricsFuture<S::Future>;
+    type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -149,16 +149,22 @@ where
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let handles = self.handles.get(grpc::is_grpc(&req), grpc::method_of(&req));
         let record = CallRecord::start(handles);
-        MetricsFuture {
+        ResponseFuture {
             inner: self.inner.call(req),
             record: Some(record),
         }
     }
 }
 
+response_body! {
+    /// The response body of [`Metrics`]: the handler's body, unchanged; the
+    /// call is measured when it ends or is dropped.
+    ResponseBody => ObservedBody<B, CallRecord>
+}
+
 /// One call being measured; records its sample when told how it ended.
 #[derive(Debug)]
-pub struct CallRecord {
+struct CallRecord {
     start: Instant,
     handles: MethodMetrics,
 }
@@ -178,48 +184,6 @@ impl OnEnd for CallRecord {
         self.handles
             .record_seconds(code as i32, self.start.elapsed().as_secs_f64());
         self.handles.in_flight_gauge().decrement(1.0);
-    }
-}
-
-pin_project! {
-    /// Response future of [`MetricsService`].
-    pub struct MetricsFuture<F> {
-        #[pin]
-        inner: F,
-        record: Option<CallRecord>,
-    }
-
-    impl<F> PinnedDrop for MetricsFuture<F> {
-        fn drop(this: Pin<&mut Self>) {
-            // Dropped before the handler answered: the client went away.
-            if let Some(record) = this.project().record.take() {
-                record.on_end(Code::Cancelled);
-            }
-        }
-    }
-}
-
-impl<F, ResBody, E> Future for MetricsFuture<F>
-where
-    F: Future<Output = Result<Response<ResBody>, E>>,
-    ResBody: http_body::Body,
-{
-    type Output = Result<Response<ObservedBody<ResBody, CallRecord>>, E>;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let result = std::task::ready!(this.inner.poll(cx));
-        let Some(record) = this.record.take() else {
-            return Poll::Pending; // polled after completion
-        };
-        Poll::Ready(match result {
-            Ok(res) => Ok(ObservedBody::wrap(res, record)),
-            Err(e) => {
-                record.on_end(Code::Unknown);
-                Err(e)
-            }
-        })
     }
 }
 

@@ -16,43 +16,37 @@
 //!
 //! ```
 //! use boost_rpc::client::observe::ObserveLayer;
-//! use boost_rpc::client::ClientMetrics;
 //! use tower::Layer;
 //!
 //! # async fn demo() {
 //! let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:50052").connect_lazy();
-//! let observed = ObserveLayer::new(ClientMetrics::new("profiles")).layer(channel);
+//! let observed = ObserveLayer::new("profiles").layer(channel);
 //! # let _ = observed;
 //! # }
 //! ```
 
-use std::future::Future;
-use std::pin::Pin;
+mod body;
+pub mod future;
+
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
 use boost_tracing::OpenTelemetrySpanExt;
 use http::{HeaderValue, Request, Response};
-use http_body::{Body as HttpBody, Frame, SizeHint};
+use tonic::Code;
 use tonic::body::Body;
-use tonic::codegen::Bytes;
-use tonic::{Code, Status};
 use tower::{Layer, Service};
 use tracing::Instrument;
 use tracing::field::Empty;
 
+pub use self::body::ResponseBody;
+use self::future::ResponseFuture;
 use super::metrics::{CallRecorder, ClientMetrics};
 use super::{method_of, with_call_start};
 use crate::RpcError;
 use crate::server::RequestId;
-use crate::status_code::grpc_status;
-
-/// The request id metadata key.
-pub const REQUEST_ID: &str = "x-request-id";
-
-// Pre-parsed: a `&str` key is re-validated on every lookup.
-const REQUEST_ID_NAME: http::HeaderName = http::HeaderName::from_static(REQUEST_ID);
+use crate::server::request_id::HEADER as REQUEST_ID;
 
 /// Adds spans, metrics and propagation. See the [module docs](self).
 #[derive(Debug, Clone)]
@@ -61,8 +55,14 @@ pub struct ObserveLayer {
 }
 
 impl ObserveLayer {
-    /// Records into `metrics` (which carries the client name).
-    pub const fn new(metrics: Arc<ClientMetrics>) -> Self {
+    /// Records the calls of the client named `client` (the `client` label
+    /// of `rpc_client_call_duration_seconds` and the `client` span field).
+    pub fn new(client: &str) -> Self {
+        Self::with_metrics(ClientMetrics::new(client))
+    }
+
+    /// Records into a client's metric handles.
+    pub(crate) const fn with_metrics(metrics: Arc<ClientMetrics>) -> Self {
         Self { metrics }
     }
 }
@@ -105,9 +105,9 @@ where
     S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     S::Future: Send + 'static,
 {
-    type Response = Response<ObservedBody>;
+    type Response = Response<ResponseBody>;
     type Error = RpcError;
-    type Future = ObserveFuture<S::Future>;
+    type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), RpcError>> {
         self.inner
@@ -117,10 +117,8 @@ where
 
     fn call(&mut self, mut request: Request<Body>) -> Self::Future {
         let start = Instant::now();
-        if !request.headers().contains_key(&REQUEST_ID_NAME) {
-            request
-                .headers_mut()
-                .insert(REQUEST_ID_NAME, new_request_id());
+        if !request.headers().contains_key(&REQUEST_ID) {
+            request.headers_mut().insert(REQUEST_ID, new_request_id());
         }
         let method = method_of(request.uri());
         let recorder = self.metrics.call_recorder(method);
@@ -138,7 +136,7 @@ where
             client = self.metrics.client(),
             request_id = request
                 .headers()
-                .get(&REQUEST_ID_NAME)
+                .get(&REQUEST_ID)
                 .and_then(|v| v.to_str().ok()),
         );
         if !span.is_disabled() {
@@ -149,7 +147,7 @@ where
         let inner = span
             .in_scope(|| with_call_start(start, || self.inner.call(request)))
             .instrument(span.clone());
-        ObserveFuture {
+        ResponseFuture {
             inner,
             record: Some(CallRecord {
                 recorder,
@@ -157,57 +155,6 @@ where
                 span,
             }),
         }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// Response future of [`Observe`]: records the call when its status is
-    /// known (a concrete future: nothing boxed per call).
-    pub struct ObserveFuture<F> {
-        #[pin]
-        inner: tracing::instrument::Instrumented<F>,
-        record: Option<CallRecord>,
-    }
-}
-
-impl<F, E> Future for ObserveFuture<F>
-where
-    F: Future<Output = Result<Response<Body>, E>>,
-    E: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    type Output = Result<Response<ObservedBody>, RpcError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let result = std::task::ready!(this.inner.poll(cx));
-        let passed = |body| ObservedBody {
-            inner: body,
-            record: None,
-        };
-        let Some(record) = this.record.take() else {
-            return Poll::Ready(
-                result
-                    .map(|response| response.map(passed))
-                    .map_err(|e| RpcError::from_boxed(e.into())),
-            );
-        };
-        Poll::Ready(match result {
-            Ok(response) => match grpc_status(response.headers()) {
-                Some(code) => {
-                    record.finish(code);
-                    Ok(response.map(passed))
-                }
-                None => Ok(response.map(|body| ObservedBody {
-                    inner: body,
-                    record: Some(record),
-                })),
-            },
-            Err(e) => {
-                let e = RpcError::from_boxed(e.into());
-                record.finish(e.code());
-                Err(e)
-            }
-        })
     }
 }
 
@@ -236,59 +183,6 @@ impl CallRecord {
         self.span.record("rpc.grpc.status_code", code as i64);
         if code != Code::Ok {
             self.span.record("otel.status_code", "ERROR");
-        }
-    }
-}
-
-/// A response body that records the call when its trailers arrive: the
-/// upstream's body, unchanged.
-///
-/// Responses of [`Observe`] (and so of a [`Client`](crate::client::Client))
-/// carry it as is rather than boxed into a `tonic::body::Body`: generated
-/// clients take any body, and that saves an allocation per call.
-pub struct ObservedBody {
-    inner: Body,
-    record: Option<CallRecord>,
-}
-
-impl HttpBody for ObservedBody {
-    type Data = Bytes;
-    type Error = Status;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        let code = match &polled {
-            Poll::Ready(Some(Ok(frame))) => frame
-                .trailers_ref()
-                .map(|t| grpc_status(t).unwrap_or(Code::Unknown)),
-            Poll::Ready(Some(Err(status))) => Some(status.code()),
-            Poll::Ready(None) => Some(Code::Unknown),
-            Poll::Pending => None,
-        };
-        if let Some(code) = code
-            && let Some(record) = self.record.take()
-        {
-            record.finish(code);
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-impl Drop for ObservedBody {
-    fn drop(&mut self) {
-        if let Some(record) = self.record.take() {
-            record.finish(Code::Cancelled);
         }
     }
 }

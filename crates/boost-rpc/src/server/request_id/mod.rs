@@ -1,6 +1,6 @@
 //! Request ids: take the caller's `x-request-id`, or make one and tell the caller.
 //!
-//! [`RequestIdLayer`] makes sure every request carries an `x-request-id`
+//! [`SetRequestIdLayer`] makes sure every request carries an `x-request-id`
 //! header: a caller's id is kept (when it is printable ASCII of at most 128
 //! bytes), otherwise a fresh random 32-hex-digit id is set. The id is also put
 //! in the request's extensions as a [`RequestId`], so a tonic handler reads it
@@ -22,21 +22,22 @@
 //!   call, the largest single cost of the stack. The server span and logs
 //!   still carry the id.
 
-use std::future::Future;
-use std::pin::Pin;
+pub mod future;
+
 use std::task::{Context, Poll};
 
 use http::{HeaderName, HeaderValue, Request, Response};
-use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
+
+use self::future::ResponseFuture;
 
 tokio::task_local! {
     static CURRENT: RequestId;
 }
 
 /// The request id of the inbound call this task is serving (inside a
-/// [`RequestIdLayer`]), or `None` outside one.
+/// [`SetRequestIdLayer`]), or `None` outside one.
 ///
 /// boost-rpc clients send it on the outbound calls a handler makes, so one id
 /// follows a request through every service it touches; handler code can put
@@ -49,11 +50,10 @@ pub fn current_request_id() -> Option<RequestId> {
     CURRENT.try_with(RequestId::clone).ok()
 }
 
-/// The metadata key (HTTP header) carrying the request id.
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
-
-// Pre-parsed: a `&str` key is re-validated on every lookup.
-const HEADER: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
+/// The metadata key (HTTP header) carrying the request id, for the server
+/// layer and the client alike. Pre-parsed: a `&str` key is re-validated on
+/// every lookup.
+pub(crate) const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 const MAX_LEN: usize = 128;
 
@@ -63,7 +63,7 @@ pub struct RequestId(HeaderValue);
 
 impl RequestId {
     /// A fresh random id: 32 lower-case hex digits.
-    pub fn generate() -> Self {
+    pub(crate) fn generate() -> Self {
         let mut hex = [0u8; 32];
         // 16 bytes always fill the 32 digits exactly.
         let _ = hex::encode_to_slice(random_u128().to_be_bytes(), &mut hex);
@@ -85,7 +85,7 @@ impl RequestId {
     }
 
     /// The id as a header value.
-    pub fn header_value(&self) -> &HeaderValue {
+    pub(crate) fn header_value(&self) -> &HeaderValue {
         &self.0
     }
 
@@ -121,7 +121,7 @@ impl std::fmt::Display for RequestId {
     }
 }
 
-/// Layer that applies [`RequestIdService`]. Cheap to clone.
+/// Layer that applies [`SetRequestId`]. Cheap to clone.
 ///
 /// Every request leaves it with an `x-request-id` (the caller's, if printable
 /// ASCII of at most 128 bytes, else 32 random hex digits) and a [`RequestId`]
@@ -133,34 +133,34 @@ impl std::fmt::Display for RequestId {
 /// a unique header on every response costs HPACK work on both ends plus an
 /// allocation on the client, about 3% of a loopback unary call.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct RequestIdLayer;
+pub struct SetRequestIdLayer;
 
-impl RequestIdLayer {
+impl SetRequestIdLayer {
     /// The layer.
     pub const fn new() -> Self {
-        RequestIdLayer
+        SetRequestIdLayer
     }
 }
 
-impl<S> Layer<S> for RequestIdLayer {
-    type Service = RequestIdService<S>;
+impl<S> Layer<S> for SetRequestIdLayer {
+    type Service = SetRequestId<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RequestIdService::new(inner)
+        SetRequestId::new(inner)
     }
 }
 
 /// Ensures each request has an `x-request-id`; echoes an id it generated on
-/// plain HTTP responses and failed gRPC calls (see [`RequestIdLayer`]).
+/// plain HTTP responses and failed gRPC calls (see [`SetRequestIdLayer`]).
 #[derive(Clone, Debug)]
-pub struct RequestIdService<S> {
+pub struct SetRequestId<S> {
     inner: S,
 }
 
-impl<S> RequestIdService<S> {
+impl<S> SetRequestId<S> {
     /// Wraps `inner`.
     pub const fn new(inner: S) -> Self {
-        RequestIdService { inner }
+        SetRequestId { inner }
     }
     /// The wrapped service.
     pub fn get_ref(&self) -> &S {
@@ -176,13 +176,13 @@ impl<S> RequestIdService<S> {
     }
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequestIdService<S>
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SetRequestId<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = RequestIdFuture<S::Future>;
+    type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -206,45 +206,11 @@ where
         };
         let grpc = echo.is_some() && super::grpc::is_grpc(&req);
         req.extensions_mut().insert(id.clone());
-        RequestIdFuture {
+        ResponseFuture {
             inner: CURRENT.scope(id, self.inner.call(req)),
             echo,
             grpc,
         }
-    }
-}
-
-pin_project! {
-    /// Response future of [`RequestIdService`]: adds a generated `x-request-id`
-    /// to a plain HTTP response or a failed gRPC call's headers.
-    pub struct RequestIdFuture<F> {
-        #[pin]
-        inner: tokio::task::futures::TaskLocalFuture<RequestId, F>,
-        echo: Option<HeaderValue>,
-        grpc: bool,
-    }
-}
-
-impl<F, ResBody, E> Future for RequestIdFuture<F>
-where
-    F: Future<Output = Result<Response<ResBody>, E>>,
-{
-    type Output = F::Output;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let mut res = std::task::ready!(this.inner.poll(cx))?;
-        if let Some(echo) = this.echo.take() {
-            let failed = || {
-                crate::status_code::grpc_status(res.headers())
-                    .is_some_and(|code| code != tonic::Code::Ok)
-            };
-            if !*this.grpc || failed() {
-                res.headers_mut().entry(HEADER).or_insert(echo);
-            }
-        }
-        Poll::Ready(Ok(res))
     }
 }
 
@@ -283,14 +249,16 @@ mod tests {
         });
         let mut req = Request::builder().header("content-type", content_type);
         if let Some(id) = id {
-            req = req.header(REQUEST_ID_HEADER, id);
+            req = req.header(HEADER, id);
         }
         let res = futures::executor::block_on(
-            RequestIdLayer::new().layer(svc).call(req.body(()).unwrap()),
+            SetRequestIdLayer::new()
+                .layer(svc)
+                .call(req.body(()).unwrap()),
         )
         .unwrap();
         res.headers()
-            .get(REQUEST_ID_HEADER)
+            .get(HEADER)
             .map(|v| v.to_str().unwrap().to_owned())
     }
 
@@ -319,11 +287,9 @@ mod tests {
             );
             Ok::<_, std::convert::Infallible>(Response::new(seen))
         });
-        let req = Request::builder()
-            .header(REQUEST_ID_HEADER, "req-7")
-            .body(())
-            .unwrap();
-        let res = futures::executor::block_on(RequestIdLayer::new().layer(svc).call(req)).unwrap();
+        let req = Request::builder().header(HEADER, "req-7").body(()).unwrap();
+        let res =
+            futures::executor::block_on(SetRequestIdLayer::new().layer(svc).call(req)).unwrap();
         assert_eq!(res.into_body().as_deref(), Some("req-7"));
         assert!(current_request_id().is_none(), "only inside the call");
     }

@@ -24,7 +24,8 @@
 //! # }
 //! ```
 
-use std::future::Future;
+pub mod future;
+
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -33,15 +34,15 @@ use http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use prost::bytes::Buf;
-use tonic::Code;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use self::future::{ResponseFuture, SizeLimitState};
 use super::grpc;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Layer that applies [`RequestSizeLimitService`]. Cheap to clone.
+/// Layer that applies [`RequestSizeLimit`]. Cheap to clone.
 #[derive(Clone, Copy, Debug)]
 pub struct RequestSizeLimitLayer {
     max: usize,
@@ -55,10 +56,10 @@ impl RequestSizeLimitLayer {
 }
 
 impl<S> Layer<S> for RequestSizeLimitLayer {
-    type Service = RequestSizeLimitService<S>;
+    type Service = RequestSizeLimit<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RequestSizeLimitService {
+        RequestSizeLimit {
             inner,
             max: self.max,
         }
@@ -67,15 +68,15 @@ impl<S> Layer<S> for RequestSizeLimitLayer {
 
 /// Refuses request bodies larger than its limit.
 #[derive(Clone, Debug)]
-pub struct RequestSizeLimitService<S> {
+pub struct RequestSizeLimit<S> {
     inner: S,
     max: usize,
 }
 
-impl<S> RequestSizeLimitService<S> {
+impl<S> RequestSizeLimit<S> {
     /// Wraps `inner` with a limit of `max` bytes per request body.
     pub const fn new(inner: S, max: usize) -> Self {
-        RequestSizeLimitService { inner, max }
+        RequestSizeLimit { inner, max }
     }
     /// The wrapped service.
     pub fn get_ref(&self) -> &S {
@@ -91,14 +92,14 @@ impl<S> RequestSizeLimitService<S> {
     }
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequestSizeLimitService<S>
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequestSizeLimit<S>
 where
     S: Service<Request<LimitedBody<ReqBody>>, Response = Response<ResBody>>,
     ResBody: Default,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = SizeLimitFuture<S::Future>;
+    type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -111,14 +112,14 @@ where
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
         if announced.is_some_and(|len| len > self.max as u64) {
-            return SizeLimitFuture {
+            return ResponseFuture {
                 state: SizeLimitState::TooLarge {
                     grpc: grpc::is_grpc(&req),
                 },
             };
         }
         let max = self.max;
-        SizeLimitFuture {
+        ResponseFuture {
             state: SizeLimitState::Called {
                 inner: self.inner.call(req.map(|inner| LimitedBody {
                     inner,
@@ -126,44 +127,6 @@ where
                     max,
                 })),
             },
-        }
-    }
-}
-
-pin_project! {
-    /// Response future of [`RequestSizeLimitService`].
-    pub struct SizeLimitFuture<F> {
-        #[pin]
-        state: SizeLimitState<F>,
-    }
-}
-
-pin_project! {
-    #[project = SizeLimitProj]
-    enum SizeLimitState<F> {
-        /// The handler runs.
-        Called { #[pin] inner: F },
-        /// The request announced a body over the limit.
-        TooLarge { grpc: bool },
-    }
-}
-
-impl<F, ResBody, E> Future for SizeLimitFuture<F>
-where
-    F: Future<Output = Result<Response<ResBody>, E>>,
-    ResBody: Default,
-{
-    type Output = F::Output;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
-            SizeLimitProj::Called { inner } => inner.poll(cx),
-            SizeLimitProj::TooLarge { grpc } => Poll::Ready(Ok(grpc::error_response(
-                *grpc,
-                Code::ResourceExhausted,
-                "request larger than the server accepts",
-            ))),
         }
     }
 }

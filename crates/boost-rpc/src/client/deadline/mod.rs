@@ -9,9 +9,10 @@
 //!   so a deadline shrinks across hops and never grows.
 //!
 //! An already expired deadline fails with DEADLINE_EXCEEDED without sending.
-//! The deadline is stored in the request as a [`CallDeadline`] extension, so the
-//! retry layer can re-stamp `grpc-timeout` before each attempt and the limit and
-//! balance layers can bound their waits by it.
+//! The deadline travels with the request (an extension), so the
+//! [`retry`](super::retry) layer re-stamps `grpc-timeout` before each attempt
+//! and the [`limit`](super::limit) and [`balance`](super::balance) layers
+//! bound their waits by it.
 //!
 //! [`DeadlineLayer::new`] also runs a timer over the whole call, so it bounds
 //! any inner service. The client stack uses
@@ -22,14 +23,18 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use boost_rpc::client::deadline::{format_grpc_timeout, parse_grpc_timeout};
+//! use boost_rpc::client::deadline::DeadlineLayer;
+//! use tower::Layer;
 //!
-//! assert_eq!(format_grpc_timeout(Duration::from_millis(123)), "123000u");
-//! assert_eq!(parse_grpc_timeout("200m"), Some(Duration::from_millis(200)));
+//! # async fn demo() {
+//! let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:50052").connect_lazy();
+//! let bounded = DeadlineLayer::new(Duration::from_millis(300)).layer(channel);
+//! # let _ = bounded;
+//! # }
 //! ```
 
-use std::future::Future;
-use std::pin::Pin;
+pub mod future;
+
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -38,21 +43,18 @@ use tower::{Layer, Service};
 
 use super::CallOptions;
 use crate::RpcError;
+use crate::grpc_timeout;
 use crate::status_code::grpc_status;
 
-/// The `grpc-timeout` metadata key.
-pub const GRPC_TIMEOUT: &str = "grpc-timeout";
-
-// Pre-parsed: a `&str` key is re-validated on every lookup.
-const GRPC_TIMEOUT_NAME: http::HeaderName = http::HeaderName::from_static(GRPC_TIMEOUT);
+use self::future::ResponseFuture;
 
 /// The deadline of the current call, as a request extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CallDeadline(pub Instant);
+pub(crate) struct CallDeadline(pub(crate) Instant);
 
 impl CallDeadline {
     /// Writes the time left as `grpc-timeout`; `false` when none is left.
-    pub fn stamp(self, headers: &mut HeaderMap) -> bool {
+    pub(crate) fn stamp(self, headers: &mut HeaderMap) -> bool {
         self.stamp_at(headers, Instant::now())
     }
 
@@ -62,22 +64,15 @@ impl CallDeadline {
         if left.is_zero() {
             return false;
         }
-        let mut buf = [0u8; 10];
-        if let Ok(mut value) = HeaderValue::from_bytes(write_grpc_timeout(left, &mut buf)) {
+        let mut buf = [0u8; grpc_timeout::MAX_LEN];
+        if let Ok(mut value) = HeaderValue::from_bytes(grpc_timeout::encode(left, &mut buf)) {
             // Never-indexed: a value that differs on every call would only
             // churn the HPACK tables of both ends.
             value.set_sensitive(true);
-            headers.insert(GRPC_TIMEOUT_NAME, value);
+            headers.insert(grpc_timeout::HEADER, value);
         }
         true
     }
-}
-
-/// Formats `d` the gRPC way: at most 8 digits and a unit (`n u m S M H`),
-/// picking the finest unit that fits, rounded down.
-pub fn format_grpc_timeout(d: Duration) -> String {
-    let mut buf = [0u8; 10];
-    String::from_utf8_lossy(write_grpc_timeout(d, &mut buf)).into_owned()
 }
 
 /// The `grpc-timeout` value of an attempt sent with the whole `timeout` left,
@@ -96,7 +91,7 @@ fn whole_timeout_value(timeout: Duration) -> Option<HeaderValue> {
     let text = match known.iter().find(|(d, _)| *d == timeout) {
         Some((_, text)) => *text,
         None if known.len() < 64 => {
-            let text: &'static str = Box::leak(format_grpc_timeout(timeout).into_boxed_str());
+            let text: &'static str = Box::leak(grpc_timeout::format(timeout).into_boxed_str());
             known.push((timeout, text));
             text
         }
@@ -105,56 +100,12 @@ fn whole_timeout_value(timeout: Duration) -> Option<HeaderValue> {
     HeaderValue::from_maybe_shared(tonic::codegen::Bytes::from_static(text.as_bytes())).ok()
 }
 
-/// [`format_grpc_timeout`] into `buf`, without allocating.
-fn write_grpc_timeout(d: Duration, buf: &mut [u8; 10]) -> &[u8] {
-    const MAX: u128 = 99_999_999;
-    let candidates = [
-        (d.as_nanos(), b'n'),
-        (d.as_micros(), b'u'),
-        (d.as_millis(), b'm'),
-        (u128::from(d.as_secs()), b'S'),
-        (u128::from(d.as_secs() / 60), b'M'),
-    ];
-    let (mut value, unit) = candidates
-        .into_iter()
-        .find(|(v, _)| *v <= MAX)
-        .unwrap_or((u128::from(d.as_secs() / 3600).min(MAX), b'H'));
-    // Digits right to left, then the unit.
-    let mut digits = [0u8; 8];
-    let mut n = 0;
-    loop {
-        digits[7 - n] = b'0' + (value % 10) as u8;
-        value /= 10;
-        n += 1;
-        if value == 0 || n == 8 {
-            break;
-        }
-    }
-    buf[..n].copy_from_slice(&digits[8 - n..]);
-    buf[n] = unit;
-    &buf[..=n]
-}
-
-/// Parses a `grpc-timeout` value; `None` if malformed.
-pub fn parse_grpc_timeout(value: &str) -> Option<Duration> {
-    if value.len() < 2 || value.len() > 9 || !value.is_ascii() {
-        return None;
-    }
-    let (digits, unit) = value.split_at(value.len() - 1);
-    let n: u64 = digits.parse().ok()?;
-    Some(match unit {
-        "H" => Duration::from_secs(n * 3600),
-        "M" => Duration::from_secs(n * 60),
-        "S" => Duration::from_secs(n),
-        "m" => Duration::from_millis(n),
-        "u" => Duration::from_micros(n),
-        "n" => Duration::from_nanos(n),
-        _ => return None,
-    })
-}
-
 /// The earliest deadline for a call starting `now` (see the module docs).
-pub fn effective_deadline<B>(request: &Request<B>, timeout: Duration, now: Instant) -> Instant {
+pub(crate) fn effective_deadline<B>(
+    request: &Request<B>,
+    timeout: Duration,
+    now: Instant,
+) -> Instant {
     let timeout = request
         .extensions()
         .get::<CallOptions>()
@@ -163,9 +114,8 @@ pub fn effective_deadline<B>(request: &Request<B>, timeout: Duration, now: Insta
     let mut deadline = crate::deadline::after(now, timeout);
     if let Some(t) = request
         .headers()
-        .get(&GRPC_TIMEOUT_NAME)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_grpc_timeout)
+        .get(&grpc_timeout::HEADER)
+        .and_then(|v| grpc_timeout::parse(v.as_bytes()))
     {
         deadline = deadline.min(crate::deadline::after(now, t));
     }
@@ -196,7 +146,7 @@ impl DeadlineLayer {
     /// enforcing `grpc-timeout` (tonic's `Channel` does, answering
     /// DEADLINE_EXCEEDED), backoff and queueing by the deadline checks of the
     /// retry, limit and balance layers. One timer fewer per call; this is
-    /// what [`stack`](crate::client::stack()) uses.
+    /// what a [`Client`](crate::client::Client) uses.
     pub const fn transport_enforced(timeout: Duration) -> Self {
         Self {
             timeout,
@@ -268,7 +218,7 @@ where
 {
     type Response = S::Response;
     type Error = RpcError;
-    type Future = DeadlineFuture<S::Future>;
+    type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), RpcError>> {
         self.inner
@@ -286,13 +236,13 @@ where
             // The common case: nothing shortened the call's own timeout.
             request
                 .headers_mut()
-                .insert(GRPC_TIMEOUT_NAME, value.clone());
+                .insert(grpc_timeout::HEADER, value.clone());
         } else if !call.stamp_at(request.headers_mut(), now) {
             let why = match crate::deadline::current() {
                 Some(d) if d <= now => "the inbound call's deadline had already passed",
                 _ => "the deadline had already passed",
             };
-            return DeadlineFuture {
+            return ResponseFuture {
                 inner: None,
                 sleep: None,
                 timer: false,
@@ -302,69 +252,13 @@ where
             };
         }
         request.extensions_mut().insert(call);
-        DeadlineFuture {
+        ResponseFuture {
             inner: Some(self.inner.call(request)),
             sleep: None,
             timer: self.timer,
             failed: None,
             deadline,
             budget: deadline - now,
-        }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// Response future of [`Deadline`]: maps the end of the deadline to
-    /// `DEADLINE_EXCEEDED` (and runs its own timer when the layer has one).
-    pub struct DeadlineFuture<F> {
-        #[pin]
-        inner: Option<F>,
-        #[pin]
-        sleep: Option<tokio::time::Sleep>,
-        timer: bool,
-        failed: Option<RpcError>,
-        deadline: Instant,
-        budget: Duration,
-    }
-}
-
-impl<F, R, E> Future for DeadlineFuture<F>
-where
-    F: Future<Output = Result<Response<R>, E>>,
-    E: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    type Output = Result<Response<R>, RpcError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        let Some(inner) = this.inner.as_pin_mut() else {
-            return Poll::Ready(Err(this.failed.take().unwrap_or_else(|| {
-                RpcError::deadline_exceeded("not sent: the deadline had already passed")
-            })));
-        };
-        let budget = *this.budget;
-        match inner.poll(cx) {
-            Poll::Ready(Ok(response))
-                if cancelled_at_deadline(&response, *this.deadline, budget) =>
-            {
-                Poll::Ready(Err(RpcError::deadline_exceeded(format!(
-                    "no answer within the call's {budget:?} (upstream cancelled at its grpc-timeout)"
-                ))))
-            }
-            Poll::Ready(result) => Poll::Ready(result.map_err(|e| RpcError::from_boxed(e.into()))),
-            Poll::Pending if !*this.timer => Poll::Pending,
-            Poll::Pending => {
-                if this.sleep.is_none() {
-                    this.sleep
-                        .set(Some(tokio::time::sleep_until((*this.deadline).into())));
-                }
-                match this.sleep.as_pin_mut().map(|sleep| sleep.poll(cx)) {
-                    Some(Poll::Ready(())) => Poll::Ready(Err(RpcError::deadline_exceeded(
-                        format!("no answer within the call's {budget:?}"),
-                    ))),
-                    _ => Poll::Pending,
-                }
-            }
         }
     }
 }
@@ -377,7 +271,9 @@ mod tests {
     async fn sent_grpc_timeout(layer: DeadlineLayer, request: Request<()>) -> HeaderValue {
         use tower::ServiceExt;
         let echo = tower::service_fn(|request: Request<()>| async move {
-            Ok::<_, RpcError>(Response::new(request.headers().get(GRPC_TIMEOUT).cloned()))
+            Ok::<_, RpcError>(Response::new(
+                request.headers().get(&grpc_timeout::HEADER).cloned(),
+            ))
         });
         let response = layer.layer(echo).oneshot(request).await.unwrap();
         response.into_body().expect("grpc-timeout was sent")
@@ -400,7 +296,7 @@ mod tests {
     async fn the_layer_alone_times_out_a_slow_service_and_stamps_grpc_timeout() {
         use tower::ServiceExt;
         let slow = tower::service_fn(|request: Request<()>| async move {
-            let sent = request.headers().get(GRPC_TIMEOUT).cloned();
+            let sent = request.headers().get(&grpc_timeout::HEADER).cloned();
             tokio::time::sleep(Duration::from_secs(5)).await;
             Ok::<_, RpcError>(Response::new(sent))
         });
@@ -418,7 +314,7 @@ mod tests {
             Request::new(()),
         )
         .await;
-        let sent = parse_grpc_timeout(sent.to_str().unwrap()).unwrap();
+        let sent = grpc_timeout::parse(sent.as_bytes()).unwrap();
         assert!(sent <= Duration::from_millis(50) && sent > Duration::from_millis(40));
     }
 
@@ -438,19 +334,5 @@ mod tests {
         let sent = sent_grpc_timeout(layer, request).await;
         assert_eq!(sent, "123000u");
         assert!(sent.is_sensitive(), "values that vary are never indexed");
-    }
-
-    #[test]
-    fn formats_with_at_most_eight_digits() {
-        assert_eq!(format_grpc_timeout(Duration::from_nanos(5)), "5n");
-        assert_eq!(format_grpc_timeout(Duration::from_millis(200)), "200000u");
-        assert_eq!(format_grpc_timeout(Duration::from_secs(300)), "300000m");
-        assert_eq!(format_grpc_timeout(Duration::from_secs(200_000)), "200000S");
-        for v in ["1H", "2M", "3S", "4m", "5u", "6n"] {
-            let d = parse_grpc_timeout(v).unwrap();
-            assert_eq!(parse_grpc_timeout(&format_grpc_timeout(d)), Some(d));
-        }
-        assert_eq!(parse_grpc_timeout("123456789m"), None);
-        assert_eq!(parse_grpc_timeout("12x"), None);
     }
 }

@@ -10,7 +10,7 @@
 //! | `otel.kind` | `server` |
 //! | `rpc.system` | `grpc` (`http` for non-gRPC requests) |
 //! | `rpc.service` / `rpc.method` | `hello.v1.Greeter` / `SayHello` |
-//! | `request_id` | the [`RequestId`](super::RequestId), when [`RequestIdLayer`](super::RequestIdLayer) runs first |
+//! | `request_id` | the [`RequestId`], when [`SetRequestIdLayer`](super::request_id::SetRequestIdLayer) runs first |
 //! | `rpc.grpc.status_code` | the final status as a number (`0` = OK), set when the call ends |
 //! | `otel.status_code` | `ERROR` when the status is a server fault (`INTERNAL`, `UNAVAILABLE`, `DEADLINE_EXCEEDED`, …) |
 //!
@@ -19,25 +19,25 @@
 //! the trace onwards. The span stays open until the response body ends, so its
 //! duration is the whole call and its status the one the caller received.
 
-use std::future::Future;
-use std::pin::Pin;
+pub mod future;
+
 use std::task::{Context, Poll};
 
 use boost_tracing::OpenTelemetrySpanExt;
 use http::{Request, Response};
 use opentelemetry::trace::TraceContextExt;
-use pin_project_lite::pin_project;
 use tonic::Code;
 use tower_layer::Layer;
 use tower_service::Service;
 use tracing::Span;
 use tracing::field::Empty;
 
-use super::body::{ObservedBody, OnEnd};
+use self::future::ResponseFuture;
+use super::body::{ObservedBody, OnEnd, response_body};
 use super::grpc;
 use super::request_id::RequestId;
 
-/// Layer that applies [`TraceService`]. Cheap to clone.
+/// Layer that applies [`Trace`]. Cheap to clone.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TraceLayer;
 
@@ -49,23 +49,23 @@ impl TraceLayer {
 }
 
 impl<S> Layer<S> for TraceLayer {
-    type Service = TraceService<S>;
+    type Service = Trace<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        TraceService::new(inner)
+        Trace::new(inner)
     }
 }
 
 /// Runs each call inside a server span whose parent is the caller's span.
 #[derive(Clone, Debug)]
-pub struct TraceService<S> {
+pub struct Trace<S> {
     inner: S,
 }
 
-impl<S> TraceService<S> {
+impl<S> Trace<S> {
     /// Wraps `inner`.
     pub const fn new(inner: S) -> Self {
-        TraceService { inner }
+        Trace { inner }
     }
     /// The wrapped service.
     pub fn get_ref(&self) -> &S {
@@ -81,14 +81,14 @@ impl<S> TraceService<S> {
     }
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for TraceService<S>
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Trace<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     ResBody: http_body::Body,
 {
-    type Response = Response<ObservedBody<ResBody, SpanRecord>>;
+    type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
-    type Future = TraceFuture<S::Future>;
+    type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -102,7 +102,7 @@ where
         } else {
             span.in_scope(|| self.inner.call(req))
         };
-        TraceFuture {
+        ResponseFuture {
             inner,
             span: Some(span),
         }
@@ -144,9 +144,15 @@ fn split_method<B>(req: &Request<B>) -> (&str, &str) {
     full.rsplit_once('/').unwrap_or(("", full))
 }
 
+response_body! {
+    /// The response body of [`Trace`]: the handler's body, unchanged; the
+    /// span ends (with the call's final status) when it ends or is dropped.
+    ResponseBody => ObservedBody<B, SpanRecord>
+}
+
 /// The open server span of one call; records the final status and closes it.
 #[derive(Debug)]
-pub struct SpanRecord {
+struct SpanRecord {
     span: Span,
 }
 
@@ -156,57 +162,5 @@ impl OnEnd for SpanRecord {
         if grpc::is_server_error(code) {
             self.span.record("otel.status_code", "ERROR");
         }
-    }
-}
-
-pin_project! {
-    /// Response future of [`TraceService`]: polls the handler inside the span.
-    pub struct TraceFuture<F> {
-        #[pin]
-        inner: F,
-        span: Option<Span>,
-    }
-
-    impl<F> PinnedDrop for TraceFuture<F> {
-        fn drop(this: Pin<&mut Self>) {
-            if let Some(span) = this.project().span.take() {
-                SpanRecord { span }.on_end(Code::Cancelled);
-            }
-        }
-    }
-}
-
-impl<F, ResBody, E> Future for TraceFuture<F>
-where
-    F: Future<Output = Result<Response<ResBody>, E>>,
-    ResBody: http_body::Body,
-{
-    type Output = Result<Response<ObservedBody<ResBody, SpanRecord>>, E>;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let result = match this.span.as_ref() {
-            Some(span) if span.is_disabled() => std::task::ready!(this.inner.poll(cx)),
-            Some(span) => {
-                let _entered = span.enter();
-                std::task::ready!(this.inner.poll(cx))
-            }
-            None => return Poll::Pending, // polled after completion
-        };
-        let Some(span) = this.span.take() else {
-            return Poll::Pending;
-        };
-        if span.is_disabled() {
-            return Poll::Ready(result.map(ObservedBody::unobserved));
-        }
-        let record = SpanRecord { span };
-        Poll::Ready(match result {
-            Ok(res) => Ok(ObservedBody::wrap(res, record)),
-            Err(e) => {
-                record.on_end(Code::Unknown);
-                Err(e)
-            }
-        })
     }
 }

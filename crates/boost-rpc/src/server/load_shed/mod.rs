@@ -12,25 +12,25 @@
 //! A slot is held until the response body ends, so a streaming call occupies
 //! its slot for as long as it streams.
 
-use std::future::Future;
-use std::pin::Pin;
+pub mod future;
+
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
-use pin_project_lite::pin_project;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tonic::Code;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::body::{ObservedBody, OnEnd};
+use self::future::{LoadShedState, ResponseFuture};
+use super::body::{ObservedBody, OnEnd, response_body};
 use super::grpc;
 
 /// The message a shed call receives.
 const OVERLOADED: &str = "server overloaded; retry later";
 
-/// Layer that applies [`LoadShedService`]. Clones share one limit.
+/// Layer that applies [`LoadShed`]. Clones share one limit.
 #[derive(Clone, Debug)]
 pub struct LoadShedLayer {
     slots: Arc<Slots>,
@@ -86,7 +86,13 @@ impl Slots {
 /// One call's slot under the concurrency limit, given back when dropped
 /// (when the response body ends).
 #[derive(Debug)]
-pub struct Slot(Arc<Slots>);
+struct Slot(Arc<Slots>);
+
+response_body! {
+    /// The response body of [`LoadShed`]: the handler's body, unchanged; the
+    /// call's slot is given back when it ends or is dropped.
+    ResponseBody => ObservedBody<B, Slot>
+}
 
 impl Drop for Slot {
     fn drop(&mut self) {
@@ -102,10 +108,10 @@ impl OnEnd for Slot {
 }
 
 impl<S> Layer<S> for LoadShedLayer {
-    type Service = LoadShedService<S>;
+    type Service = LoadShed<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        LoadShedService {
+        LoadShed {
             inner,
             slots: self.slots.clone(),
         }
@@ -114,12 +120,12 @@ impl<S> Layer<S> for LoadShedLayer {
 
 /// Refuses calls beyond the concurrency limit with `RESOURCE_EXHAUSTED`.
 #[derive(Clone, Debug)]
-pub struct LoadShedService<S> {
+pub struct LoadShed<S> {
     inner: S,
     slots: Arc<Slots>,
 }
 
-impl<S> LoadShedService<S> {
+impl<S> LoadShed<S> {
     /// Wraps `inner` with a limit of `limit` calls in flight.
     pub fn new(inner: S, limit: usize) -> Self {
         LoadShedLayer::new(limit).layer(inner)
@@ -138,15 +144,15 @@ impl<S> LoadShedService<S> {
     }
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for LoadShedService<S>
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for LoadShed<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     ResBody: http_body::Body,
     ResBody: Default,
 {
-    type Response = Response<ObservedBody<ResBody, Slot>>;
+    type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
-    type Future = LoadShedFuture<S::Future>;
+    type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -155,7 +161,7 @@ where
     #[inline]
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         match self.slots.try_take() {
-            Some(permit) => LoadShedFuture {
+            Some(permit) => ResponseFuture {
                 state: LoadShedState::Admitted {
                     inner: self.inner.call(req),
                     permit: Some(permit),
@@ -166,55 +172,11 @@ where
                     method = grpc::method_of(&req),
                     "shedding call: concurrency limit reached"
                 );
-                LoadShedFuture {
+                ResponseFuture {
                     state: LoadShedState::Shed {
                         grpc: grpc::is_grpc(&req),
                     },
                 }
-            }
-        }
-    }
-}
-
-pin_project! {
-    /// Response future of [`LoadShedService`].
-    pub struct LoadShedFuture<F> {
-        #[pin]
-        state: LoadShedState<F>,
-    }
-}
-
-pin_project! {
-    #[project = LoadShedProj]
-    enum LoadShedState<F> {
-        /// The call got a slot and runs.
-        Admitted { #[pin] inner: F, permit: Option<Slot> },
-        /// The call was refused.
-        Shed { grpc: bool },
-    }
-}
-
-impl<F, ResBody, E> Future for LoadShedFuture<F>
-where
-    F: Future<Output = Result<Response<ResBody>, E>>,
-    ResBody: http_body::Body,
-    ResBody: Default,
-{
-    type Output = Result<Response<ObservedBody<ResBody, Slot>>, E>;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
-            LoadShedProj::Admitted { inner, permit } => {
-                let res = std::task::ready!(inner.poll(cx))?;
-                Poll::Ready(Ok(match permit.take() {
-                    Some(permit) => ObservedBody::wrap(res, permit),
-                    None => res.map(|_| ObservedBody::default()),
-                }))
-            }
-            LoadShedProj::Shed { grpc } => {
-                let res = grpc::error_response(*grpc, Code::ResourceExhausted, OVERLOADED);
-                Poll::Ready(Ok(res))
             }
         }
     }

@@ -8,26 +8,24 @@
 //! `"internal error"` — panic messages can hold data the caller must not see.
 //! Non-gRPC requests get HTTP `500` with an empty body.
 
+pub mod future;
+
 use std::any::Any;
-use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures::FutureExt;
-use futures::future::CatchUnwind;
 use http::{Request, Response};
-use pin_project_lite::pin_project;
-use tonic::Code;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use self::future::{CatchPanicState, ResponseFuture};
 use super::grpc;
 
 /// The only thing a caller learns about a panic.
 const INTERNAL: &str = "internal error";
 
-/// Layer that applies [`CatchPanicService`]. Cheap to clone.
+/// Layer that applies [`CatchPanic`]. Cheap to clone.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CatchPanicLayer;
 
@@ -39,23 +37,23 @@ impl CatchPanicLayer {
 }
 
 impl<S> Layer<S> for CatchPanicLayer {
-    type Service = CatchPanicService<S>;
+    type Service = CatchPanic<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        CatchPanicService::new(inner)
+        CatchPanic::new(inner)
     }
 }
 
 /// Turns a panic in the inner service into an `INTERNAL` answer.
 #[derive(Clone, Debug)]
-pub struct CatchPanicService<S> {
+pub struct CatchPanic<S> {
     inner: S,
 }
 
-impl<S> CatchPanicService<S> {
+impl<S> CatchPanic<S> {
     /// Wraps `inner`.
     pub const fn new(inner: S) -> Self {
-        CatchPanicService { inner }
+        CatchPanic { inner }
     }
     /// The wrapped service.
     pub fn get_ref(&self) -> &S {
@@ -71,14 +69,14 @@ impl<S> CatchPanicService<S> {
     }
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for CatchPanicService<S>
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for CatchPanic<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     ResBody: Default,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = CatchPanicFuture<S::Future>;
+    type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -88,7 +86,7 @@ where
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let grpc = grpc::is_grpc(&req);
         match std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(req))) {
-            Ok(fut) => CatchPanicFuture {
+            Ok(fut) => ResponseFuture {
                 state: CatchPanicState::Running {
                     inner: AssertUnwindSafe(fut).catch_unwind(),
                     grpc,
@@ -96,52 +94,11 @@ where
             },
             Err(panic) => {
                 log_panic(&*panic);
-                CatchPanicFuture {
+                ResponseFuture {
                     state: CatchPanicState::Panicked { grpc },
                 }
             }
         }
-    }
-}
-
-pin_project! {
-    /// Response future of [`CatchPanicService`].
-    pub struct CatchPanicFuture<F> {
-        #[pin]
-        state: CatchPanicState<F>,
-    }
-}
-
-pin_project! {
-    #[project = CatchPanicProj]
-    enum CatchPanicState<F> {
-        /// The handler runs.
-        Running { #[pin] inner: CatchUnwind<AssertUnwindSafe<F>>, grpc: bool },
-        /// The handler panicked while the call was being set up.
-        Panicked { grpc: bool },
-    }
-}
-
-impl<F, ResBody, E> Future for CatchPanicFuture<F>
-where
-    F: Future<Output = Result<Response<ResBody>, E>>,
-    ResBody: Default,
-{
-    type Output = F::Output;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let grpc = match self.project().state.project() {
-            CatchPanicProj::Running { inner, grpc } => match std::task::ready!(inner.poll(cx)) {
-                Ok(out) => return Poll::Ready(out),
-                Err(panic) => {
-                    log_panic(&*panic);
-                    *grpc
-                }
-            },
-            CatchPanicProj::Panicked { grpc } => *grpc,
-        };
-        Poll::Ready(Ok(grpc::error_response(grpc, Code::Internal, INTERNAL)))
     }
 }
 

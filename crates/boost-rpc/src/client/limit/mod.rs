@@ -14,6 +14,8 @@
 //! # }
 //! ```
 
+pub mod future;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -25,6 +27,7 @@ use http::Request;
 use tokio::sync::Notify;
 use tower::{Layer, Service};
 
+use self::future::ResponseFuture;
 use super::deadline::CallDeadline;
 use crate::RpcError;
 
@@ -177,7 +180,7 @@ where
 {
     type Response = S::Response;
     type Error = RpcError;
-    type Future = LimitFuture<S::Future, S::Response>;
+    type Future = ResponseFuture<S::Future, S::Response>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), RpcError>> {
         self.inner
@@ -188,7 +191,7 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         // Fast path: a free slot, no timer, no lock.
         if self.layer.slots.try_take() {
-            return LimitFuture {
+            return ResponseFuture {
                 inner: Some(self.inner.call(request)),
                 slot: Some(Slot(self.layer.slots.clone())),
                 waiting: None,
@@ -229,7 +232,7 @@ where
             drop(slot);
             result
         });
-        LimitFuture {
+        ResponseFuture {
             inner: None,
             slot: None,
             waiting: Some(waiting),
@@ -239,42 +242,6 @@ where
 
 /// A call that waits for a slot (rare: the limit is full), boxed.
 type Waiting<T> = Pin<Box<dyn Future<Output = Result<T, RpcError>> + Send>>;
-
-pin_project_lite::pin_project! {
-    /// Response future of [`ConcurrencyLimit`]: holds the slot until the
-    /// response arrives. A call that got a slot at once is not boxed.
-    pub struct LimitFuture<F, T> {
-        #[pin]
-        inner: Option<F>,
-        slot: Option<Slot>,
-        waiting: Option<Waiting<T>>,
-    }
-}
-
-impl<F, T, E> Future for LimitFuture<F, T>
-where
-    F: Future<Output = Result<T, E>>,
-    E: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    type Output = Result<T, RpcError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        if let Some(inner) = this.inner.as_pin_mut() {
-            let result = std::task::ready!(inner.poll(cx));
-            this.slot.take();
-            return Poll::Ready(result.map_err(|e| RpcError::from_boxed(e.into())));
-        }
-        match this.waiting {
-            Some(waiting) => waiting.as_mut().poll(cx),
-            None => Poll::Ready(Err(RpcError::Overloaded(
-                tonic::Status::resource_exhausted(
-                    "client concurrency limit: polled after completion",
-                ),
-            ))),
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {

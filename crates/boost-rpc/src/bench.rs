@@ -1,0 +1,37 @@
+//! Hooks for the benchmarks in `benches/` (cargo feature `bench`): the
+//! internals the public API does not offer, to measure each client layer
+//! alone over the same endpoint a [`Client`](crate::client::Client) uses.
+//! Not part of the API: anything here may change in any release.
+
+use std::sync::Arc;
+
+use crate::client::balance::{Balance, EndpointSet};
+use crate::client::eject::{Eject, Health};
+use crate::client::{ClientMetrics, ClientSettings};
+
+/// The bottom of a client's stack over one endpoint, as
+/// [`client()`](crate::client()) builds it: `service` behind ejection (with
+/// the client's endpoint metrics, key `key`), and a balancer over that one
+/// endpoint that sees its health.
+pub fn endpoint<S: Clone>(
+    client: &str,
+    settings: &ClientSettings,
+    key: &str,
+    service: S,
+) -> (Eject<S>, Balance<Eject<S>>) {
+    let metrics = ClientMetrics::new(client);
+    let health = Arc::new(Health::new(
+        settings.ejection.clone(),
+        settings.reconnect.clone(),
+        Some(metrics.endpoint(key)),
+    ));
+    let eject = Eject::new(service, health.clone());
+    let set = EndpointSet::new(
+        client,
+        &settings.balance,
+        settings.ejection.max_ejected_percent,
+    );
+    set.insert(key.to_owned(), eject.clone(), Some(health));
+    set.mark_resolved(None);
+    (eject, Balance::over(set))
+}

@@ -1,0 +1,315 @@
+//! The rules of [`ClientSettings`] and its sections: values that cannot work
+//! are refused, every one of them, rather than quietly clamped.
+//!
+//! The derived [`Validate`](boost_config::Validate) impls in `settings.rs`
+//! visit every section and then call these (`#[validate(custom = …)]`), so a
+//! service's config reports them at load time under the client's section
+//! (`profiles.retry.max_attempts`, with the layer that set it), and
+//! [`crate::client()`] reports them the same way for settings made in code.
+
+use std::time::Duration;
+
+use boost_config::Problems;
+
+use super::discover::parse_endpoint;
+use super::settings::{
+    ClientSettings, DnsSettings, EjectionSettings, ReconnectSettings, RetrySettings,
+};
+use crate::status_code::parse_code;
+
+/// `timeout`, `endpoints` (each URL, and that there is a way to find one).
+pub(crate) fn client(settings: &ClientSettings, problems: &mut Problems) {
+    if settings.timeout.is_zero() {
+        problems.add(
+            "timeout",
+            "must be more than 0; it is the total time of one call, retries included \
+             (default \"300ms\")",
+        );
+    }
+    for (i, url) in settings.endpoints.iter().enumerate() {
+        if let Err(why) = parse_endpoint(url) {
+            problems.add(&format!("endpoints.{i}"), why);
+        }
+    }
+    let dns_named = settings.dns.as_ref().is_some_and(|d| !d.name.is_empty());
+    if settings.endpoints.is_empty() && !dns_named {
+        problems.add(
+            "endpoints",
+            "is empty and dns.name is not set: list the upstream's URLs \
+             (endpoints = [\"http://host:port\"]) or name it in dns.name",
+        );
+    }
+}
+
+/// `dns.refresh`, when a name is set.
+pub(crate) fn dns(dns: &DnsSettings, problems: &mut Problems) {
+    if !dns.name.is_empty() && dns.refresh.is_zero() {
+        problems.add("refresh", "is 0; re-resolve every few seconds, e.g. \"5s\"");
+    }
+}
+
+/// `retry.codes`, `retry.max_attempts`, `retry.budget_*`, `retry.multiplier`.
+pub(crate) fn retry(retry: &RetrySettings, problems: &mut Problems) {
+    for (i, name) in retry.codes.iter().enumerate() {
+        if parse_code(name).is_none() {
+            problems.add(
+                &format!("codes.{i}"),
+                format!("{name:?} is not a gRPC status code name (e.g. \"UNAVAILABLE\")"),
+            );
+        }
+    }
+    if retry.max_attempts == 0 {
+        problems.add(
+            "max_attempts",
+            "is 0; it counts the first attempt too: 1 means no retries",
+        );
+    }
+    let ttl = retry.budget_ttl;
+    if !(Duration::from_secs(1)..=Duration::from_secs(60)).contains(&ttl) {
+        problems.add(
+            "budget_ttl",
+            format!("is {ttl:?}; it must be from 1s to 60s (tower's retry budget window)"),
+        );
+    }
+    if !(retry.budget_ratio.is_finite() && retry.budget_ratio >= 0.0) {
+        problems.add(
+            "budget_ratio",
+            format!(
+                "is {}; it is retries per call, e.g. 0.2 (0 leaves only budget_min_per_sec)",
+                retry.budget_ratio
+            ),
+        );
+    }
+    multiplier(retry.multiplier, problems);
+}
+
+/// `ejection.success_rate`, `ejection.max_ejected_percent`.
+pub(crate) fn ejection(ejection: &EjectionSettings, problems: &mut Problems) {
+    let rate = ejection.success_rate;
+    if !(0.0..=1.0).contains(&rate) {
+        problems.add(
+            "success_rate",
+            format!(
+                "is {rate}; it is a fraction from 0 to 1 \
+                 (0.8 ejects an endpoint below 80% success, 0 turns the check off)"
+            ),
+        );
+    }
+    if ejection.max_ejected_percent > 100 {
+        problems.add(
+            "max_ejected_percent",
+            format!(
+                "is {}; it is a percentage from 0 to 100",
+                ejection.max_ejected_percent
+            ),
+        );
+    }
+}
+
+/// `reconnect.multiplier`.
+pub(crate) fn reconnect(reconnect: &ReconnectSettings, problems: &mut Problems) {
+    multiplier(reconnect.multiplier, problems);
+}
+
+/// A backoff's `multiplier`: finite and at least 1.
+fn multiplier(multiplier: f64, problems: &mut Problems) {
+    if !(multiplier.is_finite() && multiplier >= 1.0) {
+        problems.add(
+            "multiplier",
+            format!("is {multiplier}; backoff must not shrink: use 1 or more (e.g. 2)"),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use boost_config::{ConfigError, Problems, Source, Validate};
+
+    use super::*;
+    use crate::RpcError;
+
+    fn valid() -> ClientSettings {
+        ClientSettings::with_endpoints(["http://127.0.0.1:1"])
+    }
+
+    /// The keys `client("profiles", settings)` refuses, in order.
+    fn refused_keys(settings: &ClientSettings) -> Vec<String> {
+        Problems::of("profiles", settings)
+            .keys()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn the_defaults_with_an_endpoint_are_valid() {
+        assert!(Problems::of("profiles", &valid()).is_empty());
+        let dns = ClientSettings {
+            dns: Some(DnsSettings {
+                name: "profiles.default.svc".into(),
+                ..DnsSettings::default()
+            }),
+            ..ClientSettings::default()
+        };
+        assert!(Problems::of("profiles", &dns).is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_bad_client_setting_is_reported_under_the_clients_name() {
+        let mut settings = valid();
+        settings.timeout = Duration::ZERO;
+        let Err(RpcError::Config(error)) = crate::client("profiles", &settings) else {
+            panic!("a zero timeout was accepted");
+        };
+        let problems = error.problems();
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].key, "profiles.timeout");
+        assert_eq!(problems[0].source, Source::Code);
+        let text = RpcError::Config(error).to_string();
+        assert!(
+            text.starts_with(
+                "invalid client settings: configuration for client `profiles` failed \
+                 validation (1 problem):\n  - `profiles.timeout` (set in code): must be more than 0"
+            ),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn every_bad_setting_is_reported_at_once() {
+        let mut settings = ClientSettings::with_endpoints([
+            "http://127.0.0.1:1",
+            "https://svc:CANARY_PW@10.0.0.7:50052",
+        ]);
+        settings.timeout = Duration::ZERO;
+        settings.retry.max_attempts = 0;
+        settings.retry.codes = vec!["UNAVAILABLE".into(), "SOMETIMES".into()];
+        settings.ejection.success_rate = 80.0;
+        settings.reconnect.multiplier = 0.5;
+        let Err(error) = crate::client("profiles", &settings) else {
+            panic!("accepted");
+        };
+        let RpcError::Config(config) = &error else {
+            panic!("{error:?}");
+        };
+        let keys: Vec<&str> = config.problems().iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "profiles.retry.codes.1",
+                "profiles.retry.max_attempts",
+                "profiles.ejection.success_rate",
+                "profiles.reconnect.multiplier",
+                "profiles.timeout",
+                "profiles.endpoints.1",
+            ]
+        );
+        let text = error.to_string();
+        assert!(text.contains("(6 problems)"), "{text}");
+        assert!(!text.contains("CANARY_PW"), "{text}");
+        assert!(text.contains("***@"), "{text}");
+    }
+
+    #[test]
+    fn values_that_used_to_be_clamped_quietly_are_refused_naming_the_key() {
+        let refused = |change: fn(&mut ClientSettings), key: &str| {
+            let mut settings = valid();
+            change(&mut settings);
+            assert_eq!(refused_keys(&settings), [format!("profiles.{key}")]);
+        };
+        refused(|s| s.retry.max_attempts = 0, "retry.max_attempts");
+        refused(|s| s.retry.budget_ttl = Duration::ZERO, "retry.budget_ttl");
+        refused(
+            |s| s.retry.budget_ttl = Duration::from_secs(600),
+            "retry.budget_ttl",
+        );
+        refused(|s| s.retry.budget_ratio = f64::NAN, "retry.budget_ratio");
+        refused(|s| s.retry.multiplier = 0.5, "retry.multiplier");
+        refused(
+            |s| s.reconnect.multiplier = f64::INFINITY,
+            "reconnect.multiplier",
+        );
+        refused(
+            |s| s.ejection.max_ejected_percent = 150,
+            "ejection.max_ejected_percent",
+        );
+        refused(|s| s.ejection.success_rate = -0.1, "ejection.success_rate");
+        refused(
+            |s| s.endpoints = vec!["127.0.0.1 50052".into()],
+            "endpoints.0",
+        );
+        refused(|s| s.endpoints.clear(), "endpoints");
+        refused(
+            |s| {
+                s.dns = Some(DnsSettings {
+                    name: "profiles.svc".into(),
+                    refresh: Duration::ZERO,
+                    ..DnsSettings::default()
+                })
+            },
+            "dns.refresh",
+        );
+    }
+
+    #[test]
+    fn a_service_config_validates_its_client_at_load_time() {
+        #[derive(Debug, Default, serde::Deserialize, serde::Serialize, boost_config::Validate)]
+        #[serde(default, deny_unknown_fields)]
+        struct Settings {
+            profiles: ClientSettings,
+        }
+        let error = boost_config::Loader::new("hello-service")
+            .dir("no/such/dir")
+            .env_vars([
+                (
+                    "HELLO_SERVICE__PROFILES__ENDPOINTS",
+                    "http://127.0.0.1:50052",
+                ),
+                ("HELLO_SERVICE__PROFILES__TIMEOUT", "0s"),
+                ("HELLO_SERVICE__PROFILES__RETRY__MAX_ATTEMPTS", "0"),
+            ])
+            .load::<Settings>()
+            .unwrap_err();
+        let ConfigError::Validation { problems, .. } = &error else {
+            panic!("{error}");
+        };
+        let found: Vec<(&str, String)> = problems
+            .iter()
+            .map(|p| (p.key.as_str(), p.source.to_string()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    "profiles.retry.max_attempts",
+                    "env HELLO_SERVICE__PROFILES__RETRY__MAX_ATTEMPTS".to_owned()
+                ),
+                (
+                    "profiles.timeout",
+                    "env HELLO_SERVICE__PROFILES__TIMEOUT".to_owned()
+                ),
+            ]
+        );
+        let mut problems = Problems::new();
+        Settings { profiles: valid() }.validate(&mut problems);
+        assert!(problems.is_empty());
+    }
+
+    #[test]
+    fn every_key_of_the_reference_file_says_what_it_does() {
+        let mut settings = valid();
+        settings.dns = Some(DnsSettings::default());
+        let text = boost_config::reference_toml(&settings, "");
+        let lines: Vec<&str> = text.lines().collect();
+        let mut keys = 0;
+        for (i, line) in lines.iter().enumerate() {
+            let is_key = !line.starts_with('#') && !line.is_empty();
+            if is_key {
+                keys += 1;
+                let above = i.checked_sub(1).map(|j| lines[j]).unwrap_or_default();
+                assert!(above.starts_with("# "), "{line} has no comment:\n{text}");
+            }
+        }
+        assert!(keys > 30, "{text}");
+        assert!(text.contains("# Total time one call may take"), "{text}");
+    }
+}
