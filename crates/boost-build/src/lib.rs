@@ -83,7 +83,10 @@ where
 {
     Protos {
         files: files.into_iter().map(|f| f.as_ref().to_owned()).collect(),
-        includes: includes.into_iter().map(|i| i.as_ref().to_owned()).collect(),
+        includes: includes
+            .into_iter()
+            .map(|i| i.as_ref().to_owned())
+            .collect(),
         served: None,
         out_dir: None,
     }
@@ -265,7 +268,10 @@ mod tests {
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
-        assert!(error.contains("Imaginary") && error.contains("Real"), "{error}");
+        assert!(
+            error.contains("Imaginary") && error.contains("Real"),
+            "{error}"
+        );
         assert!(dir.path().join("a.v1.rs").exists(), "code was generated");
     }
 }

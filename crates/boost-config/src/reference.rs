@@ -101,7 +101,7 @@ fn render(out: &mut String, table: &toml::Table, (path, header): (&str, &str), d
         } else {
             format!("{header}.{quoted}")
         };
-        if !out.is_empty() {
+        if !out.is_empty() && !out.ends_with("\n\n") {
             out.push('\n');
         }
         comment(out, docs.get(&full));
@@ -172,7 +172,8 @@ fn diff_tables(left: &toml::Table, right: &toml::Table, path: &str, out: &mut Ve
             }
             (Some(l), Some(r)) if l == r => {}
             (l, r) => {
-                let show = |v: Option<&toml::Value>| v.map_or("(unset)".to_owned(), |v| v.to_string());
+                let show =
+                    |v: Option<&toml::Value>| v.map_or("(unset)".to_owned(), |v| v.to_string());
                 out.push(format!("{full}: {} ≠ {}", show(l), show(r)));
             }
         }

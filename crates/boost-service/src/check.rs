@@ -40,7 +40,7 @@ pub fn check_config_dir<S: ServiceSettings>(package: Package, dir: &Path) -> Vec
     };
     let code = Loader::new(package.name)
         .version(package.version)
-        .dir(dir.join("\0no such directory"))
+        .dir(dir.join(".compiled-in-defaults-only"))
         .env_vars([("APP_ENV", "")])
         .load::<Config<S>>();
 
@@ -48,7 +48,10 @@ pub fn check_config_dir<S: ServiceSettings>(package: Package, dir: &Path) -> Vec
     match std::fs::read_to_string(&default) {
         Ok(text) => match text.parse::<toml::Table>() {
             Ok(table) => {
-                for key in table.keys().filter(|k| KitSettings::SECTIONS.contains(&k.as_str())) {
+                for key in table
+                    .keys()
+                    .filter(|k| KitSettings::SECTIONS.contains(&k.as_str()))
+                {
                     problems.push(format!(
                         "{}: [{key}] is a kit section; set kit keys in code \
                          (ServiceSettings::kit_defaults) or per environment, not in default.toml",
@@ -62,7 +65,7 @@ pub fn check_config_dir<S: ServiceSettings>(package: Package, dir: &Path) -> Vec
     }
     let with_file = Loader::new(package.name)
         .version(package.version)
-        .dir(dir.join("\0no such directory"))
+        .dir(dir.join(".compiled-in-defaults-only"))
         .env_vars([("APP_ENV", "")])
         .args(["--config".to_owned(), default.display().to_string()])
         .load::<Config<S>>();

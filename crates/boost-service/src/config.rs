@@ -105,7 +105,10 @@ impl<S: ServiceSettings> Validate for Config<S> {
         // A section of the service's named like one of the kit's would never
         // be read (the kit's type takes that key): refuse it loudly.
         if let Ok(own) = toml::Table::try_from(S::default()) {
-            for key in own.keys().filter(|key| KitSettings::SECTIONS.contains(&key.as_str())) {
+            for key in own
+                .keys()
+                .filter(|key| KitSettings::SECTIONS.contains(&key.as_str()))
+            {
                 problems.add(
                     key,
                     format!(

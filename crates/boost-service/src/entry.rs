@@ -80,7 +80,13 @@ where
         .build()
     {
         Ok(runtime) => runtime,
-        Err(error) => return fail(package, &format!("cannot start the Tokio runtime: {error}"), 1),
+        Err(error) => {
+            return fail(
+                package,
+                &format!("cannot start the Tokio runtime: {error}"),
+                1,
+            );
+        }
     };
     runtime.block_on(async move {
         let config = match Service::<S>::load(package.name, package.version) {

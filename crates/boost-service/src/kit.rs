@@ -50,8 +50,14 @@ pub struct KitSettings {
 
 impl KitSettings {
     /// The top-level keys the kit owns; a service's own settings may not use them.
-    pub const SECTIONS: &'static [&'static str] =
-        &["service", "grpc", "admin", "lifecycle", "tracing", "metrics"];
+    pub const SECTIONS: &'static [&'static str] = &[
+        "service",
+        "grpc",
+        "admin",
+        "lifecycle",
+        "tracing",
+        "metrics",
+    ];
 }
 
 #[cfg(test)]

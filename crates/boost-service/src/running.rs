@@ -13,8 +13,8 @@ use crate::error::{BoxError, Error};
 use crate::lifecycle::{Lifecycle, Phase, deadline_after};
 use crate::readiness::{Readiness, ReadinessCheck};
 use crate::settings::{AdminSettings, LifecycleSettings};
-use crate::telemetry::RenderConfig;
 use crate::shutdown::{Requests, ShutdownHandle, listen_for_signals};
+use crate::telemetry::RenderConfig;
 use crate::telemetry::Telemetry;
 
 /// How long the admin server gets to close its connections at the very end.

@@ -261,4 +261,3 @@ impl<S: ServiceSettings> Service<S> {
         self
     }
 }
-

@@ -332,9 +332,13 @@ async fn reflection_can_be_switched_off() {
 /// environment, these `--set` arguments.
 fn config(sets: &[&str]) -> boost_config::Loaded<boost_service::Config<boost_service::NoSettings>> {
     let mut args = Vec::new();
-    for set in ["admin.listen=127.0.0.1:0", "grpc.listen=127.0.0.1:0", "lifecycle.drain_delay=0s"]
-        .iter()
-        .chain(sets)
+    for set in [
+        "admin.listen=127.0.0.1:0",
+        "grpc.listen=127.0.0.1:0",
+        "lifecycle.drain_delay=0s",
+    ]
+    .iter()
+    .chain(sets)
     {
         args.extend(["--set".to_owned(), (*set).to_owned()]);
     }
@@ -371,8 +375,14 @@ async fn a_service_made_from_its_config_serves_grpc_on_grpc_listen_with_config_s
         .text()
         .await
         .unwrap();
-    let team = config.lines().find(|l| l.starts_with("team = ")).unwrap_or_default();
-    assert!(team.contains("\"greeters\"") && team.ends_with("# --set"), "{config}");
+    let team = config
+        .lines()
+        .find(|l| l.starts_with("team = "))
+        .unwrap_or_default();
+    assert!(
+        team.contains("\"greeters\"") && team.ends_with("# --set"),
+        "{config}"
+    );
     assert!(config.contains("[grpc.server]"), "{config}");
 
     running.shutdown_handle().trigger();

@@ -84,7 +84,11 @@ async fn a_client_built_before_run_shows_its_call_durations_on_metrics() {
         greetings: metrics::counter!("test_greetings_total"),
     };
 
-    let running = service.grpc(GreeterServer::new(handler)).start().await.unwrap();
+    let running = service
+        .grpc(GreeterServer::new(handler))
+        .start()
+        .await
+        .unwrap();
     let mut upstream = GreeterClient::new(client);
     upstream
         .say_hello(HelloRequest { name: "ada".into() })

@@ -7,7 +7,11 @@ fn main() -> std::process::ExitCode {
     boost::service::main(boost::package!(), |service: Service<Settings>| async move {
         let greeter = Greeter::new(service.settings())?;
         let server = greeter.into_service(&service.kit().grpc);
-        service.grpc(server).file_descriptor_set(FILE_DESCRIPTOR_SET).run().await?;
+        service
+            .grpc(server)
+            .file_descriptor_set(FILE_DESCRIPTOR_SET)
+            .run()
+            .await?;
         Ok(())
     })
 }

@@ -15,8 +15,10 @@ fn manifest_dir() -> &'static Path {
 
 #[test]
 fn shipped_config_files_load_and_default_toml_is_the_compiled_in_defaults() {
-    let problems =
-        boost::service::check_config_dir::<Settings>(boost::package!(), &manifest_dir().join("config"));
+    let problems = boost::service::check_config_dir::<Settings>(
+        boost::package!(),
+        &manifest_dir().join("config"),
+    );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
@@ -91,11 +93,17 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> (std::process::ExitStatus, String
 
 #[test]
 fn print_config_explains_the_configuration_and_exits_zero() {
-    let (status, text, stderr) = run(&["--print-config"], &[("HELLO_SERVICE__SERVICE__TEAM", "greeters")]);
+    let (status, text, stderr) = run(
+        &["--print-config"],
+        &[("HELLO_SERVICE__SERVICE__TEAM", "greeters")],
+    );
     assert!(status.success(), "{stderr}");
     assert!(text.contains("team = \"greeters\""), "{text}");
     assert!(text.contains("env HELLO_SERVICE__SERVICE__TEAM"), "{text}");
-    assert!(text.contains("endpoints = [\"http://127.0.0.1:50052\"]"), "{text}");
+    assert!(
+        text.contains("endpoints = [\"http://127.0.0.1:50052\"]"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -118,7 +126,10 @@ fn print_default_config_documents_the_kits_keys_and_the_services_own() {
 fn a_mistyped_flag_is_an_error_not_ignored() {
     let (status, _, stderr) = run(&["--prnt-config"], &[]);
     assert_eq!(status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("unknown argument \"--prnt-config\""), "{stderr}");
+    assert!(
+        stderr.contains("unknown argument \"--prnt-config\""),
+        "{stderr}"
+    );
     assert!(stderr.contains("--print-config"), "{stderr}");
 }
 
@@ -136,7 +147,10 @@ fn a_failed_start_prints_the_message_not_a_debug_dump() {
         ],
     );
     assert_eq!(status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("hello-service: admin server cannot listen on admin.listen"), "{stderr}");
+    assert!(
+        stderr.contains("hello-service: admin server cannot listen on admin.listen"),
+        "{stderr}"
+    );
     assert!(stderr.contains("HELLO_SERVICE__ADMIN__LISTEN"), "{stderr}");
     assert!(!stderr.contains("AdminBind {"), "a Debug dump:\n{stderr}");
 }

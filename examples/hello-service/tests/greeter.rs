@@ -9,11 +9,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use boost::prelude::*;
+use boost::tonic::{self as tonic, Request, Response, Status};
+use boost::{metrics, tokio};
 use hello_service::greeter::{Degraded, Greeter};
 use hello_service::proto::profiles_server::{Profiles, ProfilesServer};
 use hello_service::proto::{GetProfileRequest, Profile};
-use boost::tonic::{self as tonic, Request, Response, Status};
-use boost::{metrics, tokio};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 
 /// How the fake upstream behaves.

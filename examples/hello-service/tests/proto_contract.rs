@@ -3,10 +3,10 @@
 //! renumbered field must fail here, not in production.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use boost::prost::Message;
 use hello_service::proto::{
     GetProfileRequest, HelloReply, HelloRequest, Profile, greeter_server, profiles_server,
 };
-use boost::prost::Message;
 
 #[test]
 fn services_keep_their_full_names() {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use boost::prelude::*;
-use boost::tonic::{self as tonic, Request, Response, Status};
+use boost::tonic::{Request, Response, Status};
 use boost::tracing;
 
 use crate::proto::profiles_server::{self, ProfilesServer};
@@ -74,6 +74,8 @@ impl profiles_server::Profiles for Profiles {
 
 #[cfg(test)]
 mod tests {
+    use boost::tonic;
+
     use super::*;
     use crate::proto::profiles_server::Profiles as _;
 

@@ -110,7 +110,10 @@ fn print_config_explains_the_configuration_and_exits_zero() {
     );
     assert!(ok, "{stderr}");
     assert!(text.contains("team = \"greeters\""), "{text}");
-    assert!(text.contains("env PROFILE_SERVICE__SERVICE__TEAM"), "{text}");
+    assert!(
+        text.contains("env PROFILE_SERVICE__SERVICE__TEAM"),
+        "{text}"
+    );
     assert!(text.contains("listen = \"127.0.0.1:50052\""), "{text}");
 }
 
@@ -118,8 +121,14 @@ fn print_config_explains_the_configuration_and_exits_zero() {
 fn print_default_config_is_every_key_documented_and_loads_back_to_the_defaults() {
     let (ok, text, stderr) = run(&["--print-default-config"], &[]);
     assert!(ok, "{stderr}");
-    assert!(text.contains("[grpc.server]"), "the kit's sections:\n{text}");
-    assert!(text.contains("# The profile table"), "own keys, documented:\n{text}");
+    assert!(
+        text.contains("[grpc.server]"),
+        "the kit's sections:\n{text}"
+    );
+    assert!(
+        text.contains("# The profile table"),
+        "own keys, documented:\n{text}"
+    );
     let dir = tempfile_dir();
     let file = dir.join("reference.toml");
     std::fs::write(&file, &text).unwrap();
@@ -134,10 +143,8 @@ fn print_default_config_is_every_key_documented_and_loads_back_to_the_defaults()
 
 /// A fresh directory under the target dir (no extra test dependency).
 fn tempfile_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "profile-service-config-{}",
-        std::process::id()
-    ));
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("profile-service-config-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }

@@ -80,7 +80,7 @@ pub struct ServerSettings {
     /// HTTP/2 flow-control and stream knobs (`[grpc.server.http2]`); each
     /// defaults to hyper's.
     pub http2: Http2Settings,
-    /// Serve `grpc.reflection.v1` so tools such as `grpcurl` can list and
+    /// Serve `grpc.reflection.v1` (and `v1alpha`, for grpcio and older grpcurl) so tools such as `grpcurl` can list and
     /// describe the services without the `.proto` files. Default: `true`.
     pub reflection: bool,
 }

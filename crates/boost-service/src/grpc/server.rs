@@ -116,7 +116,11 @@ impl GrpcServer {
             };
             routes = routes
                 .add_service(reflection().build_v1().map_err(GrpcError::Reflection)?)
-                .add_service(reflection().build_v1alpha().map_err(GrpcError::Reflection)?);
+                .add_service(
+                    reflection()
+                        .build_v1alpha()
+                        .map_err(GrpcError::Reflection)?,
+                );
         }
         let health = tokio::spawn(health::follow_readiness(
             reporter,

@@ -26,7 +26,6 @@ pub struct GrpcSettings {
     pub listen: SocketAddr,
     /// Per-call limits, keepalive, HTTP/2 and reflection
     /// ([`boost_rpc::server::ServerSettings`]). Default: its defaults.
-    #[validate(skip)] // TEMP until ServerSettings implements Document
     pub server: ServerSettings,
 }
 
