@@ -91,9 +91,13 @@ impl<S> Config<S> {
     }
 }
 
-impl<'de, S: DeserializeOwned> Deserialize<'de> for Config<S> {
+impl<'de, S: ServiceSettings> Deserialize<'de> for Config<S> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let (kit, own) = boost_config::sections::deserialize(deserializer, KitSettings::SECTIONS)?;
+        let mut defaults = KitSettings::default();
+        S::kit_defaults(&mut defaults);
+        let (kit, own) = crate::kit::with_defaults(defaults, || {
+            boost_config::sections::deserialize(deserializer, KitSettings::SECTIONS)
+        })?;
         Ok(Self { kit, own })
     }
 }
@@ -133,5 +137,110 @@ impl<S> Deref for Config<S> {
 
     fn deref(&self) -> &S {
         &self.own
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(
+        Debug,
+        Default,
+        PartialEq,
+        Serialize,
+        Deserialize,
+        boost_config::Validate,
+        boost_config::Document,
+    )]
+    #[serde(default, deny_unknown_fields)]
+    struct Own {
+        workers: u32,
+    }
+
+    impl ServiceSettings for Own {
+        fn kit_defaults(kit: &mut KitSettings) {
+            kit.grpc.listen = ([127, 0, 0, 1], 50052).into();
+            kit.admin.listen = ([127, 0, 0, 1], 8082).into();
+        }
+    }
+
+    fn load(args: &[&str]) -> Result<boost_config::Loaded<Config<Own>>, boost_config::ConfigError> {
+        boost_config::Loader::new("demo")
+            .dir("no/such/dir")
+            .env_vars([("APP_ENV", ""), ("DEMO__WORKERS", "4")])
+            .args(args.iter().copied())
+            .load::<Config<Own>>()
+    }
+
+    #[test]
+    fn kit_defaults_hold_in_sections_no_layer_names_and_in_those_one_does()
+    -> Result<(), boost_config::ConfigError> {
+        let untouched = load(&[])?;
+        assert_eq!(untouched.kit.grpc.listen.port(), 50052);
+        assert_eq!(untouched.kit.admin.listen.port(), 8082);
+        assert_eq!(untouched.workers, 4, "env text parsed as the field's type");
+        let touched = load(&["--set", "admin.request_timeout=5s"])?;
+        assert_eq!(touched.kit.admin.listen.port(), 8082);
+        assert_eq!(
+            touched.kit.admin.request_timeout,
+            std::time::Duration::from_secs(5)
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_key_in_neither_half_is_unknown_with_a_suggestion_from_both() {
+        let error = load(&["--set", "grpc.lisen=127.0.0.1:1", "--set", "workerz=2"])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(error.contains("did you mean `grpc.listen`"), "{error}");
+        assert!(error.contains("did you mean `workers`"), "{error}");
+    }
+
+    #[test]
+    fn problems_of_both_halves_are_reported_together_with_their_keys() {
+        let error = load(&[
+            "--set",
+            "grpc.server.request_timeout=0s",
+            "--set",
+            "lifecycle.shutdown_timeout=0s",
+        ])
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(
+            error.contains("`grpc.server.request_timeout` (--set)"),
+            "{error}"
+        );
+        assert!(
+            error.contains("`lifecycle.shutdown_timeout` (--set)"),
+            "{error}"
+        );
+    }
+
+    #[derive(
+        Debug, Default, Serialize, Deserialize, boost_config::Validate, boost_config::Document,
+    )]
+    #[serde(default)]
+    struct Clashing {
+        grpc: u32,
+    }
+    impl ServiceSettings for Clashing {}
+
+    #[test]
+    fn a_service_section_named_like_a_kit_section_is_refused() {
+        let error = boost_config::Loader::new("demo")
+            .dir("no/such/dir")
+            .env_vars([("APP_ENV", "")])
+            .load::<Config<Clashing>>()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            error.contains("`grpc`") && error.contains("section the kit owns"),
+            "{error}"
+        );
     }
 }

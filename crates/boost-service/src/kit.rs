@@ -26,7 +26,7 @@ use crate::settings::{AdminSettings, LifecycleSettings};
 /// and starts everything it describes. Sections added by later kit releases
 /// appear here, with defaults, and change no service's code.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, Validate, Document)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default = "defaults_in_scope", deny_unknown_fields)]
 #[non_exhaustive]
 pub struct KitSettings {
     /// Who the service is and who owns it. These label every log line, span
@@ -58,6 +58,35 @@ impl KitSettings {
         "tracing",
         "metrics",
     ];
+}
+
+std::thread_local! {
+    /// The service's kit defaults while its [`Config`](crate::Config) is
+    /// being deserialised (see [`with_defaults`]).
+    static DEFAULTS: std::cell::RefCell<Option<KitSettings>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` (a deserialisation) with `defaults` as what a section no layer
+/// names is filled from. The loader leaves such sections out of the tree so
+/// that serde fills them from the type's default *exactly* (secrets
+/// included); for the kit's half of a `Config<S>` that default must be the
+/// service's (`ServiceSettings::kit_defaults`: profile-service's ports), not
+/// `KitSettings::default()`. Deserialisation is synchronous, so a
+/// thread-local scoped to the call is enough.
+pub(crate) fn with_defaults<R>(defaults: KitSettings, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<KitSettings>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            DEFAULTS.with(|d| *d.borrow_mut() = previous);
+        }
+    }
+    let _restore = Restore(DEFAULTS.with(|d| d.borrow_mut().replace(defaults)));
+    f()
+}
+
+fn defaults_in_scope() -> KitSettings {
+    DEFAULTS.with(|d| d.borrow().clone()).unwrap_or_default()
 }
 
 #[cfg(test)]
