@@ -300,7 +300,14 @@ async fn reflection_v1alpha_lists_the_service_too() {
         panic!("unexpected reply {reply:?}");
     };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    assert!(names.contains(&"hello.v1.Greeter".to_owned()), "{names:?}");
+    for service in [
+        "hello.v1.Greeter",
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1.ServerReflection",
+        "grpc.reflection.v1alpha.ServerReflection",
+    ] {
+        assert!(names.contains(&service.to_owned()), "{service}: {names:?}");
+    }
 
     running.shutdown_handle().trigger();
     running.wait().await.unwrap();

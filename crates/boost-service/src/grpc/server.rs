@@ -105,9 +105,17 @@ impl GrpcServer {
         let (reporter, health_service) = tonic_health::server::health_reporter();
         routes = routes.add_service(health_service);
         if settings.server.reflection {
-            // v1 for current tools, v1alpha for grpcio's reflection client and older grpcurl.
+            // v1 for current tools, v1alpha for grpcio's reflection client and older
+            // grpcurl; each lists both, so either version shows the same services.
             let reflection = || {
                 let mut builder = tonic_reflection::server::Builder::configure()
+                    .include_reflection_service(false)
+                    .register_encoded_file_descriptor_set(
+                        tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+                    )
+                    .register_encoded_file_descriptor_set(
+                        tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+                    )
                     .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
                 for set in &descriptor_sets {
                     builder = builder.register_encoded_file_descriptor_set(set);
