@@ -131,43 +131,13 @@ fn clean(doc: &str) -> String {
     out
 }
 
-/// Types with no keys of their own: scalars, strings, addresses, durations.
 macro_rules! no_keys {
     ($($ty:ty),* $(,)?) => {
         $(impl Document for $ty {})*
     };
 }
 
-no_keys!(
-    bool,
-    char,
-    u8,
-    u16,
-    u32,
-    u64,
-    u128,
-    usize,
-    i8,
-    i16,
-    i32,
-    i64,
-    i128,
-    isize,
-    f32,
-    f64,
-    String,
-    str,
-    std::time::Duration,
-    std::net::SocketAddr,
-    std::net::IpAddr,
-    std::net::Ipv4Addr,
-    std::net::Ipv6Addr,
-    std::path::PathBuf,
-    url::Url,
-    bytesize::ByteSize,
-    crate::Endpoint,
-    toml::Value,
-);
+leaf_types!(no_keys);
 
 impl<T: Document + ?Sized> Document for Box<T> {
     fn document(docs: &mut Docs) {

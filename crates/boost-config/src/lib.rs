@@ -204,6 +204,45 @@
 // The derive macros name this crate `::boost_config`, also from its own tests.
 extern crate self as boost_config;
 
+/// Calls `$then!` with every leaf type a setting may have: scalars, strings,
+/// addresses, durations, sizes. Such values have no rules and no keys of their
+/// own, yet a derived [`Validate`] or [`Document`] calls every field, so each
+/// needs an (empty) impl of both.
+macro_rules! leaf_types {
+    ($then:ident) => {
+        $then!(
+            bool,
+            char,
+            u8,
+            u16,
+            u32,
+            u64,
+            u128,
+            usize,
+            i8,
+            i16,
+            i32,
+            i64,
+            i128,
+            isize,
+            f32,
+            f64,
+            String,
+            str,
+            std::time::Duration,
+            std::net::SocketAddr,
+            std::net::IpAddr,
+            std::net::Ipv4Addr,
+            std::net::Ipv6Addr,
+            std::path::PathBuf,
+            url::Url,
+            bytesize::ByteSize,
+            crate::Endpoint,
+            toml::Value,
+        );
+    };
+}
+
 mod args;
 mod de;
 mod defaults;

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::document::{Docs, Document};
+use crate::tree::toml_key;
 
 /// Renders `defaults` as a commented TOML file: each key with its default
 /// value under its doc comment, each section under its own. Keys whose
@@ -77,7 +78,7 @@ fn render(out: &mut String, table: &toml::Table, (path, header): (&str, &str), d
     leaves.sort_by_key(|(key, _)| order(key));
     for (key, value) in leaves {
         comment(out, docs.get(&join(key)));
-        let _ = writeln!(out, "{} = {value}", bare_or_quoted(key));
+        let _ = writeln!(out, "{} = {value}", toml_key(key));
     }
     let mut unset: Vec<&str> = docs
         .children(path)
@@ -86,7 +87,7 @@ fn render(out: &mut String, table: &toml::Table, (path, header): (&str, &str), d
     unset.dedup();
     for key in unset {
         comment(out, docs.get(&join(key)));
-        let _ = writeln!(out, "# {} = (unset)", bare_or_quoted(key));
+        let _ = writeln!(out, "# {} = (unset)", toml_key(key));
     }
     let mut tables: Vec<(&String, &toml::Table)> = table
         .iter()
@@ -95,7 +96,7 @@ fn render(out: &mut String, table: &toml::Table, (path, header): (&str, &str), d
     tables.sort_by_key(|(key, _)| order(key));
     for (key, inner) in tables {
         let full = join(key);
-        let quoted = bare_or_quoted(key);
+        let quoted = toml_key(key);
         let inner_header = if header.is_empty() {
             quoted
         } else {
@@ -122,18 +123,6 @@ fn comment(out: &mut String, doc: Option<&str>) {
         } else {
             let _ = writeln!(out, "# {line}");
         }
-    }
-}
-
-fn bare_or_quoted(key: &str) -> String {
-    let bare = !key.is_empty()
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if bare {
-        key.to_owned()
-    } else {
-        toml::Value::String(key.to_owned()).to_string()
     }
 }
 

@@ -176,44 +176,13 @@ impl Validate for crate::ServiceIdentity {
     }
 }
 
-/// Values with no rules of their own: scalars, strings, addresses, durations.
-/// A derived [`Validate`] calls every field, so every field type needs one.
 macro_rules! no_rules {
     ($($ty:ty),* $(,)?) => {
         $(impl Validate for $ty {})*
     };
 }
 
-no_rules!(
-    bool,
-    char,
-    u8,
-    u16,
-    u32,
-    u64,
-    u128,
-    usize,
-    i8,
-    i16,
-    i32,
-    i64,
-    i128,
-    isize,
-    f32,
-    f64,
-    String,
-    str,
-    std::time::Duration,
-    std::net::SocketAddr,
-    std::net::IpAddr,
-    std::net::Ipv4Addr,
-    std::net::Ipv6Addr,
-    std::path::PathBuf,
-    url::Url,
-    bytesize::ByteSize,
-    crate::Endpoint,
-    toml::Value,
-);
+leaf_types!(no_rules);
 
 impl<T: Validate + ?Sized> Validate for Box<T> {
     fn validate(&self, problems: &mut Problems) {

@@ -241,30 +241,40 @@ async fn shutdown_lets_in_flight_calls_finish_and_refuses_new_ones() {
     );
 }
 
+/// The services reflection `$version` (v1 or v1alpha) lists.
+macro_rules! list_services {
+    ($version:ident, $addr:expr) => {{
+        use tonic_reflection::pb::$version::ServerReflectionRequest;
+        use tonic_reflection::pb::$version::server_reflection_client::ServerReflectionClient;
+        use tonic_reflection::pb::$version::server_reflection_request::MessageRequest;
+        use tonic_reflection::pb::$version::server_reflection_response::MessageResponse;
+
+        let mut client = ServerReflectionClient::new(channel($addr).await);
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut replies = client
+            .server_reflection_info(tokio_stream::iter([request]))
+            .await
+            .unwrap()
+            .into_inner();
+        let reply = replies.message().await.unwrap().unwrap();
+        drop(replies);
+        let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else {
+            panic!("unexpected reply {reply:?}");
+        };
+        list.service
+            .into_iter()
+            .map(|s| s.name)
+            .collect::<Vec<String>>()
+    }};
+}
+
 #[tokio::test]
 async fn reflection_lists_the_service() {
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
-    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
-    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
-    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-
     let (running, addr) = start(Duration::ZERO, true).await;
-    let mut client = ServerReflectionClient::new(channel(addr).await);
-    let request = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut replies = client
-        .server_reflection_info(tokio_stream::iter([request]))
-        .await
-        .unwrap()
-        .into_inner();
-    let reply = replies.message().await.unwrap().unwrap();
-    drop(replies);
-    let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else {
-        panic!("unexpected reply {reply:?}");
-    };
-    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    let names = list_services!(v1, addr);
     assert!(names.contains(&"hello.v1.Greeter".to_owned()), "{names:?}");
     assert!(
         names.contains(&"grpc.health.v1.Health".to_owned()),
@@ -275,39 +285,24 @@ async fn reflection_lists_the_service() {
     running.wait().await.unwrap();
 }
 
-/// grpcio's reflection client (and older grpcurl) speak v1alpha only.
+/// grpcio's reflection client (and older grpcurl) speak v1alpha only; both
+/// versions list the same services.
 #[tokio::test]
-async fn reflection_v1alpha_lists_the_service_too() {
-    use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
-    use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
-    use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
-    use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
-
+async fn reflection_v1alpha_lists_the_same_services_as_v1() {
     let (running, addr) = start(Duration::ZERO, true).await;
-    let mut client = ServerReflectionClient::new(channel(addr).await);
-    let request = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut replies = client
-        .server_reflection_info(tokio_stream::iter([request]))
-        .await
-        .unwrap()
-        .into_inner();
-    let reply = replies.message().await.unwrap().unwrap();
-    drop(replies);
-    let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else {
-        panic!("unexpected reply {reply:?}");
-    };
-    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    let v1alpha = list_services!(v1alpha, addr);
     for service in [
         "hello.v1.Greeter",
         "grpc.health.v1.Health",
         "grpc.reflection.v1.ServerReflection",
         "grpc.reflection.v1alpha.ServerReflection",
     ] {
-        assert!(names.contains(&service.to_owned()), "{service}: {names:?}");
+        assert!(
+            v1alpha.contains(&service.to_owned()),
+            "{service}: {v1alpha:?}"
+        );
     }
+    assert_eq!(list_services!(v1, addr), v1alpha);
 
     running.shutdown_handle().trigger();
     running.wait().await.unwrap();
