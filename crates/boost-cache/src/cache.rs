@@ -59,8 +59,8 @@ where
 {
     /// A cache built from `settings`; same as `Cache::builder(settings).build()`.
     ///
-    /// Metric handles are registered with the `metrics` recorder in scope now, so install
-    /// the recorder (e.g. `boost_metrics::install`) before building caches.
+    /// Metric handles are registered with the `metrics` recorder in scope now: in a
+    /// service, the one `boost_service::Service` installed when it was made.
     ///
     /// # Errors
     /// [`Error::Config`](crate::Error::Config) when the settings break their rules; every

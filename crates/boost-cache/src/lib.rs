@@ -86,7 +86,8 @@
 //! `cache_requests_total{result="hit|miss|stale"}`, `cache_loads_total{outcome="ok|error|absent"}`,
 //! `cache_load_duration_seconds`, `cache_evictions_total{cause="size|expired|explicit|replaced"}`
 //! and the `cache_entries` gauge. Handles are taken once, when the cache is built, from the
-//! `metrics` recorder in scope then — install the recorder first. Recording a hit is one
+//! `metrics` recorder in scope then (a service's recorder is installed when its
+//! `boost_service::Service` is made, before it can build anything). Recording a hit is one
 //! atomic add.
 //!
 //! # Edge cases

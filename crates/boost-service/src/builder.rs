@@ -237,6 +237,11 @@ impl ServiceBuilder {
     /// run (the admin address is then known). Call
     /// [`RunningService::wait`] to run until shutdown.
     pub async fn start(self) -> Result<RunningService, Error> {
+        let mut problems = boost_config::Problems::of("admin", &self.admin);
+        problems.check("lifecycle", &self.lifecycle);
+        problems
+            .into_result(format!("the shell of {}", self.identity.name))
+            .map_err(|e| Error::Config(Box::new(e)))?;
         let telemetry = match self.started {
             Some(started) => started,
             None => crate::telemetry::start(self.tracing, self.metrics, &self.identity)?,

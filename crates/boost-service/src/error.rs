@@ -53,6 +53,11 @@ pub enum Error {
         /// The task's error.
         source: BoxError,
     },
+    /// The shell's `[admin]` or `[lifecycle]` settings break a rule (given
+    /// by hand to a [`ServiceBuilder`](crate::ServiceBuilder); a loaded
+    /// configuration is checked when it loads).
+    #[error("{0}")]
+    Config(#[source] Box<boost_config::ConfigError>),
     /// The gRPC server could not start (its address could not be bound, or
     /// reflection could not read the descriptor sets); nothing was served.
     #[error("{0}")]

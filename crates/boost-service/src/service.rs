@@ -6,6 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use boost_config::{ConfigError, Loaded, Loader};
+use boost_rpc::server::MessageLimits;
 use tonic::server::NamedService;
 use tonic::service::Routes;
 
@@ -42,14 +43,6 @@ impl<S: ServiceSettings + std::fmt::Debug> std::fmt::Debug for Service<S> {
             .field("shell", &self.shell)
             .field("grpc", &self.routes.is_some())
             .finish_non_exhaustive()
-    }
-}
-
-impl Service<NoSettings> {
-    /// The runtime shell alone, configured part by part — for programs that
-    /// load no [`Config`], and for tests. A service uses [`Service::new`].
-    pub fn builder(identity: boost_config::ServiceIdentity) -> ServiceBuilder {
-        ServiceBuilder::new(identity)
     }
 }
 
@@ -135,13 +128,17 @@ impl<S: ServiceSettings> Service<S> {
         self.config.shared()
     }
 
-    /// Serves the tonic service `service` (e.g. `GreeterServer::new(greeter)`)
+    /// Serves the generated server `service` (e.g. `GreeterServer::new(greeter)`)
     /// on `grpc.listen`, under the kit's server layers, with health and
-    /// reflection; call again for each further service. See [`crate::grpc`].
+    /// reflection, and with `grpc.server.max_request_size` /
+    /// `max_response_size` applied to it ([`MessageLimits`], which
+    /// `boost-build` implements for every server it generates); call again
+    /// for each further service. See [`crate::grpc`].
     #[must_use]
     pub fn grpc<T>(mut self, service: T) -> Self
     where
-        T: tower::Service<http::Request<tonic::body::Body>, Error = Infallible>
+        T: MessageLimits
+            + tower::Service<http::Request<tonic::body::Body>, Error = Infallible>
             + NamedService
             + Clone
             + Send
@@ -150,6 +147,7 @@ impl<S: ServiceSettings> Service<S> {
         T::Response: axum::response::IntoResponse,
         T::Future: Send + 'static,
     {
+        let service = service.with_message_limits(&self.config.kit.grpc.server);
         self.routes = Some(match self.routes.take() {
             Some(routes) => routes.add_service(service),
             None => Routes::new(service),

@@ -25,7 +25,7 @@ pub(crate) struct Requests {
 /// [`Lifecycle::shutdown_handle`](crate::Lifecycle::shutdown_handle).
 ///
 /// ```
-/// let handle = boost_service::Service::builder(Default::default()).shutdown_handle();
+/// let handle = boost_service::ServiceBuilder::new(Default::default()).shutdown_handle();
 /// assert!(!handle.is_triggered());
 /// handle.trigger();
 /// assert!(handle.is_triggered());

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use boost_config::ServiceIdentity;
 use boost_service::grpc::{GrpcServer, GrpcSettings};
-use boost_service::{AdminSettings, LifecycleSettings, Phase, RunningService, Service};
+use boost_service::{
+    AdminSettings, LifecycleSettings, Phase, RunningService, Service, ServiceBuilder,
+};
 use boost_test_proto::greeter_client::GreeterClient;
 use boost_test_proto::greeter_server::{Greeter, GreeterServer};
 use boost_test_proto::{FILE_DESCRIPTOR_SET, HelloReply, HelloRequest};
@@ -56,7 +58,7 @@ async fn start_with(
         .bind()
         .unwrap();
     let addr = grpc.local_addr().unwrap();
-    let builder = Service::builder(ServiceIdentity::new("grpc-test", "1.0.0"))
+    let builder = ServiceBuilder::new(ServiceIdentity::new("grpc-test", "1.0.0"))
         .without_telemetry()
         .handle_signals(false)
         .admin(AdminSettings::new("127.0.0.1:0".parse().unwrap()))

@@ -1,5 +1,5 @@
 //! No ordering trap: telemetry starts when the `Service` is made, so a
-//! boost-rpc client built from the settings *before* `run()` — and metric
+//! boost-rpc client and a boost-cache cache built *before* `run()` — and metric
 //! handles a handler takes when built — record into the real recorder and
 //! show on `/metrics`. Installs the global subscriber and recorder, hence a
 //! binary of its own with one test.
@@ -80,6 +80,8 @@ async fn a_client_built_before_run_shows_its_call_durations_on_metrics() {
 
     // Built before run(), from the settings, as a service's main does.
     let client = boost_rpc::client("upstream", &service.settings().upstream).unwrap();
+    let cache: boost_cache::Cache<String, String> =
+        boost_cache::Cache::new(boost_cache::CacheSettings::new("greetings")).unwrap();
     let handler = CountingGreeter {
         greetings: metrics::counter!("test_greetings_total"),
     };
@@ -89,6 +91,13 @@ async fn a_client_built_before_run_shows_its_call_durations_on_metrics() {
         .start()
         .await
         .unwrap();
+    let cached = cache
+        .get_or_load("ada".to_owned(), || async {
+            Ok::<_, std::io::Error>(Some("en".to_owned()))
+        })
+        .await
+        .unwrap();
+    assert_eq!(cached.as_deref(), Some("en"));
     let mut upstream = GreeterClient::new(client);
     upstream
         .say_hello(HelloRequest { name: "ada".into() })
@@ -119,6 +128,18 @@ async fn a_client_built_before_run_shows_its_call_durations_on_metrics() {
         .unwrap_or_else(|| panic!("no client call durations on /metrics:\n{body}"));
     assert!(client_calls.ends_with(" 1"), "{client_calls}");
     assert!(body.contains("test_greetings_total 3"), "{body}");
+    let cache_miss = body
+        .lines()
+        .find(|l| l.starts_with("cache_requests_total") && l.contains("cache=\"greetings\""));
+    assert!(
+        cache_miss.is_some(),
+        "a cache built before run() exports its metrics:\n{body}"
+    );
+    assert!(
+        body.lines()
+            .any(|l| l.starts_with("rpc_client_endpoints") && l.contains("client=\"upstream\"")),
+        "the client's endpoint gauges, taken when it was built:\n{body}"
+    );
     assert!(body.contains("rpc_server_call_duration_seconds"), "{body}");
 
     running.shutdown_handle().trigger();

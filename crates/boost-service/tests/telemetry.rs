@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use boost_metrics::MetricsSettings;
-use boost_service::{Error, LifecycleSettings, Service};
+use boost_service::{Error, LifecycleSettings, ServiceBuilder};
 use boost_tracing::{LogFormat, TracingSettings};
 use common::{any_port, client, get, identity, url};
 
@@ -17,7 +17,7 @@ async fn builder_starts_tracing_and_metrics_and_flushes_them_at_shutdown() {
     let mut tracing_settings = TracingSettings::default();
     tracing_settings.format = LogFormat::Json;
     tracing_settings.filter = "warn".to_owned();
-    let svc = Service::builder(identity("telemetry-demo"))
+    let svc = ServiceBuilder::new(identity("telemetry-demo"))
         .admin(any_port().with_token("telemetry-token-9d1f"))
         .lifecycle(LifecycleSettings::default().with_drain_delay(Duration::from_millis(50)))
         .tracing(tracing_settings.clone())
@@ -80,7 +80,7 @@ async fn builder_starts_tracing_and_metrics_and_flushes_them_at_shutdown() {
 
     // Telemetry is process-wide: a second service in this process is refused,
     // with an error that says so.
-    let err = Service::builder(identity("telemetry-demo"))
+    let err = ServiceBuilder::new(identity("telemetry-demo"))
         .admin(any_port())
         .tracing(tracing_settings)
         .handle_signals(false)

@@ -99,13 +99,10 @@ impl Greeter {
         }
     }
 
-    /// This greeter as a gRPC service for `Service::grpc`, with the message
-    /// size limits of `grpc` (`grpc.server.max_request_size` and
-    /// `max_response_size`; tonic enforces them per generated server).
-    pub fn into_service(self, grpc: &GrpcSettings) -> GreeterServer<Self> {
+    /// This greeter as a gRPC service for `Service::grpc` (which applies
+    /// `[grpc.server]`'s message size limits to it).
+    pub fn into_service(self) -> GreeterServer<Self> {
         GreeterServer::new(self)
-            .max_decoding_message_size(grpc.server.max_request_message_bytes())
-            .max_encoding_message_size(grpc.server.max_response_message_bytes())
     }
 
     /// Greets `name` in the language of their profile: English when they

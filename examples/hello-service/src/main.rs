@@ -5,13 +5,10 @@ use hello_service::{greeter::Greeter, proto::FILE_DESCRIPTOR_SET, settings::Sett
 
 fn main() -> std::process::ExitCode {
     boost::service::main(boost::package!(), |service: Service<Settings>| async move {
-        let greeter = Greeter::new(service.settings())?;
-        let server = greeter.into_service(&service.kit().grpc);
-        service
-            .grpc(server)
-            .file_descriptor_set(FILE_DESCRIPTOR_SET)
-            .run()
-            .await?;
-        Ok(())
+        let greeter = Greeter::new(service.settings())?.into_service();
+        let serving = service
+            .grpc(greeter)
+            .file_descriptor_set(FILE_DESCRIPTOR_SET);
+        Ok(serving.run().await?)
     })
 }

@@ -5,13 +5,10 @@ use profile_service::{profiles::Profiles, proto::FILE_DESCRIPTOR_SET, settings::
 
 fn main() -> std::process::ExitCode {
     boost::service::main(boost::package!(), |service: Service<Settings>| async move {
-        let profiles = Profiles::new(&service.settings().profiles);
-        let server = profiles.into_service(&service.kit().grpc);
-        service
-            .grpc(server)
-            .file_descriptor_set(FILE_DESCRIPTOR_SET)
-            .run()
-            .await?;
-        Ok(())
+        let profiles = Profiles::new(&service.settings().profiles).into_service();
+        let serving = service
+            .grpc(profiles)
+            .file_descriptor_set(FILE_DESCRIPTOR_SET);
+        Ok(serving.run().await?)
     })
 }

@@ -48,12 +48,10 @@ impl Profiles {
         })
     }
 
-    /// This handler as a gRPC service for `Service::grpc`, with the message
-    /// size limits of `grpc` (tonic enforces them per generated server).
-    pub fn into_service(self, grpc: &GrpcSettings) -> ProfilesServer<Self> {
+    /// This handler as a gRPC service for `Service::grpc` (which applies
+    /// `[grpc.server]`'s message size limits to it).
+    pub fn into_service(self) -> ProfilesServer<Self> {
         ProfilesServer::new(self)
-            .max_decoding_message_size(grpc.server.max_request_message_bytes())
-            .max_encoding_message_size(grpc.server.max_response_message_bytes())
     }
 }
 

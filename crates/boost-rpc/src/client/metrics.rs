@@ -11,8 +11,9 @@
 //! | `rpc_client_endpoints` | gauge | `client`, `state` (`ready`, `ejected`, `reconnecting`) |
 //!
 //! Call durations go through boost-metrics' [`RpcMetrics`], the same handles
-//! the server side uses. Handles are created on first use, so install the
-//! recorder (boost-metrics) before the first call.
+//! the server side uses. Per-call handles are created on the first call and
+//! the endpoint gauges when the client is built, from the recorder in scope then (a
+//! service's recorder is installed when its `boost_service::Service` is made).
 
 use std::sync::{Arc, OnceLock};
 

@@ -103,6 +103,7 @@ pub mod deadline;
 pub mod future;
 mod grpc;
 pub mod load_shed;
+mod message_limits;
 pub mod metrics;
 pub mod request_id;
 mod settings;
@@ -110,6 +111,7 @@ pub mod size_limit;
 mod stack;
 pub mod trace;
 
+pub use self::message_limits::MessageLimits;
 pub use self::request_id::{RequestId, current_request_id};
 pub use self::settings::{Http2Settings, ServerSettings};
 pub use self::stack::{ResponseBody, Served, ServerStack, stack};

@@ -9,7 +9,7 @@ pub enum GrpcError {
     /// The listen address could not be bound.
     #[error(
         "gRPC server cannot listen on grpc.listen {addr}: {source}; is another process \
-         using it? set grpc.listen (or <SERVICE>__GRPC__LISTEN) to a free address"
+         using it? set grpc.listen (or the <SERVICE>__GRPC__LISTEN environment variable) to a free address"
     )]
     Bind {
         /// The address from `grpc.listen`.
@@ -17,6 +17,10 @@ pub enum GrpcError {
         /// The operating system's reason.
         source: std::io::Error,
     },
+    /// The `[grpc]` settings break a rule (e.g. `server.request_timeout = 0s`);
+    /// every problem is listed with its key.
+    #[error("{0}")]
+    Config(#[source] Box<boost_config::ConfigError>),
     /// Server reflection could not be built from the descriptor sets given.
     #[error(
         "gRPC server reflection could not read the file descriptor sets: {0}; pass the \

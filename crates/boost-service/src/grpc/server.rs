@@ -65,8 +65,13 @@ impl GrpcServer {
     /// fails early.
     ///
     /// # Errors
-    /// [`GrpcError::Bind`] if the address cannot be bound.
+    /// [`GrpcError::Config`] if the settings break a rule (the same rules as
+    /// when the configuration loads), [`GrpcError::Bind`] if the address
+    /// cannot be bound.
     pub fn bind(mut self) -> Result<Self, GrpcError> {
+        boost_config::Problems::of("grpc", &self.settings)
+            .into_result("the gRPC server")
+            .map_err(|e| GrpcError::Config(Box::new(e)))?;
         if self.listener.is_none() {
             self.listener = Some(bind(self.settings.listen)?);
         }
@@ -93,7 +98,12 @@ impl GrpcServer {
         } = self;
         let listener = match listener {
             Some(listener) => listener,
-            None => bind(settings.listen)?,
+            None => {
+                boost_config::Problems::of("grpc", &settings)
+                    .into_result("the gRPC server")
+                    .map_err(|e| GrpcError::Config(Box::new(e)))?;
+                bind(settings.listen)?
+            }
         };
         let listener =
             tokio::net::TcpListener::from_std(listener).map_err(|source| GrpcError::Bind {

@@ -2,7 +2,6 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 
-use boost_config::{Problems, Validate};
 use boost_rpc::server::ServerSettings;
 use serde::{Deserialize, Serialize};
 
@@ -16,7 +15,16 @@ use serde::{Deserialize, Serialize};
 /// concurrency_limit = 256
 /// reflection = false
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, boost_config::Document)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    boost_config::Validate,
+    boost_config::Document,
+)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct GrpcSettings {
@@ -52,12 +60,6 @@ impl GrpcSettings {
     pub fn with_server(mut self, server: ServerSettings) -> Self {
         self.server = server;
         self
-    }
-}
-
-impl Validate for GrpcSettings {
-    fn validate(&self, problems: &mut Problems) {
-        problems.check("server", &self.server);
     }
 }
 

@@ -5,12 +5,12 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use boost_config::ServiceIdentity;
-use boost_service::{AdminSettings, LifecycleSettings, Service, ServiceBuilder};
+use boost_service::{AdminSettings, LifecycleSettings, ServiceBuilder};
 
 /// A service on 127.0.0.1:0 with no telemetry globals, no signal handling and
 /// short (but generous for a loaded machine) shutdown timings.
 pub fn builder(name: &str) -> ServiceBuilder {
-    Service::builder(identity(name))
+    ServiceBuilder::new(identity(name))
         .without_telemetry()
         .handle_signals(false)
         .admin(any_port())

@@ -44,8 +44,8 @@ pub struct MetricsLayer {
 
 impl MetricsLayer {
     /// The layer. Metric handles are looked up in the recorder installed at
-    /// the time of a method's first call and reused afterwards, so install
-    /// the recorder (boost-metrics does, at startup) before serving.
+    /// the time of a method's first call and reused afterwards (a service's
+    /// recorder is installed before it serves).
     pub fn new() -> Self {
         MetricsLayer::default()
     }
