@@ -9,28 +9,37 @@
 //! use boost_config::{Document, Validate};
 //! use boost_service::{Service, ServiceSettings};
 //! use serde::{Deserialize, Serialize};
+//! // What `boost::include_proto!("hello.v1")` generates (here: the kit's test proto).
+//! use boost_test_proto::greeter_server::{Greeter, GreeterServer};
+//! use boost_test_proto::{FILE_DESCRIPTOR_SET, HelloReply, HelloRequest};
+//! use tonic::{Request, Response, Status};
 //!
 //! /// The service's own keys; `[service]`, `[grpc]`, `[admin]`, `[lifecycle]`,
 //! /// `[tracing]` and `[metrics]` come with the kit.
 //! #[derive(Debug, Default, Deserialize, Serialize, Validate, Document)]
 //! #[serde(default, deny_unknown_fields)]
 //! struct Settings {
-//!     /// Greetings per caller per day.
-//!     daily_limit: u32,
+//!     /// How each greeting starts. Default: "hello".
+//!     greeting: String,
 //! }
 //!
 //! impl ServiceSettings for Settings {}
 //!
+//! struct Hello(String);
+//!
+//! #[tonic::async_trait]
+//! impl Greeter for Hello {
+//!     async fn say_hello(&self, request: Request<HelloRequest>) -> Result<Response<HelloReply>, Status> {
+//!         let message = format!("{} {}", self.0, request.into_inner().name);
+//!         Ok(Response::new(HelloReply { message }))
+//!     }
+//! }
+//!
 //! fn main() -> std::process::ExitCode {
 //!     boost_service::main(boost_service::package!(), |service: Service<Settings>| async move {
-//!         let limit = service.settings().daily_limit; // build handlers, clients, caches here
-//!         # let _ = limit;
-//!         service
-//!             // .grpc(GreeterServer::new(handler)).file_descriptor_set(FILE_DESCRIPTOR_SET)
-//!             .readiness_check("warm", || async { Ok::<_, std::io::Error>(()) })
-//!             .run()
-//!             .await?;
-//!         Ok(())
+//!         let hello = GreeterServer::new(Hello(service.settings().greeting.clone()));
+//!         let serving = service.grpc(hello).file_descriptor_set(FILE_DESCRIPTOR_SET);
+//!         Ok(serving.run().await?)
 //!     })
 //! }
 //! ```

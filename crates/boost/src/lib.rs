@@ -20,6 +20,10 @@
 //!
 //! ```no_run
 //! use boost::prelude::*;
+//! use boost::tonic::{Request, Response, Status};
+//! // What `boost::include_proto!("hello.v1")` generates (here: the kit's test proto).
+//! use boost_test_proto::greeter_server::{Greeter, GreeterServer};
+//! use boost_test_proto::{FILE_DESCRIPTOR_SET, HelloReply, HelloRequest};
 //!
 //! /// The service's own keys (`config/default.toml`), beside the kit's sections.
 //! #[derive(Debug, Clone, Default, Serialize, Deserialize, Validate, Document)]
@@ -31,16 +35,22 @@
 //!
 //! impl ServiceSettings for Settings {}
 //!
+//! struct Hello(String);
+//!
+//! #[boost::tonic::async_trait]
+//! impl Greeter for Hello {
+//!     async fn say_hello(&self, request: Request<HelloRequest>) -> Result<Response<HelloReply>, Status> {
+//!         let message = format!("{} {}", self.0, request.into_inner().name);
+//!         Ok(Response::new(HelloReply { message }))
+//!     }
+//! }
+//!
 //! fn main() -> std::process::ExitCode {
 //!     boost::service::main(boost::package!(), |service: Service<Settings>| async move {
 //!         // Build handlers, clients and caches from the settings: telemetry is up already.
-//!         let greeting = service.settings().greeting.clone();
-//!         # let _ = greeting;
-//!         service
-//!             // .grpc(GreeterServer::new(handler)).file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
-//!             .run()
-//!             .await?;
-//!         Ok(())
+//!         let hello = GreeterServer::new(Hello(service.settings().greeting.clone()));
+//!         let serving = service.grpc(hello).file_descriptor_set(FILE_DESCRIPTOR_SET);
+//!         Ok(serving.run().await?)
 //!     })
 //! }
 //! ```
