@@ -13,10 +13,10 @@ fn assert_clean_failure(status: std::process::ExitStatus, stderr: &str) {
         !status.success(),
         "a bad configuration must fail; stderr:\n{stderr}"
     );
-    assert_ne!(
+    assert_eq!(
         status.code(),
-        Some(101),
-        "exit code 101 means a panic; stderr:\n{stderr}"
+        Some(2),
+        "a configuration error exits 2 (101 would be a panic); stderr:\n{stderr}"
     );
     assert!(!stderr.contains("panicked"), "no panic:\n{stderr}");
     assert!(

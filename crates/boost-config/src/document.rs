@@ -33,6 +33,21 @@ pub trait Document {
     fn document(docs: &mut Docs) {
         let _ = docs;
     }
+
+    /// This type's default as a table, when it is a section: the reference
+    /// file shows a section that is unset by default (an `Option` of it)
+    /// commented out with these values. The derive fills it in for structs
+    /// (which must implement `Default` and `Serialize`).
+    #[doc(hidden)]
+    fn sample() -> Option<toml::Table> {
+        None
+    }
+}
+
+/// The derive's [`Document::sample`] for a struct.
+#[doc(hidden)]
+pub fn __sample<T: Default + serde::Serialize>() -> Option<toml::Table> {
+    toml::Table::try_from(T::default()).ok()
 }
 
 /// The doc comments of a settings type's keys, by full dotted path, in
@@ -41,6 +56,7 @@ pub trait Document {
 pub struct Docs {
     prefix: Vec<String>,
     entries: Vec<(String, String)>,
+    samples: Vec<(String, toml::Table)>,
 }
 
 impl Docs {
@@ -57,6 +73,9 @@ impl Docs {
     pub fn field<T: Document + ?Sized>(&mut self, name: &str, doc: &str) {
         self.prefix.push(name.to_owned());
         self.entries.push((self.prefix.join("."), clean(doc)));
+        if let Some(sample) = T::sample() {
+            self.samples.push((self.prefix.join("."), sample));
+        }
         T::document(self);
         self.prefix.pop();
     }
@@ -74,6 +93,14 @@ impl Docs {
             .find(|(key, _)| key == path)
             .map(|(_, doc)| doc.as_str())
             .filter(|doc| !doc.is_empty())
+    }
+
+    /// The default of the section at `path`, for one unset by default.
+    pub(crate) fn sample(&self, path: &str) -> Option<&toml::Table> {
+        self.samples
+            .iter()
+            .find(|(key, _)| key == path)
+            .map(|(_, t)| t)
     }
 
     /// The position of `path` in declaration order, for ordering keys.
@@ -154,6 +181,10 @@ impl<T: Document + ?Sized> Document for std::sync::Arc<T> {
 impl<T: Document> Document for Option<T> {
     fn document(docs: &mut Docs) {
         T::document(docs);
+    }
+
+    fn sample() -> Option<toml::Table> {
+        T::sample()
     }
 }
 

@@ -266,6 +266,8 @@ mod watch;
 
 pub use boost_macros::{Document, Validate};
 pub use bytesize::ByteSize;
+#[doc(hidden)]
+pub use document::__sample;
 pub use document::{Docs, Document};
 pub use endpoint::Endpoint;
 pub use error::{ConfigError, Problem, ProblemKind};
@@ -277,4 +279,6 @@ pub use loader::Loader;
 pub use reference::{differences, reference_toml};
 pub use secret::{MASK, Secret};
 pub use source::Source;
+#[doc(hidden)]
+pub use toml as __toml;
 pub use validate::{Problems, Validate};

@@ -52,6 +52,7 @@ pub struct Loader {
     allow_unknown_keys: bool,
     version: Option<String>,
     debounce: Duration,
+    local: bool,
 }
 
 #[derive(Clone)]
@@ -94,6 +95,7 @@ impl fmt::Debug for Loader {
             .field("allow_unknown_keys", &self.allow_unknown_keys)
             .field("version", &self.version)
             .field("debounce", &self.debounce)
+            .field("local", &self.local)
             .finish()
     }
 }
@@ -112,6 +114,7 @@ impl Loader {
             allow_unknown_keys: false,
             version: None,
             debounce: Duration::from_millis(200),
+            local: true,
         }
     }
 
@@ -188,6 +191,15 @@ impl Loader {
     #[must_use]
     pub fn version(mut self, version: impl Into<String>) -> Self {
         self.version = Some(version.into());
+        self
+    }
+
+    /// Whether to read `<dir>/local.toml` (default: `true`). Checks of the
+    /// files a service ships turn it off: a developer's own overrides are not
+    /// part of what is checked.
+    #[must_use]
+    pub fn local_file(mut self, read: bool) -> Self {
+        self.local = read;
         self
     }
 
@@ -364,11 +376,11 @@ impl Loader {
         let base = config
             .clone()
             .unwrap_or_else(|| self.dir.join("default.toml"));
-        vec![
-            base,
-            self.dir.join(format!("{environment}.toml")),
-            self.dir.join("local.toml"),
-        ]
+        let mut files = vec![base, self.dir.join(format!("{environment}.toml"))];
+        if self.local {
+            files.push(self.dir.join("local.toml"));
+        }
+        files
     }
 
     /// A named environment without a file whose name is close to one that has

@@ -85,9 +85,15 @@ fn render(out: &mut String, table: &toml::Table, (path, header): (&str, &str), d
         .filter(|key| !table.contains_key(*key))
         .collect();
     unset.dedup();
+    let mut unset_sections = Vec::new();
     for key in unset {
-        comment(out, docs.get(&join(key)));
-        let _ = writeln!(out, "# {} = (unset)", toml_key(key));
+        match docs.sample(&join(key)) {
+            Some(sample) => unset_sections.push((key, sample)),
+            None => {
+                comment(out, docs.get(&join(key)));
+                let _ = writeln!(out, "# {} = (unset)", toml_key(key));
+            }
+        }
     }
     let mut tables: Vec<(&String, &toml::Table)> = table
         .iter()
@@ -108,6 +114,31 @@ fn render(out: &mut String, table: &toml::Table, (path, header): (&str, &str), d
         comment(out, docs.get(&full));
         let _ = writeln!(out, "[{inner_header}]");
         render(out, inner, (&full, &inner_header), docs);
+    }
+    // Sections unset by default: their defaults, commented out, to copy.
+    for (key, sample) in unset_sections {
+        let full = join(key);
+        let quoted = toml_key(key);
+        let inner_header = if header.is_empty() {
+            quoted
+        } else {
+            format!("{header}.{quoted}")
+        };
+        let mut section = String::new();
+        comment(&mut section, docs.get(&full));
+        let _ = writeln!(section, "[{inner_header}]");
+        render(&mut section, sample, (&full, &inner_header), docs);
+        if !out.is_empty() && !out.ends_with("\n\n") {
+            out.push('\n');
+        }
+        out.push_str("# Unset by default; uncomment to set:\n");
+        for line in section.lines() {
+            if line.starts_with('#') || line.is_empty() {
+                let _ = writeln!(out, "{line}");
+            } else {
+                let _ = writeln!(out, "# {line}");
+            }
+        }
     }
 }
 
@@ -166,5 +197,66 @@ fn diff_tables(left: &toml::Table, right: &toml::Table, path: &str, out: &mut Ve
                 out.push(format!("{full}: {} ≠ {}", show(l), show(r)));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Default, Serialize, Deserialize, crate::Document)]
+    #[serde(default)]
+    struct Dns {
+        /// The name to resolve.
+        name: String,
+        /// Re-resolved this often.
+        #[serde(with = "crate::duration")]
+        refresh: std::time::Duration,
+    }
+
+    #[derive(Default, Serialize, Deserialize, crate::Document)]
+    #[serde(default)]
+    struct Client {
+        /// Fixed endpoints.
+        endpoints: Vec<String>,
+        /// Instead of endpoints: a DNS name. Unset by default.
+        dns: Option<Dns>,
+        /// Longest call. Unset: no limit.
+        #[serde(with = "crate::duration::option")]
+        timeout: Option<std::time::Duration>,
+    }
+
+    #[derive(Default, Serialize, Deserialize, crate::Document)]
+    #[serde(default)]
+    struct Settings {
+        /// The upstream.
+        upstream: Client,
+    }
+
+    #[test]
+    fn every_documented_key_appears_and_unset_sections_show_their_defaults_commented() {
+        let text = reference_toml(&Settings::default(), "");
+        for key in [
+            "[upstream]",
+            "endpoints = []",
+            "# timeout = (unset)",
+            "# [upstream.dns]",
+            "# name = \"\"",
+            "# refresh = \"0s\"",
+            "# The name to resolve.",
+        ] {
+            assert!(text.contains(key), "missing {key:?}:\n{text}");
+        }
+        let parsed: Settings = toml::from_str(&text).unwrap_or_default();
+        assert!(parsed.upstream.dns.is_none(), "commented out:\n{text}");
+        let uncommented = text
+            .replace("# [upstream.dns]", "[upstream.dns]")
+            .replace("# name = ", "name = ");
+        let parsed: Result<Settings, _> = toml::from_str(&uncommented);
+        assert!(
+            parsed.is_ok_and(|s| s.upstream.dns.is_some()),
+            "uncommenting works:\n{uncommented}"
+        );
     }
 }

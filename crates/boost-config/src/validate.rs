@@ -8,14 +8,19 @@
 /// each key, the layer that set it. A type with no rules implements it with an
 /// empty body (`impl Validate for Settings {}`).
 ///
+/// Derive it: every field is checked under its key (nested sections
+/// included), then the type's own rules from `#[validate(custom = fn)]`:
+///
 /// ```
 /// use std::net::SocketAddr;
 /// use boost_config::{Problems, Validate};
 ///
+/// #[derive(Validate)]
+/// #[validate(custom = Grpc::rules)]
 /// struct Grpc { listen: SocketAddr, max_connections: u32 }
 ///
-/// impl Validate for Grpc {
-///     fn validate(&self, problems: &mut Problems) {
+/// impl Grpc {
+///     fn rules(&self, problems: &mut Problems) {
 ///         if self.listen.port() == 0 {
 ///             problems.add("listen", "port 0 is not allowed: pick a fixed port");
 ///         }
@@ -25,19 +30,16 @@
 ///     }
 /// }
 ///
-/// struct Settings { grpc: Grpc }
-///
-/// impl Validate for Settings {
-///     fn validate(&self, problems: &mut Problems) {
-///         problems.check("grpc", &self.grpc); // keys become `grpc.listen`, …
-///     }
-/// }
+/// #[derive(Validate)]
+/// struct Settings { grpc: Grpc } // `grpc` is checked: nothing to list by hand
 ///
 /// let bad = Settings { grpc: Grpc { listen: "127.0.0.1:0".parse().unwrap(), max_connections: 0 } };
-/// let mut problems = Problems::new();
-/// bad.validate(&mut problems);
+/// let problems = Problems::of("", &bad);
 /// assert_eq!(problems.keys().collect::<Vec<_>>(), ["grpc.listen", "grpc.max_connections"]);
 /// ```
+///
+/// A hand-written impl nests with [`Problems::check`]; a type with no rules
+/// of its own derives it too (or writes `impl Validate for T {}`).
 pub trait Validate {
     /// Adds a problem to `problems` for every rule the value breaks. The
     /// default accepts everything.

@@ -10,7 +10,16 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     let krate = config_crate();
     let name = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
-    let fields: Vec<TokenStream> = match shape(input)? {
+    let shape = shape(input)?;
+    let sample = match shape {
+        Shape::Struct(_) => quote! {
+            fn sample() -> ::core::option::Option<#krate::__toml::Table> {
+                #krate::__sample::<Self>()
+            }
+        },
+        Shape::Choice => quote!(),
+    };
+    let fields: Vec<TokenStream> = match shape {
         Shape::Choice => Vec::new(),
         Shape::Struct(fields) => fields
             .iter()
@@ -33,6 +42,7 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                 let _ = &docs;
                 #(#fields)*
             }
+            #sample
         }
     })
 }

@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use boost_config::ServiceIdentity;
@@ -11,13 +10,10 @@ use crate::error::{BoxError, Error};
 use crate::grpc::GrpcServer;
 use crate::lifecycle::Lifecycle;
 use crate::readiness::ReadinessCheck;
-use crate::running::{Plan, RunningService};
+use crate::running::{Plan, RunningService, TaskFn};
 use crate::settings::{AdminSettings, LifecycleSettings};
 use crate::shutdown::ShutdownHandle;
 use crate::telemetry::{LogLevelControl, MetricsMode, RenderConfig, Telemetry, TracingMode};
-
-type TaskFuture = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
-pub(crate) type TaskFn = Box<dyn FnOnce(Lifecycle) -> TaskFuture + Send>;
 
 /// The runtime shell's parts, set one by one: identity, admin, lifecycle,
 /// telemetry, readiness checks and tasks. [`run`](Self::run) starts it and

@@ -37,6 +37,7 @@ pub fn check_config_dir<S: ServiceSettings>(package: Package, dir: &Path) -> Vec
             .dir(dir)
             .environment(environment)
             .env_vars([("APP_ENV", "")])
+            .local_file(false)
     };
     let code = Loader::new(package.name)
         .version(package.version)

@@ -176,6 +176,7 @@ mod error;
 pub mod grpc;
 mod kit;
 mod lifecycle;
+mod phase;
 mod readiness;
 mod running;
 mod service;

@@ -12,7 +12,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::error::BoxError;
-use crate::lifecycle::Phase;
+use crate::phase::Phase;
 
 type CheckFuture = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
 type CheckFn = Arc<dyn Fn() -> CheckFuture + Send + Sync>;

@@ -8,7 +8,6 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::{Id, JoinError, JoinHandle, JoinSet};
 
 use crate::admin::{self, AdminContext, BuildInfo};
-use crate::builder::TaskFn;
 use crate::error::{BoxError, Error};
 use crate::lifecycle::{Lifecycle, Phase, deadline_after};
 use crate::readiness::{Readiness, ReadinessCheck};
@@ -19,6 +18,10 @@ use crate::telemetry::Telemetry;
 
 /// How long the admin server gets to close its connections at the very end.
 const ADMIN_STOP_TIMEOUT: Duration = Duration::from_secs(2);
+
+type TaskFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), BoxError>> + Send>>;
+/// A task as the shell runs it: started with the service's lifecycle.
+pub(crate) type TaskFn = Box<dyn FnOnce(Lifecycle) -> TaskFuture + Send>;
 
 /// What a service starts with: everything a [`ServiceBuilder`](crate::ServiceBuilder)
 /// was given, with telemetry already running.

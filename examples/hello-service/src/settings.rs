@@ -1,7 +1,7 @@
 //! hello-service's own settings. The kit's sections (`[service]`, `[grpc]`,
 //! `[admin]`, `[lifecycle]`, `[tracing]`, `[metrics]`) come with the kit;
 //! `hello-service --print-default-config` prints all of them, with their
-//! defaults and documentation (`config/reference.toml` is that output).
+//! defaults and documentation (`config-reference.toml` is that output).
 
 use std::time::Duration;
 
@@ -60,6 +60,8 @@ impl Default for GreetingSettings {
 impl Default for Settings {
     fn default() -> Self {
         let mut profiles = ClientSettings::with_endpoints(["http://127.0.0.1:50052"]);
+        // The service's contract with its callers, whatever the kit's default.
+        profiles.timeout = Duration::from_millis(300);
         profiles.retry.idempotent_methods = vec![GET_PROFILE.to_owned()];
         let mut profile_cache = CacheSettings::new("profiles");
         profile_cache.ttl = Some(Duration::from_secs(300));

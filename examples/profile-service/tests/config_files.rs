@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use boost::config::{Loaded, Loader, differences};
-use boost::service::{Config, KitSettings};
+use boost::service::Config;
 use profile_service::settings::Settings;
 
 const NAME: &str = env!("CARGO_PKG_NAME");
@@ -31,33 +31,12 @@ fn defaults() -> Config<Settings> {
 }
 
 #[test]
-fn default_toml_is_the_compiled_in_defaults() {
-    let file: PathBuf = manifest_dir().join("config/default.toml");
-    let loaded = load(
-        Loader::new(NAME)
-            .dir(manifest_dir().join("no-such-dir"))
-            .args(["--config".to_owned(), file.display().to_string()]),
+fn shipped_config_files_load_and_default_toml_is_the_compiled_in_defaults() {
+    let problems = boost::service::check_config_dir::<Settings>(
+        boost::package!(),
+        &manifest_dir().join("config"),
     );
-    let differ = differences(loaded.get(), &defaults());
-    assert!(
-        differ.is_empty(),
-        "config/default.toml differs from the compiled-in defaults (file ≠ code):\n{}",
-        differ.join("\n")
-    );
-}
-
-#[test]
-fn default_toml_holds_only_the_services_own_keys() {
-    let text = std::fs::read_to_string(manifest_dir().join("config/default.toml")).unwrap();
-    let table: toml::Table = toml::from_str(&text).unwrap();
-    let kit: Vec<&String> = table
-        .keys()
-        .filter(|key| KitSettings::SECTIONS.contains(&key.as_str()))
-        .collect();
-    assert!(
-        kit.is_empty(),
-        "the kit's sections {kit:?} belong in the kit (see --print-default-config), not in default.toml"
-    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 #[test]
