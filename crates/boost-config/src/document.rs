@@ -7,17 +7,19 @@
 ///
 /// Derive it: `#[derive(Document)]` records each field's `///` comment (and
 /// recurses into the field's own type), honouring `#[serde(rename = "…")]`.
+/// A derived struct also implements `Default` and `Serialize`, so the
+/// reference file can show its defaults when it is unset (an `Option`).
 ///
 /// ```
 /// use boost_config::{Document, Docs};
 ///
-/// #[derive(Document)]
+/// #[derive(Default, serde::Serialize, Document)]
 /// struct Pool {
 ///     /// Connections kept open.
 ///     size: u32,
 /// }
 ///
-/// #[derive(Document)]
+/// #[derive(Default, serde::Serialize, Document)]
 /// struct Settings {
 ///     /// The database pool.
 ///     db: Pool,
