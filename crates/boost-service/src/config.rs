@@ -107,17 +107,23 @@ impl<S: ServiceSettings> Validate for Config<S> {
         self.kit.validate(problems);
         self.own.validate(problems);
         // A section of the service's named like one of the kit's would never
-        // be read (the kit's type takes that key): refuse it loudly.
+        // be read (the kit's type takes that key): refuse it loudly. Names the
+        // kit reserves for coming releases are refused now, so adding them
+        // later breaks no service.
         if let Ok(own) = toml::Table::try_from(S::default()) {
-            for key in own
-                .keys()
-                .filter(|key| KitSettings::SECTIONS.contains(&key.as_str()))
-            {
+            for key in own.keys() {
+                let why = if KitSettings::SECTIONS.contains(&key.as_str()) {
+                    "is a section the kit owns"
+                } else if KitSettings::RESERVED.contains(&key.as_str()) {
+                    "is a section name the kit reserves for a coming release"
+                } else {
+                    continue;
+                };
                 problems.add(
                     key,
                     format!(
-                        "is a section the kit owns ([{key}]); the service's settings type \
-                         must name its field differently"
+                        "{why} ([{key}]); the service's settings type must name its field \
+                         differently"
                     ),
                 );
             }
@@ -228,6 +234,30 @@ mod tests {
         grpc: u32,
     }
     impl ServiceSettings for Clashing {}
+
+    #[derive(
+        Debug, Default, Serialize, Deserialize, boost_config::Validate, boost_config::Document,
+    )]
+    #[serde(default)]
+    struct Reserving {
+        http: u32,
+    }
+    impl ServiceSettings for Reserving {}
+
+    #[test]
+    fn a_service_section_named_like_a_reserved_kit_section_is_refused() {
+        let error = boost_config::Loader::new("demo")
+            .dir("no/such/dir")
+            .env_vars([("APP_ENV", "")])
+            .load::<Config<Reserving>>()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            error.contains("`http`") && error.contains("reserves"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn a_service_section_named_like_a_kit_section_is_refused() {

@@ -58,6 +58,14 @@ impl KitSettings {
         "tracing",
         "metrics",
     ];
+
+    /// Section names the kit will use in coming releases (HTTP serving, TLS,
+    /// runtime switches, SLOs, databases, shared caches, audit): a service's
+    /// own settings may not use them either, so adding them later breaks no
+    /// service.
+    pub const RESERVED: &'static [&'static str] = &[
+        "http", "tls", "switches", "slo", "database", "backend", "audit",
+    ];
 }
 
 std::thread_local! {
