@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::hash::Hash;
+use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 
 use crate::cache::{Cache, Shared};
@@ -10,9 +11,7 @@ use crate::entry::{Slot, SlotExpiry};
 use crate::jitter::Jitter;
 use crate::metrics::CacheMetrics;
 use crate::settings::CacheSettings;
-
-/// The weight function of a weighted cache.
-type Weigher<K, V> = Arc<dyn Fn(&K, &V) -> u32 + Send + Sync>;
+use crate::size::ByteSize;
 
 /// Builds a [`Cache`] from [`CacheSettings`] plus code-only knobs. Start with
 /// [`Cache::builder`].
@@ -21,26 +20,20 @@ type Weigher<K, V> = Arc<dyn Fn(&K, &V) -> u32 + Send + Sync>;
 /// use boost_cache::{Cache, CacheSettings};
 ///
 /// let mut settings = CacheSettings::new("avatars");
-/// settings.max_capacity = 64 * 1024 * 1024; // bytes, because of the weigher below
-/// let cache: Cache<u64, Vec<u8>> = Cache::builder(settings)
-///     .weigher(|_id, bytes: &Vec<u8>| u32::try_from(bytes.len()).unwrap_or(u32::MAX))
-///     .build()?;
+/// settings.max_bytes = boost_config::ByteSize::mib(16); // measured by `ByteSize`
+/// let cache: Cache<u64, Vec<u8>> = Cache::builder(settings).seed(7).build()?;
 /// # Ok::<(), boost_cache::Error>(())
 /// ```
 pub struct CacheBuilder<K, V> {
     settings: CacheSettings,
-    weigher: Option<Weigher<K, V>>,
     seed: Option<u64>,
+    types: PhantomData<fn() -> (K, V)>,
 }
 
 impl<K, V> fmt::Debug for CacheBuilder<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CacheBuilder")
             .field("settings", &self.settings)
-            .field(
-                "weigher",
-                &self.weigher.as_ref().map(|_| "Fn(&K, &V) -> u32"),
-            )
             .field("seed", &self.seed)
             .finish()
     }
@@ -48,23 +41,16 @@ impl<K, V> fmt::Debug for CacheBuilder<K, V> {
 
 impl<K, V> CacheBuilder<K, V>
 where
-    K: Hash + Eq + Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + ByteSize + Send + Sync + 'static,
+    V: Clone + ByteSize + Send + Sync + 'static,
 {
     /// A builder for a cache with `settings`.
     pub fn new(settings: CacheSettings) -> Self {
         Self {
             settings,
-            weigher: None,
             seed: None,
+            types: PhantomData,
         }
-    }
-
-    /// Measures entries with `weigher`, making `max_capacity` a total weight (bytes, say)
-    /// instead of a number of entries. A cached "absent" answer weighs 1.
-    pub fn weigher(mut self, weigher: impl Fn(&K, &V) -> u32 + Send + Sync + 'static) -> Self {
-        self.weigher = Some(Arc::new(weigher));
-        self
     }
 
     /// Seeds the TTL jitter, making the sequence of entry lifetimes reproducible (for tests).
@@ -85,22 +71,21 @@ where
         check(&settings)?;
         let metrics = Arc::new(CacheMetrics::register(&settings.name));
 
+        let budget = Budget::of(&settings);
         let listener_metrics = Arc::clone(&metrics);
         let mut builder = moka::future::Cache::builder()
             .name(&settings.name)
-            .max_capacity(settings.max_capacity)
+            .max_capacity(budget.max_bytes)
+            .weigher(move |_key, slot: &Slot<V>| slot.bytes.max(budget.entry_floor))
             .support_invalidation_closures()
-            .eviction_listener(move |_key, _slot, cause| listener_metrics.removed(cause));
+            .eviction_listener(move |_key, slot: Slot<V>, cause| {
+                listener_metrics.removed(cause, slot.bytes);
+            });
         if settings.ttl.is_some() || settings.negative_ttl.is_some() {
             builder = builder.expire_after(SlotExpiry);
         }
         if let Some(tti) = settings.tti {
             builder = builder.time_to_idle(tti);
-        }
-        if let Some(weigher) = self.weigher {
-            builder = builder.weigher(move |key, slot: &Slot<V>| {
-                slot.value.as_ref().map_or(1, |value| weigher(key, value))
-            });
         }
 
         let jitter = Jitter::new(settings.ttl_jitter, self.seed.unwrap_or_else(rand::random));
@@ -111,8 +96,40 @@ where
                 jitter,
                 metrics,
                 refreshing: Mutex::new(HashSet::new()),
+                max_entry_bytes: budget.max_entry_bytes,
             }),
         })
+    }
+}
+
+/// The two bounds of [`CacheSettings`] as one moka weight: each entry weighs its bytes but
+/// at least `max_bytes / max_capacity`, so the total weight (at most `max_bytes`) bounds
+/// both the bytes held and the number of entries.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    max_bytes: u64,
+    entry_floor: u32,
+    max_entry_bytes: u64,
+}
+
+impl Budget {
+    fn of(settings: &CacheSettings) -> Self {
+        let max_bytes = settings.max_bytes.as_u64().max(1);
+        let entries = settings.max_capacity.max(1);
+        let floor = max_bytes.div_ceil(entries).max(1);
+        // Rounded down, so an entry "at most 1%" of the budget never exceeds it; moka weighs
+        // an entry in a u32.
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
+        let share = (max_bytes as f64 * settings.max_entry_share.clamp(0.0, 1.0)) as u64;
+        Self {
+            max_bytes,
+            entry_floor: u32::try_from(floor).unwrap_or(u32::MAX),
+            max_entry_bytes: share.min(u64::from(u32::MAX)),
+        }
     }
 }
 

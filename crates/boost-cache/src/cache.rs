@@ -12,6 +12,7 @@ use crate::entry::Slot;
 use crate::jitter::Jitter;
 use crate::metrics::CacheMetrics;
 use crate::settings::CacheSettings;
+use crate::size::ByteSize;
 
 /// An in-process cache of `K → V` with request coalescing, negative caching, TTL jitter,
 /// refresh-ahead and metrics. Cloning is cheap (two `Arc`s) and every clone shares the
@@ -32,6 +33,9 @@ pub(crate) struct Shared<K> {
     pub(crate) metrics: Arc<CacheMetrics>,
     /// Keys with a background refresh under way: at most one per key.
     pub(crate) refreshing: Mutex<HashSet<K>>,
+    /// The largest entry (key and answer, in bytes) the cache stores: `max_entry_share` of
+    /// `max_bytes`.
+    pub(crate) max_entry_bytes: u64,
 }
 
 impl<K, V> Clone for Cache<K, V> {
@@ -54,8 +58,8 @@ impl<K, V> fmt::Debug for Cache<K, V> {
 
 impl<K, V> Cache<K, V>
 where
-    K: Hash + Eq + Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + ByteSize + Send + Sync + 'static,
+    V: Clone + ByteSize + Send + Sync + 'static,
 {
     /// A cache built from `settings`; same as `Cache::builder(settings).build()`.
     ///
@@ -69,7 +73,7 @@ where
         CacheBuilder::new(settings).build()
     }
 
-    /// A builder for the less common knobs: a weigher, a jitter seed.
+    /// A builder for the less common knobs: a jitter seed.
     pub fn builder(settings: CacheSettings) -> CacheBuilder<K, V> {
         CacheBuilder::new(settings)
     }
@@ -97,11 +101,17 @@ where
     }
 
     /// Stores `value` for `key`, replacing any cached answer; its lifetime is a fresh
-    /// jittered `ttl`.
+    /// jittered `ttl`. A value too large to cache (over `max_entry_share` of `max_bytes`)
+    /// is not stored and the key's previous answer is dropped, so it cannot be served stale;
+    /// counted in `cache_rejected_total{reason="too_large"}`.
     pub async fn insert(&self, key: K, value: V) {
-        let slot = self.slot(Some(value));
-        self.shared.metrics.written();
-        self.inner.insert(key, slot).await;
+        let slot = self.slot(&key, Some(value));
+        if self.fits(&slot) {
+            self.shared.metrics.written(slot.bytes);
+            self.inner.insert(key, slot).await;
+        } else {
+            self.inner.invalidate(&key).await;
+        }
     }
 
     /// Drops the cached answer for `key`, if any (counted as `cause="explicit"`).
@@ -149,6 +159,13 @@ where
         self.inner.entry_count()
     }
 
+    /// The approximate memory the entries' keys and values hold, in bytes, as of the last
+    /// housekeeping (an entry counts at least `max_bytes / max_capacity`; see
+    /// [`CacheSettings::max_bytes`]). Never more than `max_bytes` once housekeeping has run.
+    pub fn weighted_size(&self) -> u64 {
+        self.inner.weighted_size()
+    }
+
     /// The cache's name (its `cache` metric label).
     pub fn name(&self) -> &str {
         &self.shared.settings.name
@@ -159,18 +176,32 @@ where
         &self.shared.settings
     }
 
-    /// A new slot holding `value` (or an absence), with its jittered lifetime.
-    pub(crate) fn slot(&self, value: Option<V>) -> Slot<V> {
+    /// A new slot for `key` holding `value` (or an absence), with its jittered lifetime and
+    /// its size.
+    pub(crate) fn slot(&self, key: &K, value: Option<V>) -> Slot<V> {
         let settings = &self.shared.settings;
         let ttl = match value {
             Some(_) => settings.ttl,
             None => settings.negative_ttl,
         };
+        let bytes = size_of::<Slot<V>>()
+            .saturating_add(key.byte_size())
+            .saturating_add(value.as_ref().map_or(0, ByteSize::byte_size));
         Slot {
             value,
             loaded_at: Instant::now(),
             ttl: ttl.map(|ttl| self.shared.jitter.apply(ttl)),
+            bytes: u32::try_from(bytes).unwrap_or(u32::MAX),
         }
+    }
+
+    /// Whether `slot` is small enough to store; counts it when it is not.
+    pub(crate) fn fits(&self, slot: &Slot<V>) -> bool {
+        let fits = u64::from(slot.bytes) <= self.shared.max_entry_bytes;
+        if !fits {
+            self.shared.metrics.rejected_too_large.increment(1);
+        }
+        fits
     }
 
     /// Whether `slot` holds a value older than `refresh_after` (never, without refresh-ahead).

@@ -13,6 +13,8 @@ pub(crate) struct Slot<V> {
     pub(crate) loaded_at: Instant,
     /// This entry's lifetime from its write, already jittered; `None` = no per-entry expiry.
     pub(crate) ttl: Option<Duration>,
+    /// The memory key and answer hold ([`ByteSize`](crate::ByteSize)), measured once at write.
+    pub(crate) bytes: u32,
 }
 
 /// Gives moka each entry's own (jittered) lifetime, set on every write and left alone on reads.

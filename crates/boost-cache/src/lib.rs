@@ -47,7 +47,9 @@
 //! | setting         | default | what it buys                                                 |
 //! |-----------------|---------|--------------------------------------------------------------|
 //! | `name`          | —       | required; the `cache` label of every metric                  |
-//! | `max_capacity`  | 10000   | memory bound, in entries (or weight, with a weigher)          |
+//! | `max_capacity`  | 10000   | bound on the number of entries                                |
+//! | `max_bytes`     | 64 MiB  | bound on the memory keys and values hold ([`ByteSize`])       |
+//! | `max_entry_share` | 0.01  | a value over 1% of `max_bytes` is served but not cached       |
 //! | `ttl`           | none    | bound on staleness                                            |
 //! | `tti`           | none    | drop keys nobody reads                                        |
 //! | `ttl_jitter`    | 0.05    | ±5% per entry, so a batch of entries doesn't expire at once   |
@@ -59,9 +61,21 @@
 //! reports every value that cannot work under its key (`profile_cache.refresh_after`), and
 //! the settings' doc comments become the comments of the generated reference config. Building
 //! a cache runs the same rules, so settings made in code get the same problem list, as
-//! [`Error::Config`]: an empty name, `max_capacity = 0`, a zero or century-long duration,
-//! `refresh_after >= ttl` (or within the jitter of it), a jitter outside `0..=0.5`. Code-only
-//! knobs — a weigher, a fixed jitter seed for tests — are on [`CacheBuilder`].
+//! [`Error::Config`]: an empty name, `max_capacity = 0`, a budget under 1 KiB, a share outside
+//! `(0, 1]`, a zero or century-long duration, `refresh_after >= ttl` (or within the jitter of
+//! it), a jitter outside `0..=0.5`. The one code-only knob — a fixed jitter seed for tests —
+//! is on [`CacheBuilder`].
+//!
+//! # Memory
+//!
+//! A cache holds at most `max_capacity` entries **and** at most `max_bytes` of keys and
+//! values, measured by their [`ByteSize`] (implemented for strings, vectors, maps, `Arc`,
+//! `Option`, tuples and numbers; one method for a type of your own). Counting entries alone
+//! is not a bound: an upstream answering 4 MiB values would grow a 10,000-entry cache to
+//! 40 GB. An answer larger than `max_entry_share` of the budget is returned to every caller
+//! waiting for it but not stored (counted in `cache_rejected_total{reason="too_large"}`), so a
+//! few huge answers cannot push out thousands of ordinary ones; `cache_bytes` shows the
+//! memory held.
 //!
 //! # Loading
 //!
@@ -84,8 +98,8 @@
 //!
 //! Names from [`boost_metrics::conventions`], all labelled `cache="<name>"`:
 //! `cache_requests_total{result="hit|miss|stale"}`, `cache_loads_total{outcome="ok|error|absent"}`,
-//! `cache_load_duration_seconds`, `cache_evictions_total{cause="size|expired|explicit|replaced"}`
-//! and the `cache_entries` gauge. Handles are taken once, when the cache is built, from the
+//! `cache_load_duration_seconds`, `cache_evictions_total{cause="size|expired|explicit|replaced"}`,
+//! `cache_rejected_total{reason="too_large"}` and the `cache_entries` and `cache_bytes` gauges. Handles are taken once, when the cache is built, from the
 //! `metrics` recorder in scope then (a service's recorder is installed when its
 //! `boost_service::Service` is made, before it can build anything). Recording a hit is one
 //! atomic add.
@@ -118,8 +132,10 @@ mod load;
 mod metrics;
 mod refresh;
 mod settings;
+mod size;
 
 pub use builder::CacheBuilder;
 pub use cache::Cache;
 pub use error::Error;
 pub use settings::CacheSettings;
+pub use size::ByteSize;

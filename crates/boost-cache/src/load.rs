@@ -8,9 +8,12 @@ use std::time::Instant;
 
 use crate::cache::Cache;
 use crate::metrics::CacheMetrics;
+use crate::size::ByteSize;
 
 /// Why a coalesced load produced no entry; handed to every waiter.
-enum NoEntry<E> {
+enum NoEntry<V, E> {
+    /// The loader's value is too large to cache: every waiter gets it, nothing is stored.
+    TooLarge(V),
     /// The loader failed: the error goes to every waiter and nothing is cached.
     Failed(Arc<E>),
     /// The loader answered "absent" and negative caching is off: nothing is cached.
@@ -19,8 +22,8 @@ enum NoEntry<E> {
 
 impl<K, V> Cache<K, V>
 where
-    K: Hash + Eq + Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + ByteSize + Send + Sync + 'static,
+    V: Clone + ByteSize + Send + Sync + 'static,
 {
     /// The value for `key`: from the cache when present, else from `loader`, which is run
     /// **once** however many callers miss the same key at the same time.
@@ -58,13 +61,19 @@ where
             };
             // Boxed: keeps the loader's future out of the hit path's (much copied) future.
             let slot = match Box::pin(run_loader(&self.shared.metrics, loader)).await {
-                Ok(Some(value)) => self.slot(Some(value)),
-                Ok(None) if self.shared.settings.negative_ttl.is_some() => self.slot(None),
+                Ok(Some(value)) => self.slot(&key, Some(value)),
+                Ok(None) if self.shared.settings.negative_ttl.is_some() => self.slot(&key, None),
                 Ok(None) => return Err(NoEntry::Absent),
                 Err(error) => return Err(NoEntry::Failed(Arc::new(error))),
             };
+            if !self.fits(&slot) {
+                return Err(match slot.value {
+                    Some(value) => NoEntry::TooLarge(value),
+                    None => NoEntry::Absent,
+                });
+            }
             // moka inserts what init returns: count the entry now.
-            self.shared.metrics.written();
+            self.shared.metrics.written(slot.bytes);
             Ok(slot)
         };
         // A lookup that had to wait was a miss served by another caller's load. (A hit never
@@ -98,6 +107,7 @@ where
             Err(no_entry) => {
                 metrics.miss.increment(1);
                 match &*no_entry {
+                    NoEntry::TooLarge(value) => Ok(Some(value.clone())),
                     NoEntry::Absent => Ok(None),
                     NoEntry::Failed(error) => Err(Arc::clone(error)),
                 }

@@ -1,8 +1,8 @@
 //! [`CacheMetrics`]: the handles of one cache's metrics, registered once at build time.
 
 use boost_metrics::conventions::{
-    CACHE, CACHE_ENTRIES, CACHE_EVICTIONS_TOTAL, CACHE_LOAD_DURATION, CACHE_LOADS_TOTAL,
-    CACHE_REQUESTS_TOTAL, CAUSE, OUTCOME, RESULT,
+    CACHE, CACHE_BYTES, CACHE_ENTRIES, CACHE_EVICTIONS_TOTAL, CACHE_LOAD_DURATION,
+    CACHE_LOADS_TOTAL, CACHE_REJECTED_TOTAL, CACHE_REQUESTS_TOTAL, CAUSE, OUTCOME, REASON, RESULT,
 };
 use metrics::{Counter, Gauge, Histogram};
 use moka::notification::RemovalCause;
@@ -31,8 +31,12 @@ pub(crate) struct CacheMetrics {
     evicted_expired: Counter,
     evicted_explicit: Counter,
     evicted_replaced: Counter,
+    /// `cache_rejected_total{reason="too_large"}`
+    pub(crate) rejected_too_large: Counter,
     /// `cache_entries`
     entries: Gauge,
+    /// `cache_bytes`
+    bytes: Gauge,
 }
 
 impl CacheMetrics {
@@ -53,18 +57,21 @@ impl CacheMetrics {
             evicted_expired: evictions("expired"),
             evicted_explicit: evictions("explicit"),
             evicted_replaced: evictions("replaced"),
+            rejected_too_large: metrics::counter!(CACHE_REJECTED_TOTAL, CACHE => name.to_owned(), REASON => "too_large"),
             entries: metrics::gauge!(CACHE_ENTRIES, CACHE => name.to_owned()),
+            bytes: metrics::gauge!(CACHE_BYTES, CACHE => name.to_owned()),
         }
     }
 
-    /// An entry was written (inserted or replaced: a replacement is also reported to
-    /// [`removed`](Self::removed), so the gauge stays exact).
-    pub(crate) fn written(&self) {
+    /// An entry of `bytes` was written (inserted or replaced: a replacement is also reported
+    /// to [`removed`](Self::removed), so the gauges stay exact).
+    pub(crate) fn written(&self, bytes: u32) {
         self.entries.increment(1.0);
+        self.bytes.increment(f64::from(bytes));
     }
 
-    /// moka removed an entry for `cause`.
-    pub(crate) fn removed(&self, cause: RemovalCause) {
+    /// moka removed an entry of `bytes` for `cause`.
+    pub(crate) fn removed(&self, cause: RemovalCause, bytes: u32) {
         match cause {
             RemovalCause::Size => self.evicted_size.increment(1),
             RemovalCause::Expired => self.evicted_expired.increment(1),
@@ -72,5 +79,6 @@ impl CacheMetrics {
             RemovalCause::Replaced => self.evicted_replaced.increment(1),
         }
         self.entries.decrement(1.0);
+        self.bytes.decrement(f64::from(bytes));
     }
 }

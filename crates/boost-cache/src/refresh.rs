@@ -9,11 +9,12 @@ use moka::ops::compute::Op;
 
 use crate::cache::{Cache, Shared};
 use crate::load::run_loader;
+use crate::size::ByteSize;
 
 impl<K, V> Cache<K, V>
 where
-    K: Hash + Eq + Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
+    K: Hash + Eq + Clone + ByteSize + Send + Sync + 'static,
+    V: Clone + ByteSize + Send + Sync + 'static,
 {
     /// Starts a background reload of `key` with `loader`, unless one is already running.
     pub(crate) fn refresh<F, Fut, E>(&self, key: K, loader: F)
@@ -53,7 +54,13 @@ where
     /// Stores the reloaded answer, unless the entry is gone (invalidated or expired while
     /// reloading) or was written after the reload started (that write is newer).
     async fn replace_if_older(&self, key: K, value: Option<V>, started: Instant) {
-        let slot = self.slot(value);
+        let slot = self.slot(&key, value);
+        if !self.fits(&slot) {
+            // Keeping the old value would serve it past the source's newer answer.
+            self.inner.invalidate(&key).await;
+            return;
+        }
+        let bytes = slot.bytes;
         let result = self
             .inner
             .entry(key)
@@ -66,7 +73,7 @@ where
             })
             .await;
         if let moka::ops::compute::CompResult::ReplacedWith(_) = result {
-            self.shared.metrics.written();
+            self.shared.metrics.written(bytes);
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use boost_config::Problems;
+use boost_config::{ByteSize, Problems};
 use serde::{Deserialize, Serialize};
 
 /// The settings of one [`Cache`](crate::Cache), usually a section of the service's config file.
@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 /// ```toml
 /// [profile_cache]
 /// name = "profiles"        # required: the `cache` label of every metric
-/// max_capacity = 10000     # entries (or weight units with a weigher)
+/// max_capacity = 10000     # entries
+/// max_bytes = "64 MiB"     # memory the keys and values may hold, all together
+/// max_entry_share = 0.01   # a value bigger than 1% of max_bytes is served but not cached
 /// ttl = "5m"               # a value is reloaded at most this long after it was loaded
 /// ttl_jitter = 0.05        # ±5% per entry, so entries loaded together don't expire together
 /// negative_ttl = "30s"     # "not found" answers are remembered this long
@@ -54,12 +56,23 @@ pub struct CacheSettings {
     /// per-request value). Required: there is no default.
     pub name: String,
 
-    /// The most the cache holds: a number of entries, or a total weight (e.g. bytes) when the
-    /// service measures entries with a weigher in code
-    /// ([`CacheBuilder::weigher`](crate::CacheBuilder::weigher)). Beyond it the least valuable
-    /// entries are evicted (TinyLFU admission, LRU eviction; counted in
-    /// `cache_evictions_total{cause="size"}`). At least 1. Default: `10000`.
+    /// The most entries the cache holds (values and cached absences). Beyond it, or beyond
+    /// `max_bytes`, the least valuable entries are evicted (TinyLFU admission, LRU eviction;
+    /// counted in `cache_evictions_total{cause="size"}`). At least 1. Default: `10000`.
     pub max_capacity: u64,
+
+    /// The most memory the cache's keys and values may hold, all together, as measured by
+    /// their [`ByteSize`](crate::ByteSize) (e.g. `"64 MiB"`, `"512KiB"`). Both bounds hold:
+    /// each entry counts as at least `max_bytes / max_capacity`, so the cache never holds
+    /// more than `max_capacity` entries nor more than `max_bytes`. At least 1 KiB.
+    /// Default: `"64 MiB"`.
+    pub max_bytes: ByteSize,
+
+    /// The largest share of `max_bytes` one entry may take: a bigger value is returned to
+    /// its callers but not cached (counted in `cache_rejected_total{reason="too_large"}`),
+    /// so a few huge answers cannot push out thousands of ordinary ones. More than `0.0`
+    /// and at most `1.0`. Default: `0.01` (with the default budget, values up to 671 KB).
+    pub max_entry_share: f64,
 
     /// Time to live: an entry is dropped this long after it was loaded or inserted, whether it
     /// is read or not (counted as `cause="expired"`), so no value served is older. Jittered by
@@ -100,6 +113,12 @@ pub struct CacheSettings {
 
 /// Default capacity, in entries.
 const DEFAULT_MAX_CAPACITY: u64 = 10_000;
+/// Default memory budget: room for 10,000 entries of 6 KiB, and small beside a service's heap.
+const DEFAULT_MAX_BYTES: ByteSize = ByteSize::mib(64);
+/// Default share of the budget one entry may take.
+const DEFAULT_MAX_ENTRY_SHARE: f64 = 0.01;
+/// Smallest accepted budget: below it no ordinary key and value fit.
+const MIN_MAX_BYTES: ByteSize = ByteSize::kib(1);
 /// Default TTL jitter: ±5%.
 const DEFAULT_TTL_JITTER: f64 = 0.05;
 /// Largest accepted jitter: beyond ±50% a TTL no longer means much.
@@ -113,6 +132,8 @@ impl Default for CacheSettings {
         Self {
             name: String::new(),
             max_capacity: DEFAULT_MAX_CAPACITY,
+            max_bytes: DEFAULT_MAX_BYTES,
+            max_entry_share: DEFAULT_MAX_ENTRY_SHARE,
             ttl: None,
             tti: None,
             ttl_jitter: DEFAULT_TTL_JITTER,
@@ -156,6 +177,27 @@ fn rules(settings: &CacheSettings, problems: &mut Problems) {
             "max_capacity",
             "is 0, so nothing could be cached; set it to the number of entries (or total weight) \
              to keep",
+        );
+    }
+    if settings.max_bytes < MIN_MAX_BYTES {
+        problems.add(
+            "max_bytes",
+            format!(
+                "is {}, too small to hold anything; give the memory the cache may use, \
+                 e.g. max_bytes = \"64 MiB\" (at least {MIN_MAX_BYTES})",
+                settings.max_bytes
+            ),
+        );
+    }
+    // `contains` is false for NaN too.
+    if !(settings.max_entry_share > 0.0 && settings.max_entry_share <= 1.0) {
+        problems.add(
+            "max_entry_share",
+            format!(
+                "is {}; it is the largest fraction of max_bytes one entry may take and must be \
+                 more than 0.0 and at most 1.0 (0.01 means 1%)",
+                settings.max_entry_share
+            ),
         );
     }
     for (key, value) in [

@@ -1,26 +1,67 @@
-//! Capacity in entries or by weight, and time-to-idle.
+//! Capacity in entries and in bytes, and time-to-idle.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
 
 use boost_cache::{Cache, CacheSettings};
+use boost_config::ByteSize;
 
 #[tokio::test]
-async fn a_weigher_makes_max_capacity_a_total_weight() {
-    let mut settings = CacheSettings::new("weighted");
-    settings.max_capacity = 100; // bytes
-    let cache: Cache<u32, Vec<u8>> = Cache::builder(settings)
-        .weigher(|_key, value: &Vec<u8>| u32::try_from(value.len()).unwrap())
-        .build()
-        .unwrap();
-    for key in 0..10 {
-        cache.insert(key, vec![0; 30]).await;
+async fn max_bytes_bounds_the_memory_values_hold() {
+    // The defect: 300 profiles of 4 MiB took a 10,000-entry cache to 1.27 GB.
+    let mut settings = CacheSettings::new("by_bytes");
+    settings.max_bytes = ByteSize::mib(4);
+    settings.max_entry_share = 0.5;
+    let cache: Cache<u32, String> = Cache::new(settings).unwrap();
+    for key in 0..300 {
+        cache.insert(key, "x".repeat(256 * 1024)).await;
     }
     cache.run_pending_tasks().await;
     let kept = cache.entry_count();
     assert!(
-        (1..=3).contains(&kept),
-        "{kept} entries of 30 bytes kept in 100 bytes"
+        (1..=16).contains(&kept),
+        "{kept} values of 256 KiB kept in a 4 MiB budget"
+    );
+    assert!(
+        cache.weighted_size() <= ByteSize::mib(4).as_u64(),
+        "{} bytes held",
+        cache.weighted_size()
+    );
+}
+
+#[tokio::test]
+async fn the_default_budget_bounds_large_values_too() {
+    let cache: Cache<u32, String> = Cache::new(CacheSettings::new("defaults")).unwrap();
+    // Values of 600 KB: under the default 1% share of 64 MiB, so they are cached.
+    for key in 0..300 {
+        cache.insert(key, "x".repeat(600_000)).await;
+    }
+    cache.run_pending_tasks().await;
+    assert!(
+        cache.weighted_size() <= ByteSize::mib(64).as_u64(),
+        "{} bytes held by default",
+        cache.weighted_size()
+    );
+    assert!(
+        cache.entry_count() <= 112,
+        "{} entries",
+        cache.entry_count()
+    );
+}
+
+#[tokio::test]
+async fn max_capacity_still_bounds_the_number_of_small_entries() {
+    let mut settings = CacheSettings::new("by_count");
+    settings.max_capacity = 10;
+    let cache: Cache<u32, u32> = Cache::new(settings).unwrap();
+    for key in 0..100 {
+        cache.insert(key, key).await;
+    }
+    cache.run_pending_tasks().await;
+    let kept = cache.entry_count();
+    assert!(
+        (1..=10).contains(&kept),
+        "{kept} entries kept of at most 10"
     );
 }
 

@@ -285,3 +285,47 @@ async fn coalesced_callers_are_all_counted_with_one_load() {
     );
     assert_eq!(seen.gauge("cache_entries", &[("cache", "coalesced")]), 1.0);
 }
+
+#[tokio::test]
+async fn a_value_over_its_share_of_the_budget_is_served_not_cached_and_counted() {
+    let mut settings = CacheSettings::new("large");
+    settings.max_bytes = boost_config::ByteSize::kib(100);
+    settings.max_entry_share = 0.1; // 10 KiB
+    let (cache, snapshotter) = observed_cache(settings);
+
+    // Loaded values are returned to the caller, but not kept.
+    let big = "x".repeat(20 * 1024);
+    let answer = {
+        let big = big.clone();
+        cache
+            .get_or_load("big".to_owned(), move || async move {
+                Ok::<_, SourceDown>(Some(big))
+            })
+            .await
+            .unwrap()
+    };
+    assert_eq!(answer.as_deref(), Some(big.as_str()));
+    assert_eq!(cache.get("big").await, None, "a too-large value was cached");
+
+    // An insert of a too-large value drops the key's old answer rather than keep it stale.
+    cache.insert("k".to_owned(), "small".to_owned()).await;
+    cache.insert("k".to_owned(), big.clone()).await;
+    assert_eq!(cache.get("k").await, None, "the old answer survived");
+
+    cache.insert("ok".to_owned(), "y".repeat(1024)).await;
+    cache.run_pending_tasks().await;
+    let seen = Observed::take(&snapshotter);
+    assert_eq!(
+        seen.counter(
+            "cache_rejected_total",
+            &[("cache", "large"), ("reason", "too_large")]
+        ),
+        2
+    );
+    let bytes = seen.gauge("cache_bytes", &[("cache", "large")]);
+    assert!(
+        (1024.0..4096.0).contains(&bytes),
+        "cache_bytes is {bytes} with one 1 KiB value held"
+    );
+    assert_eq!(seen.gauge("cache_entries", &[("cache", "large")]), 1.0);
+}

@@ -280,6 +280,8 @@ fn every_key_is_documented_with_its_default() {
     let documented = [
         "name",
         "max_capacity",
+        "max_bytes",
+        "max_entry_share",
         "ttl",
         "tti",
         "ttl_jitter",
@@ -299,4 +301,37 @@ fn every_key_is_documented_with_its_default() {
             "`{key}` must say its default: {doc:?}"
         );
     }
+}
+
+#[test]
+fn a_budget_too_small_or_a_share_outside_0_to_1_is_refused_under_its_key() {
+    let mut settings = CacheSettings::new("c");
+    settings.max_bytes = boost_config::ByteSize::b(10);
+    settings.max_entry_share = 0.0;
+    let problems = boost_config::Problems::of("c", &settings);
+    assert_eq!(
+        problems.keys().collect::<Vec<_>>(),
+        ["c.max_bytes", "c.max_entry_share"]
+    );
+    for share in [f64::NAN, -0.1, 1.5] {
+        settings.max_bytes = boost_config::ByteSize::mib(1);
+        settings.max_entry_share = share;
+        let problems = boost_config::Problems::of("c", &settings);
+        assert_eq!(
+            problems.keys().collect::<Vec<_>>(),
+            ["c.max_entry_share"],
+            "{share}"
+        );
+    }
+}
+
+#[test]
+fn max_bytes_reads_human_sizes() {
+    let settings: CacheSettings =
+        toml::from_str("name = \"p\"\nmax_bytes = \"16 MiB\"\nmax_entry_share = 0.05").unwrap();
+    assert_eq!(settings.max_bytes, boost_config::ByteSize::mib(16));
+    assert_eq!(
+        CacheSettings::new("p").max_bytes,
+        boost_config::ByteSize::mib(64)
+    );
 }

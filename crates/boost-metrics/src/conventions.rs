@@ -48,6 +48,11 @@ pub const CACHE_LOAD_DURATION: &str = "cache_load_duration_seconds";
 pub const CACHE_EVICTIONS_TOTAL: &str = "cache_evictions_total";
 /// Gauge: entries currently held. Labels: [`CACHE`].
 pub const CACHE_ENTRIES: &str = "cache_entries";
+/// Gauge: bytes the entries' keys and values hold (their `ByteSize`). Labels: [`CACHE`].
+pub const CACHE_BYTES: &str = "cache_bytes";
+/// Counter: answers served but not stored. Labels: [`CACHE`], [`REASON`] (`too_large`: over
+/// the cache's `max_entry_share` of its `max_bytes`).
+pub const CACHE_REJECTED_TOTAL: &str = "cache_rejected_total";
 
 /// Counter: label sets folded into `other` by the cardinality guard. Labels: [`METRIC`].
 pub const METRICS_CARDINALITY_OVERFLOW_TOTAL: &str = "metrics_cardinality_overflow_total";
@@ -224,6 +229,16 @@ pub const METRICS: &[MetricDef] = &[
     )
     .with_unit(Unit::Count),
     MetricDef::gauge(CACHE_ENTRIES, "Entries currently held in the cache.").with_unit(Unit::Count),
+    MetricDef::gauge(
+        CACHE_BYTES,
+        "Memory the cache's keys and values hold, estimated by their ByteSize.",
+    )
+    .with_unit(Unit::Bytes),
+    MetricDef::counter(
+        CACHE_REJECTED_TOTAL,
+        "Answers served but not cached, by reason (too_large: over max_entry_share of max_bytes).",
+    )
+    .with_unit(Unit::Count),
     MetricDef::counter(
         METRICS_CARDINALITY_OVERFLOW_TOTAL,
         "Registrations of label sets beyond the per-metric cardinality limit, folded into the series labelled other.",
