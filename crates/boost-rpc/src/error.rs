@@ -163,8 +163,11 @@ impl RpcError {
     }
 
     /// Turns any boxed error from a lower layer into an `RpcError`: an
-    /// `RpcError` or `Status` is kept as is; a failed connect becomes an
-    /// unsent UNAVAILABLE; any other transport failure a sent UNAVAILABLE.
+    /// `RpcError` or `Status` is kept as is; a failed connect, or a request
+    /// the server shows it never processed (HTTP/2 `GOAWAY` above the
+    /// request's stream, `REFUSED_STREAM`, a request the connection closed
+    /// before sending), becomes an unsent UNAVAILABLE; any other transport
+    /// failure a sent UNAVAILABLE.
     pub fn from_boxed(err: Box<dyn std::error::Error + Send + Sync + 'static>) -> Self {
         let err = match err.downcast::<RpcError>() {
             Ok(e) => return *e,
@@ -177,6 +180,12 @@ impl RpcError {
         if has::<tonic::TimeoutExpired>(err.as_ref()) {
             // tonic's channel enforces the `grpc-timeout` we sent: our deadline.
             return Self::deadline_exceeded(format!("deadline passed: {err}"));
+        }
+        if let Some(why) = never_processed(err.as_ref()) {
+            // tonic would call these RESOURCE_EXHAUSTED / INTERNAL ("h2
+            // protocol error") or CANCELLED; they are as safe to send again
+            // as a refused connect (RFC 9113 §8.7).
+            return Self::unavailable_unsent(format!("{why}; not processed, safe to retry: {err}"));
         }
         let unsent = is_connect_error(err.as_ref());
         let status = Status::from_error(err);
@@ -201,6 +210,38 @@ fn has<E: std::error::Error + 'static>(err: &(dyn std::error::Error + 'static)) 
         source = e.source();
     }
     false
+}
+
+/// Why the error chain shows that the server never processed the request,
+/// if it does (RFC 9113 §8.7):
+/// - a `GOAWAY` from the server: h2 fails with it only the streams above the
+///   frame's last-stream-id and those opened after it ("were not or will
+///   not be processed", §6.8); a stream at or below it that the closing
+///   connection cuts off fails with a broken pipe instead;
+/// - `RST_STREAM` with `REFUSED_STREAM` from the server: refused before any
+///   processing;
+/// - hyper's "canceled": the request was never handed to the connection
+///   (it closed, or was not ready).
+pub(crate) fn never_processed(err: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
+    let mut source = Some(err);
+    while let Some(e) = source {
+        if let Some(h2) = e.downcast_ref::<h2::Error>() {
+            if h2.is_go_away() && h2.is_remote() {
+                return Some("the server closed the connection (HTTP/2 GOAWAY) before this stream");
+            }
+            if h2.is_reset() && h2.is_remote() && h2.reason() == Some(h2::Reason::REFUSED_STREAM) {
+                return Some("the server refused the stream (REFUSED_STREAM)");
+            }
+            return None;
+        }
+        if let Some(hyper) = e.downcast_ref::<hyper::Error>()
+            && hyper.is_canceled()
+        {
+            return Some("the connection closed before the request was sent");
+        }
+        source = e.source();
+    }
+    None
 }
 
 /// Whether the error chain shows the connection was never established.

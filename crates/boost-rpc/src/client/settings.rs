@@ -328,8 +328,14 @@ impl Default for ConcurrencySettings {
 
 /// Reconnect backoff after a failed connect (`[profiles.reconnect]`).
 ///
-/// The defaults are gRPC's connection-backoff numbers
-/// (`doc/connection-backoff.md`): 1 s × 1.6 up to 120 s, ±20% jitter.
+/// The defaults are Linkerd's (its proxy's outbound connect backoff): 100 ms
+/// doubling to at most 500 ms, ±10% jitter. A dead endpoint then sees about
+/// two connect attempts a second (one per client), and an endpoint that
+/// comes back is tried again within 0.55 s, so callers recover within a
+/// second of it listening. gRPC's own numbers (`doc/connection-backoff.md`:
+/// 1 s × 1.6 up to 120 s) kept a restarted upstream out for 5–7 s after it
+/// was ready; set them here if an upstream must be spared reconnects for
+/// longer.
 #[derive(
     Debug, Clone, PartialEq, Serialize, Deserialize, boost_config::Validate, boost_config::Document,
 )]
@@ -337,15 +343,19 @@ impl Default for ConcurrencySettings {
 #[validate(custom = super::validate::reconnect)]
 #[non_exhaustive]
 pub struct ReconnectSettings {
-    /// Wait after the first failed connect. Default `1s`.
+    /// Wait after the first failed connect. Default `100ms` (Linkerd's).
     #[serde(with = "humantime_serde")]
     pub initial_backoff: Duration,
-    /// Growth per further failure: 1 or more. Default `1.6`.
+    /// Growth per further failure: 1 or more. Default `2.0` (Linkerd's).
     pub multiplier: f64,
-    /// Longest wait. Default `120s`.
+    /// Longest wait, at least `initial_backoff`. Default `500ms` (Linkerd's): a
+    /// returning endpoint is used again at most this long (plus jitter) after
+    /// it accepts connections, at the cost of ~2 refused connects a second
+    /// per client while it is down.
     #[serde(with = "humantime_serde")]
     pub max_backoff: Duration,
-    /// Random spread of each wait, as a fraction. Default `0.2` (±20%), so
+    /// Random spread of each wait, as a fraction from 0 to 1: each wait is
+    /// the backoff ± this share of it. Default `0.1` (±10%, Linkerd's), so
     /// clients do not reconnect in lockstep after an outage.
     pub jitter: f64,
 }
@@ -353,10 +363,10 @@ pub struct ReconnectSettings {
 impl Default for ReconnectSettings {
     fn default() -> Self {
         Self {
-            initial_backoff: Duration::from_secs(1),
-            multiplier: 1.6,
-            max_backoff: Duration::from_secs(120),
-            jitter: 0.2,
+            initial_backoff: Duration::from_millis(100),
+            multiplier: 2.0,
+            max_backoff: Duration::from_millis(500),
+            jitter: 0.1,
         }
     }
 }

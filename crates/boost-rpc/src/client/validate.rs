@@ -106,9 +106,34 @@ pub(crate) fn ejection(ejection: &EjectionSettings, problems: &mut Problems) {
     }
 }
 
-/// `reconnect.multiplier`.
+/// `reconnect.multiplier`, `reconnect.initial_backoff` / `max_backoff`, `reconnect.jitter`.
 pub(crate) fn reconnect(reconnect: &ReconnectSettings, problems: &mut Problems) {
     multiplier(reconnect.multiplier, problems);
+    if reconnect.initial_backoff.is_zero() {
+        problems.add(
+            "initial_backoff",
+            "is 0: every call would try to connect to an endpoint that is down; \
+             use e.g. \"100ms\"",
+        );
+    }
+    if reconnect.max_backoff < reconnect.initial_backoff {
+        problems.add(
+            "max_backoff",
+            format!(
+                "is {:?}, below initial_backoff ({:?}); it caps the backoff, e.g. \"500ms\"",
+                reconnect.max_backoff, reconnect.initial_backoff
+            ),
+        );
+    }
+    if !(0.0..=1.0).contains(&reconnect.jitter) {
+        problems.add(
+            "jitter",
+            format!(
+                "is {}; it is a fraction from 0 to 1 (0.1 spreads each wait by ±10%)",
+                reconnect.jitter
+            ),
+        );
+    }
 }
 
 /// A backoff's `multiplier`: finite and at least 1.
@@ -228,6 +253,15 @@ mod tests {
             |s| s.reconnect.multiplier = f64::INFINITY,
             "reconnect.multiplier",
         );
+        refused(
+            |s| s.reconnect.initial_backoff = Duration::ZERO,
+            "reconnect.initial_backoff",
+        );
+        refused(
+            |s| s.reconnect.max_backoff = Duration::from_millis(50),
+            "reconnect.max_backoff",
+        );
+        refused(|s| s.reconnect.jitter = 1.5, "reconnect.jitter");
         refused(
             |s| s.ejection.max_ejected_percent = 150,
             "ejection.max_ejected_percent",

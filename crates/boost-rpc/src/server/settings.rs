@@ -123,6 +123,51 @@ pub struct Http2Settings {
     /// Largest HTTP/2 frame payload in bytes; unset leaves hyper's default
     /// (16 KiB). Default: unset.
     pub max_frame_size: Option<u32>,
+    /// Streams a client may open and reset before the server has accepted
+    /// them, per connection; one more and the connection is closed with
+    /// `GOAWAY` (`ENHANCE_YOUR_CALM`). This is hyper's guard against the
+    /// HTTP/2 rapid-reset attack (CVE-2023-44487). At least
+    /// `max_concurrent_streams`. Default: unset, meaning 10 ×
+    /// `max_concurrent_streams`, or 2000 when that is unset.
+    ///
+    /// hyper's own default, 20, is tripped by well-behaved clients: when a
+    /// server stalls (a GC pause, SIGSTOP, a CPU-starved node), its clients
+    /// cancel calls on their deadlines, and once it resumes it reads all
+    /// those streams (HEADERS then RST_STREAM) in one go — 100 calls in
+    /// flight with a 300 ms deadline leave ~330 per second of stall. Sized
+    /// from the stream limit, the guard still bounds what a peer can make
+    /// the server accept beyond its concurrent streams (×10, not unbounded).
+    pub max_pending_accept_reset_streams: Option<u32>,
+}
+
+/// The stream limit the reset guard is sized from when none is configured:
+/// hyper's own default. (tonic passes an unset limit on as "none", so the
+/// server then advertises no `SETTINGS_MAX_CONCURRENT_STREAMS` at all.)
+const HYPER_MAX_CONCURRENT_STREAMS: u32 = 200;
+
+/// The pending-accept reset limit per allowed concurrent stream, when it is
+/// not configured.
+const RESETS_PER_STREAM: u32 = 10;
+
+impl Http2Settings {
+    /// The effective rapid-reset limit:
+    /// [`max_pending_accept_reset_streams`](Self::max_pending_accept_reset_streams),
+    /// else 10 × `max_concurrent_streams` (2000 when that is unset).
+    ///
+    /// ```
+    /// let mut http2 = boost_rpc::server::Http2Settings::default();
+    /// assert_eq!(http2.pending_accept_reset_streams(), 2000);
+    /// http2.max_concurrent_streams = Some(50);
+    /// assert_eq!(http2.pending_accept_reset_streams(), 500);
+    /// ```
+    pub fn pending_accept_reset_streams(&self) -> usize {
+        let limit = self.max_pending_accept_reset_streams.unwrap_or_else(|| {
+            self.max_concurrent_streams
+                .unwrap_or(HYPER_MAX_CONCURRENT_STREAMS)
+                .saturating_mul(RESETS_PER_STREAM)
+        });
+        usize::try_from(limit).unwrap_or(usize::MAX)
+    }
 }
 
 /// A size limit in bytes; `0` (off) is `usize::MAX`.
@@ -194,6 +239,9 @@ impl ServerSettings {
             .initial_connection_window_size(self.http2.initial_connection_window_size)
             .http2_adaptive_window(Some(self.http2.adaptive_window))
             .max_frame_size(self.http2.max_frame_size)
+            .http2_max_pending_accept_reset_streams(Some(
+                self.http2.pending_accept_reset_streams(),
+            ))
     }
 }
 
@@ -251,6 +299,22 @@ fn http2_rules(http2: &Http2Settings, problems: &mut Problems) {
         problems.add(
             "max_concurrent_streams",
             "must be at least 1; leave it unset for hyper's default",
+        );
+    }
+    let streams = http2
+        .max_concurrent_streams
+        .unwrap_or(HYPER_MAX_CONCURRENT_STREAMS);
+    if let Some(resets) = http2.max_pending_accept_reset_streams
+        && resets < streams.max(1)
+    {
+        problems.add(
+            "max_pending_accept_reset_streams",
+            format!(
+                "is {resets}, below max_concurrent_streams ({streams}): clients cancelling calls \
+                 on their deadlines while the server stalls would get their connections closed; \
+                 use at least {streams}, or leave it unset for {}",
+                streams.saturating_mul(RESETS_PER_STREAM)
+            ),
         );
     }
 }
@@ -312,6 +376,27 @@ mod tests {
             }
         }
         assert!(text.contains("# max_frame_size = (unset)"), "{text}");
+    }
+
+    #[test]
+    fn the_rapid_reset_guard_is_sized_from_the_stream_limit_not_hypers_20() {
+        let mut http2 = Http2Settings::default();
+        assert_eq!(http2.pending_accept_reset_streams(), 2000);
+        http2.max_concurrent_streams = Some(100);
+        assert_eq!(http2.pending_accept_reset_streams(), 1000);
+        http2.max_pending_accept_reset_streams = Some(5000);
+        assert_eq!(http2.pending_accept_reset_streams(), 5000);
+
+        let mut bad = ServerSettings::default();
+        bad.http2.max_pending_accept_reset_streams = Some(20);
+        let mut problems = Problems::new();
+        problems.check("grpc.server", &bad);
+        let keys: Vec<_> = problems.keys().collect();
+        assert_eq!(keys, ["grpc.server.http2.max_pending_accept_reset_streams"]);
+        bad.http2.max_concurrent_streams = Some(10);
+        let mut problems = Problems::new();
+        problems.check("grpc.server", &bad);
+        assert_eq!(problems.keys().count(), 0, "20 ≥ 10 streams is fine");
     }
 
     #[test]

@@ -38,14 +38,21 @@ where
                 RpcError::unavailable_unsent("endpoint refused the attempt")
             })));
         };
-        let result = std::task::ready!(inner.poll(cx)).map_err(|e| RpcError::from_boxed(e.into()));
+        // A stream the server shows it never processed (GOAWAY, refused)
+        // went over a live connection: unsent, yet no failed connect.
+        let mut not_processed = false;
+        let result = std::task::ready!(inner.poll(cx)).map_err(|e| {
+            let e = e.into();
+            not_processed = crate::error::never_processed(e.as_ref()).is_some();
+            RpcError::from_boxed(e)
+        });
         if let Some(mut guard) = this.guard.take() {
             let code = match &result {
                 Ok(response) => grpc_status(response.headers()).unwrap_or(Code::Ok),
                 Err(e) => e.code(),
             };
             let outcome = match &result {
-                Err(e) if e.is_unsent() => Outcome::ConnectFailure,
+                Err(e) if e.is_unsent() && !not_processed => Outcome::ConnectFailure,
                 _ if is_endpoint_failure(code) => Outcome::Failure,
                 _ => Outcome::Success,
             };

@@ -2,8 +2,9 @@
 //!
 //! Two independent reasons keep an endpoint out of rotation:
 //! - **reconnect backoff**: its last connect failed; the next try waits
-//!   `initial · multiplier^(n−1)` capped at `max`, ±jitter (gRPC's connection
-//!   backoff);
+//!   `initial · multiplier^(n−1)` capped at `max`, ±jitter (by default
+//!   Linkerd's connect backoff, 100 ms doubling to 500 ms: a returning
+//!   endpoint is tried again within 0.55 s, a dead one ~2 times a second);
 //! - **outlier ejection**: `consecutive_failures` failed attempts in a row, or a
 //!   success rate below `success_rate` over `window` with at least
 //!   `min_requests` attempts. Ejection lasts `base_ejection × n` capped at
@@ -369,6 +370,30 @@ mod tests {
         assert_eq!(
             h.admit(now + Duration::from_millis(1300), false),
             Ok(Admission::Probe)
+        );
+    }
+
+    #[test]
+    fn a_returning_endpoint_is_probed_within_550ms_and_a_dead_one_at_most_every_90ms() {
+        // Issue 24: with gRPC's 1 s × 1.6 the fourth failed connect kept an
+        // endpoint out for 4 s, so a restarted upstream stayed unused for
+        // seconds after it was ready.
+        let h = health();
+        let now = Instant::now();
+        for failures in 1..=20 {
+            h.record(Outcome::ConnectFailure, Admission::Ready, now);
+            let wait = h.reconnect_delay(failures);
+            assert!(
+                (Duration::from_millis(90)..=Duration::from_millis(550)).contains(&wait),
+                "after {failures} failed connects: {wait:?}"
+            );
+        }
+        assert!(h.admit(now + Duration::from_millis(80), false).is_err());
+        assert_eq!(
+            h.admit(now + Duration::from_millis(551), false),
+            Ok(Admission::Probe),
+            "{:?}",
+            h.admit(now, true)
         );
     }
 
