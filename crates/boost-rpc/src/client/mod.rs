@@ -34,7 +34,9 @@
 //!    endpoints (Peak-EWMA latency × in-flight).
 //! 6. [`eject`]: endpoints failing 5 times in a row, or below 80% success,
 //!    are ejected for a growing, jittered time and readmitted by one probe;
-//!    endpoints whose connect failed wait out gRPC's reconnect backoff.
+//!    endpoints whose connect failed wait out a reconnect backoff (Linkerd's:
+//!    100 ms doubling to 500 ms), so a returning upstream is used again
+//!    within ~0.55 s and a dead one sees ~2 connects a second.
 //!
 //! Endpoints come from `endpoints`, a fixed list, or from `dns.name`, re-resolved
 //! every `dns.refresh` (through a [`Resolver`]: the system's, or one given to

@@ -127,7 +127,7 @@ pub struct Http2Settings {
     /// them, per connection; one more and the connection is closed with
     /// `GOAWAY` (`ENHANCE_YOUR_CALM`). This is hyper's guard against the
     /// HTTP/2 rapid-reset attack (CVE-2023-44487). At least
-    /// `max_concurrent_streams`. Default: unset, meaning 10 ×
+    /// `max_concurrent_streams` (200 when unset). Default: unset, meaning 10 ×
     /// `max_concurrent_streams`, or 2000 when that is unset.
     ///
     /// hyper's own default, 20, is tripped by well-behaved clients: when a

@@ -7,7 +7,9 @@
 //!   status arrive the call is committed and never retried;
 //! - the method is idempotent (`retry.idempotent_methods`, or
 //!   [`CallOptions::idempotent`](super::CallOptions)) — or the attempt never
-//!   reached a server (connection refused, no endpoint), which is always safe;
+//!   reached a server (connection refused, no endpoint) or the server shows
+//!   it never processed it (HTTP/2 `GOAWAY` above its stream,
+//!   `REFUSED_STREAM`), which is always safe;
 //! - the request body was buffered: complete at once and ≤ 64 KiB (a unary
 //!   call); streaming or larger requests are sent once;
 //! - fewer than `max_attempts` (≤ 5) attempts were made, the retry budget has
