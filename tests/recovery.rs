@@ -34,7 +34,12 @@ async fn metric(service: &ServiceProcess, name: &str, labels: &[(&str, &str)]) -
 
 /// Attempts hello-service's `profiles` client made so far.
 async fn attempts(hello: &ServiceProcess) -> f64 {
-    metric(hello, "rpc_client_attempts_total", &[("client", "profiles")]).await
+    metric(
+        hello,
+        "rpc_client_attempts_total",
+        &[("client", "profiles")],
+    )
+    .await
 }
 
 /// Steady load on hello-service: a call every 20 ms with a name never seen
@@ -145,7 +150,9 @@ const DOWN: Duration = Duration::from_millis(6300);
 /// Recovery within 1 s of ready; at most 5 attempts a second while down
 /// (the backoff caps at 0.5 s: ~2 a second).
 fn check(what: &str, gap: Duration, per_sec: f64, hello: &ServiceProcess) {
-    eprintln!("{what}: first non-degraded reply {gap:?} after ready; {per_sec:.1} attempts/s while down");
+    eprintln!(
+        "{what}: first non-degraded reply {gap:?} after ready; {per_sec:.1} attempts/s while down"
+    );
     assert!(
         gap <= Duration::from_secs(1),
         "{what}: first non-degraded reply {gap:?} after profile-service was ready (want ≤ 1 s)\n{}",
@@ -161,7 +168,10 @@ fn check(what: &str, gap: Duration, per_sec: f64, hello: &ServiceProcess) {
 async fn after_sigkill_and_after_sigterm_replies_recover_within_a_second_of_ready() {
     let (mut profiles, hello) = start_pair(|l| l);
     let mut client = hello.greeter().await;
-    assert_eq!(say_hello(&mut client, "bob").await.unwrap(), "Bonjour, bob!");
+    assert_eq!(
+        say_hello(&mut client, "bob").await.unwrap(),
+        "Bonjour, bob!"
+    );
     let stop = Arc::new(AtomicBool::new(false));
     steady_load(&hello, "load", stop.clone());
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -187,14 +197,21 @@ async fn after_sigkill_and_after_sigterm_replies_recover_within_a_second_of_read
 async fn a_stall_that_resumes_drops_no_connection_and_fails_lookups_only_on_their_deadline() {
     let (profiles, hello) = start_pair(|l| l);
     let mut client = hello.greeter().await;
-    assert_eq!(say_hello(&mut client, "bob").await.unwrap(), "Bonjour, bob!");
+    assert_eq!(
+        say_hello(&mut client, "bob").await.unwrap(),
+        "Bonjour, bob!"
+    );
 
     // Cache misses from 8 callers: during the stall each lookup waits out
     // its 300 ms deadline and is cancelled (HEADERS + RST_STREAM queued for
     // profile-service), ~130 streams in 5 s — hyper's old guard allowed 20.
     let stop = Arc::new(AtomicBool::new(false));
     for i in 0..8 {
-        steady_load(&hello, ["a", "b", "c", "d", "e", "f", "g", "h"][i], stop.clone());
+        steady_load(
+            &hello,
+            ["a", "b", "c", "d", "e", "f", "g", "h"][i],
+            stop.clone(),
+        );
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
     signal(profiles.pid(), "STOP");
@@ -246,5 +263,9 @@ async fn a_stall_that_resumes_drops_no_connection_and_fails_lookups_only_on_thei
         .into_iter()
         .filter(|l| l.contains("h2 protocol error") || l.contains("GOAWAY"))
         .collect::<Vec<_>>();
-    assert!(errors.is_empty(), "hello-service saw:\n{}", errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "hello-service saw:\n{}",
+        errors.join("\n")
+    );
 }

@@ -70,7 +70,8 @@ async fn go_away_at_first_headers(mut socket: TcpStream) {
         if socket.read_exact(&mut header).await.is_err() {
             return;
         }
-        let len = usize::from(header[0]) << 16 | usize::from(header[1]) << 8 | usize::from(header[2]);
+        let len =
+            usize::from(header[0]) << 16 | usize::from(header[1]) << 8 | usize::from(header[2]);
         let mut payload = vec![0u8; len];
         socket.read_exact(&mut payload).await.unwrap();
         if header[3] == 0x1 {
@@ -153,6 +154,7 @@ fn what_never_reached_the_server_is_unsent_unavailable() {
     // A hyper error is not constructible here; an h2 `Reason` alone (no
     // GOAWAY, no reset) says nothing about processing and stays as tonic
     // maps it.
-    let err = boost_rpc::RpcError::from_boxed(Box::new(h2::Error::from(h2::Reason::REFUSED_STREAM)));
+    let err =
+        boost_rpc::RpcError::from_boxed(Box::new(h2::Error::from(h2::Reason::REFUSED_STREAM)));
     assert!(!err.is_unsent(), "{err}");
 }

@@ -239,9 +239,7 @@ impl ServerSettings {
             .initial_connection_window_size(self.http2.initial_connection_window_size)
             .http2_adaptive_window(Some(self.http2.adaptive_window))
             .max_frame_size(self.http2.max_frame_size)
-            .http2_max_pending_accept_reset_streams(Some(
-                self.http2.pending_accept_reset_streams(),
-            ))
+            .http2_max_pending_accept_reset_streams(Some(self.http2.pending_accept_reset_streams()))
     }
 }
 
