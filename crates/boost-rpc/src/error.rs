@@ -279,6 +279,14 @@ fn copy(s: &Status) -> Status {
 
 impl From<Status> for RpcError {
     fn from(status: Status) -> Self {
+        // A plain tonic channel's status keeps the transport error as its
+        // source: a never-processed request is as unsent here as in the stack.
+        if let Some(why) = std::error::Error::source(&status).and_then(never_processed) {
+            return Self::unavailable_unsent(format!(
+                "{why}; not processed, safe to retry: {}",
+                status.message()
+            ));
+        }
         match status.code() {
             Code::DeadlineExceeded => Self::DeadlineExceeded(status),
             _ => Self::Status(status),

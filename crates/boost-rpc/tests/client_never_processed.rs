@@ -149,8 +149,28 @@ async fn a_stream_above_goaways_last_stream_id_is_retried_not_resource_exhausted
     assert_eq!(answered.load(Ordering::SeqCst), 1);
 }
 
+#[tokio::test]
+async fn a_plain_tonic_channels_goaway_status_classifies_as_unsent() {
+    let (url, _) = upstream(First::GoAway).await;
+    let channel = tonic::transport::Endpoint::from_shared(url)
+        .unwrap()
+        .connect_lazy();
+    let status = GreeterClient::new(channel)
+        .say_hello(HelloRequest { name: "a".into() })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        status.code(),
+        tonic::Code::ResourceExhausted,
+        "tonic's view"
+    );
+    let err = boost_rpc::RpcError::from(status);
+    assert!(err.is_unsent() && err.is_unavailable(), "{err}");
+    assert!(err.to_string().contains("GOAWAY"), "{err}");
+}
+
 #[test]
-fn what_never_reached_the_server_is_unsent_unavailable() {
+fn a_bare_h2_reason_says_nothing_about_processing() {
     // A hyper error is not constructible here; an h2 `Reason` alone (no
     // GOAWAY, no reset) says nothing about processing and stays as tonic
     // maps it.
