@@ -28,14 +28,16 @@ pub enum RpcError {
     /// client's `timeout` or the caller's deadline if the upstream is slow.
     #[error("deadline exceeded: {}", .0.message())]
     DeadlineExceeded(#[source] Status),
-    /// No endpoint could take the call, or the connection failed.
-    /// `sent` says whether any bytes of the request may have reached a server.
+    /// No endpoint could take the call, the connection failed, or the server
+    /// did not process the call (HTTP/2 `GOAWAY` above its stream,
+    /// `REFUSED_STREAM`). `sent` says whether the request may have been
+    /// processed by a server.
     #[error("upstream unavailable: {}", .status.message())]
     Unavailable {
         /// The UNAVAILABLE status, with a message saying why.
         #[source]
         status: Status,
-        /// Whether the request may have reached a server.
+        /// Whether the request may have been processed by a server.
         sent: bool,
     },
     /// The client's own concurrency limit was full for longer than its
@@ -97,8 +99,9 @@ impl RpcError {
         }
     }
 
-    /// Whether the request certainly did not reach a server, so that sending it
-    /// again cannot apply it twice.
+    /// Whether the request certainly did not reach a server — or the server
+    /// shows it never processed it (RFC 9113 §8.7) — so that sending it again
+    /// cannot apply it twice.
     pub fn is_unsent(&self) -> bool {
         matches!(
             self,
