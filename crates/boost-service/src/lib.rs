@@ -171,6 +171,7 @@ mod admin;
 mod builder;
 mod check;
 mod config;
+mod connections;
 mod entry;
 mod error;
 pub mod grpc;
