@@ -19,6 +19,10 @@ use super::activity::Verdict;
 use super::metrics::{ACTIVE, TIMED_OUT};
 use super::{Activity, Admitted, ConnectionLimits, Registry};
 
+/// The header-read timeout of a connection admitted from the probe reserve
+/// (at most; kubelet's probe timeout is 1 s by default).
+const PROBE_HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// An admitted connection. The HTTP server (hyper, under tonic or the admin
 /// server) always has a read pending on its connection, so the timer is polled
 /// from `poll_read`; when it decides to close, reads return end-of-stream and
@@ -43,6 +47,12 @@ impl TrackedStream {
         limits: ConnectionLimits,
         registry: Option<Arc<Registry>>,
     ) -> Self {
+        let mut limits = limits;
+        if admitted.probe_only {
+            // A reserve connection is for a probe, which sends its request at
+            // once: one that does not must not hold the reserve for long.
+            limits.header_read_timeout = limits.header_read_timeout.min(PROBE_HEADER_TIMEOUT);
+        }
         let activity = Activity::new();
         if let Some(registry) = &registry {
             registry.insert(admitted.peer, &activity);
