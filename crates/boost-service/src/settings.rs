@@ -245,7 +245,13 @@ impl boost_config::Validate for AdminSettings {
         let s = Duration::from_secs;
         for (key, value, min, max, default) in [
             ("idle_timeout", self.idle_timeout, s(1), s(3600), "60s"),
-            ("header_read_timeout", self.header_read_timeout, ms(100), s(600), "10s"),
+            (
+                "header_read_timeout",
+                self.header_read_timeout,
+                ms(100),
+                s(600),
+                "10s",
+            ),
             ("body_timeout", self.body_timeout, ms(100), s(600), "5s"),
         ] {
             if value < min || value > max {

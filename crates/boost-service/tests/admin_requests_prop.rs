@@ -31,11 +31,15 @@ fn server() -> &'static (tokio::runtime::Runtime, SocketAddr) {
             let svc = common::builder("prop-test")
                 // A short header deadline: bytes that never make a whole request
                 // head are cut off well within BOUND.
-                .admin(common::any_port().with_token(TOKEN).with_connection_timeouts(
-                    Duration::from_secs(5),
-                    Duration::from_secs(2),
-                    Duration::from_secs(2),
-                ))
+                .admin(
+                    common::any_port()
+                        .with_token(TOKEN)
+                        .with_connection_timeouts(
+                            Duration::from_secs(5),
+                            Duration::from_secs(2),
+                            Duration::from_secs(2),
+                        ),
+                )
                 .start()
                 .await
                 .unwrap();
@@ -61,7 +65,11 @@ fn exchange(bytes: Vec<u8>) -> Vec<u8> {
             let _ = stream.read_to_end(&mut answer).await;
         })
         .await;
-        assert!(exchanged.is_ok(), "no answer within {BOUND:?} to {:?}", String::from_utf8_lossy(&bytes));
+        assert!(
+            exchanged.is_ok(),
+            "no answer within {BOUND:?} to {:?}",
+            String::from_utf8_lossy(&bytes)
+        );
         answer
     })
 }
@@ -96,7 +104,11 @@ fn path() -> impl Strategy<Value = String> {
         Just("/loglevel"),
         Just(""),
     ];
-    (known, "(/[A-Za-z0-9%._~-]{0,20}){0,3}", proptest::option::of("[A-Za-z0-9=&%+._-]{0,60}"))
+    (
+        known,
+        "(/[A-Za-z0-9%._~-]{0,20}){0,3}",
+        proptest::option::of("[A-Za-z0-9=&%+._-]{0,60}"),
+    )
         .prop_map(|(known, suffix, query)| {
             let mut path = format!("{known}{suffix}");
             if path.is_empty() {
@@ -187,6 +199,12 @@ proptest! {
 
 #[test]
 fn the_server_still_serves_after_the_properties() {
-    let answer = exchange(b"GET /health/live HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n".to_vec());
-    assert_eq!(status(&answer), Some(200), "{:?}", String::from_utf8_lossy(&answer));
+    let answer =
+        exchange(b"GET /health/live HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n".to_vec());
+    assert_eq!(
+        status(&answer),
+        Some(200),
+        "{:?}",
+        String::from_utf8_lossy(&answer)
+    );
 }

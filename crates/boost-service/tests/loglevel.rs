@@ -273,7 +273,10 @@ async fn a_filter_that_sets_no_level_is_400_naming_the_directive_and_nearest_lev
         .text()
         .await
         .unwrap();
-    assert!(body.contains("\"inof\"") && body.contains("did you mean \"info\""), "{body}");
+    assert!(
+        body.contains("\"inof\"") && body.contains("did you mean \"info\""),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -289,12 +292,18 @@ async fn refusals_are_audited_even_when_the_filter_is_off() {
         let response = put(&svc, Some("Bearer not-the-token"), "trace").await;
         assert_eq!(response.status(), 403);
         let after = captured.text()[seen..].to_owned();
-        assert!(!after.contains("a warning under"), "{quiet} let a warning through:\n{after}");
+        assert!(
+            !after.contains("a warning under"),
+            "{quiet} let a warning through:\n{after}"
+        );
         let refusal = after
             .lines()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
             .find(|l| l["target"] == "boost_service::audit" && l["outcome"] == "forbidden");
-        assert!(refusal.is_some(), "no audit event under filter {quiet:?}:\n{after}");
+        assert!(
+            refusal.is_some(),
+            "no audit event under filter {quiet:?}:\n{after}"
+        );
     }
     LogLevelControl::set(control, "info").unwrap();
 }

@@ -78,9 +78,12 @@ async fn start(
     snapshotter();
     let mut settings = GrpcSettings::new("127.0.0.1:0".parse().unwrap());
     grpc(&mut settings);
-    let grpc = GrpcServer::new(settings, tonic::service::Routes::new(GreeterServer::new(Hello)))
-        .bind()
-        .unwrap();
+    let grpc = GrpcServer::new(
+        settings,
+        tonic::service::Routes::new(GreeterServer::new(Hello)),
+    )
+    .bind()
+    .unwrap();
     let addr = grpc.local_addr().unwrap();
     let running = common::builder("limits-test")
         .admin(admin)
@@ -154,9 +157,16 @@ async fn admin_connections_past_the_cap_are_closed_at_once_and_counted_while_pro
     for _ in 0..3 {
         let mut extra = TcpStream::connect(addr).await.unwrap();
         let closed = closed_within(&mut extra, Duration::from_secs(10)).await;
-        assert!(closed.is_some_and(|t| t < FAST), "not refused fast: {closed:?}");
+        assert!(
+            closed.is_some_and(|t| t < FAST),
+            "not refused fast: {closed:?}"
+        );
     }
-    assert!(rejected() >= before + 3, "{} refusals counted", rejected() - before);
+    assert!(
+        rejected() >= before + 3,
+        "{} refusals counted",
+        rejected() - before
+    );
 
     // A reserve connection that sends nothing is let go quickly (2 s), so the
     // reserve serves probes again well before the header read timeout (60 s).
@@ -165,7 +175,10 @@ async fn admin_connections_past_the_cap_are_closed_at_once_and_counted_while_pro
         if status_of(addr, "/health/live").await == Some(200) {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(15), "probes never answered again");
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "probes never answered again"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     stop(svc).await;
@@ -180,13 +193,18 @@ async fn grpc_connections_past_the_cap_are_closed_at_once_and_calls_work_below_i
     let mut held = idle_connections(addr, 3).await;
     let mut extra = TcpStream::connect(addr).await.unwrap();
     let closed = closed_within(&mut extra, Duration::from_secs(10)).await;
-    assert!(closed.is_some_and(|t| t < FAST), "not refused fast: {closed:?}");
+    assert!(
+        closed.is_some_and(|t| t < FAST),
+        "not refused fast: {closed:?}"
+    );
     assert!(rejected() > before);
     assert_eq!(status_of(svc.admin_addr(), "/health/live").await, Some(200));
 
     held.pop();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let mut client = GreeterClient::connect(format!("http://{addr}")).await.unwrap();
+    let mut client = GreeterClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
     let reply = client
         .say_hello(HelloRequest { name: "cap".into() })
         .await
@@ -210,11 +228,16 @@ async fn silent_and_slow_connections_are_closed_after_the_header_read_timeout() 
     for addr in [admin, grpc] {
         let mut silent = TcpStream::connect(addr).await.unwrap();
         let closed = closed_within(&mut silent, Duration::from_secs(20)).await;
-        assert!(closed.is_some_and(|t| t >= header / 2), "{addr}: {closed:?}");
+        assert!(
+            closed.is_some_and(|t| t >= header / 2),
+            "{addr}: {closed:?}"
+        );
     }
     // Slowloris: a byte of headers every 200 ms, never finishing.
     let mut slow = TcpStream::connect(admin).await.unwrap();
-    slow.write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    slow.write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
     let started = Instant::now();
     let closed = loop {
         if slow.write_all(b"X").await.is_err() {
@@ -226,23 +249,46 @@ async fn silent_and_slow_connections_are_closed_after_the_header_read_timeout() 
         {
             break started.elapsed();
         }
-        assert!(started.elapsed() < Duration::from_secs(20), "slowloris kept its connection");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "slowloris kept its connection"
+        );
     };
     assert!(closed < Duration::from_secs(15), "{closed:?}");
     // The same on a kept-alive connection's second request.
     let mut kept = TcpStream::connect(admin).await.unwrap();
-    kept.write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    kept.write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
     let mut buf = [0u8; 1024];
     let n = kept.read(&mut buf).await.unwrap();
-    assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{:?}", String::from_utf8_lossy(&buf[..n]));
-    kept.write_all(b"GET /health/live HTTP/1.1\r\nHo").await.unwrap();
+    assert!(
+        buf[..n].starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    kept.write_all(b"GET /health/live HTTP/1.1\r\nHo")
+        .await
+        .unwrap();
     let closed = closed_within(&mut kept, Duration::from_secs(20)).await;
-    assert!(closed.is_some(), "a stalled second request head kept the connection");
+    assert!(
+        closed.is_some(),
+        "a stalled second request head kept the connection"
+    );
     // A partial HTTP/2 preface on the gRPC port.
     let mut partial = TcpStream::connect(grpc).await.unwrap();
     partial.write_all(b"PRI * HTTP/2.0\r\n").await.unwrap();
-    assert!(closed_within(&mut partial, Duration::from_secs(20)).await.is_some());
-    assert!(counter("server_connections_timed_out_total", &[("reason", "header_timeout")]) >= 4);
+    assert!(
+        closed_within(&mut partial, Duration::from_secs(20))
+            .await
+            .is_some()
+    );
+    assert!(
+        counter(
+            "server_connections_timed_out_total",
+            &[("reason", "header_timeout")]
+        ) >= 4
+    );
     stop(svc).await;
 }
 
@@ -256,26 +302,42 @@ async fn connections_without_a_request_in_flight_are_closed_after_the_idle_timeo
     )
     .await;
     let closed_idle = |server: &'static str| {
-        counter("server_connections_timed_out_total", &[("server", server), ("reason", "idle")])
+        counter(
+            "server_connections_timed_out_total",
+            &[("server", server), ("reason", "idle")],
+        )
     };
     let (admin_before, grpc_before) = (closed_idle("admin"), closed_idle("grpc"));
 
     let mut kept = TcpStream::connect(svc.admin_addr()).await.unwrap();
-    kept.write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    kept.write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
     let closed = closed_within(&mut kept, Duration::from_secs(20)).await;
     assert!(closed.is_some_and(|t| t >= idle / 2), "{closed:?}");
     assert!(closed_idle("admin") > admin_before);
 
-    let mut client = GreeterClient::connect(format!("http://{grpc}")).await.unwrap();
-    client.say_hello(HelloRequest { name: "a".into() }).await.unwrap();
+    let mut client = GreeterClient::connect(format!("http://{grpc}"))
+        .await
+        .unwrap();
+    client
+        .say_hello(HelloRequest { name: "a".into() })
+        .await
+        .unwrap();
     let started = Instant::now();
     while closed_idle("grpc") == grpc_before {
-        assert!(started.elapsed() < Duration::from_secs(20), "idle gRPC connection kept");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "idle gRPC connection kept"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(started.elapsed() >= idle / 2);
     // The client reconnects on its next call.
-    client.say_hello(HelloRequest { name: "b".into() }).await.unwrap();
+    client
+        .say_hello(HelloRequest { name: "b".into() })
+        .await
+        .unwrap();
     stop(svc).await;
 }
 
@@ -284,7 +346,11 @@ async fn slow_request_bodies_never_delay_probes_and_get_408_after_the_body_timeo
     let _turn = SERIAL.lock().await;
     let body_timeout = Duration::from_secs(4);
     let (svc, _) = start(
-        admin().with_connection_timeouts(Duration::from_secs(60), Duration::from_secs(10), body_timeout),
+        admin().with_connection_timeouts(
+            Duration::from_secs(60),
+            Duration::from_secs(10),
+            body_timeout,
+        ),
         |_| {},
     )
     .await;
@@ -306,7 +372,10 @@ async fn slow_request_bodies_never_delay_probes_and_get_408_after_the_body_timeo
         let status = status_of(addr, path).await;
         let took = started.elapsed();
         assert!(status.is_some(), "{path} did not answer");
-        assert!(took < body_timeout / 2, "{path} waited {took:?} behind slow bodies");
+        assert!(
+            took < body_timeout / 2,
+            "{path} waited {took:?} behind slow bodies"
+        );
     }
     let mut stream = slow.pop().unwrap();
     let mut answer = Vec::new();

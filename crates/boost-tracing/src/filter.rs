@@ -90,6 +90,10 @@ fn has_level(directive: &str) -> bool {
 
 /// The level name within two edits of `word`, if any.
 fn nearest_level(word: &str) -> Option<&'static str> {
+    // No level name is longer than 5: a longer word is never within two edits.
+    if word.len() > 8 {
+        return None;
+    }
     let word = word.to_ascii_lowercase();
     LEVELS
         .iter()
@@ -107,8 +111,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in rows.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        rows[0][j] = j;
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
@@ -225,7 +229,10 @@ mod tests {
     #[test]
     fn a_bare_word_that_is_not_a_level_is_refused_with_the_nearest_level() {
         let reason = named_levels("inof").unwrap_err();
-        assert!(reason.contains("\"inof\"") && reason.contains("\"info\""), "{reason}");
+        assert!(
+            reason.contains("\"inof\"") && reason.contains("\"info\""),
+            "{reason}"
+        );
         let reason = named_levels("warn,debgu").unwrap_err();
         assert!(reason.contains("\"debug\""), "{reason}");
         let reason = named_levels("info,hello_service").unwrap_err();

@@ -36,14 +36,19 @@ pub(super) async fn read_body(
             tracing::info!(path = %path, "admin request body did not arrive within {deadline:?} (admin.body_timeout); answered 408");
             text(
                 StatusCode::REQUEST_TIMEOUT,
-                format!("the request body did not arrive within {deadline:?} (admin.body_timeout)\n"),
+                format!(
+                    "the request body did not arrive within {deadline:?} (admin.body_timeout)\n"
+                ),
             )
         }
         Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => text(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("admin request bodies are at most {MAX_BODY} bytes\n"),
         ),
-        Ok(Err(_)) => text(StatusCode::BAD_REQUEST, "the request body could not be read\n"),
+        Ok(Err(_)) => text(
+            StatusCode::BAD_REQUEST,
+            "the request body could not be read\n",
+        ),
     };
     close(refusal)
 }

@@ -71,7 +71,10 @@ pub(crate) fn router(
         .route("/health/ready", get(health::ready))
         .merge(limited)
         .layer(DefaultBodyLimit::max(body::MAX_BODY))
-        .layer(middleware::from_fn_with_state(body_timeout, body::read_body))
+        .layer(middleware::from_fn_with_state(
+            body_timeout,
+            body::read_body,
+        ))
         .layer(middleware::from_fn_with_state(request_timeout, time_limit))
         .with_state(Arc::new(context))
 }

@@ -287,8 +287,8 @@ mod tests {
             Verdict::Recheck(late + IDLE)
         );
         drop(guard);
-        let idle_since = start
-            + Duration::from_millis(activity.idle_since_ms.load(Ordering::Acquire));
+        let idle_since =
+            start + Duration::from_millis(activity.idle_since_ms.load(Ordering::Acquire));
         assert_eq!(
             activity.check(idle_since, IDLE, HEADER),
             Verdict::Recheck(idle_since + IDLE)

@@ -92,10 +92,10 @@ impl TrackedStream {
                     metrics::counter!(TIMED_OUT.name, "server" => limits.server, "reason" => reason)
                         .increment(1);
                     tracing::debug!(server = limits.server, peer = %self.peer, reason,
-                        "closing a connection: {}", match reason {
-                            "idle" => "no request in flight for the idle timeout",
-                            _ => "no complete request within the header read timeout",
-                        });
+                    "closing a connection: {}", match reason {
+                        "idle" => "no request in flight for the idle timeout",
+                        _ => "no complete request within the header read timeout",
+                    });
                 }
             }
         }

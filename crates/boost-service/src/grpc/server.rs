@@ -12,7 +12,9 @@ use super::error::GrpcError;
 use super::health;
 use super::settings::GrpcSettings;
 use crate::Lifecycle;
-use crate::connections::{self, Acceptor, ActivityLayer, ConnectionLimits, Registry, TrackedStream};
+use crate::connections::{
+    self, Acceptor, ActivityLayer, ConnectionLimits, Registry, TrackedStream,
+};
 
 /// A gRPC server for a service: the user's routes, `grpc.health.v1`, and
 /// (when `grpc.server.reflection` is on) `grpc.reflection.v1`, all under
