@@ -187,7 +187,11 @@ async fn admin_connections_past_the_cap_are_closed_at_once_and_counted_while_pro
 #[tokio::test]
 async fn grpc_connections_past_the_cap_are_closed_at_once_and_calls_work_below_it() {
     let _turn = SERIAL.lock().await;
-    let (svc, addr) = start(admin(), |s| s.server.max_connections = 3).await;
+    let (svc, addr) = start(admin(), |s| {
+        s.server.max_connections = 3;
+        s.server.probe_connections = 0;
+    })
+    .await;
     let rejected = || counter("server_connections_rejected_total", &[("server", "grpc")]);
     let before = rejected();
     let mut held = idle_connections(addr, 3).await;
@@ -210,6 +214,52 @@ async fn grpc_connections_past_the_cap_are_closed_at_once_and_calls_work_below_i
         .await
         .unwrap();
     assert_eq!(reply.into_inner().message, "hello cap");
+    stop(svc).await;
+}
+
+#[tokio::test]
+async fn grpc_health_checks_answer_from_the_reserve_while_the_cap_is_full() {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_client::HealthClient;
+
+    let _turn = SERIAL.lock().await;
+    let (svc, addr) = start(admin(), |s| {
+        s.server.max_connections = 2;
+        s.server.probe_connections = 2;
+    })
+    .await;
+    let _held = idle_connections(addr, 2).await;
+    let rejected = counter("server_connections_rejected_total", &[("server", "grpc")]);
+    let endpoint = format!("http://{addr}");
+    let channel = tonic::transport::Endpoint::from_shared(endpoint.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = HealthClient::new(channel);
+    let reply = health
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        reply.into_inner().status(),
+        tonic_health::pb::health_check_response::ServingStatus::Serving
+    );
+    let mut greeter = GreeterClient::connect(endpoint).await.unwrap();
+    let refused = greeter
+        .say_hello(HelloRequest { name: "x".into() })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unavailable, "{refused:?}");
+    assert!(refused.message().contains("max_connections"), "{refused:?}");
+    // Both were served from the reserve: nothing was refused outright.
+    assert_eq!(
+        counter("server_connections_rejected_total", &[("server", "grpc")]),
+        rejected,
+        "no connection was refused outright"
+    );
     stop(svc).await;
 }
 

@@ -90,6 +90,12 @@ pub struct ServerSettings {
     /// server and outgoing calls: keep it well under `ulimit -n`. Envoy's
     /// listener connection limit works the same way. Default: `512`.
     pub max_connections: usize,
+    /// Connections kept beyond `max_connections` for health checks: while
+    /// the cap is full a new connection may still call `grpc.health.v1`
+    /// (Kubernetes gRPC probes); any other call on it gets `UNAVAILABLE`, and
+    /// it is closed after 2 s without a call. Envoy reserves connections for
+    /// health checks the same way. At most `1024`. Default: `4`.
+    pub probe_connections: usize,
     /// A connection with no call in flight for this long is closed (gRPC's
     /// `MAX_CONNECTION_IDLE`; clients reconnect when they next call), so idle
     /// connections cannot hold the connection cap. Between `1s` and `24h`.
@@ -118,6 +124,7 @@ impl Default for ServerSettings {
             http2: Http2Settings::default(),
             reflection: true,
             max_connections: 512,
+            probe_connections: 4,
             max_connection_idle: Duration::from_secs(5 * 60),
             header_read_timeout: Duration::from_secs(10),
         }
@@ -251,6 +258,12 @@ fn connection_rules(settings: &ServerSettings, problems: &mut Problems) {
         problems.add(
             "max_connections",
             "must be at least 1 (the server would refuse every connection), e.g. 512",
+        );
+    }
+    if settings.probe_connections > 1024 {
+        problems.add(
+            "probe_connections",
+            "must be at most 1024 (a few are enough for probes), e.g. 4",
         );
     }
     in_range(

@@ -18,6 +18,8 @@ use tonic::transport::server::TcpConnectInfo;
 #[derive(Debug)]
 pub(crate) struct Activity {
     accepted: Instant,
+    /// Admitted from the probe reserve: serves health checks only.
+    probe_only: bool,
     started: AtomicBool,
     in_flight: AtomicUsize,
     /// Milliseconds after `accepted` when `in_flight` last dropped to zero.
@@ -35,9 +37,10 @@ pub(crate) enum Verdict {
 }
 
 impl Activity {
-    pub(crate) fn new() -> Arc<Self> {
+    pub(crate) fn new(probe_only: bool) -> Arc<Self> {
         Arc::new(Self {
             accepted: Instant::now(),
+            probe_only,
             started: AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
             idle_since_ms: AtomicU64::new(0),
@@ -158,7 +161,7 @@ impl Registry {
         }
     }
 
-    fn get(&self, peer: SocketAddr) -> Option<Arc<Activity>> {
+    pub(crate) fn get(&self, peer: SocketAddr) -> Option<Arc<Activity>> {
         self.lock().get(&peer).cloned()
     }
 
@@ -193,6 +196,8 @@ impl<S, B, ResBody> tower::Service<http::Request<B>> for ActivityService<S>
 where
     S: tower::Service<http::Request<B>, Response = http::Response<ResBody>>,
     S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ResBody: Send + 'static,
 {
     type Response = http::Response<GuardedBody<ResBody>>;
     type Error = S::Error;
@@ -203,25 +208,58 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let guard = request
+        let activity = request
             .extensions()
             .get::<TcpConnectInfo>()
             .and_then(TcpConnectInfo::remote_addr)
-            .and_then(|peer| self.registry.get(peer))
-            .map(|activity| activity.begin());
+            .and_then(|peer| self.registry.get(peer));
+        if activity.as_ref().is_some_and(|a| a.probe_only)
+            && !request.uri().path().starts_with(GRPC_HEALTH)
+        {
+            return Box::pin(std::future::ready(Ok(reserve_only())));
+        }
+        let guard = activity.map(|activity| activity.begin());
         let future = self.inner.call(request);
         Box::pin(async move {
             let response = future.await?;
-            Ok(response.map(|body| GuardedBody { body, guard }))
+            Ok(response.map(|body| GuardedBody {
+                body: Some(body),
+                guard,
+            }))
         })
     }
+}
+
+/// The path prefix of `grpc.health.v1` calls, the only ones a reserve connection serves.
+const GRPC_HEALTH: &str = "/grpc.health.v1.Health/";
+
+/// A trailers-only `UNAVAILABLE` for a call on a reserve connection.
+fn reserve_only<B>() -> http::Response<GuardedBody<B>> {
+    let mut response = http::Response::new(GuardedBody {
+        body: None,
+        guard: None,
+    });
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/grpc"),
+    );
+    headers.insert("grpc-status", http::HeaderValue::from_static("14"));
+    headers.insert(
+        "grpc-message",
+        http::HeaderValue::from_static(
+            "every%20connection%20is%20busy%20(grpc.server.max_connections);%20this%20one%20only%20serves%20grpc.health.v1",
+        ),
+    );
+    response
 }
 
 pin_project_lite::pin_project! {
     /// A response body that keeps its request in flight until it is dropped.
     pub(crate) struct GuardedBody<B> {
+        // None: an empty body (a trailers-only gRPC answer).
         #[pin]
-        body: B,
+        body: Option<B>,
         guard: Option<RequestGuard>,
     }
 }
@@ -229,7 +267,7 @@ pin_project_lite::pin_project! {
 impl<B> GuardedBody<B> {
     pub(crate) fn new(body: B, guard: RequestGuard) -> Self {
         Self {
-            body,
+            body: Some(body),
             guard: Some(guard),
         }
     }
@@ -243,15 +281,20 @@ impl<B: Body> Body for GuardedBody<B> {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        self.project().body.poll_frame(cx)
+        match self.project().body.as_pin_mut() {
+            Some(body) => body.poll_frame(cx),
+            None => Poll::Ready(None),
+        }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
+        self.body.as_ref().is_none_or(Body::is_end_stream)
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
+        self.body
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), Body::size_hint)
     }
 }
 
@@ -264,7 +307,7 @@ mod tests {
 
     #[test]
     fn a_connection_without_a_request_closes_at_the_header_deadline() {
-        let activity = Activity::new();
+        let activity = Activity::new(false);
         let start = activity.accepted;
         assert_eq!(
             activity.check(start + Duration::from_secs(1), IDLE, HEADER),
@@ -278,7 +321,7 @@ mod tests {
 
     #[test]
     fn a_request_in_flight_keeps_the_connection_and_idleness_starts_when_it_ends() {
-        let activity = Activity::new();
+        let activity = Activity::new(false);
         let start = activity.accepted;
         let guard = activity.begin();
         let late = start + Duration::from_secs(3600);
@@ -301,7 +344,7 @@ mod tests {
 
     #[test]
     fn a_started_http1_request_head_has_the_header_read_timeout_to_complete() {
-        let activity = Activity::new();
+        let activity = Activity::new(false);
         drop(activity.begin());
         activity.bytes_arrived();
         let head = activity.at_ms(activity.head_started_ms.load(Ordering::Acquire) - 1);

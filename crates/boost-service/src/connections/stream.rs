@@ -19,8 +19,8 @@ use super::activity::Verdict;
 use super::metrics::{ACTIVE, TIMED_OUT};
 use super::{Activity, Admitted, ConnectionLimits, Registry};
 
-/// The header-read timeout of a connection admitted from the probe reserve
-/// (at most; kubelet's probe timeout is 1 s by default).
+/// The header-read and idle timeouts of a connection admitted from the probe
+/// reserve (at most; kubelet's probe timeout is 1 s by default).
 const PROBE_HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// An admitted connection. The HTTP server (hyper, under tonic or the admin
@@ -52,8 +52,9 @@ impl TrackedStream {
             // A reserve connection is for a probe, which sends its request at
             // once: one that does not must not hold the reserve for long.
             limits.header_read_timeout = limits.header_read_timeout.min(PROBE_HEADER_TIMEOUT);
+            limits.idle_timeout = limits.idle_timeout.min(PROBE_HEADER_TIMEOUT);
         }
-        let activity = Activity::new();
+        let activity = Activity::new(admitted.probe_only);
         if let Some(registry) = &registry {
             registry.insert(admitted.peer, &activity);
         }

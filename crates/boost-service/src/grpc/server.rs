@@ -181,13 +181,12 @@ impl GrpcServer {
     }
 }
 
-/// The gRPC server's connection bounds (`grpc.server.*`); no probe reserve
-/// (probes go to the admin server, which has one).
+/// The gRPC server's connection bounds (`grpc.server.*`).
 fn connection_limits(server: &boost_rpc::server::ServerSettings) -> ConnectionLimits {
     ConnectionLimits {
         server: "grpc",
         max_connections: server.max_connections,
-        probe_connections: 0,
+        probe_connections: server.probe_connections,
         idle_timeout: server.max_connection_idle,
         header_read_timeout: server.header_read_timeout,
         http1: false,
