@@ -46,6 +46,12 @@ impl Acceptor {
         limits: ConnectionLimits,
         tcp_keepalive: Option<Duration>,
     ) -> Self {
+        super::fit(
+            limits.server,
+            limits
+                .max_connections
+                .saturating_add(limits.probe_connections),
+        );
         Self {
             listener,
             general: Arc::new(Semaphore::new(limits.max_connections)),

@@ -14,15 +14,19 @@
 //! `client_header_timeout`), or when it has had no request in flight for
 //! `idle_timeout` (gRPC's `MAX_CONNECTION_IDLE`, nginx's `keepalive_timeout`).
 //! `accept()` failing for lack of file descriptors backs off (5 ms doubling to
-//! 1 s, as Go's `net/http`) and the server keeps serving.
+//! 1 s, as Go's `net/http`) and the server keeps serving. At start each server
+//! raises the soft open-files limit to the hard one (as Go's runtime does) and
+//! warns when its cap does not fit in it.
 
 mod accept;
 mod activity;
+mod fd_limit;
 mod metrics;
 mod stream;
 
 pub(crate) use accept::{Acceptor, Admitted};
 pub(crate) use activity::{Activity, ActivityLayer, GuardedBody, Registry};
+pub(crate) use fd_limit::fit;
 pub(crate) use metrics::describe;
 pub(crate) use stream::TrackedStream;
 
