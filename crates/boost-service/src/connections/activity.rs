@@ -131,12 +131,12 @@ pub(crate) struct RequestGuard(Arc<Activity>);
 impl Drop for RequestGuard {
     fn drop(&mut self) {
         let activity = &self.0;
-        let elapsed = activity.elapsed_ms();
-        // Store the idle start before the count reaches zero, so a timer that
-        // sees zero also sees when idleness began.
-        if activity.in_flight.load(Ordering::Acquire) == 1 {
-            activity.idle_since_ms.store(elapsed, Ordering::Release);
-        }
+        // Every drop stamps the time before the count goes down, so a timer
+        // that sees zero in flight also sees when the last request ended
+        // (while requests are in flight the stamp is not read).
+        activity
+            .idle_since_ms
+            .store(activity.elapsed_ms(), Ordering::Release);
         activity.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }
