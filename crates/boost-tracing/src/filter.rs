@@ -242,6 +242,19 @@ mod tests {
     }
 
     #[test]
+    fn tracing_filter_that_sets_no_level_is_a_config_problem_under_its_key() {
+        let settings = crate::TracingSettings {
+            filter: "inof".to_owned(),
+            ..crate::TracingSettings::default()
+        };
+        let mut problems = boost_config::Problems::new();
+        problems.check("tracing", &settings);
+        let (key, message) = problems.iter().next().unwrap();
+        assert_eq!(key, "tracing.filter");
+        assert!(message.contains("did you mean \"info\""), "{message}");
+    }
+
+    #[test]
     fn directives_that_set_a_level_are_accepted() {
         for directives in [
             "info",
