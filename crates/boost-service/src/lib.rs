@@ -78,7 +78,16 @@
 //! | `GET /info` | the [`ServiceIdentity`](boost_config::ServiceIdentity), build info (version, git commit, rustc), start time (RFC 3339) and uptime |
 //! | `GET /config` | the effective configuration with the layer of each value, secrets masked ([`Loaded::explain`](boost_config::Loaded::explain)) |
 //! | `GET /loglevel` | the log filter in force |
-//! | `PUT /loglevel` | replaces it with the request body (e.g. `info,hello_service=debug`); needs the admin token |
+//! | `PUT /loglevel` | replaces it with the request body (e.g. `info,hello_service=debug`); needs the admin token; a directive that sets no level (`inof`) is `400` |
+//!
+//! Its bounds: at most `admin.max_connections` (64) connections, plus
+//! `admin.probe_connections` (4) that serve only `/health/*` while the cap is
+//! full; more are closed at once. Idle connections close after
+//! `admin.idle_timeout` (60s), a request head must arrive within
+//! `admin.header_read_timeout` (10s) and a body (16 KiB at most, else `413`)
+//! within `admin.body_timeout` (5s, else `408`). Bodies are read before a
+//! request takes one of the 32 handler slots, and `/health/*` takes none, so
+//! probes never wait behind other admin requests.
 //!
 //! # Security
 //!
@@ -88,7 +97,8 @@
 //! is `401` (with `WWW-Authenticate: Bearer`), a wrong one `403`. Without
 //! `admin.token` these endpoints are off and answer `403` saying how to turn
 //! them on. Every change and every refusal is a `WARN` audit event with target
-//! `boost_service::audit`: who (`sha256:` + the first 8 hex digits of the
+//! `boost_service::audit` ([`boost_tracing::AUDIT_TARGET`], written whatever
+//! the log filter says): who (`sha256:` + the first 8 hex digits of the
 //! token's SHA-256, never the token, and the peer address), what, old → new
 //! value, and when.
 //!
@@ -171,6 +181,7 @@ mod admin;
 mod builder;
 mod check;
 mod config;
+mod connections;
 mod entry;
 mod error;
 pub mod grpc;

@@ -8,6 +8,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::{Id, JoinError, JoinHandle, JoinSet};
 
 use crate::admin::{self, AdminContext, BuildInfo};
+use crate::connections::ConnectionLimits;
 use crate::error::{BoxError, Error};
 use crate::lifecycle::{Lifecycle, Phase, deadline_after};
 use crate::readiness::{Readiness, ReadinessCheck};
@@ -113,16 +114,18 @@ impl RunningService {
                 token: admin_settings.token,
             },
             admin_settings.request_timeout,
+            admin_settings.body_timeout,
         );
         let (stop_admin, admin_stopped) = oneshot::channel::<()>();
-        let server = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = admin_stopped.await;
-        });
-        let admin = tokio::spawn(async move { server.await });
+        let limits = ConnectionLimits {
+            server: "admin",
+            max_connections: admin_settings.max_connections,
+            probe_connections: admin_settings.probe_connections,
+            idle_timeout: admin_settings.idle_timeout,
+            header_read_timeout: admin_settings.header_read_timeout,
+            http1: true,
+        };
+        let admin = tokio::spawn(admin::serve(listener, router, limits, admin_stopped));
         tracing::info!(admin = %admin_addr, "admin server listening");
         if !admin_addr.ip().is_loopback() {
             tracing::warn!(admin = %admin_addr,

@@ -41,6 +41,31 @@ pub struct AdminSettings {
     /// shorter timeout, so only a stuck handler reaches it. Default `30s`.
     #[serde(with = "boost_config::duration")]
     pub request_timeout: Duration,
+    /// Connections served at once; one beyond it (and beyond
+    /// `probe_connections`) is closed as soon as it is accepted, counted in
+    /// `server_connections_rejected_total{server="admin"}`. Default `64`.
+    pub max_connections: usize,
+    /// Connections kept beyond `max_connections` for health probes: while
+    /// the cap is full, a new connection may still ask `/health/*` (anything
+    /// else gets `503`), so probes answer during a connection flood (Envoy
+    /// reserves connections for health checks the same way). Default `4`.
+    pub probe_connections: usize,
+    /// A connection with no request in flight for this long is closed
+    /// (nginx's `keepalive_timeout`). Between `1s` and `1h`. Default `60s`.
+    #[serde(with = "boost_config::duration")]
+    pub idle_timeout: Duration,
+    /// A request's head (request line and headers) must arrive within this of
+    /// its first byte — of the connection's opening for the first request —
+    /// or the connection is closed (slowloris; nginx's
+    /// `client_header_timeout`). Between `100ms` and `10m`. Default `10s`.
+    #[serde(with = "boost_config::duration")]
+    pub header_read_timeout: Duration,
+    /// A request's body (at most 16 KiB, else `413`) must arrive within this,
+    /// or the answer is `408` (nginx's `client_body_timeout`); a slow body
+    /// holds no slot of the 32 handled at once, and health probes never wait
+    /// behind one. Between `100ms` and `10m`. Default `5s`.
+    #[serde(with = "boost_config::duration")]
+    pub body_timeout: Duration,
 }
 
 impl Default for AdminSettings {
@@ -49,6 +74,11 @@ impl Default for AdminSettings {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8081)),
             token: None,
             request_timeout: Duration::from_secs(30),
+            max_connections: 64,
+            probe_connections: 4,
+            idle_timeout: Duration::from_secs(60),
+            header_read_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -71,6 +101,29 @@ impl AdminSettings {
     /// Sets how long one admin request may take before it is answered `503`.
     pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
+        self
+    }
+
+    /// Sets [`max_connections`](Self::max_connections) and
+    /// [`probe_connections`](Self::probe_connections).
+    pub fn with_max_connections(mut self, max: usize, probes: usize) -> Self {
+        self.max_connections = max;
+        self.probe_connections = probes;
+        self
+    }
+
+    /// Sets [`idle_timeout`](Self::idle_timeout),
+    /// [`header_read_timeout`](Self::header_read_timeout) and
+    /// [`body_timeout`](Self::body_timeout).
+    pub fn with_connection_timeouts(
+        mut self,
+        idle: Duration,
+        header_read: Duration,
+        body: Duration,
+    ) -> Self {
+        self.idle_timeout = idle;
+        self.header_read_timeout = header_read;
+        self.body_timeout = body;
         self
     }
 }
@@ -176,6 +229,38 @@ impl boost_config::Validate for AdminSettings {
                 "must be more than 0 (every admin request would fail); the default is 30s",
             );
         }
+        if self.max_connections == 0 {
+            problems.add(
+                "max_connections",
+                "must be at least 1 (every connection would be refused); the default is 64",
+            );
+        }
+        if self.probe_connections > 1024 {
+            problems.add(
+                "probe_connections",
+                "must be at most 1024 (a few are enough for probes); the default is 4",
+            );
+        }
+        let ms = Duration::from_millis;
+        let s = Duration::from_secs;
+        for (key, value, min, max, default) in [
+            ("idle_timeout", self.idle_timeout, s(1), s(3600), "60s"),
+            (
+                "header_read_timeout",
+                self.header_read_timeout,
+                ms(100),
+                s(600),
+                "10s",
+            ),
+            ("body_timeout", self.body_timeout, ms(100), s(600), "5s"),
+        ] {
+            if value < min || value > max {
+                problems.add(
+                    key,
+                    format!("{value:?} is outside {min:?}..={max:?}; the default is {default}"),
+                );
+            }
+        }
     }
 }
 
@@ -251,6 +336,28 @@ mod tests {
             .with_request_timeout(Duration::ZERO)
             .validate(&mut problems);
         assert_eq!(problems.keys().collect::<Vec<_>>(), ["request_timeout"]);
+    }
+
+    #[test]
+    fn connection_bounds_out_of_range_are_problems_named_by_key() {
+        let mut problems = Problems::new();
+        AdminSettings::default()
+            .with_max_connections(0, 5000)
+            .with_connection_timeouts(Duration::ZERO, Duration::from_secs(86_400), Duration::MAX)
+            .validate(&mut problems);
+        assert_eq!(
+            problems.keys().collect::<Vec<_>>(),
+            [
+                "max_connections",
+                "probe_connections",
+                "idle_timeout",
+                "header_read_timeout",
+                "body_timeout"
+            ]
+        );
+        let mut problems = Problems::new();
+        AdminSettings::default().validate(&mut problems);
+        assert_eq!(problems.keys().count(), 0);
     }
 
     #[test]

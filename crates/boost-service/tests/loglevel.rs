@@ -254,3 +254,56 @@ async fn put_with_token_changes_what_is_logged_and_is_audited() {
     assert_eq!(requested["who"], audit["who"]);
     assert!(!logs.contains(TOKEN), "the token reached a log line");
 }
+
+#[tokio::test]
+async fn a_filter_that_sets_no_level_is_400_naming_the_directive_and_nearest_level() {
+    let _turn = SERIAL.lock().await;
+    let svc = start(Some(TOKEN)).await;
+    let before = logging().0.current();
+    for typo in ["inof", "warn,hello_service"] {
+        let response = put(&svc, Some(&format!("Bearer {TOKEN}")), typo).await;
+        assert_eq!(response.status(), 400, "{typo}");
+        let body = response.text().await.unwrap();
+        assert!(body.contains("sets no level"), "{body}");
+        assert!(body.contains("the filter stays"), "{body}");
+        assert_eq!(logging().0.current(), before, "{typo}");
+    }
+    let body = put(&svc, Some(&format!("Bearer {TOKEN}")), "inof")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        body.contains("\"inof\"") && body.contains("did you mean \"info\""),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn refusals_are_audited_even_when_the_filter_is_off() {
+    let _turn = SERIAL.lock().await;
+    let (control, captured) = logging();
+    let svc = start(Some(TOKEN)).await;
+    for quiet in ["off", "error"] {
+        let response = put(&svc, Some(&format!("Bearer {TOKEN}")), quiet).await;
+        assert_eq!(response.status(), 200, "{quiet}");
+        let seen = captured.text().len();
+        tracing::warn!(target: "loglevel_probe", "a warning under {quiet}");
+        let response = put(&svc, Some("Bearer not-the-token"), "trace").await;
+        assert_eq!(response.status(), 403);
+        let after = captured.text()[seen..].to_owned();
+        assert!(
+            !after.contains("a warning under"),
+            "{quiet} let a warning through:\n{after}"
+        );
+        let refusal = after
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|l| l["target"] == "boost_service::audit" && l["outcome"] == "forbidden");
+        assert!(
+            refusal.is_some(),
+            "no audit event under filter {quiet:?}:\n{after}"
+        );
+    }
+    LogLevelControl::set(control, "info").unwrap();
+}

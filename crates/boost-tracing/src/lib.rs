@@ -113,7 +113,7 @@ mod timestamp;
 mod writer;
 
 pub use error::Error;
-pub use filter::LogFilter;
+pub use filter::{AUDIT_TARGET, LogFilter};
 pub use guard::TracingGuard;
 pub use init::{Builder, builder, init};
 pub use rate_limit::LOG_SUPPRESSED_EVENTS_TOTAL;

@@ -83,6 +83,31 @@ pub struct ServerSettings {
     /// Serve `grpc.reflection.v1` (and `v1alpha`, for grpcio and older grpcurl) so tools such as `grpcurl` can list and
     /// describe the services without the `.proto` files. Default: `true`.
     pub reflection: bool,
+    /// Connections served at once; a connection beyond it is closed as soon
+    /// as it is accepted (clients fail fast and retry elsewhere instead of
+    /// hanging), counted in `server_connections_rejected_total{server="grpc"}`
+    /// and logged at most every 10 s. Keeps file descriptors for the admin
+    /// server and outgoing calls: keep it well under `ulimit -n`. Envoy's
+    /// listener connection limit works the same way. Default: `512`.
+    pub max_connections: usize,
+    /// Connections kept beyond `max_connections` for health checks: while
+    /// the cap is full a new connection may still call `grpc.health.v1`
+    /// (Kubernetes gRPC probes); any other call on it gets `UNAVAILABLE`, and
+    /// it is closed after 2 s without a call. Envoy reserves connections for
+    /// health checks the same way. At most `1024`. Default: `4`.
+    pub probe_connections: usize,
+    /// A connection with no call in flight for this long is closed (gRPC's
+    /// `MAX_CONNECTION_IDLE`; clients reconnect when they next call), so idle
+    /// connections cannot hold the connection cap. Between `1s` and `24h`.
+    /// Default: `"5m"`.
+    #[serde(with = "boost_config::duration")]
+    pub max_connection_idle: Duration,
+    /// A new connection that has not sent its first complete call (HTTP/2
+    /// preface, settings and headers) within this is closed, so slow or
+    /// silent clients (slowloris) cannot hold connections (nginx's
+    /// `client_header_timeout`). Between `100ms` and `10m`. Default: `"10s"`.
+    #[serde(with = "boost_config::duration")]
+    pub header_read_timeout: Duration,
 }
 
 impl Default for ServerSettings {
@@ -98,6 +123,10 @@ impl Default for ServerSettings {
             max_connection_age: None,
             http2: Http2Settings::default(),
             reflection: true,
+            max_connections: 512,
+            probe_connections: 4,
+            max_connection_idle: Duration::from_secs(5 * 60),
+            header_read_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -266,6 +295,56 @@ fn server_rules(settings: &ServerSettings, problems: &mut Problems) {
     if settings.keepalive_timeout.is_zero() {
         problems.add("keepalive_timeout", "must be more than 0, e.g. \"20s\"");
     }
+    connection_rules(settings, problems);
+}
+
+/// The rules of the connection cap and timeouts.
+fn connection_rules(settings: &ServerSettings, problems: &mut Problems) {
+    if settings.max_connections == 0 {
+        problems.add(
+            "max_connections",
+            "must be at least 1 (the server would refuse every connection), e.g. 512",
+        );
+    }
+    if settings.probe_connections > 1024 {
+        problems.add(
+            "probe_connections",
+            "must be at most 1024 (a few are enough for probes), e.g. 4",
+        );
+    }
+    in_range(
+        problems,
+        "max_connection_idle",
+        settings.max_connection_idle,
+        Duration::from_secs(1),
+        Duration::from_secs(24 * 3600),
+        "\"5m\"",
+    );
+    in_range(
+        problems,
+        "header_read_timeout",
+        settings.header_read_timeout,
+        Duration::from_millis(100),
+        Duration::from_secs(600),
+        "\"10s\"",
+    );
+}
+
+/// Adds a problem under `key` unless `min <= value <= max`.
+fn in_range(
+    problems: &mut Problems,
+    key: &str,
+    value: Duration,
+    min: Duration,
+    max: Duration,
+    example: &str,
+) {
+    if value < min || value > max {
+        problems.add(
+            key,
+            format!("{value:?} is outside {min:?}..={max:?}; use e.g. {example}"),
+        );
+    }
 }
 
 /// The rules of [`Http2Settings`]: HTTP/2's own limits.
@@ -361,6 +440,31 @@ mod tests {
         let mut problems = Problems::new();
         ServerSettings::default().validate(&mut problems);
         assert_eq!(problems.keys().count(), 0);
+    }
+
+    #[test]
+    fn connection_cap_and_timeouts_are_bounded_and_named() {
+        let bad = ServerSettings {
+            max_connections: 0,
+            max_connection_idle: Duration::from_secs(u64::MAX / 4),
+            header_read_timeout: Duration::ZERO,
+            ..ServerSettings::default()
+        };
+        let mut problems = Problems::new();
+        problems.check("grpc.server", &bad);
+        let keys: Vec<_> = problems.keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "grpc.server.max_connections",
+                "grpc.server.max_connection_idle",
+                "grpc.server.header_read_timeout"
+            ]
+        );
+        let defaults = ServerSettings::default();
+        assert_eq!(defaults.max_connections, 512);
+        assert_eq!(defaults.max_connection_idle, Duration::from_secs(300));
+        assert_eq!(defaults.header_read_timeout, Duration::from_secs(10));
     }
 
     #[test]

@@ -14,8 +14,9 @@ use subtle::ConstantTimeEq;
 
 use super::{AdminState, text};
 
-/// Target of audit events, so they can be routed or filtered as one stream.
-pub(super) const AUDIT_TARGET: &str = "boost_service::audit";
+/// Target of audit events, so they can be routed as one stream; boost-tracing's
+/// filters always let it through, so no log filter can hide the audit trail.
+pub(super) const AUDIT_TARGET: &str = boost_tracing::AUDIT_TARGET;
 
 /// Proof that the request carried the configured admin token.
 pub(super) struct Authorized {

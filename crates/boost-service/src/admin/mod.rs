@@ -1,9 +1,11 @@
 //! The admin HTTP server: one router, one small file per endpoint family.
 
 mod auth;
+mod body;
 mod health;
 mod info;
 mod loglevel;
+mod serve;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +23,7 @@ use crate::lifecycle::Lifecycle;
 use crate::telemetry::{LogLevelControl, RenderConfig, RenderMetrics};
 
 pub(crate) use info::BuildInfo;
+pub(crate) use serve::serve;
 
 /// The Prometheus text exposition format, version 0.0.4.
 const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -28,7 +31,8 @@ const TEXT: &str = "text/plain; charset=utf-8";
 
 /// Admin requests handled at once; more wait their turn (within `admin.request_timeout`).
 /// Probes and scrapes come a few per second: a flood must not take memory or CPU
-/// from the service itself.
+/// from the service itself. Health probes are not counted: they never wait
+/// behind other admin requests.
 const MAX_CONCURRENT_REQUESTS: usize = 32;
 
 /// Everything the endpoints read.
@@ -46,17 +50,31 @@ pub(crate) type AdminState = Arc<AdminContext>;
 
 /// The admin router: `/metrics`, `/health/live`, `/health/ready`, `/info`,
 /// `/config`, `GET`/`PUT /loglevel`.
-pub(crate) fn router(context: AdminContext, request_timeout: Duration) -> Router {
-    Router::new()
+///
+/// Bodies are read first (within `body_timeout`), outside the
+/// [`MAX_CONCURRENT_REQUESTS`] handler slots; `/health/*` takes no slot at
+/// all, so probes never queue behind other admin requests.
+pub(crate) fn router(
+    context: AdminContext,
+    request_timeout: Duration,
+    body_timeout: Duration,
+) -> Router {
+    let limited = Router::new()
         .route("/metrics", get(metrics))
-        .route("/health/live", get(health::live))
-        .route("/health/ready", get(health::ready))
         .route("/info", get(info::info))
         .route("/config", get(config))
         .route("/loglevel", get(loglevel::get).put(loglevel::put))
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(16 * 1024))
-        .layer(GlobalConcurrencyLimitLayer::new(MAX_CONCURRENT_REQUESTS))
+        .layer(GlobalConcurrencyLimitLayer::new(MAX_CONCURRENT_REQUESTS));
+    Router::new()
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .merge(limited)
+        .layer(DefaultBodyLimit::max(body::MAX_BODY))
+        .layer(middleware::from_fn_with_state(
+            body_timeout,
+            body::read_body,
+        ))
         .layer(middleware::from_fn_with_state(request_timeout, time_limit))
         .with_state(Arc::new(context))
 }

@@ -38,6 +38,14 @@
 //!
 //! - **`TCP_NODELAY`** on every accepted socket (tonic leaves Nagle's algorithm
 //!   on for sockets it is handed, which makes small unary calls ~6× slower);
+//! - **bounded connections**: at most `grpc.server.max_connections` (512)
+//!   open, plus `probe_connections` (4) that serve only `grpc.health.v1`;
+//!   more are closed as soon as they are accepted and counted in
+//!   `server_connections_rejected_total{server="grpc"}`; a connection with
+//!   no call in flight for `max_connection_idle` (5m), or without a first
+//!   complete call within `header_read_timeout` (10s), is closed; `accept()`
+//!   errors such as running out of file descriptors back off and serving
+//!   goes on (Envoy's connection limit, nginx's timeouts);
 //! - **`grpc.health.v1`** (tonic-health) following the service's readiness:
 //!   `SERVING` while ready, `NOT_SERVING` from the moment shutdown starts —
 //!   see [`health`] for the details;
@@ -68,7 +76,9 @@
 //!
 //! [`GrpcSettings`] is the `[grpc]` section: `listen` and `server`
 //! ([`boost_rpc::server::ServerSettings`]: `concurrency_limit`,
-//! `request_timeout`, `max_request_size`, keepalive, HTTP/2, `reflection`).
+//! `request_timeout`, `max_request_size`, keepalive, HTTP/2, `reflection`,
+//! `max_connections`, `probe_connections`, `max_connection_idle`,
+//! `header_read_timeout`).
 //!
 //! Port `0` picks a free port; call [`GrpcServer::bind`] first to learn it:
 //!

@@ -7,12 +7,14 @@ use boost_rpc::server::stack;
 use prost::Message;
 use tonic::service::Routes;
 use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
 
 use super::error::GrpcError;
 use super::health;
 use super::settings::GrpcSettings;
 use crate::Lifecycle;
+use crate::connections::{
+    self, Acceptor, ActivityLayer, ConnectionLimits, Registry, TrackedStream,
+};
 
 /// A gRPC server for a service: the user's routes, `grpc.health.v1`, and
 /// (when `grpc.server.reflection` is on) `grpc.reflection.v1`, all under
@@ -146,14 +148,29 @@ impl GrpcServer {
             lifecycle.clone(),
         ));
 
-        // tonic leaves Nagle on for sockets it is handed: ~6x slower unary calls.
-        let incoming = TcpIncoming::from(listener)
-            .with_nodelay(Some(true))
-            .with_keepalive(settings.server.tcp_keepalive);
-        tracing::info!(grpc = %addr, reflection = settings.server.reflection, "gRPC server listening");
+        // The kit's accept loop, not tonic's `TcpIncoming`: a connection cap,
+        // `TCP_NODELAY` (tonic leaves Nagle on for sockets it is handed: ~6x
+        // slower unary calls), back-off on `accept()` errors, and idle and
+        // header-read timeouts (see `crate::connections`).
+        let limits = connection_limits(&settings.server);
+        connections::describe();
+        let registry = std::sync::Arc::new(Registry::default());
+        let acceptor = Acceptor::new(listener, limits, settings.server.tcp_keepalive);
+        let accepted = std::sync::Arc::clone(&registry);
+        let incoming = futures::stream::unfold(acceptor, move |mut acceptor| {
+            let registry = std::sync::Arc::clone(&accepted);
+            async move {
+                let admitted = acceptor.accept().await;
+                let stream = TrackedStream::new(admitted, limits, Some(registry));
+                Some((Ok::<_, std::io::Error>(stream), acceptor))
+            }
+        });
+        tracing::info!(grpc = %addr, reflection = settings.server.reflection,
+            max_connections = limits.max_connections, "gRPC server listening");
         let served = settings
             .server
             .apply(Server::builder())
+            .layer(ActivityLayer(registry))
             .layer(stack(&settings.server))
             .add_routes(routes)
             .serve_with_incoming_shutdown(incoming, lifecycle.stop_accepting())
@@ -161,6 +178,18 @@ impl GrpcServer {
         health.abort();
         tracing::info!(grpc = %addr, "gRPC server stopped; in-flight calls finished");
         served.map_err(GrpcError::Serve)
+    }
+}
+
+/// The gRPC server's connection bounds (`grpc.server.*`).
+fn connection_limits(server: &boost_rpc::server::ServerSettings) -> ConnectionLimits {
+    ConnectionLimits {
+        server: "grpc",
+        max_connections: server.max_connections,
+        probe_connections: server.probe_connections,
+        idle_timeout: server.max_connection_idle,
+        header_read_timeout: server.header_read_timeout,
+        http1: false,
     }
 }
 
