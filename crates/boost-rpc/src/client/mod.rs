@@ -35,6 +35,11 @@
 //! 6. [`eject`]: endpoints failing 5 times in a row, or below 80% success,
 //!    are ejected for a growing, jittered time and readmitted by one probe;
 //!    endpoints whose connect failed wait out gRPC's reconnect backoff.
+//! 7. [`sanitize`]: what the upstream sends back is checked before tonic
+//!    reads it — metadata over `max_response_metadata_size` (64 KiB) fails
+//!    that call alone with RESOURCE_EXHAUSTED, malformed status details are
+//!    dropped rather than panicking — and each attempt is counted with its
+//!    real status.
 //!
 //! Endpoints come from `endpoints`, a fixed list, or from `dns.name`, re-resolved
 //! every `dns.refresh` (through a [`Resolver`]: the system's, or one given to
@@ -85,6 +90,7 @@ mod metrics;
 pub mod observe;
 mod options;
 pub mod retry;
+pub mod sanitize;
 mod settings;
 mod stack;
 mod validate;

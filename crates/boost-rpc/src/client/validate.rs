@@ -31,6 +31,16 @@ pub(crate) fn client(settings: &ClientSettings, problems: &mut Problems) {
             problems.add(&format!("endpoints.{i}"), why);
         }
     }
+    let metadata = settings.max_response_metadata_size.as_u64();
+    if !(1024..=16 << 20).contains(&metadata) {
+        problems.add(
+            "max_response_metadata_size",
+            format!(
+                "is {metadata} bytes; must be from 1 KiB to 16 MiB (default \"64 KiB\"): \
+                 below, ordinary statuses fail; above, HTTP/2 itself refuses the header block"
+            ),
+        );
+    }
     let dns_named = settings.dns.as_ref().is_some_and(|d| !d.name.is_empty());
     if settings.endpoints.is_empty() && !dns_named {
         problems.add(
