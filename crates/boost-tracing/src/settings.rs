@@ -286,6 +286,24 @@ mod tests {
     }
 
     #[test]
+    fn max_field_value_size_is_refused_outside_its_range_naming_the_key() {
+        use boost_config::Problems;
+        let settings: TracingSettings = toml::from_str("max_field_value_size = \"8 KiB\"").unwrap();
+        assert_eq!(settings.max_field_value_bytes(), 8 * 1024);
+        assert!(Problems::of("tracing", &settings).is_empty());
+        for bad in ["10 B", "2 MiB"] {
+            let settings: TracingSettings =
+                toml::from_str(&format!("max_field_value_size = \"{bad}\"")).unwrap();
+            let problems = Problems::of("tracing", &settings);
+            assert_eq!(
+                problems.keys().collect::<Vec<_>>(),
+                ["tracing.max_field_value_size"],
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn unknown_keys_are_rejected() {
         let err = toml::from_str::<TracingSettings>("fromat = \"json\"").unwrap_err();
         assert!(err.to_string().contains("fromat"), "{err}");

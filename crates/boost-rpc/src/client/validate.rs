@@ -227,6 +227,14 @@ mod tests {
             assert_eq!(refused_keys(&settings), [format!("profiles.{key}")]);
         };
         refused(|s| s.retry.max_attempts = 0, "retry.max_attempts");
+        refused(
+            |s| s.max_response_metadata_size = boost_config::ByteSize::b(100),
+            "max_response_metadata_size",
+        );
+        refused(
+            |s| s.max_response_metadata_size = boost_config::ByteSize::gib(1),
+            "max_response_metadata_size",
+        );
         refused(|s| s.retry.budget_ttl = Duration::ZERO, "retry.budget_ttl");
         refused(
             |s| s.retry.budget_ttl = Duration::from_secs(600),
