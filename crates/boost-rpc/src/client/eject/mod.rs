@@ -170,10 +170,8 @@ struct ProbeGuard {
 
 impl Drop for ProbeGuard {
     fn drop(&mut self) {
-        if !self.done {
-            if self.admission == Admission::Probe {
-                self.health.release_probe();
-            }
+        if !self.done && self.admission == Admission::Probe {
+            self.health.release_probe();
         }
     }
 }
