@@ -261,25 +261,42 @@ async fn malformed_status_details_give_the_caller_the_status_not_a_panic() {
     }
 }
 
-/// `rpc_client_attempts_total` of `client` by outcome, from one snapshot
-/// (a snapshot drains the counters).
-fn attempts(client: &str) -> std::collections::HashMap<String, u64> {
-    let mut by_outcome = std::collections::HashMap::new();
-    for (key, _, _, value) in metrics().snapshot().into_vec() {
+type Snapshot = Vec<(
+    metrics_util::CompositeKey,
+    Option<metrics::Unit>,
+    Option<metrics::SharedString>,
+    DebugValue,
+)>;
+
+/// Counts of `metric` for `client`, by the value of `label` (a histogram
+/// counts its samples), from one snapshot (a snapshot drains the counters).
+fn by_label(
+    snapshot: &Snapshot,
+    metric: &str,
+    client: &str,
+    label: &str,
+) -> std::collections::HashMap<String, u64> {
+    let mut counts = std::collections::HashMap::new();
+    for (key, _, _, value) in snapshot {
         let key = key.key();
-        if key.name() != "rpc_client_attempts_total"
+        if key.name() != metric
             || !key
                 .labels()
                 .any(|l| l.key() == "client" && l.value() == client)
         {
             continue;
         }
-        let outcome = key.labels().find(|l| l.key() == "outcome").unwrap();
-        if let DebugValue::Counter(n) = value {
-            *by_outcome.entry(outcome.value().to_owned()).or_default() += n;
-        }
+        let Some(by) = key.labels().find(|l| l.key() == label) else {
+            continue;
+        };
+        let n = match value {
+            DebugValue::Counter(n) => *n,
+            DebugValue::Histogram(samples) => samples.len() as u64,
+            DebugValue::Gauge(_) => 0,
+        };
+        *counts.entry(by.value().to_owned()).or_default() += n;
     }
-    by_outcome
+    counts
 }
 
 #[tokio::test]
@@ -293,7 +310,13 @@ async fn attempts_are_counted_with_the_status_the_caller_gets() {
     let err = get(&profiles, "bad-details-trailers").await.unwrap_err();
     assert_eq!(err.code(), Code::NotFound, "{err:?}");
     get(&profiles, "ada").await.unwrap();
-    let counted = attempts("attempt-outcomes");
+    let snapshot: Snapshot = metrics().snapshot().into_vec();
+    let counted = by_label(
+        &snapshot,
+        "rpc_client_attempts_total",
+        "attempt-outcomes",
+        "outcome",
+    );
     assert_eq!(
         counted.get("INTERNAL"),
         Some(&1),
@@ -305,4 +328,12 @@ async fn attempts_are_counted_with_the_status_the_caller_gets() {
         "the status in trailers: {counted:?}"
     );
     assert_eq!(counted.get("OK"), Some(&1), "{counted:?}");
+    let calls = by_label(
+        &snapshot,
+        "rpc_client_call_duration_seconds",
+        "attempt-outcomes",
+        "rpc_status_code",
+    );
+    assert_eq!(calls.get("INTERNAL"), Some(&1), "the call, too: {calls:?}");
+    assert_eq!(calls.get("NOT_FOUND"), Some(&1), "{calls:?}");
 }

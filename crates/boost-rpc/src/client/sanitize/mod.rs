@@ -44,6 +44,7 @@ use tonic::body::Body;
 use tower::{Layer, Service};
 
 use self::attempt::Attempt;
+pub(crate) use self::body::Framing;
 use self::future::ResponseFuture;
 use super::metrics::EndpointMetrics;
 use crate::RpcError;
