@@ -6,20 +6,29 @@
 use std::sync::Arc;
 
 use crate::client::balance::{Balance, EndpointSet};
+use tower::Layer;
+
 use crate::client::eject::{Eject, Health};
+use crate::client::sanitize::{Sanitize, SanitizeLayer};
 use crate::client::{ClientMetrics, ClientSettings};
 
 /// The bottom of a client's stack over one endpoint, as
-/// [`client()`](crate::client()) builds it: `service` behind ejection (with
-/// the client's endpoint metrics, key `key`), and a balancer over that one
-/// endpoint that sees its health.
+/// [`client()`](crate::client()) builds it: `service` with its answers
+/// checked (counting attempts) behind ejection (with the client's endpoint
+/// metrics, key `key`), and a balancer over that one endpoint that sees its
+/// health.
 pub fn endpoint<S: Clone>(
     client: &str,
     settings: &ClientSettings,
     key: &str,
     service: S,
-) -> (Eject<S>, Balance<Eject<S>>) {
+) -> (Eject<Sanitize<S>>, Balance<Eject<Sanitize<S>>>) {
     let metrics = ClientMetrics::new(client);
+    let service = SanitizeLayer::with_metrics(
+        settings.max_response_metadata_bytes(),
+        metrics.endpoint(key),
+    )
+    .layer(service);
     let health = Arc::new(Health::new(
         settings.ejection.clone(),
         settings.reconnect.clone(),

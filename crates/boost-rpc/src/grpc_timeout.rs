@@ -116,4 +116,49 @@ mod tests {
             assert_eq!(parse(format(d).as_bytes()), Some(d));
         }
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// The longest value the spec allows: 99,999,999 hours.
+        const LONGEST: Duration = Duration::from_secs(99_999_999 * 3600);
+
+        proptest! {
+            #[test]
+            fn any_bytes_parse_without_panic_to_a_bounded_duration(
+                bytes in proptest::collection::vec(any::<u8>(), 0..32)
+            ) {
+                if let Some(d) = parse(&bytes) {
+                    prop_assert!(bytes.len() >= 2 && bytes.len() <= MAX_LEN);
+                    prop_assert!(d <= LONGEST);
+                    // A deadline from it never overflows the clock.
+                    prop_assert!(std::time::Instant::now().checked_add(d).is_some());
+                }
+            }
+
+            #[test]
+            fn valid_values_parse_and_round_trip_exactly(
+                digits in "[0-9]{1,8}",
+                unit in prop::sample::select(vec!['H', 'M', 'S', 'm', 'u', 'n']),
+            ) {
+                let value = format!("{digits}{unit}");
+                let d = parse(value.as_bytes()).expect("a valid grpc-timeout");
+                prop_assert_eq!(parse(format(d).as_bytes()), Some(d));
+            }
+
+            #[test]
+            fn any_duration_encodes_in_nine_bytes_rounded_down(
+                secs in 0u64..(1 << 48), nanos in 0u32..1_000_000_000
+            ) {
+                let d = Duration::new(secs, nanos);
+                let mut buf = [0u8; MAX_LEN];
+                let encoded = encode(d, &mut buf).to_vec();
+                prop_assert!(encoded.len() <= MAX_LEN);
+                let back = parse(&encoded).expect("what we write, we read");
+                prop_assert!(back <= d.min(LONGEST));
+            }
+        }
+    }
 }

@@ -65,6 +65,9 @@
 //! Handlers return [`ServiceError`] for failures a caller should understand: a
 //! gRPC code, a safe message and a machine-readable reason
 //! (`google.rpc.ErrorInfo`); an internal error's details are logged, never sent.
+//! What a status carries is bounded ([`status_bound`]: messages ≤ 1 KiB,
+//! details ≤ 4 KiB), so an input a handler echoes cannot make megabytes of
+//! trailers; [`ServiceError::check_length`] refuses an oversized field up front.
 //!
 //! ```
 //! use boost_rpc::ServiceError;
@@ -112,6 +115,7 @@ mod grpc_timeout;
 mod method_cache;
 pub mod server;
 mod service_error;
+pub mod status_bound;
 mod status_code;
 pub use service_error::{Detail, ServiceError, set_error_domain};
 

@@ -55,6 +55,25 @@
 //! }
 //! ```
 //!
+//! # Bounded by construction
+//!
+//! A handler often echoes its input into an error (`no profile named …`).
+//! So that no input can make megabytes of trailers, the message is cut to
+//! [`MAX_STATUS_MESSAGE_BYTES`](crate::status_bound::MAX_STATUS_MESSAGE_BYTES)
+//! (1 KiB, noting the original length), each metadata value to 256 bytes,
+//! and details that still exceed 4 KiB are sent without their metadata.
+//! Better still, refuse oversized fields before using them:
+//!
+//! ```
+//! use boost_rpc::ServiceError;
+//!
+//! let name = "x".repeat(1 << 20);
+//! let err = ServiceError::check_length("name", &name, 1..=256).unwrap_err();
+//! let status = tonic::Status::from(err);
+//! assert_eq!(status.code(), tonic::Code::InvalidArgument);
+//! assert_eq!(status.message(), "name is 1048576 bytes long; at most 256 are accepted");
+//! ```
+//!
 //! # The error domain
 //!
 //! `ErrorInfo.domain` names the service that produced the error. It is set
@@ -67,6 +86,10 @@ use std::fmt;
 use std::sync::OnceLock;
 
 use tonic::Code;
+
+use crate::status_bound::{
+    MAX_ERROR_METADATA_VALUE_BYTES, MAX_STATUS_DETAILS_BYTES, MAX_STATUS_MESSAGE_BYTES, truncate,
+};
 use tonic_types::{ErrorDetails, StatusExt};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -261,6 +284,49 @@ impl ServiceError {
         self
     }
 
+    /// Checks that the request field `field` is `allowed.start()` to
+    /// `allowed.end()` bytes long; otherwise an `INVALID_ARGUMENT` saying
+    /// so (reason `FIELD_TOO_LONG` or `FIELD_TOO_SHORT`, metadata `field`),
+    /// which does not echo the value.
+    ///
+    /// ```
+    /// # use boost_rpc::ServiceError;
+    /// assert!(ServiceError::check_length("name", "ada", 1..=256).is_ok());
+    /// let empty = ServiceError::check_length("name", "", 1..=256).unwrap_err();
+    /// assert_eq!(empty.message(), "name must not be empty");
+    /// assert_eq!(empty.reason(), "FIELD_TOO_SHORT");
+    /// ```
+    ///
+    /// # Errors
+    /// The `INVALID_ARGUMENT` above when the length is outside `allowed`.
+    pub fn check_length(
+        field: &str,
+        value: &str,
+        allowed: std::ops::RangeInclusive<usize>,
+    ) -> Result<(), ServiceError> {
+        let len = value.len();
+        if allowed.contains(&len) {
+            return Ok(());
+        }
+        let (min, max) = (*allowed.start(), *allowed.end());
+        let (message, reason) = if len > max {
+            (
+                format!("{field} is {len} bytes long; at most {max} are accepted"),
+                "FIELD_TOO_LONG",
+            )
+        } else if len == 0 {
+            (format!("{field} must not be empty"), "FIELD_TOO_SHORT")
+        } else {
+            (
+                format!("{field} is {len} bytes long; at least {min} are needed"),
+                "FIELD_TOO_SHORT",
+            )
+        };
+        Err(ServiceError::invalid_argument(message)
+            .with_reason(reason)
+            .with_metadata("field", truncate(field, MAX_ERROR_METADATA_VALUE_BYTES)))
+    }
+
     /// The gRPC code the caller receives.
     pub fn code(&self) -> Code {
         self.0.code
@@ -311,8 +377,34 @@ impl From<ServiceError> for tonic::Status {
             .map(Cow::into_owned)
             .or_else(|| DEFAULT_DOMAIN.get().cloned())
             .unwrap_or_default();
-        let details = ErrorDetails::with_error_info(detail.reason, domain, detail.metadata);
-        tonic::Status::with_error_details(code, detail.message, details)
+        let message = truncate(&detail.message, MAX_STATUS_MESSAGE_BYTES).into_owned();
+        let reason = truncate(&detail.reason, MAX_ERROR_METADATA_VALUE_BYTES).into_owned();
+        let domain = truncate(&domain, MAX_ERROR_METADATA_VALUE_BYTES).into_owned();
+        let metadata: HashMap<String, String> = detail
+            .metadata
+            .into_iter()
+            .map(|(k, v)| {
+                let bound = |s: String| match truncate(&s, MAX_ERROR_METADATA_VALUE_BYTES) {
+                    Cow::Borrowed(_) => s,
+                    Cow::Owned(cut) => cut,
+                };
+                (bound(k), bound(v))
+            })
+            .collect();
+        let status = tonic::Status::with_error_details(
+            code,
+            message.clone(),
+            ErrorDetails::with_error_info(reason.clone(), domain.clone(), metadata),
+        );
+        if status.details().len() <= MAX_STATUS_DETAILS_BYTES {
+            return status;
+        }
+        // Many entries: the reason and domain still fit, the metadata not.
+        tonic::Status::with_error_details(
+            code,
+            message,
+            ErrorDetails::with_error_info(reason, domain, HashMap::new()),
+        )
     }
 }
 
@@ -357,6 +449,13 @@ fn reason_for(code: Code) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The headers (trailers) `status` is sent as.
+    fn headers_of(status: &tonic::Status) -> http::HeaderMap {
+        let mut headers = http::HeaderMap::new();
+        status.add_header(&mut headers).unwrap();
+        headers
+    }
 
     #[derive(Debug, thiserror::Error)]
     #[error("loading profile")]
@@ -438,6 +537,60 @@ mod tests {
         assert_eq!(internal.to_string(), "internal error (INTERNAL): disk full");
         assert!(std::error::Error::source(&internal).is_some());
         assert!(std::error::Error::source(&ServiceError::aborted("x")).is_none());
+    }
+
+    #[test]
+    fn an_echoed_huge_input_makes_a_bounded_status() {
+        let name = "n".repeat(1 << 20);
+        let err = ServiceError::not_found(format!("no profile named {name:?}"))
+            .with_reason("PROFILE_NOT_FOUND")
+            .with_metadata("name", name.clone());
+        let status = tonic::Status::from(err);
+        assert!(status.message().len() <= MAX_STATUS_MESSAGE_BYTES);
+        assert!(
+            status.message().ends_with("(1048595 bytes)"),
+            "{}",
+            status.message()
+        );
+        assert!(status.details().len() <= MAX_STATUS_DETAILS_BYTES);
+        let info = status.get_details_error_info().unwrap();
+        assert_eq!(info.reason, "PROFILE_NOT_FOUND");
+        assert!(info.metadata["name"].len() <= MAX_ERROR_METADATA_VALUE_BYTES);
+        let headers = headers_of(&status);
+        let total: usize = headers
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.len())
+            .sum();
+        assert!(total < 8 * 1024, "{total} bytes of trailers");
+    }
+
+    #[test]
+    fn many_metadata_entries_drop_the_metadata_keep_the_reason() {
+        let mut err = ServiceError::invalid_argument("bad").with_reason("BAD_INPUT");
+        for i in 0..100 {
+            err = err.with_metadata(format!("key{i}"), "v".repeat(200));
+        }
+        let status = tonic::Status::from(err);
+        assert!(status.details().len() <= MAX_STATUS_DETAILS_BYTES);
+        let info = status.get_details_error_info().unwrap();
+        assert_eq!(info.reason, "BAD_INPUT");
+        assert!(info.metadata.is_empty());
+    }
+
+    #[test]
+    fn check_length_refuses_without_echoing() {
+        let long = "secret-ish".repeat(100);
+        let err = ServiceError::check_length("name", &long, 1..=256).unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument);
+        assert_eq!(err.reason(), "FIELD_TOO_LONG");
+        assert!(!err.message().contains("secret"));
+        assert_eq!(err.detail().metadata()["field"], "name");
+        let short = ServiceError::check_length("code", "ab", 3..=8).unwrap_err();
+        assert_eq!(
+            short.message(),
+            "code is 2 bytes long; at least 3 are needed"
+        );
+        assert!(ServiceError::check_length("name", &"x".repeat(256), 1..=256).is_ok());
     }
 
     #[test]

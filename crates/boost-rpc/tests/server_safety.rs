@@ -93,3 +93,94 @@ async fn request_larger_than_the_limit_is_refused() {
     // Small requests still pass.
     assert!(client.say_hello(hello("ada")).await.is_ok());
 }
+
+/// Serves `greeter` as `boost-service` does: the stack, and tonic's own
+/// per-message limits from the same settings (`MessageLimits`).
+async fn serve_with_message_limits<G: boost_test_proto::greeter_server::Greeter>(
+    settings: ServerSettings,
+    greeter: G,
+) -> std::net::SocketAddr {
+    use boost_test_proto::greeter_server::GreeterServer;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    let server = GreeterServer::new(greeter)
+        .max_decoding_message_size(settings.max_request_message_bytes())
+        .max_encoding_message_size(settings.max_response_message_bytes());
+    let router = settings
+        .apply(tonic::transport::Server::builder())
+        .layer(boost_rpc::server::stack(&settings))
+        .add_service(server);
+    tokio::spawn(router.serve_with_incoming(incoming));
+    addr
+}
+
+#[tokio::test]
+async fn a_message_over_tonics_per_message_limit_is_resource_exhausted_as_documented() {
+    let mut settings = ServerSettings::default();
+    // Over one HTTP/2 frame (16 KiB), so that tonic reads the message's
+    // length before the stack has seen more than the limit.
+    settings.max_request_size = boost_config::ByteSize::kib(64);
+    let addr = serve_with_message_limits(settings, TestGreeter::default()).await;
+    let mut client = client(addr).await;
+
+    let status = client
+        .say_hello(hello(&"x".repeat(100_000)))
+        .await
+        .unwrap_err();
+    // tonic's decoder says OUT_OF_RANGE; the docs (and grpc-go) say RESOURCE_EXHAUSTED.
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
+    assert!(client.say_hello(hello("ada")).await.is_ok());
+}
+
+/// Echoes the name into a raw `tonic::Status`, as a careless handler would.
+struct Echoing;
+
+#[tonic::async_trait]
+impl boost_test_proto::greeter_server::Greeter for Echoing {
+    async fn say_hello(
+        &self,
+        request: tonic::Request<boost_test_proto::HelloRequest>,
+    ) -> Result<tonic::Response<boost_test_proto::HelloReply>, tonic::Status> {
+        let name = request.into_inner().name;
+        Err(tonic::Status::with_details(
+            tonic::Code::NotFound,
+            format!("nobody named {name}"),
+            name.into_bytes().into(),
+        ))
+    }
+}
+
+#[tokio::test]
+async fn a_handlers_status_echoing_a_huge_input_is_bounded_on_the_wire() {
+    let mut settings = ServerSettings::default();
+    settings.max_request_size = boost_config::ByteSize::mib(2);
+    let addr = serve_with_message_limits(settings, Echoing).await;
+    // A client that accepts large headers, to see what the server sends.
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .http2_max_header_list_size(16 << 20)
+        .connect()
+        .await
+        .unwrap();
+    let mut client = boost_test_proto::greeter_client::GreeterClient::new(channel)
+        .max_decoding_message_size(4 << 20)
+        .max_encoding_message_size(4 << 20);
+    let status = client
+        .say_hello(hello(&"ü".repeat(1 << 19)))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::NotFound, "{:?}", status.code());
+    assert!(
+        status.message().len() <= 1024,
+        "{} bytes",
+        status.message().len()
+    );
+    assert!(status.message().starts_with("nobody named üü"));
+    assert!(
+        status.message().ends_with("(1048589 bytes)"),
+        "{}",
+        status.message()
+    );
+    assert!(status.details().is_empty(), "1 MiB of details dropped");
+}

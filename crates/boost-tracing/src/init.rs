@@ -220,6 +220,7 @@ impl Builder {
             redactor,
             sink.clone(),
             settings.rate_limit.per_second,
+            settings.max_field_value_bytes(),
         );
         // The filter is the outermost layer: a callsite it disables gets `Interest::never`
         // and costs ~1 ns; the per-layer filter on the OpenTelemetry layer cannot turn that

@@ -50,6 +50,8 @@ pub(crate) struct LogLayer {
     sink: Arc<dyn LineSink>,
     limiter: Option<RateLimiter>,
     dispatch: DispatchCell,
+    /// `tracing.max_field_value_size`, in bytes.
+    max_value: usize,
 }
 
 impl LogLayer {
@@ -59,6 +61,7 @@ impl LogLayer {
         redactor: Redactor,
         sink: Arc<dyn LineSink>,
         per_second: u32,
+        max_value: usize,
     ) -> Self {
         let format = format.resolve();
         let mut service_json = b"\"service\":\"".to_vec();
@@ -76,6 +79,7 @@ impl LogLayer {
             sink,
             limiter: (per_second > 0).then(|| RateLimiter::new(per_second)),
             dispatch: DispatchCell::default(),
+            max_value,
         }
     }
 
@@ -88,7 +92,7 @@ impl LogLayer {
             message,
             fields,
         } = b;
-        let mut visitor = FieldWriter::new(fields, Style::Json, &self.redactor);
+        let mut visitor = FieldWriter::new(fields, Style::Json, &self.redactor, self.max_value);
         visitor.message = Some(message);
         visitor.reserved = RESERVED;
         event.record(&mut visitor);
@@ -139,7 +143,7 @@ impl LogLayer {
             message,
             fields,
         } = b;
-        let mut visitor = FieldWriter::new(fields, Style::Text, &self.redactor);
+        let mut visitor = FieldWriter::new(fields, Style::Text, &self.redactor, self.max_value);
         visitor.message = Some(message);
         event.record(&mut visitor);
         let meta = event.metadata();
@@ -290,7 +294,8 @@ where
 
     fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, ctx: Context<'_, S>) {
         let mut rendered = Vec::new();
-        let mut visitor = FieldWriter::new(&mut rendered, self.style, &self.redactor);
+        let mut visitor =
+            FieldWriter::new(&mut rendered, self.style, &self.redactor, self.max_value);
         visitor.reserved = SPAN_RESERVED;
         attrs.record(&mut visitor);
         if let Some(span) = ctx.span(id) {
@@ -302,7 +307,8 @@ where
         let Some(span) = ctx.span(id) else { return };
         let mut ext = span.extensions_mut();
         if let Some(fields) = ext.get_mut::<SpanFields>() {
-            let mut visitor = FieldWriter::new(&mut fields.0, self.style, &self.redactor);
+            let mut visitor =
+                FieldWriter::new(&mut fields.0, self.style, &self.redactor, self.max_value);
             visitor.reserved = SPAN_RESERVED;
             visitor.any = !visitor.out.is_empty();
             values.record(&mut visitor);

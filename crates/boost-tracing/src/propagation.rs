@@ -209,4 +209,76 @@ mod tests {
         headers.insert("traceparent", HeaderValue::from_static("00-nothex-zz-01"));
         assert!(!extract_headers(&headers).span().span_context().is_valid());
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn headers(traceparent: &[u8], tracestate: &[u8]) -> HeaderMap {
+            let mut headers = HeaderMap::new();
+            for (name, value) in [("traceparent", traceparent), ("tracestate", tracestate)] {
+                if let Ok(value) = HeaderValue::from_bytes(value) {
+                    headers.insert(name, value);
+                }
+            }
+            headers
+        }
+
+        proptest! {
+            #[test]
+            fn arbitrary_headers_extract_without_panic_and_without_growing(
+                traceparent in proptest::collection::vec(any::<u8>(), 0..128),
+                tracestate in proptest::collection::vec(any::<u8>(), 0..512),
+            ) {
+                let cx = extract_headers(&headers(&traceparent, &tracestate));
+                let mut out = HeaderMap::new();
+                inject_headers(&cx, &mut out);
+                if let Some(tp) = out.get("traceparent") {
+                    prop_assert_eq!(tp.len(), 55);
+                }
+                if let Some(ts) = out.get("tracestate") {
+                    prop_assert!(ts.len() <= tracestate.len(), "{} > {}", ts.len(), tracestate.len());
+                }
+            }
+
+            #[test]
+            fn near_valid_traceparents_extract_without_panic(
+                value in "[0-9a-fA-F]{2}-[0-9a-fA-F-]{30,34}-[0-9a-f]{14,18}-[0-9a-z]{1,3}(-.{0,8})?",
+                tracestate in "([a-z0-9_*/@-]{0,12}=[ -~]{0,12},?){0,40}",
+            ) {
+                let cx = extract_headers(&headers(value.as_bytes(), tracestate.as_bytes()));
+                let span = cx.span();
+                let sc = span.span_context();
+                if sc.is_valid() {
+                    prop_assert_ne!(sc.trace_id(), TraceId::INVALID);
+                    prop_assert_ne!(sc.span_id(), SpanId::INVALID);
+                }
+            }
+
+            #[test]
+            fn valid_contexts_round_trip(
+                trace in 1u128..,
+                span_id in 1u64..,
+                sampled in any::<bool>(),
+                vendor in "[a-z][a-z0-9_-]{0,10}",
+                value in "[!-+--<>-~]{1,16}",
+            ) {
+                let flags = if sampled { TraceFlags::SAMPLED } else { TraceFlags::default() };
+                let state = TraceState::from_key_value([(vendor.as_str(), value.as_str())]).unwrap();
+                let sc = SpanContext::new(
+                    TraceId::from(trace), SpanId::from(span_id), flags, true, state,
+                );
+                let mut headers = HeaderMap::new();
+                inject_headers(&Context::new().with_remote_span_context(sc.clone()), &mut headers);
+                let back = extract_headers(&headers);
+                let span = back.span();
+                let got = span.span_context();
+                prop_assert_eq!(got.trace_id(), sc.trace_id());
+                prop_assert_eq!(got.span_id(), sc.span_id());
+                prop_assert_eq!(got.is_sampled(), sampled);
+                prop_assert_eq!(got.trace_state().get(&vendor), Some(value.as_str()));
+            }
+        }
+    }
 }

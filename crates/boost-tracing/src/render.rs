@@ -1,6 +1,10 @@
 //! Writing field values into a line buffer: JSON (escaped, typed) or text (`key=value`),
 //! redacting as it goes. No intermediate `String`s: `Debug` values are formatted straight into
 //! the buffer through an escaping adapter.
+//!
+//! Every string value (and the message) is bounded to `tracing.max_field_value_size` bytes:
+//! past it the value is cut on a UTF-8 boundary and ends with `…[truncated, N bytes]`, N the
+//! whole value's length, so one caller's 1 MiB input never makes a 1 MB log line.
 
 use std::fmt::{self, Write as _};
 
@@ -43,10 +47,17 @@ pub(crate) struct FieldWriter<'a> {
     pub(crate) reserved: &'static [&'static str],
     /// Whether a field has been written already (for the separator).
     pub(crate) any: bool,
+    /// The most bytes of one value written (`tracing.max_field_value_size`).
+    pub(crate) max_value: usize,
 }
 
 impl<'a> FieldWriter<'a> {
-    pub(crate) fn new(out: &'a mut Vec<u8>, style: Style, redactor: &'a Redactor) -> Self {
+    pub(crate) fn new(
+        out: &'a mut Vec<u8>,
+        style: Style,
+        redactor: &'a Redactor,
+        max_value: usize,
+    ) -> Self {
         Self {
             any: false,
             out,
@@ -54,6 +65,7 @@ impl<'a> FieldWriter<'a> {
             style,
             redactor,
             reserved: &[],
+            max_value,
         }
     }
 
@@ -90,10 +102,7 @@ impl<'a> FieldWriter<'a> {
 
     fn str_value(&mut self, value: &str) {
         self.out.push(b'"');
-        match self.style {
-            Style::Json => escape_json(self.out, value),
-            Style::Text => escape_text(self.out, value),
-        }
+        escape_bounded(self.out, self.style, value, self.max_value);
         self.out.push(b'"');
     }
 
@@ -106,15 +115,28 @@ impl<'a> FieldWriter<'a> {
     }
 
     fn display_value(&mut self, value: &dyn fmt::Display) {
-        match self.style {
-            Style::Json => {
-                self.out.push(b'"');
-                let _ = write!(JsonEscaper(self.out), "{value}");
-                self.out.push(b'"');
-            }
-            Style::Text => {
-                let _ = write!(TextEscaper(self.out), "{value}");
-            }
+        let quoted = self.style == Style::Json;
+        if quoted {
+            self.out.push(b'"');
+        }
+        let mut w = Bounded::new(self.out, self.style, self.max_value);
+        let _ = write!(w, "{value}");
+        w.finish();
+        if quoted {
+            self.out.push(b'"');
+        }
+    }
+
+    fn debug_value(&mut self, value: &dyn fmt::Debug) {
+        let quoted = self.style == Style::Json;
+        if quoted {
+            self.out.push(b'"');
+        }
+        let mut w = Bounded::new(self.out, self.style, self.max_value);
+        let _ = write!(w, "{value:?}");
+        w.finish();
+        if quoted {
+            self.out.push(b'"');
         }
     }
 
@@ -167,12 +189,9 @@ impl Visit for FieldWriter<'_> {
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        let style = self.style;
+        let (style, max) = (self.style, self.max_value);
         if let Some(msg) = self.message_target(field) {
-            match style {
-                Style::Json => escape_json(msg, value),
-                Style::Text => escape_text(msg, value),
-            }
+            escape_bounded(msg, style, value, max);
             return;
         }
         if self.key(field.name()) {
@@ -187,45 +206,103 @@ impl Visit for FieldWriter<'_> {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        let style = self.style;
+        let (style, max) = (self.style, self.max_value);
         if let Some(msg) = self.message_target(field) {
-            let _ = match style {
-                Style::Json => write!(JsonEscaper(msg), "{value:?}"),
-                Style::Text => write!(TextEscaper(msg), "{value:?}"),
-            };
+            let mut w = Bounded::new(msg, style, max);
+            let _ = write!(w, "{value:?}");
+            w.finish();
             return;
         }
         if self.key(field.name()) {
-            match self.style {
-                Style::Json => {
-                    self.out.push(b'"');
-                    let _ = write!(JsonEscaper(self.out), "{value:?}");
-                    self.out.push(b'"');
-                }
-                Style::Text => {
-                    let _ = write!(TextEscaper(self.out), "{value:?}");
-                }
-            }
+            self.debug_value(value);
         }
     }
 }
 
-/// `fmt::Write` into a buffer, JSON-string-escaping everything written.
-pub(crate) struct JsonEscaper<'a>(pub(crate) &'a mut Vec<u8>);
-
-impl fmt::Write for JsonEscaper<'_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        escape_json(self.0, s);
-        Ok(())
+/// Appends at most `max` bytes of `value` (then the truncation note), escaped for `style`.
+/// The common case — a value under the bound — costs one comparison.
+pub(crate) fn escape_bounded(out: &mut Vec<u8>, style: Style, value: &str, max: usize) {
+    let shown = if value.len() <= max {
+        value
+    } else {
+        &value[..floor_char_boundary(value, max)]
+    };
+    match style {
+        Style::Json => escape_json(out, shown),
+        Style::Text => escape_text(out, shown),
+    }
+    if shown.len() < value.len() {
+        truncation_note(out, value.len());
     }
 }
 
-/// `fmt::Write` into a buffer, escaping control characters (one event stays one line).
-pub(crate) struct TextEscaper<'a>(pub(crate) &'a mut Vec<u8>);
+/// `…[truncated, N bytes]`.
+fn truncation_note(out: &mut Vec<u8>, len: usize) {
+    out.extend_from_slice("…[truncated, ".as_bytes());
+    out.extend_from_slice(itoa::Buffer::new().format(len).as_bytes());
+    out.extend_from_slice(b" bytes]");
+}
 
-impl fmt::Write for TextEscaper<'_> {
+/// The largest char boundary of `s` at or before `at`.
+fn floor_char_boundary(s: &str, at: usize) -> usize {
+    let mut at = at.min(s.len());
+    while !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+/// `fmt::Write` into a buffer, escaping for a style, keeping at most `max` bytes of what is
+/// written and counting the rest (formatting a huge `Debug` value still takes its time, but
+/// never its memory); [`finish`](Self::finish) adds the truncation note.
+pub(crate) struct Bounded<'a> {
+    out: &'a mut Vec<u8>,
+    style: Style,
+    max: usize,
+    shown: usize,
+    total: usize,
+    /// Something was cut: nothing later is shown (no gaps in a value).
+    closed: bool,
+}
+
+impl<'a> Bounded<'a> {
+    pub(crate) fn new(out: &'a mut Vec<u8>, style: Style, max: usize) -> Self {
+        Self {
+            out,
+            style,
+            max,
+            shown: 0,
+            total: 0,
+            closed: false,
+        }
+    }
+
+    /// Notes the truncation, if anything was cut.
+    pub(crate) fn finish(self) {
+        if self.total > self.shown {
+            truncation_note(self.out, self.total);
+        }
+    }
+}
+
+impl fmt::Write for Bounded<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        escape_text(self.0, s);
+        self.total += s.len();
+        if self.closed {
+            return Ok(());
+        }
+        let room = self.max - self.shown;
+        let shown = if s.len() <= room {
+            s
+        } else {
+            self.closed = true;
+            &s[..floor_char_boundary(s, room)]
+        };
+        self.shown += shown.len();
+        match self.style {
+            Style::Json => escape_json(self.out, shown),
+            Style::Text => escape_text(self.out, shown),
+        }
         Ok(())
     }
 }
@@ -290,6 +367,36 @@ mod tests {
         out.push(b'"');
         let back: String = serde_json::from_slice(&out).unwrap();
         assert_eq!(back, nasty);
+    }
+
+    #[test]
+    fn long_values_are_cut_on_a_char_boundary_with_their_length_noted() {
+        let value = "é".repeat(10); // 20 bytes
+        let mut out = Vec::new();
+        escape_bounded(&mut out, Style::Json, &value, 5);
+        assert_eq!(String::from_utf8(out).unwrap(), "éé…[truncated, 20 bytes]");
+        let mut out = Vec::new();
+        escape_bounded(&mut out, Style::Json, "short", 5);
+        assert_eq!(out, b"short");
+    }
+
+    #[test]
+    fn formatted_values_are_bounded_however_they_are_written() {
+        use std::fmt::Write as _;
+        let mut out = Vec::new();
+        let mut w = Bounded::new(&mut out, Style::Text, 4);
+        for piece in ["ab", "cde", "f"] {
+            w.write_str(piece).unwrap();
+        }
+        w.finish();
+        assert_eq!(String::from_utf8(out).unwrap(), "abcd…[truncated, 6 bytes]");
+        let mut out = Vec::new();
+        let mut w = Bounded::new(&mut out, Style::Text, 4);
+        for piece in ["ab", "cd"] {
+            w.write_str(piece).unwrap();
+        }
+        w.finish();
+        assert_eq!(out, b"abcd", "exactly the bound: nothing cut");
     }
 
     #[test]

@@ -48,6 +48,16 @@ pub(crate) fn tracing(settings: &TracingSettings, problems: &mut Problems) {
         );
     }
     wait("flush_timeout", settings.flush_timeout, "2s", problems);
+    let max_value = settings.max_field_value_size.as_u64();
+    if !(64..=1 << 20).contains(&max_value) {
+        problems.add(
+            "max_field_value_size",
+            format!(
+                "is {max_value} bytes; must be from 64 bytes (shorter cuts ordinary values) to \
+                 1 MiB (longer lets one input make a huge log line); the default is \"4 KiB\""
+            ),
+        );
+    }
 }
 
 /// The rules of [`OtlpSettings`].

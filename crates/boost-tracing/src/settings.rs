@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use boost_config::{Endpoint, Secret};
+use boost_config::{ByteSize, Endpoint, Secret};
 use serde::{Deserialize, Serialize};
 
 /// The field names redacted by default (compared case-insensitively, on the whole name or on
@@ -95,6 +95,19 @@ pub struct TracingSettings {
     pub panic_hook: bool,
     /// OpenTelemetry span export to a collector over OTLP/gRPC. Default: off.
     pub otlp: OtlpSettings,
+    /// The most bytes of one field value (and of the message) a log line shows: a longer
+    /// value is cut on a UTF-8 boundary and ends with `…[truncated, N bytes]`, N its whole
+    /// length, so one caller's huge input cannot make a huge log line. From 64 bytes to
+    /// 1 MiB. Default: `"4 KiB"` (nginx's and Envoy's access-log lines are bounded alike;
+    /// a value longer than a screenful is never read whole).
+    pub max_field_value_size: ByteSize,
+}
+
+impl TracingSettings {
+    /// [`max_field_value_size`](Self::max_field_value_size) in bytes.
+    pub fn max_field_value_bytes(&self) -> usize {
+        usize::try_from(self.max_field_value_size.as_u64()).unwrap_or(usize::MAX)
+    }
 }
 
 impl Default for TracingSettings {
@@ -108,6 +121,7 @@ impl Default for TracingSettings {
             rate_limit: RateLimitSettings::default(),
             panic_hook: true,
             otlp: OtlpSettings::default(),
+            max_field_value_size: ByteSize::kib(4),
         }
     }
 }
@@ -269,6 +283,24 @@ mod tests {
             settings.otlp.endpoint.expose(),
             "https://svc:pw@collector:4317"
         );
+    }
+
+    #[test]
+    fn max_field_value_size_is_refused_outside_its_range_naming_the_key() {
+        use boost_config::Problems;
+        let settings: TracingSettings = toml::from_str("max_field_value_size = \"8 KiB\"").unwrap();
+        assert_eq!(settings.max_field_value_bytes(), 8 * 1024);
+        assert!(Problems::of("tracing", &settings).is_empty());
+        for bad in ["10 B", "2 MiB"] {
+            let settings: TracingSettings =
+                toml::from_str(&format!("max_field_value_size = \"{bad}\"")).unwrap();
+            let problems = Problems::of("tracing", &settings);
+            assert_eq!(
+                problems.keys().collect::<Vec<_>>(),
+                ["tracing.max_field_value_size"],
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -580,3 +580,40 @@ fn sampler_is_parent_based_with_the_configured_ratio_for_new_traces() {
         "ratio 0: no new trace, but a sampled parent is still followed"
     );
 }
+
+#[test]
+fn a_huge_field_value_is_cut_to_the_bound_with_its_length_noted() {
+    let mut settings = json_settings();
+    settings.max_field_value_size = boost_config::ByteSize::kib(4);
+    let (dispatch, _guard, lines) = logger(settings);
+    let name = "n".repeat(1 << 20);
+    tracing::dispatcher::with_default(&dispatch, || {
+        let span = tracing::info_span!("call", input = %name);
+        let _s = span.enter();
+        tracing::warn!(name = name.as_str(), debug = ?name, shown = %name, "lookup of {name} failed");
+        tracing::info!(name = "ada", "small values are whole");
+    });
+    let text = lines.text();
+    let first = text.lines().next().unwrap();
+    assert!(first.len() < 32 * 1024, "a {} byte log line", first.len());
+    let line = &lines.json()[0];
+    let note = "…[truncated, 1048576 bytes]";
+    let name_shown = line["name"].as_str().unwrap();
+    assert!(name_shown.ends_with(note), "{name_shown}");
+    assert!(name_shown.len() <= 4096 + note.len());
+    assert!(name_shown.starts_with("nnnn"));
+    // Debug adds the quotes: 2 bytes more.
+    assert!(
+        line["debug"]
+            .as_str()
+            .unwrap()
+            .ends_with("…[truncated, 1048578 bytes]")
+    );
+    assert!(line["shown"].as_str().unwrap().ends_with(note));
+    let message_note = format!(
+        "…[truncated, {} bytes]",
+        "lookup of ".len() + name.len() + " failed".len()
+    );
+    assert!(line["message"].as_str().unwrap().ends_with(&message_note));
+    assert_eq!(lines.json()[1]["name"], "ada");
+}

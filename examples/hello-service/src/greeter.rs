@@ -184,6 +184,19 @@ enum LookupError {
     Upstream(Status),
 }
 
+/// The longest `name` accepted, in bytes: longer ones are `INVALID_ARGUMENT`
+/// before anything sends them upstream, caches, echoes or logs them.
+pub const MAX_NAME_BYTES: usize = 256;
+
+/// `INVALID_ARGUMENT` for an empty (or blank) name or one over
+/// [`MAX_NAME_BYTES`].
+pub fn check_name(name: &str) -> Result<(), ServiceError> {
+    if name.trim().is_empty() {
+        return Err(ServiceError::invalid_argument("name must not be empty"));
+    }
+    ServiceError::check_length("name", name, 1..=MAX_NAME_BYTES)
+}
+
 #[boost::tonic::async_trait]
 impl greeter_server::Greeter for Greeter {
     async fn say_hello(
@@ -191,9 +204,7 @@ impl greeter_server::Greeter for Greeter {
         request: Request<HelloRequest>,
     ) -> Result<Response<HelloReply>, Status> {
         let name = request.into_inner().name;
-        if name.trim().is_empty() {
-            return Err(ServiceError::invalid_argument("name must not be empty").into());
-        }
+        check_name(&name)?;
         let greeting = self.greeting_for(&name).await;
         tracing::debug!(name, language = %greeting.language, degraded = greeting.degraded.map(Degraded::as_str),
             "greeted");

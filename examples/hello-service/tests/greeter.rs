@@ -242,3 +242,29 @@ async fn a_distant_caller_deadline_does_not_lift_the_client_timeout() {
     );
     assert_eq!(degraded_count(&snapshotter, "upstream"), 1);
 }
+
+#[tokio::test(crate = "boost::tokio")]
+async fn a_name_over_the_limit_is_invalid_and_never_sent_upstream() {
+    use hello_service::proto::HelloRequest;
+    use hello_service::proto::greeter_server::Greeter as _;
+    let (endpoint, calls) = fake_upstream(Upstream::Table).await;
+    let (greeter, _) = greeter(&endpoint, Duration::from_secs(2));
+    let name = "n".repeat(1 << 20);
+    let status = greeter
+        .say_hello(Request::new(HelloRequest { name }))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert!(status.message().len() < 100, "{}", status.message());
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "refused before the upstream"
+    );
+    let name = "n".repeat(hello_service::greeter::MAX_NAME_BYTES);
+    let reply = greeter
+        .say_hello(Request::new(HelloRequest { name }))
+        .await
+        .unwrap();
+    assert!(reply.into_inner().message.starts_with("Hello, nnn"));
+}

@@ -11,6 +11,11 @@ use boost::tracing;
 use crate::proto::profiles_server::{self, ProfilesServer};
 use crate::proto::{GetProfileRequest, Profile};
 
+/// The longest `name` accepted, in bytes: longer ones are `INVALID_ARGUMENT`
+/// before anything echoes or logs them (issue 13: a 1 MiB name made 2 MB of
+/// trailers and a 1 MB log line).
+pub const MAX_NAME_BYTES: usize = 256;
+
 /// Serves `hello.v1.Profiles` from a fixed table. Cheap to clone.
 #[derive(Debug, Clone, Default)]
 pub struct Profiles {
@@ -30,12 +35,14 @@ impl Profiles {
         }
     }
 
-    /// The profile of `name`; `INVALID_ARGUMENT` for an empty name, and
-    /// `NOT_FOUND` (reason `PROFILE_NOT_FOUND`) for a name not in the table.
+    /// The profile of `name`; `INVALID_ARGUMENT` for an empty name or one
+    /// over [`MAX_NAME_BYTES`], and `NOT_FOUND` (reason `PROFILE_NOT_FOUND`)
+    /// for a name not in the table.
     pub fn find(&self, name: &str) -> Result<Profile, ServiceError> {
         if name.trim().is_empty() {
             return Err(ServiceError::invalid_argument("name must not be empty"));
         }
+        ServiceError::check_length("name", name, 1..=MAX_NAME_BYTES)?;
         let Some(language) = self.table.get(&name.to_lowercase()) else {
             return Err(
                 ServiceError::not_found(format!("no profile named {name:?}"))
@@ -58,13 +65,14 @@ impl Profiles {
 #[boost::tonic::async_trait]
 impl profiles_server::Profiles for Profiles {
     /// `NOT_FOUND` (reason `PROFILE_NOT_FOUND`) for a name not in the table,
-    /// `INVALID_ARGUMENT` for an empty name.
+    /// `INVALID_ARGUMENT` for an empty or too long name.
     async fn get_profile(
         &self,
         request: Request<GetProfileRequest>,
     ) -> Result<Response<Profile>, Status> {
         let name = request.into_inner().name;
         let profile = self.find(&name);
+        // The kit's log layer bounds field values (`tracing.max_field_value_size`).
         tracing::debug!(name, found = profile.is_ok(), "profile lookup");
         Ok(Response::new(profile?))
     }
@@ -92,6 +100,17 @@ mod tests {
     async fn known_name_has_its_language_whatever_the_case() {
         assert_eq!(get("bob").await.unwrap().language, "fr");
         assert_eq!(get("BOB").await.unwrap().language, "fr");
+    }
+
+    #[boost::tokio::test(crate = "boost::tokio")]
+    async fn a_name_over_the_limit_is_invalid_and_not_echoed() {
+        let status = get(&"z".repeat(1 << 20)).await.unwrap_err();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        assert!(status.message().len() < 100, "{}", status.message());
+        assert!(!status.message().contains("zzz"), "{}", status.message());
+        assert!(status.details().len() < 200);
+        let at_limit = get(&"z".repeat(MAX_NAME_BYTES)).await.unwrap_err();
+        assert_eq!(at_limit.code(), tonic::Code::NotFound);
     }
 
     #[boost::tokio::test(crate = "boost::tokio")]

@@ -37,6 +37,11 @@
 //!    endpoints whose connect failed wait out a reconnect backoff (Linkerd's:
 //!    100 ms doubling to 500 ms), so a returning upstream is used again
 //!    within ~0.55 s and a dead one sees ~2 connects a second.
+//! 7. [`sanitize`]: what the upstream sends back is checked before tonic
+//!    reads it — metadata over `max_response_metadata_size` (64 KiB) fails
+//!    that call alone with RESOURCE_EXHAUSTED, malformed status details are
+//!    dropped rather than panicking — and each attempt is counted with its
+//!    real status.
 //!
 //! Endpoints come from `endpoints`, a fixed list, or from `dns.name`, re-resolved
 //! every `dns.refresh` (through a [`Resolver`]: the system's, or one given to
@@ -87,6 +92,7 @@ mod metrics;
 pub mod observe;
 mod options;
 pub mod retry;
+pub mod sanitize;
 mod settings;
 mod stack;
 mod validate;

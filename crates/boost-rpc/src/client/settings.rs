@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use boost_config::ByteSize;
 use serde::{Deserialize, Serialize};
 
 /// Settings of one upstream client (`[profiles]` in a service's config).
@@ -87,6 +88,15 @@ pub struct ClientSettings {
     pub concurrency: ConcurrencySettings,
     /// Per-endpoint reconnect backoff after a failed connect.
     pub reconnect: ReconnectSettings,
+    /// Largest response headers, and largest trailers, accepted from the
+    /// upstream for one call (counted as HTTP/2 does: name + value + 32 bytes
+    /// per entry); from 1 KiB to 16 MiB. A larger answer fails that call
+    /// alone with `RESOURCE_EXHAUSTED` — the connection, the other calls on
+    /// it and the endpoint's health are untouched. Default `"64 KiB"`: gRPC
+    /// statuses and metadata are a few hundred bytes; 64 KiB is Envoy's
+    /// `max_response_headers_kb` order of magnitude (60 KiB default) and
+    /// keeps a misbehaving upstream from filling memory or log lines.
+    pub max_response_metadata_size: ByteSize,
 }
 
 impl Default for ClientSettings {
@@ -101,11 +111,17 @@ impl Default for ClientSettings {
             balance: BalanceSettings::default(),
             concurrency: ConcurrencySettings::default(),
             reconnect: ReconnectSettings::default(),
+            max_response_metadata_size: ByteSize::kib(64),
         }
     }
 }
 
 impl ClientSettings {
+    /// [`max_response_metadata_size`](Self::max_response_metadata_size) in bytes.
+    pub fn max_response_metadata_bytes(&self) -> usize {
+        usize::try_from(self.max_response_metadata_size.as_u64()).unwrap_or(usize::MAX)
+    }
+
     /// Settings for a fixed list of endpoint URLs, everything else default.
     ///
     /// ```

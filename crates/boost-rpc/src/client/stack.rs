@@ -4,8 +4,8 @@ use std::sync::{Arc, Weak};
 
 use http::Uri;
 use tonic::transport::Channel;
-use tower::ServiceBuilder;
 use tower::discover::Change;
+use tower::{Layer, ServiceBuilder};
 
 use super::balance::{Balance, EndpointSet};
 use super::deadline::{Deadline, DeadlineLayer};
@@ -15,11 +15,12 @@ use super::limit::{ConcurrencyLimit, ConcurrencyLimitLayer};
 use super::metrics::ClientMetrics;
 use super::observe::{Observe, ObserveLayer};
 use super::retry::{Retry, RetryLayer};
+use super::sanitize::{Sanitize, SanitizeLayer, TRANSPORT_METADATA_LIMIT};
 use super::settings::ClientSettings;
 
 /// One endpoint as the client sends to it: a lazily connecting tonic channel
-/// behind outlier ejection.
-pub(crate) type EndpointService = Eject<Channel>;
+/// whose answers are checked, behind outlier ejection.
+pub(crate) type EndpointService = Eject<Sanitize<Channel>>;
 
 /// The full stack of a client, outermost first.
 pub(crate) type Stack = Observe<Deadline<ConcurrencyLimit<Retry<Balance<EndpointService>>>>>;
@@ -55,16 +56,23 @@ pub(crate) fn make_endpoint(
     key: &str,
     uri: Uri,
 ) -> (EndpointService, Option<Arc<Health>>) {
+    let max_metadata = settings.max_response_metadata_bytes();
     let channel = tonic::transport::Endpoint::from(uri)
         .tcp_nodelay(true)
         .connect_timeout(settings.connect_timeout)
+        // Large enough that h2 never resets or closes for a big header block
+        // below it; `Sanitize` fails the one call past `max_metadata`.
+        .http2_max_header_list_size(
+            TRANSPORT_METADATA_LIMIT.max(u32::try_from(max_metadata).unwrap_or(u32::MAX)),
+        )
         .connect_lazy();
+    let checked = SanitizeLayer::with_metrics(max_metadata, metrics.endpoint(key)).layer(channel);
     let health = Arc::new(Health::new(
         settings.ejection.clone(),
         settings.reconnect.clone(),
         Some(metrics.endpoint(key)),
     ));
-    (Eject::new(channel, health.clone()), Some(health))
+    (Eject::new(checked, health.clone()), Some(health))
 }
 
 /// Feeds `set` from `dns` until the set (the client) is dropped.

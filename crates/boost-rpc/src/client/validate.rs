@@ -31,6 +31,16 @@ pub(crate) fn client(settings: &ClientSettings, problems: &mut Problems) {
             problems.add(&format!("endpoints.{i}"), why);
         }
     }
+    let metadata = settings.max_response_metadata_size.as_u64();
+    if !(1024..=16 << 20).contains(&metadata) {
+        problems.add(
+            "max_response_metadata_size",
+            format!(
+                "is {metadata} bytes; must be from 1 KiB to 16 MiB (default \"64 KiB\"): \
+                 below, ordinary statuses fail; above, HTTP/2 itself refuses the header block"
+            ),
+        );
+    }
     let dns_named = settings.dns.as_ref().is_some_and(|d| !d.name.is_empty());
     if settings.endpoints.is_empty() && !dns_named {
         problems.add(
@@ -242,6 +252,14 @@ mod tests {
             assert_eq!(refused_keys(&settings), [format!("profiles.{key}")]);
         };
         refused(|s| s.retry.max_attempts = 0, "retry.max_attempts");
+        refused(
+            |s| s.max_response_metadata_size = boost_config::ByteSize::b(100),
+            "max_response_metadata_size",
+        );
+        refused(
+            |s| s.max_response_metadata_size = boost_config::ByteSize::gib(1),
+            "max_response_metadata_size",
+        );
         refused(|s| s.retry.budget_ttl = Duration::ZERO, "retry.budget_ttl");
         refused(
             |s| s.retry.budget_ttl = Duration::from_secs(600),

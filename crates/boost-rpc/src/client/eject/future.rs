@@ -57,7 +57,6 @@ where
                 _ => Outcome::Success,
             };
             guard.done = true;
-            guard.record_attempt(code);
             // A success of a ready endpoint only needs a time within the
             // current window: the time of sending serves, no clock read.
             let now = if outcome == Outcome::Success && guard.admission == Admission::Ready {

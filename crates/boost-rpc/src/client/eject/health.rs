@@ -111,11 +111,6 @@ impl Health {
         health
     }
 
-    /// The endpoint's metric handles, if it records metrics.
-    pub(crate) fn metrics(&self) -> Option<&EndpointMetrics> {
-        self.metrics.as_ref()
-    }
-
     /// The endpoint's state.
     pub(crate) fn state(&self) -> EndpointState {
         match self.state.load(Ordering::Relaxed) {

@@ -37,7 +37,7 @@ use tower::{Layer, Service};
 pub(crate) use self::health::{Admission, Health, Outcome};
 
 use self::future::ResponseFuture;
-use super::metrics::{AttemptRecorder, EndpointState};
+use super::metrics::EndpointState;
 use super::settings::{EjectionSettings, ReconnectSettings};
 use crate::RpcError;
 #[cfg(test)]
@@ -149,10 +149,6 @@ where
             sent_at: super::call_now(),
             admission,
             done: false,
-            attempts: self
-                .health
-                .metrics()
-                .map(|m| m.attempt_recorder(request.uri().path().trim_start_matches('/'))),
         };
         ResponseFuture {
             inner: Some(self.inner.call(request)),
@@ -162,31 +158,20 @@ where
     }
 }
 
-/// Counts the attempt, and releases an unfinished probe when its attempt is
-/// dropped (deadline, cancel).
+/// Releases an unfinished probe when its attempt is dropped (deadline,
+/// cancel). Attempts are counted below, by `sanitize`, which sees their
+/// status when it arrives (often in the trailers, after this layer is done).
 struct ProbeGuard {
     health: Arc<Health>,
     sent_at: Instant,
     admission: Admission,
     done: bool,
-    attempts: Option<AttemptRecorder>,
-}
-
-impl ProbeGuard {
-    fn record_attempt(&self, code: Code) {
-        if let (Some(attempts), Some(endpoint)) = (&self.attempts, self.health.metrics()) {
-            attempts.record(endpoint, code);
-        }
-    }
 }
 
 impl Drop for ProbeGuard {
     fn drop(&mut self) {
-        if !self.done {
-            self.record_attempt(Code::Cancelled);
-            if self.admission == Admission::Probe {
-                self.health.release_probe();
-            }
+        if !self.done && self.admission == Admission::Probe {
+            self.health.release_probe();
         }
     }
 }

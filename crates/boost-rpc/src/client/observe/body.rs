@@ -10,6 +10,7 @@ use tonic::codegen::Bytes;
 use tonic::{Code, Status};
 
 use super::CallRecord;
+use crate::client::sanitize::Framing;
 use crate::status_code::grpc_status;
 
 /// A response body that records the call when its trailers arrive: the
@@ -22,6 +23,8 @@ use crate::status_code::grpc_status;
 pub struct ResponseBody {
     pub(super) inner: Body,
     pub(super) record: Option<CallRecord>,
+    /// To tell a message tonic could not decode (INTERNAL) from a cancel.
+    pub(super) framing: Framing,
 }
 
 impl HttpBody for ResponseBody {
@@ -32,11 +35,19 @@ impl HttpBody for ResponseBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+        self.framing.asked_again();
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
         let code = match &polled {
-            Poll::Ready(Some(Ok(frame))) => frame
-                .trailers_ref()
-                .map(|t| grpc_status(t).unwrap_or(Code::Unknown)),
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref()
+                    && self.record.is_some()
+                {
+                    self.framing.feed(data);
+                }
+                frame
+                    .trailers_ref()
+                    .map(|t| grpc_status(t).unwrap_or(Code::Unknown))
+            }
             Poll::Ready(Some(Err(status))) => Some(status.code()),
             Poll::Ready(None) => Some(Code::Unknown),
             Poll::Pending => None,
@@ -67,7 +78,14 @@ impl std::fmt::Debug for ResponseBody {
 impl Drop for ResponseBody {
     fn drop(&mut self) {
         if let Some(record) = self.record.take() {
-            record.finish(Code::Cancelled);
+            // As for the attempt (see `sanitize`): dropped right after a
+            // complete message means tonic could not decode it.
+            let code = if self.framing.looks_undecodable() {
+                Code::Internal
+            } else {
+                Code::Cancelled
+            };
+            record.finish(code);
         }
     }
 }

@@ -9,6 +9,7 @@ use tonic::body::Body;
 
 use super::{CallRecord, ResponseBody};
 use crate::RpcError;
+use crate::client::sanitize::Framing;
 use crate::status_code::grpc_status;
 
 pin_project_lite::pin_project! {
@@ -34,6 +35,7 @@ where
         let passed = |body| ResponseBody {
             inner: body,
             record: None,
+            framing: Framing::default(),
         };
         let Some(record) = this.record.take() else {
             return Poll::Ready(
@@ -51,6 +53,7 @@ where
                 None => Ok(response.map(|body| ResponseBody {
                     inner: body,
                     record: Some(record),
+                    framing: Framing::default(),
                 })),
             },
             Err(e) => {

@@ -9,6 +9,7 @@ use pin_project_lite::pin_project;
 use tonic::Code;
 
 use crate::server::grpc;
+use crate::status_bound;
 
 pin_project! {
     /// Response future of [`RequestSizeLimit`](super::RequestSizeLimit).
@@ -38,7 +39,16 @@ where
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
-            SizeLimitProj::Called { inner } => inner.poll(cx),
+            // The innermost layer sees the handler's answer first: every
+            // layer above (metrics, trace) sees the bounded, remapped status.
+            SizeLimitProj::Called { inner } => inner.poll(cx).map_ok(|mut response| {
+                if crate::status_code::grpc_status(response.headers()).is_some() {
+                    let headers = response.headers_mut();
+                    status_bound::oversized_request_is_resource_exhausted(headers);
+                    status_bound::bound_status_headers(headers);
+                }
+                response
+            }),
             SizeLimitProj::TooLarge { grpc } => Poll::Ready(Ok(grpc::error_response(
                 *grpc,
                 Code::ResourceExhausted,

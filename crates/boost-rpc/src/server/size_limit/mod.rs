@@ -10,6 +10,12 @@
 //! up-front refusal is `413`-ish (`429` by the code mapping; see
 //! [`ServiceError::http_status`](crate::ServiceError::http_status)).
 //!
+//! A single message over tonic's per-message limit (the same bound, given to
+//! each generated server) is refused by tonic's decoder before this layer
+//! sees it, as `OUT_OF_RANGE`; this layer rewrites that answer to
+//! `RESOURCE_EXHAUSTED`, so every oversized request gets the one documented
+//! code.
+//!
 //! Per-message limits and the *response* size are tonic's to enforce, on each
 //! generated server (tonic decodes messages up to 4 MiB by default, and
 //! encodes responses of any size unless told):
