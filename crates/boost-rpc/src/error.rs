@@ -65,7 +65,26 @@ pub enum RpcError {
     },
 }
 
+/// The source of a status made by [`RpcError::not_processed`]: keeps the
+/// classification visible to layers above (ejection must not count a
+/// GOAWAY'd stream as a failed connect) once the h2 error is dropped.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct NeverProcessed(&'static str);
+
 impl RpcError {
+    /// An unsent UNAVAILABLE for a stream the server shows it never
+    /// processed (`why`), caused by `err`.
+    fn not_processed(why: &'static str, err: &dyn std::fmt::Display) -> Self {
+        let mut status =
+            Status::unavailable(format!("{why}; not processed, safe to retry: {err}"));
+        status.set_source(std::sync::Arc::new(NeverProcessed(why)));
+        Self::Unavailable {
+            status,
+            sent: false,
+        }
+    }
+
     /// An UNAVAILABLE error for a request that never reached a server.
     pub fn unavailable_unsent(message: impl Into<String>) -> Self {
         Self::Unavailable {
@@ -188,7 +207,7 @@ impl RpcError {
             // tonic would call these RESOURCE_EXHAUSTED / INTERNAL ("h2
             // protocol error") or CANCELLED; they are as safe to send again
             // as a refused connect (RFC 9113 §8.7).
-            return Self::unavailable_unsent(format!("{why}; not processed, safe to retry: {err}"));
+            return Self::not_processed(why, &err);
         }
         let unsent = is_connect_error(err.as_ref());
         let status = Status::from_error(err);
@@ -228,6 +247,10 @@ fn has<E: std::error::Error + 'static>(err: &(dyn std::error::Error + 'static)) 
 pub(crate) fn never_processed(err: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
     let mut source = Some(err);
     while let Some(e) = source {
+        // Already classified by a layer below (the h2 error itself is gone then).
+        if let Some(marker) = e.downcast_ref::<NeverProcessed>() {
+            return Some(marker.0);
+        }
         if let Some(h2) = e.downcast_ref::<h2::Error>() {
             if h2.is_go_away() && h2.is_remote() {
                 return Some("the server closed the connection (HTTP/2 GOAWAY) before this stream");
@@ -284,11 +307,16 @@ impl From<Status> for RpcError {
     fn from(status: Status) -> Self {
         // A plain tonic channel's status keeps the transport error as its
         // source: a never-processed request is as unsent here as in the stack.
-        if let Some(why) = std::error::Error::source(&status).and_then(never_processed) {
-            return Self::unavailable_unsent(format!(
-                "{why}; not processed, safe to retry: {}",
-                status.message()
-            ));
+        let source = std::error::Error::source(&status);
+        if source.is_some_and(|e| e.is::<NeverProcessed>()) {
+            // Made by `not_processed` below us: already says why.
+            return Self::Unavailable {
+                status,
+                sent: false,
+            };
+        }
+        if let Some(why) = source.and_then(never_processed) {
+            return Self::not_processed(why, &status.message());
         }
         match status.code() {
             Code::DeadlineExceeded => Self::DeadlineExceeded(status),
