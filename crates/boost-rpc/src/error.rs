@@ -76,8 +76,7 @@ impl RpcError {
     /// An unsent UNAVAILABLE for a stream the server shows it never
     /// processed (`why`), caused by `err`.
     fn not_processed(why: &'static str, err: &dyn std::fmt::Display) -> Self {
-        let mut status =
-            Status::unavailable(format!("{why}; not processed, safe to retry: {err}"));
+        let mut status = Status::unavailable(format!("{why}; not processed, safe to retry: {err}"));
         status.set_source(std::sync::Arc::new(NeverProcessed(why)));
         Self::Unavailable {
             status,

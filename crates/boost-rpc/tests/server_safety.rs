@@ -184,3 +184,29 @@ async fn a_handlers_status_echoing_a_huge_input_is_bounded_on_the_wire() {
     );
     assert!(status.details().is_empty(), "1 MiB of details dropped");
 }
+
+#[tokio::test]
+async fn a_connection_is_told_the_stream_limit_so_one_client_cannot_open_unbounded_calls() {
+    // tonic hands an unset limit to hyper as "none": without a default the
+    // server advertised no SETTINGS_MAX_CONCURRENT_STREAMS at all.
+    for (limit, expected) in [(None, 200), (Some(7), 7)] {
+        let mut settings = ServerSettings::default();
+        if let Some(limit) = limit {
+            settings.http2.max_concurrent_streams = limit;
+        }
+        let addr = serve(settings, TestGreeter::default()).await;
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (client, mut connection) = h2::client::handshake(tcp).await.unwrap();
+        // The server's SETTINGS arrive once the connection is driven.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while connection.max_concurrent_send_streams() == usize::MAX {
+            assert!(
+                Instant::now() < deadline,
+                "the server advertised no stream limit"
+            );
+            let _ = tokio::time::timeout(Duration::from_millis(20), &mut connection).await;
+        }
+        assert_eq!(connection.max_concurrent_send_streams(), expected);
+        drop(client);
+    }
+}

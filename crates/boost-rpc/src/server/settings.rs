@@ -132,14 +132,18 @@ impl Default for ServerSettings {
 }
 
 /// HTTP/2 knobs; the defaults are hyper's, which suit most services.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, Validate, Document)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Validate, Document)]
 #[serde(default, deny_unknown_fields)]
 #[validate(custom = http2_rules)]
 #[non_exhaustive]
 pub struct Http2Settings {
-    /// Streams (calls) one connection may carry at once; unset leaves hyper's
-    /// default (200). Default: unset.
-    pub max_concurrent_streams: Option<u32>,
+    /// Streams (calls) one connection may carry at once, advertised to
+    /// clients as `SETTINGS_MAX_CONCURRENT_STREAMS`; a client opening more
+    /// gets them refused (`REFUSED_STREAM`, which boost-rpc clients retry).
+    /// Bounds what one connection can ask of the server, beside
+    /// `concurrency_limit` for all of them. At least 1. Default: `200`
+    /// (hyper's own default; nginx uses 128, Go's `net/http2` 250).
+    pub max_concurrent_streams: u32,
     /// Per-stream flow-control window in bytes; unset leaves hyper's default
     /// (64 KiB - 1). Default: unset.
     pub initial_stream_window_size: Option<u32>,
@@ -156,8 +160,8 @@ pub struct Http2Settings {
     /// them, per connection; one more and the connection is closed with
     /// `GOAWAY` (`ENHANCE_YOUR_CALM`). This is hyper's guard against the
     /// HTTP/2 rapid-reset attack (CVE-2023-44487). At least
-    /// `max_concurrent_streams` (200 when unset). Default: unset, meaning 10 ×
-    /// `max_concurrent_streams`, or 2000 when that is unset.
+    /// `max_concurrent_streams`. Default: unset, meaning 10 ×
+    /// `max_concurrent_streams` (2000).
     ///
     /// hyper's own default, 20, is tripped by well-behaved clients: when a
     /// server stalls (a GC pause, SIGSTOP, a CPU-starved node), its clients
@@ -169,10 +173,23 @@ pub struct Http2Settings {
     pub max_pending_accept_reset_streams: Option<u32>,
 }
 
-/// The stream limit the reset guard is sized from when none is configured:
-/// hyper's own default. (tonic passes an unset limit on as "none", so the
-/// server then advertises no `SETTINGS_MAX_CONCURRENT_STREAMS` at all.)
-const HYPER_MAX_CONCURRENT_STREAMS: u32 = 200;
+/// The default stream limit per connection: hyper's own default. It must be
+/// set explicitly: tonic passes an unset limit on as "none", and the server
+/// would then advertise no `SETTINGS_MAX_CONCURRENT_STREAMS` at all.
+const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 200;
+
+impl Default for Http2Settings {
+    fn default() -> Self {
+        Self {
+            max_concurrent_streams: DEFAULT_MAX_CONCURRENT_STREAMS,
+            initial_stream_window_size: None,
+            initial_connection_window_size: None,
+            adaptive_window: false,
+            max_frame_size: None,
+            max_pending_accept_reset_streams: None,
+        }
+    }
+}
 
 /// The pending-accept reset limit per allowed concurrent stream, when it is
 /// not configured.
@@ -181,18 +198,18 @@ const RESETS_PER_STREAM: u32 = 10;
 impl Http2Settings {
     /// The effective rapid-reset limit:
     /// [`max_pending_accept_reset_streams`](Self::max_pending_accept_reset_streams),
-    /// else 10 × `max_concurrent_streams` (2000 when that is unset).
+    /// else 10 × `max_concurrent_streams` (2000 by default).
     ///
     /// ```
     /// let mut http2 = boost_rpc::server::Http2Settings::default();
     /// assert_eq!(http2.pending_accept_reset_streams(), 2000);
-    /// http2.max_concurrent_streams = Some(50);
+    /// http2.max_concurrent_streams = 50;
     /// assert_eq!(http2.pending_accept_reset_streams(), 500);
     /// ```
     pub fn pending_accept_reset_streams(&self) -> usize {
         let limit = self.max_pending_accept_reset_streams.unwrap_or_else(|| {
             self.max_concurrent_streams
-                .unwrap_or(HYPER_MAX_CONCURRENT_STREAMS)
+                .max(1)
                 .saturating_mul(RESETS_PER_STREAM)
         });
         usize::try_from(limit).unwrap_or(usize::MAX)
@@ -372,15 +389,16 @@ fn http2_rules(http2: &Http2Settings, problems: &mut Problems) {
             problems.add(key, format!("must be at most {MAX_WINDOW} (2^31 - 1)"));
         }
     }
-    if http2.max_concurrent_streams == Some(0) {
+    if http2.max_concurrent_streams == 0 {
         problems.add(
             "max_concurrent_streams",
-            "must be at least 1; leave it unset for hyper's default",
+            format!(
+                "must be at least 1 (no call could be made); the default is \
+                 {DEFAULT_MAX_CONCURRENT_STREAMS}"
+            ),
         );
     }
-    let streams = http2
-        .max_concurrent_streams
-        .unwrap_or(HYPER_MAX_CONCURRENT_STREAMS);
+    let streams = http2.max_concurrent_streams;
     if let Some(resets) = http2.max_pending_accept_reset_streams
         && resets < streams.max(1)
     {
@@ -484,7 +502,7 @@ mod tests {
     fn the_rapid_reset_guard_is_sized_from_the_stream_limit_not_hypers_20() {
         let mut http2 = Http2Settings::default();
         assert_eq!(http2.pending_accept_reset_streams(), 2000);
-        http2.max_concurrent_streams = Some(100);
+        http2.max_concurrent_streams = 100;
         assert_eq!(http2.pending_accept_reset_streams(), 1000);
         http2.max_pending_accept_reset_streams = Some(5000);
         assert_eq!(http2.pending_accept_reset_streams(), 5000);
@@ -495,7 +513,7 @@ mod tests {
         problems.check("grpc.server", &bad);
         let keys: Vec<_> = problems.keys().collect();
         assert_eq!(keys, ["grpc.server.http2.max_pending_accept_reset_streams"]);
-        bad.http2.max_concurrent_streams = Some(10);
+        bad.http2.max_concurrent_streams = 10;
         let mut problems = Problems::new();
         problems.check("grpc.server", &bad);
         assert_eq!(problems.keys().count(), 0, "20 ≥ 10 streams is fine");
