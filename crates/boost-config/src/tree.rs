@@ -105,9 +105,7 @@ impl Table {
 
     /// How many tables and leaves the tree holds, all levels together.
     pub(crate) fn size(&self) -> usize {
-        self.leaves.len()
-            + self.tables.len()
-            + self.tables.values().map(Table::size).sum::<usize>()
+        self.leaves.len() + self.tables.len() + self.tables.values().map(Table::size).sum::<usize>()
     }
 
     /// Every key path in the tree: tables and leaves (arrays count as leaves).
