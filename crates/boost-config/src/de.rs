@@ -92,10 +92,18 @@ fn from_toml(error: toml::de::Error) -> DeError {
     de::Error::custom(error.message())
 }
 
+/// A key a struct does not have, and the fields it does have.
+pub(crate) type Unknown = (KeyPath, &'static [&'static str]);
+
 /// Shared state of one deserialisation pass.
 pub(crate) struct Ctx<'p> {
     /// Keys the settings type ignored.
     pub(crate) ignored: Cell<Vec<KeyPath>>,
+    /// Keys of struct tables that are not fields of the struct. They are
+    /// held back from serde and collected here, so that one pass finds every
+    /// unknown key (serde's `deny_unknown_fields` stops at the first, and a
+    /// pass per key made many unknown keys quadratic).
+    pub(crate) unknown: Cell<Vec<Unknown>>,
     /// Which layer set each key: keys without one are seeded defaults.
     provenance: &'p Provenance,
 }
@@ -105,6 +113,7 @@ impl<'p> Ctx<'p> {
     pub(crate) fn new(provenance: &'p Provenance) -> Self {
         Self {
             ignored: Cell::default(),
+            unknown: Cell::default(),
             provenance,
         }
     }
@@ -182,11 +191,14 @@ impl<'a> NodeDe<'a> {
     /// The entries of `table`. For a `map` (not a struct) that some layer
     /// names, the seeded default entries are left out: a layer's map replaces
     /// the default map rather than adding to it, so entries can be removed.
+    ///
+    /// For a struct, `fields` are its field names (serde lists aliases too):
+    /// the other keys are recorded in [`Ctx::unknown`] and not shown.
     fn table_access(
         table: &'a Table,
         (path, only): (KeyPath, Part),
         ctx: &'a Ctx<'a>,
-        map: bool,
+        (map, fields): (bool, Option<&'static [&'static str]>),
     ) -> TableAccess<'a> {
         let replace = map && ctx.provenance.touches(&path);
         let keep = |key: &str| {
@@ -207,6 +219,17 @@ impl<'a> NodeDe<'a> {
                     .map(|(key, leaf)| (key.as_str(), Node::from(leaf))),
             )
             .filter(|(key, _)| only.shows(key) && keep(key))
+            .filter(|(key, _)| match fields {
+                Some(fields) if !fields.contains(key) => {
+                    let mut unknown = ctx.unknown.take();
+                    let mut entry = path.clone();
+                    entry.push((*key).to_owned());
+                    unknown.push((entry, fields));
+                    ctx.unknown.set(unknown);
+                    false
+                }
+                _ => true,
+            })
             .collect();
         TableAccess {
             items: items.into_iter(),
@@ -228,7 +251,7 @@ macro_rules! dispatch {
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
             match self.node {
                 Node::Table(table) => {
-                    visitor.visit_map(NodeDe::table_access(table, (self.path, self.only), self.ctx, false))
+                    visitor.visit_map(NodeDe::table_access(table, (self.path, self.only), self.ctx, (false, None)))
                 }
                 Node::Value(value) => value.clone().$method(visitor).map_err(from_toml),
                 Node::Text { text, sensitive } => hide(sensitive, text::$text(text, visitor)),
@@ -270,7 +293,7 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
                 table,
                 (self.path, self.only),
                 self.ctx,
-                true,
+                (true, None),
             )),
             Node::Value(value) => value.clone().deserialize_map(visitor).map_err(from_toml),
             Node::Text { text, sensitive } => hide(sensitive, text::any(text, visitor)),
@@ -312,7 +335,7 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
                 table,
                 (self.path, self.only),
                 self.ctx,
-                false,
+                (false, None),
             )),
             Node::Value(value) => value.clone().deserialize_seq(visitor).map_err(from_toml),
             Node::Text { text, sensitive } => {
@@ -381,7 +404,7 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
                 table,
                 (self.path, self.only),
                 self.ctx,
-                false,
+                (false, Some(fields)),
             )),
             Node::Text { text, sensitive } => hide(sensitive, text::any(text, visitor)),
         }
@@ -395,7 +418,7 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
     ) -> Result<V::Value, DeError> {
         match self.node {
             Node::Table(table) => visitor.visit_enum(MapAccessDeserializer::new(
-                NodeDe::table_access(table, (self.path, self.only), self.ctx, false),
+                NodeDe::table_access(table, (self.path, self.only), self.ctx, (false, None)),
             )),
             Node::Value(value) => value
                 .clone()

@@ -7,8 +7,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use crate::bounded::{self, MAX_SECRET_FILE_BYTES, ReadError};
 use crate::error::ConfigError;
 use crate::source::Source;
 use crate::tree::{KeyPath, Leaf};
@@ -77,11 +78,7 @@ pub(crate) fn settings(
                 last.truncate(last.len() - "_file".len());
             }
             let file = PathBuf::from(value);
-            let text = read_secret(&file).map_err(|source| ConfigError::SecretFile {
-                var: var.clone(),
-                path: file.clone(),
-                source,
-            })?;
+            let text = read_secret(var, &file)?;
             EnvSetting {
                 path,
                 leaf: Leaf::Text {
@@ -114,13 +111,36 @@ pub(crate) fn settings(
     Ok(out)
 }
 
-/// A secret file's content without its trailing newline.
-fn read_secret(path: &std::path::Path) -> io::Result<String> {
-    let bytes = std::fs::read(path)?;
-    let mut text = String::from_utf8(bytes)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "the file is not valid UTF-8"))?;
+/// A secret file's content without its trailing newline. The read is
+/// bounded ([`MAX_SECRET_FILE_BYTES`]) and an empty file is an error: the
+/// deserialiser reads blank text as "not set", and a token file that exists
+/// but was not written yet must not silently turn the token check off.
+fn read_secret(var: &str, path: &Path) -> Result<String, ConfigError> {
+    let bytes = bounded::read(path, MAX_SECRET_FILE_BYTES).map_err(|error| match error {
+        ReadError::Io(source) => ConfigError::SecretFile {
+            var: var.to_owned(),
+            path: path.to_owned(),
+            source,
+        },
+        ReadError::TooLarge => ConfigError::SecretFileTooLarge {
+            var: var.to_owned(),
+            path: path.to_owned(),
+            limit: MAX_SECRET_FILE_BYTES,
+        },
+    })?;
+    let mut text = String::from_utf8(bytes).map_err(|_| ConfigError::SecretFile {
+        var: var.to_owned(),
+        path: path.to_owned(),
+        source: io::Error::new(io::ErrorKind::InvalidData, "the file is not valid UTF-8"),
+    })?;
     while text.ends_with('\n') || text.ends_with('\r') {
         text.pop();
+    }
+    if text.trim().is_empty() {
+        return Err(ConfigError::SecretFileEmpty {
+            var: var.to_owned(),
+            path: path.to_owned(),
+        });
     }
     Ok(text)
 }

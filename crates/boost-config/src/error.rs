@@ -78,6 +78,31 @@ pub enum ConfigError {
         /// The I/O error.
         source: io::Error,
     },
+    /// A config file holds more than the loader reads (4 MiB), or never ends
+    /// (a device such as `/dev/zero`): only that much plus one byte is read.
+    #[error(
+        "config file {} is larger than {}, the most the loader reads; check that the \
+         path names a config file, and move large generated tables out of the configuration",
+        .path.display(),
+        crate::bounded::show(*.limit)
+    )]
+    FileTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The bound in bytes.
+        limit: u64,
+    },
+    /// The config directory (`Loader::dir`, `config` by default) exists but
+    /// is not a directory. The loader never falls back to another place.
+    #[error(
+        "the config directory {} is not a directory; remove or rename that file, or \
+         point the loader at the directory holding default.toml",
+        .path.display()
+    )]
+    NotADirectory {
+        /// The path that should be a directory.
+        path: PathBuf,
+    },
     /// A config file is not valid TOML.
     #[error("config file {}{} is not valid TOML: {message}", .path.display(), position(*.line, *.column))]
     Parse {
@@ -107,6 +132,35 @@ pub enum ConfigError {
         path: PathBuf,
         /// The I/O error (never the file's content).
         source: io::Error,
+    },
+    /// A `_FILE` environment variable names a file larger than a secret can
+    /// be (64 KiB), or one that never ends (`/dev/zero`).
+    #[error(
+        "the secret file {} named by {var} is larger than {}, the most the loader reads \
+         for a secret; check that {var} names the secret's file",
+        .path.display(),
+        crate::bounded::show(*.limit)
+    )]
+    SecretFileTooLarge {
+        /// The variable, e.g. `HELLO_SERVICE__ADMIN__TOKEN_FILE`.
+        var: String,
+        /// The file it names.
+        path: PathBuf,
+        /// The bound in bytes.
+        limit: u64,
+    },
+    /// A `_FILE` environment variable names an empty file (or one holding
+    /// only line breaks). An empty secret is refused rather than read as "no
+    /// secret": a token file that was not written yet must not turn a check off.
+    #[error(
+        "the secret file {} named by {var} is empty; write the secret into it, or unset {var}",
+        .path.display()
+    )]
+    SecretFileEmpty {
+        /// The variable, e.g. `HELLO_SERVICE__ADMIN__TOKEN_FILE`.
+        var: String,
+        /// The file it names.
+        path: PathBuf,
     },
     /// A command-line argument the loader owns (`--set`, `--config`) is malformed.
     #[error("command-line argument {arg}: {message}")]
@@ -145,18 +199,42 @@ impl ConfigError {
     }
 }
 
+/// How many problems an error lists one by one; the rest are counted.
+pub(crate) const SHOWN_PROBLEMS: usize = 20;
+
+/// The header's count: every problem found (not only those shown), and
+/// "at least" when the loader stopped looking before the end.
 fn count(problems: &[Problem]) -> String {
-    match problems.len() {
-        1 => "1 problem".to_owned(),
-        n => format!("{n} problems"),
+    let stopped = problems
+        .iter()
+        .any(|problem| matches!(problem.kind, ProblemKind::NotSearched { .. }));
+    let n = problems.len() - usize::from(stopped);
+    let at_least = if stopped { "at least " } else { "" };
+    match n {
+        1 => format!("{at_least}1 problem"),
+        n => format!("{at_least}{n} problems"),
     }
 }
 
+/// The first [`SHOWN_PROBLEMS`] problems, then how many more there are (a
+/// file with 100,000 bad keys makes a short message, not a 10 MB one).
 fn list(problems: &[Problem]) -> String {
+    let (notes, problems): (Vec<&Problem>, Vec<&Problem>) = problems
+        .iter()
+        .partition(|problem| matches!(problem.kind, ProblemKind::NotSearched { .. }));
     let mut out = String::new();
-    for problem in problems {
+    for problem in problems.iter().take(SHOWN_PROBLEMS) {
         out.push_str("\n  - ");
         out.push_str(&problem.to_string());
+    }
+    match problems.len().saturating_sub(SHOWN_PROBLEMS) {
+        0 => {}
+        1 => out.push_str("\n  - and 1 more problem"),
+        more => out.push_str(&format!("\n  - and {more} more problems")),
+    }
+    for note in notes {
+        out.push_str("\n  - ");
+        out.push_str(&note.to_string());
     }
     out
 }
@@ -205,6 +283,13 @@ pub enum ProblemKind {
         /// The rule that failed, in the settings type's words.
         message: String,
     },
+    /// Not a problem of its own, always last: the loader stopped looking for
+    /// bad values after `passes` passes over the configuration (each bad
+    /// value costs one), so there may be more than those listed.
+    NotSearched {
+        /// How many passes the loader made.
+        passes: usize,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -236,6 +321,11 @@ impl fmt::Display for Problem {
                  an environment variable or --set"
             ),
             ProblemKind::Invalid { message } => write!(f, "`{key}` ({source}): {message}"),
+            ProblemKind::NotSearched { passes } => write!(
+                f,
+                "the loader stopped looking after {passes} passes over the configuration; \
+                 fix these and load again to find any others"
+            ),
         }
     }
 }

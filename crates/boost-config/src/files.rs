@@ -6,6 +6,7 @@ use std::path::Path;
 
 use toml::de::{DeTable, DeValue};
 
+use crate::bounded::{self, MAX_CONFIG_FILE_BYTES, ReadError};
 use crate::error::ConfigError;
 use crate::tree::{FileLayer, KeyPath, Table};
 
@@ -15,9 +16,9 @@ pub(crate) fn read(
     path: &Path,
     required_by: Option<&'static str>,
 ) -> Result<Option<FileLayer>, ConfigError> {
-    let bytes = match std::fs::read(path) {
+    let bytes = match bounded::read(path, MAX_CONFIG_FILE_BYTES) {
         Ok(bytes) => bytes,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => {
+        Err(ReadError::Io(error)) if error.kind() == io::ErrorKind::NotFound => {
             return match required_by {
                 Some(flag) => Err(ConfigError::MissingFile {
                     path: path.to_owned(),
@@ -26,10 +27,16 @@ pub(crate) fn read(
                 None => Ok(None),
             };
         }
-        Err(source) => {
+        Err(ReadError::Io(source)) => {
             return Err(ConfigError::ReadFile {
                 path: path.to_owned(),
                 source,
+            });
+        }
+        Err(ReadError::TooLarge) => {
+            return Err(ConfigError::FileTooLarge {
+                path: path.to_owned(),
+                limit: MAX_CONFIG_FILE_BYTES,
             });
         }
     };
@@ -76,25 +83,43 @@ pub(crate) fn parse(path: &Path, bytes: Vec<u8>) -> Result<FileLayer, ConfigErro
 }
 
 /// The line of every key in `text` (which has parsed as TOML already).
+/// Linear in the file: each key's line is a binary search in the offsets
+/// where lines start, not a count of the line breaks before it.
 fn key_lines(text: &str) -> BTreeMap<KeyPath, usize> {
     let mut lines = BTreeMap::new();
     if let Ok(table) = DeTable::parse(text) {
-        collect_lines(text, table.get_ref(), &mut Vec::new(), &mut lines);
+        let starts = LineStarts::of(text);
+        collect_lines(&starts, table.get_ref(), &mut Vec::new(), &mut lines);
     }
     lines
 }
 
+/// The byte offsets where the lines of a text start.
+struct LineStarts(Vec<usize>);
+
+impl LineStarts {
+    fn of(text: &str) -> Self {
+        let breaks = text.match_indices('\n').map(|(at, _)| at + 1);
+        Self(std::iter::once(0).chain(breaks).collect())
+    }
+
+    /// The 1-based line holding byte offset `at`.
+    fn line(&self, at: usize) -> usize {
+        self.0.partition_point(|&start| start <= at).max(1)
+    }
+}
+
 fn collect_lines(
-    text: &str,
+    starts: &LineStarts,
     table: &DeTable<'_>,
     prefix: &mut KeyPath,
     lines: &mut BTreeMap<KeyPath, usize>,
 ) {
     for (key, value) in table {
         prefix.push(key.get_ref().to_string());
-        lines.insert(prefix.clone(), line_column(text, key.span().start).0);
+        lines.insert(prefix.clone(), starts.line(key.span().start));
         if let DeValue::Table(inner) = value.get_ref() {
-            collect_lines(text, inner, prefix, lines);
+            collect_lines(starts, inner, prefix, lines);
         }
         prefix.pop();
     }
@@ -114,4 +139,20 @@ fn line_column(text: &str, at: usize) -> (usize, usize) {
         .map_or(0, |last| last.chars().count())
         + 1;
     (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_lines_agree_with_counting_line_breaks() {
+        let text = "a = 1\n\n[b]\nc = 2\n  d = 3\n";
+        let starts = LineStarts::of(text);
+        for at in 0..text.len() {
+            assert_eq!(starts.line(at), line_column(text, at).0, "offset {at}");
+        }
+        let lines = key_lines(text);
+        assert_eq!(lines[&vec!["b".to_owned(), "d".to_owned()]], 5);
+    }
 }

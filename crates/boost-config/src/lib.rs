@@ -244,6 +244,7 @@ macro_rules! leaf_types {
 }
 
 mod args;
+mod bounded;
 mod de;
 mod defaults;
 mod document;

@@ -21,11 +21,16 @@ use crate::{args, defaults, env, files, suggest};
 /// Where the environment came from when nothing named it (`dev`).
 const DEFAULT_ENVIRONMENT: &str = "default environment";
 
-/// How many problems one load reports at most before it gives up looking.
-const MAX_PROBLEMS: usize = 64;
+/// How many deserialisation passes one load makes at most. Unknown keys are
+/// all found in one pass; each other problem (a bad value) costs a pass.
+const MAX_PASSES: usize = 64;
 
-/// How many deserialisation passes one load makes at most.
-const MAX_PASSES: usize = 256;
+/// The fewest passes a load makes, however large its configuration.
+const MIN_PASSES: usize = 8;
+
+/// How many keys the passes of one load visit together at most: a larger
+/// configuration gets fewer passes, so loading stays linear in its size.
+const PASS_BUDGET: usize = 2_000_000;
 
 /// Builds a configuration from its layers, lowest precedence first:
 ///
@@ -237,6 +242,7 @@ impl Loader {
         T: DeserializeOwned + Serialize + Default + Validate,
     {
         let args = args::parse(&self.args)?;
+        self.check_dir()?;
         let vars = self.env.snapshot();
         let (environment, environment_origin) = self.resolve_environment(&vars)?;
         self.check_environment_file(&environment, environment_origin)?;
@@ -371,6 +377,18 @@ impl Loader {
         })
     }
 
+    /// A config directory that exists but is a file (or anything else that
+    /// is not a directory) is refused: reading `config/default.toml` through
+    /// it would fail file by file, or worse, look like "no files".
+    fn check_dir(&self) -> Result<(), ConfigError> {
+        match std::fs::metadata(&self.dir) {
+            Ok(meta) if !meta.is_dir() => Err(ConfigError::NotADirectory {
+                path: self.dir.clone(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// The files of layers 2–4, in precedence order.
     fn files(&self, config: &Option<PathBuf>, environment: &str) -> Vec<PathBuf> {
         let base = config
@@ -454,31 +472,40 @@ impl Loader {
         Ok((name, origin))
     }
 
-    /// Deserialises `T`, collecting every problem: after each error the
-    /// offending key is removed and deserialisation runs again.
+    /// Deserialises `T`, collecting every problem: unknown keys all in one
+    /// pass (the deserialiser holds them back from serde), and after each
+    /// other error the offending key is removed and deserialisation runs
+    /// again. Passes are bounded by [`MAX_PASSES`] and by [`PASS_BUDGET`]
+    /// keys in all, so loading stays linear in the configuration's size;
+    /// when they run out, the error says the search stopped.
     fn deserialize<T: DeserializeOwned>(
         &self,
         tree: &mut Table,
         provenance: &Provenance,
         known: &BTreeSet<KeyPath>,
     ) -> Result<T, ConfigError> {
-        let mut problems = Vec::new();
+        let mut found = Found::default();
         let mut removed_keys: Vec<KeyPath> = Vec::new();
-        for _ in 0..MAX_PASSES {
-            if problems.len() >= MAX_PROBLEMS {
-                break;
-            }
+        let passes = (PASS_BUDGET / tree.size().max(1)).clamp(MIN_PASSES, MAX_PASSES);
+        let mut finished = false;
+        for _ in 0..passes {
             let ctx = de::Ctx::new(provenance);
-            let error = match de::deserialize::<T>(tree, &ctx) {
+            let result = de::deserialize::<T>(tree, &ctx);
+            for (path, expected) in ctx.unknown.take() {
+                self.unknown_table_key(tree, &path, expected, provenance, known, &mut found);
+            }
+            let error = match result {
                 Ok(value) => {
                     for path in ctx.ignored.take() {
                         if provenance.touches(&path) {
-                            self.unknown_key(&path, (&[], &[]), provenance, known, &mut problems);
+                            self.unknown_key(&path, (&[], &[]), provenance, known, &mut found);
                         }
                     }
-                    if problems.is_empty() {
+                    if found.problems.is_empty() {
+                        self.warn_ignored(&found);
                         return Ok(value);
                     }
+                    finished = true;
                     break;
                 }
                 Err(error) => error,
@@ -491,41 +518,29 @@ impl Loader {
                     if remove_default(tree, &key, provenance) {
                         continue;
                     }
-                    let Some((found, removed)) = tree.remove_deepest(&key) else {
+                    let Some((gone, removed)) = tree.remove_deepest(&key) else {
                         let siblings = (&path[..], expected);
-                        self.unknown_key(&key, siblings, provenance, known, &mut problems);
+                        self.unknown_key(&key, siblings, provenance, known, &mut found);
+                        finished = true;
                         break;
                     };
-                    let leaves = match removed {
-                        Removed::Leaf => vec![found],
-                        Removed::Table(table) => {
-                            let below = table.leaf_paths();
-                            if below.is_empty() {
-                                vec![found]
-                            } else {
-                                below
-                                    .into_iter()
-                                    .map(|tail| [found.clone(), tail].concat())
-                                    .collect()
-                            }
-                        }
-                    };
-                    for leaf in leaves {
+                    for leaf in leaves_of(gone, removed) {
                         let siblings = (&path[..], expected);
-                        self.unknown_key(&leaf, siblings, provenance, known, &mut problems);
+                        self.unknown_key(&leaf, siblings, provenance, known, &mut found);
                     }
                 }
                 DeErrorKind::MissingField(field) => {
                     let mut key = path;
                     key.push(field.to_owned());
                     if !removed_keys.iter().any(|gone| key.starts_with(gone)) {
-                        problems.push(Problem {
+                        found.problems.push(Problem {
                             key: dotted(&key),
                             source: Source::Default,
                             line: None,
                             kind: ProblemKind::Missing,
                         });
                     }
+                    finished = true;
                     break;
                 }
                 DeErrorKind::Message(message) => {
@@ -533,7 +548,7 @@ impl Loader {
                         continue;
                     }
                     let message = with_value(message, tree.leaf(&path));
-                    problems.push(Problem {
+                    found.problems.push(Problem {
                         key: dotted(&path),
                         source: provenance.blame(&path),
                         line: provenance.line(&path),
@@ -541,11 +556,16 @@ impl Loader {
                     });
                     match tree.remove_deepest(&path) {
                         Some((gone, _)) => removed_keys.push(gone),
-                        None => break,
+                        None => {
+                            finished = true;
+                            break;
+                        }
                     }
                 }
             }
         }
+        self.warn_ignored(&found);
+        let mut problems = found.problems;
         if problems.is_empty() {
             // Only reachable when the pass limit ran out on allowed unknown keys.
             problems.push(Problem {
@@ -556,11 +576,48 @@ impl Loader {
                     message: "the configuration has too many unknown keys to read".to_owned(),
                 },
             });
+        } else if !finished {
+            problems.push(Problem {
+                key: String::new(),
+                source: Source::Default,
+                line: None,
+                kind: ProblemKind::NotSearched { passes },
+            });
         }
         Err(ConfigError::Invalid {
             service: self.service.clone(),
             problems,
         })
+    }
+
+    /// A key the deserialiser held back from a struct that has no such
+    /// field: reported (every leaf below it, for a table) unless only the
+    /// seeded defaults hold it, and removed from the tree.
+    fn unknown_table_key(
+        &self,
+        tree: &mut Table,
+        path: &[String],
+        expected: &'static [&'static str],
+        provenance: &Provenance,
+        known: &BTreeSet<KeyPath>,
+        found: &mut Found,
+    ) {
+        let Some((_, parent)) = path.split_last() else {
+            return;
+        };
+        if !tree.contains(path) {
+            return; // reported already
+        }
+        let touched = provenance.touches(path);
+        let Some((gone, removed)) = tree.remove_deepest(path) else {
+            return;
+        };
+        if !touched {
+            return; // a default the type serialises but does not read back
+        }
+        for leaf in leaves_of(gone, removed) {
+            self.unknown_key(&leaf, (parent, expected), provenance, known, found);
+        }
     }
 
     fn unknown_key(
@@ -569,32 +626,78 @@ impl Loader {
         (parent, siblings): (&[String], &[&str]),
         provenance: &Provenance,
         known: &BTreeSet<KeyPath>,
-        problems: &mut Vec<Problem>,
+        found: &mut Found,
     ) {
         let key = dotted(path);
         let source = provenance.blame(path);
         if self.allow_unknown_keys {
-            tracing::warn!(
-                service = %self.service,
-                key = %key,
-                source = %source,
-                "ignoring unknown configuration key"
-            );
+            found.ignored += 1;
+            if found.ignored <= crate::error::SHOWN_PROBLEMS {
+                tracing::warn!(
+                    service = %self.service,
+                    key = %key,
+                    source = %source,
+                    "ignoring unknown configuration key"
+                );
+            }
             return;
         }
-        let mut candidates: Vec<String> = known.iter().map(|known| dotted(known)).collect();
-        candidates.extend(siblings.iter().map(|sibling| {
-            let mut full = parent.to_vec();
-            full.push((*sibling).to_owned());
-            dotted(&full)
-        }));
-        let suggestion = suggest::nearest(&key, candidates.iter().map(String::as_str));
-        problems.push(Problem {
+        // Suggestions cost a comparison with every known key: only the
+        // problems the error shows get one, so many unknown keys stay linear.
+        let suggestion = if found.problems.len() < crate::error::SHOWN_PROBLEMS {
+            let mut candidates: Vec<String> = known.iter().map(|known| dotted(known)).collect();
+            candidates.extend(siblings.iter().map(|sibling| {
+                let mut full = parent.to_vec();
+                full.push((*sibling).to_owned());
+                dotted(&full)
+            }));
+            suggest::nearest(&key, candidates.iter().map(String::as_str))
+        } else {
+            None
+        };
+        found.problems.push(Problem {
             key,
             source,
             line: provenance.line(path),
             kind: ProblemKind::UnknownKey { suggestion },
         });
+    }
+
+    /// One summary line for the allowed unknown keys past those logged one by one.
+    fn warn_ignored(&self, found: &Found) {
+        if found.ignored > crate::error::SHOWN_PROBLEMS {
+            tracing::warn!(
+                service = %self.service,
+                more = found.ignored - crate::error::SHOWN_PROBLEMS,
+                "ignoring more unknown configuration keys (not logged one by one)"
+            );
+        }
+    }
+}
+
+/// What the deserialisation passes of one load found.
+#[derive(Default)]
+struct Found {
+    problems: Vec<Problem>,
+    /// Unknown keys dropped because [`Loader::allow_unknown_keys`] is on.
+    ignored: usize,
+}
+
+/// The leaf paths of what [`Table::remove_deepest`] removed at `gone`.
+fn leaves_of(gone: KeyPath, removed: Removed) -> Vec<KeyPath> {
+    match removed {
+        Removed::Leaf => vec![gone],
+        Removed::Table(table) => {
+            let below = table.leaf_paths();
+            if below.is_empty() {
+                vec![gone]
+            } else {
+                below
+                    .into_iter()
+                    .map(|tail| [gone.clone(), tail].concat())
+                    .collect()
+            }
+        }
     }
 }
 

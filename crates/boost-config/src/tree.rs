@@ -103,6 +103,11 @@ impl Table {
         Some((vec![first.clone()], Removed::Table(table)))
     }
 
+    /// How many tables and leaves the tree holds, all levels together.
+    pub(crate) fn size(&self) -> usize {
+        self.leaves.len() + self.tables.len() + self.tables.values().map(Table::size).sum::<usize>()
+    }
+
     /// Every key path in the tree: tables and leaves (arrays count as leaves).
     pub(crate) fn paths(&self) -> Vec<KeyPath> {
         let mut out = Vec::new();
@@ -207,10 +212,14 @@ impl Provenance {
         if let Some(source) = self.sources.get(path) {
             return source.clone();
         }
+        // Keys below `path` sort right after it, so the first key from
+        // `path` on is below it or none is (a `find` here scanned every later
+        // key for each problem: quadratic in a large file's problems).
         if let Some((_, source)) = self
             .sources
             .range(path.to_vec()..)
-            .find(|(key, _)| key.starts_with(path))
+            .next()
+            .filter(|(key, _)| key.starts_with(path))
         {
             return source.clone();
         }
