@@ -62,7 +62,7 @@
 //! the settings' doc comments become the comments of the generated reference config. Building
 //! a cache runs the same rules, so settings made in code get the same problem list, as
 //! [`Error::Config`]: an empty name, `max_capacity = 0`, a budget under 1 KiB, a share outside
-//! `(0, 1]`, a zero or century-long duration, `refresh_after >= ttl` (or within the jitter of
+//! `(0, 1]`, a zero or over-a-year duration, `refresh_after >= ttl` (or within the jitter of
 //! it), a jitter outside `0..=0.5`. The one code-only knob — a fixed jitter seed for tests —
 //! is on [`CacheBuilder`].
 //!

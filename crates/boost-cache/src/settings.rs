@@ -76,13 +76,13 @@ pub struct CacheSettings {
 
     /// Time to live: an entry is dropped this long after it was loaded or inserted, whether it
     /// is read or not (counted as `cause="expired"`), so no value served is older. Jittered by
-    /// `ttl_jitter`. More than `0s` and at most 100 years. Default: unset (entries live until
+    /// `ttl_jitter`. More than `0s` and at most a year. Default: unset (entries live until
     /// evicted for size or invalidated).
     #[serde(with = "humantime_serde")]
     pub ttl: Option<Duration>,
 
     /// Time to idle: an entry nobody has read or written for this long is dropped, so rarely
-    /// used keys don't take room. Not jittered. More than `0s` and at most 100 years.
+    /// used keys don't take room. Not jittered. More than `0s` and at most a year.
     /// Default: unset (off).
     #[serde(with = "humantime_serde")]
     pub tti: Option<Duration>,
@@ -96,7 +96,7 @@ pub struct CacheSettings {
     /// How long a "not found" answer from the source is remembered, so lookups of a key that
     /// does not exist don't all reach the source (penetration). Jittered like `ttl`. Keeping
     /// such answers means a newly created item looks missing for up to this long; typical
-    /// values are a few seconds to a minute. More than `0s` and at most 100 years.
+    /// values are a few seconds to a minute. More than `0s` and at most a year.
     /// Default: unset (callers looking up a missing key at the same time share one answer,
     /// but it is not kept).
     #[serde(with = "humantime_serde")]
@@ -123,9 +123,6 @@ const MIN_MAX_BYTES: ByteSize = ByteSize::kib(1);
 const DEFAULT_TTL_JITTER: f64 = 0.05;
 /// Largest accepted jitter: beyond ±50% a TTL no longer means much.
 const MAX_TTL_JITTER: f64 = 0.5;
-/// Longest accepted duration: moka refuses lifetimes over 1000 years, and a jittered
-/// lifetime must not overflow. Longer means "never": leave the setting unset.
-const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
 
 impl Default for CacheSettings {
     fn default() -> Self {
@@ -211,12 +208,8 @@ fn rules(settings: &CacheSettings, problems: &mut Problems) {
                 key,
                 "is 0s; leave it unset to turn it off, or give a positive duration",
             );
-        } else if value.is_some_and(|d| d > MAX_DURATION) {
-            problems.add(
-                key,
-                "is longer than 100 years; leave it unset for \"never\", or give a shorter duration",
-            );
         }
+        // Longer than boost_config::MAX_DURATION (a year) is reported by the Duration's own rule.
     }
     // `contains` is false for NaN too.
     let jitter_ok = (0.0..=MAX_TTL_JITTER).contains(&settings.ttl_jitter);

@@ -167,6 +167,7 @@ macro_rules! no_keys {
 }
 
 leaf_types!(no_keys);
+no_keys!(std::time::Duration);
 
 impl<T: Document + ?Sized> Document for Box<T> {
     fn document(docs: &mut Docs) {

@@ -205,9 +205,9 @@
 extern crate self as boost_config;
 
 /// Calls `$then!` with every leaf type a setting may have: scalars, strings,
-/// addresses, durations, sizes. Such values have no rules and no keys of their
-/// own, yet a derived [`Validate`] or [`Document`] calls every field, so each
-/// needs an (empty) impl of both.
+/// addresses, sizes. Such values have no rules and no keys of their own, yet a
+/// derived [`Validate`] or [`Document`] calls every field, so each needs an
+/// (empty) impl of both. (`Duration` has a rule: see [`MAX_DURATION`].)
 macro_rules! leaf_types {
     ($then:ident) => {
         $then!(
@@ -229,7 +229,6 @@ macro_rules! leaf_types {
             f64,
             String,
             str,
-            std::time::Duration,
             std::net::SocketAddr,
             std::net::IpAddr,
             std::net::Ipv4Addr,
@@ -244,6 +243,7 @@ macro_rules! leaf_types {
 }
 
 mod args;
+pub use validate::MAX_DURATION;
 mod bounded;
 mod de;
 mod defaults;

@@ -186,6 +186,44 @@ macro_rules! no_rules {
 
 leaf_types!(no_rules);
 
+/// The longest duration any setting may hold: one year (365 days).
+///
+/// No timeout, interval, backoff or lifetime needs more, and everything up to
+/// it can be added to an `Instant` or multiplied by a backoff factor without
+/// overflowing. Before this bound a `grpc.server.keepalive_interval` of
+/// `"500000000000y"` passed validation and panicked every connection (an
+/// `Instant` overflow inside hyper). Settings that mean "never" are
+/// `Option`s: leave them unset. Every `Duration` field checks it, nested in
+/// `Option`, `Vec` and maps too, under the field's key.
+///
+/// ```
+/// use std::time::Duration;
+/// use boost_config::{Problems, Validate};
+///
+/// #[derive(Validate)]
+/// struct Settings { timeout: Duration, idle: Option<Duration> }
+///
+/// let far = Duration::from_secs(400 * 24 * 60 * 60);
+/// let problems = Problems::of("svc", &Settings { timeout: far, idle: Some(far) });
+/// assert_eq!(problems.keys().collect::<Vec<_>>(), ["svc.timeout", "svc.idle"]);
+/// ```
+pub const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 60 * 60);
+
+impl Validate for std::time::Duration {
+    fn validate(&self, problems: &mut Problems) {
+        if *self > MAX_DURATION {
+            problems.add(
+                "",
+                format!(
+                    "is {}, longer than 365days, the most any setting may hold; give a \
+                     shorter duration (or leave an optional one unset for \"never\")",
+                    humantime_serde::re::humantime::format_duration(*self),
+                ),
+            );
+        }
+    }
+}
+
 impl<T: Validate + ?Sized> Validate for Box<T> {
     fn validate(&self, problems: &mut Problems) {
         (**self).validate(problems);

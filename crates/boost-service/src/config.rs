@@ -273,4 +273,39 @@ mod tests {
             "{error}"
         );
     }
+
+    #[test]
+    fn durations_that_would_overflow_a_clock_are_refused_at_load_naming_the_key() {
+        // A keepalive of ~584 billion years passed validation and panicked
+        // every connection (an `Instant` overflow in hyper).
+        let error = boost_config::Loader::new("demo")
+            .dir("no/such/dir")
+            .env_vars([
+                ("APP_ENV", ""),
+                (
+                    "DEMO__GRPC__SERVER__KEEPALIVE_INTERVAL",
+                    "18446744073709551615s",
+                ),
+                ("DEMO__LIFECYCLE__SHUTDOWN_TIMEOUT", "2years"),
+                ("DEMO__ADMIN__REQUEST_TIMEOUT", "400days"),
+            ])
+            .load::<Config<crate::NoSettings>>()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        for key in [
+            "grpc.server.keepalive_interval",
+            "lifecycle.shutdown_timeout",
+            "admin.request_timeout",
+        ] {
+            assert!(
+                error.contains(&format!("`{key}`")),
+                "{key} not named: {error}"
+            );
+        }
+        assert!(
+            error.contains("DEMO__GRPC__SERVER__KEEPALIVE_INTERVAL"),
+            "{error}"
+        );
+    }
 }

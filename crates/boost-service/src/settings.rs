@@ -19,7 +19,17 @@ use serde::{Deserialize, Serialize};
 /// assert_eq!(admin.listen.port(), 8081);
 /// assert_eq!(format!("{:?}", admin.token), "Some([REDACTED])");
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, boost_config::Document)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    boost_config::Document,
+    boost_config::Validate,
+)]
+#[validate(custom = admin_rules)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct AdminSettings {
@@ -145,7 +155,17 @@ impl AdminSettings {
 /// assert_eq!(lifecycle.drain_delay, Duration::from_secs(2));
 /// assert_eq!(lifecycle.readiness_timeout, Duration::from_millis(500));
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, boost_config::Document)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    boost_config::Document,
+    boost_config::Validate,
+)]
+#[validate(custom = lifecycle_rules)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct LifecycleSettings {
@@ -209,8 +229,13 @@ impl LifecycleSettings {
 /// Shortest admin token accepted: a guessable token is worse than none.
 const MIN_TOKEN_LEN: usize = 16;
 
-impl boost_config::Validate for AdminSettings {
-    fn validate(&self, problems: &mut boost_config::Problems) {
+/// The rules of [`AdminSettings`] beyond each field's own (durations at most a year).
+fn admin_rules(admin: &AdminSettings, problems: &mut boost_config::Problems) {
+    admin.rules(problems);
+}
+
+impl AdminSettings {
+    fn rules(&self, problems: &mut boost_config::Problems) {
         if let Some(token) = &self.token {
             let len = token.expose().trim().len();
             if len < MIN_TOKEN_LEN {
@@ -264,8 +289,13 @@ impl boost_config::Validate for AdminSettings {
     }
 }
 
-impl boost_config::Validate for LifecycleSettings {
-    fn validate(&self, problems: &mut boost_config::Problems) {
+/// The rules of [`LifecycleSettings`] beyond each field's own (durations at most a year).
+fn lifecycle_rules(lifecycle: &LifecycleSettings, problems: &mut boost_config::Problems) {
+    lifecycle.rules(problems);
+}
+
+impl LifecycleSettings {
+    fn rules(&self, problems: &mut boost_config::Problems) {
         if self.readiness_timeout.is_zero() {
             problems.add(
                 "readiness_timeout",
@@ -348,11 +378,12 @@ mod tests {
         assert_eq!(
             problems.keys().collect::<Vec<_>>(),
             [
+                "body_timeout", // over a year: its Duration's own rule, first
                 "max_connections",
                 "probe_connections",
                 "idle_timeout",
                 "header_read_timeout",
-                "body_timeout"
+                "body_timeout", // and outside its range
             ]
         );
         let mut problems = Problems::new();

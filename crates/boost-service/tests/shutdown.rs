@@ -320,8 +320,19 @@ async fn the_admin_server_answers_while_tasks_finish_in_flight_work() {
 
 #[tokio::test]
 async fn an_endless_shutdown_timeout_means_wait_for_the_tasks_not_a_panic() {
-    let svc = builder("endless-timeout")
+    // Longer than a year is refused by validation, naming the key.
+    let refused = builder("overflowing-timeout")
         .lifecycle(timings(Duration::ZERO, Duration::MAX))
+        .start()
+        .await
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(refused.contains("shutdown_timeout"), "{refused}");
+
+    let year = Duration::from_secs(365 * 24 * 60 * 60);
+    let svc = builder("endless-timeout")
+        .lifecycle(timings(Duration::ZERO, year))
         .task("worker", |lc| async move {
             lc.stop_accepting().await;
             assert!(lc.deadline().is_some());

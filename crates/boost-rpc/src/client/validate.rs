@@ -26,6 +26,12 @@ pub(crate) fn client(settings: &ClientSettings, problems: &mut Problems) {
              (default \"300ms\")",
         );
     }
+    if settings.connect_timeout.is_zero() {
+        problems.add(
+            "connect_timeout",
+            "must be more than 0 (every connect would time out at once); default \"1s\"",
+        );
+    }
     for (i, url) in settings.endpoints.iter().enumerate() {
         if let Err(why) = parse_endpoint(url) {
             problems.add(&format!("endpoints.{i}"), why);
@@ -252,6 +258,11 @@ mod tests {
             assert_eq!(refused_keys(&settings), [format!("profiles.{key}")]);
         };
         refused(|s| s.retry.max_attempts = 0, "retry.max_attempts");
+        refused(|s| s.connect_timeout = Duration::ZERO, "connect_timeout");
+        refused(
+            |s| s.connect_timeout = Duration::from_secs(400 * 24 * 3600),
+            "connect_timeout",
+        );
         refused(
             |s| s.max_response_metadata_size = boost_config::ByteSize::b(100),
             "max_response_metadata_size",

@@ -58,17 +58,20 @@ pub struct ServerSettings {
     /// hyper takes a lock and reads the clock for every frame received and
     /// keeps a timer armed per connection — 1.5–2% of a unary call on
     /// loopback. Set it when a proxy between clients and the server drops
-    /// connections that carry no HTTP/2 traffic (e.g. `"60s"`).
+    /// connections that carry no HTTP/2 traffic (e.g. `"60s"`). Between
+    /// `1s` and `2h`.
     #[serde(with = "boost_config::duration")]
     pub keepalive_interval: Option<Duration>,
     /// How long to wait for a ping's answer before closing the connection
-    /// (only used with `keepalive_interval`). Default: `"20s"`.
+    /// (only used with `keepalive_interval`). Between `100ms` and `10m`.
+    /// Default: `"20s"`.
     #[serde(with = "boost_config::duration")]
     pub keepalive_timeout: Duration,
     /// TCP keepalive on accepted sockets: the kernel probes an idle
     /// connection after this long and closes it if the peer is gone, which
     /// frees a dead client's connection without any per-call work; unset
-    /// leaves the OS default (usually off). Default: `"60s"`.
+    /// leaves the OS default (usually off). Between `1s` and `2h`.
+    /// Default: `"60s"`.
     #[serde(with = "boost_config::duration")]
     pub tcp_keepalive: Option<Duration>,
     /// Connections older than this are closed gracefully (HTTP/2 `GOAWAY`,
@@ -297,10 +300,27 @@ fn server_rules(settings: &ServerSettings, problems: &mut Problems) {
             "must be more than 0; leave it unset to let callers' deadlines rule",
         );
     }
-    if settings.keepalive_interval == Some(Duration::ZERO) {
-        problems.add(
+    // Pings more often than a second are abuse in gRPC's eyes (servers answer
+    // `GOAWAY too_many_pings`); beyond two hours TCP keepalive has long
+    // found a dead peer (gRPC's own server default is 2 h).
+    if let Some(interval) = settings.keepalive_interval {
+        in_range(
+            problems,
             "keepalive_interval",
-            "must be more than 0; leave it unset to turn pings off",
+            interval,
+            Duration::from_secs(1),
+            Duration::from_secs(2 * 60 * 60),
+            "\"60s\" (leave it unset to turn pings off)",
+        );
+    }
+    if let Some(idle) = settings.tcp_keepalive {
+        in_range(
+            problems,
+            "tcp_keepalive",
+            idle,
+            Duration::from_secs(1),
+            Duration::from_secs(2 * 60 * 60),
+            "\"60s\" (leave it unset for the OS default)",
         );
     }
     if settings.max_connection_age == Some(Duration::ZERO) {
@@ -309,9 +329,14 @@ fn server_rules(settings: &ServerSettings, problems: &mut Problems) {
             "must be more than 0; leave it unset to keep connections",
         );
     }
-    if settings.keepalive_timeout.is_zero() {
-        problems.add("keepalive_timeout", "must be more than 0, e.g. \"20s\"");
-    }
+    in_range(
+        problems,
+        "keepalive_timeout",
+        settings.keepalive_timeout,
+        Duration::from_millis(100),
+        Duration::from_secs(10 * 60),
+        "\"20s\"",
+    );
     connection_rules(settings, problems);
 }
 
