@@ -499,6 +499,7 @@ mod tests {
         assert_eq!(
             keys,
             [
+                "grpc.server.max_connection_idle", // over a year: the Duration's own rule
                 "grpc.server.max_connections",
                 "grpc.server.max_connection_idle",
                 "grpc.server.header_read_timeout"
