@@ -247,6 +247,7 @@ mod args;
 mod bounded;
 mod de;
 mod defaults;
+mod depth;
 mod document;
 mod endpoint;
 mod env;
