@@ -241,3 +241,21 @@ fn nesting_that_combines_keys_and_inline_tables_is_refused_not_a_stack_overflow(
         assert!(error.contains("default.toml"), "{error}");
     });
 }
+
+#[test]
+fn stray_quotes_do_not_hide_nesting_from_the_depth_check() {
+    let line = combined_nesting(78, 78).lines().nth(1).unwrap().to_owned();
+    for prefix in [
+        "x = 1' ",
+        "x = 1\" ",
+        "x = '",
+        "x = \"",
+        "'",
+        "\"",
+        "x = '''\n",
+        "x = \"\"\"\\\n",
+    ] {
+        let text = format!("{prefix}{line}\n");
+        on_small_stack(move || load_text(text));
+    }
+}
