@@ -340,7 +340,10 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
             Node::Value(value) => value.clone().deserialize_seq(visitor).map_err(from_toml),
             Node::Text { text, sensitive } => {
                 let trimmed = text.trim();
+                // Too deep for the parser's stack: falls back to the comma
+                // list, whose items then fail to deserialise with an error.
                 if trimmed.starts_with('[')
+                    && crate::depth::check(trimmed).is_ok()
                     && let Ok(value) = trimmed.parse::<toml::Value>()
                 {
                     return hide(sensitive, value.deserialize_seq(visitor).map_err(from_toml));

@@ -7,6 +7,7 @@ use std::path::Path;
 use toml::de::{DeTable, DeValue};
 
 use crate::bounded::{self, MAX_CONFIG_FILE_BYTES, ReadError};
+use crate::depth;
 use crate::error::ConfigError;
 use crate::tree::{FileLayer, KeyPath, Table};
 
@@ -59,6 +60,15 @@ pub(crate) fn parse(path: &Path, bytes: Vec<u8>) -> Result<FileLayer, ConfigErro
             });
         }
     };
+    // Before the parser: past its own limits, deep nesting overflows the stack.
+    if let Err(at) = depth::check(&text) {
+        return Err(ConfigError::Parse {
+            path: path.to_owned(),
+            line: Some(at.line),
+            column: Some(at.column),
+            message: depth::TooDeep::message(),
+        });
+    }
     match toml::from_str::<toml::Table>(&text) {
         Ok(table) => Ok(FileLayer {
             table: Table::from(table),

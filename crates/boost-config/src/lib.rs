@@ -247,6 +247,7 @@ pub use validate::MAX_DURATION;
 mod bounded;
 mod de;
 mod defaults;
+mod depth;
 mod document;
 mod endpoint;
 mod env;
