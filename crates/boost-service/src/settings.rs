@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
     boost_config::Document,
     boost_config::Validate,
 )]
-#[validate(custom = admin_rules)]
+#[validate(custom = AdminSettings::rules)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct AdminSettings {
@@ -165,7 +165,7 @@ impl AdminSettings {
     boost_config::Document,
     boost_config::Validate,
 )]
-#[validate(custom = lifecycle_rules)]
+#[validate(custom = LifecycleSettings::rules)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct LifecycleSettings {
@@ -229,12 +229,8 @@ impl LifecycleSettings {
 /// Shortest admin token accepted: a guessable token is worse than none.
 const MIN_TOKEN_LEN: usize = 16;
 
-/// The rules of [`AdminSettings`] beyond each field's own (durations at most a year).
-fn admin_rules(admin: &AdminSettings, problems: &mut boost_config::Problems) {
-    admin.rules(problems);
-}
-
 impl AdminSettings {
+    /// The rules beyond each field's own (durations at most a year).
     fn rules(&self, problems: &mut boost_config::Problems) {
         if let Some(token) = &self.token {
             let len = token.expose().trim().len();
@@ -289,12 +285,8 @@ impl AdminSettings {
     }
 }
 
-/// The rules of [`LifecycleSettings`] beyond each field's own (durations at most a year).
-fn lifecycle_rules(lifecycle: &LifecycleSettings, problems: &mut boost_config::Problems) {
-    lifecycle.rules(problems);
-}
-
 impl LifecycleSettings {
+    /// The rules beyond each field's own (durations at most a year).
     fn rules(&self, problems: &mut boost_config::Problems) {
         if self.readiness_timeout.is_zero() {
             problems.add(
