@@ -1,0 +1,61 @@
+//! The metrics this crate records, through the `metrics` facade (the
+//! recorder boost-metrics installs, or none).
+
+/// Gauge: when the certificate in use expires, seconds since the epoch.
+/// Labels: [`ROLE`], [`SUBJECT`]. One series per configured certificate;
+/// alert on `tls_certificate_expiry_timestamp_seconds - time() < 14 * 86400`.
+pub const TLS_CERTIFICATE_EXPIRY: &str = "tls_certificate_expiry_timestamp_seconds";
+
+/// Counter: re-reads of changed certificate, key or CA files. Labels:
+/// [`ROLE`], [`OUTCOME`] (`success`: the new files are in use; `error`: they
+/// were refused and the old ones stay — the log line says why).
+pub const TLS_RELOAD_TOTAL: &str = "tls_reload_total";
+
+/// Label: `server` (a certificate the service shows its callers) or
+/// `client` (one it shows the servers it calls).
+pub const ROLE: &str = "role";
+
+/// Label: the certificate's subject (`CN=hello-service,O=team`), or its
+/// first URI or DNS name when the subject is empty.
+pub const SUBJECT: &str = "subject";
+
+/// Label: `success` or `error`.
+pub const OUTCOME: &str = "outcome";
+
+/// Which side of a connection a certificate is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    Server,
+    Client,
+}
+
+impl Role {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Role::Server => "server",
+            Role::Client => "client",
+        }
+    }
+}
+
+/// Records when the certificate `subject` expires.
+pub(crate) fn set_expiry(role: Role, subject: &str, not_after: i64) {
+    #[allow(clippy::cast_precision_loss)] // seconds fit an f64 exactly until the year 285 million
+    let value = not_after as f64;
+    metrics::gauge!(TLS_CERTIFICATE_EXPIRY, ROLE => role.as_str(), SUBJECT => subject.to_owned())
+        .set(value);
+}
+
+/// The series of a certificate no longer in use. The `metrics` facade cannot
+/// remove a series, so it reads `NaN`: no comparison (`< 14 * 86400`) is true
+/// for it, so no expiry alert fires for a certificate that was replaced.
+pub(crate) fn retire_expiry(role: Role, subject: &str) {
+    metrics::gauge!(TLS_CERTIFICATE_EXPIRY, ROLE => role.as_str(), SUBJECT => subject.to_owned())
+        .set(f64::NAN);
+}
+
+/// Counts one reload that took new files (`true`) or refused them.
+pub(crate) fn count_reload(role: Role, success: bool) {
+    let outcome = if success { "success" } else { "error" };
+    metrics::counter!(TLS_RELOAD_TOTAL, ROLE => role.as_str(), OUTCOME => outcome).increment(1);
+}
