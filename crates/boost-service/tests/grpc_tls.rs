@@ -454,3 +454,103 @@ fn raw_client(ca_file: &Path, cert_pem: &str, key_pem: &str) -> Arc<ClientConfig
     config.alpn_protocols = vec![b"h2".to_vec()];
     Arc::new(config)
 }
+
+/// `GET path` over HTTPS with `config`; the status line and body.
+async fn https_get(
+    addr: SocketAddr,
+    config: Arc<ClientConfig>,
+    path: &str,
+) -> Result<String, String> {
+    use tokio::io::AsyncReadExt;
+    let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    let name = ServerName::try_from("localhost").unwrap();
+    let mut tls = TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| e.to_string())?;
+    let request = format!("GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n");
+    tls.write_all(request.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut response = String::new();
+    tokio::time::timeout(Duration::from_secs(20), tls.read_to_string(&mut response))
+        .await
+        .map_err(|_| "timed out".to_owned())?
+        .map_err(|e| e.to_string())?;
+    Ok(response)
+}
+
+#[tokio::test]
+async fn the_admin_server_serves_https_when_admin_tls_is_on_and_refuses_plaintext() {
+    let pki = Pki::new();
+    let admin = common::any_port().with_tls(pki.tls(ClientAuth::Off));
+    let running = common::builder("tls-test")
+        .admin(admin)
+        .start()
+        .await
+        .unwrap();
+    let addr = running.admin_addr();
+    let response = https_get(addr, http11(pki.client(None)), "/health/live")
+        .await
+        .unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+
+    // Plaintext HTTP to the HTTPS port gets no HTTP answer.
+    let mut plain = TcpStream::connect(addr).await.unwrap();
+    plain
+        .write_all(b"GET /health/live HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(
+        Duration::from_secs(20),
+        tokio::io::AsyncReadExt::read_to_end(&mut plain, &mut buf),
+    )
+    .await
+    .unwrap();
+    assert!(!String::from_utf8_lossy(&buf).contains("200 OK"));
+    running.shutdown_handle().trigger();
+    running.wait().await.unwrap();
+}
+
+#[tokio::test]
+async fn bad_admin_tls_files_fail_start_naming_the_key() {
+    let pki = Pki::new();
+    let admin = common::any_port().with_tls(ServerTlsSettings::new(&pki.key, &pki.key));
+    let Err(error) = common::builder("tls-test").admin(admin).start().await else {
+        panic!("started with a key as the certificate")
+    };
+    let text = error.to_string();
+    assert!(text.contains("`admin.tls.cert_file`"), "{text}");
+    assert!(text.contains("found only `PRIVATE KEY`"), "{text}");
+}
+
+/// The config with HTTP/1.1 as its ALPN protocol (the admin server's).
+fn http11(config: Arc<ClientConfig>) -> Arc<ClientConfig> {
+    let mut config = ClientConfig::clone(&config);
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Arc::new(config)
+}
+
+#[tokio::test]
+async fn the_server_span_records_the_callers_identity() {
+    let capture = boost_tracing::testing::Capture::new();
+    let _guard = capture.set_default();
+    let pki = Pki::new();
+    let (running, addr) = start(grpc_settings(pki.tls(ClientAuth::Require))).await;
+    let leaf = Leaf::new("hello-service").uri("spiffe://prod.example/sa/hello");
+    say_hello(addr, pki.client(Some((&pki.ca, leaf))))
+        .await
+        .unwrap();
+    let span = capture
+        .wait_for_span("hello.v1.Greeter/SayHello", Duration::from_secs(10))
+        .await
+        .unwrap_or_else(|| panic!("{:#?}", capture.spans()));
+    assert_eq!(
+        span.attributes["peer.identity"],
+        "spiffe://prod.example/sa/hello"
+    );
+    assert_eq!(span.attributes["tls.client.subject"], "CN=hello-service");
+    running.shutdown_handle().trigger();
+    running.wait().await.unwrap();
+}
