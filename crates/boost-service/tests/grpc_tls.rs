@@ -554,3 +554,56 @@ async fn the_server_span_records_the_callers_identity() {
     running.shutdown_handle().trigger();
     running.wait().await.unwrap();
 }
+
+fn python() -> String {
+    std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned())
+}
+
+/// A client in another language: Python's grpcio calls the TLS server with
+/// the CA bundle and a client certificate (mTLS `require`), and is refused
+/// without one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs python3 grpcio"]
+async fn python_grpcio_calls_the_mtls_server_with_its_ca() {
+    let check = std::process::Command::new(python())
+        .args(["-c", "import grpc, grpc_tools"])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}; install python3", python()));
+    assert!(
+        check.status.success(),
+        "python grpcio missing: pip install grpcio grpcio-tools\n{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let pki = Pki::new();
+    let (running, addr) = start(grpc_settings(pki.tls(ClientAuth::Require))).await;
+    let (cert, key) = pki
+        .ca
+        .issue(&Leaf::new("python").uri("spiffe://prod.example/sa/python"))
+        .write(pki.dir.path(), "python");
+    let work = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut command = tokio::process::Command::new(python());
+    command
+        .arg(root.join("tests/data/python_tls_client.py"))
+        .arg(root.join("../../examples/proto"))
+        .arg(work.path())
+        .arg(addr.to_string())
+        .arg(&pki.ca_file)
+        .arg(&cert)
+        .arg(&key);
+    let out = tokio::time::timeout(Duration::from_secs(120), command.output())
+        .await
+        .expect("the python client hung")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "python client failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(seen["with_cert"], "spiffe://prod.example/sa/python");
+    assert_eq!(seen["without_cert"], "UNAVAILABLE");
+    running.shutdown_handle().trigger();
+    running.wait().await.unwrap();
+}
