@@ -607,3 +607,47 @@ async fn python_grpcio_calls_the_mtls_server_with_its_ca() {
     running.shutdown_handle().trigger();
     running.wait().await.unwrap();
 }
+
+/// `…__GRPC__TLS__KEY_FILE` is the path of the key (an ordinary key), not a
+/// secret file whose content would be the value of a `grpc.tls.key`.
+#[test]
+fn tls_file_keys_are_paths_in_the_environment_too() {
+    use boost_config::Loader;
+    use boost_service::{Config, NoSettings};
+    let loaded = Loader::new("tls-env")
+        .dir("no/such/dir")
+        .env_vars([
+            ("APP_ENV", ""),
+            ("TLS_ENV__GRPC__TLS__ENABLED", "true"),
+            ("TLS_ENV__GRPC__TLS__CERT_FILE", "/etc/tls/tls.crt"),
+            ("TLS_ENV__GRPC__TLS__KEY_FILE", "/etc/tls/tls.key"),
+            ("TLS_ENV__GRPC__TLS__CA_FILE", "/etc/tls/ca.crt"),
+            ("TLS_ENV__GRPC__TLS__CLIENT_AUTH", "require"),
+            ("TLS_ENV__ADMIN__TLS__CA_FILE", ""),
+        ])
+        .load::<Config<NoSettings>>()
+        .unwrap();
+    let tls = &loaded.kit.grpc.tls;
+    assert_eq!(
+        tls.cert_file.as_deref(),
+        Some(Path::new("/etc/tls/tls.crt"))
+    );
+    assert_eq!(tls.key_file.as_deref(), Some(Path::new("/etc/tls/tls.key")));
+    assert_eq!(tls.ca_file.as_deref(), Some(Path::new("/etc/tls/ca.crt")));
+    assert_eq!(tls.client_auth, ClientAuth::Require);
+    assert_eq!(loaded.kit.admin.tls.ca_file, None);
+    let explained = loaded.explain();
+    assert!(
+        explained.contains("key_file = \"/etc/tls/tls.key\""),
+        "{explained}"
+    );
+
+    // A rule broken in the environment names the key.
+    let error = Loader::new("tls-env")
+        .dir("no/such/dir")
+        .env_vars([("APP_ENV", ""), ("TLS_ENV__GRPC__TLS__ENABLED", "true")])
+        .load::<Config<NoSettings>>()
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("`grpc.tls.cert_file`"), "{error}");
+}
