@@ -221,6 +221,13 @@ impl ServerTlsSettings {
 /// ```
 ///
 /// Built into a `rustls::ClientConfig` by [`ClientTls`](crate::ClientTls).
+///
+/// Embed it in a settings struct as a plain field (`tls: ClientTlsSettings`,
+/// not `Option<…>`): the loader learns which keys exist from the serialised
+/// default, and a `None` section hides `tls.key_file`, so
+/// `…__TLS__KEY_FILE=/path` would be read as a secret *file* for a key
+/// `tls.key`. The `*_file` fields serialise as `""` when unset for the same
+/// reason.
 #[derive(
     Clone,
     Debug,
