@@ -651,3 +651,87 @@ fn tls_file_keys_are_paths_in_the_environment_too() {
         .to_string();
     assert!(error.contains("`grpc.tls.cert_file`"), "{error}");
 }
+
+/// The one test of this binary that installs the process's metrics
+/// recorder (through `Service::new`): the TLS metrics on `/metrics`.
+#[tokio::test]
+async fn tls_metrics_are_on_the_admin_endpoint() {
+    use boost_config::Loader;
+    use boost_service::{Config, NoSettings, Service};
+    let pki = Pki::new();
+    let cert = pki.cert.display().to_string();
+    let key = pki.key.display().to_string();
+    let loaded = Loader::new("tls-metrics")
+        .dir("no/such/dir")
+        .env_vars([("APP_ENV", "")])
+        .args([
+            "--set",
+            "admin.listen=127.0.0.1:0",
+            "--set",
+            "grpc.listen=127.0.0.1:0",
+            "--set",
+            "lifecycle.drain_delay=0s",
+            "--set",
+            "grpc.tls.enabled=true",
+            "--set",
+            &format!("grpc.tls.cert_file={cert}"),
+            "--set",
+            &format!("grpc.tls.key_file={key}"),
+        ])
+        .load::<Config<NoSettings>>()
+        .unwrap();
+    let running = Service::new(loaded)
+        .unwrap()
+        .handle_signals(false)
+        .grpc(GreeterServer::new(WhoAmI))
+        .start()
+        .await
+        .unwrap();
+    let grpc = running.grpc_addr().unwrap();
+    assert_eq!(
+        say_hello(grpc, pki.client(None)).await.unwrap(),
+        "anonymous"
+    );
+    // A peer that speaks no TLS: a refused handshake.
+    let mut plain = TcpStream::connect(grpc).await.unwrap();
+    plain
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(
+        Duration::from_secs(20),
+        tokio::io::AsyncReadExt::read_to_end(&mut plain, &mut buf),
+    )
+    .await;
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let body = common::get(running.admin_addr(), "/metrics")
+            .await
+            .text()
+            .await
+            .unwrap();
+        let expiry = body.lines().any(|l| {
+            l.starts_with("tls_certificate_expiry_timestamp_seconds{")
+                && l.contains("role=\"server\"")
+                && l.contains("subject=\"CN=server-1\"")
+        });
+        let refused = body.lines().any(|l| {
+            l.starts_with("tls_handshake_failures_total{")
+                && l.contains("server=\"grpc\"")
+                && l.contains("reason=\"refused\"")
+        });
+        if expiry && refused {
+            assert!(
+                body.contains("# HELP tls_handshake_failures_total"),
+                "{body}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "TLS metrics missing:\n{body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    running.shutdown_handle().trigger();
+    running.wait().await.unwrap();
+}
