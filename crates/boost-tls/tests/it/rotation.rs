@@ -258,3 +258,32 @@ async fn a_ca_bundle_rotation_adds_and_removes_trust_for_new_handshakes() {
     assert!(error.contains("UnknownIssuer"), "{error}");
     connect(&server, &new_client).await.unwrap();
 }
+
+/// A client's own certificate rotates too: the server sees the new
+/// identity on the next connection.
+#[tokio::test]
+async fn a_client_certificate_rotation_shows_the_server_the_new_identity() {
+    let rig = Rig::new();
+    let settings = ServerTlsSettings::new(&rig.cert, &rig.key)
+        .with_client_auth(boost_tls::ClientAuth::Require, rig.files.path("ca.crt"));
+    let server = ServerTls::from_settings("grpc.tls", &settings)
+        .unwrap()
+        .unwrap();
+    let (cert, key) = rig
+        .ca
+        .issue(&Leaf::new("client-1"))
+        .write(rig.files.root(), "client");
+    let client = ClientTls::from_settings(
+        "profiles.tls",
+        &ClientTlsSettings::default()
+            .with_ca_file(rig.files.path("ca.crt"))
+            .with_identity(&cert, &key),
+    )
+    .unwrap();
+    let seen = connect(&server, &client).await.unwrap();
+    assert_eq!(seen.peer.unwrap().subject(), "CN=client-1");
+    rig.ca.issue(&Leaf::new("client-2")).write_to(&cert, &key);
+    assert!(client.reload().unwrap());
+    let seen = connect(&server, &client).await.unwrap();
+    assert_eq!(seen.peer.unwrap().subject(), "CN=client-2");
+}
