@@ -161,9 +161,10 @@ fn handshaken(
     }))
 }
 
-/// Stops the accept task (and closes the listener) when tonic drops the
-/// stream of connections at shutdown.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+/// Stops a task when dropped: the accept task (closing the listener) when
+/// tonic drops the stream of connections at shutdown, the rotation watch
+/// when the server stops.
+pub(crate) struct AbortOnDrop(pub(crate) tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
