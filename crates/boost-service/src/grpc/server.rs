@@ -175,11 +175,13 @@ impl GrpcServer {
         let _watch = tls
             .as_ref()
             .map(|tls| tls::AbortOnDrop(tokio::spawn(tls.watch())));
-        let client_auth = tls.as_ref().map(boost_tls::ServerTls::client_auth);
+        let client_auth = tls
+            .as_ref()
+            .map(|tls| format!("{:?}", tls.client_auth()).to_lowercase());
         let incoming = tls::incoming(acceptor, limits, std::sync::Arc::clone(&registry), tls);
         tracing::info!(grpc = %addr, reflection = settings.server.reflection,
             max_connections = limits.max_connections, tls = client_auth.is_some(),
-            client_auth = ?client_auth, "gRPC server listening");
+            client_auth = client_auth.as_deref().unwrap_or("none"), "gRPC server listening");
         let authorization = settings
             .authorization
             .is_active()
