@@ -28,8 +28,9 @@ use crate::inspect::CertInfo;
 /// # let _ = caller;
 /// ```
 ///
-/// Names longer than 512 bytes are cut and at most 32 of each kind are
-/// kept: the certificate is the peer's input.
+/// Names longer than 512 bytes are dropped (a cut name could equal a
+/// shorter allow-list entry) and at most 32 of each kind are kept: the
+/// certificate is the peer's input.
 ///
 /// Cloning is cheap (a reference count): the server puts one in every
 /// request of a connection.
@@ -74,8 +75,13 @@ impl PeerIdentity {
         }))
     }
 
-    /// The subject as RFC 4514 text (`CN=hello-service,O=team`); empty when
-    /// the certificate has none (common for SPIFFE certificates).
+    /// The subject as RFC 4514 text (`CN=hello-service,O=team`): the most
+    /// specific RDN first (the reverse of the certificate's order, as RFC
+    /// 4514 says), `,` between RDNs with no space, `+` inside a multi-valued
+    /// RDN, special characters escaped (a common name `x, O=y` reads
+    /// `CN=x\\, O=y`), other attribute types as `1.2.3.4=#hex`. Empty when
+    /// the certificate has none (common for SPIFFE certificates) or it is
+    /// longer than 512 bytes.
     pub fn subject(&self) -> &str {
         &self.0.subject
     }
@@ -145,5 +151,30 @@ mod tests {
         assert!(!id.matches("spiffe://prod/hello/"));
         assert!(!id.matches(""));
         assert_eq!(id.principal(), "spiffe://prod/hello");
+    }
+
+    fn identity_of(dn: &[(rcgen::DnType, &str)]) -> PeerIdentity {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        for (kind, value) in dn {
+            params.distinguished_name.push(kind.clone(), *value);
+        }
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        PeerIdentity::from_certificate(cert.der()).unwrap()
+    }
+
+    #[test]
+    fn a_common_name_that_reads_like_two_fields_does_not_match_them() {
+        use rcgen::DnType;
+        let spoof = identity_of(&[(DnType::CommonName, "x, O=y")]);
+        assert!(!spoof.matches("CN=x,O=y"));
+        assert!(!spoof.matches("CN=x, O=y"));
+        let spoof = identity_of(&[(DnType::CommonName, "x,O=y")]);
+        assert!(!spoof.matches("CN=x,O=y"));
+        // The documented form matches a real two-field certificate.
+        let real = identity_of(&[(DnType::OrganizationName, "y"), (DnType::CommonName, "x")]);
+        assert!(real.matches("CN=x,O=y"));
+        assert_eq!(real.subject(), "CN=x,O=y");
     }
 }

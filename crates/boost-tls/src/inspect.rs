@@ -44,16 +44,18 @@ impl CertInfo {
             for name in &san.value.general_names {
                 match name {
                     GeneralName::DNSName(dns) if dns_names.len() < MAX_NAMES => {
-                        dns_names.push(bounded(dns));
+                        dns_names.extend(bounded(dns));
                     }
-                    GeneralName::URI(uri) if uris.len() < MAX_NAMES => uris.push(bounded(uri)),
+                    GeneralName::URI(uri) if uris.len() < MAX_NAMES => uris.extend(bounded(uri)),
                     _ => {}
                 }
             }
         }
         let is_ca = matches!(cert.basic_constraints(), Ok(Some(bc)) if bc.value.ca);
         Ok(CertInfo {
-            subject: bounded(&cert.subject().to_string()),
+            subject: rfc4514(cert.subject())
+                .and_then(|s| bounded(&s))
+                .unwrap_or_default(),
             not_before: cert.validity().not_before.timestamp(),
             not_after: cert.validity().not_after.timestamp(),
             is_ca,
@@ -134,16 +136,90 @@ fn time_text(seconds: i64) -> Option<String> {
     ))
 }
 
-/// `text` cut to [`MAX_NAME_LEN`] bytes on a character boundary.
-fn bounded(text: &str) -> String {
-    if text.len() <= MAX_NAME_LEN {
-        return text.to_owned();
+/// `text` when it is at most [`MAX_NAME_LEN`] bytes; `None` (the name is
+/// dropped) when longer: a cut name could equal a shorter allow-list entry.
+fn bounded(text: &str) -> Option<String> {
+    (text.len() <= MAX_NAME_LEN).then(|| text.to_owned())
+}
+
+/// The name as RFC 4514 text: RDNs in reverse order of the certificate's
+/// sequence (the most specific first: `CN=hello-service,O=team`), joined with
+/// `,`; the attributes of a multi-valued RDN joined with `+`; values escaped
+/// (`,+"\<>;`, a leading `#` or space, a trailing space, NUL); a type without
+/// a short name, or a value that is not a string, as the dotted OID and
+/// `#` + the value's DER in hex. `None` when the name is empty or a value
+/// cannot be encoded: no subject rather than a fixed text two names share.
+fn rfc4514(name: &x509_parser::x509::X509Name<'_>) -> Option<String> {
+    use x509_parser::asn1_rs::ToDer as _;
+    let rdns: Vec<_> = name.iter_rdn().collect();
+    if rdns.is_empty() {
+        return None;
     }
-    let mut end = MAX_NAME_LEN;
-    while !text.is_char_boundary(end) {
-        end -= 1;
+    let mut out = String::new();
+    for (i, rdn) in rdns.iter().rev().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        for (j, attr) in rdn.iter().enumerate() {
+            if j > 0 {
+                out.push('+');
+            }
+            let oid = attr.attr_type().to_id_string();
+            let short = short_name(&oid);
+            match (short, attr.as_str()) {
+                (Some(short), Ok(value)) => {
+                    out.push_str(short);
+                    out.push('=');
+                    escape_into(&mut out, value);
+                }
+                _ => {
+                    let der = attr.attr_value().to_der_vec().ok()?;
+                    out.push_str(short.unwrap_or(&oid));
+                    out.push_str("=#");
+                    for byte in der {
+                        out.push_str(&format!("{byte:02x}"));
+                    }
+                }
+            }
+            if out.len() > MAX_NAME_LEN {
+                return None;
+            }
+        }
     }
-    text[..end].to_owned()
+    Some(out)
+}
+
+/// The short names RFC 4514 section 3 lists.
+fn short_name(oid: &str) -> Option<&'static str> {
+    Some(match oid {
+        "2.5.4.3" => "CN",
+        "2.5.4.7" => "L",
+        "2.5.4.8" => "ST",
+        "2.5.4.10" => "O",
+        "2.5.4.11" => "OU",
+        "2.5.4.6" => "C",
+        "2.5.4.9" => "STREET",
+        "0.9.2342.19200300.100.1.25" => "DC",
+        "0.9.2342.19200300.100.1.1" => "UID",
+        _ => return None,
+    })
+}
+
+/// Appends `value` escaped as RFC 4514 section 2.4 says.
+fn escape_into(out: &mut String, value: &str) {
+    let last = value.chars().count().saturating_sub(1);
+    for (i, c) in value.chars().enumerate() {
+        match c {
+            ',' | '+' | '"' | '\\' | '<' | '>' | ';' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '#' if i == 0 => out.push_str("\\#"),
+            ' ' if i == 0 || i == last => out.push_str("\\ "),
+            '\0' => out.push_str("\\00"),
+            c => out.push(c),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -164,9 +240,46 @@ mod tests {
     }
 
     #[test]
-    fn long_names_are_cut_on_a_character_boundary() {
-        let long = "é".repeat(MAX_NAME_LEN);
-        let cut = bounded(&long);
-        assert!(cut.len() <= MAX_NAME_LEN && cut.chars().all(|c| c == 'é'));
+    fn long_names_are_dropped_not_cut() {
+        assert_eq!(bounded(&"é".repeat(MAX_NAME_LEN)), None);
+        assert_eq!(bounded("CN=x").as_deref(), Some("CN=x"));
+    }
+
+    #[test]
+    fn values_are_escaped_as_rfc_4514_says() {
+        let mut out = String::new();
+        escape_into(&mut out, "# a,b+c\"d\\e<f>g;h ");
+        assert_eq!(out, "\\# a\\,b\\+c\\\"d\\\\e\\<f\\>g\\;h\\ ");
+        let mut out = String::new();
+        escape_into(&mut out, " ");
+        assert_eq!(out, "\\ ");
+    }
+
+    fn subject_of(dn: &[(rcgen::DnType, &str)]) -> String {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        for (kind, value) in dn {
+            params.distinguished_name.push(kind.clone(), *value);
+        }
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        CertInfo::parse(cert.der()).unwrap().subject
+    }
+
+    #[test]
+    fn the_subject_is_rfc_4514_most_specific_first() {
+        use rcgen::DnType;
+        let real = subject_of(&[(DnType::OrganizationName, "y"), (DnType::CommonName, "x")]);
+        assert_eq!(real, "CN=x,O=y");
+        // A common name that reads like two fields is one escaped value.
+        let spoof = subject_of(&[(DnType::CommonName, "x, O=y")]);
+        assert_eq!(spoof, "CN=x\\, O=y");
+        let spoof = subject_of(&[(DnType::CommonName, "x,O=y")]);
+        assert_eq!(spoof, "CN=x\\,O=y");
+        assert_ne!(spoof, real);
+        // A type without a short name: dotted OID and the value's DER.
+        let odd = subject_of(&[(DnType::CustomDnType(vec![1, 2, 3, 4]), "z")]);
+        assert_eq!(odd, "1.2.3.4=#0c017a");
+        assert_eq!(subject_of(&[]), "");
     }
 }
