@@ -182,64 +182,90 @@ impl Material {
         outcome
     }
 
+    /// Reads and checks every changed file first; only when all of them
+    /// pass are the new pair and CA put in use, together (a good pair with a
+    /// broken CA bundle takes neither).
     fn reload_locked(&self, state: &mut State, fingerprint: &mut Sha256) -> Result<bool, TlsError> {
-        let mut changed = false;
+        let mut new_pair = None;
         if let Some(pair) = &self.pair {
             let (cert, key, digest) = pair.files.read()?;
             fingerprint.update(digest);
             if state.pair_digest != Some(digest) {
-                let loaded = pair.files.parse(&cert, &key, &self.provider)?;
-                pair.current.set(loaded.certified);
-                state.pair_digest = Some(digest);
-                let label = loaded.leaf.label();
-                metrics::set_expiry(self.role, &label, loaded.leaf.not_after);
-                if let Some(old) = state.series.replace(label.clone())
-                    && old != label
-                {
-                    metrics::retire_expiry(self.role, &old);
-                }
-                tracing::info!(
-                    tls = %self.section,
-                    role = self.role.as_str(),
-                    subject = %label,
-                    not_after = %crate::inspect::show_time(loaded.leaf.not_after),
-                    "TLS certificate reloaded; new handshakes use it"
-                );
-                changed = true;
+                new_pair = Some((pair, pair.files.parse(&cert, &key, &self.provider)?, digest));
             }
         }
+        let mut new_bundle = None;
         if let Some(bundle) = &self.bundle {
             let (bytes, digest) = material::read_bundle(&bundle.key, &bundle.path)?;
             fingerprint.update(digest);
             if state.bundle_digest != Some(digest) {
                 let roots = material::parse_bundle(&bundle.key, &bundle.path, &bytes)?;
-                match &bundle.verifier {
+                let verifier = match &bundle.verifier {
                     Verifier::Clients(current) => {
                         let auth = if current.mandatory {
                             crate::ClientAuth::Require
                         } else {
                             crate::ClientAuth::Optional
                         };
-                        let inner =
-                            client_verifier(&self.section, &self.provider, roots.store, auth)?;
-                        current.current.set(inner);
+                        NewVerifier::Clients(
+                            current,
+                            client_verifier(&self.section, &self.provider, roots.store, auth)?,
+                        )
                     }
-                    Verifier::Servers(current) => {
-                        let inner = server_verifier(&self.section, &self.provider, roots.store)?;
-                        current.current.set(inner);
-                    }
-                }
-                state.bundle_digest = Some(digest);
-                tracing::info!(
-                    tls = %self.section,
-                    role = self.role.as_str(),
-                    "TLS CA bundle reloaded; new handshakes verify against it"
-                );
-                changed = true;
+                    Verifier::Servers(current) => NewVerifier::Servers(
+                        current,
+                        server_verifier(&self.section, &self.provider, roots.store)?,
+                    ),
+                };
+                new_bundle = Some((verifier, digest));
             }
+        }
+        // Everything checked: take it all.
+        let changed = new_pair.is_some() || new_bundle.is_some();
+        if let Some((pair, loaded, digest)) = new_pair {
+            pair.current.set(loaded.certified);
+            state.pair_digest = Some(digest);
+            let label = loaded.leaf.label();
+            metrics::set_expiry(self.role, &label, loaded.leaf.not_after);
+            if let Some(old) = state.series.replace(label.clone())
+                && old != label
+            {
+                metrics::retire_expiry(self.role, &old);
+            }
+            tracing::info!(
+                tls = %self.section,
+                role = self.role.as_str(),
+                subject = %label,
+                not_after = %crate::inspect::show_time(loaded.leaf.not_after),
+                "TLS certificate reloaded; new handshakes use it"
+            );
+        }
+        if let Some((verifier, digest)) = new_bundle {
+            match verifier {
+                NewVerifier::Clients(current, inner) => current.current.set(inner),
+                NewVerifier::Servers(current, inner) => current.current.set(inner),
+            }
+            state.bundle_digest = Some(digest);
+            tracing::info!(
+                tls = %self.section,
+                role = self.role.as_str(),
+                "TLS CA bundle reloaded; new handshakes verify against it"
+            );
         }
         Ok(changed)
     }
+}
+
+/// A checked CA bundle's verifier, not yet in use, and where it goes.
+enum NewVerifier<'a> {
+    Clients(
+        &'a CurrentClientVerifier,
+        Arc<dyn rustls::server::danger::ClientCertVerifier>,
+    ),
+    Servers(
+        &'a CurrentServerVerifier,
+        Arc<dyn rustls::client::danger::ServerCertVerifier>,
+    ),
 }
 
 fn client_verifier(

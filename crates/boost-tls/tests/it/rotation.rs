@@ -287,3 +287,60 @@ async fn a_client_certificate_rotation_shows_the_server_the_new_identity() {
     let seen = connect(&server, &client).await.unwrap();
     assert_eq!(seen.peer.unwrap().subject(), "CN=client-2");
 }
+
+/// A good new pair with a broken new CA bundle takes neither: the pair and
+/// CA in use stay, as the log line says, and no success is counted.
+#[tokio::test]
+async fn a_new_pair_with_a_broken_ca_bundle_is_not_half_taken() {
+    let files = Files::new();
+    let server_ca = Ca::new("server CA");
+    let client_ca = Ca::new("client CA");
+    let (cert, key) = server_ca
+        .issue(&Leaf::new("server").dns("localhost"))
+        .write(files.root(), "server");
+    let bundle = files.path("clients.crt");
+    replace(&bundle, client_ca.pem().as_bytes());
+    let settings = ServerTlsSettings::new(&cert, &key)
+        .with_client_auth(boost_tls::ClientAuth::Require, &bundle);
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let server = metrics::with_local_recorder(&recorder, || {
+        ServerTls::from_settings("grpc.tls", &settings)
+            .unwrap()
+            .unwrap()
+    });
+    let trust_server = server_ca.write(files.root(), "server-ca");
+    let (client_cert, client_key) = client_ca
+        .issue(&Leaf::new("client"))
+        .write(files.root(), "client");
+    let client = ClientTls::from_settings(
+        "profiles.tls",
+        &ClientTlsSettings::default()
+            .with_ca_file(&trust_server)
+            .with_identity(client_cert, client_key),
+    )
+    .unwrap();
+    let seen = connect(&server, &client).await.unwrap();
+    assert_eq!(subject_of(&seen.server_cert), "CN=server");
+
+    server_ca
+        .issue(&Leaf::new("rotated").dns("localhost"))
+        .write_to(&cert, &key);
+    replace(&bundle, b"not a CA bundle");
+    let error = metrics::with_local_recorder(&recorder, || server.reload()).unwrap_err();
+    assert!(error.to_string().contains("`grpc.tls.ca_file`"), "{error}");
+    assert_eq!(counter(&snapshotter, TLS_RELOAD_TOTAL, "error"), 1);
+    assert_eq!(counter(&snapshotter, TLS_RELOAD_TOTAL, "success"), 0);
+    let seen = connect(&server, &client).await.unwrap();
+    assert_eq!(
+        subject_of(&seen.server_cert),
+        "CN=server",
+        "the old pair stays"
+    );
+
+    replace(&bundle, client_ca.pem().as_bytes());
+    assert!(metrics::with_local_recorder(&recorder, || server.reload()).unwrap());
+    assert_eq!(counter(&snapshotter, TLS_RELOAD_TOTAL, "success"), 1);
+    let seen = connect(&server, &client).await.unwrap();
+    assert_eq!(subject_of(&seen.server_cert), "CN=rotated");
+}
