@@ -146,7 +146,7 @@ fn is_peer_gone(error: &std::io::Error) -> bool {
 }
 
 /// "Log now?": at most once per [`LOG_EVERY`], with the number of quiet calls since.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub(crate) struct Quiet {
     last: Option<Instant>,
     quiet: u64,

@@ -32,6 +32,8 @@ use std::task::{Context, Poll};
 
 use boost_config::Problems;
 use boost_tls::PeerIdentity;
+
+use crate::connections::Quiet;
 use futures::future::Either;
 use http::{Request, Response};
 use serde::{Deserialize, Serialize};
@@ -206,6 +208,23 @@ fn count(rule: &str, caller: &str, allowed: bool) {
 #[derive(Clone, Debug)]
 pub(crate) struct AuthorizeLayer {
     settings: Arc<AuthorizationSettings>,
+    logs: Arc<DenialLogs>,
+}
+
+/// Refusals are logged at most once per interval per kind (as failed TLS
+/// handshakes are), with the number left out since; the counter counts
+/// every one. A caller cannot flood the log by calling what it may not.
+#[derive(Debug, Default)]
+pub(crate) struct DenialLogs {
+    anonymous: std::sync::Mutex<Quiet>,
+    unlisted: std::sync::Mutex<Quiet>,
+}
+
+fn due(quiet: &std::sync::Mutex<Quiet>) -> Option<u64> {
+    quiet
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .due()
 }
 
 impl AuthorizeLayer {
@@ -218,6 +237,7 @@ impl AuthorizeLayer {
         boost_metrics::describe_all(&defs);
         AuthorizeLayer {
             settings: Arc::new(settings),
+            logs: Arc::new(DenialLogs::default()),
         }
     }
 }
@@ -229,6 +249,7 @@ impl<S> Layer<S> for AuthorizeLayer {
         Authorize {
             inner,
             settings: Arc::clone(&self.settings),
+            logs: Arc::clone(&self.logs),
         }
     }
 }
@@ -238,6 +259,7 @@ impl<S> Layer<S> for AuthorizeLayer {
 pub(crate) struct Authorize<S> {
     inner: S,
     settings: Arc<AuthorizationSettings>,
+    logs: Arc<DenialLogs>,
 }
 
 impl<S, B> Service<Request<B>> for Authorize<S>
@@ -255,7 +277,7 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let method = request.uri().path().trim_start_matches('/');
         let peer = request.extensions().get::<PeerIdentity>();
-        match decide(&self.settings, method, peer) {
+        match decide(&self.settings, &self.logs, method, peer) {
             Ok(()) => Either::Right(self.inner.call(request)),
             Err(status) => Either::Left(std::future::ready(Ok(status.into_http()))),
         }
@@ -264,6 +286,7 @@ where
 
 fn decide(
     settings: &AuthorizationSettings,
+    logs: &DenialLogs,
     method: &str,
     peer: Option<&PeerIdentity>,
 ) -> Result<(), tonic::Status> {
@@ -274,10 +297,18 @@ fn decide(
     };
     let Some(peer) = peer else {
         count(rule, "anonymous", false);
-        tracing::warn!(
-            rpc.method = method,
-            "refused a call without a verified client certificate (grpc.authorization)"
-        );
+        match due(&logs.anonymous) {
+            Some(quiet) => tracing::warn!(
+                rpc.method = method,
+                refused_since_last_log = quiet,
+                "refused a call without a verified client certificate (grpc.authorization); \
+                 counted in rpc_server_authorization_total"
+            ),
+            None => tracing::debug!(
+                rpc.method = method,
+                "refused a call without a verified client certificate (grpc.authorization)"
+            ),
+        }
         return Err(tonic::Status::unauthenticated(format!(
             "`{method}` needs a client certificate (mTLS) that verifies against the server's CA"
         )));
@@ -287,12 +318,22 @@ fn decide(
         return Ok(());
     }
     count(rule, "unlisted", false);
-    tracing::warn!(
-        rpc.method = method,
-        peer.identity = peer.principal(),
-        tls.client.subject = peer.subject(),
-        "refused a call: the caller's identity is not allowed (grpc.authorization)"
-    );
+    match due(&logs.unlisted) {
+        Some(quiet) => tracing::warn!(
+            rpc.method = method,
+            peer.identity = peer.principal(),
+            tls.client.subject = peer.subject(),
+            refused_since_last_log = quiet,
+            "refused a call: the caller's identity is not allowed (grpc.authorization); \
+             counted in rpc_server_authorization_total"
+        ),
+        None => tracing::debug!(
+            rpc.method = method,
+            peer.identity = peer.principal(),
+            tls.client.subject = peer.subject(),
+            "refused a call: the caller's identity is not allowed (grpc.authorization)"
+        ),
+    }
     Err(tonic::Status::permission_denied(format!(
         "`{}` may not call `{method}`",
         peer.principal()
@@ -307,25 +348,101 @@ mod tests {
         PeerIdentity::new("CN=x", [uri.to_owned()], [])
     }
 
+    /// Counts the `warn` events it sees.
+    #[derive(Clone, Default)]
+    struct Warnings(Arc<std::sync::atomic::AtomicUsize>);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Warnings {
+        fn on_event(
+            &self,
+            event: &tracing::Event<'_>,
+            _: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            if *event.metadata().level() == tracing::Level::WARN {
+                self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+    }
+
+    #[test]
+    fn refusals_are_logged_once_per_interval_and_all_counted() {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let warnings = Warnings::default();
+        let subscriber = tracing_subscriber::registry().with(warnings.clone());
+        let recorder = metrics_util::debugging::DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        let settings = AuthorizationSettings::default().allow("hello.v1.Greeter", ["spiffe://a"]);
+        let logs = DenialLogs::default();
+        tracing::subscriber::with_default(subscriber, || {
+            metrics::with_local_recorder(&recorder, || {
+                for _ in 0..50 {
+                    let stranger = peer("spiffe://stranger");
+                    let _ = decide(&settings, &logs, "hello.v1.Greeter/A", Some(&stranger));
+                    let _ = decide(&settings, &logs, "hello.v1.Greeter/A", None);
+                }
+            });
+        });
+        // One line for the unlisted caller, one for the anonymous one (the
+        // interval is far longer than this loop).
+        assert_eq!(warnings.0.load(std::sync::atomic::Ordering::SeqCst), 2);
+        let counted: u64 = snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .filter_map(|(key, _, _, value)| match value {
+                metrics_util::debugging::DebugValue::Counter(n)
+                    if key.key().name() == DECISIONS =>
+                {
+                    Some(n)
+                }
+                _ => None,
+            })
+            .sum();
+        assert_eq!(counted, 100);
+    }
+
     #[test]
     fn the_most_specific_entry_decides() {
         let settings = AuthorizationSettings::default()
             .allow("hello.v1.Greeter", ["spiffe://a"])
             .allow("hello.v1.Greeter/SayHello", ["spiffe://b"]);
         let say = "hello.v1.Greeter/SayHello";
-        assert!(decide(&settings, say, Some(&peer("spiffe://b"))).is_ok());
-        let denied = decide(&settings, say, Some(&peer("spiffe://a"))).unwrap_err();
+        assert!(
+            decide(
+                &settings,
+                &DenialLogs::default(),
+                say,
+                Some(&peer("spiffe://b"))
+            )
+            .is_ok()
+        );
+        let denied = decide(
+            &settings,
+            &DenialLogs::default(),
+            say,
+            Some(&peer("spiffe://a")),
+        )
+        .unwrap_err();
         assert_eq!(denied.code(), tonic::Code::PermissionDenied);
         assert!(
             decide(
                 &settings,
+                &DenialLogs::default(),
                 "hello.v1.Greeter/Other",
                 Some(&peer("spiffe://a"))
             )
             .is_ok()
         );
-        assert!(decide(&settings, "hello.v1.Profiles/Get", None).is_ok());
-        let anonymous = decide(&settings, say, None).unwrap_err();
+        assert!(
+            decide(
+                &settings,
+                &DenialLogs::default(),
+                "hello.v1.Profiles/Get",
+                None
+            )
+            .is_ok()
+        );
+        let anonymous = decide(&settings, &DenialLogs::default(), say, None).unwrap_err();
         assert_eq!(anonymous.code(), tonic::Code::Unauthenticated);
     }
 
@@ -335,10 +452,32 @@ mod tests {
             .with_default(DefaultPolicy::Deny)
             .allow("hello.v1.Greeter", ["spiffe://a"]);
         let id = peer("spiffe://a");
-        assert!(decide(&settings, "hello.v1.Greeter/SayHello", Some(&id)).is_ok());
-        let refused = decide(&settings, "hello.v1.Profiles/Get", Some(&id)).unwrap_err();
+        assert!(
+            decide(
+                &settings,
+                &DenialLogs::default(),
+                "hello.v1.Greeter/SayHello",
+                Some(&id)
+            )
+            .is_ok()
+        );
+        let refused = decide(
+            &settings,
+            &DenialLogs::default(),
+            "hello.v1.Profiles/Get",
+            Some(&id),
+        )
+        .unwrap_err();
         assert_eq!(refused.code(), tonic::Code::PermissionDenied);
-        assert!(decide(&settings, "grpc.health.v1.Health/Check", None).is_ok());
+        assert!(
+            decide(
+                &settings,
+                &DenialLogs::default(),
+                "grpc.health.v1.Health/Check",
+                None
+            )
+            .is_ok()
+        );
     }
 
     #[test]
@@ -366,20 +505,33 @@ mod tests {
         metrics::with_local_recorder(&recorder, || {
             let settings =
                 AuthorizationSettings::default().allow("hello.v1.Greeter", ["spiffe://a"]);
-            let _ = decide(&settings, "hello.v1.Greeter/Any", Some(&peer("spiffe://a")));
             let _ = decide(
                 &settings,
+                &DenialLogs::default(),
+                "hello.v1.Greeter/Any",
+                Some(&peer("spiffe://a")),
+            );
+            let _ = decide(
+                &settings,
+                &DenialLogs::default(),
                 "hello.v1.Greeter/Other",
                 Some(&peer("spiffe://made-up-1")),
             );
             let _ = decide(
                 &settings,
+                &DenialLogs::default(),
                 "hello.v1.Greeter/Third",
                 Some(&peer("spiffe://made-up-2")),
             );
-            let _ = decide(&settings, "hello.v1.Greeter/Any", None);
             let _ = decide(
                 &settings,
+                &DenialLogs::default(),
+                "hello.v1.Greeter/Any",
+                None,
+            );
+            let _ = decide(
+                &settings,
+                &DenialLogs::default(),
                 "hello.v1.Profiles/Get",
                 Some(&peer("spiffe://a")),
             );
