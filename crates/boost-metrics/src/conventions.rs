@@ -62,9 +62,12 @@ pub const LOG_DROPPED_LINES_TOTAL: &str = "log_dropped_lines_total";
 pub const LOG_SUPPRESSED_EVENTS_TOTAL: &str = "log_suppressed_events_total";
 
 /// Gauge: when the certificate in use expires, Unix seconds (boost-tls).
-/// Labels: `role` (`server`, `client`), `subject`.
+/// Labels: `role` (who uses the certificate: the config section without
+/// `.tls`, dots as `_`, then `_server` or `_client` — `grpc_server`,
+/// `admin_server`, `profiles_client`; bounded by the config), `subject`.
 pub const TLS_CERTIFICATE_EXPIRY: &str = "tls_certificate_expiry_timestamp_seconds";
-/// Counter: re-reads of changed TLS files (boost-tls). Labels: `role`, [`OUTCOME`]
+/// Counter: re-reads of changed TLS files (boost-tls). Labels: `role` (as
+/// for the expiry gauge), [`OUTCOME`]
 /// (`success`, `error`).
 pub const TLS_RELOAD_TOTAL: &str = "tls_reload_total";
 /// Counter: TLS handshakes a kit server refused or timed out (boost-service).

@@ -147,7 +147,7 @@ async fn tls_metrics_are_on_the_admin_endpoint() {
             .unwrap();
         let expiry = body.lines().any(|l| {
             l.starts_with("tls_certificate_expiry_timestamp_seconds{")
-                && l.contains("role=\"server\"")
+                && l.contains("role=\"grpc_server\"")
                 && l.contains("subject=\"CN=server-1\"")
         });
         let refused = body.lines().any(|l| {

@@ -57,6 +57,8 @@ struct State {
 /// Everything one `tls` section loaded, and how to load it again.
 pub(crate) struct Material {
     pub(crate) role: Role,
+    /// The `role` label of this section's series (`grpc_server`).
+    pub(crate) role_label: String,
     pub(crate) section: String,
     pub(crate) provider: Arc<CryptoProvider>,
     pub(crate) pair: Option<PairSlot>,
@@ -80,13 +82,14 @@ impl Material {
     ) -> Result<Material, TlsError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut state = State::default();
+        let role_label = role.label(section);
         let pair = match pair {
             Some(files) => {
                 let (cert, key, digest) = files.read()?;
                 let loaded = files.parse(&cert, &key, &provider)?;
                 state.pair_digest = Some(digest);
                 let label = loaded.leaf.label();
-                metrics::set_expiry(role, &label, loaded.leaf.not_after);
+                metrics::set_expiry(&role_label, &label, loaded.leaf.not_after);
                 state.series = Some(label);
                 Some(PairSlot {
                     files,
@@ -125,6 +128,7 @@ impl Material {
         };
         Ok(Material {
             role,
+            role_label,
             section: section.to_owned(),
             provider,
             pair,
@@ -162,14 +166,14 @@ impl Material {
                 state.refused = None;
                 self.server_sessions.clear();
                 self.client_sessions.clear();
-                metrics::count_reload(self.role, true);
+                metrics::count_reload(&self.role_label, true);
             }
             Err(error) => {
                 fingerprint.update(error.to_string().as_bytes());
                 let seen: Digest = fingerprint.finalize().into();
                 if state.refused != Some(seen) {
                     state.refused = Some(seen);
-                    metrics::count_reload(self.role, false);
+                    metrics::count_reload(&self.role_label, false);
                     tracing::warn!(
                         tls = %self.section,
                         role = self.role.as_str(),
@@ -226,11 +230,11 @@ impl Material {
             pair.current.set(loaded.certified);
             state.pair_digest = Some(digest);
             let label = loaded.leaf.label();
-            metrics::set_expiry(self.role, &label, loaded.leaf.not_after);
+            metrics::set_expiry(&self.role_label, &label, loaded.leaf.not_after);
             if let Some(old) = state.series.replace(label.clone())
                 && old != label
             {
-                metrics::retire_expiry(self.role, &old);
+                metrics::retire_expiry(&self.role_label, &old);
             }
             tracing::info!(
                 tls = %self.section,

@@ -344,3 +344,80 @@ async fn a_new_pair_with_a_broken_ca_bundle_is_not_half_taken() {
     let seen = connect(&server, &client).await.unwrap();
     assert_eq!(subject_of(&seen.server_cert), "CN=rotated");
 }
+
+/// The expiry series recorded: (role, subject, value). One snapshot.
+fn expiries(snapshotter: &Snapshotter) -> Vec<(String, String, f64)> {
+    snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .filter_map(|(key, _, _, value)| {
+            let key = key.key();
+            let label = |name: &str| {
+                key.labels()
+                    .find(|l| l.key() == name)
+                    .map(|l| l.value().to_owned())
+            };
+            match value {
+                DebugValue::Gauge(v) if key.name() == TLS_CERTIFICATE_EXPIRY => {
+                    Some((label("role")?, label("subject")?, v.into_inner()))
+                }
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+fn find(series: &[(String, String, f64)], role: &str, subject: &str) -> Option<f64> {
+    series
+        .iter()
+        .find(|(r, s, _)| r == role && s == subject)
+        .map(|(_, _, v)| *v)
+}
+
+/// The gRPC and admin servers with one certificate are two series; rotating
+/// one leaves the other's alone.
+#[tokio::test]
+async fn two_servers_with_one_subject_keep_their_own_expiry_series() {
+    let files = Files::new();
+    let ca = Ca::new("ca");
+    let grpc = ca
+        .issue(&Leaf::new("svc").dns("localhost").expires_in_days(20))
+        .write(files.root(), "grpc");
+    let admin = ca
+        .issue(&Leaf::new("svc").dns("localhost").expires_in_days(40))
+        .write(files.root(), "admin");
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let load = |section: &str, (cert, key): &(std::path::PathBuf, std::path::PathBuf)| {
+        metrics::with_local_recorder(&recorder, || {
+            ServerTls::from_settings(section, &ServerTlsSettings::new(cert, key))
+                .unwrap()
+                .unwrap()
+        })
+    };
+    let grpc_server = load("grpc.tls", &grpc);
+    let _admin_server = load("admin.tls", &admin);
+    let series = expiries(&snapshotter);
+    let grpc_expiry = find(&series, "grpc_server", "CN=svc").unwrap();
+    let admin_expiry = find(&series, "admin_server", "CN=svc").unwrap();
+    assert!(
+        admin_expiry - grpc_expiry > 19.0 * 86_400.0,
+        "{grpc_expiry} {admin_expiry}"
+    );
+
+    ca.issue(&Leaf::new("svc-2").dns("localhost"))
+        .write_to(&grpc.0, &grpc.1);
+    assert!(metrics::with_local_recorder(&recorder, || grpc_server.reload()).unwrap());
+    let series = expiries(&snapshotter);
+    assert!(find(&series, "grpc_server", "CN=svc").unwrap().is_nan());
+    assert!(
+        find(&series, "grpc_server", "CN=svc-2")
+            .unwrap()
+            .is_finite()
+    );
+    assert!(
+        !find(&series, "admin_server", "CN=svc").is_some_and(f64::is_nan),
+        "the admin server's series is not retired with the gRPC server's"
+    );
+}
