@@ -135,6 +135,10 @@ impl ClientTls {
 
     /// Re-reads the files now; `Ok(true)` when new files are in use.
     ///
+    /// This reads the files synchronously: it blocks the calling thread
+    /// for as long as the file system takes. From async code call it in
+    /// `tokio::task::spawn_blocking` (as [`watch`](Self::watch) does).
+    ///
     /// # Errors
     /// The new files were refused (the old ones stay).
     pub fn reload(&self) -> Result<bool, TlsError> {

@@ -114,6 +114,10 @@ impl ServerTls {
     /// `Ok(true)` when new files are in use; `Ok(false)` when nothing
     /// changed.
     ///
+    /// This reads the files synchronously: it blocks the calling thread
+    /// for as long as the file system takes. From async code call it in
+    /// `tokio::task::spawn_blocking` (as [`watch`](Self::watch) does).
+    ///
     /// # Errors
     /// The new files were refused (the old ones stay), for the reasons
     /// [`from_settings`](Self::from_settings) gives.

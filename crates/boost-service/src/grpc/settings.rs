@@ -90,7 +90,8 @@ impl GrpcSettings {
         {
             problems.add(
                 "authorization",
-                "needs callers' identities: set `grpc.tls.enabled = true` and                  `grpc.tls.client_auth = \"require\"` (or `\"optional\"`) with `grpc.tls.ca_file`",
+                "needs callers' identities: set `grpc.tls.enabled = true` and \
+                 `grpc.tls.client_auth = \"require\"` (or `\"optional\"`) with `grpc.tls.ca_file`",
             );
         }
     }
@@ -113,6 +114,23 @@ mod tests {
         assert_eq!(parsed.listen.to_string(), "127.0.0.1:50051");
         assert_eq!(parsed.server.concurrency_limit, 8);
         assert!(parsed.server.reflection);
+    }
+
+    #[test]
+    fn authorization_without_client_certificates_is_one_readable_problem() {
+        let settings = GrpcSettings::default().with_authorization(
+            crate::grpc::AuthorizationSettings::default().allow("hello.v1.Greeter", ["x"]),
+        );
+        let text = Problems::of("grpc", &settings)
+            .into_result("gRPC settings")
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("grpc.authorization"), "{text}");
+        assert!(
+            text.contains("`grpc.tls.enabled = true` and `grpc.tls.client_auth"),
+            "{text}"
+        );
+        assert!(!text.contains("   "), "no run of spaces: {text}");
     }
 
     #[test]
