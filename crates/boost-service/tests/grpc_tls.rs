@@ -171,24 +171,58 @@ async fn plain_tls_serves_a_caller_that_trusts_the_ca() {
     running.wait().await.unwrap();
 }
 
+/// What the server answers a TLS client with `config`: the alert it sent
+/// (as the client's error), or `"accepted"` when it served the connection.
+async fn handshake_outcome(addr: SocketAddr, config: Arc<ClientConfig>) -> String {
+    use tokio::io::AsyncReadExt as _;
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let name = ServerName::try_from("localhost").unwrap();
+    let mut tls = match TlsConnector::from(config).connect(name, tcp).await {
+        Ok(tls) => tls,
+        Err(error) => return format!("{error:?}"),
+    };
+    // In TLS 1.3 the server checks the client's certificate after the
+    // client's side is done: its verdict arrives with the first read.
+    if let Err(error) = tls.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").await {
+        return format!("{error:?}");
+    }
+    let mut buffer = [0_u8; 64];
+    match tokio::time::timeout(Duration::from_secs(20), tls.read(&mut buffer)).await {
+        Ok(Ok(0)) => "closed".to_owned(),
+        Ok(Ok(_)) => "accepted".to_owned(),
+        Ok(Err(error)) => format!("{error:?}"),
+        Err(_) => "timed out".to_owned(),
+    }
+}
+
 #[tokio::test]
 async fn require_refuses_no_certificate_another_ca_and_an_expired_one() {
     let pki = Pki::new();
     let (running, addr) = start(grpc_settings(pki.tls(ClientAuth::Require))).await;
 
-    let none = say_hello(addr, pki.client(None)).await.unwrap_err();
-    assert!(!none.is_empty());
+    // Each is refused in the handshake, with the reason as its alert.
+    let none = handshake_outcome(addr, pki.client(None)).await;
+    assert!(none.contains("CertificateRequired"), "{none}");
+    say_hello(addr, pki.client(None)).await.unwrap_err();
 
     let rogue = Ca::new("rogue CA");
-    let other = say_hello(addr, pki.client(Some((&rogue, Leaf::new("intruder")))))
-        .await
-        .unwrap_err();
-    assert!(!other.is_empty());
+    let intruder = || pki.client(Some((&rogue, Leaf::new("intruder"))));
+    let other = handshake_outcome(addr, intruder()).await;
+    assert!(other.contains("UnknownCA"), "{other}");
+    say_hello(addr, intruder()).await.unwrap_err();
 
     let expired = pki.ca.issue(&Leaf::new("stale").expired());
     let config = raw_client(&pki.ca_file, &expired.cert_pem, &expired.key_pem);
-    let stale = say_hello(addr, config).await.unwrap_err();
-    assert!(!stale.is_empty());
+    let stale = handshake_outcome(addr, Arc::clone(&config)).await;
+    assert!(stale.contains("CertificateExpired"), "{stale}");
+    say_hello(addr, config).await.unwrap_err();
+
+    let good = handshake_outcome(
+        addr,
+        pki.client(Some((&pki.ca, Leaf::new("hello-service")))),
+    )
+    .await;
+    assert_eq!(good, "accepted");
 
     // The same server serves a caller with a good certificate.
     let ok = say_hello(
