@@ -160,10 +160,12 @@ fn base_config(material: &Material) -> Result<ClientConfig, TlsError> {
             .with_custom_certificate_verifier(verifier.clone()),
         _ => builder.with_root_certificates(system_roots(&material.section)?),
     };
-    Ok(match &material.pair {
+    let mut config = match &material.pair {
         Some(pair) => builder.with_client_cert_resolver(pair.current.clone()),
         None => builder.with_no_client_auth(),
-    })
+    };
+    config.resumption = rustls::client::Resumption::store(material.client_sessions.clone());
+    Ok(config)
 }
 
 /// The system's trusted roots (rustls-native-certs: the platform's store,

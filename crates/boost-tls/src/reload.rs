@@ -19,7 +19,9 @@ use sha2::{Digest as _, Sha256};
 use crate::TlsError;
 use crate::material::{self, Digest, PairFiles};
 use crate::metrics::{self, Role};
-use crate::swap::{Current, CurrentClientVerifier, CurrentServerVerifier};
+use crate::swap::{
+    ClientSessions, Current, CurrentClientVerifier, CurrentServerVerifier, ServerSessions,
+};
 
 /// The rustls verifier a CA bundle is turned into.
 pub(crate) enum Verifier {
@@ -60,6 +62,9 @@ pub(crate) struct Material {
     pub(crate) pair: Option<PairSlot>,
     pub(crate) bundle: Option<BundleSlot>,
     pub(crate) interval: Duration,
+    /// Emptied whenever something new is taken.
+    pub(crate) server_sessions: Arc<ServerSessions>,
+    pub(crate) client_sessions: Arc<ClientSessions>,
     state: Mutex<State>,
 }
 
@@ -125,6 +130,8 @@ impl Material {
             pair,
             bundle,
             interval,
+            server_sessions: Arc::new(ServerSessions::new()),
+            client_sessions: Arc::new(ClientSessions::new()),
             state: Mutex::new(state),
         })
     }
@@ -153,6 +160,8 @@ impl Material {
             Ok(false) => state.refused = None,
             Ok(true) => {
                 state.refused = None;
+                self.server_sessions.clear();
+                self.client_sessions.clear();
                 metrics::count_reload(self.role, true);
             }
             Err(error) => {

@@ -157,5 +157,7 @@ fn base_config(material: &Material) -> Result<ServerConfig, TlsError> {
             problem: "a server needs `cert_file` and `key_file`".to_owned(),
         });
     };
-    Ok(builder.with_cert_resolver(pair.current.clone()))
+    let mut config = builder.with_cert_resolver(pair.current.clone());
+    config.session_storage = material.server_sessions.clone();
+    Ok(config)
 }

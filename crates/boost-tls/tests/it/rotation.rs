@@ -1,0 +1,209 @@
+//! New files are taken without a restart; broken ones are refused and
+//! counted, and the pair in use stays.
+
+use std::time::{Duration, Instant};
+
+use boost_test_certs::{Ca, Leaf, replace};
+use boost_tls::metrics::{TLS_CERTIFICATE_EXPIRY, TLS_RELOAD_TOTAL};
+use boost_tls::{ClientTls, ClientTlsSettings, ServerTls, ServerTlsSettings};
+use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+
+use crate::{Files, connect, subject_of};
+
+struct Rig {
+    files: Files,
+    ca: Ca,
+    cert: std::path::PathBuf,
+    key: std::path::PathBuf,
+    client: ClientTls,
+}
+
+impl Rig {
+    fn new() -> Rig {
+        let files = Files::new();
+        let ca = Ca::new("ca");
+        let ca_file = ca.write(files.root(), "ca");
+        let (cert, key) = ca
+            .issue(&Leaf::new("first").dns("localhost"))
+            .write(files.root(), "tls");
+        let client = ClientTls::from_settings(
+            "profiles.tls",
+            &ClientTlsSettings::default().with_ca_file(ca_file),
+        )
+        .unwrap();
+        Rig {
+            files,
+            ca,
+            cert,
+            key,
+            client,
+        }
+    }
+
+    fn server(&self) -> ServerTls {
+        let settings = ServerTlsSettings::new(&self.cert, &self.key)
+            .with_reload_interval(Duration::from_secs(1));
+        ServerTls::from_settings("grpc.tls", &settings)
+            .unwrap()
+            .unwrap()
+    }
+
+    fn rotate_to(&self, cn: &str) {
+        self.ca
+            .issue(&Leaf::new(cn).dns("localhost"))
+            .write_to(&self.cert, &self.key);
+    }
+}
+
+fn counter(snapshotter: &Snapshotter, name: &str, outcome: &str) -> u64 {
+    snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .find_map(|(key, _, _, value)| {
+            let key = key.key();
+            let matches = key.name() == name
+                && key
+                    .labels()
+                    .any(|l| l.key() == "outcome" && l.value() == outcome);
+            match value {
+                DebugValue::Counter(n) if matches => Some(n),
+                _ => None,
+            }
+        })
+        .unwrap_or(0)
+}
+
+fn gauges(snapshotter: &Snapshotter, name: &str) -> Vec<(String, f64)> {
+    snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .filter_map(|(key, _, _, value)| {
+            let key = key.key();
+            let subject = key
+                .labels()
+                .find(|l| l.key() == "subject")
+                .map(|l| l.value().to_owned())?;
+            match value {
+                DebugValue::Gauge(v) if key.name() == name => Some((subject, v.into_inner())),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_reload_serves_new_handshakes_with_the_new_certificate() {
+    let rig = Rig::new();
+    let server = rig.server();
+    let before = connect(&server, &rig.client).await.unwrap();
+    assert_eq!(subject_of(&before.server_cert), "CN=first");
+    rig.rotate_to("second");
+    assert!(server.reload().unwrap());
+    assert!(!server.reload().unwrap(), "nothing changed since");
+    let after = connect(&server, &rig.client).await.unwrap();
+    assert_eq!(subject_of(&after.server_cert), "CN=second");
+}
+
+#[tokio::test]
+async fn a_broken_new_file_is_refused_counted_once_and_the_old_pair_stays() {
+    let rig = Rig::new();
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let server = metrics::with_local_recorder(&recorder, || rig.server());
+    replace(
+        &rig.cert,
+        b"-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n",
+    );
+    let error = metrics::with_local_recorder(&recorder, || server.reload()).unwrap_err();
+    assert!(
+        error.to_string().contains("`grpc.tls.cert_file`"),
+        "{error}"
+    );
+    // The same broken content again: refused, but not counted twice.
+    let again = metrics::with_local_recorder(&recorder, || server.reload());
+    assert!(again.is_err());
+    // Counters in a snapshot are what was added since the last one.
+    assert_eq!(counter(&snapshotter, TLS_RELOAD_TOTAL, "error"), 1);
+    let seen = connect(&server, &rig.client).await.unwrap();
+    assert_eq!(subject_of(&seen.server_cert), "CN=first");
+
+    // A new certificate with the old key: a mismatch, refused the same way.
+    let other = rig.ca.issue(&Leaf::new("mismatched").dns("localhost"));
+    replace(&rig.cert, other.cert_pem.as_bytes());
+    let error = metrics::with_local_recorder(&recorder, || server.reload()).unwrap_err();
+    assert!(
+        error.to_string().contains("is not the private key"),
+        "{error}"
+    );
+    assert_eq!(counter(&snapshotter, TLS_RELOAD_TOTAL, "error"), 1);
+    let seen = connect(&server, &rig.client).await.unwrap();
+    assert_eq!(subject_of(&seen.server_cert), "CN=first");
+
+    rig.rotate_to("fixed");
+    assert!(metrics::with_local_recorder(&recorder, || server.reload()).unwrap());
+    assert_eq!(counter(&snapshotter, TLS_RELOAD_TOTAL, "success"), 1);
+}
+
+#[tokio::test]
+async fn the_expiry_gauge_follows_the_certificate_in_use() {
+    let rig = Rig::new();
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let server = metrics::with_local_recorder(&recorder, || rig.server());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let first = gauges(&snapshotter, TLS_CERTIFICATE_EXPIRY);
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!(first[0].0, "CN=first");
+    // Leaf::new is valid for 30 days.
+    assert!(
+        (first[0].1 - (now + 30.0 * 86400.0)).abs() < 3600.0,
+        "{first:?}"
+    );
+
+    rig.ca
+        .issue(&Leaf::new("second").dns("localhost").expires_in_days(90))
+        .write_to(&rig.cert, &rig.key);
+    metrics::with_local_recorder(&recorder, || server.reload()).unwrap();
+    let mut after = gauges(&snapshotter, TLS_CERTIFICATE_EXPIRY);
+    after.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(after.len(), 2, "{after:?}");
+    assert_eq!(after[0].0, "CN=first");
+    assert!(
+        after[0].1.is_nan(),
+        "the replaced series reads NaN: {after:?}"
+    );
+    assert_eq!(after[1].0, "CN=second");
+    assert!(
+        (after[1].1 - (now + 90.0 * 86400.0)).abs() < 3600.0,
+        "{after:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_watch_takes_a_renamed_file_without_being_asked() {
+    let rig = Rig::new();
+    let server = rig.server();
+    let watch = tokio::spawn(server.watch());
+    // Let the watcher start before the files change.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    rig.rotate_to("watched");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let seen = connect(&server, &rig.client).await.unwrap();
+        if subject_of(&seen.server_cert) == "CN=watched" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the new certificate was never used"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    watch.abort();
+    drop(rig.files);
+}
