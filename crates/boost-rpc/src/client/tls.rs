@@ -20,11 +20,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use std::sync::Arc;
-
 use boost_tls::ClientTls;
-use boost_tls::rustls::ClientConfig;
-use boost_tls::rustls::client::Resumption;
 use boost_tls::rustls_pki_types::ServerName;
 use boost_tls::tokio_rustls::TlsConnector;
 use boost_tls::tokio_rustls::client::TlsStream;
@@ -63,14 +59,11 @@ impl EndpointTls {
             .server_name()
             .cloned()
             .or_else(|| default_name.and_then(|name| ServerName::try_from(name.to_owned()).ok()));
-        let mut config = ClientConfig::clone(&tls.client_config([ALPN_H2.to_vec()]));
-        // Every new connection makes a full handshake: a resumed session
-        // would show the server the client certificate of the session it
-        // resumes, not the one rotation put in place. gRPC connections are
-        // long-lived, so the saving was small anyway.
-        config.resumption = Resumption::disabled();
+        // boost-tls empties the config's session cache when the files
+        // rotate, so a new connection never resumes a session made with the
+        // old certificate.
         Self {
-            connector: TlsConnector::from(Arc::new(config)),
+            connector: TlsConnector::from(tls.client_config([ALPN_H2.to_vec()])),
             server_name,
         }
     }
