@@ -67,6 +67,19 @@ pub(crate) fn otlp(settings: &OtlpSettings, problems: &mut Problems) {
     {
         problems.add("endpoint", problem);
     }
+    if settings.enabled
+        && settings.tls.is_some()
+        && settings.endpoint.expose().trim().starts_with("http://")
+    {
+        problems.add(
+            "tls",
+            format!(
+                "is set but the endpoint {} is http:// (plaintext): write https:// to export \
+                 over TLS, or remove the `tls` section",
+                settings.endpoint
+            ),
+        );
+    }
     for (name, value) in &settings.headers {
         if let Err(problem) = crate::otlp::header(name, value.expose()) {
             problems.add(&format!("headers.{name}"), problem);
