@@ -1,6 +1,7 @@
 //! [`PeerIdentity`]: who is on the other end of a verified connection.
 
 use std::fmt;
+use std::sync::Arc;
 
 use rustls_pki_types::CertificateDer;
 
@@ -29,8 +30,14 @@ use crate::inspect::CertInfo;
 ///
 /// Names longer than 512 bytes are cut and at most 32 of each kind are
 /// kept: the certificate is the peer's input.
+///
+/// Cloning is cheap (a reference count): the server puts one in every
+/// request of a connection.
 #[derive(Clone, PartialEq, Eq)]
-pub struct PeerIdentity {
+pub struct PeerIdentity(Arc<Names>);
+
+#[derive(PartialEq, Eq)]
+struct Names {
     subject: String,
     uris: Vec<String>,
     dns_names: Vec<String>,
@@ -41,11 +48,11 @@ impl PeerIdentity {
     /// parse as X.509.
     pub fn from_certificate(certificate: &CertificateDer<'_>) -> Option<PeerIdentity> {
         let info = CertInfo::parse(certificate).ok()?;
-        Some(PeerIdentity {
+        Some(PeerIdentity(Arc::new(Names {
             subject: info.subject,
             uris: info.uris,
             dns_names: info.dns_names,
-        })
+        })))
     }
 
     /// The identity of a peer whose first certificate is the first of
@@ -60,54 +67,57 @@ impl PeerIdentity {
         uris: impl IntoIterator<Item = String>,
         dns_names: impl IntoIterator<Item = String>,
     ) -> PeerIdentity {
-        PeerIdentity {
+        PeerIdentity(Arc::new(Names {
             subject: subject.into(),
             uris: uris.into_iter().collect(),
             dns_names: dns_names.into_iter().collect(),
-        }
+        }))
     }
 
     /// The subject as RFC 4514 text (`CN=hello-service,O=team`); empty when
     /// the certificate has none (common for SPIFFE certificates).
     pub fn subject(&self) -> &str {
-        &self.subject
+        &self.0.subject
     }
 
     /// The URI subject alternative names, SPIFFE IDs among them.
     pub fn uris(&self) -> &[String] {
-        &self.uris
+        &self.0.uris
     }
 
     /// The DNS subject alternative names.
     pub fn dns_names(&self) -> &[String] {
-        &self.dns_names
+        &self.0.dns_names
     }
 
     /// Whether `name` is one of this identity's names: a URI, a DNS name, or
     /// the subject (`CN=…` text), compared exactly. An allow-list entry
     /// matches this way.
     pub fn matches(&self, name: &str) -> bool {
-        self.uris.iter().any(|uri| uri == name)
-            || self.dns_names.iter().any(|dns| dns == name)
-            || (!self.subject.is_empty() && self.subject == name)
+        let names = &self.0;
+        names.uris.iter().any(|uri| uri == name)
+            || names.dns_names.iter().any(|dns| dns == name)
+            || (!names.subject.is_empty() && names.subject == name)
     }
 
     /// The name to show for this identity in a log line: the first URI,
     /// else the first DNS name, else the subject.
     pub fn principal(&self) -> &str {
-        self.uris
+        let names = &self.0;
+        names
+            .uris
             .first()
-            .or(self.dns_names.first())
-            .map_or(self.subject.as_str(), String::as_str)
+            .or(names.dns_names.first())
+            .map_or(names.subject.as_str(), String::as_str)
     }
 }
 
 impl fmt::Debug for PeerIdentity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PeerIdentity")
-            .field("subject", &self.subject)
-            .field("uris", &self.uris)
-            .field("dns_names", &self.dns_names)
+            .field("subject", &self.0.subject)
+            .field("uris", &self.0.uris)
+            .field("dns_names", &self.0.dns_names)
             .finish()
     }
 }

@@ -147,13 +147,13 @@ fn is_peer_gone(error: &std::io::Error) -> bool {
 
 /// "Log now?": at most once per [`LOG_EVERY`], with the number of quiet calls since.
 #[derive(Default)]
-struct Quiet {
+pub(crate) struct Quiet {
     last: Option<Instant>,
     quiet: u64,
 }
 
 impl Quiet {
-    fn due(&mut self) -> Option<u64> {
+    pub(crate) fn due(&mut self) -> Option<u64> {
         let now = Instant::now();
         match self.last {
             Some(last) if now.duration_since(last) < LOG_EVERY => {

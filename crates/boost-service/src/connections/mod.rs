@@ -24,7 +24,7 @@ mod fd_limit;
 mod metrics;
 mod stream;
 
-pub(crate) use accept::{Acceptor, Admitted};
+pub(crate) use accept::{Acceptor, Admitted, Quiet};
 pub(crate) use activity::{Activity, ActivityLayer, GuardedBody, Registry};
 pub(crate) use fd_limit::fit;
 pub(crate) use metrics::describe;

@@ -27,6 +27,11 @@ pub enum GrpcError {
          encoded FileDescriptorSet your build script wrote, or set grpc.server.reflection = false"
     )]
     Reflection(#[source] tonic_reflection::server::Error),
+    /// `[grpc.tls]` names a file that cannot be used (missing, not PEM, an
+    /// expired certificate, a key that does not match, a CA bundle holding
+    /// a certificate that is not a CA); the message names key and file.
+    #[error("gRPC server TLS: {0}")]
+    Tls(#[source] boost_tls::TlsError),
     /// The server stopped with a transport error.
     #[error("gRPC server failed: {0}")]
     Serve(#[source] tonic::transport::Error),

@@ -127,11 +127,15 @@
 //! from the HTTP status (`404` → `NOT_FOUND`), and refusals are HTTP errors
 //! (`429` when shed, `504` past `request_timeout`, `500` after a panic).
 
+pub mod authorization;
 mod error;
 pub mod health;
 mod server;
 mod settings;
+mod tls;
 
+pub use authorization::{AuthorizationSettings, DefaultPolicy};
+pub use boost_tls::{ClientAuth, PeerIdentity, ServerTlsSettings};
 pub use error::GrpcError;
 pub use server::GrpcServer;
 pub use settings::GrpcSettings;

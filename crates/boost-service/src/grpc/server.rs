@@ -8,13 +8,13 @@ use prost::Message;
 use tonic::service::Routes;
 use tonic::transport::Server;
 
+use super::authorization::AuthorizeLayer;
 use super::error::GrpcError;
 use super::health;
 use super::settings::GrpcSettings;
+use super::tls::{self, SplitConnInfoLayer};
 use crate::Lifecycle;
-use crate::connections::{
-    self, Acceptor, ActivityLayer, ConnectionLimits, Registry, TrackedStream,
-};
+use crate::connections::{self, Acceptor, ActivityLayer, ConnectionLimits, Registry};
 
 /// A gRPC server for a service: the user's routes, `grpc.health.v1`, and
 /// (when `grpc.server.reflection` is on) `grpc.reflection.v1`, all under
@@ -28,6 +28,7 @@ pub struct GrpcServer {
     routes: Routes,
     descriptor_sets: Vec<&'static [u8]>,
     listener: Option<std::net::TcpListener>,
+    tls: Option<boost_tls::ServerTls>,
 }
 
 impl std::fmt::Debug for GrpcServer {
@@ -49,6 +50,7 @@ impl GrpcServer {
             routes: routes.into(),
             descriptor_sets: Vec::new(),
             listener: None,
+            tls: None,
         }
     }
 
@@ -66,14 +68,21 @@ impl GrpcServer {
     /// [`local_addr`](Self::local_addr) is known (port `0`) and a busy port
     /// fails early.
     ///
+    /// It also reads and checks the `grpc.tls` files, so a bad certificate
+    /// fails here too.
+    ///
     /// # Errors
     /// [`GrpcError::Config`] if the settings break a rule (the same rules as
-    /// when the configuration loads), [`GrpcError::Bind`] if the address
-    /// cannot be bound.
+    /// when the configuration loads), [`GrpcError::Tls`] if a `grpc.tls`
+    /// file cannot be used, [`GrpcError::Bind`] if the address cannot be
+    /// bound.
     pub fn bind(mut self) -> Result<Self, GrpcError> {
         boost_config::Problems::of("grpc", &self.settings)
             .into_result("the gRPC server")
             .map_err(|e| GrpcError::Config(Box::new(e)))?;
+        if self.tls.is_none() {
+            self.tls = load_tls(&self.settings)?;
+        }
         if self.listener.is_none() {
             self.listener = Some(bind(self.settings.listen)?);
         }
@@ -97,14 +106,19 @@ impl GrpcServer {
             mut routes,
             descriptor_sets,
             listener,
+            tls,
         } = self;
-        let listener = match listener {
-            Some(listener) => listener,
+        let (listener, tls) = match listener {
+            Some(listener) => (listener, tls),
             None => {
                 boost_config::Problems::of("grpc", &settings)
                     .into_result("the gRPC server")
                     .map_err(|e| GrpcError::Config(Box::new(e)))?;
-                bind(settings.listen)?
+                let tls = match tls {
+                    Some(tls) => Some(tls),
+                    None => load_tls(&settings)?,
+                };
+                (bind(settings.listen)?, tls)
             }
         };
         let listener =
@@ -156,29 +170,40 @@ impl GrpcServer {
         connections::describe();
         let registry = std::sync::Arc::new(Registry::default());
         let acceptor = Acceptor::new(listener, limits, settings.server.tcp_keepalive);
-        let accepted = std::sync::Arc::clone(&registry);
-        let incoming = futures::stream::unfold(acceptor, move |mut acceptor| {
-            let registry = std::sync::Arc::clone(&accepted);
-            async move {
-                let admitted = acceptor.accept().await;
-                let stream = TrackedStream::new(admitted, limits, Some(registry));
-                Some((Ok::<_, std::io::Error>(stream), acceptor))
-            }
-        });
+        // Rotation: new handshakes use new files; stops with the server.
+        let watch = tls.as_ref().map(|tls| tokio::spawn(tls.watch()));
+        let client_auth = tls.as_ref().map(boost_tls::ServerTls::client_auth);
+        let incoming = tls::incoming(acceptor, limits, std::sync::Arc::clone(&registry), tls);
         tracing::info!(grpc = %addr, reflection = settings.server.reflection,
-            max_connections = limits.max_connections, "gRPC server listening");
+            max_connections = limits.max_connections, tls = client_auth.is_some(),
+            client_auth = ?client_auth, "gRPC server listening");
+        let authorization = settings
+            .authorization
+            .is_active()
+            .then(|| AuthorizeLayer::new(settings.authorization.clone()));
         let served = settings
             .server
             .apply(Server::builder())
+            .layer(SplitConnInfoLayer)
             .layer(ActivityLayer(registry))
             .layer(stack(&settings.server))
+            .layer(tower::util::option_layer(authorization))
             .add_routes(routes)
             .serve_with_incoming_shutdown(incoming, lifecycle.stop_accepting())
             .await;
         health.abort();
+        if let Some(watch) = watch {
+            watch.abort();
+        }
         tracing::info!(grpc = %addr, "gRPC server stopped; in-flight calls finished");
         served.map_err(GrpcError::Serve)
     }
+}
+
+/// The `grpc.tls` files, read and checked; `None` when TLS is off.
+fn load_tls(settings: &GrpcSettings) -> Result<Option<boost_tls::ServerTls>, GrpcError> {
+    tls::describe();
+    boost_tls::ServerTls::from_settings("grpc.tls", &settings.tls).map_err(GrpcError::Tls)
 }
 
 /// The gRPC server's connection bounds (`grpc.server.*`).

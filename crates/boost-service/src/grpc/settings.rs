@@ -2,8 +2,12 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 
+use boost_config::Problems;
 use boost_rpc::server::ServerSettings;
+use boost_tls::{ClientAuth, ServerTlsSettings};
 use serde::{Deserialize, Serialize};
+
+use super::authorization::AuthorizationSettings;
 
 /// Where and how the service serves gRPC (`[grpc]`).
 ///
@@ -25,6 +29,7 @@ use serde::{Deserialize, Serialize};
     boost_config::Validate,
     boost_config::Document,
 )]
+#[validate(custom = GrpcSettings::rules)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct GrpcSettings {
@@ -35,6 +40,14 @@ pub struct GrpcSettings {
     /// Per-call limits, keepalive, HTTP/2 and reflection
     /// ([`boost_rpc::server::ServerSettings`]). Default: its defaults.
     pub server: ServerSettings,
+    /// TLS for the gRPC server, and mTLS when `client_auth` is `optional` or
+    /// `require`. Certificate, key and CA files are re-read when they change
+    /// (see docs/security.md). Default: off (plaintext).
+    pub tls: ServerTlsSettings,
+    /// Which caller identities (from their client certificates) may call
+    /// which services and methods; needs `tls.client_auth`. Default: no
+    /// rules (every caller that got through TLS).
+    pub authorization: AuthorizationSettings,
 }
 
 impl Default for GrpcSettings {
@@ -42,6 +55,8 @@ impl Default for GrpcSettings {
         GrpcSettings {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 50051)),
             server: ServerSettings::default(),
+            tls: ServerTlsSettings::default(),
+            authorization: AuthorizationSettings::default(),
         }
     }
 }
@@ -52,6 +67,31 @@ impl GrpcSettings {
         GrpcSettings {
             listen,
             ..GrpcSettings::default()
+        }
+    }
+
+    /// These settings serving TLS (and mTLS) as `tls` says.
+    #[must_use]
+    pub fn with_tls(mut self, tls: ServerTlsSettings) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// These settings with `authorization` as the allow-list of callers.
+    #[must_use]
+    pub fn with_authorization(mut self, authorization: AuthorizationSettings) -> Self {
+        self.authorization = authorization;
+        self
+    }
+
+    fn rules(&self, problems: &mut Problems) {
+        if self.authorization.is_active()
+            && (!self.tls.enabled || self.tls.client_auth == ClientAuth::Off)
+        {
+            problems.add(
+                "authorization",
+                "needs callers' identities: set `grpc.tls.enabled = true` and                  `grpc.tls.client_auth = \"require\"` (or `\"optional\"`) with `grpc.tls.ca_file`",
+            );
         }
     }
 

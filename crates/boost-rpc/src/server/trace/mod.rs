@@ -11,6 +11,8 @@
 //! | `rpc.system` | `grpc` (`http` for non-gRPC requests) |
 //! | `rpc.service` / `rpc.method` | `hello.v1.Greeter` / `SayHello` |
 //! | `request_id` | the [`RequestId`], when [`SetRequestIdLayer`](super::request_id::SetRequestIdLayer) runs first |
+//! | `peer.identity` | the caller's verified identity over mTLS: its first URI name (a SPIFFE ID), else its first DNS name, else its subject ([`boost_tls::PeerIdentity`] in the request extensions) |
+//! | `tls.client.subject` | the subject of the caller's verified client certificate (`CN=…`) |
 //! | `rpc.grpc.status_code` | the final status as a number (`0` = OK), set when the call ends |
 //! | `otel.status_code` | `ERROR` when the status is a server fault (`INTERNAL`, `UNAVAILABLE`, `DEADLINE_EXCEEDED`, …) |
 //!
@@ -122,12 +124,20 @@ fn server_span<B>(req: &Request<B>) -> Span {
         rpc.method = split_method(req).1,
         rpc.grpc.status_code = Empty,
         request_id = Empty,
+        peer.identity = Empty,
+        tls.client.subject = Empty,
     );
     if span.is_disabled() {
         return span;
     }
     if let Some(id) = req.extensions().get::<RequestId>() {
         span.record("request_id", id.as_str());
+    }
+    if let Some(peer) = req.extensions().get::<boost_tls::PeerIdentity>() {
+        span.record("peer.identity", peer.principal());
+        if !peer.subject().is_empty() {
+            span.record("tls.client.subject", peer.subject());
+        }
     }
     let parent = boost_tracing::propagation::extract_headers(req.headers());
     if parent.span().span_context().is_valid() {

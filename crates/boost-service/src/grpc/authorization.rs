@@ -1,0 +1,336 @@
+//! Who may call what: an allow-list of caller identities per gRPC service or
+//! method (`[grpc.authorization]`), checked against the identity the
+//! caller proved with its client certificate (mTLS).
+//!
+//! ```toml
+//! [grpc.authorization]
+//! default = "allow"   # methods not listed: anyone who got through TLS
+//!
+//! [grpc.authorization.allow]
+//! "hello.v1.Greeter" = ["spiffe://prod.example/ns/web/sa/frontend"]
+//! "hello.v1.Greeter/SayHello" = ["spiffe://prod.example/ns/web/sa/frontend", "hello.internal"]
+//! ```
+//!
+//! For each call the most specific entry decides: the method's
+//! (`package.Service/Method`), else its service's (`package.Service`), else
+//! `default` (`allow`, or `deny` to refuse every method not listed).
+//! An entry lists names compared exactly with the caller's URI names
+//! (SPIFFE IDs), DNS names and subject (`CN=…,O=…`); an empty list lets
+//! nobody in. A caller with no verified certificate is refused with
+//! `UNAUTHENTICATED`, one whose identity is not listed with
+//! `PERMISSION_DENIED`; both are logged with the method and the identity
+//! (never as a metric label: identities are unbounded — the refusals are
+//! counted in `rpc_server_call_duration_seconds{rpc_status_code}`).
+//! `grpc.health.v1.Health` is not refused by `default = "deny"` (probes
+//! carry no client certificate); list it to restrict it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use boost_config::Problems;
+use boost_tls::PeerIdentity;
+use futures::future::Either;
+use http::{Request, Response};
+use serde::{Deserialize, Serialize};
+use tower::{Layer, Service};
+
+/// The service that `default = "deny"` never refuses.
+const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
+
+/// The most entries `allow` may hold, and names per entry.
+const MAX_ENTRIES: usize = 4096;
+
+/// What happens to a method no entry names.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    boost_config::Validate,
+    boost_config::Document,
+)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum DefaultPolicy {
+    /// Served to every caller that got through TLS.
+    #[default]
+    Allow,
+    /// Refused (`PERMISSION_DENIED`), except `grpc.health.v1.Health`.
+    Deny,
+}
+
+/// `[grpc.authorization]`: which caller identities may call which services
+/// and methods. See the [module docs](self).
+#[derive(
+    Clone,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    boost_config::Validate,
+    boost_config::Document,
+)]
+#[validate(custom = AuthorizationSettings::rules)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct AuthorizationSettings {
+    /// For methods no entry of `allow` names: `allow` (anyone who got
+    /// through TLS) or `deny` (no one; `grpc.health.v1.Health` stays open).
+    /// Default: `allow`.
+    pub default: DefaultPolicy,
+    /// Caller identities allowed per service (`"hello.v1.Greeter"`) or per
+    /// method (`"hello.v1.Greeter/SayHello"`); the method's entry wins over
+    /// its service's. Names are SPIFFE IDs or other URI names, DNS names, or
+    /// a subject (`"CN=hello-service"`), compared exactly. Needs
+    /// `grpc.tls.client_auth`. Default: empty.
+    pub allow: BTreeMap<String, Vec<String>>,
+}
+
+impl AuthorizationSettings {
+    /// Whether any rule is set (a call then needs checking).
+    pub fn is_active(&self) -> bool {
+        self.default == DefaultPolicy::Deny || !self.allow.is_empty()
+    }
+
+    /// These settings with `identities` allowed on `target` (a service or a
+    /// method).
+    #[must_use]
+    pub fn allow(
+        mut self,
+        target: impl Into<String>,
+        identities: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.allow.insert(
+            target.into(),
+            identities.into_iter().map(Into::into).collect(),
+        );
+        self
+    }
+
+    /// These settings with `default` for methods no entry names.
+    #[must_use]
+    pub fn with_default(mut self, default: DefaultPolicy) -> Self {
+        self.default = default;
+        self
+    }
+
+    fn rules(&self, problems: &mut Problems) {
+        if self.allow.len() > MAX_ENTRIES {
+            problems.add("allow", format!("has more than {MAX_ENTRIES} entries"));
+        }
+        for (target, names) in &self.allow {
+            let key = format!("allow.\"{target}\"");
+            if !valid_target(target) {
+                problems.add(
+                    &key,
+                    "is not a service (`package.Service`) or a method \
+                     (`package.Service/Method`), e.g. `hello.v1.Greeter/SayHello`",
+                );
+            }
+            if names.len() > MAX_ENTRIES {
+                problems.add(&key, format!("lists more than {MAX_ENTRIES} names"));
+            }
+            if names.iter().any(|name| name.trim().is_empty()) {
+                problems.add(&key, "lists an empty name");
+            }
+        }
+    }
+
+    /// The decision for `method` (`package.Service/Method`).
+    fn rule_for(&self, method: &str) -> Rule<'_> {
+        if let Some(names) = self.allow.get(method) {
+            return Rule::Listed(names);
+        }
+        let service = method
+            .split_once('/')
+            .map_or(method, |(service, _)| service);
+        if let Some(names) = self.allow.get(service) {
+            return Rule::Listed(names);
+        }
+        match self.default {
+            DefaultPolicy::Allow => Rule::Open,
+            DefaultPolicy::Deny if service == HEALTH_SERVICE => Rule::Open,
+            DefaultPolicy::Deny => Rule::Closed,
+        }
+    }
+}
+
+/// `package.Service` or `package.Service/Method`: no leading slash, no
+/// spaces, one slash at most.
+fn valid_target(target: &str) -> bool {
+    let (service, method) = match target.split_once('/') {
+        Some((service, method)) => (service, Some(method)),
+        None => (target, None),
+    };
+    let word = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+    };
+    word(service)
+        && !service.starts_with('.')
+        && !service.ends_with('.')
+        && method.is_none_or(|m| word(m) && !m.contains('.'))
+}
+
+enum Rule<'a> {
+    Open,
+    Closed,
+    Listed(&'a [String]),
+}
+
+/// Layer that applies [`Authorize`]; cheap to clone.
+#[derive(Clone, Debug)]
+pub(crate) struct AuthorizeLayer {
+    settings: Arc<AuthorizationSettings>,
+}
+
+impl AuthorizeLayer {
+    pub(crate) fn new(settings: AuthorizationSettings) -> Self {
+        AuthorizeLayer {
+            settings: Arc::new(settings),
+        }
+    }
+}
+
+impl<S> Layer<S> for AuthorizeLayer {
+    type Service = Authorize<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Authorize {
+            inner,
+            settings: Arc::clone(&self.settings),
+        }
+    }
+}
+
+/// Refuses calls whose caller identity the allow-list does not name.
+#[derive(Clone, Debug)]
+pub(crate) struct Authorize<S> {
+    inner: S,
+    settings: Arc<AuthorizationSettings>,
+}
+
+impl<S, B> Service<Request<B>> for Authorize<S>
+where
+    S: Service<Request<B>, Response = Response<tonic::body::Body>>,
+{
+    type Response = Response<tonic::body::Body>;
+    type Error = S::Error;
+    type Future = Either<std::future::Ready<Result<Self::Response, S::Error>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let method = request.uri().path().trim_start_matches('/');
+        let peer = request.extensions().get::<PeerIdentity>();
+        match decide(&self.settings, method, peer) {
+            Ok(()) => Either::Right(self.inner.call(request)),
+            Err(status) => Either::Left(std::future::ready(Ok(status.into_http()))),
+        }
+    }
+}
+
+fn decide(
+    settings: &AuthorizationSettings,
+    method: &str,
+    peer: Option<&PeerIdentity>,
+) -> Result<(), tonic::Status> {
+    let names = match settings.rule_for(method) {
+        Rule::Open => return Ok(()),
+        Rule::Closed => &[][..],
+        Rule::Listed(names) => names,
+    };
+    let Some(peer) = peer else {
+        tracing::warn!(
+            rpc.method = method,
+            "refused a call without a verified client certificate (grpc.authorization)"
+        );
+        return Err(tonic::Status::unauthenticated(format!(
+            "`{method}` needs a client certificate (mTLS) that verifies against the server's CA"
+        )));
+    };
+    if names.iter().any(|name| peer.matches(name)) {
+        return Ok(());
+    }
+    tracing::warn!(
+        rpc.method = method,
+        peer.identity = peer.principal(),
+        tls.client.subject = peer.subject(),
+        "refused a call: the caller's identity is not allowed (grpc.authorization)"
+    );
+    Err(tonic::Status::permission_denied(format!(
+        "`{}` may not call `{method}`",
+        peer.principal()
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(uri: &str) -> PeerIdentity {
+        PeerIdentity::new("CN=x", [uri.to_owned()], [])
+    }
+
+    #[test]
+    fn the_most_specific_entry_decides() {
+        let settings = AuthorizationSettings::default()
+            .allow("hello.v1.Greeter", ["spiffe://a"])
+            .allow("hello.v1.Greeter/SayHello", ["spiffe://b"]);
+        let say = "hello.v1.Greeter/SayHello";
+        assert!(decide(&settings, say, Some(&peer("spiffe://b"))).is_ok());
+        let denied = decide(&settings, say, Some(&peer("spiffe://a"))).unwrap_err();
+        assert_eq!(denied.code(), tonic::Code::PermissionDenied);
+        assert!(
+            decide(
+                &settings,
+                "hello.v1.Greeter/Other",
+                Some(&peer("spiffe://a"))
+            )
+            .is_ok()
+        );
+        assert!(decide(&settings, "hello.v1.Profiles/Get", None).is_ok());
+        let anonymous = decide(&settings, say, None).unwrap_err();
+        assert_eq!(anonymous.code(), tonic::Code::Unauthenticated);
+    }
+
+    #[test]
+    fn default_deny_refuses_unlisted_methods_but_not_health() {
+        let settings = AuthorizationSettings::default()
+            .with_default(DefaultPolicy::Deny)
+            .allow("hello.v1.Greeter", ["spiffe://a"]);
+        let id = peer("spiffe://a");
+        assert!(decide(&settings, "hello.v1.Greeter/SayHello", Some(&id)).is_ok());
+        let refused = decide(&settings, "hello.v1.Profiles/Get", Some(&id)).unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+        assert!(decide(&settings, "grpc.health.v1.Health/Check", None).is_ok());
+    }
+
+    #[test]
+    fn targets_must_be_services_or_methods() {
+        let settings = AuthorizationSettings::default()
+            .allow("/hello.v1.Greeter/SayHello", ["x"])
+            .allow("hello.v1.Greeter/Say/Hello", ["x"])
+            .allow("hello.v1.Greeter", [""])
+            .allow("hello.v1.Greeter/SayHello", ["x"]);
+        let problems = Problems::of("grpc.authorization", &settings);
+        assert_eq!(
+            problems.keys().collect::<Vec<_>>(),
+            [
+                "grpc.authorization.allow.\"/hello.v1.Greeter/SayHello\"",
+                "grpc.authorization.allow.\"hello.v1.Greeter\"",
+                "grpc.authorization.allow.\"hello.v1.Greeter/Say/Hello\"",
+            ]
+        );
+    }
+}
