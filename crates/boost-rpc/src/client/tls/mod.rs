@@ -20,13 +20,18 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+mod confirmed;
+
 use boost_tls::ClientTls;
+use boost_tls::rustls::ProtocolVersion;
 use boost_tls::rustls_pki_types::ServerName;
 use boost_tls::tokio_rustls::TlsConnector;
 use boost_tls::tokio_rustls::client::TlsStream;
 use http::Uri;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
+
+use self::confirmed::{CONFIRM_WAIT, Confirmed};
 
 /// The protocol gRPC needs the server to agree to (RFC 7301 ALPN id).
 const ALPN_H2: &[u8] = b"h2";
@@ -130,7 +135,7 @@ pub(crate) struct TlsConnect {
 }
 
 impl tower_service::Service<Uri> for TlsConnect {
-    type Response = TokioIo<TlsStream<TcpStream>>;
+    type Response = TokioIo<Confirmed<TlsStream<TcpStream>>>;
     type Error = TlsConnectError;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, TlsConnectError>> + Send>>;
 
@@ -158,6 +163,7 @@ impl tower_service::Service<Uri> for TlsConnect {
             }
         };
         let on_timeout = fail.clone();
+        let started = tokio::time::Instant::now();
         let connect = async move {
             let server_name = server_name.map_err(|why| {
                 fail(
@@ -182,7 +188,17 @@ impl tower_service::Service<Uri> for TlsConnect {
                     ),
                 ));
             }
-            Ok(TokioIo::new(tls))
+            // TLS 1.3: the server may still refuse our certificate (see
+            // `confirmed`); within what is left of `connect_timeout`.
+            let wait = if tls.get_ref().1.protocol_version() == Some(ProtocolVersion::TLSv1_3) {
+                CONFIRM_WAIT.min(timeout.saturating_sub(started.elapsed()) / 2)
+            } else {
+                Duration::ZERO
+            };
+            let confirmed = Confirmed::wait(tls, wait)
+                .await
+                .map_err(|e| fail("TLS handshake", e))?;
+            Ok(TokioIo::new(confirmed))
         };
         Box::pin(async move {
             match tokio::time::timeout(timeout, connect).await {
