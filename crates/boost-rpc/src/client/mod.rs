@@ -119,6 +119,8 @@ use self::balance::EndpointSet;
 use self::discover::{DnsDiscover, StaticEndpoints, SystemResolver};
 use self::future::ResponseFuture;
 use self::observe::ResponseBody;
+#[cfg(feature = "bench")]
+pub(crate) use self::stack::tls_channel;
 use self::stack::{Stack, stack};
 use self::tls::EndpointTls;
 pub(crate) use self::tls::handshake_refusal;

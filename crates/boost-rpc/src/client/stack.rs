@@ -93,6 +93,21 @@ pub(crate) fn make_endpoint(
     (Eject::new(checked, health.clone()), Some(health))
 }
 
+/// A channel to `uri` over `tls` alone, as `make_endpoint` makes one (for
+/// the benchmarks).
+#[cfg(feature = "bench")]
+pub(crate) fn tls_channel(
+    tls: &boost_tls::ClientTls,
+    uri: &Uri,
+    connect_timeout: std::time::Duration,
+) -> Channel {
+    let (connect, origin) = EndpointTls::new(tls, None).endpoint(uri, connect_timeout);
+    tonic::transport::Endpoint::from(plain(uri))
+        .tcp_nodelay(true)
+        .origin(origin)
+        .connect_with_connector_lazy(connect)
+}
+
 /// `uri` with the `http` scheme: what tonic's channel is given to dial when
 /// the connector does TLS itself (tonic would refuse `https` without its own
 /// TLS).
