@@ -25,8 +25,7 @@ fn shipped(example: &str) -> PathBuf {
         .join("config/mtls.toml")
 }
 
-/// `--set key=<path>`. (Not an environment variable: `…__CERT_FILE` would
-/// read key `cert` from the file, the `_FILE` secret convention.)
+/// `--set key=<path>` (the paths the shipped files name are relative).
 fn set_path(launch: Launch, key: &str, path: &Path) -> Launch {
     launch.arg("--set").arg(format!("{key}={}", path.display()))
 }

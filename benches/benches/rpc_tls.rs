@@ -172,7 +172,7 @@ fn raw_channel(config: Arc<ClientConfig>, addr: SocketAddr) -> Channel {
 fn boost_client(tls: &ClientTlsSettings, addr: SocketAddr) -> boost_rpc::client::Client {
     let mut settings = ClientSettings::with_endpoints([format!("https://{addr}")]);
     settings.retry.idempotent_methods = vec!["hello.v1.Greeter/SayHello".into()];
-    settings.tls = Some(tls.clone());
+    settings.tls = tls.clone();
     boost_rpc::client("bench", &settings).expect("client")
 }
 

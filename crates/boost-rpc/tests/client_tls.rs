@@ -30,7 +30,7 @@ fn settings(endpoints: &[String], tls: Option<ClientTlsSettings>) -> ClientSetti
     let mut settings = ClientSettings::with_endpoints(endpoints.iter().cloned());
     settings.timeout = Duration::from_secs(10);
     settings.connect_timeout = Duration::from_secs(5);
-    settings.tls = tls;
+    settings.tls = tls.unwrap_or_default();
     settings
 }
 
@@ -246,11 +246,9 @@ async fn discovered_endpoints_are_checked_against_the_dns_name_and_new_connectio
     settings.dns = Some(dns);
     settings.timeout = Duration::from_secs(10);
     settings.connect_timeout = Duration::from_secs(5);
-    settings.tls = Some(
-        trusting(dir.path(), &ca)
-            .with_identity(cert.clone(), key.clone())
-            .with_reload_interval(Duration::from_secs(1)),
-    );
+    settings.tls = trusting(dir.path(), &ca)
+        .with_identity(cert.clone(), key.clone())
+        .with_reload_interval(Duration::from_secs(1));
     let client = Client::builder("greeter", &settings)
         .resolver(resolver.clone())
         .build()

@@ -25,6 +25,10 @@ pub enum Error {
         /// The operating system's reason.
         source: std::io::Error,
     },
+    /// `[admin.tls]` names a file that cannot be used; the message names
+    /// the key and the file.
+    #[error("admin server TLS: {0}")]
+    AdminTls(#[source] boost_tls::TlsError),
     /// The admin server stopped with an I/O error.
     #[error(
         "admin server failed while serving: {0}; the service was shut down. If it repeats, \

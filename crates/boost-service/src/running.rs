@@ -96,6 +96,8 @@ impl RunningService {
                 source,
             })?;
         let admin_addr = listener.local_addr().map_err(Error::AdminServe)?;
+        let admin_tls = boost_tls::ServerTls::from_settings("admin.tls", &admin_settings.tls)
+            .map_err(Error::AdminTls)?;
 
         let signals = if handle_signals {
             Some(listen_for_signals(shutdown.clone()).map_err(Error::Signals)?)
@@ -125,8 +127,15 @@ impl RunningService {
             header_read_timeout: admin_settings.header_read_timeout,
             http1: true,
         };
-        let admin = tokio::spawn(admin::serve(listener, router, limits, admin_stopped));
-        tracing::info!(admin = %admin_addr, "admin server listening");
+        let tls = admin_tls.is_some();
+        let admin = tokio::spawn(admin::serve(
+            listener,
+            router,
+            limits,
+            admin_tls,
+            admin_stopped,
+        ));
+        tracing::info!(admin = %admin_addr, tls, "admin server listening");
         if !admin_addr.ip().is_loopback() {
             tracing::warn!(admin = %admin_addr,
                 "admin server listens beyond loopback: /info, /config and /metrics are readable \

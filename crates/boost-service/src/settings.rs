@@ -76,6 +76,11 @@ pub struct AdminSettings {
     /// behind one. Between `100ms` and `10m`. Default `5s`.
     #[serde(with = "boost_config::duration")]
     pub body_timeout: Duration,
+    /// HTTPS for the admin server (same keys as `grpc.tls`). Off by default:
+    /// the admin server listens on loopback. With `client_auth = "require"`,
+    /// probes and scrapes must show a client certificate too (kubelet's
+    /// HTTPS probes cannot: keep `optional` or `off` where they probe).
+    pub tls: boost_tls::ServerTlsSettings,
 }
 
 impl Default for AdminSettings {
@@ -89,6 +94,7 @@ impl Default for AdminSettings {
             idle_timeout: Duration::from_secs(60),
             header_read_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(5),
+            tls: boost_tls::ServerTlsSettings::default(),
         }
     }
 }
@@ -119,6 +125,13 @@ impl AdminSettings {
     pub fn with_max_connections(mut self, max: usize, probes: usize) -> Self {
         self.max_connections = max;
         self.probe_connections = probes;
+        self
+    }
+
+    /// Serves HTTPS (and mTLS) as `tls` says.
+    #[must_use]
+    pub fn with_tls(mut self, tls: boost_tls::ServerTlsSettings) -> Self {
+        self.tls = tls;
         self
     }
 

@@ -454,3 +454,200 @@ fn raw_client(ca_file: &Path, cert_pem: &str, key_pem: &str) -> Arc<ClientConfig
     config.alpn_protocols = vec![b"h2".to_vec()];
     Arc::new(config)
 }
+
+/// `GET path` over HTTPS with `config`; the status line and body.
+async fn https_get(
+    addr: SocketAddr,
+    config: Arc<ClientConfig>,
+    path: &str,
+) -> Result<String, String> {
+    use tokio::io::AsyncReadExt;
+    let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    let name = ServerName::try_from("localhost").unwrap();
+    let mut tls = TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| e.to_string())?;
+    let request = format!("GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n");
+    tls.write_all(request.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut response = String::new();
+    tokio::time::timeout(Duration::from_secs(20), tls.read_to_string(&mut response))
+        .await
+        .map_err(|_| "timed out".to_owned())?
+        .map_err(|e| e.to_string())?;
+    Ok(response)
+}
+
+#[tokio::test]
+async fn the_admin_server_serves_https_when_admin_tls_is_on_and_refuses_plaintext() {
+    let pki = Pki::new();
+    let admin = common::any_port().with_tls(pki.tls(ClientAuth::Off));
+    let running = common::builder("tls-test")
+        .admin(admin)
+        .start()
+        .await
+        .unwrap();
+    let addr = running.admin_addr();
+    let response = https_get(addr, http11(pki.client(None)), "/health/live")
+        .await
+        .unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+
+    // Plaintext HTTP to the HTTPS port gets no HTTP answer.
+    let mut plain = TcpStream::connect(addr).await.unwrap();
+    plain
+        .write_all(b"GET /health/live HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(
+        Duration::from_secs(20),
+        tokio::io::AsyncReadExt::read_to_end(&mut plain, &mut buf),
+    )
+    .await
+    .unwrap();
+    assert!(!String::from_utf8_lossy(&buf).contains("200 OK"));
+    running.shutdown_handle().trigger();
+    running.wait().await.unwrap();
+}
+
+#[tokio::test]
+async fn bad_admin_tls_files_fail_start_naming_the_key() {
+    let pki = Pki::new();
+    let admin = common::any_port().with_tls(ServerTlsSettings::new(&pki.key, &pki.key));
+    let Err(error) = common::builder("tls-test").admin(admin).start().await else {
+        panic!("started with a key as the certificate")
+    };
+    let text = error.to_string();
+    assert!(text.contains("`admin.tls.cert_file`"), "{text}");
+    assert!(text.contains("found only `PRIVATE KEY`"), "{text}");
+}
+
+/// The config with HTTP/1.1 as its ALPN protocol (the admin server's).
+fn http11(config: Arc<ClientConfig>) -> Arc<ClientConfig> {
+    let mut config = ClientConfig::clone(&config);
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Arc::new(config)
+}
+
+#[tokio::test]
+async fn the_server_span_records_the_callers_identity() {
+    let capture = boost_tracing::testing::Capture::new();
+    let _guard = capture.set_default();
+    let pki = Pki::new();
+    let (running, addr) = start(grpc_settings(pki.tls(ClientAuth::Require))).await;
+    let leaf = Leaf::new("hello-service").uri("spiffe://prod.example/sa/hello");
+    say_hello(addr, pki.client(Some((&pki.ca, leaf))))
+        .await
+        .unwrap();
+    let span = capture
+        .wait_for_span("hello.v1.Greeter/SayHello", Duration::from_secs(10))
+        .await
+        .unwrap_or_else(|| panic!("{:#?}", capture.spans()));
+    assert_eq!(
+        span.attributes["peer.identity"],
+        "spiffe://prod.example/sa/hello"
+    );
+    assert_eq!(span.attributes["tls.client.subject"], "CN=hello-service");
+    running.shutdown_handle().trigger();
+    running.wait().await.unwrap();
+}
+
+fn python() -> String {
+    std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned())
+}
+
+/// A client in another language: Python's grpcio calls the TLS server with
+/// the CA bundle and a client certificate (mTLS `require`), and is refused
+/// without one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs python3 grpcio"]
+async fn python_grpcio_calls_the_mtls_server_with_its_ca() {
+    let check = std::process::Command::new(python())
+        .args(["-c", "import grpc, grpc_tools"])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}; install python3", python()));
+    assert!(
+        check.status.success(),
+        "python grpcio missing: pip install grpcio grpcio-tools\n{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let pki = Pki::new();
+    let (running, addr) = start(grpc_settings(pki.tls(ClientAuth::Require))).await;
+    let (cert, key) = pki
+        .ca
+        .issue(&Leaf::new("python").uri("spiffe://prod.example/sa/python"))
+        .write(pki.dir.path(), "python");
+    let work = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut command = tokio::process::Command::new(python());
+    command
+        .arg(root.join("tests/data/python_tls_client.py"))
+        .arg(root.join("../../examples/proto"))
+        .arg(work.path())
+        .arg(addr.to_string())
+        .arg(&pki.ca_file)
+        .arg(&cert)
+        .arg(&key);
+    let out = tokio::time::timeout(Duration::from_secs(120), command.output())
+        .await
+        .expect("the python client hung")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "python client failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(seen["with_cert"], "spiffe://prod.example/sa/python");
+    assert_eq!(seen["without_cert"], "UNAVAILABLE");
+    running.shutdown_handle().trigger();
+    running.wait().await.unwrap();
+}
+
+/// `…__GRPC__TLS__KEY_FILE` is the path of the key (an ordinary key), not a
+/// secret file whose content would be the value of a `grpc.tls.key`.
+#[test]
+fn tls_file_keys_are_paths_in_the_environment_too() {
+    use boost_config::Loader;
+    use boost_service::{Config, NoSettings};
+    let loaded = Loader::new("tls-env")
+        .dir("no/such/dir")
+        .env_vars([
+            ("APP_ENV", ""),
+            ("TLS_ENV__GRPC__TLS__ENABLED", "true"),
+            ("TLS_ENV__GRPC__TLS__CERT_FILE", "/etc/tls/tls.crt"),
+            ("TLS_ENV__GRPC__TLS__KEY_FILE", "/etc/tls/tls.key"),
+            ("TLS_ENV__GRPC__TLS__CA_FILE", "/etc/tls/ca.crt"),
+            ("TLS_ENV__GRPC__TLS__CLIENT_AUTH", "require"),
+            ("TLS_ENV__ADMIN__TLS__CA_FILE", ""),
+        ])
+        .load::<Config<NoSettings>>()
+        .unwrap();
+    let tls = &loaded.kit.grpc.tls;
+    assert_eq!(
+        tls.cert_file.as_deref(),
+        Some(Path::new("/etc/tls/tls.crt"))
+    );
+    assert_eq!(tls.key_file.as_deref(), Some(Path::new("/etc/tls/tls.key")));
+    assert_eq!(tls.ca_file.as_deref(), Some(Path::new("/etc/tls/ca.crt")));
+    assert_eq!(tls.client_auth, ClientAuth::Require);
+    assert_eq!(loaded.kit.admin.tls.ca_file, None);
+    let explained = loaded.explain();
+    assert!(
+        explained.contains("key_file = \"/etc/tls/tls.key\""),
+        "{explained}"
+    );
+
+    // A rule broken in the environment names the key.
+    let error = Loader::new("tls-env")
+        .dir("no/such/dir")
+        .env_vars([("APP_ENV", ""), ("TLS_ENV__GRPC__TLS__ENABLED", "true")])
+        .load::<Config<NoSettings>>()
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("`grpc.tls.cert_file`"), "{error}");
+}

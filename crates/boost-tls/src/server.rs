@@ -131,6 +131,11 @@ impl ServerTls {
         self.handshake_timeout
     }
 
+    #[cfg(test)]
+    pub(crate) fn material(&self) -> Arc<Material> {
+        Arc::clone(&self.material)
+    }
+
     /// The config section these settings came from (`grpc.tls`).
     pub fn section(&self) -> &str {
         &self.material.section

@@ -86,15 +86,18 @@ pub struct ServerTlsSettings {
     /// plaintext connections are refused. Default: `false`.
     pub enabled: bool,
     /// The server's certificate chain, PEM: its own certificate first, then
-    /// any intermediates. Re-read when it changes. Default: unset.
+    /// any intermediates. Re-read when it changes. Default: `""` (unset).
+    #[serde(with = "file_path")]
     pub cert_file: Option<PathBuf>,
     /// The private key of `cert_file`'s first certificate, PEM (PKCS#8,
     /// PKCS#1 or SEC1). A secret: read only by the TLS layer, never logged.
-    /// Re-read when it changes. Default: unset.
+    /// Re-read when it changes. Default: `""` (unset).
+    #[serde(with = "file_path")]
     pub key_file: Option<PathBuf>,
     /// The CA bundle (PEM, one or more CA certificates) that client
     /// certificates must chain to. Needed when `client_auth` is `optional`
-    /// or `require`. Re-read when it changes. Default: unset.
+    /// or `require`. Re-read when it changes. Default: `""` (unset).
+    #[serde(with = "file_path")]
     pub ca_file: Option<PathBuf>,
     /// Whether callers must show a certificate: `off`, `optional` (asked for,
     /// verified when shown) or `require` (mTLS). Default: `off`.
@@ -218,6 +221,13 @@ impl ServerTlsSettings {
 /// ```
 ///
 /// Built into a `rustls::ClientConfig` by [`ClientTls`](crate::ClientTls).
+///
+/// Embed it in a settings struct as a plain field (`tls: ClientTlsSettings`,
+/// not `Option<…>`): the loader learns which keys exist from the serialised
+/// default, and a `None` section hides `tls.key_file`, so
+/// `…__TLS__KEY_FILE=/path` would be read as a secret *file* for a key
+/// `tls.key`. The `*_file` fields serialise as `""` when unset for the same
+/// reason.
 #[derive(
     Clone,
     Debug,
@@ -233,14 +243,17 @@ impl ServerTlsSettings {
 #[non_exhaustive]
 pub struct ClientTlsSettings {
     /// The CA bundle (PEM) that the server's certificate must chain to.
-    /// Unset: the system's trusted roots. Re-read when it changes.
-    /// Default: unset.
+    /// `""`: the system's trusted roots. Re-read when it changes.
+    /// Default: `""`.
+    #[serde(with = "file_path")]
     pub ca_file: Option<PathBuf>,
     /// A client certificate chain to show the server (mTLS), PEM; needs
-    /// `key_file`. Re-read when it changes. Default: unset (none shown).
+    /// `key_file`. Re-read when it changes. Default: `""` (none shown).
+    #[serde(with = "file_path")]
     pub cert_file: Option<PathBuf>,
     /// The private key of `cert_file`, PEM. A secret: read only by the TLS
-    /// layer, never logged. Default: unset.
+    /// layer, never logged. Default: `""` (unset).
+    #[serde(with = "file_path")]
     pub key_file: Option<PathBuf>,
     /// The name the server's certificate must carry, and the SNI sent;
     /// needed when endpoints are IP addresses. Unset: each endpoint's host.
@@ -319,6 +332,33 @@ impl ClientTlsSettings {
                 "is not a DNS name or IP address (e.g. `profile-service.prod.svc`)",
             );
         }
+    }
+}
+
+/// A file path that is "unset" as `""`: serialised as `""` rather than
+/// left out, so that the loader knows `cert_file`, `key_file` and `ca_file`
+/// are keys, and reads `…__TLS__KEY_FILE=/etc/tls/tls.key` as this path —
+/// not as a secret file named `…__TLS__KEY` whose *content* is the value.
+mod file_path {
+    use std::path::PathBuf;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        path: &Option<PathBuf>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match path {
+            Some(path) => path.serialize(serializer),
+            None => serializer.serialize_str(""),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<PathBuf>, D::Error> {
+        let path = Option::<PathBuf>::deserialize(deserializer)?;
+        Ok(path.filter(|path| !path.as_os_str().is_empty()))
     }
 }
 

@@ -52,15 +52,28 @@ impl Future for Watch {
 impl Watch {
     pub(crate) fn new(material: Arc<Material>) -> Watch {
         Watch {
-            inner: Box::pin(run(material)),
+            inner: Box::pin(run(material, Events::Watched)),
         }
     }
 }
 
-async fn run(material: Arc<Material>) {
+/// Whether file events are watched (tests turn them off to see the interval
+/// check alone, as on a mount where no event arrives).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Events {
+    Watched,
+    #[cfg(test)]
+    Ignored,
+}
+
+async fn run(material: Arc<Material>, events: Events) {
     let wake = Arc::new(Notify::new());
     // Held for as long as the loop runs; dropping it stops the watcher thread.
-    let _watcher = watch_dirs(&material, Arc::clone(&wake));
+    let _watcher = match events {
+        Events::Watched => watch_dirs(&material, Arc::clone(&wake)),
+        #[cfg(test)]
+        Events::Ignored => None,
+    };
     let mut tick = tokio::time::interval(material.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await; // the first tick is now: the files were just loaded
@@ -116,5 +129,46 @@ fn dir_of(file: &Path) -> PathBuf {
     match file.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
         _ => PathBuf::from("."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use boost_test_certs::{Ca, Leaf};
+
+    use super::*;
+    use crate::{ServerTls, ServerTlsSettings};
+
+    #[tokio::test]
+    async fn without_file_events_the_interval_check_takes_new_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = Ca::new("ca");
+        let (cert, key) = ca.issue(&Leaf::new("first")).write(dir.path(), "tls");
+        let settings =
+            ServerTlsSettings::new(&cert, &key).with_reload_interval(Duration::from_secs(1));
+        let tls = ServerTls::from_settings("grpc.tls", &settings)
+            .unwrap()
+            .unwrap();
+        let material = tls.material();
+        let task = tokio::spawn(run(Arc::clone(&material), Events::Ignored));
+        ca.issue(&Leaf::new("second")).write_to(&cert, &key);
+        let in_use = || {
+            let pair = material.pair.as_ref().unwrap().current.get();
+            crate::PeerIdentity::from_certificate(&pair.cert[0])
+                .unwrap()
+                .subject()
+                .to_owned()
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while in_use() != "CN=second" {
+            assert!(
+                Instant::now() < deadline,
+                "the interval check never took the new files"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        task.abort();
     }
 }

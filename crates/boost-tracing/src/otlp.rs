@@ -154,9 +154,8 @@ fn otlp_processor(settings: &OtlpSettings) -> Result<(BatchSpanProcessor, Export
             .with_metadata(metadata);
         let builder = if uri.scheme_str() == Some("https") {
             // TLS through boost-tls (rotation included), on a channel of our own.
-            let (channel, watch) =
-                crate::otlp_tls::channel(&uri, settings.tls.as_ref(), settings.timeout)
-                    .map_err(|problem| otlp_error(settings, problem))?;
+            let (channel, watch) = crate::otlp_tls::channel(&uri, &settings.tls, settings.timeout)
+                .map_err(|problem| otlp_error(settings, problem))?;
             rt.spawn(watch);
             builder.with_channel(channel)
         } else {

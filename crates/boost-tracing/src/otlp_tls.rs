@@ -37,11 +37,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// (`tracing.otlp.tls.ca_file`), or with the endpoint's host as a server name.
 pub(crate) fn channel(
     uri: &Uri,
-    settings: Option<&ClientTlsSettings>,
+    settings: &ClientTlsSettings,
     timeout: Duration,
 ) -> Result<(Channel, Watch), String> {
-    let tls = ClientTls::from_settings(SECTION, &settings.cloned().unwrap_or_default())
-        .map_err(|e| e.to_string())?;
+    let tls = ClientTls::from_settings(SECTION, settings).map_err(|e| e.to_string())?;
     let host = uri
         .host()
         .unwrap_or_default()

@@ -68,7 +68,10 @@ pub(crate) fn otlp(settings: &OtlpSettings, problems: &mut Problems) {
         problems.add("endpoint", problem);
     }
     if settings.enabled
-        && settings.tls.is_some()
+        && (settings.tls.ca_file.is_some()
+            || settings.tls.cert_file.is_some()
+            || settings.tls.key_file.is_some()
+            || settings.tls.server_name.is_some())
         && settings.endpoint.expose().trim().starts_with("http://")
     {
         problems.add(

@@ -233,10 +233,10 @@ pub struct OtlpSettings {
     /// TLS to an `https://` collector: the CA bundle that verifies it (`ca_file`; unset: the
     /// system's roots), a client certificate for collectors that require mTLS (`cert_file` +
     /// `key_file`), and the name its certificate must carry (`server_name`; unset: the
-    /// endpoint's host). An `https://` endpoint uses TLS without this section (system roots);
-    /// with an `http://` endpoint it is an error. Files are re-read when they change.
-    /// Default: unset.
-    pub tls: Option<ClientTlsSettings>,
+    /// endpoint's host). An `https://` endpoint uses TLS with or without these keys (system
+    /// roots); setting any of them with an `http://` endpoint is an error. Files are re-read
+    /// when they change. Default: all unset.
+    pub tls: ClientTlsSettings,
 }
 
 impl Default for OtlpSettings {
@@ -250,7 +250,7 @@ impl Default for OtlpSettings {
             max_export_batch_size: 512,
             scheduled_delay: Duration::from_secs(5),
             sample_ratio: 1.0,
-            tls: None,
+            tls: ClientTlsSettings::default(),
         }
     }
 }

@@ -126,7 +126,7 @@ fn settings(endpoint: String, tls: Option<ClientTlsSettings>) -> TracingSettings
     s.otlp.endpoint = endpoint.into();
     s.otlp.scheduled_delay = Duration::from_millis(50);
     s.otlp.timeout = Duration::from_secs(5);
-    s.otlp.tls = tls;
+    s.otlp.tls = tls.unwrap_or_default();
     s
 }
 

@@ -240,12 +240,12 @@ impl ClientBuilder {
         let (tls, tls_watch) = match uses_tls(&settings) {
             Some(default_name) => {
                 let section = format!("{name}.tls");
-                let tls =
-                    ClientTls::from_settings(&section, &settings.tls.clone().unwrap_or_default())
-                        .map_err(|e| RpcError::Tls {
+                let tls = ClientTls::from_settings(&section, &settings.tls).map_err(|e| {
+                    RpcError::Tls {
                         client: name.clone(),
                         error: Box::new(e),
-                    })?;
+                    }
+                })?;
                 let watch = WatchTask(tokio::spawn(tls.watch()));
                 (
                     Some(EndpointTls::new(&tls, default_name)),
@@ -309,8 +309,8 @@ fn uses_tls(settings: &ClientSettings) -> Option<Option<&str>> {
             .any(|url| url.trim().starts_with("https://"));
         return https.then_some(None);
     }
-    match (&settings.dns, &settings.tls) {
-        (Some(dns), Some(_)) => Some(Some(dns.name.as_str())),
+    match &settings.dns {
+        Some(dns) if settings.tls_configured() => Some(Some(dns.name.as_str())),
         _ => None,
     }
 }

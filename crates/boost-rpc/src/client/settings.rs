@@ -102,11 +102,12 @@ pub struct ClientSettings {
     /// TLS to the upstream: the CA bundle that verifies it (`ca_file`; unset:
     /// the system's roots), the client certificate shown to it for mTLS
     /// (`cert_file` + `key_file`), and the name its certificate must carry
-    /// (`server_name`; unset: each endpoint's host, or `dns.name`). Needed
-    /// for `https://` endpoints only to change those defaults; with `dns`,
-    /// setting it is what turns TLS on. Not allowed with `http://`
-    /// endpoints. Files are re-read when they change. Default: unset.
-    pub tls: Option<ClientTlsSettings>,
+    /// (`server_name`; unset: each endpoint's host, or `dns.name`).
+    /// `https://` endpoints use TLS with or without these keys (system
+    /// roots); with `dns`, setting any of them (`server_name` for system
+    /// roots alone) is what turns TLS on. Not allowed with `http://`
+    /// endpoints. Files are re-read when they change. Default: all unset.
+    pub tls: ClientTlsSettings,
 }
 
 impl Default for ClientSettings {
@@ -122,12 +123,22 @@ impl Default for ClientSettings {
             concurrency: ConcurrencySettings::default(),
             reconnect: ReconnectSettings::default(),
             max_response_metadata_size: ByteSize::kib(64),
-            tls: None,
+            tls: ClientTlsSettings::default(),
         }
     }
 }
 
 impl ClientSettings {
+    /// Whether any key of [`tls`](Self::tls) that changes a connection is
+    /// set: with `dns`, that turns TLS on.
+    pub(crate) fn tls_configured(&self) -> bool {
+        let tls = &self.tls;
+        tls.ca_file.is_some()
+            || tls.cert_file.is_some()
+            || tls.key_file.is_some()
+            || tls.server_name.is_some()
+    }
+
     /// [`max_response_metadata_size`](Self::max_response_metadata_size) in bytes.
     pub fn max_response_metadata_bytes(&self) -> usize {
         usize::try_from(self.max_response_metadata_size.as_u64()).unwrap_or(usize::MAX)

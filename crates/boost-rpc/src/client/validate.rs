@@ -72,7 +72,7 @@ fn tls(settings: &ClientSettings, problems: &mut Problems) {
         .filter_map(|(i, url)| Some((i, parse_endpoint(url).ok()?.1)))
         .collect();
     let https = |uri: &Uri| uri.scheme_str() == Some("https");
-    let tls_set = settings.tls.is_some();
+    let tls_set = settings.tls_configured();
     if let Some((_, first)) = parsed.first() {
         for (i, uri) in &parsed {
             if https(uri) != https(first) {
@@ -90,8 +90,7 @@ fn tls(settings: &ClientSettings, problems: &mut Problems) {
             }
         }
     }
-    let server_name = settings.tls.as_ref().and_then(|t| t.server_name.as_ref());
-    if server_name.is_some() {
+    if settings.tls.server_name.is_some() {
         return; // checked by the `tls` section's own rules
     }
     for (i, uri) in parsed.iter().filter(|(_, uri)| https(uri)) {
@@ -372,16 +371,17 @@ mod tests {
 
     #[test]
     fn tls_settings_and_endpoint_schemes_must_agree() {
-        let tls = || Some(boost_tls::ClientTlsSettings::default());
-        let with = |endpoints: &[&str], tls: Option<boost_tls::ClientTlsSettings>| {
+        let tls = || boost_tls::ClientTlsSettings::default().with_ca_file("/etc/tls/ca.crt");
+        let with = |endpoints: &[&str], tls: boost_tls::ClientTlsSettings| {
             let mut settings = ClientSettings::with_endpoints(endpoints.iter().copied());
             settings.tls = tls;
             Problems::of("profiles", &settings)
         };
         // https with or without a section (system roots), http without.
         assert!(with(&["https://10.0.0.5:443"], tls()).is_empty());
-        assert!(with(&["https://profiles.internal:443"], None).is_empty());
-        assert!(with(&["http://10.0.0.5:50052"], None).is_empty());
+        let unset = boost_tls::ClientTlsSettings::default;
+        assert!(with(&["https://profiles.internal:443"], unset()).is_empty());
+        assert!(with(&["http://10.0.0.5:50052"], unset()).is_empty());
 
         let problems = with(&["http://10.0.0.5:50052"], tls());
         assert_eq!(
@@ -397,7 +397,7 @@ mod tests {
             "{text}"
         );
 
-        let problems = with(&["https://10.0.0.5:443", "http://10.0.0.6:50052"], None);
+        let problems = with(&["https://10.0.0.5:443", "http://10.0.0.6:50052"], unset());
         assert_eq!(
             problems.keys().collect::<Vec<_>>(),
             ["profiles.endpoints.1"]
@@ -417,7 +417,7 @@ mod tests {
             ["profiles.endpoints.0"]
         );
         let named = boost_tls::ClientTlsSettings::default().with_server_name("profiles.internal");
-        assert!(with(&[&unnamed], Some(named)).is_empty());
+        assert!(with(&[&unnamed], named).is_empty());
     }
 
     #[test]

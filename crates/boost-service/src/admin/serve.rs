@@ -24,15 +24,23 @@ use crate::connections::{Acceptor, Activity, ConnectionLimits, GuardedBody, Trac
 
 /// Serves `router` on `listener` until `stop` fires (or its sender is
 /// dropped), then stops accepting and waits for open requests to finish.
+/// With `tls`, each connection's handshake runs in its own task, within
+/// `admin.tls.handshake_timeout` (see `super::tls`).
 pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ConnectionLimits,
+    tls: Option<boost_tls::ServerTls>,
     stop: oneshot::Receiver<()>,
 ) -> std::io::Result<()> {
     crate::connections::describe();
     let graceful = GracefulShutdown::new();
     let mut acceptor = Acceptor::new(listener, limits, None);
+    let handshakes = tls.as_ref().map(super::tls::Handshakes::new);
+    // Rotation: new handshakes use new files; stops with the server.
+    let _watch = tls
+        .as_ref()
+        .map(|tls| AbortOnDrop(tokio::spawn(tls.watch())));
     let mut stop = std::pin::pin!(stop);
     loop {
         tokio::select! {
@@ -46,9 +54,17 @@ pub(crate) async fn serve(
                 // The header deadline is the kit's (TrackedStream), for every request
                 // head; a reserve connection serves one probe and closes.
                 builder.header_read_timeout(None).keep_alive(!probe_only);
-                let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+                let watcher = graceful.watcher();
+                let handshakes = handshakes.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = connection.await {
+                    let served = match handshakes {
+                        None => watcher.watch(builder.serve_connection(TokioIo::new(stream), service)).await,
+                        Some(handshakes) => {
+                            let Some(stream) = handshakes.accept(stream, peer).await else { return };
+                            watcher.watch(builder.serve_connection(TokioIo::new(stream), service)).await
+                        }
+                    };
+                    if let Err(e) = served {
                         tracing::debug!(peer = %peer, error = %e, "admin connection ended with an error");
                     }
                 });
@@ -92,6 +108,15 @@ fn connection_service(
             Ok(response.map(|body| GuardedBody::new(body, guard)))
         }
     })
+}
+
+/// Aborts a task when dropped (the rotation watch ends with the server).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 fn reserve_only() -> Response {

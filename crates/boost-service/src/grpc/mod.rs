@@ -94,6 +94,44 @@
 //! settings to each one — `GreeterServer::new(svc).max_decoding_message_size(settings.server.max_request_message_bytes()).max_encoding_message_size(settings.server.max_response_message_bytes())`
 //! (the examples do).
 //!
+//! # TLS, mTLS and who may call what
+//!
+//! `[grpc.tls]` ([`ServerTlsSettings`]) turns on TLS, and mTLS with
+//! `client_auth = "require"` (or `"optional"`); the files rotate without a
+//! restart. Handshakes run in their own tasks within `handshake_timeout`,
+//! under the connection cap. The caller's verified identity is a
+//! [`PeerIdentity`] in each request's extensions (and `peer.identity` on the
+//! server span):
+//!
+//! ```no_run
+//! use boost_service::grpc::PeerIdentity;
+//! use boost_test_proto::greeter_server::Greeter;
+//! use boost_test_proto::{HelloReply, HelloRequest};
+//!
+//! struct Hello;
+//!
+//! #[tonic::async_trait]
+//! impl Greeter for Hello {
+//!     async fn say_hello(
+//!         &self,
+//!         request: tonic::Request<HelloRequest>,
+//!     ) -> Result<tonic::Response<HelloReply>, tonic::Status> {
+//!         // None without mTLS, or with `optional` and a caller that showed no certificate.
+//!         let caller = request.extensions().get::<PeerIdentity>().map(|peer| {
+//!             // "spiffe://prod/ns/web/sa/frontend", else a DNS name, else "CN=…"
+//!             peer.principal().to_owned()
+//!         });
+//!         let message = format!("hello {}", caller.as_deref().unwrap_or("stranger"));
+//!         Ok(tonic::Response::new(HelloReply { message }))
+//!     }
+//! }
+//! ```
+//!
+//! `[grpc.authorization]` ([`AuthorizationSettings`]) refuses callers
+//! whose identity a service's or method's allow-list does not name
+//! (`PERMISSION_DENIED`; `UNAUTHENTICATED` without a certificate) — see
+//! [`authorization`] and docs/security.md.
+//!
 //! # HTTP services
 //!
 //! boost-rpc's layers are transport-neutral where it makes sense — request
@@ -139,3 +177,4 @@ pub use boost_tls::{ClientAuth, PeerIdentity, ServerTlsSettings};
 pub use error::GrpcError;
 pub use server::GrpcServer;
 pub use settings::GrpcSettings;
+pub(crate) use tls::{count_handshake_failure, describe as describe_tls_metrics};

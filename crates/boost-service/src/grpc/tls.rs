@@ -45,6 +45,11 @@ pub(crate) fn describe() {
     boost_metrics::describe_all(&[HANDSHAKE_FAILURES, EXPIRY, RELOADS]);
 }
 
+/// Counts one failed handshake of `server` (`grpc`, `admin`).
+pub(crate) fn count_handshake_failure(server: &'static str, reason: &'static str) {
+    metrics::counter!(HANDSHAKE_FAILURES.name, "server" => server, "reason" => reason).increment(1);
+}
+
 /// A connection the gRPC server serves: plaintext or TLS. One per
 /// connection, moved once: the plaintext one is not boxed so that serving
 /// without TLS allocates nothing more than before.
@@ -134,8 +139,7 @@ fn handshaken(
                     Ok(Err(error)) => ("refused", error.to_string()),
                     Err(_) => ("timeout", format!("no handshake within {timeout:?}")),
                 };
-                metrics::counter!(HANDSHAKE_FAILURES.name, "server" => limits.server, "reason" => reason.0)
-                    .increment(1);
+                count_handshake_failure(limits.server, reason.0);
                 let due = failures
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -3,6 +3,7 @@
 
 mod handshake;
 mod load;
+mod no_panic;
 mod rotation;
 
 use std::path::{Path, PathBuf};
