@@ -188,18 +188,24 @@ fn bench(c: &mut Criterion) {
     let _metrics = boost_metrics::install(&MetricsSettings::default(), &identity).expect("metrics");
     let pki = pki();
     let raw_config = pki.client.client_config([b"h2".to_vec()]);
-    let (raw_addr, raw, boost) = rt.block_on(async {
+    let (raw_addr, raw, boost, boost_raw, plain) = rt.block_on(async {
         let raw_addr = serve(pki.server.clone(), false).await;
         let boost_addr = serve(pki.server.clone(), true).await;
         let raw = GreeterClient::new(raw_channel(raw_config.clone(), raw_addr));
         let boost = GreeterClient::new(boost_client(&pki.client_settings, boost_addr));
+        let boost_raw = GreeterClient::new(boost_client(&pki.client_settings, raw_addr));
         raw.clone().say_hello(request()).await.expect("raw warm");
         boost
             .clone()
             .say_hello(request())
             .await
             .expect("boost warm");
-        (raw_addr, raw, boost)
+        boost_raw
+            .clone()
+            .say_hello(request())
+            .await
+            .expect("boost warm");
+        (raw_addr, raw, boost, boost_raw, plain_pair().await)
     });
 
     let mut group = c.benchmark_group("rpc_tls_pair_sequential");
@@ -230,7 +236,15 @@ fn bench(c: &mut Criterion) {
     });
     group.finish();
 
-    rt.block_on(paired(&pki, raw_config, raw_addr, &raw, &boost, &uri));
+    rt.block_on(async {
+        let pairs = Pairs {
+            raw: &raw,
+            boost: &boost,
+            boost_raw: &boost_raw,
+            plain: &plain,
+        };
+        paired(&pki, raw_config, raw_addr, pairs, &uri).await;
+    });
 }
 
 fn median(samples: &mut [Duration]) -> Duration {
@@ -238,32 +252,101 @@ fn median(samples: &mut [Duration]) -> Duration {
     samples[samples.len() / 2]
 }
 
-/// Alternating rounds of both sides; prints medians and their ratios.
+/// The same pair in plaintext (raw tonic both sides / boost both sides), as
+/// `rpc_server.rs` measures it: how much of the TLS pair's ratio is the
+/// kit's plaintext overhead.
+async fn plain_pair() -> (
+    GreeterClient<Channel>,
+    GreeterClient<boost_rpc::client::Client>,
+) {
+    async fn listen() -> (tonic::transport::server::TcpIncoming, SocketAddr) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let incoming =
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+        (incoming, addr)
+    }
+    let (incoming, raw_addr) = listen().await;
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(GreeterServer::new(Hello))
+            .serve_with_incoming(incoming),
+    );
+    let (incoming, boost_addr) = listen().await;
+    let settings = ServerSettings::default();
+    tokio::spawn(
+        settings
+            .apply(tonic::transport::Server::builder())
+            .layer(server::stack(&settings))
+            .add_service(GreeterServer::new(Hello))
+            .serve_with_incoming(incoming),
+    );
+    let raw = Endpoint::from_shared(format!("http://{raw_addr}"))
+        .expect("url")
+        .tcp_nodelay(true)
+        .connect()
+        .await
+        .expect("connect");
+    let mut settings = ClientSettings::with_endpoints([format!("http://{boost_addr}")]);
+    settings.retry.idempotent_methods = vec!["hello.v1.Greeter/SayHello".into()];
+    let boost = GreeterClient::new(boost_rpc::client("bench-plain", &settings).expect("client"));
+    boost.clone().say_hello(request()).await.expect("warm");
+    (GreeterClient::new(raw), boost)
+}
+
+/// The long-lived clients [`paired`] alternates between.
+struct Pairs<'a> {
+    raw: &'a GreeterClient<Channel>,
+    boost: &'a GreeterClient<boost_rpc::client::Client>,
+    /// The boost client against the raw TLS server: the client's share.
+    boost_raw: &'a GreeterClient<boost_rpc::client::Client>,
+    plain: &'a (
+        GreeterClient<Channel>,
+        GreeterClient<boost_rpc::client::Client>,
+    ),
+}
+
+/// `n` sequential calls' latencies, appended to `out`.
+async fn calls<T>(client: &GreeterClient<T>, n: usize, out: &mut Vec<Duration>)
+where
+    T: tonic::client::GrpcService<tonic::body::Body> + Clone,
+    T::Error: Into<tonic::codegen::StdError>,
+    T::ResponseBody: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+    <T::ResponseBody as tonic::codegen::Body>::Error: Into<tonic::codegen::StdError> + Send,
+{
+    for _ in 0..n {
+        let mut client = client.clone();
+        let start = Instant::now();
+        black_box(client.say_hello(request()).await.expect("call"));
+        out.push(start.elapsed());
+    }
+}
+
+/// Alternating rounds of every side; prints medians and their ratios.
 async fn paired(
     pki: &Pki,
     raw_config: Arc<ClientConfig>,
     raw_addr: SocketAddr,
-    raw: &GreeterClient<Channel>,
-    boost: &GreeterClient<boost_rpc::client::Client>,
+    pairs: Pairs<'_>,
     uri: &http::Uri,
 ) {
-    let (mut raw_calls, mut boost_calls) = (Vec::new(), Vec::new());
+    let mut p: [Vec<Duration>; 5] = Default::default();
     for _ in 0..40 {
-        for _ in 0..250 {
-            let start = Instant::now();
-            black_box(raw.clone().say_hello(request()).await.expect("call"));
-            raw_calls.push(start.elapsed());
-        }
-        for _ in 0..250 {
-            let start = Instant::now();
-            black_box(boost.clone().say_hello(request()).await.expect("call"));
-            boost_calls.push(start.elapsed());
-        }
+        calls(pairs.raw, 250, &mut p[0]).await;
+        calls(pairs.boost, 250, &mut p[1]).await;
+        calls(pairs.boost_raw, 250, &mut p[2]).await;
+        calls(&pairs.plain.0, 250, &mut p[3]).await;
+        calls(&pairs.plain.1, 250, &mut p[4]).await;
     }
-    let (raw_p50, boost_p50) = (median(&mut raw_calls), median(&mut boost_calls));
+    let [raw, boost, boost_raw, plain_raw, plain_boost] = p.map(|mut v| median(&mut v));
+    let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
     eprintln!(
-        "PAIRED rpc_tls_pair_sequential p50: raw_tonic {raw_p50:?}, boost_pair {boost_p50:?} = {:.3}x",
-        boost_p50.as_secs_f64() / raw_p50.as_secs_f64()
+        "PAIRED rpc_tls_pair_sequential p50: raw_tonic {raw:?}, boost_pair {boost:?} = {:.3}x; \
+         boost client + raw server {boost_raw:?} = {:.3}x; plaintext pair: raw {plain_raw:?}, \
+         boost {plain_boost:?} = {:.3}x",
+        ratio(boost, raw),
+        ratio(boost_raw, raw),
+        ratio(plain_boost, plain_raw)
     );
 
     let timeout = Duration::from_secs(5);
