@@ -1,5 +1,5 @@
 //! TLS for a client's connections: each `https://` endpoint (and each
-//! address of a `dns` name when `tls` is set) connects through
+//! address of a `dns` name when any `tls` key is set) connects through
 //! [`TlsConnect`], a connector tonic's channel calls for every new
 //! connection.
 //!
@@ -7,7 +7,10 @@
 //! and discovery above see the same `Channel` whether it is plaintext or not.
 //! A failed handshake is a failed connect (unsent UNAVAILABLE, retried on
 //! another endpoint, the reconnect backoff waited out), and
-//! `connect_timeout` bounds TCP connect and handshake together.
+//! `connect_timeout` bounds TCP connect and handshake together. After a
+//! TLS 1.3 handshake the connector also waits, briefly, for the server to
+//! accept it ([`confirmed`]), so a refused client certificate is a failed
+//! connect too.
 //!
 //! The rustls configuration is built once per client and shared by every
 //! connection; its client certificate and roots come from boost-tls, whose
