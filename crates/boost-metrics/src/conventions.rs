@@ -61,6 +61,20 @@ pub const LOG_DROPPED_LINES_TOTAL: &str = "log_dropped_lines_total";
 /// Counter: log events dropped by the per-call-site rate limit.
 pub const LOG_SUPPRESSED_EVENTS_TOTAL: &str = "log_suppressed_events_total";
 
+/// Gauge: when the certificate in use expires, Unix seconds (boost-tls).
+/// Labels: `role` (`server`, `client`), `subject`.
+pub const TLS_CERTIFICATE_EXPIRY: &str = "tls_certificate_expiry_timestamp_seconds";
+/// Counter: re-reads of changed TLS files (boost-tls). Labels: `role`, [`OUTCOME`]
+/// (`success`, `error`).
+pub const TLS_RELOAD_TOTAL: &str = "tls_reload_total";
+/// Counter: TLS handshakes a kit server refused or timed out (boost-service).
+/// Labels: `server`, [`REASON`] (`refused`, `timeout`).
+pub const TLS_HANDSHAKE_FAILURES_TOTAL: &str = "tls_handshake_failures_total";
+/// Counter: calls a `grpc.authorization` allow-list rule decided
+/// (boost-service). Labels: `rule`, `caller`, [`OUTCOME`] (`allowed`, `denied`),
+/// all bounded by the configuration.
+pub const RPC_SERVER_AUTHORIZATION_TOTAL: &str = "rpc_server_authorization_total";
+
 /// Counter: CPU time (user + system) the process has used, seconds.
 pub const PROCESS_CPU_SECONDS_TOTAL: &str = "process_cpu_seconds_total";
 /// Gauge: resident memory size, bytes.
@@ -252,6 +266,26 @@ pub const METRICS: &[MetricDef] = &[
     MetricDef::counter(
         LOG_SUPPRESSED_EVENTS_TOTAL,
         "Log events dropped by the per-call-site log rate limit.",
+    )
+    .with_unit(Unit::Count),
+    MetricDef::gauge(
+        TLS_CERTIFICATE_EXPIRY,
+        "When the TLS certificate in use expires, Unix seconds; NaN for one replaced by rotation.",
+    )
+    .with_unit(Unit::Seconds),
+    MetricDef::counter(
+        TLS_RELOAD_TOTAL,
+        "Re-reads of changed TLS certificate, key or CA files: success (in use) or error (refused, the old ones stay).",
+    )
+    .with_unit(Unit::Count),
+    MetricDef::counter(
+        TLS_HANDSHAKE_FAILURES_TOTAL,
+        "TLS handshakes a server refused (no or a bad client certificate, not TLS) or that timed out.",
+    )
+    .with_unit(Unit::Count),
+    MetricDef::counter(
+        RPC_SERVER_AUTHORIZATION_TOTAL,
+        "Calls an allow-list rule of grpc.authorization decided, by rule, matching caller name and outcome.",
     )
     .with_unit(Unit::Count),
 ];

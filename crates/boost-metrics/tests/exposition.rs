@@ -147,6 +147,10 @@ fn metrics_other_crates_record_are_declared_in_conventions() {
         "cache_entries",
         "log_dropped_lines_total",
         "log_suppressed_events_total",
+        "tls_certificate_expiry_timestamp_seconds",
+        "tls_reload_total",
+        "tls_handshake_failures_total",
+        "rpc_server_authorization_total",
     ];
     let declared: BTreeSet<&str> = conventions::METRICS.iter().map(|def| def.name).collect();
     for name in recorded_elsewhere {

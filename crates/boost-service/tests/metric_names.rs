@@ -24,3 +24,28 @@ fn boost_tracing_records_under_the_names_boost_metrics_describes() {
         );
     }
 }
+
+/// boost-tls records through the `metrics` facade under its own names (it
+/// depends on boost-config only); they are the ones boost-metrics describes.
+#[test]
+fn boost_tls_records_under_the_names_boost_metrics_describes() {
+    assert_eq!(
+        boost_tls::metrics::TLS_CERTIFICATE_EXPIRY,
+        conventions::TLS_CERTIFICATE_EXPIRY
+    );
+    assert_eq!(
+        boost_tls::metrics::TLS_RELOAD_TOTAL,
+        conventions::TLS_RELOAD_TOTAL
+    );
+    for name in [
+        conventions::TLS_CERTIFICATE_EXPIRY,
+        conventions::TLS_RELOAD_TOTAL,
+        conventions::TLS_HANDSHAKE_FAILURES_TOTAL,
+        conventions::RPC_SERVER_AUTHORIZATION_TOTAL,
+    ] {
+        assert!(
+            conventions::METRICS.iter().any(|def| def.name == name),
+            "{name} is not in boost_metrics::conventions::METRICS"
+        );
+    }
+}

@@ -40,7 +40,7 @@ pub(crate) async fn serve(
     // Rotation: new handshakes use new files; stops with the server.
     let _watch = tls
         .as_ref()
-        .map(|tls| AbortOnDrop(tokio::spawn(tls.watch())));
+        .map(|tls| crate::grpc::AbortOnDrop(tokio::spawn(tls.watch())));
     let mut stop = std::pin::pin!(stop);
     loop {
         tokio::select! {
@@ -108,15 +108,6 @@ fn connection_service(
             Ok(response.map(|body| GuardedBody::new(body, guard)))
         }
     })
-}
-
-/// Aborts a task when dropped (the rotation watch ends with the server).
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 fn reserve_only() -> Response {

@@ -18,9 +18,11 @@
 //! (SPIFFE IDs), DNS names and subject (`CN=…,O=…`); an empty list lets
 //! nobody in. A caller with no verified certificate is refused with
 //! `UNAUTHENTICATED`, one whose identity is not listed with
-//! `PERMISSION_DENIED`; both are logged with the method and the identity
-//! (never as a metric label: identities are unbounded — the refusals are
-//! counted in `rpc_server_call_duration_seconds{rpc_status_code}`).
+//! `PERMISSION_DENIED`; both are logged with the method and the identity.
+//! The identity is a metric label only where it is bounded:
+//! `rpc_server_authorization_total{rule,caller,outcome}` names the
+//! allow-list entry and the allow-list *name* that matched (or `unlisted`,
+//! `anonymous`), values from the configuration, never from the caller.
 //! `grpc.health.v1.Health` is not refused by `default = "deny"` (probes
 //! carry no client certificate); list it to restrict it.
 
@@ -145,14 +147,14 @@ impl AuthorizationSettings {
 
     /// The decision for `method` (`package.Service/Method`).
     fn rule_for(&self, method: &str) -> Rule<'_> {
-        if let Some(names) = self.allow.get(method) {
-            return Rule::Listed(names);
+        if let Some((key, names)) = self.allow.get_key_value(method) {
+            return Rule::Listed(key, names);
         }
         let service = method
             .split_once('/')
             .map_or(method, |(service, _)| service);
-        if let Some(names) = self.allow.get(service) {
-            return Rule::Listed(names);
+        if let Some((key, names)) = self.allow.get_key_value(service) {
+            return Rule::Listed(key, names);
         }
         match self.default {
             DefaultPolicy::Allow => Rule::Open,
@@ -183,7 +185,21 @@ fn valid_target(target: &str) -> bool {
 enum Rule<'a> {
     Open,
     Closed,
-    Listed(&'a [String]),
+    /// The entry's key (`hello.v1.Greeter`) and its names.
+    Listed(&'a str, &'a [String]),
+}
+
+/// Counter: calls an allow-list rule decided. Labels `rule` (the `allow`
+/// entry, or `default` for `default = "deny"`), `caller` (the allow-list
+/// name that matched, `unlisted` or `anonymous`), `outcome` (`allowed`,
+/// `denied`). Every value comes from the configuration or is one of those
+/// words, so the series are bounded by the config, never by callers.
+const DECISIONS: &str = boost_metrics::conventions::RPC_SERVER_AUTHORIZATION_TOTAL;
+
+fn count(rule: &str, caller: &str, allowed: bool) {
+    let outcome = if allowed { "allowed" } else { "denied" };
+    metrics::counter!(DECISIONS, "rule" => rule.to_owned(), "caller" => caller.to_owned(), "outcome" => outcome)
+        .increment(1);
 }
 
 /// Layer that applies [`Authorize`]; cheap to clone.
@@ -194,6 +210,12 @@ pub(crate) struct AuthorizeLayer {
 
 impl AuthorizeLayer {
     pub(crate) fn new(settings: AuthorizationSettings) -> Self {
+        let defs: Vec<boost_metrics::MetricDef> = boost_metrics::conventions::METRICS
+            .iter()
+            .filter(|def| def.name == DECISIONS)
+            .copied()
+            .collect();
+        boost_metrics::describe_all(&defs);
         AuthorizeLayer {
             settings: Arc::new(settings),
         }
@@ -245,12 +267,13 @@ fn decide(
     method: &str,
     peer: Option<&PeerIdentity>,
 ) -> Result<(), tonic::Status> {
-    let names = match settings.rule_for(method) {
+    let (rule, names) = match settings.rule_for(method) {
         Rule::Open => return Ok(()),
-        Rule::Closed => &[][..],
-        Rule::Listed(names) => names,
+        Rule::Closed => ("default", &[][..]),
+        Rule::Listed(rule, names) => (rule, names),
     };
     let Some(peer) = peer else {
+        count(rule, "anonymous", false);
         tracing::warn!(
             rpc.method = method,
             "refused a call without a verified client certificate (grpc.authorization)"
@@ -259,9 +282,11 @@ fn decide(
             "`{method}` needs a client certificate (mTLS) that verifies against the server's CA"
         )));
     };
-    if names.iter().any(|name| peer.matches(name)) {
+    if let Some(name) = names.iter().find(|name| peer.matches(name)) {
+        count(rule, name, true);
         return Ok(());
     }
+    count(rule, "unlisted", false);
     tracing::warn!(
         rpc.method = method,
         peer.identity = peer.principal(),
@@ -330,6 +355,68 @@ mod tests {
                 "grpc.authorization.allow.\"/hello.v1.Greeter/SayHello\"",
                 "grpc.authorization.allow.\"hello.v1.Greeter\"",
                 "grpc.authorization.allow.\"hello.v1.Greeter/Say/Hello\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn decisions_are_counted_with_labels_from_the_config_only() {
+        let recorder = metrics_util::debugging::DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        metrics::with_local_recorder(&recorder, || {
+            let settings =
+                AuthorizationSettings::default().allow("hello.v1.Greeter", ["spiffe://a"]);
+            let _ = decide(&settings, "hello.v1.Greeter/Any", Some(&peer("spiffe://a")));
+            let _ = decide(
+                &settings,
+                "hello.v1.Greeter/Other",
+                Some(&peer("spiffe://made-up-1")),
+            );
+            let _ = decide(
+                &settings,
+                "hello.v1.Greeter/Third",
+                Some(&peer("spiffe://made-up-2")),
+            );
+            let _ = decide(&settings, "hello.v1.Greeter/Any", None);
+            let _ = decide(
+                &settings,
+                "hello.v1.Profiles/Get",
+                Some(&peer("spiffe://a")),
+            );
+        });
+        let mut seen: Vec<(String, String, String, u64)> = snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .filter_map(|(key, _, _, value)| {
+                let key = key.key();
+                let label = |name: &str| {
+                    key.labels()
+                        .find(|l| l.key() == name)
+                        .map(|l| l.value().to_owned())
+                        .unwrap_or_default()
+                };
+                match value {
+                    metrics_util::debugging::DebugValue::Counter(n) if key.name() == DECISIONS => {
+                        Some((label("rule"), label("caller"), label("outcome"), n))
+                    }
+                    _ => None,
+                }
+            })
+            .collect();
+        seen.sort();
+        let rule = "hello.v1.Greeter".to_owned();
+        assert_eq!(
+            seen,
+            [
+                (rule.clone(), "anonymous".to_owned(), "denied".to_owned(), 1),
+                (
+                    rule.clone(),
+                    "spiffe://a".to_owned(),
+                    "allowed".to_owned(),
+                    1
+                ),
+                (rule, "unlisted".to_owned(), "denied".to_owned(), 2),
             ]
         );
     }

@@ -177,4 +177,4 @@ pub use boost_tls::{ClientAuth, PeerIdentity, ServerTlsSettings};
 pub use error::GrpcError;
 pub use server::GrpcServer;
 pub use settings::GrpcSettings;
-pub(crate) use tls::{count_handshake_failure, describe as describe_tls_metrics};
+pub(crate) use tls::{AbortOnDrop, count_handshake_failure, describe as describe_tls_metrics};

@@ -170,13 +170,18 @@ impl GrpcServer {
         connections::describe();
         let registry = std::sync::Arc::new(Registry::default());
         let acceptor = Acceptor::new(listener, limits, settings.server.tcp_keepalive);
-        // Rotation: new handshakes use new files; stops with the server.
-        let watch = tls.as_ref().map(|tls| tokio::spawn(tls.watch()));
-        let client_auth = tls.as_ref().map(boost_tls::ServerTls::client_auth);
+        // Rotation: new handshakes use new files; stops with the server (also
+        // when this future is dropped at the shutdown deadline).
+        let _watch = tls
+            .as_ref()
+            .map(|tls| tls::AbortOnDrop(tokio::spawn(tls.watch())));
+        let client_auth = tls
+            .as_ref()
+            .map(|tls| format!("{:?}", tls.client_auth()).to_lowercase());
         let incoming = tls::incoming(acceptor, limits, std::sync::Arc::clone(&registry), tls);
         tracing::info!(grpc = %addr, reflection = settings.server.reflection,
             max_connections = limits.max_connections, tls = client_auth.is_some(),
-            client_auth = ?client_auth, "gRPC server listening");
+            client_auth = client_auth.as_deref().unwrap_or("none"), "gRPC server listening");
         let authorization = settings
             .authorization
             .is_active()
@@ -192,9 +197,6 @@ impl GrpcServer {
             .serve_with_incoming_shutdown(incoming, lifecycle.stop_accepting())
             .await;
         health.abort();
-        if let Some(watch) = watch {
-            watch.abort();
-        }
         tracing::info!(grpc = %addr, "gRPC server stopped; in-flight calls finished");
         served.map_err(GrpcError::Serve)
     }

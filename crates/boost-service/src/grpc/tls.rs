@@ -25,29 +25,28 @@ use crate::connections::{Acceptor, ConnectionLimits, Quiet, Registry, TrackedStr
 
 /// Counter: TLS handshakes that failed. Labels `server`, `reason`
 /// (`timeout`, `refused`).
-pub(crate) const HANDSHAKE_FAILURES: MetricDef = MetricDef::counter(
-    "tls_handshake_failures_total",
-    "TLS handshakes that failed: refused (no or a bad client certificate, not TLS) or timed out.",
-);
-/// The gauge boost-tls records (described here, where the recorder is known).
-const EXPIRY: MetricDef = MetricDef::gauge(
-    boost_tls::metrics::TLS_CERTIFICATE_EXPIRY,
-    "When the certificate in use expires (Unix seconds); NaN for a certificate replaced by rotation.",
-);
-/// The counter boost-tls records.
-const RELOADS: MetricDef = MetricDef::counter(
-    boost_tls::metrics::TLS_RELOAD_TOTAL,
-    "Re-reads of changed TLS certificate, key or CA files: success (in use) or error (refused; the old ones stay).",
-);
+const HANDSHAKE_FAILURES: &str = boost_metrics::conventions::TLS_HANDSHAKE_FAILURES_TOTAL;
 
-/// Describes the TLS metrics (HELP and TYPE lines).
+/// Describes the TLS metrics (HELP and TYPE lines). `boost_metrics::install`
+/// describes every conventions metric already; this covers a recorder that
+/// was built another way.
 pub(crate) fn describe() {
-    boost_metrics::describe_all(&[HANDSHAKE_FAILURES, EXPIRY, RELOADS]);
+    let names = [
+        boost_metrics::conventions::TLS_CERTIFICATE_EXPIRY,
+        boost_metrics::conventions::TLS_RELOAD_TOTAL,
+        HANDSHAKE_FAILURES,
+    ];
+    let defs: Vec<MetricDef> = boost_metrics::conventions::METRICS
+        .iter()
+        .filter(|def| names.contains(&def.name))
+        .copied()
+        .collect();
+    boost_metrics::describe_all(&defs);
 }
 
 /// Counts one failed handshake of `server` (`grpc`, `admin`).
 pub(crate) fn count_handshake_failure(server: &'static str, reason: &'static str) {
-    metrics::counter!(HANDSHAKE_FAILURES.name, "server" => server, "reason" => reason).increment(1);
+    metrics::counter!(HANDSHAKE_FAILURES, "server" => server, "reason" => reason).increment(1);
 }
 
 /// A connection the gRPC server serves: plaintext or TLS. One per
@@ -161,9 +160,10 @@ fn handshaken(
     }))
 }
 
-/// Stops the accept task (and closes the listener) when tonic drops the
-/// stream of connections at shutdown.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+/// Stops a task when dropped: the accept task (closing the listener) when
+/// tonic drops the stream of connections at shutdown, the rotation watch
+/// when the server stops.
+pub(crate) struct AbortOnDrop(pub(crate) tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {

@@ -207,3 +207,83 @@ async fn the_watch_takes_a_renamed_file_without_being_asked() {
     watch.abort();
     drop(rig.files);
 }
+
+/// A CA bundle rotation: a CA that is added lets its clients in at once, a
+/// CA that is removed keeps its clients out at once, even those with a
+/// session they could resume.
+#[tokio::test]
+async fn a_ca_bundle_rotation_adds_and_removes_trust_for_new_handshakes() {
+    let files = Files::new();
+    let server_ca = Ca::new("server CA");
+    let old_ca = Ca::new("old client CA");
+    let new_ca = Ca::new("new client CA");
+    let (cert, key) = server_ca
+        .issue(&Leaf::new("server").dns("localhost"))
+        .write(files.root(), "server");
+    let bundle = files.path("clients.crt");
+    replace(&bundle, old_ca.pem().as_bytes());
+    let settings = ServerTlsSettings::new(&cert, &key)
+        .with_client_auth(boost_tls::ClientAuth::Require, &bundle);
+    let server = ServerTls::from_settings("grpc.tls", &settings)
+        .unwrap()
+        .unwrap();
+    let trust_server = server_ca.write(files.root(), "server-ca");
+    let client_of = |ca: &Ca, stem: &str| {
+        let (cert, key) = ca.issue(&Leaf::new(stem)).write(files.root(), stem);
+        ClientTls::from_settings(
+            "profiles.tls",
+            &ClientTlsSettings::default()
+                .with_ca_file(&trust_server)
+                .with_identity(cert, key),
+        )
+        .unwrap()
+    };
+    let old_client = client_of(&old_ca, "old");
+    let new_client = client_of(&new_ca, "new");
+    connect(&server, &old_client).await.unwrap();
+    connect(&server, &old_client).await.unwrap(); // now with a session to resume
+    assert!(connect(&server, &new_client).await.is_err());
+
+    replace(
+        &bundle,
+        format!("{}{}", old_ca.pem(), new_ca.pem()).as_bytes(),
+    );
+    assert!(server.reload().unwrap());
+    connect(&server, &new_client).await.unwrap();
+    connect(&server, &old_client).await.unwrap();
+
+    replace(&bundle, new_ca.pem().as_bytes());
+    assert!(server.reload().unwrap());
+    let error = connect(&server, &old_client).await.err().unwrap();
+    assert!(error.contains("UnknownIssuer"), "{error}");
+    connect(&server, &new_client).await.unwrap();
+}
+
+/// A client's own certificate rotates too: the server sees the new
+/// identity on the next connection.
+#[tokio::test]
+async fn a_client_certificate_rotation_shows_the_server_the_new_identity() {
+    let rig = Rig::new();
+    let settings = ServerTlsSettings::new(&rig.cert, &rig.key)
+        .with_client_auth(boost_tls::ClientAuth::Require, rig.files.path("ca.crt"));
+    let server = ServerTls::from_settings("grpc.tls", &settings)
+        .unwrap()
+        .unwrap();
+    let (cert, key) = rig
+        .ca
+        .issue(&Leaf::new("client-1"))
+        .write(rig.files.root(), "client");
+    let client = ClientTls::from_settings(
+        "profiles.tls",
+        &ClientTlsSettings::default()
+            .with_ca_file(rig.files.path("ca.crt"))
+            .with_identity(&cert, &key),
+    )
+    .unwrap();
+    let seen = connect(&server, &client).await.unwrap();
+    assert_eq!(seen.peer.unwrap().subject(), "CN=client-1");
+    rig.ca.issue(&Leaf::new("client-2")).write_to(&cert, &key);
+    assert!(client.reload().unwrap());
+    let seen = connect(&server, &client).await.unwrap();
+    assert_eq!(seen.peer.unwrap().subject(), "CN=client-2");
+}
