@@ -23,9 +23,12 @@
 //!   second ≥ 0.95× raw, i.e. time ≤ 1.05×).
 //!
 //! After criterion, `PAIRED` lines measure both in alternating rounds, so
-//! load from other processes hits each alike.
+//! load from other processes hits each alike; they add the boost client
+//! against the raw server (the client's share), the plaintext pair, and a
+//! bare tonic `Channel` over the kit's TLS connector (the connector's share).
 //!
 //! Run: `cargo bench -p boost-benches --bench rpc_tls -- --warm-up-time 1 --measurement-time 3`
+//! (only the `PAIRED` lines: `-- nomatch` instead of the criterion flags).
 
 use std::future::Future;
 use std::hint::black_box;
@@ -243,7 +246,17 @@ fn bench(c: &mut Criterion) {
             boost_raw: &boost_raw,
             plain: &plain,
         };
-        paired(&pki, raw_config, raw_addr, pairs, &uri).await;
+        let connector_only = GreeterClient::new(boost_rpc::bench::tls_channel(
+            &pki.client,
+            &uri,
+            Duration::from_secs(5),
+        ));
+        connector_only
+            .clone()
+            .say_hello(request())
+            .await
+            .expect("warm");
+        paired(&pki, raw_config, raw_addr, pairs, &connector_only, &uri).await;
     });
 }
 
@@ -328,17 +341,19 @@ async fn paired(
     raw_config: Arc<ClientConfig>,
     raw_addr: SocketAddr,
     pairs: Pairs<'_>,
+    connector_only: &GreeterClient<Channel>,
     uri: &http::Uri,
 ) {
-    let mut p: [Vec<Duration>; 5] = Default::default();
+    let mut p: [Vec<Duration>; 6] = Default::default();
     for _ in 0..40 {
         calls(pairs.raw, 250, &mut p[0]).await;
         calls(pairs.boost, 250, &mut p[1]).await;
         calls(pairs.boost_raw, 250, &mut p[2]).await;
         calls(&pairs.plain.0, 250, &mut p[3]).await;
         calls(&pairs.plain.1, 250, &mut p[4]).await;
+        calls(connector_only, 250, &mut p[5]).await;
     }
-    let [raw, boost, boost_raw, plain_raw, plain_boost] = p.map(|mut v| median(&mut v));
+    let [raw, boost, boost_raw, plain_raw, plain_boost, connector] = p.map(|mut v| median(&mut v));
     let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
     eprintln!(
         "PAIRED rpc_tls_pair_sequential p50: raw_tonic {raw:?}, boost_pair {boost:?} = {:.3}x; \
@@ -347,6 +362,11 @@ async fn paired(
         ratio(boost, raw),
         ratio(boost_raw, raw),
         ratio(plain_boost, plain_raw)
+    );
+    eprintln!(
+        "PAIRED rpc_tls_connector_only p50: a tonic Channel over the kit's TLS connector \
+         {connector:?} / raw_tonic {raw:?} = {:.3}x (the connector's per-call share)",
+        ratio(connector, raw)
     );
 
     let timeout = Duration::from_secs(5);
