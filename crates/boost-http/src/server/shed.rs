@@ -1,0 +1,69 @@
+//! Load shedding: a concurrency limit that refuses at once with `503` and
+//! `Retry-After`, never queues.
+//!
+//! tower's `LoadShed` + `ConcurrencyLimit` answer with an *error*, which an
+//! axum router cannot carry (its services are infallible), so the refusal
+//! would have to be mapped back into a response in another layer; and a
+//! queue in front of an overloaded service only turns fast failures into
+//! slow ones. A semaphore with `try_acquire` is all it takes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::StatusCode;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::Problem;
+
+/// Admits requests up to the limit; shared by every route of a router.
+#[derive(Debug, Clone)]
+pub(crate) struct Shedder {
+    slots: Option<Arc<Semaphore>>,
+    retry_after: Duration,
+}
+
+impl Shedder {
+    /// At most `limit` requests at once (`0`: no limit).
+    pub(crate) fn new(limit: usize, retry_after: Duration) -> Self {
+        let slots =
+            (limit > 0).then(|| Arc::new(Semaphore::new(limit.min(Semaphore::MAX_PERMITS))));
+        Shedder { slots, retry_after }
+    }
+
+    /// A slot for one request, held until its response head is ready; or
+    /// the `503` to answer with.
+    pub(crate) fn admit(&self) -> Result<Option<OwnedSemaphorePermit>, Problem> {
+        let Some(slots) = &self.slots else {
+            return Ok(None);
+        };
+        match Arc::clone(slots).try_acquire_owned() {
+            Ok(permit) => Ok(Some(permit)),
+            Err(_) => Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE)
+                .with_detail(
+                    "the service is at its concurrency limit; retry after the delay in Retry-After",
+                )
+                .with_retry_after(self.retry_after)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_past_the_limit_and_frees_slots_on_drop() {
+        let shed = Shedder::new(1, Duration::from_millis(1500));
+        let first = shed.admit().unwrap();
+        let refused = shed.admit().unwrap_err();
+        assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+        drop(first);
+        assert!(shed.admit().is_ok());
+        assert!(
+            Shedder::new(0, Duration::from_secs(1))
+                .admit()
+                .unwrap()
+                .is_none()
+        );
+    }
+}
