@@ -59,7 +59,10 @@ pub(crate) async fn send(inner: &Inner, req: Prepared) -> Result<HttpResponse, H
     let seconds = start.elapsed().as_secs_f64();
     match &result {
         Ok(response) => {
-            span.record("http.response.status_code", response.status.as_u16());
+            span.record(
+                "http.response.status_code",
+                i64::from(response.status.as_u16()),
+            );
             if response.status.is_server_error() {
                 span.record("otel.status_code", "ERROR");
             }

@@ -67,7 +67,7 @@ pub(crate) fn record(
     route: &str,
     status: StatusCode,
 ) {
-    span.record("http.response.status_code", status.as_u16());
+    span.record("http.response.status_code", i64::from(status.as_u16()));
     if status.is_server_error() {
         span.record("otel.status_code", "ERROR");
     }
