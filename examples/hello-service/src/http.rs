@@ -12,7 +12,7 @@ use boost::axum::routing::get;
 use boost::axum::{Json, Router};
 use boost::prelude::*;
 
-use crate::greeter::{Greeter, check_name};
+use crate::greeter::{Degraded, Greeter, check_name};
 
 /// The body of a greeting.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +35,8 @@ async fn hello(
 ) -> Result<Json<HelloReply>, Problem> {
     check_name(&name)?;
     let greeting = greeter.greeting_for(&name).await;
+    boost::tracing::debug!(name, language = %greeting.language,
+        degraded = greeting.degraded.map(Degraded::as_str), "greeted");
     Ok(Json(HelloReply {
         message: greeting.message,
     }))
