@@ -67,13 +67,12 @@ use std::time::Instant;
 use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
 use axum::response::{IntoResponse, Response};
-use boost_rpc::server::RequestId;
 use boost_rpc::server::request_id::{SetRequestId, SetRequestIdLayer};
 use futures::future::BoxFuture;
 use http::header::HeaderName;
 use http::{Request, StatusCode};
 use tower::util::BoxCloneSyncService;
-use tower::{Layer, Service, ServiceBuilder, ServiceExt};
+use tower::{Layer, Service, ServiceBuilder};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tracing::{Instrument, Span};
@@ -140,6 +139,7 @@ where
             inner: SetRequestIdLayer::new().layer(Guarded {
                 handler: BoxCloneSyncService::new(handler),
                 shared: Arc::clone(&self.shared),
+                handles: Arc::new(observe::Handles::new()),
             }),
         }
     }
@@ -180,6 +180,8 @@ impl Service<Request<Body>> for Served {
 struct Guarded {
     handler: BoxCloneSyncService<Request<Body>, Response, Infallible>,
     shared: Arc<Shared>,
+    /// This route's histogram handles.
+    handles: Arc<observe::Handles>,
 }
 
 impl Service<Request<Body>> for Guarded {
@@ -187,10 +189,9 @@ impl Service<Request<Body>> for Guarded {
     type Error = Infallible;
     type Future = BoxFuture<'static, Result<Response, Infallible>>;
 
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        // The handler (an axum route) is always ready; readiness is checked
-        // in `call` on a clone, as axum does.
-        Poll::Ready(Ok(()))
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // An axum route is always ready (and so are the layers around it).
+        self.handler.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
@@ -198,22 +199,47 @@ impl Service<Request<Body>> for Guarded {
         let method = labels::method_label(req.method());
         let route = labels::matched_route(&req).map(str::to_owned);
         let span = observe::server_span(&req, method, route.as_deref());
-        let id = req.extensions().get::<RequestId>().cloned();
-        let handler = self.handler.clone();
-        let shared = Arc::clone(&self.shared);
-        let served = async move {
-            let response = respond(handler, &shared, start, req).await;
-            let mut response = normalize::problem_json(response).await;
-            if let Some(id) = id {
-                if let Ok(value) = http::HeaderValue::from_str(id.as_str()) {
-                    response.headers_mut().insert(REQUEST_ID, value);
+        // Set by SetRequestId (the caller's, or a fresh one): echoed as is.
+        let id = req.headers().get(REQUEST_ID).cloned();
+        let handles = Arc::clone(&self.handles);
+        // Admission and the deadline are decided now; axum clones this
+        // service for every request, so the handler is called on it directly
+        // (its future does nothing until polled, inside the span).
+        let answer = match self.shared.shed.admit() {
+            Err(refused) => Answer::Refused(refused),
+            Ok(slot) => {
+                let deadline = self.shared.deadline.deadline(start, req.headers());
+                let _entered = span.enter();
+                Answer::Handled {
+                    slot,
+                    deadline,
+                    call: self.handler.call(req),
                 }
             }
+        };
+        let served = async move {
+            let response = match answer {
+                Answer::Refused(refused) => refused.into_response(),
+                Answer::Handled {
+                    slot,
+                    deadline,
+                    call,
+                } => {
+                    let response = within(deadline, start, call).await;
+                    drop(slot);
+                    response
+                }
+            };
+            let mut response = normalize::problem_json(response).await;
+            if let Some(id) = id {
+                response.headers_mut().insert(REQUEST_ID, id);
+            }
             observe::record(
+                &handles,
                 &Span::current(),
                 start,
                 method,
-                labels::route_label(route.as_deref()),
+                route.as_deref(),
                 response.status(),
             );
             Ok(response)
@@ -222,24 +248,30 @@ impl Service<Request<Body>> for Guarded {
     }
 }
 
-/// Admits the request, then runs the handler within its deadline.
-async fn respond(
-    handler: BoxCloneSyncService<Request<Body>, Response, Infallible>,
-    shared: &Shared,
-    start: Instant,
-    req: Request<Body>,
-) -> Response {
-    let _slot = match shared.shed.admit() {
-        Ok(slot) => slot,
-        Err(refused) => return refused.into_response(),
-    };
-    let deadline = shared.deadline.deadline(start, req.headers());
-    let budget = deadline.saturating_duration_since(start);
-    let call = boost_rpc::deadline::scope(deadline, handler.oneshot(req));
+/// What `Guarded::call` decided before the response future runs.
+enum Answer<F> {
+    /// Shed: the `503` to send.
+    Refused(Problem),
+    /// Admitted: the handler's future, its slot and its deadline.
+    Handled {
+        slot: Option<shed::Slot>,
+        deadline: Instant,
+        call: F,
+    },
+}
+
+/// Runs the handler's future within `deadline` (and with it as the deadline
+/// outbound calls see); `504` past it.
+async fn within<F>(deadline: Instant, start: Instant, call: F) -> Response
+where
+    F: std::future::Future<Output = Result<Response, Infallible>>,
+{
+    let call = boost_rpc::deadline::scope(deadline, call);
     match tokio::time::timeout_at(deadline.into(), call).await {
         Ok(Ok(response)) => response,
         Ok(Err(never)) => match never {},
         Err(_elapsed) => {
+            let budget = deadline.saturating_duration_since(start);
             tracing::warn!(
                 budget_ms = budget.as_millis() as u64,
                 "request passed its deadline; answered 504"

@@ -5,45 +5,71 @@
 //! axum router cannot carry (its services are infallible), so the refusal
 //! would have to be mapped back into a response in another layer; and a
 //! queue in front of an overloaded service only turns fast failures into
-//! slow ones. A semaphore with `try_acquire` is all it takes.
+//! slow ones.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use http::StatusCode;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::Problem;
 
 /// Admits requests up to the limit; shared by every route of a router.
+///
+/// An atomic counter, not tokio's `Semaphore`: releasing a semaphore permit
+/// takes its waiter-list mutex every time, a lock bounced between cores on
+/// every request with many in flight (boost-rpc's server found the same).
+/// Nothing ever waits here, so a counter is all it needs.
 #[derive(Debug, Clone)]
 pub(crate) struct Shedder {
-    slots: Option<Arc<Semaphore>>,
+    slots: Option<Arc<Slots>>,
     retry_after: Duration,
+}
+
+#[derive(Debug)]
+pub(crate) struct Slots {
+    limit: usize,
+    taken: AtomicUsize,
+}
+
+/// One admitted request's slot, given back when dropped.
+#[derive(Debug)]
+pub(crate) struct Slot(Arc<Slots>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.taken.fetch_sub(1, Ordering::Release);
+    }
 }
 
 impl Shedder {
     /// At most `limit` requests at once (`0`: no limit).
     pub(crate) fn new(limit: usize, retry_after: Duration) -> Self {
-        let slots =
-            (limit > 0).then(|| Arc::new(Semaphore::new(limit.min(Semaphore::MAX_PERMITS))));
+        let slots = (limit > 0).then(|| {
+            Arc::new(Slots {
+                limit,
+                taken: AtomicUsize::new(0),
+            })
+        });
         Shedder { slots, retry_after }
     }
 
     /// A slot for one request, held until its response head is ready; or
     /// the `503` to answer with.
-    pub(crate) fn admit(&self) -> Result<Option<OwnedSemaphorePermit>, Problem> {
+    pub(crate) fn admit(&self) -> Result<Option<Slot>, Problem> {
         let Some(slots) = &self.slots else {
             return Ok(None);
         };
-        match Arc::clone(slots).try_acquire_owned() {
-            Ok(permit) => Ok(Some(permit)),
-            Err(_) => Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE)
-                .with_detail(
-                    "the service is at its concurrency limit; retry after the delay in Retry-After",
-                )
-                .with_retry_after(self.retry_after)),
+        if slots.taken.fetch_add(1, Ordering::Acquire) < slots.limit {
+            return Ok(Some(Slot(Arc::clone(slots))));
         }
+        slots.taken.fetch_sub(1, Ordering::Release);
+        Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE)
+            .with_detail(
+                "the service is at its concurrency limit; retry after the delay in Retry-After",
+            )
+            .with_retry_after(self.retry_after))
     }
 }
 
