@@ -1,6 +1,7 @@
 //! The HTTP client against fake upstreams in the test: retries within the
 //! budget, Retry-After, deadlines, idempotency, ejection, bounded bodies, and
 //! what it sends (traceparent, x-request-id).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

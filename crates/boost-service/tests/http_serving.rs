@@ -1,5 +1,6 @@
 //! An axum router served by the kit on `http.listen`: the server stack, the
 //! `[http]` section, and the lifecycle (drain, in-flight requests finish).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -232,10 +232,10 @@ async fn attempt(inner: &Inner, req: &Prepared, base: &Base, deadline: Instant) 
     let headers = request.headers_mut();
     headers.clone_from(&req.headers);
     boost_tracing::propagation::inject_headers(&Span::current().context(), headers);
-    if let Some(id) = boost_rpc::server::current_request_id() {
-        if let Ok(value) = HeaderValue::from_str(id.as_str()) {
-            headers.insert(REQUEST_ID, value);
-        }
+    if let Some(id) = boost_rpc::server::current_request_id()
+        && let Ok(value) = HeaderValue::from_str(id.as_str())
+    {
+        headers.insert(REQUEST_ID, value);
     }
     let limit = inner.settings.max_response_body_bytes();
     let exchange = async {

@@ -206,7 +206,7 @@ impl Service<Request<Body>> for Guarded {
         // service for every request, so the handler is called on it directly
         // (its future does nothing until polled, inside the span).
         let answer = match self.shared.shed.admit() {
-            Err(refused) => Answer::Refused(refused),
+            Err(shed::Full) => Answer::Refused(self.shared.shed.refusal()),
             Ok(slot) => {
                 let deadline = self.shared.deadline.deadline(start, req.headers());
                 let _entered = span.enter();

@@ -44,14 +44,15 @@ pub(crate) async fn problem_json(response: Response) -> Response {
     }
     let (mut parts, body) = response.into_parts();
     let mut problem = Problem::new(status);
-    if short_text && status.is_client_error() {
-        if let Ok(collected) = body.collect().await {
-            let text = String::from_utf8_lossy(&collected.to_bytes())
-                .trim()
-                .to_owned();
-            if !text.is_empty() {
-                problem = problem.with_detail(text);
-            }
+    if short_text
+        && status.is_client_error()
+        && let Ok(collected) = body.collect().await
+    {
+        let text = String::from_utf8_lossy(&collected.to_bytes())
+            .trim()
+            .to_owned();
+        if !text.is_empty() {
+            problem = problem.with_detail(text);
         }
     }
     let rendered = problem.into_response();

@@ -33,6 +33,10 @@ pub(crate) struct Slots {
     taken: AtomicUsize,
 }
 
+/// Every slot is taken: the request is shed.
+#[derive(Debug)]
+pub(crate) struct Full;
+
 /// One admitted request's slot, given back when dropped.
 #[derive(Debug)]
 pub(crate) struct Slot(Arc<Slots>);
@@ -56,8 +60,8 @@ impl Shedder {
     }
 
     /// A slot for one request, held until its response head is ready; or
-    /// the `503` to answer with.
-    pub(crate) fn admit(&self) -> Result<Option<Slot>, Problem> {
+    /// `Err(Full)` when every slot is taken.
+    pub(crate) fn admit(&self) -> Result<Option<Slot>, Full> {
         let Some(slots) = &self.slots else {
             return Ok(None);
         };
@@ -65,11 +69,16 @@ impl Shedder {
             return Ok(Some(Slot(Arc::clone(slots))));
         }
         slots.taken.fetch_sub(1, Ordering::Release);
-        Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE)
+        Err(Full)
+    }
+
+    /// The `503` a shed request gets.
+    pub(crate) fn refusal(&self) -> Problem {
+        Problem::new(StatusCode::SERVICE_UNAVAILABLE)
             .with_detail(
                 "the service is at its concurrency limit; retry after the delay in Retry-After",
             )
-            .with_retry_after(self.retry_after))
+            .with_retry_after(self.retry_after)
     }
 }
 
@@ -81,8 +90,8 @@ mod tests {
     fn refuses_past_the_limit_and_frees_slots_on_drop() {
         let shed = Shedder::new(1, Duration::from_millis(1500));
         let first = shed.admit().unwrap();
-        let refused = shed.admit().unwrap_err();
-        assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(shed.admit().is_err());
+        assert_eq!(shed.refusal().status(), StatusCode::SERVICE_UNAVAILABLE);
         drop(first);
         assert!(shed.admit().is_ok());
         assert!(
