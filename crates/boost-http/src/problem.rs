@@ -45,7 +45,23 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 const MAX_DETAIL: usize = 1024;
 
 /// An error answer: status, title, detail and the request id, rendered as
-/// `application/problem+json` (RFC 9457). See the [module docs](self).
+/// `application/problem+json` (RFC 9457).
+///
+/// Return `Result<_, Problem>` from a handler and use `?` on a
+/// [`ServiceError`]: the status follows its gRPC code (`NOT_FOUND` → 404),
+/// `detail` is its message, and an internal error answers `500` with
+/// `"detail": "internal error"` (its source is logged with the request id,
+/// never sent). A reason of its own (`PROFILE_NOT_FOUND`) becomes the type
+/// `urn:problem:PROFILE_NOT_FOUND` and a `reason` member.
+///
+/// ```
+/// use boost_http::Problem;
+/// use boost_rpc::ServiceError;
+///
+/// let problem = Problem::from(ServiceError::not_found("no profile named \"bob\""));
+/// assert_eq!(problem.status(), http::StatusCode::NOT_FOUND);
+/// assert_eq!(problem.detail(), Some("no profile named \"bob\""));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Problem {
     #[serde(rename = "type")]

@@ -31,7 +31,7 @@
 //! 1. **a request id**: the caller's `x-request-id` (printable ASCII, at most
 //!    128 bytes) or a fresh one, always echoed on the response, and sent on by
 //!    boost-rpc and boost-http clients called while serving (boost-rpc's
-//!    [`SetRequestIdLayer`](boost_rpc::server::request_id::SetRequestIdLayer),
+//!    [`SetRequestIdLayer`],
 //!    which sets the task-local those clients read);
 //! 2. **a server span** `GET /v1/hello/{name}` joined to the caller's W3C trace,
 //!    around the handler (its JSON log lines carry `trace_id`), and
@@ -40,7 +40,7 @@
 //!    raw path; `unmatched` for the fallback) and `http_response_status_code`;
 //! 3. **problem+json errors**: a bare or plain-text error response (axum's
 //!    rejections, a `StatusCode`) becomes RFC 9457 `application/problem+json`
-//!    (see [`Problem`](crate::Problem));
+//!    (see [`Problem`]);
 //! 4. **load shedding**: past `http.concurrency_limit` requests in flight,
 //!    `503` with `Retry-After` at once;
 //! 5. **a deadline**: `http.request_timeout`, shortened by
