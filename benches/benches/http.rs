@@ -15,6 +15,8 @@
 //!   time, against both servers (target p50 ≤ 1.10× bare);
 //! - `http_server_concurrent64`: 64 requests in flight, time per request
 //!   (target throughput ≥ 0.90× bare, i.e. time ≤ 1.11×);
+//! - `http_stack_only`: one request through the router with no network, bare
+//!   vs layered (what the stack itself costs per request);
 //! - `http_client_sequential`: the raw hyper-util client vs boost-http's
 //!   `HttpClient`, both against the bare server (target p50 ≤ 1.10×).
 //!
@@ -208,7 +210,12 @@ fn bench(c: &mut Criterion) {
     settings.timeout = Duration::from_secs(10);
     let boost = rt.block_on(async { HttpClient::new("bench", &settings).expect("client") });
 
+    // `HTTP_BENCH_NO_INTERLEAVED=1`: criterion groups only (for a profiler).
+    let interleave = std::env::var_os("HTTP_BENCH_NO_INTERLEAVED").is_none();
     rt.block_on(async {
+        if !interleave {
+            return;
+        }
         interleaved(
             "http_server",
             || raw_get(&raw, bare),
@@ -234,6 +241,38 @@ fn bench(c: &mut Criterion) {
     }
     group.finish();
 
+    // The stack alone, no network: one request through the router, bare vs
+    // layered, its body read to the end.
+    // `with_state(())` as `axum::serve` does: handlers become routes once.
+    let bare_router = routes().with_state(());
+    let layered = routes()
+        .layer(boost_http::server::stack(&HttpSettings::default()))
+        .with_state(());
+    let mut group = c.benchmark_group("http_stack_only");
+    for (id, router) in [("bare_axum", bare_router), ("boost_stack", layered)] {
+        group.bench_function(id, |b| {
+            b.to_async(&rt).iter(|| {
+                let router = router.clone();
+                async move {
+                    use tower::ServiceExt;
+                    let request = http::Request::get("/v1/hello/bench")
+                        .body(axum::body::Body::empty())
+                        .expect("request");
+                    let response = router.oneshot(request).await.expect("infallible");
+                    black_box(
+                        response
+                            .into_body()
+                            .collect()
+                            .await
+                            .expect("body")
+                            .to_bytes(),
+                    );
+                }
+            })
+        });
+    }
+    group.finish();
+
     let mut group = c.benchmark_group("http_client_sequential");
     group.bench_function("raw_hyper_util", |b| {
         b.to_async(&rt).iter(|| raw_get(&raw, bare))
@@ -251,6 +290,16 @@ fn main() {
     Criterion::default().configure_from_args().final_summary();
     for group in ["http_server_sequential", "http_server_concurrent64"] {
         boost_benches::report_ratio(group, "bare_axum", "boost_stack");
+    }
+    boost_benches::report_ratio("http_stack_only", "bare_axum", "boost_stack");
+    if let (Some(bare), Some(ours)) = (
+        boost_benches::median_ns("http_stack_only", "bare_axum"),
+        boost_benches::median_ns("http_stack_only", "boost_stack"),
+    ) {
+        eprintln!(
+            "STACK http_stack_only: the stack adds {:.0} ns per request",
+            ours - bare
+        );
     }
     boost_benches::report_ratio("http_client_sequential", "raw_hyper_util", "boost_client");
 }

@@ -100,7 +100,12 @@ impl HttpServer {
                 source,
             })?;
         let addr = listener.local_addr().unwrap_or(settings.listen);
-        let router = router.layer(boost_http::server::stack(&settings));
+        // `with_state(())` turns every handler into its route once, here; a
+        // router called as it is would do that (and build the layers) again
+        // on every request.
+        let router = router
+            .layer(boost_http::server::stack(&settings))
+            .with_state(());
         let limits = ConnectionLimits {
             server: "http",
             max_connections: settings.max_connections,
