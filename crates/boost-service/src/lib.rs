@@ -14,7 +14,7 @@
 //! use boost_test_proto::{FILE_DESCRIPTOR_SET, HelloReply, HelloRequest};
 //! use tonic::{Request, Response, Status};
 //!
-//! /// The service's own keys; `[service]`, `[grpc]`, `[admin]`, `[lifecycle]`,
+//! /// The service's own keys; `[service]`, `[grpc]`, `[http]`, `[admin]`, `[lifecycle]`,
 //! /// `[tracing]` and `[metrics]` come with the kit.
 //! #[derive(Debug, Default, Deserialize, Serialize, Validate, Document)]
 //! #[serde(default, deny_unknown_fields)]

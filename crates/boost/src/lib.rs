@@ -14,7 +14,7 @@
 //! # A whole service
 //!
 //! The service's own settings are one struct; the kit's sections (`[service]`,
-//! `[grpc]`, `[admin]`, `[lifecycle]`, `[tracing]`, `[metrics]`) come with the
+//! `[grpc]`, `[http]`, `[admin]`, `[lifecycle]`, `[tracing]`, `[metrics]`) come with the
 //! kit. [`service::main`] loads both, starts telemetry, and hands you the
 //! [`Service`](service::Service): add what it serves and run it.
 //!
