@@ -131,3 +131,96 @@ fn bad_http_settings_are_refused_at_load_naming_the_key() {
         .to_string();
     assert!(err.contains("http.request_timeout"), "{err}");
 }
+
+/// An upstream Greeter that answers with the `x-request-id` and
+/// `grpc-timeout` it received.
+struct EchoMetadata;
+
+#[tonic::async_trait]
+impl boost_test_proto::greeter_server::Greeter for EchoMetadata {
+    async fn say_hello(
+        &self,
+        request: tonic::Request<boost_test_proto::HelloRequest>,
+    ) -> Result<tonic::Response<boost_test_proto::HelloReply>, tonic::Status> {
+        let get = |key: &str| {
+            request
+                .metadata()
+                .get(key)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned()
+        };
+        Ok(tonic::Response::new(boost_test_proto::HelloReply {
+            message: format!("{} {}", get("x-request-id"), get("grpc-timeout")),
+        }))
+    }
+}
+
+/// A served HTTP request calls a gRPC upstream through boost-rpc: the
+/// upstream gets the HTTP request's id and a `grpc-timeout` within the HTTP
+/// request's deadline, as a gRPC request's outbound calls do.
+#[tokio::test]
+async fn grpc_calls_made_while_serving_http_carry_its_request_id_and_deadline() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = listener.local_addr().unwrap();
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(boost_test_proto::greeter_server::GreeterServer::new(
+                EchoMetadata,
+            ))
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+    );
+    let mut settings =
+        boost_rpc::client::ClientSettings::with_endpoints([format!("http://{upstream}")]);
+    settings.timeout = Duration::from_secs(30);
+    let client = boost_rpc::client("upstream", &settings).unwrap();
+    let routes = Router::new().route(
+        "/v1/relay",
+        get(move || {
+            let mut greeter = boost_test_proto::greeter_client::GreeterClient::new(client.clone());
+            async move {
+                greeter
+                    .say_hello(boost_test_proto::HelloRequest { name: "x".into() })
+                    .await
+                    .map(|r| r.into_inner().message)
+                    .unwrap_or_else(|status| format!("failed: {status}"))
+            }
+        }),
+    );
+    let running =
+        Service::without_telemetry(config(&["http.deadline_header=x-request-timeout-ms"]))
+            .handle_signals(false)
+            .http(routes)
+            .start()
+            .await
+            .unwrap();
+    let base = format!("http://{}", running.http_addr().unwrap());
+    let reply = reqwest::Client::new()
+        .get(format!("{base}/v1/relay"))
+        .header("x-request-id", "http-req-5")
+        .header("x-request-timeout-ms", "2000")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (id, timeout) = reply.split_once(' ').unwrap_or_default();
+    assert_eq!(id, "http-req-5", "{reply}");
+    // grpc-timeout is digits plus a unit; within the 2 s HTTP deadline, not the client's 30 s.
+    let (digits, unit) = timeout.split_at(timeout.len().saturating_sub(1));
+    let value: u64 = digits.parse().unwrap_or(u64::MAX);
+    let millis = match unit {
+        "m" => value,
+        "u" => value / 1000,
+        "n" => value / 1_000_000,
+        "S" => value.saturating_mul(1000),
+        _ => u64::MAX,
+    };
+    assert!(
+        millis <= 2000 && millis > 0,
+        "grpc-timeout {timeout:?} ({reply})"
+    );
+    running.shutdown_handle().trigger();
+    running.wait().await.unwrap();
+}
