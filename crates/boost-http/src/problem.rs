@@ -112,7 +112,9 @@ impl Problem {
     /// Adds `Retry-After` (whole seconds, rounded up) to the answer.
     #[must_use]
     pub fn with_retry_after(mut self, after: Duration) -> Self {
-        let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+        let secs = after
+            .as_secs()
+            .saturating_add(u64::from(after.subsec_nanos() > 0));
         self.retry_after = Some(secs.max(1));
         self
     }
@@ -125,6 +127,16 @@ impl Problem {
     /// The `detail` member, if any.
     pub fn detail(&self) -> Option<&str> {
         self.detail.as_deref()
+    }
+
+    /// Sets the `request_id` member from a request's `x-request-id` value
+    /// when none is set yet (problems made before the request id is in
+    /// scope, e.g. a load-shedding refusal).
+    pub(crate) fn or_request_id(mut self, id: Option<&http::HeaderValue>) -> Self {
+        if self.request_id.is_none() {
+            self.request_id = id.and_then(|id| id.to_str().ok()).map(str::to_owned);
+        }
+        self
     }
 
     /// The `request_id` member, if any.

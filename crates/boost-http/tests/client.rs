@@ -250,3 +250,131 @@ async fn secrets_stay_out_of_debug_and_errors() {
         "Bearer tok-hunter2"
     );
 }
+
+/// Runs `body` on a current-thread runtime with a local debugging recorder,
+/// and returns the metrics it recorded.
+fn with_recorded_metrics<F, Fut>(body: F) -> Vec<(String, Vec<(String, String)>)>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    use metrics_util::debugging::DebuggingRecorder;
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(body());
+    });
+    snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .map(|(key, _, _, _)| {
+            let key = key.key();
+            let labels = key
+                .labels()
+                .map(|l| (l.key().to_owned(), l.value().to_owned()))
+                .collect();
+            (key.name().to_owned(), labels)
+        })
+        .collect()
+}
+
+#[test]
+fn running_out_of_the_callers_deadline_does_not_eject_a_healthy_upstream() {
+    let recorded = with_recorded_metrics(|| async {
+        // Answers after 300 ms, well inside the client's own 10 s.
+        let upstream = Upstream::start(|_| async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            "ok".into_response()
+        })
+        .await;
+        let mut settings = settings(&[&upstream.url]);
+        settings.ejection.consecutive_failures = 2;
+        let client = HttpClient::new("slowish", &settings).unwrap();
+        // Callers with only 20 ms left: their calls time out; the upstream is fine.
+        for _ in 0..5 {
+            let caller = Instant::now() + Duration::from_millis(20);
+            let error = boost_rpc::deadline::scope(caller, client.get("/cars").send())
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(error, HttpClientError::Timeout { .. }),
+                "{error:?}"
+            );
+        }
+        let response = client.get("/cars").send().await.unwrap();
+        assert_eq!(response.status(), 200);
+    });
+    assert!(
+        !recorded
+            .iter()
+            .any(|(name, _)| name == "http_client_ejections_total"),
+        "a caller's short deadline ejected a healthy base URL: {recorded:?}"
+    );
+    // The calls are measured per client, with semconv labels.
+    let call = recorded
+        .iter()
+        .find(|(name, _)| name == "http_client_request_duration_seconds")
+        .expect("http_client_request_duration_seconds recorded");
+    let label = |k: &str| {
+        call.1
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(label("client"), Some("slowish"), "{call:?}");
+    assert_eq!(label("http_request_method"), Some("GET"), "{call:?}");
+}
+
+#[test]
+fn consecutive_timeouts_of_the_clients_own_budget_do_eject() {
+    let recorded = with_recorded_metrics(|| async {
+        let hanging = Upstream::start(|_| async {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            "late".into_response()
+        })
+        .await;
+        let good = Upstream::start(|_| async { "ok".into_response() }).await;
+        let mut settings = settings(&[&hanging.url, &good.url]);
+        settings.timeout = Duration::from_millis(100);
+        settings.retry.max_attempts = 1;
+        settings.ejection.consecutive_failures = 2;
+        let client = HttpClient::new("hangs", &settings).unwrap();
+        for _ in 0..20 {
+            let _ = client.get("/cars").send().await;
+        }
+    });
+    assert!(
+        recorded
+            .iter()
+            .any(|(name, _)| name == "http_client_ejections_total"),
+        "{recorded:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_the_json_expected_is_not_quoted_in_the_error() {
+    let upstream = Upstream::start(|_| async {
+        (
+            [("content-type", "application/json")],
+            r#"{"token":"sk_live_hunter2"}"#,
+        )
+            .into_response()
+    })
+    .await;
+    let client = HttpClient::new("partner", &settings(&[&upstream.url])).unwrap();
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Expected {
+        token: u64,
+    }
+    let response = client.get("/token").send().await.unwrap();
+    let error = response.json::<Expected>().unwrap_err();
+    let shown = format!("{error} {error:?}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(shown.contains("data error at line 1"), "{shown}");
+}

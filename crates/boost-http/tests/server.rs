@@ -167,9 +167,11 @@ async fn overload_is_shed_with_503_and_retry_after() {
         .collect();
     // Wait until both hold their slots (the limit is 2).
     let mut shed = None;
-    for _ in 0..200 {
+    // Up to 10 s for both slots to fill on a loaded machine.
+    for _ in 0..1000 {
         let response = http
             .get(format!("{base}/v1/hello/ada"))
+            .header("x-request-id", "shed-me-1")
             .send()
             .await
             .unwrap();
@@ -181,7 +183,11 @@ async fn overload_is_shed_with_503_and_retry_after() {
     }
     let shed = shed.expect("a third request is shed while two are in flight");
     assert_eq!(shed.headers()["retry-after"], "1");
-    assert_eq!(problem(shed).await["status"], 503);
+    assert_eq!(shed.headers()["x-request-id"], "shed-me-1");
+    let body = problem(shed).await;
+    assert_eq!(body["status"], 503);
+    // Refused before the handler's request-id scope: the body still names it.
+    assert_eq!(body["request_id"], "shed-me-1");
     gate.notify_waiters();
     for request in slow {
         // Notify may fire before a handler waits: release again until done.

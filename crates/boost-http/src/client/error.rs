@@ -97,13 +97,20 @@ pub enum HttpClientError {
         status: http::StatusCode,
     },
     /// The body was not the JSON expected.
-    #[error("HTTP client {client:?}: response body is not the JSON expected: {source}")]
+    #[error(
+        "HTTP client {client:?}: response body is not the JSON expected ({category} error at line {line}, column {column})"
+    )]
     Json {
         /// The client's name.
         client: String,
-        /// The decoding error (position and type, not the body).
-        #[source]
-        source: serde_json::Error,
+        /// What kind of problem: `syntax`, `data` (the JSON is not of the
+        /// type asked for), `eof` or `io`. serde_json's own message is not
+        /// kept: it quotes values from the body, which may be secrets.
+        category: &'static str,
+        /// The line of the body where decoding stopped (1-based).
+        line: usize,
+        /// The column of the body where decoding stopped (1-based).
+        column: usize,
     },
 }
 

@@ -382,7 +382,14 @@ impl HttpResponse {
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, HttpClientError> {
         serde_json::from_slice(&self.body).map_err(|source| HttpClientError::Json {
             client: self.client.clone(),
-            source,
+            category: match source.classify() {
+                serde_json::error::Category::Io => "io",
+                serde_json::error::Category::Syntax => "syntax",
+                serde_json::error::Category::Data => "data",
+                serde_json::error::Category::Eof => "eof",
+            },
+            line: source.line(),
+            column: source.column(),
         })
     }
 

@@ -84,6 +84,10 @@ pub(crate) async fn send(inner: &Inner, req: Prepared) -> Result<HttpResponse, H
     result
 }
 
+/// The longest wait a deadline is computed for (100 years): larger
+/// timeouts mean "no deadline" in practice and would overflow `Instant`.
+const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
 async fn attempts(
     inner: &Inner,
     req: &Prepared,
@@ -94,10 +98,15 @@ async fn attempts(
     if let Some(shorter) = req.timeout {
         timeout = timeout.min(shorter);
     }
-    let mut deadline = start.checked_add(timeout).unwrap_or(start);
+    // A timeout too large to add is "no sooner than the far future", not zero.
+    let own_deadline = start.checked_add(timeout.min(FAR_FUTURE)).unwrap_or(start);
+    let mut deadline = own_deadline;
     if let Some(served) = boost_rpc::deadline::current() {
         deadline = deadline.min(served);
     }
+    // Running out of a caller's shorter deadline says nothing about the base
+    // URL's health: only a timeout of the client's own budget counts against it.
+    let timeout_is_the_upstreams = deadline >= own_deadline;
     let budget = deadline.saturating_duration_since(start);
     let idempotent = req.idempotent.unwrap_or_else(|| is_idempotent(&req.method));
     inner.budget.deposit();
@@ -129,7 +138,7 @@ async fn attempts(
             // Nothing reached the upstream: safe to send again, whatever the method.
             Attempt::Connect(_) => (true, true, None),
             Attempt::Transport(_) => (true, idempotent, None),
-            Attempt::Timeout => (true, false, None),
+            Attempt::Timeout => (timeout_is_the_upstreams, false, None),
             Attempt::BodyTooLarge => (false, false, None),
         };
         inner.endpoints.record(picked.index, failed);

@@ -206,7 +206,9 @@ impl Service<Request<Body>> for Guarded {
         // service for every request, so the handler is called on it directly
         // (its future does nothing until polled, inside the span).
         let answer = match self.shared.shed.admit() {
-            Err(shed::Full) => Answer::Refused(self.shared.shed.refusal()),
+            Err(shed::Full) => {
+                Answer::Refused(self.shared.shed.refusal().or_request_id(id.as_ref()))
+            }
             Ok(slot) => {
                 let deadline = self.shared.deadline.deadline(start, req.headers());
                 let _entered = span.enter();
