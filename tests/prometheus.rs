@@ -139,6 +139,12 @@ async fn prometheus_scrapes_rpc_metrics_and_service_info_from_both_services() {
     for name in ["alice", "bob", "zoe", "bob"] {
         say_hello(&mut client, name).await.unwrap();
     }
+    for name in ["alice", "bob"] {
+        let (status, _) = http_get(&hello.http_url(&format!("/v1/hello/{name}"))).await;
+        assert_eq!(status, 200);
+    }
+    let (status, _) = http_get(&hello.http_url("/no/such/route/42")).await;
+    assert_eq!(status, 404);
 
     let servers = query_until_found(&prometheus, "rpc_server_call_duration_seconds_count").await;
     let jobs: Vec<&str> = servers
@@ -176,6 +182,18 @@ async fn prometheus_scrapes_rpc_metrics_and_service_info_from_both_services() {
         .filter_map(|s| s["metric"]["rpc_status_code"].as_str())
         .collect();
     assert!(codes.contains(&"OK"), "{codes:?}");
+    let http_requests = query_until_found(
+        &prometheus,
+        r#"http_server_request_duration_seconds_count{job="hello",http_request_method="GET",http_route="/v1/hello/{name}",http_response_status_code="200"}"#,
+    )
+    .await;
+    assert_eq!(http_requests[0]["value"][1], "2", "{http_requests:?}");
+    let unmatched = query_until_found(
+        &prometheus,
+        r#"http_server_request_duration_seconds_count{job="hello",http_route="unmatched"}"#,
+    )
+    .await;
+    assert_eq!(unmatched[0]["metric"]["http_response_status_code"], "404");
     let info = query_until_found(
         &prometheus,
         r#"service_info{service_name="hello-service",team="e2e-greeters"}"#,
@@ -191,6 +209,17 @@ async fn prometheus_scrapes_rpc_metrics_and_service_info_from_both_services() {
     for service in [&hello, &profiles] {
         let (status, exposition) = http_get(&service.admin_url("/metrics")).await;
         assert_eq!(status, 200);
+        if service.example.name() == "hello-service" {
+            assert!(
+                exposition.contains("# HELP http_server_request_duration_seconds ")
+                    && exposition.contains("http_server_request_duration_seconds_bucket{"),
+                "{exposition}"
+            );
+            assert!(
+                !exposition.contains("/no/such/route"),
+                "raw paths never label"
+            );
+        }
         let (ok, report) = promtool_check(&exposition);
         assert!(
             ok && report.trim().is_empty(),

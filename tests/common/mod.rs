@@ -143,6 +143,7 @@ impl Launch {
         };
         launch
             .set("GRPC__LISTEN", "127.0.0.1:0")
+            .set("HTTP__LISTEN", "127.0.0.1:0")
             .set("ADMIN__LISTEN", "127.0.0.1:0")
             .set("TRACING__FORMAT", "json")
             .set("LIFECYCLE__DRAIN_DELAY", "0s")
@@ -316,6 +317,31 @@ impl ServiceProcess {
     /// `http://<grpc address>`.
     pub fn grpc_url(&self) -> String {
         format!("http://{}", self.grpc)
+    }
+
+    /// `http://<HTTP server address><path>`, once the HTTP server has
+    /// logged that it listens (it starts as a task, just after the admin
+    /// server).
+    pub fn http_url(&self, path: &str) -> String {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            let found = self.json_logs().iter().find_map(|line| {
+                let message = line["message"].as_str().unwrap_or_default();
+                if !message.contains("HTTP server listening") {
+                    return None;
+                }
+                line["http"].as_str()?.parse::<SocketAddr>().ok()
+            });
+            if let Some(addr) = found {
+                return format!("http://{addr}{path}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no \"HTTP server listening\" log line\n{}",
+                self.dump()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// `http://<admin address><path>`.

@@ -35,6 +35,21 @@ pub const RPC_CLIENT_EJECTIONS_TOTAL: &str = "rpc_client_ejections_total";
 /// Labels: [`CLIENT`], [`STATE`] (`ready`, `ejected`, `reconnecting`).
 pub const RPC_CLIENT_ENDPOINTS: &str = "rpc_client_endpoints";
 
+/// Histogram: server-side duration of one HTTP request, seconds.
+/// Labels: [`HTTP_REQUEST_METHOD`], [`HTTP_ROUTE`], [`HTTP_RESPONSE_STATUS_CODE`].
+pub const HTTP_SERVER_REQUEST_DURATION: &str = "http_server_request_duration_seconds";
+/// Histogram: client-side duration of one logical HTTP request (retries
+/// included), seconds. Labels: [`CLIENT`], [`HTTP_REQUEST_METHOD`], and
+/// [`HTTP_RESPONSE_STATUS_CODE`] when an answer came, else [`ERROR_TYPE`].
+pub const HTTP_CLIENT_REQUEST_DURATION: &str = "http_client_request_duration_seconds";
+/// Counter: retries an HTTP client sent (attempts after the first), and
+/// retries its retry budget refused. Labels: [`CLIENT`], [`OUTCOME`]
+/// (`sent`, `budget_exhausted`).
+pub const HTTP_CLIENT_RETRIES_TOTAL: &str = "http_client_retries_total";
+/// Counter: base URLs an HTTP client took out of rotation after failures.
+/// Labels: [`CLIENT`], [`ENDPOINT`].
+pub const HTTP_CLIENT_EJECTIONS_TOTAL: &str = "http_client_ejections_total";
+
 /// Gauge = 1 carrying the service's identity and ownership as labels.
 pub const SERVICE_INFO: &str = "service_info";
 
@@ -110,6 +125,23 @@ pub const RPC_METHOD: &str = "rpc_method";
 pub const RPC_STATUS_CODE: &str = "rpc_status_code";
 /// Label: the configured upstream name of a client, e.g. `profiles`.
 pub const CLIENT: &str = "client";
+/// Label: the HTTP method (`GET`, …; methods outside RFC 9110 and PATCH are
+/// [`HTTP_METHOD_OTHER`]).
+pub const HTTP_REQUEST_METHOD: &str = "http_request_method";
+/// Label: the matched route template (`/v1/hello/{name}`), never the raw
+/// path; [`HTTP_ROUTE_UNMATCHED`] when no route matched.
+pub const HTTP_ROUTE: &str = "http_route";
+/// Label: the HTTP response status code, e.g. `200`.
+pub const HTTP_RESPONSE_STATUS_CODE: &str = "http_response_status_code";
+/// Label: why an HTTP client request got no answer (`timeout`, `connect`,
+/// `body_too_large`, `transport`).
+pub const ERROR_TYPE: &str = "error_type";
+/// The value of [`HTTP_REQUEST_METHOD`] for a method that is not a known one
+/// (OpenTelemetry's `_OTHER`), so a caller cannot mint label values.
+pub const HTTP_METHOD_OTHER: &str = "_OTHER";
+/// The value of [`HTTP_ROUTE`] for a request no route matched (a 404 from
+/// the router's fallback): one series, whatever the paths.
+pub const HTTP_ROUTE_UNMATCHED: &str = "unmatched";
 /// Label: one endpoint of a client's upstream, as discovery names it (its address).
 pub const ENDPOINT: &str = "endpoint";
 /// Label: why an endpoint was ejected.
@@ -222,6 +254,26 @@ pub const METRICS: &[MetricDef] = &[
     MetricDef::gauge(
         RPC_CLIENT_ENDPOINTS,
         "Endpoints this client knows, by state (ready, ejected, reconnecting).",
+    )
+    .with_unit(Unit::Count),
+    MetricDef::histogram(
+        HTTP_SERVER_REQUEST_DURATION,
+        "Duration of HTTP requests handled by this server, from request head received to response head sent.",
+    )
+    .with_unit(Unit::Seconds),
+    MetricDef::histogram(
+        HTTP_CLIENT_REQUEST_DURATION,
+        "Duration of logical HTTP requests made by this client, retries and the response body included.",
+    )
+    .with_unit(Unit::Seconds),
+    MetricDef::counter(
+        HTTP_CLIENT_RETRIES_TOTAL,
+        "Retries this HTTP client sent (outcome sent) or its retry budget refused (outcome budget_exhausted).",
+    )
+    .with_unit(Unit::Count),
+    MetricDef::counter(
+        HTTP_CLIENT_EJECTIONS_TOTAL,
+        "Base URLs this HTTP client took out of rotation after consecutive failures.",
     )
     .with_unit(Unit::Count),
     MetricDef::gauge(

@@ -129,7 +129,7 @@ fn every_conventions_metric_is_described_with_its_declared_type() {
 
 #[test]
 fn metrics_other_crates_record_are_declared_in_conventions() {
-    // The names boost-rpc, boost-cache and boost-tracing record (boost-tracing
+    // The names boost-rpc, boost-http, boost-cache and boost-tracing record (boost-tracing
     // keeps its own literals; boost-service's tests check they match).
     let recorded_elsewhere = [
         "rpc_server_call_duration_seconds",
@@ -151,6 +151,10 @@ fn metrics_other_crates_record_are_declared_in_conventions() {
         "tls_reload_total",
         "tls_handshake_failures_total",
         "rpc_server_authorization_total",
+        "http_server_request_duration_seconds",
+        "http_client_request_duration_seconds",
+        "http_client_retries_total",
+        "http_client_ejections_total",
     ];
     let declared: BTreeSet<&str> = conventions::METRICS.iter().map(|def| def.name).collect();
     for name in recorded_elsewhere {

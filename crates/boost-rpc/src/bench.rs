@@ -44,3 +44,16 @@ pub fn endpoint<S: Clone>(
     set.mark_resolved(None);
     (eject, Balance::over(set))
 }
+
+/// A lazily connecting channel to `uri` (`https://host:port`) whose
+/// connections go through the connector a [`Client`](crate::client::Client)
+/// with `https://` endpoints uses: TCP, the TLS handshake with `tls`' config
+/// (ALPN `h2`), and the wait for the server's acceptance of a TLS 1.3
+/// handshake, all within `connect_timeout`. To measure new connections.
+pub fn tls_channel(
+    tls: &boost_tls::ClientTls,
+    uri: &http::Uri,
+    connect_timeout: std::time::Duration,
+) -> tonic::transport::Channel {
+    crate::client::tls_channel(tls, uri, connect_timeout)
+}

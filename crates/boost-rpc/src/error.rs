@@ -54,6 +54,18 @@ pub enum RpcError {
     /// only at start-up.
     #[error("invalid client settings: {0}")]
     Config(Box<boost_config::ConfigError>),
+    /// The client's TLS could not be set up from its `tls` section: a
+    /// certificate, key or CA file is missing, unreadable or wrong, or no
+    /// trusted roots exist for `https://` endpoints without `tls.ca_file`.
+    /// The error names the key (`profiles.tls.ca_file`), the file and what
+    /// is wrong. Boxed, like `Config`: it only happens at start-up.
+    #[error("TLS of client `{client}` cannot be set up: {error}")]
+    Tls {
+        /// The client's name.
+        client: String,
+        /// What is wrong, naming the key and the file.
+        error: Box<boost_tls::TlsError>,
+    },
     /// [`Client::build`](crate::client::ClientBuilder::build) (or
     /// [`client()`](crate::client())) was called outside a tokio runtime:
     /// the client spawns connection and discovery tasks. Build it inside
@@ -102,7 +114,7 @@ impl RpcError {
         match self {
             Self::Status(s) | Self::DeadlineExceeded(s) | Self::Overloaded(s) => copy(s),
             Self::Unavailable { status, .. } => copy(status),
-            Self::Config(_) | Self::NoRuntime { .. } => {
+            Self::Config(_) | Self::Tls { .. } | Self::NoRuntime { .. } => {
                 Status::failed_precondition(self.to_string())
             }
         }
@@ -113,7 +125,7 @@ impl RpcError {
         match self {
             Self::Status(s) | Self::DeadlineExceeded(s) | Self::Overloaded(s) => s.code(),
             Self::Unavailable { status, .. } => status.code(),
-            Self::Config(_) | Self::NoRuntime { .. } => Code::FailedPrecondition,
+            Self::Config(_) | Self::Tls { .. } | Self::NoRuntime { .. } => Code::FailedPrecondition,
         }
     }
 
@@ -126,6 +138,7 @@ impl RpcError {
             Self::Unavailable { sent: false, .. }
                 | Self::Overloaded(_)
                 | Self::Config(_)
+                | Self::Tls { .. }
                 | Self::NoRuntime { .. }
         )
     }
@@ -135,7 +148,10 @@ impl RpcError {
     /// retry also depends on the method being idempotent.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Config(_) | Self::NoRuntime { .. } | Self::DeadlineExceeded(_) => false,
+            Self::Config(_)
+            | Self::Tls { .. }
+            | Self::NoRuntime { .. }
+            | Self::DeadlineExceeded(_) => false,
             Self::Unavailable { .. } | Self::Overloaded(_) => true,
             Self::Status(s) => s.code() == Code::Unavailable,
         }
@@ -155,7 +171,10 @@ impl RpcError {
                 | Code::OutOfRange
                 | Code::Unimplemented
                 | Code::Cancelled
-        ) && !matches!(self, Self::Config(_) | Self::NoRuntime { .. })
+        ) && !matches!(
+            self,
+            Self::Config(_) | Self::Tls { .. } | Self::NoRuntime { .. }
+        )
     }
 
     /// The server or the path to it failed (internal error, data loss,
@@ -194,6 +213,10 @@ impl RpcError {
             Ok(e) => return *e,
             Err(e) => e,
         };
+        if let Some(why) = crate::client::handshake_refusal(err.as_ref()) {
+            // Refused at the handshake: the server read none of the request.
+            return Self::unavailable_unsent(why);
+        }
         let err = match err.downcast::<Status>() {
             Ok(s) => return Self::from(*s),
             Err(e) => e,
@@ -329,7 +352,9 @@ impl From<RpcError> for Status {
         match err {
             RpcError::Status(s) | RpcError::DeadlineExceeded(s) | RpcError::Overloaded(s) => s,
             RpcError::Unavailable { status, .. } => status,
-            err @ (RpcError::Config(_) | RpcError::NoRuntime { .. }) => err.status(),
+            err @ (RpcError::Config(_) | RpcError::Tls { .. } | RpcError::NoRuntime { .. }) => {
+                err.status()
+            }
         }
     }
 }

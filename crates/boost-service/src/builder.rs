@@ -8,6 +8,7 @@ use boost_config::ServiceIdentity;
 
 use crate::error::{BoxError, Error};
 use crate::grpc::GrpcServer;
+use crate::http::HttpServer;
 use crate::lifecycle::Lifecycle;
 use crate::readiness::ReadinessCheck;
 use crate::running::{Plan, RunningService, TaskFn};
@@ -40,6 +41,8 @@ pub struct ServiceBuilder {
     started: Option<Telemetry>,
     /// The bound address of the gRPC server, when it was bound up front.
     grpc_addr: Option<std::net::SocketAddr>,
+    /// The bound address of the HTTP server, when it was bound up front.
+    http_addr: Option<std::net::SocketAddr>,
 }
 
 impl fmt::Debug for ServiceBuilder {
@@ -74,6 +77,7 @@ impl ServiceBuilder {
             shutdown: ShutdownHandle::new(),
             started: None,
             grpc_addr: None,
+            http_addr: None,
         }
     }
 
@@ -210,6 +214,16 @@ impl ServiceBuilder {
         self.task("grpc", move |lifecycle| server.serve(lifecycle))
     }
 
+    /// Serves HTTP as one of the service's tasks: `server`'s router under
+    /// [`boost_http::server::stack`], started with the service and drained at
+    /// shutdown (see [`crate::http`]).
+    pub fn http(mut self, server: HttpServer) -> Self {
+        if let Some(addr) = server.local_addr() {
+            self.http_addr = Some(addr);
+        }
+        self.task("http", move |lifecycle| server.serve(lifecycle))
+    }
+
     /// Uses telemetry that is already running (started by [`Service`](crate::Service)).
     pub(crate) fn started_telemetry(mut self, telemetry: Telemetry) -> Self {
         self.started = Some(telemetry);
@@ -254,6 +268,7 @@ impl ServiceBuilder {
             handle_signals: self.handle_signals,
             shutdown: self.shutdown,
             grpc_addr: self.grpc_addr,
+            http_addr: self.http_addr,
         })
         .await
     }

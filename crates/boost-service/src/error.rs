@@ -66,6 +66,10 @@ pub enum Error {
     /// reflection could not read the descriptor sets); nothing was served.
     #[error("{0}")]
     Grpc(#[from] crate::grpc::GrpcError),
+    /// The HTTP server could not start (its address could not be bound, or
+    /// the `[http]` settings break a rule); nothing was served.
+    #[error("{0}")]
+    Http(#[from] crate::http::HttpError),
     /// [`Service::new`](crate::Service::new) was called outside a Tokio
     /// runtime: telemetry starts tasks (metrics upkeep, OTLP export).
     #[error(

@@ -7,6 +7,7 @@ use boost_tracing::TracingSettings;
 use serde::{Deserialize, Serialize};
 
 use crate::grpc::GrpcSettings;
+use crate::http::HttpSettings;
 use crate::settings::{AdminSettings, LifecycleSettings};
 
 /// The standard sections every service has, read from the same files and
@@ -16,6 +17,7 @@ use crate::settings::{AdminSettings, LifecycleSettings};
 /// |---|---|---|
 /// | `[service]` | [`ServiceIdentity`] | name, version, environment, team, runbook |
 /// | `[grpc]` | [`GrpcSettings`] | listen address, per-call limits, keepalive, reflection |
+/// | `[http]` | [`HttpSettings`] | HTTP listen address, request timeout, body limit, shedding |
 /// | `[admin]` | [`AdminSettings`] | admin HTTP address, token, request timeout |
 /// | `[lifecycle]` | [`LifecycleSettings`] | drain delay, shutdown timeout, readiness |
 /// | `[tracing]` | [`TracingSettings`] | log format and filter, OTLP export |
@@ -37,6 +39,10 @@ pub struct KitSettings {
     /// The gRPC server: where it listens, per-call limits, keepalive, HTTP/2
     /// and reflection.
     pub grpc: GrpcSettings,
+    /// The HTTP server (when the service serves HTTP routes): where it
+    /// listens, the request timeout and deadline header, the body limit,
+    /// load shedding and connection bounds.
+    pub http: HttpSettings,
     /// The admin HTTP server (/metrics, /health/live, /health/ready, /info,
     /// /config, /loglevel) and the token for its state-changing endpoints.
     pub admin: AdminSettings,
@@ -53,19 +59,19 @@ impl KitSettings {
     pub const SECTIONS: &'static [&'static str] = &[
         "service",
         "grpc",
+        "http",
         "admin",
         "lifecycle",
         "tracing",
         "metrics",
     ];
 
-    /// Section names the kit will use in coming releases (HTTP serving, TLS,
-    /// runtime switches, SLOs, databases, shared caches, audit): a service's
-    /// own settings may not use them either, so adding them later breaks no
+    /// Section names the kit will use in coming releases (TLS, runtime
+    /// switches, SLOs, databases, shared caches, audit): a service's own
+    /// settings may not use them either, so adding them later breaks no
     /// service.
-    pub const RESERVED: &'static [&'static str] = &[
-        "http", "tls", "switches", "slo", "database", "backend", "audit",
-    ];
+    pub const RESERVED: &'static [&'static str] =
+        &["tls", "switches", "slo", "database", "backend", "audit"];
 }
 
 std::thread_local! {

@@ -14,7 +14,7 @@
 //! use boost_test_proto::{FILE_DESCRIPTOR_SET, HelloReply, HelloRequest};
 //! use tonic::{Request, Response, Status};
 //!
-//! /// The service's own keys; `[service]`, `[grpc]`, `[admin]`, `[lifecycle]`,
+//! /// The service's own keys; `[service]`, `[grpc]`, `[http]`, `[admin]`, `[lifecycle]`,
 //! /// `[tracing]` and `[metrics]` come with the kit.
 //! #[derive(Debug, Default, Deserialize, Serialize, Validate, Document)]
 //! #[serde(default, deny_unknown_fields)]
@@ -131,14 +131,16 @@
 //! # Plugging in a server
 //!
 //! gRPC: [`Service::grpc`] serves a tonic service on `grpc.listen` with the
-//! kit's server layers, health and reflection (see the [`grpc`] module). Any
-//! other server is a task that hands [`Lifecycle::stop_accepting`] to its
-//! graceful shutdown hook:
+//! kit's server layers, health and reflection (see the [`grpc`] module).
+//! HTTP: [`Service::http`] serves an axum router on `http.listen` with
+//! boost-http's server layers (see the [`http`] module). Any other server is
+//! a task that hands [`Lifecycle::stop_accepting`] to its graceful shutdown
+//! hook:
 //!
 //! ```no_run
 //! # fn demo(service: boost_service::Service) -> boost_service::Service {
-//! service.task("http", |lc| async move {
-//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! service.task("websocket", |lc| async move {
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:9000").await?;
 //!     let app = axum::Router::new().route("/", axum::routing::get(|| async { "hi" }));
 //!     axum::serve(listener, app)
 //!         .with_graceful_shutdown(lc.stop_accepting())
@@ -185,6 +187,7 @@ mod connections;
 mod entry;
 mod error;
 pub mod grpc;
+pub mod http;
 mod kit;
 mod lifecycle;
 mod phase;
@@ -201,6 +204,7 @@ pub use config::{Config, NoSettings, ServiceSettings};
 pub use entry::{Package, main, reference_config};
 pub use error::{BoxError, Error};
 pub use grpc::{GrpcServer, GrpcSettings};
+pub use http::{HttpServer, HttpSettings};
 pub use kit::KitSettings;
 pub use lifecycle::{Lifecycle, Phase};
 pub use readiness::{CheckResult, CheckStatus, ReadinessCheck, ReadinessReport, ReadinessStatus};

@@ -38,6 +38,7 @@ pub(crate) struct Plan {
     pub(crate) handle_signals: bool,
     pub(crate) shutdown: ShutdownHandle,
     pub(crate) grpc_addr: Option<SocketAddr>,
+    pub(crate) http_addr: Option<SocketAddr>,
 }
 
 /// A started service: telemetry, admin server and tasks are running.
@@ -48,6 +49,7 @@ pub(crate) struct Plan {
 pub struct RunningService {
     admin_addr: SocketAddr,
     grpc_addr: Option<SocketAddr>,
+    http_addr: Option<SocketAddr>,
     lifecycle: Lifecycle,
     shutdown: ShutdownHandle,
     shutdown_timeout: Duration,
@@ -73,6 +75,7 @@ impl RunningService {
             handle_signals,
             shutdown,
             grpc_addr,
+            http_addr,
         } = plan;
 
         let readiness = Readiness::new(
@@ -155,6 +158,7 @@ impl RunningService {
         Ok(Self {
             admin_addr,
             grpc_addr,
+            http_addr,
             lifecycle,
             shutdown,
             shutdown_timeout: settings.shutdown_timeout,
@@ -177,6 +181,12 @@ impl RunningService {
     /// (useful with `grpc.listen` port `0`).
     pub fn grpc_addr(&self) -> Option<SocketAddr> {
         self.grpc_addr
+    }
+
+    /// The address the HTTP server listens on, when the service serves HTTP
+    /// (useful with `http.listen` port `0`).
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http_addr
     }
 
     /// The service's lifecycle.

@@ -14,6 +14,7 @@ use crate::builder::ServiceBuilder;
 use crate::config::{Config, NoSettings, ServiceSettings};
 use crate::error::{BoxError, Error};
 use crate::grpc::GrpcServer;
+use crate::http::HttpServer;
 use crate::kit::KitSettings;
 use crate::lifecycle::Lifecycle;
 use crate::readiness::ReadinessCheck;
@@ -34,6 +35,7 @@ pub struct Service<S: ServiceSettings = NoSettings> {
     shell: ServiceBuilder,
     routes: Option<Routes>,
     descriptor_sets: Vec<&'static [u8]>,
+    http: Option<axum::Router>,
 }
 
 impl<S: ServiceSettings + std::fmt::Debug> std::fmt::Debug for Service<S> {
@@ -42,6 +44,7 @@ impl<S: ServiceSettings + std::fmt::Debug> std::fmt::Debug for Service<S> {
             .field("config", &self.config)
             .field("shell", &self.shell)
             .field("grpc", &self.routes.is_some())
+            .field("http", &self.http.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -104,6 +107,7 @@ impl<S: ServiceSettings> Service<S> {
             shell,
             routes: None,
             descriptor_sets: Vec::new(),
+            http: None,
         }
     }
 
@@ -151,6 +155,18 @@ impl<S: ServiceSettings> Service<S> {
         self.routes = Some(match self.routes.take() {
             Some(routes) => routes.add_service(service),
             None => Routes::new(service),
+        });
+        self
+    }
+
+    /// Serves the axum `router` on `http.listen`, under boost-http's server
+    /// stack, beside gRPC and in the same lifecycle; call again to merge more
+    /// routes. See [`crate::http`].
+    #[must_use]
+    pub fn http(mut self, router: axum::Router) -> Self {
+        self.http = Some(match self.http.take() {
+            Some(routes) => routes.merge(router),
+            None => router,
         });
         self
     }
@@ -227,13 +243,15 @@ impl<S: ServiceSettings> Service<S> {
     /// run; [`RunningService::wait`] runs until shutdown.
     ///
     /// # Errors
-    /// [`Error::Grpc`] if `grpc.listen` cannot be bound; the shell's errors.
+    /// [`Error::Grpc`] if `grpc.listen` cannot be bound, [`Error::Http`] if
+    /// `http.listen` cannot be bound; the shell's errors.
     pub async fn start(self) -> Result<RunningService, Error> {
         let Self {
             config,
             mut shell,
             routes,
             descriptor_sets,
+            http,
         } = self;
         if let Some(routes) = routes {
             let mut server = GrpcServer::new(config.kit.grpc.clone(), routes);
@@ -241,6 +259,9 @@ impl<S: ServiceSettings> Service<S> {
                 server = server.file_descriptor_set(set);
             }
             shell = shell.grpc(server.bind()?);
+        }
+        if let Some(router) = http {
+            shell = shell.http(HttpServer::new(config.kit.http.clone(), router).bind()?);
         }
         shell.start().await
     }

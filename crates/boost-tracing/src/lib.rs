@@ -101,6 +101,7 @@ mod ids;
 mod init;
 mod log_layer;
 mod otlp;
+mod otlp_tls;
 mod panic_hook;
 pub mod propagation;
 mod rate_limit;

@@ -124,7 +124,7 @@ fn otlp_error(settings: &OtlpSettings, reason: impl AsRef<str>) -> Error {
 }
 
 fn otlp_processor(settings: &OtlpSettings) -> Result<(BatchSpanProcessor, ExportRuntime), Error> {
-    settings
+    let uri = settings
         .endpoint
         .expose()
         .parse::<http::Uri>()
@@ -147,11 +147,21 @@ fn otlp_processor(settings: &OtlpSettings) -> Result<(BatchSpanProcessor, Export
         // (`TonicChannelBuilt`). A test below catches that if the feature is ever turned on.
         // (Not a scoped no-op subscriber around this call: setting any default dispatcher
         // makes `tracing::dispatcher::has_been_set()` true, which `init` relies on.)
-        opentelemetry_otlp::SpanExporter::builder()
+        let builder = opentelemetry_otlp::SpanExporter::builder()
             .with_tonic()
             .with_endpoint(settings.endpoint.expose())
             .with_timeout(settings.timeout)
-            .with_metadata(metadata)
+            .with_metadata(metadata);
+        let builder = if uri.scheme_str() == Some("https") {
+            // TLS through boost-tls (rotation included), on a channel of our own.
+            let (channel, watch) = crate::otlp_tls::channel(&uri, &settings.tls, settings.timeout)
+                .map_err(|problem| otlp_error(settings, problem))?;
+            rt.spawn(watch);
+            builder.with_channel(channel)
+        } else {
+            builder
+        };
+        builder
             .build()
             .map_err(|e| otlp_error(settings, e.to_string()))?
     };

@@ -67,6 +67,22 @@ pub(crate) fn otlp(settings: &OtlpSettings, problems: &mut Problems) {
     {
         problems.add("endpoint", problem);
     }
+    if settings.enabled
+        && (settings.tls.ca_file.is_some()
+            || settings.tls.cert_file.is_some()
+            || settings.tls.key_file.is_some()
+            || settings.tls.server_name.is_some())
+        && settings.endpoint.expose().trim().starts_with("http://")
+    {
+        problems.add(
+            "tls",
+            format!(
+                "is set but the endpoint {} is http:// (plaintext): write https:// to export \
+                 over TLS, or remove the `tls` section",
+                settings.endpoint
+            ),
+        );
+    }
     for (name, value) in &settings.headers {
         if let Err(problem) = crate::otlp::header(name, value.expose()) {
             problems.add(&format!("headers.{name}"), problem);

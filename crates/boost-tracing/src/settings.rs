@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use boost_config::{ByteSize, Endpoint, Secret};
+use boost_tls::ClientTlsSettings;
 use serde::{Deserialize, Serialize};
 
 /// The field names redacted by default (compared case-insensitively, on the whole name or on
@@ -229,6 +230,13 @@ pub struct OtlpSettings {
     /// sent a trace context follows the caller's decision (parent-based trace-id-ratio
     /// sampling). Default: `1.0`.
     pub sample_ratio: f64,
+    /// TLS to an `https://` collector: the CA bundle that verifies it (`ca_file`; unset: the
+    /// system's roots), a client certificate for collectors that require mTLS (`cert_file` +
+    /// `key_file`), and the name its certificate must carry (`server_name`; unset: the
+    /// endpoint's host). An `https://` endpoint uses TLS with or without these keys (system
+    /// roots); setting any of them with an `http://` endpoint is an error. Files are re-read
+    /// when they change. Default: all unset.
+    pub tls: ClientTlsSettings,
 }
 
 impl Default for OtlpSettings {
@@ -242,6 +250,7 @@ impl Default for OtlpSettings {
             max_export_batch_size: 512,
             scheduled_delay: Duration::from_secs(5),
             sample_ratio: 1.0,
+            tls: ClientTlsSettings::default(),
         }
     }
 }

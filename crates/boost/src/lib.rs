@@ -14,7 +14,7 @@
 //! # A whole service
 //!
 //! The service's own settings are one struct; the kit's sections (`[service]`,
-//! `[grpc]`, `[admin]`, `[lifecycle]`, `[tracing]`, `[metrics]`) come with the
+//! `[grpc]`, `[http]`, `[admin]`, `[lifecycle]`, `[tracing]`, `[metrics]`) come with the
 //! kit. [`service::main`] loads both, starts telemetry, and hands you the
 //! [`Service`](service::Service): add what it serves and run it.
 //!
@@ -81,15 +81,18 @@
 //! | [`stats`] | boost-metrics | `metrics` | Prometheus exposition, naming conventions, `service_info` |
 //! | [`cache`] | boost-cache | `cache` | moka caches: one load per key, cached absence, TTL jitter |
 //! | [`rpc`] | boost-rpc | `rpc` | client stack (deadline, retries, balancing, ejection), server layers, `ServiceError` |
-//! | [`service`] | boost-service | `service` | `Service`, `main`, admin HTTP, readiness, gRPC serving, graceful shutdown |
+//! | [`web`] | boost-http | `http` | HTTP server layers for axum routers (metrics, trace context, deadlines, shedding, problem+json), resilient HTTP client |
+//! | [`service`] | boost-service | `service` | `Service`, `main`, admin HTTP, readiness, gRPC and HTTP serving, graceful shutdown |
 //!
 //! and the ecosystem crates service code names, at the versions the kit is
 //! tested with — under their own names, so `boost::tracing::info!` is the
 //! `tracing` crate's macro and `boost::metrics::counter!` the `metrics`
 //! crate's: [`tokio`], [`serde`], [`tracing`](mod@tracing),
 //! [`metrics`](mod@metrics), [`tonic`], [`prost`], [`prost_types`],
-//! [`tonic_prost`]. The kit's own logging and metrics setup is
-//! [`telemetry`] and [`stats`], never a second `tracing` or `metrics`.
+//! [`tonic_prost`], [`axum`]. The kit's own logging and metrics setup is
+//! [`telemetry`] and [`stats`], never a second `tracing` or `metrics`; its
+//! HTTP crate is [`web`], so `boost::http` stays free for the `http` crate's
+//! name (reach that one as `boost::axum::http`).
 //!
 //! All features are on by default. A tool that only needs configuration and
 //! logs turns the rest off:
@@ -130,6 +133,10 @@ pub use boost_cache as cache;
 #[doc(inline)]
 pub use boost_rpc as rpc;
 
+#[cfg(feature = "http")]
+#[doc(inline)]
+pub use boost_http as web;
+
 #[cfg(feature = "service")]
 #[doc(inline)]
 pub use boost_service as service;
@@ -137,6 +144,8 @@ pub use boost_service as service;
 #[cfg(feature = "service")]
 pub use boost_service::package;
 
+#[cfg(feature = "http")]
+pub use axum;
 #[cfg(feature = "metrics")]
 pub use metrics;
 #[cfg(feature = "rpc")]

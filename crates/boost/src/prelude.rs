@@ -39,6 +39,12 @@ pub use boost_rpc::{
     RpcError, ServiceError, client::CallOptions, client::Client, client::ClientSettings,
 };
 
+#[cfg(feature = "http")]
+pub use boost_http::{
+    HttpSettings, Problem,
+    client::{HttpClient, HttpClientError, HttpClientSettings},
+};
+
 #[cfg(feature = "service")]
 pub use boost_service::{
     AdminSettings, BoxError, Config, GrpcSettings, KitSettings, Lifecycle, LifecycleSettings,

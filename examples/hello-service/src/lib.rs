@@ -7,11 +7,13 @@
 //!
 //! - [`settings`]: every configuration key and how it is loaded;
 //! - [`greeter`]: the `hello.v1.Greeter` handler, its cache and its degradation;
+//! - [`http`]: the same greeting as `GET /v1/hello/{name}` (JSON);
 //! - [`language`]: "Hello" in each language;
 //! - [`proto`]: the generated gRPC code.
 #![deny(missing_docs)]
 
 pub mod greeter;
+pub mod http;
 pub mod language;
 pub mod proto;
 pub mod settings;

@@ -5,9 +5,10 @@ use hello_service::{greeter::Greeter, proto::FILE_DESCRIPTOR_SET, settings::Sett
 
 fn main() -> std::process::ExitCode {
     boost::service::main(boost::package!(), |service: Service<Settings>| async move {
-        let greeter = Greeter::new(service.settings())?.into_service();
+        let greeter = Greeter::new(service.settings())?;
         let serving = service
-            .grpc(greeter)
+            .http(hello_service::http::routes(greeter.clone()))
+            .grpc(greeter.into_service())
             .file_descriptor_set(FILE_DESCRIPTOR_SET);
         Ok(serving.run().await?)
     })

@@ -62,6 +62,29 @@ pub fn record_realistic(recorder: &MetricsRecorder) {
         for (state, n) in [("ready", 2.0), ("ejected", 1.0), ("reconnecting", 0.0)] {
             metrics::gauge!(RPC_CLIENT_ENDPOINTS, CLIENT => "profiles", STATE => state).set(n);
         }
+        // What boost-http records.
+        for (method, route, status) in [
+            ("GET", "/v1/hello/{name}", "200"),
+            ("GET", "/v1/hello/{name}", "400"),
+            ("_OTHER", HTTP_ROUTE_UNMATCHED, "404"),
+        ] {
+            metrics::histogram!(HTTP_SERVER_REQUEST_DURATION, HTTP_REQUEST_METHOD => method,
+                HTTP_ROUTE => route, HTTP_RESPONSE_STATUS_CODE => status)
+            .record(0.004);
+        }
+        metrics::histogram!(HTTP_CLIENT_REQUEST_DURATION, CLIENT => "cars",
+            HTTP_REQUEST_METHOD => "GET", HTTP_RESPONSE_STATUS_CODE => "200")
+        .record(0.08);
+        metrics::histogram!(HTTP_CLIENT_REQUEST_DURATION, CLIENT => "cars",
+            HTTP_REQUEST_METHOD => "POST", ERROR_TYPE => "timeout")
+        .record(2.0);
+        for outcome in ["sent", "budget_exhausted"] {
+            metrics::counter!(HTTP_CLIENT_RETRIES_TOTAL, CLIENT => "cars", OUTCOME => outcome)
+                .increment(1);
+        }
+        metrics::counter!(HTTP_CLIENT_EJECTIONS_TOTAL, CLIENT => "cars",
+            ENDPOINT => "https://cars.example/v2")
+        .increment(1);
         // What boost-tracing records.
         metrics::counter!(LOG_DROPPED_LINES_TOTAL).increment(0);
         metrics::counter!(LOG_SUPPRESSED_EVENTS_TOTAL).increment(5);

@@ -95,6 +95,7 @@ pub mod retry;
 pub mod sanitize;
 mod settings;
 mod stack;
+mod tls;
 mod validate;
 
 use std::sync::Arc;
@@ -118,8 +119,13 @@ use self::balance::EndpointSet;
 use self::discover::{DnsDiscover, StaticEndpoints, SystemResolver};
 use self::future::ResponseFuture;
 use self::observe::ResponseBody;
+#[cfg(feature = "bench")]
+pub(crate) use self::stack::tls_channel;
 use self::stack::{Stack, stack};
+use self::tls::EndpointTls;
+pub(crate) use self::tls::handshake_refusal;
 use crate::RpcError;
+use boost_tls::ClientTls;
 
 /// Builds the client named `name` (the `client` metric label) from `settings`.
 ///
@@ -141,6 +147,18 @@ pub fn client(name: &str, settings: &ClientSettings) -> Result<Client, RpcError>
 #[derive(Debug, Clone)]
 pub struct Client {
     inner: Stack,
+    /// Keeps the TLS files current while any clone lives.
+    _tls_watch: Option<Arc<WatchTask>>,
+}
+
+/// The task re-reading a client's TLS files; stopped with the last clone.
+#[derive(Debug)]
+struct WatchTask(tokio::task::JoinHandle<()>);
+
+impl Drop for WatchTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl Client {
@@ -219,11 +237,28 @@ impl ClientBuilder {
             &settings.balance,
             settings.ejection.max_ejected_percent,
         );
+        let (tls, tls_watch) = match uses_tls(&settings) {
+            Some(default_name) => {
+                let section = format!("{name}.tls");
+                let tls = ClientTls::from_settings(&section, &settings.tls).map_err(|e| {
+                    RpcError::Tls {
+                        client: name.clone(),
+                        error: Box::new(e),
+                    }
+                })?;
+                let watch = WatchTask(tokio::spawn(tls.watch()));
+                (
+                    Some(EndpointTls::new(&tls, default_name)),
+                    Some(Arc::new(watch)),
+                )
+            }
+            None => (None, None),
+        };
         let inner = stack(&settings, metrics.clone(), endpoints.clone());
         if !settings.endpoints.is_empty() {
             for change in StaticEndpoints::parse(&settings.endpoints).into_changes() {
                 endpoints.apply(change, |key, uri| {
-                    stack::make_endpoint(&settings, &metrics, key, uri)
+                    stack::make_endpoint(&settings, &metrics, tls.as_ref(), key, uri)
                 });
             }
             endpoints.mark_resolved(None);
@@ -235,9 +270,13 @@ impl ClientBuilder {
                 Arc::downgrade(&endpoints),
                 settings.clone(),
                 metrics,
+                tls,
             );
         }
-        Ok(Client { inner })
+        Ok(Client {
+            inner,
+            _tls_watch: tls_watch,
+        })
     }
 }
 
@@ -254,6 +293,25 @@ impl Service<Request<Body>> for Client {
         ResponseFuture {
             inner: Box::pin(self.inner.call(request)),
         }
+    }
+}
+
+/// Whether the client's connections use TLS, and the name to check servers
+/// against when neither `tls.server_name` nor the endpoint's host gives it:
+/// `Some(None)` for `https://` endpoints, `Some(Some(dns.name))` for a
+/// discovered client with `tls` set, `None` for plaintext. The rules have
+/// refused mixed schemes and `tls` with `http://`.
+fn uses_tls(settings: &ClientSettings) -> Option<Option<&str>> {
+    if !settings.endpoints.is_empty() {
+        let https = settings
+            .endpoints
+            .iter()
+            .any(|url| url.trim().starts_with("https://"));
+        return https.then_some(None);
+    }
+    match &settings.dns {
+        Some(dns) if settings.tls_configured() => Some(Some(dns.name.as_str())),
+        _ => None,
     }
 }
 

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use boost_config::ByteSize;
+use boost_tls::ClientTlsSettings;
 use serde::{Deserialize, Serialize};
 
 /// Settings of one upstream client (`[profiles]` in a service's config).
@@ -55,7 +56,8 @@ use serde::{Deserialize, Serialize};
 #[non_exhaustive]
 pub struct ClientSettings {
     /// Fixed upstream URLs, e.g. `"http://10.0.0.7:50052"`: `http://`
-    /// (plaintext h2c) with a host and port, without `user:password@`
+    /// (plaintext h2c) or `https://` (TLS, see [`tls`](Self::tls)) with a
+    /// host and port, all of one scheme, without `user:password@`
     /// (credentials go in call metadata). Default: empty. Use
     /// [`dns`](Self::dns) instead for a name whose addresses change (a
     /// Kubernetes headless service); one of the two must be set.
@@ -97,6 +99,15 @@ pub struct ClientSettings {
     /// `max_response_headers_kb` order of magnitude (60 KiB default) and
     /// keeps a misbehaving upstream from filling memory or log lines.
     pub max_response_metadata_size: ByteSize,
+    /// TLS to the upstream: the CA bundle that verifies it (`ca_file`; unset:
+    /// the system's roots), the client certificate shown to it for mTLS
+    /// (`cert_file` + `key_file`), and the name its certificate must carry
+    /// (`server_name`; unset: each endpoint's host, or `dns.name`).
+    /// `https://` endpoints use TLS with or without these keys (system
+    /// roots); with `dns`, setting any of them (`server_name` for system
+    /// roots alone) is what turns TLS on. Not allowed with `http://`
+    /// endpoints. Files are re-read when they change. Default: all unset.
+    pub tls: ClientTlsSettings,
 }
 
 impl Default for ClientSettings {
@@ -112,11 +123,22 @@ impl Default for ClientSettings {
             concurrency: ConcurrencySettings::default(),
             reconnect: ReconnectSettings::default(),
             max_response_metadata_size: ByteSize::kib(64),
+            tls: ClientTlsSettings::default(),
         }
     }
 }
 
 impl ClientSettings {
+    /// Whether any key of [`tls`](Self::tls) that changes a connection is
+    /// set: with `dns`, that turns TLS on.
+    pub(crate) fn tls_configured(&self) -> bool {
+        let tls = &self.tls;
+        tls.ca_file.is_some()
+            || tls.cert_file.is_some()
+            || tls.key_file.is_some()
+            || tls.server_name.is_some()
+    }
+
     /// [`max_response_metadata_size`](Self::max_response_metadata_size) in bytes.
     pub fn max_response_metadata_bytes(&self) -> usize {
         usize::try_from(self.max_response_metadata_size.as_u64()).unwrap_or(usize::MAX)

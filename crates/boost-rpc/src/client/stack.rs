@@ -17,6 +17,7 @@ use super::observe::{Observe, ObserveLayer};
 use super::retry::{Retry, RetryLayer};
 use super::sanitize::{Sanitize, SanitizeLayer, TRANSPORT_METADATA_LIMIT};
 use super::settings::ClientSettings;
+use super::tls::EndpointTls;
 
 /// One endpoint as the client sends to it: a lazily connecting tonic channel
 /// whose answers are checked, behind outlier ejection.
@@ -49,23 +50,40 @@ pub(crate) fn stack(
         .service(Balance::over(endpoints))
 }
 
-/// Builds the service of a newly discovered endpoint.
+/// Builds the service of a newly discovered endpoint: a plaintext channel,
+/// or one whose connections go through `tls` when the client uses TLS.
 pub(crate) fn make_endpoint(
     settings: &ClientSettings,
     metrics: &Arc<ClientMetrics>,
+    tls: Option<&EndpointTls>,
     key: &str,
     uri: Uri,
 ) -> (EndpointService, Option<Arc<Health>>) {
     let max_metadata = settings.max_response_metadata_bytes();
-    let channel = tonic::transport::Endpoint::from(uri)
-        .tcp_nodelay(true)
-        .connect_timeout(settings.connect_timeout)
-        // Large enough that h2 never resets or closes for a big header block
-        // below it; `Sanitize` fails the one call past `max_metadata`.
-        .http2_max_header_list_size(
-            TRANSPORT_METADATA_LIMIT.max(u32::try_from(max_metadata).unwrap_or(u32::MAX)),
-        )
-        .connect_lazy();
+    let endpoint = |uri: Uri| {
+        tonic::transport::Endpoint::from(uri)
+            .tcp_nodelay(true)
+            // Large enough that h2 never resets or closes for a big header
+            // block below it; `Sanitize` fails the one call past `max_metadata`.
+            .http2_max_header_list_size(
+                TRANSPORT_METADATA_LIMIT.max(u32::try_from(max_metadata).unwrap_or(u32::MAX)),
+            )
+    };
+    let channel = match tls {
+        None => endpoint(uri)
+            .connect_timeout(settings.connect_timeout)
+            .connect_lazy(),
+        Some(tls) => {
+            // The connector bounds connect + handshake by `connect_timeout`
+            // itself (so a timeout is a failed connect); tonic dials the
+            // `http://` form of the address, and requests carry the
+            // `https://` origin.
+            let (connect, origin) = tls.endpoint(&uri, settings.connect_timeout);
+            endpoint(plain(&uri))
+                .origin(origin)
+                .connect_with_connector_lazy(connect)
+        }
+    };
     let checked = SanitizeLayer::with_metrics(max_metadata, metrics.endpoint(key)).layer(channel);
     let health = Arc::new(Health::new(
         settings.ejection.clone(),
@@ -75,12 +93,37 @@ pub(crate) fn make_endpoint(
     (Eject::new(checked, health.clone()), Some(health))
 }
 
+/// A channel to `uri` over `tls` alone, as `make_endpoint` makes one (for
+/// the benchmarks).
+#[cfg(feature = "bench")]
+pub(crate) fn tls_channel(
+    tls: &boost_tls::ClientTls,
+    uri: &Uri,
+    connect_timeout: std::time::Duration,
+) -> Channel {
+    let (connect, origin) = EndpointTls::new(tls, None).endpoint(uri, connect_timeout);
+    tonic::transport::Endpoint::from(plain(uri))
+        .tcp_nodelay(true)
+        .origin(origin)
+        .connect_with_connector_lazy(connect)
+}
+
+/// `uri` with the `http` scheme: what tonic's channel is given to dial when
+/// the connector does TLS itself (tonic would refuse `https` without its own
+/// TLS).
+fn plain(uri: &Uri) -> Uri {
+    let mut parts = uri.clone().into_parts();
+    parts.scheme = Some(http::uri::Scheme::HTTP);
+    Uri::from_parts(parts).unwrap_or_else(|_| uri.clone())
+}
+
 /// Feeds `set` from `dns` until the set (the client) is dropped.
 pub(crate) fn spawn_dns(
     mut dns: DnsDiscover,
     set: Weak<EndpointSet<EndpointService>>,
     settings: ClientSettings,
     metrics: Arc<ClientMetrics>,
+    tls: Option<EndpointTls>,
 ) {
     tokio::spawn(async move {
         loop {
@@ -93,7 +136,7 @@ pub(crate) fn spawn_dns(
                             tracing::info!(client = metrics.client(), endpoint = %key, "endpoint added");
                         }
                         set.apply(change, |key, uri| {
-                            make_endpoint(&settings, &metrics, key, uri)
+                            make_endpoint(&settings, &metrics, tls.as_ref(), key, uri)
                         });
                     }
                     let why = dns

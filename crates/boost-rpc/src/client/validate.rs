@@ -11,10 +11,13 @@ use std::time::Duration;
 
 use boost_config::Problems;
 
+use http::Uri;
+
 use super::discover::parse_endpoint;
 use super::settings::{
     ClientSettings, DnsSettings, EjectionSettings, ReconnectSettings, RetrySettings,
 };
+use super::tls::parse_server_name;
 use crate::status_code::parse_code;
 
 /// `timeout`, `endpoints` (each URL, and that there is a way to find one).
@@ -37,6 +40,7 @@ pub(crate) fn client(settings: &ClientSettings, problems: &mut Problems) {
             problems.add(&format!("endpoints.{i}"), why);
         }
     }
+    tls(settings, problems);
     let metadata = settings.max_response_metadata_size.as_u64();
     if !(1024..=16 << 20).contains(&metadata) {
         problems.add(
@@ -53,6 +57,58 @@ pub(crate) fn client(settings: &ClientSettings, problems: &mut Problems) {
             "endpoints",
             "is empty and dns.name is not set: list the upstream's URLs \
              (endpoints = [\"http://host:port\"]) or name it in dns.name",
+        );
+    }
+}
+
+/// Whether the endpoints and `tls` agree: one scheme for all endpoints;
+/// `tls` only with `https://` endpoints or `dns`; a name to check each
+/// server's certificate against.
+fn tls(settings: &ClientSettings, problems: &mut Problems) {
+    let parsed: Vec<(usize, Uri)> = settings
+        .endpoints
+        .iter()
+        .enumerate()
+        .filter_map(|(i, url)| Some((i, parse_endpoint(url).ok()?.1)))
+        .collect();
+    let https = |uri: &Uri| uri.scheme_str() == Some("https");
+    let tls_set = settings.tls_configured();
+    if let Some((_, first)) = parsed.first() {
+        for (i, uri) in &parsed {
+            if https(uri) != https(first) {
+                problems.add(
+                    &format!("endpoints.{i}"),
+                    "mixes http:// and https:// in one client: an upstream is reached either \
+                     over TLS or not; write every endpoint with the same scheme",
+                );
+            } else if tls_set && !https(uri) {
+                problems.add(
+                    &format!("endpoints.{i}"),
+                    "is http:// (plaintext) while `tls` is set: write https:// to use TLS, \
+                     or remove the `tls` section",
+                );
+            }
+        }
+    }
+    if settings.tls.server_name.is_some() {
+        return; // checked by the `tls` section's own rules
+    }
+    for (i, uri) in parsed.iter().filter(|(_, uri)| https(uri)) {
+        if let Err(why) = parse_server_name(uri.host().unwrap_or_default()) {
+            problems.add(
+                &format!("endpoints.{i}"),
+                format!("{why}; set `tls.server_name` to the name in the server's certificate"),
+            );
+        }
+    }
+    let dns_name = settings.dns.as_ref().map(|d| d.name.as_str());
+    if let (true, true, Some(name)) = (tls_set, settings.endpoints.is_empty(), dns_name)
+        && !name.is_empty()
+        && let Err(why) = parse_server_name(name)
+    {
+        problems.add(
+            "dns.name",
+            format!("{why}; set `tls.server_name` to the name in the servers' certificates"),
         );
     }
 }
@@ -311,6 +367,57 @@ mod tests {
             },
             "dns.refresh",
         );
+    }
+
+    #[test]
+    fn tls_settings_and_endpoint_schemes_must_agree() {
+        let tls = || boost_tls::ClientTlsSettings::default().with_ca_file("/etc/tls/ca.crt");
+        let with = |endpoints: &[&str], tls: boost_tls::ClientTlsSettings| {
+            let mut settings = ClientSettings::with_endpoints(endpoints.iter().copied());
+            settings.tls = tls;
+            Problems::of("profiles", &settings)
+        };
+        // https with or without a section (system roots), http without.
+        assert!(with(&["https://10.0.0.5:443"], tls()).is_empty());
+        let unset = boost_tls::ClientTlsSettings::default;
+        assert!(with(&["https://profiles.internal:443"], unset()).is_empty());
+        assert!(with(&["http://10.0.0.5:50052"], unset()).is_empty());
+
+        let problems = with(&["http://10.0.0.5:50052"], tls());
+        assert_eq!(
+            problems.keys().collect::<Vec<_>>(),
+            ["profiles.endpoints.0"]
+        );
+        let text = problems
+            .into_result("client `profiles`")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains("is http:// (plaintext) while `tls` is set"),
+            "{text}"
+        );
+
+        let problems = with(&["https://10.0.0.5:443", "http://10.0.0.6:50052"], unset());
+        assert_eq!(
+            problems.keys().collect::<Vec<_>>(),
+            ["profiles.endpoints.1"]
+        );
+        let text = problems
+            .into_result("client `profiles`")
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("mixes http:// and https://"), "{text}");
+
+        // A host no certificate can name (a DNS label is at most 63 bytes)
+        // needs `tls.server_name`.
+        let unnamed = format!("https://{}.internal:443", "a".repeat(64));
+        let problems = with(&[&unnamed], tls());
+        assert_eq!(
+            problems.keys().collect::<Vec<_>>(),
+            ["profiles.endpoints.0"]
+        );
+        let named = boost_tls::ClientTlsSettings::default().with_server_name("profiles.internal");
+        assert!(with(&[&unnamed], named).is_empty());
     }
 
     #[test]

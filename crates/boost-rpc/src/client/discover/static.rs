@@ -1,4 +1,7 @@
 //! [`StaticEndpoints`]: a fixed list of endpoint URLs, and what makes one usable.
+//!
+//! An endpoint's scheme says whether its connections use TLS (`https://`)
+//! or plaintext h2c (`http://`); the client picks the connector from it.
 
 use http::Uri;
 use tower::discover::Change;
@@ -62,9 +65,9 @@ pub(crate) fn parse_endpoint(written: &str) -> Result<(String, Uri), String> {
             "{url:?} needs a scheme and host, like \"http://10.0.0.7:50052\""
         ));
     };
-    if scheme != "http" {
+    if scheme != "http" && scheme != "https" {
         return Err(format!(
-            "{url:?} uses {scheme}://; only http:// (plaintext h2c) is supported"
+            "{url:?} uses {scheme}://; write http:// (plaintext h2c) or https:// (TLS)"
         ));
     }
     if authority.as_str().contains('@') {

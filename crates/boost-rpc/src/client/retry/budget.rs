@@ -25,9 +25,26 @@ use crate::client::settings::RetrySettings;
 /// Calls counted before they are deposited into `TpsBudget` together.
 pub(crate) const DEPOSIT_BATCH: u32 = 16;
 
-/// A retry budget shared by all clones of one client.
+/// A retry budget shared by all clones of one client: [`deposit`](Self::deposit)
+/// once per call, [`withdraw`](Self::withdraw) before each retry.
+///
+/// boost-rpc's retry layer uses it, and so does boost-http's client, so an
+/// HTTP upstream that goes down sees the same bounded amplification as a gRPC
+/// one (about `1 + ratio` times the calls):
+///
+/// ```
+/// use std::time::Duration;
+/// use boost_rpc::client::retry::RetryBudget;
+///
+/// let budget = RetryBudget::new(Duration::from_secs(10), 0, 0.5);
+/// for _ in 0..4 {
+///     budget.deposit();
+/// }
+/// assert!(budget.withdraw() && budget.withdraw(), "four calls earn two retries");
+/// assert!(!budget.withdraw());
+/// ```
 #[derive(Debug, Clone)]
-pub(crate) struct RetryBudget {
+pub struct RetryBudget {
     inner: Arc<Inner>,
 }
 
@@ -41,7 +58,7 @@ struct Inner {
 impl RetryBudget {
     /// A budget allowing `ratio` retries per call plus `min_per_sec`, with
     /// deposits counted for `ttl` (clamped to tower's 1–60 s).
-    pub(crate) fn new(ttl: Duration, min_per_sec: u32, ratio: f64) -> Self {
+    pub fn new(ttl: Duration, min_per_sec: u32, ratio: f64) -> Self {
         let ttl = ttl.clamp(Duration::from_secs(1), Duration::from_secs(60));
         // tower's budget counts in f32; the settings say f64 so that 0.2
         // reads as 0.2 in a generated config file, not 0.20000000298023224.
@@ -68,14 +85,14 @@ impl RetryBudget {
     }
 
     /// Records a call (earns retry credit).
-    pub(crate) fn deposit(&self) {
+    pub fn deposit(&self) {
         if self.inner.pending.fetch_add(1, Ordering::Relaxed) + 1 >= DEPOSIT_BATCH {
             self.flush();
         }
     }
 
     /// Spends credit for one retry; `false` when the budget is empty.
-    pub(crate) fn withdraw(&self) -> bool {
+    pub fn withdraw(&self) -> bool {
         self.flush();
         self.inner.tps.withdraw()
     }

@@ -50,7 +50,7 @@ use tonic::codegen::Bytes;
 use tower::{Layer, Service, ServiceExt};
 
 use self::backoff::{Pushback, RetryBackoff};
-use self::budget::RetryBudget;
+pub use self::budget::RetryBudget;
 use self::future::ResponseFuture;
 use self::policy::RetryPolicy;
 use self::replay::{Buffered, MAX_REPLAY_BYTES, buffer, replay_body};

@@ -1,0 +1,288 @@
+//! The base URLs of one client: which to try next, and ejection of those that
+//! keep failing.
+//!
+//! Each request picks between two random base URLs in rotation the one with
+//! fewer requests in flight (power of two choices), avoiding the one its
+//! previous attempt failed on. `ejection.consecutive_failures` failures in a
+//! row take a base URL out for `base_ejection`, doubling with each ejection in
+//! a row up to `max_ejection`; one success puts the count back to zero. The
+//! last base URL in rotation is never ejected, and when every one is out the
+//! one coming back soonest is used: a client always tries *something* rather
+//! than fail without sending.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use boost_metrics::conventions::{CLIENT, ENDPOINT, HTTP_CLIENT_EJECTIONS_TOTAL};
+use http::uri::{Authority, Scheme};
+use rand::Rng;
+
+use super::settings::HttpEjectionSettings;
+
+/// One parsed base URL.
+#[derive(Debug, Clone)]
+pub(crate) struct Base {
+    pub(crate) scheme: Scheme,
+    pub(crate) authority: Authority,
+    /// The path prefix without a trailing slash (`""` or `/v2`).
+    pub(crate) prefix: String,
+    /// `https://host:port/v2`, for logs and labels (never has credentials).
+    pub(crate) label: String,
+}
+
+impl Base {
+    /// Parses `url`; the error says what is wrong without repeating it.
+    pub(crate) fn parse(url: &str) -> Result<Self, &'static str> {
+        if url.len() > 2048 {
+            return Err("is longer than 2048 bytes");
+        }
+        let uri: http::Uri = url
+            .parse()
+            .map_err(|_| "is not a URL such as \"https://api.example.com/v2\"")?;
+        let scheme = uri
+            .scheme()
+            .cloned()
+            .ok_or("needs a scheme: http:// or https://")?;
+        if scheme != Scheme::HTTP && scheme != Scheme::HTTPS {
+            return Err("must start with http:// or https://");
+        }
+        let authority = uri.authority().cloned().ok_or("needs a host")?;
+        if authority.as_str().contains('@') {
+            return Err("must not carry credentials (user:password@): send them as a header");
+        }
+        if uri.query().is_some() {
+            return Err("must not have a query (?...)");
+        }
+        let prefix = uri.path().trim_end_matches('/').to_owned();
+        let label = format!("{scheme}://{authority}{prefix}");
+        Ok(Base {
+            scheme,
+            authority,
+            prefix,
+            label,
+        })
+    }
+}
+
+/// One base URL and its health.
+#[derive(Debug)]
+pub(crate) struct Endpoint {
+    pub(crate) base: Base,
+    in_flight: AtomicUsize,
+    failures: AtomicU32,
+    ejections: AtomicU32,
+    ejected_until: Mutex<Option<Instant>>,
+}
+
+impl Endpoint {
+    fn ejected_at(&self, now: Instant) -> Option<Instant> {
+        let until = self.ejected_until.lock().map(|g| *g).unwrap_or(None);
+        until.filter(|&until| until > now)
+    }
+}
+
+/// The base URLs of a client.
+#[derive(Debug)]
+pub(crate) struct Endpoints {
+    client: String,
+    endpoints: Vec<Endpoint>,
+    ejection: HttpEjectionSettings,
+}
+
+/// An attempt's hold on its endpoint: counts it in flight until dropped.
+#[derive(Debug)]
+pub(crate) struct InFlight<'a> {
+    pub(crate) index: usize,
+    endpoint: &'a Endpoint,
+}
+
+impl InFlight<'_> {
+    pub(crate) fn base(&self) -> &Base {
+        &self.endpoint.base
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.endpoint.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Endpoints {
+    pub(crate) fn new(client: &str, bases: Vec<Base>, ejection: HttpEjectionSettings) -> Self {
+        let endpoints = bases
+            .into_iter()
+            .map(|base| Endpoint {
+                base,
+                in_flight: AtomicUsize::new(0),
+                failures: AtomicU32::new(0),
+                ejections: AtomicU32::new(0),
+                ejected_until: Mutex::new(None),
+            })
+            .collect();
+        Endpoints {
+            client: client.to_owned(),
+            endpoints,
+            ejection,
+        }
+    }
+
+    /// The endpoint for the next attempt, avoiding `avoid` when another is in rotation.
+    pub(crate) fn pick(&self, avoid: Option<usize>) -> InFlight<'_> {
+        let now = Instant::now();
+        let n = self.endpoints.len();
+        let usable: Vec<usize> = (0..n)
+            .filter(|&i| self.endpoints[i].ejected_at(now).is_none())
+            .collect();
+        let preferred: Vec<usize> = usable
+            .iter()
+            .copied()
+            .filter(|&i| Some(i) != avoid)
+            .collect();
+        let pool = if !preferred.is_empty() {
+            preferred
+        } else {
+            usable
+        };
+        let index = match pool.len() {
+            0 => self.soonest_back(now),
+            1 => pool[0],
+            len => {
+                let mut rng = rand::rng();
+                let a = pool[rng.random_range(0..len)];
+                let mut b = pool[rng.random_range(0..len - 1)];
+                if b == a {
+                    b = pool[len - 1];
+                }
+                let load = |i: usize| self.endpoints[i].in_flight.load(Ordering::Relaxed);
+                if load(b) < load(a) { b } else { a }
+            }
+        };
+        let endpoint = &self.endpoints[index];
+        endpoint.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight { index, endpoint }
+    }
+
+    fn soonest_back(&self, now: Instant) -> usize {
+        (0..self.endpoints.len())
+            .min_by_key(|&i| self.endpoints[i].ejected_at(now))
+            .unwrap_or(0)
+    }
+
+    /// Records how an attempt on endpoint `index` went.
+    pub(crate) fn record(&self, index: usize, failed: bool) {
+        let Some(endpoint) = self.endpoints.get(index) else {
+            return;
+        };
+        if !failed {
+            endpoint.failures.store(0, Ordering::Relaxed);
+            endpoint.ejections.store(0, Ordering::Relaxed);
+            return;
+        }
+        let threshold = self.ejection.consecutive_failures;
+        let failures = endpoint.failures.fetch_add(1, Ordering::Relaxed) + 1;
+        if threshold == 0 || failures < threshold {
+            return;
+        }
+        let now = Instant::now();
+        let others_in = (0..self.endpoints.len())
+            .filter(|&i| i != index && self.endpoints[i].ejected_at(now).is_none())
+            .count();
+        if others_in == 0 {
+            // The last one in rotation stays: better a failing upstream than none.
+            return;
+        }
+        endpoint.failures.store(0, Ordering::Relaxed);
+        let round = endpoint.ejections.fetch_add(1, Ordering::Relaxed).min(16);
+        let length = self
+            .ejection
+            .base_ejection
+            .saturating_mul(1u32 << round)
+            .min(self.ejection.max_ejection);
+        if let Ok(mut until) = endpoint.ejected_until.lock() {
+            *until = now.checked_add(length);
+        }
+        metrics::counter!(HTTP_CLIENT_EJECTIONS_TOTAL,
+            CLIENT => self.client.clone(), ENDPOINT => endpoint.base.label.clone())
+        .increment(1);
+        tracing::warn!(client = %self.client, endpoint = %endpoint.base.label,
+            failures, ejected_for = ?length,
+            "base URL taken out of rotation after consecutive failures");
+    }
+
+    /// Whether endpoint `index` is out of rotation now.
+    #[cfg(test)]
+    pub(crate) fn is_ejected(&self, index: usize) -> bool {
+        self.endpoints[index].ejected_at(Instant::now()).is_some()
+    }
+}
+
+/// How long the ejection of round `round` (0-based) lasts.
+#[cfg(test)]
+fn ejection_length(settings: &HttpEjectionSettings, round: u32) -> std::time::Duration {
+    settings
+        .base_ejection
+        .saturating_mul(1u32 << round.min(16))
+        .min(settings.max_ejection)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn endpoints(n: usize) -> Endpoints {
+        let bases = (0..n)
+            .map(|i| Base::parse(&format!("http://127.0.0.1:{}", 1000 + i)).unwrap())
+            .collect();
+        let ejection = HttpEjectionSettings {
+            consecutive_failures: 2,
+            ..HttpEjectionSettings::default()
+        };
+        Endpoints::new("t", bases, ejection)
+    }
+
+    #[test]
+    fn parse_keeps_the_prefix_and_refuses_credentials() {
+        let base = Base::parse("https://api.example.com/v2/").unwrap();
+        assert_eq!(base.prefix, "/v2");
+        assert_eq!(base.label, "https://api.example.com/v2");
+        assert!(Base::parse("https://u:p@api.example.com").is_err());
+        assert!(Base::parse("api.example.com").is_err());
+        assert!(Base::parse("https://api.example.com/?k=v").is_err());
+    }
+
+    #[test]
+    fn failing_endpoint_is_ejected_but_never_the_last() {
+        let e = endpoints(2);
+        e.record(0, true);
+        assert!(!e.is_ejected(0));
+        e.record(0, true);
+        assert!(e.is_ejected(0));
+        for _ in 0..10 {
+            assert_eq!(e.pick(None).index, 1, "ejected endpoints get no traffic");
+        }
+        e.record(1, true);
+        e.record(1, true);
+        assert!(!e.is_ejected(1), "the last one in rotation stays");
+    }
+
+    #[test]
+    fn retries_avoid_the_endpoint_that_failed() {
+        let e = endpoints(3);
+        for _ in 0..20 {
+            assert_ne!(e.pick(Some(2)).index, 2);
+        }
+        let single = endpoints(1);
+        assert_eq!(single.pick(Some(0)).index, 0);
+    }
+
+    #[test]
+    fn ejections_double_up_to_the_cap() {
+        let s = HttpEjectionSettings::default();
+        assert_eq!(ejection_length(&s, 0), Duration::from_secs(10));
+        assert_eq!(ejection_length(&s, 1), Duration::from_secs(20));
+        assert_eq!(ejection_length(&s, 10), Duration::from_secs(120));
+    }
+}

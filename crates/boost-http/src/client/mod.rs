@@ -1,0 +1,409 @@
+//! A resilient client for the HTTP APIs a service calls.
+//!
+//! ```no_run
+//! use boost_http::client::{HttpClient, HttpClientSettings};
+//!
+//! #[derive(serde::Deserialize)]
+//! struct Quote { price_cents: u64 }
+//!
+//! # async fn demo() -> Result<(), boost_http::client::HttpClientError> {
+//! let settings = HttpClientSettings::with_base_urls(["https://cars.partner.example/v2"]);
+//! let cars = HttpClient::new("cars", &settings)?;
+//! let quote: Quote = cars
+//!     .get("/quotes?city=LIS")
+//!     .send()
+//!     .await?
+//!     .error_for_status()?
+//!     .json()?;
+//! # let _ = quote.price_cents;
+//! # Ok(()) }
+//! ```
+//!
+//! Each request then has:
+//!
+//! - **one total deadline**: `timeout` (2 s) for all attempts, backoff and
+//!   reading the body together, shortened by the deadline of the request
+//!   being served (gRPC or HTTP), so a slow partner cannot hold a caller
+//!   longer than the caller waits;
+//! - **retries** of `429`/`502`/`503`/`504` and transport failures for
+//!   idempotent methods (`GET`, `HEAD`, `OPTIONS`, `TRACE`, `PUT`, `DELETE`)
+//!   or requests marked [`idempotent`](RequestBuilder::idempotent) (a `POST`
+//!   with an idempotency key), and of connections that could not be opened
+//!   for any method (nothing was sent); full-jitter backoff; `Retry-After`
+//!   honoured when it fits in the deadline; all within the same **retry
+//!   budget** as boost-rpc's (about 20% extra requests when the upstream is
+//!   down, not 3×);
+//! - **balancing** over the base URLs, with **ejection** of one that keeps
+//!   failing (see [`HttpEjectionSettings`]), over **pooled connections per
+//!   host** (hyper-util's pool), `TCP_NODELAY`, and HTTPS through rustls;
+//! - **`traceparent`** (a client span, child of the current one) and the
+//!   served request's **`x-request-id`** sent on every attempt;
+//! - **`http_client_request_duration_seconds`** per logical request with
+//!   `client`, `http_request_method` and `http_response_status_code` (or
+//!   `error_type` when no answer came), and `http_client_retries_total`;
+//! - a **bounded response body** (`max_response_body`, 4 MiB).
+//!
+//! Header values and bodies are never logged nor put in errors; headers
+//! that carry credentials (`authorization`, `cookie`, `x-api-key`, …) are also
+//! marked sensitive for HTTP/2 compression.
+
+mod endpoints;
+mod error;
+mod retry;
+mod send;
+mod settings;
+mod tls;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use boost_config::Secret;
+use boost_rpc::client::retry::RetryBudget;
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http_body_util::Full;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+pub use self::error::HttpClientError;
+pub use self::settings::{HttpClientSettings, HttpEjectionSettings, HttpRetrySettings};
+
+use self::endpoints::{Base, Endpoints};
+
+/// Longest request path (with query) accepted.
+const MAX_PATH: usize = 8192;
+
+/// A client of one HTTP upstream. Cheap to clone; clones share connections,
+/// the retry budget and the base URLs' health. See the [module docs](self).
+#[derive(Clone)]
+pub struct HttpClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    name: String,
+    settings: HttpClientSettings,
+    http: Client<tls::Connector, Full<Bytes>>,
+    endpoints: Endpoints,
+    budget: RetryBudget,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("name", &self.inner.name)
+            .field("base_urls", &self.inner.settings.base_urls)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpClient {
+    /// A client named `name` (the `client` label and the name in logs, e.g.
+    /// `cars`) from its settings.
+    ///
+    /// # Errors
+    /// [`HttpClientError::Config`] listing every rule the settings break (as
+    /// when the configuration loads), [`HttpClientError::Tls`] if TLS cannot
+    /// be set up.
+    pub fn new(name: &str, settings: &HttpClientSettings) -> Result<Self, HttpClientError> {
+        boost_config::Problems::of(name, settings)
+            .into_result(format!("the HTTP client {name:?}"))
+            .map_err(|e| HttpClientError::Config(Box::new(e)))?;
+        let bases = settings
+            .base_urls
+            .iter()
+            .filter_map(|url| Base::parse(url).ok())
+            .collect::<Vec<_>>();
+        let https = bases.iter().any(|b| b.scheme == http::uri::Scheme::HTTPS);
+        let tls = tls::system_roots(name, https)?;
+        let connector = tls::connector(settings.connect_timeout, tls);
+        let http = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(settings.pool_idle_timeout)
+            .pool_max_idle_per_host(settings.pool_max_idle_per_host)
+            .build(connector);
+        let retry = &settings.retry;
+        Ok(HttpClient {
+            inner: Arc::new(Inner {
+                name: name.to_owned(),
+                endpoints: Endpoints::new(name, bases, settings.ejection.clone()),
+                budget: RetryBudget::new(
+                    retry.budget_ttl,
+                    retry.budget_min_per_sec,
+                    retry.budget_ratio,
+                ),
+                settings: settings.clone(),
+                http,
+            }),
+        })
+    }
+
+    /// The client's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// A request with `method` to `path` (with its query), relative to a base
+    /// URL: `/quotes?city=LIS` on `https://cars.example/v2` is
+    /// `https://cars.example/v2/quotes?city=LIS`.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder<'_> {
+        let mut error = None;
+        if !path.starts_with('/') || path.len() > MAX_PATH {
+            error = Some(format!(
+                "the path must start with '/' and be at most {MAX_PATH} bytes"
+            ));
+        } else if path.parse::<http::uri::PathAndQuery>().is_err() {
+            error = Some("the path is not a valid URL path".to_owned());
+        }
+        RequestBuilder {
+            client: self,
+            method,
+            path: path.to_owned(),
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+            idempotent: None,
+            timeout: None,
+            error,
+        }
+    }
+
+    /// A `GET` request (see [`request`](Self::request)).
+    pub fn get(&self, path: &str) -> RequestBuilder<'_> {
+        self.request(Method::GET, path)
+    }
+
+    /// A `POST` request: not retried after it may have reached the upstream,
+    /// unless marked [`idempotent`](RequestBuilder::idempotent).
+    pub fn post(&self, path: &str) -> RequestBuilder<'_> {
+        self.request(Method::POST, path)
+    }
+
+    /// A `PUT` request.
+    pub fn put(&self, path: &str) -> RequestBuilder<'_> {
+        self.request(Method::PUT, path)
+    }
+
+    /// A `DELETE` request.
+    pub fn delete(&self, path: &str) -> RequestBuilder<'_> {
+        self.request(Method::DELETE, path)
+    }
+}
+
+/// One request being built; [`send`](Self::send) it.
+pub struct RequestBuilder<'a> {
+    client: &'a HttpClient,
+    method: Method,
+    path: String,
+    headers: HeaderMap,
+    body: Bytes,
+    idempotent: Option<bool>,
+    timeout: Option<Duration>,
+    error: Option<String>,
+}
+
+impl std::fmt::Debug for RequestBuilder<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Names only: header values, the query and the body may hold secrets.
+        let path = self.path.split('?').next().unwrap_or("");
+        f.debug_struct("RequestBuilder")
+            .field("client", &self.client.inner.name)
+            .field("method", &self.method)
+            .field("path", &path)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("body_bytes", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether a header with this name carries credentials.
+fn is_secret_header(name: &HeaderName) -> bool {
+    let name = name.as_str();
+    matches!(
+        name,
+        "authorization" | "proxy-authorization" | "cookie" | "set-cookie"
+    ) || name.contains("token")
+        || name.contains("secret")
+        || name.contains("api-key")
+        || name.contains("apikey")
+}
+
+impl RequestBuilder<'_> {
+    /// Adds a header. Values of credential headers (`authorization`,
+    /// `cookie`, names with `token`, `secret` or `api-key`) are marked
+    /// sensitive; no header value is ever logged.
+    #[must_use]
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        match (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            (Ok(name), Ok(mut value)) => {
+                value.set_sensitive(is_secret_header(&name));
+                self.headers.append(name, value);
+            }
+            _ => {
+                self.error
+                    .get_or_insert_with(|| format!("header {name:?} is not a valid HTTP header"));
+            }
+        }
+        self
+    }
+
+    /// Adds `authorization: Bearer <token>`, marked sensitive.
+    #[must_use]
+    pub fn bearer_auth(mut self, token: &Secret<String>) -> Self {
+        match HeaderValue::from_str(&format!("Bearer {}", token.expose())) {
+            Ok(mut value) => {
+                value.set_sensitive(true);
+                self.headers.insert(AUTHORIZATION, value);
+            }
+            Err(_) => {
+                self.error
+                    .get_or_insert_with(|| "the bearer token is not a valid header value".into());
+            }
+        }
+        self
+    }
+
+    /// The request body (sent again as is on a retry).
+    #[must_use]
+    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// `value` as a JSON body, with `content-type: application/json`.
+    #[must_use]
+    pub fn json<T: serde::Serialize + ?Sized>(mut self, value: &T) -> Self {
+        match serde_json::to_vec(value) {
+            Ok(body) => {
+                self.body = Bytes::from(body);
+                self.headers
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            }
+            Err(e) => {
+                self.error
+                    .get_or_insert_with(|| format!("the body does not serialise as JSON: {e}"));
+            }
+        }
+        self
+    }
+
+    /// Marks the request safe to send twice (a `POST` carrying an
+    /// idempotency key), so it is retried like a `GET`; or, with `false`,
+    /// never retried once it may have reached the upstream.
+    #[must_use]
+    pub fn idempotent(mut self, idempotent: bool) -> Self {
+        self.idempotent = Some(idempotent);
+        self
+    }
+
+    /// A shorter total deadline for this request than the client's `timeout`
+    /// (a longer one has no effect).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Sends the request: attempts, retries and the body read, within the
+    /// deadline.
+    ///
+    /// # Errors
+    /// See [`HttpClientError`]. An error status is an `Ok` response.
+    pub async fn send(self) -> Result<HttpResponse, HttpClientError> {
+        let inner = &self.client.inner;
+        if let Some(reason) = self.error {
+            return Err(HttpClientError::InvalidRequest {
+                client: inner.name.clone(),
+                reason,
+            });
+        }
+        send::send(
+            inner,
+            send::Prepared {
+                method: self.method,
+                path: self.path,
+                headers: self.headers,
+                body: self.body,
+                idempotent: self.idempotent,
+                timeout: self.timeout,
+            },
+        )
+        .await
+    }
+}
+
+/// An upstream's answer, its body read (and bounded).
+#[derive(Clone)]
+pub struct HttpResponse {
+    client: String,
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl std::fmt::Debug for HttpResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpResponse")
+            .field("status", &self.status)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("body_bytes", &self.body.len())
+            .finish()
+    }
+}
+
+impl HttpResponse {
+    /// The status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The body.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// The body as text (invalid UTF-8 replaced).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body decoded from JSON.
+    ///
+    /// # Errors
+    /// [`HttpClientError::Json`] when it is not the JSON of a `T`.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, HttpClientError> {
+        serde_json::from_slice(&self.body).map_err(|source| HttpClientError::Json {
+            client: self.client.clone(),
+            category: match source.classify() {
+                serde_json::error::Category::Io => "io",
+                serde_json::error::Category::Syntax => "syntax",
+                serde_json::error::Category::Data => "data",
+                serde_json::error::Category::Eof => "eof",
+            },
+            line: source.line(),
+            column: source.column(),
+        })
+    }
+
+    /// `self` when the status is not an error (`4xx`, `5xx`).
+    ///
+    /// # Errors
+    /// [`HttpClientError::Status`] for an error status.
+    pub fn error_for_status(self) -> Result<Self, HttpClientError> {
+        if self.status.is_client_error() || self.status.is_server_error() {
+            return Err(HttpClientError::Status {
+                client: self.client,
+                status: self.status,
+            });
+        }
+        Ok(self)
+    }
+}
