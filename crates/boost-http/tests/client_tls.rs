@@ -140,3 +140,38 @@ fn tls_keys_with_only_http_base_urls_are_a_config_error_naming_the_key() {
     assert!(text.contains("partner.tls"), "{text}");
     assert!(text.contains("http://"), "{text}");
 }
+
+#[tokio::test]
+async fn a_rotated_ca_file_is_used_by_new_connections_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("test CA");
+    let old = Ca::new("old CA");
+    let url = mtls_upstream(dir.path(), &ca, &ca).await;
+    let (cert, key) = ca.issue(&Leaf::new("caller")).write(dir.path(), "caller");
+    let ca_file = old.write(dir.path(), "trusted");
+    let tls = ClientTlsSettings::default()
+        .with_ca_file(&ca_file)
+        .with_identity(cert, key)
+        .with_reload_interval(Duration::from_secs(1));
+    let client = HttpClient::new("partner", &settings(&url, tls)).unwrap();
+    let error = client.get("/hello").send().await.unwrap_err();
+    assert!(chain(&error).contains("UnknownIssuer"), "{}", chain(&error));
+
+    // The trusted bundle is replaced as cert-manager does (rename over it).
+    boost_test_certs::replace(&ca_file, ca.pem().as_bytes());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match client.get("/hello").send().await {
+            Ok(response) => {
+                assert_eq!(response.status(), 200);
+                break;
+            }
+            Err(error) => assert!(
+                std::time::Instant::now() < deadline,
+                "the new CA file was not picked up: {}",
+                chain(&error)
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
