@@ -121,6 +121,7 @@ async fn an_upstream_from_another_ca_is_refused_saying_why() {
     let error = client.get("/hello").send().await.unwrap_err();
     let text = chain(&error);
     assert!(text.contains("UnknownIssuer"), "{text}");
+    assert!(text.contains("the TLS handshake failed"), "{text}");
 }
 
 #[tokio::test]
