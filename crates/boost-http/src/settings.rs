@@ -71,6 +71,12 @@ pub struct HttpSettings {
     /// `client_header_timeout`). Between `100ms` and `10m`. Default: `"10s"`.
     #[serde(with = "boost_config::duration")]
     pub header_read_timeout: Duration,
+    /// HTTPS for the HTTP server (`[http.tls]`, the kit's one server `tls`
+    /// shape), and mTLS when `client_auth` is `optional` or `require`. Each
+    /// handshake runs within `handshake_timeout`, under `max_connections`;
+    /// certificate, key and CA files are re-read when they change. Default:
+    /// off (plaintext).
+    pub tls: boost_tls::ServerTlsSettings,
 }
 
 impl Default for HttpSettings {
@@ -85,6 +91,7 @@ impl Default for HttpSettings {
             max_connections: 1024,
             idle_timeout: Duration::from_secs(60),
             header_read_timeout: Duration::from_secs(10),
+            tls: boost_tls::ServerTlsSettings::default(),
         }
     }
 }

@@ -116,6 +116,10 @@ async fn connection_refused_fails_fast_with_a_connect_error() {
     );
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(error.is_upstream_failure());
+    assert!(
+        error.to_string().ends_with("is the upstream up?"),
+        "not a TLS failure: {error}"
+    );
 }
 
 #[tokio::test]

@@ -44,10 +44,10 @@ pub enum HttpClientError {
         /// Attempts sent.
         attempts: u32,
     },
-    /// No connection could be opened to the last base URL tried.
-    #[error(
-        "HTTP client {client:?}: cannot connect to {endpoint} ({attempts} attempt(s)); is the upstream up?"
-    )]
+    /// No connection could be opened to the last base URL tried (TCP, or
+    /// the TLS handshake: the source then says why, e.g. `invalid peer
+    /// certificate: UnknownIssuer`).
+    #[error("HTTP client {client:?}: cannot connect to {endpoint} ({attempts} attempt(s)); {hint}")]
     Connect {
         /// The client's name.
         client: String,
@@ -55,6 +55,9 @@ pub enum HttpClientError {
         endpoint: String,
         /// Attempts sent.
         attempts: u32,
+        /// What to check: the upstream being up, or (when the TLS
+        /// handshake failed) the client's `tls` settings.
+        hint: &'static str,
         /// The transport error.
         #[source]
         source: hyper_util::client::legacy::Error,
@@ -136,5 +139,35 @@ impl HttpClientError {
                 | HttpClientError::Transport { .. }
                 | HttpClientError::BodyTooLarge { .. }
         ) || matches!(self, HttpClientError::Status { status, .. } if status.is_server_error())
+    }
+}
+
+/// The hint of a connect failure: a refused TLS handshake points at the
+/// client's `tls` settings, anything else at the upstream.
+pub(crate) fn connect_hint(error: &(dyn std::error::Error + 'static)) -> &'static str {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if is_tls(error) {
+            return "the TLS handshake failed: check `tls.ca_file` (the CA that signs the \
+                    upstream's certificate) and `tls.server_name` (a name it carries)";
+        }
+        cause = error.source();
+    }
+    "is the upstream up?"
+}
+
+/// Whether `error` is a rustls error, or an `io::Error` wrapping one (the
+/// connector wraps tokio-rustls' `io::Error` in another, and
+/// `io::Error::source` skips the wrapped error itself).
+fn is_tls(error: &(dyn std::error::Error + 'static)) -> bool {
+    if error.is::<rustls::Error>() {
+        return true;
+    }
+    match error
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+    {
+        Some(inner) => is_tls(inner),
+        None => false,
     }
 }

@@ -35,7 +35,10 @@
 //!   down, not 3×);
 //! - **balancing** over the base URLs, with **ejection** of one that keeps
 //!   failing (see [`HttpEjectionSettings`]), over **pooled connections per
-//!   host** (hyper-util's pool), `TCP_NODELAY`, and HTTPS through rustls;
+//!   host** (hyper-util's pool), `TCP_NODELAY`, and HTTPS through rustls
+//!   with the kit's `tls` shape (`[cars.tls]`: a CA bundle or the system's
+//!   roots, a client certificate for mTLS, a server name for IP base URLs,
+//!   files re-read when they rotate);
 //! - **`traceparent`** (a client span, child of the current one) and the
 //!   served request's **`x-request-id`** sent on every attempt;
 //! - **`http_client_request_duration_seconds`** per logical request with
@@ -87,6 +90,8 @@ struct Inner {
     http: Client<tls::Connector, Full<Bytes>>,
     endpoints: Endpoints,
     budget: RetryBudget,
+    /// Keeps the TLS files current while the client lives.
+    _tls_watch: Option<tls::WatchTask>,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -105,7 +110,10 @@ impl HttpClient {
     /// # Errors
     /// [`HttpClientError::Config`] listing every rule the settings break (as
     /// when the configuration loads), [`HttpClientError::Tls`] if TLS cannot
-    /// be set up.
+    /// be set up: a `tls` file that is missing or wrong (the message names
+    /// the key, such as `cars.tls.ca_file`, and the file), no system roots
+    /// for `https://` without `tls.ca_file`, or files to watch outside a
+    /// Tokio runtime.
     pub fn new(name: &str, settings: &HttpClientSettings) -> Result<Self, HttpClientError> {
         boost_config::Problems::of(name, settings)
             .into_result(format!("the HTTP client {name:?}"))
@@ -116,8 +124,8 @@ impl HttpClient {
             .filter_map(|url| Base::parse(url).ok())
             .collect::<Vec<_>>();
         let https = bases.iter().any(|b| b.scheme == http::uri::Scheme::HTTPS);
-        let tls = tls::system_roots(name, https)?;
-        let connector = tls::connector(settings.connect_timeout, tls);
+        let (connector, tls_watch) =
+            tls::connector(name, settings.connect_timeout, &settings.tls, https)?;
         let http = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(settings.pool_idle_timeout)
@@ -135,6 +143,7 @@ impl HttpClient {
                 ),
                 settings: settings.clone(),
                 http,
+                _tls_watch: tls_watch,
             }),
         })
     }

@@ -210,6 +210,7 @@ fn finish(
             client,
             endpoint,
             attempts,
+            hint: super::error::connect_hint(&source),
             source,
         }),
         Attempt::Transport(source) => Err(HttpClientError::Transport {

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use boost_config::{ByteSize, Document, Problems, Validate};
+use boost_tls::ClientTlsSettings;
 use serde::{Deserialize, Serialize};
 
 /// Most base URLs one client balances over.
@@ -20,6 +21,12 @@ const MAX_URL_LEN: usize = 2048;
 ///
 /// [cars.retry]
 /// max_attempts = 3
+///
+/// # mTLS to the partner (optional; `https://` uses the system's roots without it)
+/// [cars.tls]
+/// ca_file = "/etc/tls/partner-ca.crt"
+/// cert_file = "/etc/tls/client.crt"
+/// key_file = "/etc/tls/client.key"
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Validate, Document)]
 #[serde(default, deny_unknown_fields)]
@@ -54,6 +61,13 @@ pub struct HttpClientSettings {
     /// An idle pooled connection is closed after this. Default: `"90s"`.
     #[serde(with = "boost_config::duration")]
     pub pool_idle_timeout: Duration,
+    /// TLS to `https://` base URLs: the CA bundle that verifies the upstream
+    /// (`ca_file`; unset: the system's roots), the client certificate shown
+    /// to it for mTLS (`cert_file` + `key_file`), and the name its
+    /// certificate must carry (`server_name`; unset: each base URL's host).
+    /// Not allowed when every base URL is `http://`. Files are re-read when
+    /// they change. Default: all unset.
+    pub tls: ClientTlsSettings,
 }
 
 impl Default for HttpClientSettings {
@@ -67,6 +81,7 @@ impl Default for HttpClientSettings {
             ejection: HttpEjectionSettings::default(),
             pool_max_idle_per_host: 32,
             pool_idle_timeout: Duration::from_secs(90),
+            tls: ClientTlsSettings::default(),
         }
     }
 }
@@ -195,6 +210,21 @@ fn client_rules(s: &HttpClientSettings, problems: &mut Problems) {
             };
             problems.add(&format!("base_urls[{i}]"), shown);
         }
+    }
+    let parsed: Vec<_> = s
+        .base_urls
+        .iter()
+        .filter_map(|url| super::endpoints::Base::parse(url).ok())
+        .collect();
+    if super::tls::configured(&s.tls)
+        && !parsed.is_empty()
+        && parsed.iter().all(|b| b.scheme != http::uri::Scheme::HTTPS)
+    {
+        problems.add(
+            "tls",
+            "is set but every base URL is http:// (plaintext): write https:// to use TLS, \
+             or remove the `tls` section",
+        );
     }
     if s.timeout.is_zero() {
         problems.add("timeout", "must be more than 0 (e.g. \"2s\")");

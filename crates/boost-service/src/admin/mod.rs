@@ -6,7 +6,7 @@ mod health;
 mod info;
 mod loglevel;
 mod serve;
-mod tls;
+pub(crate) mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -36,7 +36,9 @@ pub(crate) async fn serve(
     crate::connections::describe();
     let graceful = GracefulShutdown::new();
     let mut acceptor = Acceptor::new(listener, limits, None);
-    let handshakes = tls.as_ref().map(super::tls::Handshakes::new);
+    let handshakes = tls
+        .as_ref()
+        .map(|tls| super::tls::Handshakes::new("admin", tls));
     // Rotation: new handshakes use new files; stops with the server.
     let _watch = tls
         .as_ref()

@@ -20,4 +20,9 @@ pub enum HttpError {
     /// The `[http]` settings break a rule; every problem is listed with its key.
     #[error("{0}")]
     Config(#[source] Box<boost_config::ConfigError>),
+    /// The `http.tls` files could not be used (missing, not PEM, an
+    /// expired certificate, a key that does not match, a CA bundle holding
+    /// a certificate that is not a CA); the message names key and file.
+    #[error("HTTP server TLS: {0}")]
+    Tls(#[source] boost_tls::TlsError),
 }

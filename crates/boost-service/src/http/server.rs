@@ -33,6 +33,8 @@ pub struct HttpServer {
     settings: HttpSettings,
     router: Router,
     listener: Option<std::net::TcpListener>,
+    /// The `http.tls` files, loaded with the listener by [`HttpServer::bind`].
+    tls: Option<boost_tls::ServerTls>,
 }
 
 impl std::fmt::Debug for HttpServer {
@@ -51,6 +53,7 @@ impl HttpServer {
             settings,
             router,
             listener: None,
+            tls: None,
         }
     }
 
@@ -58,12 +61,16 @@ impl HttpServer {
     /// [`local_addr`](Self::local_addr) is known (port `0`) and a busy port
     /// fails early.
     ///
+    /// With `http.tls` on, its files are read and checked here too.
+    ///
     /// # Errors
-    /// [`HttpError::Config`] if the settings break a rule, [`HttpError::Bind`]
-    /// if the address cannot be bound.
+    /// [`HttpError::Config`] if the settings break a rule, [`HttpError::Tls`]
+    /// if a `http.tls` file cannot be used, [`HttpError::Bind`] if the
+    /// address cannot be bound.
     pub fn bind(mut self) -> Result<Self, HttpError> {
         check(&self.settings)?;
         if self.listener.is_none() {
+            self.tls = load_tls(&self.settings)?;
             self.listener = Some(bind(self.settings.listen)?);
         }
         Ok(self)
@@ -80,18 +87,21 @@ impl HttpServer {
     /// lifecycle's deadline).
     ///
     /// # Errors
-    /// [`HttpError`] if the settings are invalid or binding fails.
+    /// [`HttpError`] if the settings are invalid, a `http.tls` file cannot
+    /// be used, or binding fails.
     pub async fn serve(self, lifecycle: Lifecycle) -> Result<(), HttpError> {
         let HttpServer {
             settings,
             router,
             listener,
+            tls,
         } = self;
-        let listener = match listener {
-            Some(listener) => listener,
+        let (listener, tls) = match listener {
+            Some(listener) => (listener, tls),
             None => {
                 check(&settings)?;
-                bind(settings.listen)?
+                let tls = load_tls(&settings)?;
+                (bind(settings.listen)?, tls)
             }
         };
         let listener =
@@ -115,7 +125,17 @@ impl HttpServer {
             http1: true,
         };
         crate::connections::describe();
-        tracing::info!(http = %addr, max_connections = limits.max_connections, "HTTP server listening");
+        tracing::info!(http = %addr, max_connections = limits.max_connections, tls = tls.is_some(),
+            "HTTP server listening");
+        // With `http.tls`: each connection's handshake in its own task, within
+        // `http.tls.handshake_timeout`, under the connection cap; rotation
+        // (new handshakes use new files) stops with the server.
+        let handshakes = tls
+            .as_ref()
+            .map(|tls| crate::admin::tls::Handshakes::new("http", tls));
+        let _watch = tls
+            .as_ref()
+            .map(|tls| crate::grpc::AbortOnDrop(tokio::spawn(tls.watch())));
 
         let graceful = GracefulShutdown::new();
         let mut acceptor = Acceptor::new(listener, limits, Some(TCP_KEEPALIVE));
@@ -130,9 +150,17 @@ impl HttpServer {
                     let mut builder = hyper::server::conn::http1::Builder::new();
                     // The header deadline is the kit's (TrackedStream), for every request head.
                     builder.header_read_timeout(None);
-                    let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+                    let watcher = graceful.watcher();
+                    let handshakes = handshakes.clone();
                     tokio::spawn(async move {
-                        if let Err(e) = connection.await {
+                        let served = match handshakes {
+                            None => watcher.watch(builder.serve_connection(TokioIo::new(stream), service)).await,
+                            Some(handshakes) => {
+                                let Some(stream) = handshakes.accept(stream, peer).await else { return };
+                                watcher.watch(builder.serve_connection(TokioIo::new(stream), service)).await
+                            }
+                        };
+                        if let Err(e) = served {
                             tracing::debug!(peer = %peer, error = %e, "HTTP connection ended with an error");
                         }
                     });
@@ -145,6 +173,11 @@ impl HttpServer {
         tracing::info!(http = %addr, "HTTP server stopped; in-flight requests finished");
         Ok(())
     }
+}
+
+/// The `http.tls` files, read and checked; `None` when TLS is off.
+fn load_tls(settings: &HttpSettings) -> Result<Option<boost_tls::ServerTls>, HttpError> {
+    boost_tls::ServerTls::from_settings("http.tls", &settings.tls).map_err(HttpError::Tls)
 }
 
 fn check(settings: &HttpSettings) -> Result<(), HttpError> {
