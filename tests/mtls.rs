@@ -101,6 +101,19 @@ fn lookup_failures(hello: &ServiceProcess) -> Vec<String> {
         .collect()
 }
 
+/// Whether a log line of `process` matches `pred` within 10 s: the lines
+/// are read from the child's stdout by another thread, so a line written
+/// just before the answer may not be there yet.
+async fn logged(process: &ServiceProcess, pred: impl Fn(&serde_json::Value) -> bool) -> bool {
+    for _ in 0..100 {
+        if process.json_logs().iter().any(&pred) {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
+}
+
 #[tokio::test]
 async fn hello_service_calls_profile_service_over_mtls() {
     let dir = tempfile::tempdir().unwrap();
@@ -147,18 +160,21 @@ async fn an_identity_not_allowed_gets_permission_denied_and_hello_greets_in_engl
     let mut greeter = hello.greeter().await;
     assert_eq!(say_hello(&mut greeter, "bob").await.unwrap(), "Hello, bob!");
     assert_eq!(degraded(&hello).await, 1.0, "{}", hello.dump());
-    let failures = lookup_failures(&hello);
-    assert!(
-        failures.iter().any(|f| f.contains("PermissionDenied")),
-        "{failures:?}\n{}",
-        hello.dump()
-    );
-    let refused = profiles.json_logs().into_iter().any(|l| {
+    let denied = logged(&hello, |l| {
+        l["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("profile lookup failed"))
+            && l["code"].to_string().contains("PermissionDenied")
+    })
+    .await;
+    assert!(denied, "{:?}\n{}", lookup_failures(&hello), hello.dump());
+    let refused = logged(&profiles, |l| {
         l["message"]
             .as_str()
             .is_some_and(|m| m.contains("identity is not allowed"))
             && l.to_string().contains("spiffe://greeters.example/intruder")
-    });
+    })
+    .await;
     assert!(refused, "{}", profiles.dump());
 }
 
@@ -211,11 +227,20 @@ async fn without_a_client_certificate_or_with_one_from_another_ca_hello_is_refus
             "{case}"
         );
         assert_eq!(degraded(&hello).await, 1.0, "{case}: {}", hello.dump());
-        let failures = lookup_failures(&hello);
+        // The log line is read from the child's stdout by another thread:
+        // wait for it (up to 10 s on a loaded machine) rather than race it.
+        let refused =
+            |f: &String| f.contains("Unavailable") && f.contains("refused the TLS handshake");
+        let mut failures = lookup_failures(&hello);
+        for _ in 0..100 {
+            if failures.iter().any(refused) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            failures = lookup_failures(&hello);
+        }
         assert!(
-            failures
-                .iter()
-                .any(|f| f.contains("Unavailable") && f.contains("refused the TLS handshake")),
+            failures.iter().any(refused),
             "{case}: {failures:?}\n{}",
             hello.dump()
         );
