@@ -50,6 +50,8 @@ struct State {
     bundle_digest: Option<Digest>,
     /// The expiry series in use: (subject label).
     series: Option<String>,
+    /// The `not_after` of the certificate in use (Unix seconds).
+    not_after: Option<i64>,
     /// What the last refused attempt read, so it is reported once.
     refused: Option<Digest>,
 }
@@ -71,6 +73,18 @@ pub(crate) struct Material {
 }
 
 impl Material {
+    /// Sets the expiry gauge of the certificate in use again. A section
+    /// loaded before the process's metrics recorder was installed (OTLP
+    /// export's, which starts with tracing) recorded its gauge into nothing;
+    /// the watch calls this when it starts and after every check, so the
+    /// series is on `/metrics` from then on.
+    pub(crate) fn publish_expiry(&self) {
+        let Ok(state) = self.state.lock() else { return };
+        if let (Some(subject), Some(not_after)) = (&state.series, state.not_after) {
+            metrics::set_expiry(&self.role_label, subject, not_after);
+        }
+    }
+
     /// Loads every file of the section, checked; an error names the key,
     /// the file and what is wrong.
     pub(crate) fn load(
@@ -91,6 +105,7 @@ impl Material {
                 let label = loaded.leaf.label();
                 metrics::set_expiry(&role_label, &label, loaded.leaf.not_after);
                 state.series = Some(label);
+                state.not_after = Some(loaded.leaf.not_after);
                 Some(PairSlot {
                     files,
                     current: Arc::new(Current::new(loaded.certified)),
@@ -231,6 +246,7 @@ impl Material {
             state.pair_digest = Some(digest);
             let label = loaded.leaf.label();
             metrics::set_expiry(&self.role_label, &label, loaded.leaf.not_after);
+            state.not_after = Some(loaded.leaf.not_after);
             if let Some(old) = state.series.replace(label.clone())
                 && old != label
             {

@@ -77,15 +77,22 @@ async fn run(material: Arc<Material>, events: Events) {
     let mut tick = tokio::time::interval(material.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await; // the first tick is now: the files were just loaded
+    // The watch first runs once the service's runtime is past start-up, so
+    // after the metrics recorder is installed.
+    material.publish_expiry();
     loop {
         tokio::select! {
             () = wake.notified() => tokio::time::sleep(SETTLE).await,
             _ = tick.tick() => {}
         }
-        let material = Arc::clone(&material);
         // Small files, but still blocking reads: off the runtime's workers.
         // The outcome is logged and counted inside.
-        let _ = tokio::task::spawn_blocking(move || material.reload()).await;
+        let _ = tokio::task::spawn_blocking({
+            let material = Arc::clone(&material);
+            move || material.reload()
+        })
+        .await;
+        material.publish_expiry();
     }
 }
 

@@ -421,3 +421,58 @@ async fn two_servers_with_one_subject_keep_their_own_expiry_series() {
         "the admin server's series is not retired with the gRPC server's"
     );
 }
+
+/// OTLP export's client certificate is loaded with tracing, before the
+/// metrics recorder exists: its expiry series must still reach `/metrics`,
+/// from the watch.
+#[test]
+fn a_section_loaded_before_the_recorder_gets_its_expiry_series_from_the_watch() {
+    let files = Files::new();
+    let ca = Ca::new("ca");
+    let ca_file = ca.write(files.root(), "ca");
+    let (cert, key) = ca
+        .issue(&Leaf::new("exporter").expires_in_days(30))
+        .write(files.root(), "otlp");
+    // No recorder here: the gauge set while loading goes nowhere.
+    let client = ClientTls::from_settings(
+        "tracing.otlp.tls",
+        &ClientTlsSettings::default()
+            .with_ca_file(ca_file)
+            .with_identity(cert, key),
+    )
+    .unwrap();
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    // A snapshot drains the debugging recorder's gauges: keep what is seen.
+    let mut expiry = None;
+    metrics::with_local_recorder(&recorder, || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let watch = tokio::spawn(client.watch());
+            // Well beyond the watch's first poll on a loaded machine.
+            for _ in 0..100 {
+                expiry = find(
+                    &expiries(&snapshotter),
+                    "tracing_otlp_client",
+                    "CN=exporter",
+                );
+                if expiry.is_some() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            watch.abort();
+        });
+    });
+    let expiry =
+        expiry.expect("the watch publishes the expiry of a section loaded before the recorder");
+    let in_29_days = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 29 * 86_400) as f64;
+    assert!(expiry > in_29_days, "{expiry}");
+}
