@@ -43,7 +43,7 @@ use boost_config::ServiceIdentity;
 use boost_metrics::MetricsSettings;
 use boost_rpc::client::ClientSettings;
 use boost_rpc::server::{self, ServerSettings};
-use boost_test_certs::{Ca, Leaf};
+use boost_test_certs::{Ca, Leaf, TlsConn};
 use boost_test_proto::greeter_client::GreeterClient;
 use boost_test_proto::greeter_server::{Greeter, GreeterServer};
 use boost_test_proto::{HelloReply, HelloRequest};
@@ -53,7 +53,6 @@ use boost_tls::tokio_rustls::{TlsAcceptor, TlsConnector};
 use boost_tls::{ClientTls, ClientTlsSettings, ServerTls, ServerTlsSettings};
 use criterion::{Criterion, criterion_group};
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
 use tonic::transport::{Channel, Endpoint};
@@ -125,7 +124,7 @@ async fn serve(config: Arc<ServerConfig>, boost: bool) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let acceptor = TlsAcceptor::from(config);
-    let (conns, incoming) = tokio::sync::mpsc::channel::<io::Result<Conn>>(64);
+    let (conns, incoming) = tokio::sync::mpsc::channel::<io::Result<TlsConn>>(64);
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
             let _ = tcp.set_nodelay(true);
@@ -133,7 +132,7 @@ async fn serve(config: Arc<ServerConfig>, boost: bool) -> SocketAddr {
             let conns = conns.clone();
             tokio::spawn(async move {
                 if let Ok(tls) = acceptor.accept(tcp).await {
-                    let _ = conns.send(Ok(Conn(tls))).await;
+                    let _ = conns.send(Ok(TlsConn(tls))).await;
                 }
             });
         }
@@ -433,39 +432,5 @@ impl tower::Service<http::Uri> for RawConnect {
             tcp.set_nodelay(true)?;
             Ok(TokioIo::new(connector.connect(name, tcp).await?))
         })
-    }
-}
-
-/// An accepted TLS connection, as tonic's server takes it.
-struct Conn(boost_tls::tokio_rustls::server::TlsStream<TcpStream>);
-
-impl tonic::transport::server::Connected for Conn {
-    type ConnectInfo = ();
-    fn connect_info(&self) {}
-}
-
-impl AsyncRead for Conn {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Conn {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_shutdown(cx)
     }
 }

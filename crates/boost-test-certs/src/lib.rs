@@ -14,6 +14,9 @@
 // A test helper: a failure to make a certificate is a broken test setup.
 #![allow(clippy::expect_used)]
 
+mod tonic_conn;
+pub use tonic_conn::TlsConn;
+
 use std::path::{Path, PathBuf};
 
 use rcgen::{

@@ -5,18 +5,16 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use boost_config::ServiceIdentity;
-use boost_test_certs::{Ca, Leaf};
+use boost_test_certs::{Ca, Leaf, TlsConn};
 use boost_tls::ClientTlsSettings;
 use boost_tls::rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject as _};
 use boost_tls::rustls::server::WebPkiClientVerifier;
 use boost_tls::rustls::{self, RootCertStore, ServerConfig};
-use boost_tls::tokio_rustls::{TlsAcceptor, server::TlsStream};
+use boost_tls::tokio_rustls::TlsAcceptor;
 use boost_tracing::{TracingSettings, builder};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
@@ -24,8 +22,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 /// The names of the spans received, and the client certificate of each
 /// TLS connection.
@@ -91,7 +88,7 @@ async fn tls_collector(
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let received = Received::default();
-    let (conns, incoming) = tokio::sync::mpsc::channel::<io::Result<Conn>>(8);
+    let (conns, incoming) = tokio::sync::mpsc::channel::<io::Result<TlsConn>>(8);
     let certs = received.client_certs.clone();
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
@@ -106,7 +103,7 @@ async fn tls_collector(
                         .peer_certificates()
                         .and_then(|c| c.first().cloned());
                     certs.lock().unwrap().push(cert);
-                    let _ = conns.send(Ok(Conn(tls))).await;
+                    let _ = conns.send(Ok(TlsConn(tls))).await;
                 }
             });
         }
@@ -203,38 +200,4 @@ fn tls_settings_with_an_http_collector_or_a_missing_ca_file_are_errors_naming_th
         .to_string();
     assert!(err.contains("`tracing.otlp.tls.ca_file`"), "{err}");
     assert!(err.contains("/no/such/ca.crt"), "{err}");
-}
-
-/// An accepted TLS connection, as tonic's server takes it.
-struct Conn(TlsStream<TcpStream>);
-
-impl tonic::transport::server::Connected for Conn {
-    type ConnectInfo = ();
-    fn connect_info(&self) {}
-}
-
-impl AsyncRead for Conn {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Conn {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_shutdown(cx)
-    }
 }

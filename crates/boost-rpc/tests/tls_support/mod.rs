@@ -6,21 +6,18 @@
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 
+use boost_test_certs::TlsConn;
 use boost_test_proto::greeter_server::{Greeter, GreeterServer};
 use boost_test_proto::{HelloReply, HelloRequest};
 use boost_tls::rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject as _};
 use boost_tls::rustls::server::WebPkiClientVerifier;
 use boost_tls::rustls::{self, RootCertStore, ServerConfig};
 use boost_tls::tokio_rustls::TlsAcceptor;
-use boost_tls::tokio_rustls::server::TlsStream;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 /// A certificate authority made for one test.
@@ -163,7 +160,7 @@ impl TlsUpstream {
         let seen = Arc::new(Seen::default());
         let (stop, stopped) = oneshot::channel::<()>();
         let acceptor = TlsAcceptor::from(config);
-        let (conns_tx, conns_rx) = tokio::sync::mpsc::channel::<io::Result<Conn>>(16);
+        let (conns_tx, conns_rx) = tokio::sync::mpsc::channel::<io::Result<TlsConn>>(16);
         let accepting = seen.clone();
         tokio::spawn(async move {
             loop {
@@ -184,7 +181,7 @@ impl TlsUpstream {
                                 .and_then(|c| c.first().cloned());
                             seen.client_certs.lock().unwrap().push(cert);
                             seen.handshakes.fetch_add(1, Ordering::SeqCst);
-                            let _ = conns.send(Ok(Conn(tls))).await;
+                            let _ = conns.send(Ok(TlsConn(tls))).await;
                         }
                         Err(_) => {
                             seen.refused.fetch_add(1, Ordering::SeqCst);
@@ -230,39 +227,5 @@ impl Greeter for Hello {
         Ok(tonic::Response::new(HelloReply {
             message: format!("hello {}", request.into_inner().name),
         }))
-    }
-}
-
-/// An accepted TLS connection, as tonic's server takes it.
-pub struct Conn(TlsStream<TcpStream>);
-
-impl tonic::transport::server::Connected for Conn {
-    type ConnectInfo = ();
-    fn connect_info(&self) {}
-}
-
-impl AsyncRead for Conn {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Conn {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_shutdown(cx)
     }
 }
