@@ -285,7 +285,74 @@ fn bench(c: &mut Criterion) {
 
 criterion_group!(benches, bench);
 
+/// `HTTP_BENCH_DRIVE=bare|boost|stack-bare|stack-boost`: a fixed number of
+/// requests (`HTTP_BENCH_CALLS`, default 2000; `HTTP_BENCH_IN_FLIGHT=1` for
+/// 64 at a time) through one variant and exit, for callgrind: the difference
+/// between two call counts divided by the difference in calls is the
+/// instructions per request, start-up excluded. Client and server share one
+/// current-thread runtime here.
+fn drive(variant: &str) {
+    let calls: u64 = std::env::var("HTTP_BENCH_CALLS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2_000);
+    let in_flight = std::env::var_os("HTTP_BENCH_IN_FLIGHT").is_some();
+    // One thread: the same work in the same order on every run, so two
+    // runs' instruction counts differ only by what changed.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let identity = ServiceIdentity::new("bench", "0.0.0");
+    let _metrics = rt.block_on(async {
+        boost_metrics::install(&MetricsSettings::default(), &identity).expect("metrics")
+    });
+    let layered = || routes().layer(boost_http::server::stack(&HttpSettings::default()));
+    rt.block_on(async {
+        match variant {
+            "stack-bare" | "stack-boost" => {
+                let router = if variant == "stack-bare" {
+                    routes().with_state(())
+                } else {
+                    layered().with_state(())
+                };
+                for _ in 0..calls {
+                    use tower::ServiceExt;
+                    let request = http::Request::get("/v1/hello/bench")
+                        .body(axum::body::Body::empty())
+                        .expect("request");
+                    let response = router.clone().oneshot(request).await.expect("infallible");
+                    black_box(response.into_body().collect().await.expect("body"));
+                }
+            }
+            "bare" | "boost" => {
+                let app = if variant == "bare" {
+                    routes()
+                } else {
+                    layered()
+                };
+                let addr = serve(app).await;
+                let client = raw_client();
+                if in_flight {
+                    concurrent(client, addr, calls).await;
+                } else {
+                    for _ in 0..calls {
+                        raw_get(&client, addr).await;
+                    }
+                }
+            }
+            other => eprintln!(
+                "HTTP_BENCH_DRIVE={other}: expected bare, boost, stack-bare or stack-boost"
+            ),
+        }
+    });
+}
+
 fn main() {
+    if let Ok(variant) = std::env::var("HTTP_BENCH_DRIVE") {
+        drive(&variant);
+        return;
+    }
     benches();
     Criterion::default().configure_from_args().final_summary();
     for group in ["http_server_sequential", "http_server_concurrent64"] {

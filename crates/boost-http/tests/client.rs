@@ -332,6 +332,10 @@ fn running_out_of_the_callers_deadline_does_not_eject_a_healthy_upstream() {
     };
     assert_eq!(label("client"), Some("slowish"), "{call:?}");
     assert_eq!(label("http_request_method"), Some("GET"), "{call:?}");
+    // The base URL it went to (`http://127.0.0.1:<port>`), as semconv names it.
+    assert_eq!(label("server_address"), Some("127.0.0.1"), "{call:?}");
+    let port: u16 = label("server_port").unwrap().parse().unwrap();
+    assert!(port > 1024, "the upstream's ephemeral port: {call:?}");
 }
 
 #[test]

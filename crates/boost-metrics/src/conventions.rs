@@ -136,6 +136,15 @@ pub const HTTP_RESPONSE_STATUS_CODE: &str = "http_response_status_code";
 /// Label: why an HTTP client request got no answer (`timeout`, `connect`,
 /// `body_too_large`, `transport`).
 pub const ERROR_TYPE: &str = "error_type";
+
+/// Label: `server.address` (OpenTelemetry semconv) of an HTTP client
+/// request: the host of the base URL it was last sent to (configured, so
+/// bounded); empty if no attempt was made.
+pub const SERVER_ADDRESS: &str = "server_address";
+
+/// Label: `server.port` (OpenTelemetry semconv) of an HTTP client request:
+/// that base URL's port (the scheme's default when the URL names none).
+pub const SERVER_PORT: &str = "server_port";
 /// The value of [`HTTP_REQUEST_METHOD`] for a method that is not a known one
 /// (OpenTelemetry's `_OTHER`), so a caller cannot mint label values.
 pub const HTTP_METHOD_OTHER: &str = "_OTHER";

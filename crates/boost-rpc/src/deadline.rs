@@ -35,8 +35,9 @@ pub async fn scope<F: Future>(deadline: Instant, fut: F) -> F::Output {
     scoped(deadline, fut).await
 }
 
-/// [`scope`] as a nameable future, for layers that hold it without boxing.
-pub(crate) fn scoped<F: Future>(
+/// [`scope`] as a nameable future, for layers (and their futures) that hold
+/// it without boxing.
+pub fn scoped<F: Future>(
     deadline: Instant,
     fut: F,
 ) -> tokio::task::futures::TaskLocalFuture<Instant, F> {

@@ -32,6 +32,24 @@ pub(crate) struct Base {
 }
 
 impl Base {
+    /// The `server_address` label: the host (brackets kept for IPv6).
+    pub(crate) fn server_address(&self) -> &str {
+        self.authority.host()
+    }
+
+    /// The `server_port` label: the URL's port or the scheme's default.
+    pub(crate) fn server_port(&self) -> u16 {
+        self.authority
+            .port_u16()
+            .unwrap_or(if self.scheme == Scheme::HTTPS {
+                443
+            } else {
+                80
+            })
+    }
+}
+
+impl Base {
     /// Parses `url`; the error says what is wrong without repeating it.
     pub(crate) fn parse(url: &str) -> Result<Self, &'static str> {
         if url.len() > 2048 {
@@ -209,6 +227,11 @@ impl Endpoints {
         tracing::warn!(client = %self.client, endpoint = %endpoint.base.label,
             failures, ejected_for = ?length,
             "base URL taken out of rotation after consecutive failures");
+    }
+
+    /// The base URL at `index` (as [`pick`](Self::pick) returned it).
+    pub(crate) fn base_at(&self, index: usize) -> Option<&Base> {
+        self.endpoints.get(index).map(|endpoint| &endpoint.base)
     }
 
     /// Whether endpoint `index` is out of rotation now.

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use boost_metrics::conventions::{
     CLIENT, ERROR_TYPE, HTTP_CLIENT_REQUEST_DURATION, HTTP_CLIENT_RETRIES_TOTAL,
-    HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, OUTCOME,
+    HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, OUTCOME, SERVER_ADDRESS, SERVER_PORT,
 };
 use boost_tracing::OpenTelemetrySpanExt;
 use bytes::Bytes;
@@ -55,8 +55,16 @@ pub(crate) async fn send(inner: &Inner, req: Prepared) -> Result<HttpResponse, H
         http.request.resend_count = Empty,
     );
     let start = Instant::now();
-    let result = attempts(inner, &req, start).instrument(span.clone()).await;
+    let mut last = None;
+    let result = attempts(inner, &req, start, &mut last)
+        .instrument(span.clone())
+        .await;
     let seconds = start.elapsed().as_secs_f64();
+    // The base URL the last attempt went to (none if the deadline had
+    // passed before the first): configured, so the labels stay bounded.
+    let base = last.and_then(|index| inner.endpoints.base_at(index));
+    let address = base.map_or("", Base::server_address).to_owned();
+    let port = base.map_or(String::new(), |base| base.server_port().to_string());
     match &result {
         Ok(response) => {
             span.record(
@@ -69,6 +77,8 @@ pub(crate) async fn send(inner: &Inner, req: Prepared) -> Result<HttpResponse, H
             metrics::histogram!(HTTP_CLIENT_REQUEST_DURATION,
                 CLIENT => inner.name.clone(),
                 HTTP_REQUEST_METHOD => method,
+                SERVER_ADDRESS => address,
+                SERVER_PORT => port,
                 HTTP_RESPONSE_STATUS_CODE => response.status.as_str().to_owned())
             .record(seconds);
         }
@@ -77,6 +87,8 @@ pub(crate) async fn send(inner: &Inner, req: Prepared) -> Result<HttpResponse, H
             metrics::histogram!(HTTP_CLIENT_REQUEST_DURATION,
                 CLIENT => inner.name.clone(),
                 HTTP_REQUEST_METHOD => method,
+                SERVER_ADDRESS => address,
+                SERVER_PORT => port,
                 ERROR_TYPE => error.error_type())
             .record(seconds);
         }
@@ -92,6 +104,7 @@ async fn attempts(
     inner: &Inner,
     req: &Prepared,
     start: Instant,
+    last: &mut Option<usize>,
 ) -> Result<HttpResponse, HttpClientError> {
     let settings = &inner.settings;
     let mut timeout = settings.timeout;
@@ -123,6 +136,7 @@ async fn attempts(
         }
         sent += 1;
         let picked = inner.endpoints.pick(avoid);
+        *last = Some(picked.index);
         let base = picked.base().clone();
         Span::current().record("server.address", base.authority.host());
         if sent > 1 {

@@ -46,13 +46,19 @@
 //! 5. **a deadline**: `http.request_timeout`, shortened by
 //!    `http.deadline_header` when configured; past it, `504`. Outbound calls
 //!    made while serving inherit it ([`boost_rpc::deadline`]);
-//! 6. **panic safety**: a handler that panics answers `500` (tower-http's
-//!    `CatchPanicLayer`);
-//! 7. **a body limit**: a body over `http.max_request_body` answers `413`
-//!    (tower-http's `RequestBodyLimitLayer`, plus axum's `DefaultBodyLimit`
-//!    set to the same bound so extractors agree).
+//! 6. **panic safety**: a handler that panics (when called or polled)
+//!    answers `500`, no details;
+//! 7. **a body limit**: a body over `http.max_request_body` answers `413`,
+//!    at once from its `content-length`, else when the handler reads past it
+//!    (`http_body_util::Limited`, plus axum's `DefaultBodyLimit` set to the
+//!    same bound so extractors agree).
+//!
+//! All of it runs in one service and one named future
+//! ([`future::ResponseFuture`]), with no allocation of its own on the common
+//! path (see `Guarded` in the source for why not a tower-http layer each).
 
 mod deadline;
+pub mod future;
 pub(crate) mod labels;
 mod normalize;
 mod observe;
@@ -64,18 +70,17 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use std::panic::AssertUnwindSafe;
+
 use axum::body::Body;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, MatchedPath};
 use axum::response::{IntoResponse, Response};
 use boost_rpc::server::request_id::{SetRequestId, SetRequestIdLayer};
-use futures::future::BoxFuture;
-use http::header::HeaderName;
+use http::header::{CONTENT_LENGTH, HeaderName};
 use http::{Request, StatusCode};
-use tower::util::BoxCloneSyncService;
-use tower::{Layer, Service, ServiceBuilder};
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
-use tracing::{Instrument, Span};
+use http_body::Body as _;
+use http_body_util::Limited;
+use tower::{Layer, Service};
 
 use self::deadline::DeadlinePolicy;
 use self::shed::Shedder;
@@ -124,20 +129,12 @@ where
         + 'static,
     S::Future: Send + 'static,
 {
-    type Service = Served;
+    type Service = Served<S>;
 
-    fn layer(&self, inner: S) -> Served {
-        let limit = self.shared.body_limit;
-        let handler = ServiceBuilder::new()
-            .map_response(|r: http::Response<_>| r.map(Body::new))
-            .layer(CatchPanicLayer::custom(panic_response as fn(_) -> _))
-            .layer(RequestBodyLimitLayer::new(limit))
-            .map_request(|r: Request<_>| r.map(Body::new))
-            .layer(DefaultBodyLimit::max(limit))
-            .service(inner);
+    fn layer(&self, inner: S) -> Served<S> {
         Served {
-            inner: SetRequestIdLayer::new().layer(Guarded {
-                handler: BoxCloneSyncService::new(handler),
+            inner: SetRequestIdLayer::always_echo().layer(Guarded {
+                handler: inner,
                 shared: Arc::clone(&self.shared),
                 handles: Arc::new(observe::Handles::new()),
             }),
@@ -148,22 +145,25 @@ where
 /// A route under the stack ([`HttpLayer`]'s service); opaque, so the order
 /// of the layers can change.
 #[derive(Clone)]
-pub struct Served {
-    inner: SetRequestId<Guarded>,
+pub struct Served<S> {
+    inner: SetRequestId<Guarded<S>>,
 }
 
-impl std::fmt::Debug for Served {
+impl<S> std::fmt::Debug for Served<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Served").finish_non_exhaustive()
     }
 }
 
-impl Service<Request<Body>> for Served {
+impl<S> Service<Request<Body>> for Served<S>
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
     type Response = Response;
     type Error = Infallible;
-    type Future = boost_rpc::server::request_id::future::ResponseFuture<
-        BoxFuture<'static, Result<Response, Infallible>>,
-    >;
+    type Future =
+        boost_rpc::server::request_id::future::ResponseFuture<future::ResponseFuture<S::Future>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
@@ -174,117 +174,108 @@ impl Service<Request<Body>> for Served {
     }
 }
 
-/// The span, metrics, shedding, deadline and error format around the
-/// handler (the request id is set outside it).
+/// The span, metrics, shedding, deadline, error format, panic safety and
+/// body limit around the handler (the request id is set outside it).
+///
+/// One service and one future ([`future::ResponseFuture`]) instead of a
+/// tower-http layer per concern: `CatchPanicLayer` and
+/// `RequestBodyLimitLayer` each box the body again and add a future, and a
+/// boxed handler allocates on every clone (axum clones a route's service for
+/// every request) — allocations that `benches/benches/http.rs` measured as
+/// most of the stack's cost. The body limit still uses `http_body_util::Limited`, as tower-http
+/// does, so axum's extractors answer `413` for it.
 #[derive(Clone)]
-struct Guarded {
-    handler: BoxCloneSyncService<Request<Body>, Response, Infallible>,
+struct Guarded<S> {
+    handler: S,
     shared: Arc<Shared>,
     /// This route's histogram handles.
     handles: Arc<observe::Handles>,
 }
 
-impl Service<Request<Body>> for Guarded {
+impl<S> Service<Request<Body>> for Guarded<S>
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible> + Send + 'static,
+    S::Future: Send + 'static,
+{
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+    type Future = future::ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        // An axum route is always ready (and so are the layers around it).
+        // An axum route is always ready.
         self.handler.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         let start = Instant::now();
         let method = labels::method_label(req.method());
-        let route = labels::matched_route(&req).map(str::to_owned);
-        let span = observe::server_span(&req, method, route.as_deref());
-        // Set by SetRequestId (the caller's, or a fresh one): echoed as is.
-        let id = req.headers().get(REQUEST_ID).cloned();
+        let route = labels::matched_route(&req);
+        let span = observe::server_span(&req, method, route.as_ref().map(MatchedPath::as_str));
         let handles = Arc::clone(&self.handles);
-        // Admission and the deadline are decided now; axum clones this
-        // service for every request, so the handler is called on it directly
-        // (its future does nothing until polled, inside the span).
+        use future::Answer;
+        // Admission, the body limit and the deadline are decided now; axum
+        // clones this service for every request, so the handler is called on
+        // it directly (its future does nothing until polled, inside the span).
         let answer = match self.shared.shed.admit() {
             Err(shed::Full) => {
-                Answer::Refused(self.shared.shed.refusal().or_request_id(id.as_ref()))
+                // Set by SetRequestId (the caller's, or a fresh one).
+                let id = req.headers().get(REQUEST_ID);
+                Answer::Ready(self.shared.shed.refusal().or_request_id(id).into_response())
             }
-            Ok(slot) => {
-                let deadline = self.shared.deadline.deadline(start, req.headers());
-                let _entered = span.enter();
-                Answer::Handled {
-                    slot,
-                    deadline,
-                    call: self.handler.call(req),
+            Ok(slot) => match limit_body(req, self.shared.body_limit) {
+                Err(too_large) => Answer::Ready(too_large.into_response()),
+                Ok(req) => {
+                    let deadline = self.shared.deadline.deadline(start, req.headers());
+                    let _entered = span.enter();
+                    let handler = &mut self.handler;
+                    match std::panic::catch_unwind(AssertUnwindSafe(|| handler.call(req))) {
+                        Ok(call) => Answer::Handled {
+                            slot,
+                            deadline,
+                            call,
+                        },
+                        Err(payload) => Answer::Ready(panic_response(payload)),
+                    }
                 }
-            }
+            },
         };
-        let served = async move {
-            let response = match answer {
-                Answer::Refused(refused) => refused.into_response(),
-                Answer::Handled {
-                    slot,
-                    deadline,
-                    call,
-                } => {
-                    let response = within(deadline, start, call).await;
-                    drop(slot);
-                    response
-                }
-            };
-            let mut response = normalize::problem_json(response).await;
-            if let Some(id) = id {
-                response.headers_mut().insert(REQUEST_ID, id);
-            }
-            observe::record(
-                &handles,
-                &Span::current(),
-                start,
-                method,
-                route.as_deref(),
-                response.status(),
-            );
-            Ok(response)
-        };
-        Box::pin(served.instrument(span))
+        future::ResponseFuture::new(answer, span, start, method, route, handles)
     }
 }
 
-/// What `Guarded::call` decided before the response future runs.
-enum Answer<F> {
-    /// Shed: the `503` to send.
-    Refused(Problem),
-    /// Admitted: the handler's future, its slot and its deadline.
-    Handled {
-        slot: Option<shed::Slot>,
-        deadline: Instant,
-        call: F,
-    },
-}
-
-/// Runs the handler's future within `deadline` (and with it as the deadline
-/// outbound calls see); `504` past it.
-async fn within<F>(deadline: Instant, start: Instant, call: F) -> Response
-where
-    F: std::future::Future<Output = Result<Response, Infallible>>,
-{
-    let call = boost_rpc::deadline::scope(deadline, call);
-    match tokio::time::timeout_at(deadline.into(), call).await {
-        Ok(Ok(response)) => response,
-        Ok(Err(never)) => match never {},
-        Err(_elapsed) => {
-            let budget = deadline.saturating_duration_since(start);
-            tracing::warn!(
-                budget_ms = budget.as_millis() as u64,
-                "request passed its deadline; answered 504"
-            );
-            deadline::timed_out(budget).into_response()
-        }
+/// Refuses a body whose `content-length` is over `limit` (`413` before the
+/// handler runs) and counts the bytes of any other body as it is read
+/// (`http_body_util::Limited`: the extractor reading it answers `413`). A
+/// request without a body (most `GET`s) passes untouched: nothing to count,
+/// and no allocation for the wrapper.
+#[allow(clippy::result_large_err)] // the `Err` is the answer itself
+fn limit_body(mut req: Request<Body>, limit: usize) -> Result<Request<Body>, Problem> {
+    if req.body().is_end_stream() {
+        return Ok(req);
     }
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(too_large(limit));
+    }
+    // Extractors (`Bytes`, `Json`, …) apply the same bound.
+    DefaultBodyLimit::max(limit).apply(&mut req);
+    Ok(req.map(|body| Body::new(Limited::new(body, limit))))
 }
 
-/// The answer to a handler that panicked: `500`, no details. The panic
-/// itself is logged by the panic hook (boost-tracing's), with its location.
+/// The `413` for a body over `http.max_request_body`.
+fn too_large(limit: usize) -> Problem {
+    Problem::new(StatusCode::PAYLOAD_TOO_LARGE).with_detail(format!(
+        "the request body is over the limit of {limit} bytes"
+    ))
+}
+
+/// The answer to a handler that panicked: `500`, no details (the payload may
+/// hold anything, secrets included). The panic itself is logged by the panic
+/// hook (boost-tracing's), with its location.
 fn panic_response(_payload: Box<dyn Any + Send + 'static>) -> Response {
     tracing::error!("handler panicked; answered 500");
     Problem::new(StatusCode::INTERNAL_SERVER_ERROR)

@@ -11,7 +11,9 @@
 //! HTML, anything long) pass unchanged.
 
 use axum::response::{IntoResponse, Response};
+use futures::future::BoxFuture;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use http::response::Parts;
 use http_body::Body as _;
 use http_body_util::BodyExt;
 
@@ -21,11 +23,22 @@ use crate::problem::PROBLEM_JSON;
 /// Plain-text error bodies up to this size are read and rewritten.
 const MAX_TEXT: u64 = 4096;
 
-/// `response`, as problem+json if it is a bare or plain-text error.
-pub(crate) async fn problem_json(response: Response) -> Response {
+/// [`problem_json`]'s answer: the response now, or (to read a short text
+/// body into `detail`) a future of it.
+pub(crate) enum Normalized {
+    /// Passed through or converted without reading the body.
+    Done(Response),
+    /// A `4xx` with a short plain-text body: its text becomes `detail`.
+    Reading(BoxFuture<'static, Response>),
+}
+
+/// `response`, as problem+json if it is a bare or plain-text error. Only a
+/// `4xx` with a short text body needs its body read (and a boxed future);
+/// every other answer is decided at once.
+pub(crate) fn problem_json(response: Response) -> Normalized {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
-        return response;
+        return Normalized::Done(response);
     }
     let content_type = response
         .headers()
@@ -33,28 +46,37 @@ pub(crate) async fn problem_json(response: Response) -> Response {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if content_type.starts_with(PROBLEM_JSON) {
-        return response;
+        return Normalized::Done(response);
     }
     let hint = response.body().size_hint();
     let empty = hint.exact() == Some(0);
     let short_text = content_type.starts_with("text/plain")
         && hint.upper().is_some_and(|upper| upper <= MAX_TEXT);
     if !(empty || short_text) {
-        return response;
+        return Normalized::Done(response);
     }
-    let (mut parts, body) = response.into_parts();
-    let mut problem = Problem::new(status);
-    if short_text
-        && status.is_client_error()
-        && let Ok(collected) = body.collect().await
-    {
-        let text = String::from_utf8_lossy(&collected.to_bytes())
-            .trim()
-            .to_owned();
-        if !text.is_empty() {
-            problem = problem.with_detail(text);
+    let (parts, body) = response.into_parts();
+    let problem = Problem::new(status);
+    if !(short_text && status.is_client_error()) {
+        // 5xx text may describe internals: not passed on.
+        return Normalized::Done(replace_body(parts, problem));
+    }
+    Normalized::Reading(Box::pin(async move {
+        let mut problem = problem;
+        if let Ok(collected) = body.collect().await {
+            let text = String::from_utf8_lossy(&collected.to_bytes())
+                .trim()
+                .to_owned();
+            if !text.is_empty() {
+                problem = problem.with_detail(text);
+            }
         }
-    }
+        replace_body(parts, problem)
+    }))
+}
+
+/// The response with `problem` as its body and content headers.
+fn replace_body(mut parts: Parts, problem: Problem) -> Response {
     let rendered = problem.into_response();
     parts.headers.remove(CONTENT_LENGTH);
     for (name, value) in rendered.headers() {
@@ -67,6 +89,13 @@ pub(crate) async fn problem_json(response: Response) -> Response {
 mod tests {
     use super::*;
     use http::StatusCode;
+
+    async fn problem_json(response: Response) -> Response {
+        match super::problem_json(response) {
+            Normalized::Done(response) => response,
+            Normalized::Reading(reading) => reading.await,
+        }
+    }
 
     async fn body_of(response: Response) -> serde_json::Value {
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
