@@ -261,6 +261,16 @@ mod tests {
         id: Option<&'static str>,
         grpc_status: Option<&'static str>,
     ) -> Option<String> {
+        echoed_by(SetRequestIdLayer::new(), content_type, id, grpc_status)
+    }
+
+    /// [`echoed`] under `layer`.
+    fn echoed_by(
+        layer: SetRequestIdLayer,
+        content_type: &str,
+        id: Option<&'static str>,
+        grpc_status: Option<&'static str>,
+    ) -> Option<String> {
         let svc = tower::service_fn(move |req: Request<()>| async move {
             assert!(req.extensions().get::<RequestId>().is_some());
             let mut res = Response::new(());
@@ -274,12 +284,8 @@ mod tests {
         if let Some(id) = id {
             req = req.header(HEADER, id);
         }
-        let res = futures::executor::block_on(
-            SetRequestIdLayer::new()
-                .layer(svc)
-                .call(req.body(()).unwrap()),
-        )
-        .unwrap();
+        let res =
+            futures::executor::block_on(layer.layer(svc).call(req.body(()).unwrap())).unwrap();
         res.headers()
             .get(HEADER)
             .map(|v| v.to_str().unwrap().to_owned())
@@ -302,26 +308,11 @@ mod tests {
 
     #[test]
     fn always_echo_echoes_the_callers_id_too_and_on_grpc_successes() {
-        let call = |content_type: &str, id: Option<&'static str>| {
-            let svc = tower::service_fn(|_req: Request<()>| async {
-                Ok::<_, std::convert::Infallible>(Response::new(()))
-            });
-            let mut req = Request::builder().header("content-type", content_type);
-            if let Some(id) = id {
-                req = req.header(HEADER, id);
-            }
-            let res = futures::executor::block_on(
-                SetRequestIdLayer::always_echo()
-                    .layer(svc)
-                    .call(req.body(()).unwrap()),
-            )
-            .unwrap();
-            res.headers()
-                .get(HEADER)
-                .map(|v| v.to_str().unwrap().to_owned())
-        };
-        assert_eq!(call("text/plain", Some("req-9")).as_deref(), Some("req-9"));
-        assert_eq!(call("application/grpc", None).map(|id| id.len()), Some(32));
+        let always = SetRequestIdLayer::always_echo();
+        let own = echoed_by(always, "text/plain", Some("req-9"), None);
+        assert_eq!(own.as_deref(), Some("req-9"));
+        let grpc_ok = echoed_by(always, "application/grpc", None, None);
+        assert_eq!(grpc_ok.map(|id| id.len()), Some(32));
         assert_eq!(
             echoed("text/plain", Some("req-9"), None),
             None,
