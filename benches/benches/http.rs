@@ -195,12 +195,34 @@ fn runtime() -> Runtime {
         .expect("runtime")
 }
 
+/// One request through `router` with no network, its body read to the end.
+async fn through_router(router: &Router) {
+    use tower::ServiceExt;
+    let request = http::Request::get("/v1/hello/bench")
+        .body(axum::body::Body::empty())
+        .expect("request");
+    let response = router.clone().oneshot(request).await.expect("infallible");
+    black_box(
+        response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes(),
+    );
+}
+
+/// The boost-metrics recorder, so the stack's metrics are really recorded.
+fn install_metrics(rt: &Runtime) -> boost_metrics::MetricsHandle {
+    let identity = ServiceIdentity::new("bench", "0.0.0");
+    rt.block_on(async {
+        boost_metrics::install(&MetricsSettings::default(), &identity).expect("metrics")
+    })
+}
+
 fn bench(c: &mut Criterion) {
     let rt = runtime();
-    let identity = ServiceIdentity::new("bench", "0.0.0");
-    let _metrics = rt.block_on(async {
-        boost_metrics::install(&MetricsSettings::default(), &identity).expect("metrics")
-    });
+    let _metrics = install_metrics(&rt);
     let (bare, ours) = rt.block_on(async {
         let stack = boost_http::server::stack(&HttpSettings::default());
         (serve(routes()).await, serve(routes().layer(stack)).await)
@@ -250,26 +272,7 @@ fn bench(c: &mut Criterion) {
         .with_state(());
     let mut group = c.benchmark_group("http_stack_only");
     for (id, router) in [("bare_axum", bare_router), ("boost_stack", layered)] {
-        group.bench_function(id, |b| {
-            b.to_async(&rt).iter(|| {
-                let router = router.clone();
-                async move {
-                    use tower::ServiceExt;
-                    let request = http::Request::get("/v1/hello/bench")
-                        .body(axum::body::Body::empty())
-                        .expect("request");
-                    let response = router.oneshot(request).await.expect("infallible");
-                    black_box(
-                        response
-                            .into_body()
-                            .collect()
-                            .await
-                            .expect("body")
-                            .to_bytes(),
-                    );
-                }
-            })
-        });
+        group.bench_function(id, |b| b.to_async(&rt).iter(|| through_router(&router)));
     }
     group.finish();
 
@@ -303,10 +306,7 @@ fn drive(variant: &str) {
         .enable_all()
         .build()
         .expect("runtime");
-    let identity = ServiceIdentity::new("bench", "0.0.0");
-    let _metrics = rt.block_on(async {
-        boost_metrics::install(&MetricsSettings::default(), &identity).expect("metrics")
-    });
+    let _metrics = install_metrics(&rt);
     let layered = || routes().layer(boost_http::server::stack(&HttpSettings::default()));
     rt.block_on(async {
         match variant {
@@ -317,12 +317,7 @@ fn drive(variant: &str) {
                     layered().with_state(())
                 };
                 for _ in 0..calls {
-                    use tower::ServiceExt;
-                    let request = http::Request::get("/v1/hello/bench")
-                        .body(axum::body::Body::empty())
-                        .expect("request");
-                    let response = router.clone().oneshot(request).await.expect("infallible");
-                    black_box(response.into_body().collect().await.expect("body"));
+                    through_router(&router).await;
                 }
             }
             "bare" | "boost" => {

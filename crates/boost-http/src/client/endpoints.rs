@@ -10,8 +10,8 @@
 //! one coming back soonest is used: a client always tries *something* rather
 //! than fail without sending.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use boost_metrics::conventions::{CLIENT, ENDPOINT, HTTP_CLIENT_EJECTIONS_TOTAL};
@@ -29,24 +29,11 @@ pub(crate) struct Base {
     pub(crate) prefix: String,
     /// `https://host:port/v2`, for logs and labels (never has credentials).
     pub(crate) label: String,
-}
-
-impl Base {
     /// The `server_address` label: the host (brackets kept for IPv6).
-    pub(crate) fn server_address(&self) -> &str {
-        self.authority.host()
-    }
-
+    /// Shared, so labelling a call does not allocate.
+    pub(crate) server_address: Arc<str>,
     /// The `server_port` label: the URL's port or the scheme's default.
-    pub(crate) fn server_port(&self) -> u16 {
-        self.authority
-            .port_u16()
-            .unwrap_or(if self.scheme == Scheme::HTTPS {
-                443
-            } else {
-                80
-            })
-    }
+    pub(crate) server_port: Arc<str>,
 }
 
 impl Base {
@@ -74,7 +61,11 @@ impl Base {
         }
         let prefix = uri.path().trim_end_matches('/').to_owned();
         let label = format!("{scheme}://{authority}{prefix}");
+        let default_port = if scheme == Scheme::HTTPS { 443 } else { 80 };
+        let port = authority.port_u16().unwrap_or(default_port);
         Ok(Base {
+            server_address: authority.host().into(),
+            server_port: port.to_string().into(),
             scheme,
             authority,
             prefix,

@@ -1,6 +1,7 @@
 //! One logical request: attempts over the base URLs, retries within the
 //! budget and the deadline, the client span and the metrics.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use boost_metrics::conventions::{
@@ -63,8 +64,9 @@ pub(crate) async fn send(inner: &Inner, req: Prepared) -> Result<HttpResponse, H
     // The base URL the last attempt went to (none if the deadline had
     // passed before the first): configured, so the labels stay bounded.
     let base = last.and_then(|index| inner.endpoints.base_at(index));
-    let address = base.map_or("", Base::server_address).to_owned();
-    let port = base.map_or(String::new(), |base| base.server_port().to_string());
+    let address = base.map(|base| Arc::clone(&base.server_address));
+    let port = base.map(|base| Arc::clone(&base.server_port));
+    let (address, port) = (address.unwrap_or_default(), port.unwrap_or_default());
     match &result {
         Ok(response) => {
             span.record(

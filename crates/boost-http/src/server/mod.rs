@@ -66,11 +66,10 @@ mod shed;
 
 use std::any::Any;
 use std::convert::Infallible;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
-
-use std::panic::AssertUnwindSafe;
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath};
@@ -83,6 +82,7 @@ use http_body_util::Limited;
 use tower::{Layer, Service};
 
 use self::deadline::DeadlinePolicy;
+use self::future::Answer;
 use self::shed::Shedder;
 use crate::{HttpSettings, Problem};
 
@@ -182,8 +182,9 @@ where
 /// `RequestBodyLimitLayer` each box the body again and add a future, and a
 /// boxed handler allocates on every clone (axum clones a route's service for
 /// every request) — allocations that `benches/benches/http.rs` measured as
-/// most of the stack's cost. The body limit still uses `http_body_util::Limited`, as tower-http
-/// does, so axum's extractors answer `413` for it.
+/// most of the stack's cost. The body limit still uses
+/// `http_body_util::Limited`, as tower-http does, so axum's extractors answer
+/// `413` for it.
 #[derive(Clone)]
 struct Guarded<S> {
     handler: S,
@@ -212,7 +213,6 @@ where
         let route = labels::matched_route(&req);
         let span = observe::server_span(&req, method, route.as_ref().map(MatchedPath::as_str));
         let handles = Arc::clone(&self.handles);
-        use future::Answer;
         // Admission, the body limit and the deadline are decided now; axum
         // clones this service for every request, so the handler is called on
         // it directly (its future does nothing until polled, inside the span).
