@@ -19,11 +19,4 @@ pub enum Error {
     /// [`Source::Code`](boost_config::Source::Code) as its layer.
     #[error(transparent)]
     Config(boost_config::ConfigError),
-    /// [`MetricsHandle::spawn_upkeep`](crate::MetricsHandle::spawn_upkeep) was
-    /// called outside a tokio runtime.
-    #[error(
-        "MetricsHandle::spawn_upkeep needs a tokio runtime; call it from inside one, \
-         or call MetricsHandle::run_upkeep every few seconds yourself"
-    )]
-    NoRuntime,
 }

@@ -269,7 +269,7 @@ impl<R: Recorder> Recorder for CardinalityGuard<R> {
 
 /// A hasher for values that are already hashes: `u64` passes through.
 #[derive(Default)]
-struct PreHashed(u64);
+pub(crate) struct PreHashed(u64);
 
 impl Hasher for PreHashed {
     fn finish(&self) -> u64 {

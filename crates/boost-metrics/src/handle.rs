@@ -1,20 +1,16 @@
 //! [`MetricsHandle`], [`install`]: build the recorder, render the scrape.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use boost_config::{Problems, ServiceIdentity};
 use metrics::{Key, Label, Metadata, Recorder};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::conventions::{self, DURATION_BUCKETS_SECONDS};
 use crate::process::ProcessMetrics;
+use crate::store::{ScrapeFormat, Store};
 use crate::{CardinalityGuard, Error, MetricsRecorder, MetricsSettings, runtime};
 
-/// How often [`MetricsHandle::spawn_upkeep`] is usually asked to run upkeep.
-pub const DEFAULT_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
-
-/// Installs the Prometheus recorder as the process-wide `metrics` recorder and
+/// Installs the kit's recorder as the process-wide `metrics` recorder and
 /// returns the handle that renders it.
 ///
 /// It describes every [`conventions::METRICS`] entry (HELP + unit), exports all
@@ -54,7 +50,6 @@ impl std::fmt::Debug for MetricsHandle {
 }
 
 struct Inner {
-    prometheus: PrometheusHandle,
     recorder: MetricsRecorder,
     process: Option<ProcessMetrics>,
     runtime_metrics: bool,
@@ -90,21 +85,8 @@ impl MetricsHandle {
         Problems::of(SECTION, settings)
             .into_result(subject.as_str())
             .map_err(Error::Config)?;
-        let mut builder = PrometheusBuilder::new()
-            .with_recommended_naming(true)
-            .set_buckets(DURATION_BUCKETS_SECONDS)
-            .map_err(|e| rejected_buckets(&subject, "(default)", &e))?;
-        for (metric, buckets) in &settings.buckets {
-            builder = builder
-                .set_buckets_for_metric(Matcher::Full(metric.clone()), buckets)
-                .map_err(|e| rejected_buckets(&subject, metric, &e))?;
-        }
-        let prometheus = builder.build_recorder();
-        let handle = prometheus.handle();
-        let recorder = MetricsRecorder::new(CardinalityGuard::new(
-            prometheus,
-            settings.cardinality_limit,
-        ));
+        let store = Store::new(DURATION_BUCKETS_SECONDS, &settings.buckets);
+        let recorder = MetricsRecorder::new(CardinalityGuard::new(store, settings.cardinality_limit));
 
         for def in conventions::METRICS {
             def.describe_to(&recorder);
@@ -113,7 +95,6 @@ impl MetricsHandle {
 
         let handle = MetricsHandle {
             inner: Arc::new(Inner {
-                prometheus: handle,
                 recorder: recorder.clone(),
                 process: settings.process_metrics.then(ProcessMetrics::default),
                 runtime_metrics: settings.runtime_metrics,
@@ -124,97 +105,52 @@ impl MetricsHandle {
 
     /// The scrape: every metric in the Prometheus text exposition format
     /// (version 0.0.4), process and runtime metrics included. Serve it with
-    /// `Content-Type: text/plain; version=0.0.4`.
+    /// `Content-Type: text/plain; version=0.0.4` ([`ScrapeFormat::content_type`]).
     pub fn render(&self) -> String {
-        self.inner.recorder.describe_undescribed();
-        // The exporter's own `render`, not `render_to_write` into a buffer of
-        // ours: `render_to_write` is generic over the writer, so calling it
-        // from here would compile the exporter's formatting loop in this crate,
-        // where its helpers (label sanitising, name building) cannot be inlined
-        // — measured with callgrind, 1.5–2% more instructions per scrape than
-        // the copy compiled inside the exporter, while a buffer pre-sized from
-        // the last scrape saves only ~0.1%.
-        let mut text = self.inner.prometheus.render();
-        if let Some(process) = &self.inner.process {
-            process.render_into(&mut text);
-        }
-        if self.inner.runtime_metrics {
-            runtime::render_into(&mut text);
-        }
-        text
+        self.render_as(ScrapeFormat::Prometheus)
     }
 
-    /// Moves recorded histogram samples into their buckets. Without it they
-    /// pile up in memory until the next render; run it every few seconds
-    /// ([`spawn_upkeep`](Self::spawn_upkeep) does).
-    pub fn run_upkeep(&self) {
-        self.inner.prometheus.run_upkeep();
-    }
-
-    /// Spawns a task on the current tokio runtime that runs
-    /// [`run_upkeep`](Self::run_upkeep) every `every` (e.g.
-    /// [`DEFAULT_UPKEEP_INTERVAL`]) until the returned handle is aborted or the
-    /// runtime shuts down.
+    /// The scrape in `format`: [`ScrapeFormat::OpenMetrics`] adds each
+    /// histogram bucket's latest exemplar (the `trace_id` of a sampled trace
+    /// an observation was made in, see [`set_trace_id_source`](crate::set_trace_id_source))
+    /// and ends with `# EOF`. Pick the format from the request's `Accept`
+    /// header with [`ScrapeFormat::negotiate`]; boost-service's `/metrics` does.
     ///
     /// ```
     /// use boost_config::ServiceIdentity;
-    /// use boost_metrics::{DEFAULT_UPKEEP_INTERVAL, Error, MetricsHandle, MetricsSettings};
+    /// use boost_metrics::{MetricsHandle, MetricsSettings, ScrapeFormat};
     ///
-    /// let (_recorder, handle) =
+    /// let (recorder, handle) =
     ///     MetricsHandle::build(&MetricsSettings::default(), &ServiceIdentity::new("demo", "1.0.0"))?;
-    ///
-    /// // Outside a runtime it is an error, never a panic.
-    /// assert!(matches!(handle.spawn_upkeep(DEFAULT_UPKEEP_INTERVAL), Err(Error::NoRuntime)));
-    ///
-    /// let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    /// runtime.block_on(async {
-    ///     let upkeep = handle.spawn_upkeep(DEFAULT_UPKEEP_INTERVAL)?;
-    ///     // … serve handle.render() on /metrics …
-    ///     upkeep.abort();
-    ///     Ok::<(), Error>(())
-    /// })?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// metrics::with_local_recorder(&recorder, || {
+    ///     metrics::counter!("cache_requests_total", "cache" => "users", "result" => "hit").increment(1);
+    /// });
+    /// let scrape = handle.render_as(ScrapeFormat::OpenMetrics);
+    /// assert!(scrape.contains("# TYPE cache_requests counter\n"));
+    /// assert!(scrape.contains(r#"cache_requests_total{cache="users",result="hit"} 1"#));
+    /// assert!(scrape.ends_with("# EOF\n"));
+    /// # Ok::<(), boost_metrics::Error>(())
     /// ```
-    ///
-    /// # Errors
-    /// [`Error::NoRuntime`] when called outside a tokio runtime; call
-    /// [`run_upkeep`](Self::run_upkeep) every few seconds yourself there.
-    pub fn spawn_upkeep(&self, every: Duration) -> Result<tokio::task::JoinHandle<()>, Error> {
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
-        Ok(runtime.spawn(self.clone().upkeep_loop(every)))
-    }
-
-    async fn upkeep_loop(self, every: Duration) {
-        let mut ticks = tokio::time::interval(every.max(Duration::from_millis(10)));
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
-            self.run_upkeep();
+    pub fn render_as(&self, format: ScrapeFormat) -> String {
+        self.inner.recorder.describe_undescribed();
+        let mut text = String::new();
+        self.inner.recorder.render_into(&mut text, format);
+        if let Some(process) = &self.inner.process {
+            process.render_into(&mut text, format);
         }
+        if self.inner.runtime_metrics {
+            runtime::render_into(&mut text, format);
+        }
+        if format == ScrapeFormat::OpenMetrics {
+            text.push_str("# EOF\n");
+        }
+        text
     }
 }
 
 /// The config section the settings are checked under: problem keys read
 /// `metrics.buckets.<name>`, as the loader reports them.
 const SECTION: &str = "metrics";
-
-/// Buckets the exporter refused although they passed the settings' rules, as
-/// the same kind of error.
-fn rejected_buckets(subject: &str, metric: &str, error: &dyn std::fmt::Display) -> Error {
-    let mut problems = Problems::new();
-    problems.add(
-        &format!("{SECTION}.buckets.{metric}"),
-        format!("the Prometheus exporter rejects these buckets: {error}"),
-    );
-    match problems.into_result(subject) {
-        Err(error) => Error::Config(error),
-        // Unreachable: one problem was just added.
-        Ok(()) => Error::Config(boost_config::ConfigError::Validation {
-            service: subject.to_owned(),
-            problems: Vec::new(),
-        }),
-    }
-}
 
 /// `service_info{service_name, service_version, …} 1`.
 fn register_service_info(recorder: &dyn Recorder, identity: &ServiceIdentity) {

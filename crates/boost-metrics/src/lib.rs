@@ -23,8 +23,10 @@
 //!
 //! # What `install` sets up
 //!
-//! - The `metrics-exporter-prometheus` recorder, with no HTTP listener of its
-//!   own. Every crate that records through the `metrics` facade shows up.
+//! - The kit's recorder, with no HTTP listener of its own: every series is a
+//!   few atomics updated where it is recorded (histograms are fixed bucket
+//!   counters), and the scrape is written straight from them. Every crate
+//!   that records through the `metrics` facade shows up.
 //! - HELP text and unit for every metric in [`conventions::METRICS`]. Declare
 //!   your own once with a [`MetricDef`] and [`describe_all`], so every exported
 //!   metric has a `# HELP` line.
@@ -76,8 +78,19 @@
 //!   also run `metrics_process::Collector`, or their families appear twice.
 //! - A metric recorded but never described gets a placeholder `# HELP` line
 //!   that says to declare it with a [`MetricDef`], so the scrape stays valid.
-//! - Histogram samples wait in memory until upkeep or the next render moves them
-//!   into buckets: run [`MetricsHandle::spawn_upkeep`] (boost-service does).
+//! - Nothing needs a background task: an observation lands in its bucket at
+//!   once, and every scrape sees it.
+//!
+//! # Exemplars and OpenMetrics
+//!
+//! [`MetricsHandle::render_as`] with [`ScrapeFormat::OpenMetrics`] writes
+//! OpenMetrics 1.0 text, where each histogram bucket carries the `trace_id`
+//! of the latest sampled trace an observation in it was made in. Where that
+//! trace id comes from is a [`TraceIdSource`] installed once with
+//! [`set_trace_id_source`] (boost-service installs boost-tracing's); pick the
+//! format per request with [`ScrapeFormat::negotiate`] (boost-service's
+//! `/metrics` does, so Prometheus with `--enable-feature=exemplar-storage`
+//! gets exemplars and everything else keeps plain Prometheus text).
 #![deny(missing_docs)]
 
 pub mod conventions;
@@ -90,11 +103,14 @@ mod recorder;
 mod rpc;
 mod runtime;
 mod settings;
+mod store;
 
 pub use definition::{MetricDef, MetricKind, describe_all};
 pub use error::Error;
 pub use guard::CardinalityGuard;
-pub use handle::{DEFAULT_UPKEEP_INTERVAL, MetricsHandle, install};
+pub use handle::{MetricsHandle, install};
 pub use recorder::MetricsRecorder;
 pub use rpc::{InFlight, MethodMetrics, RpcMetrics};
 pub use settings::MetricsSettings;
+pub use store::ScrapeFormat;
+pub use store::exemplar::{TraceIdSource, set_trace_id_source};

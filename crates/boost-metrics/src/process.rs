@@ -5,10 +5,10 @@
 //! through the `metrics` facade because the facade's counters are integers:
 //! `process_cpu_seconds_total` would lose everything after the decimal point.
 
-use std::fmt::Write;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::ScrapeFormat;
 use crate::conventions::{
     PROCESS_CPU_SECONDS_TOTAL, PROCESS_MAX_FDS, PROCESS_OPEN_FDS, PROCESS_RESIDENT_MEMORY_BYTES,
     PROCESS_START_TIME_SECONDS, PROCESS_THREADS, PROCESS_VIRTUAL_MEMORY_BYTES,
@@ -18,30 +18,40 @@ use crate::conventions::{
 /// make a fast scraper pay for it; Prometheus scrapes every 15 s or so.
 const MAX_AGE: Duration = Duration::from_secs(1);
 
-/// The process metrics text, re-collected when older than [`MAX_AGE`].
+/// One process metric: name, type, HELP, value (`None` where the platform
+/// does not tell).
+type Family = (&'static str, &'static str, &'static str, Option<f64>);
+
+/// The process metrics, re-collected when older than [`MAX_AGE`].
 #[derive(Debug, Default)]
 pub(crate) struct ProcessMetrics {
-    cached: Mutex<Option<(Instant, String)>>,
+    cached: Mutex<Option<(Instant, [Family; 7])>>,
 }
 
 impl ProcessMetrics {
     /// Appends the process metrics (HELP, TYPE and value of each) to `out`.
-    pub(crate) fn render_into(&self, out: &mut String) {
+    pub(crate) fn render_into(&self, out: &mut String, format: ScrapeFormat) {
         let mut cached = self.cached.lock().unwrap_or_else(PoisonError::into_inner);
-        let fresh = matches!(&*cached, Some((at, _)) if at.elapsed() < MAX_AGE);
-        if !fresh {
-            *cached = Some((Instant::now(), collect_text()));
-        }
-        if let Some((_, text)) = &*cached {
-            out.push_str(text);
+        let families = match &*cached {
+            Some((at, families)) if at.elapsed() < MAX_AGE => *families,
+            _ => {
+                let families = collect();
+                *cached = Some((Instant::now(), families));
+                families
+            }
+        };
+        drop(cached);
+        for (name, kind, help, value) in families {
+            if let Some(value) = value {
+                write_family(out, format, name, kind, help, value);
+            }
         }
     }
 }
 
-fn collect_text() -> String {
+fn collect() -> [Family; 7] {
     let m = metrics_process::collector::collect();
-    let mut out = String::with_capacity(1024);
-    let families: [(&str, &str, &str, Option<f64>); 7] = [
+    [
         (
             PROCESS_CPU_SECONDS_TOTAL,
             "counter",
@@ -84,44 +94,32 @@ fn collect_text() -> String {
             "Number of OS threads in the process.",
             m.threads.map(|v| v as f64),
         ),
-    ];
-    for (name, kind, help, value) in families {
-        if let Some(value) = value {
-            write_family(&mut out, name, kind, help, value);
-        }
-    }
-    out
+    ]
 }
 
-/// Writes one single-series family in the text exposition format.
+/// Writes one single-series family in `format`.
 ///
-/// Plain `push_str`s and one `Display` of the value: this runs on every
-/// scrape for the runtime metrics, and a single `write!` with the whole
-/// template costs several times more.
+/// Plain `push_str`s and a stack-formatted value: this runs on every scrape
+/// for the runtime metrics.
 pub(crate) fn write_family(
     out: &mut String,
+    format: ScrapeFormat,
     name: &str,
     kind: &str,
     help: &str,
-    value: impl std::fmt::Display,
+    value: f64,
 ) {
+    // OpenMetrics names a counter family without its `_total`.
+    let family = match (format, kind) {
+        (ScrapeFormat::OpenMetrics, "counter") => name.strip_suffix("_total").unwrap_or(name),
+        _ => name,
+    };
     out.reserve(2 * name.len() + help.len() + kind.len() + 48);
     for part in [
-        "# HELP ",
-        name,
-        " ",
-        help,
-        "\n# TYPE ",
-        name,
-        " ",
-        kind,
-        "\n",
-        name,
-        " ",
+        "# HELP ", family, " ", help, "\n# TYPE ", family, " ", kind, "\n", name, " ",
     ] {
         out.push_str(part);
     }
-    // Writing to a String cannot fail.
-    let _ = write!(out, "{value}");
-    out.push_str("\n\n");
+    crate::store::push_f64(out, value);
+    out.push('\n');
 }

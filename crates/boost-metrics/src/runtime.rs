@@ -5,10 +5,11 @@ use crate::conventions::{
     TOKIO_RUNTIME_ALIVE_TASKS, TOKIO_RUNTIME_BUSY_SECONDS_TOTAL, TOKIO_RUNTIME_GLOBAL_QUEUE_DEPTH,
     TOKIO_RUNTIME_WORKERS,
 };
+use crate::ScrapeFormat;
 use crate::process::write_family;
 
 /// Appends the current runtime's metrics to `out`; nothing outside a runtime.
-pub(crate) fn render_into(out: &mut String) {
+pub(crate) fn render_into(out: &mut String, format: ScrapeFormat) {
     let Ok(handle) = tokio::runtime::Handle::try_current() else {
         return;
     };
@@ -19,27 +20,31 @@ pub(crate) fn render_into(out: &mut String) {
         .sum();
     write_family(
         out,
+        format,
         TOKIO_RUNTIME_WORKERS,
         "gauge",
         "Worker threads of the tokio runtime.",
-        workers,
+        workers as f64,
     );
     write_family(
         out,
+        format,
         TOKIO_RUNTIME_ALIVE_TASKS,
         "gauge",
         "Tasks alive in the tokio runtime.",
-        metrics.num_alive_tasks(),
+        metrics.num_alive_tasks() as f64,
     );
     write_family(
         out,
+        format,
         TOKIO_RUNTIME_GLOBAL_QUEUE_DEPTH,
         "gauge",
         "Tasks waiting in the tokio runtime's global queue.",
-        metrics.global_queue_depth(),
+        metrics.global_queue_depth() as f64,
     );
     write_family(
         out,
+        format,
         TOKIO_RUNTIME_BUSY_SECONDS_TOTAL,
         "counter",
         "Time the tokio runtime's workers spent busy, summed over workers, in seconds.",

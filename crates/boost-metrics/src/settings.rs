@@ -179,7 +179,7 @@ fn bounds_problem(bounds: &[f64]) -> Option<String> {
              histogram gets a `+Inf` bucket of its own"
         ));
     }
-    // The exporter assumes sorted bounds: unsorted ones would count samples into the
+    // The store assumes sorted bounds: unsorted ones would count samples into the
     // wrong buckets and export `le` lines out of order.
     bounds
         .windows(2)

@@ -1,11 +1,9 @@
-//! `MetricsHandle` is shareable and keeps histograms drained.
+//! `MetricsHandle` is shareable and every observation is in the next scrape.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use std::time::Duration;
-
-use boost_metrics::{Error, MetricsHandle, MetricsRecorder, MetricsSettings};
+use boost_metrics::{MetricsHandle, MetricsRecorder, MetricsSettings};
 
 #[test]
 fn handle_and_recorder_can_be_shared_across_threads() {
@@ -15,41 +13,39 @@ fn handle_and_recorder_can_be_shared_across_threads() {
 }
 
 #[test]
-fn spawn_upkeep_outside_a_runtime_is_an_error_not_a_panic() {
-    let (_recorder, handle) = common::build(&MetricsSettings::default());
-    let error = handle.spawn_upkeep(Duration::from_secs(5)).unwrap_err();
-    assert!(matches!(error, Error::NoRuntime));
-    assert!(error.to_string().contains("spawn_upkeep"), "{error}");
-    assert!(error.to_string().contains("run_upkeep"), "{error}");
-}
-
-#[test]
-fn upkeep_runs_in_the_background_and_render_sees_every_sample() {
+fn every_observation_is_in_the_next_scrape_with_no_upkeep() {
     let (recorder, handle) = common::build(&MetricsSettings::default());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let upkeep = handle.spawn_upkeep(Duration::from_millis(10)).unwrap();
-        let other = handle.spawn_upkeep(Duration::from_millis(10)).unwrap();
-        metrics::with_local_recorder(&recorder, || {
-            for _ in 0..100 {
-                metrics::histogram!("jobs_wait_seconds").record(0.2);
-            }
-        });
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(!upkeep.is_finished());
-        upkeep.abort();
-        other.abort();
+    let wait = metrics::with_local_recorder(&recorder, || {
+        metrics::histogram!("jobs_wait_seconds").record(0.2);
+        metrics::histogram!("jobs_wait_seconds")
     });
-    handle.run_upkeep();
+    // Two threads on the same kept handle, nothing drained in between.
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                for _ in 0..10_000 {
+                    wait.record(0.2);
+                }
+            });
+        }
+    });
     let scrape = handle.render();
-    assert!(scrape.contains("jobs_wait_seconds_count 100\n"), "{scrape}");
+    assert!(scrape.contains("jobs_wait_seconds_count 20001\n"), "{scrape}");
     assert!(
-        scrape.contains("jobs_wait_seconds_bucket{le=\"0.25\"} 100\n"),
+        scrape.contains("jobs_wait_seconds_bucket{le=\"0.25\"} 20001\n"),
         "{scrape}"
     );
+    assert!(
+        scrape.contains("jobs_wait_seconds_bucket{le=\"0.1\"} 0\n"),
+        "{scrape}"
+    );
+    let sum: f64 = scrape
+        .lines()
+        .find_map(|line| line.strip_prefix("jobs_wait_seconds_sum "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((sum - 20_001.0 * 0.2).abs() < 1e-6, "{sum}");
 }
 
 #[test]

@@ -71,7 +71,7 @@ pub enum Error {
     #[error("{0}")]
     Http(#[from] crate::http::HttpError),
     /// [`Service::new`](crate::Service::new) was called outside a Tokio
-    /// runtime: telemetry starts tasks (metrics upkeep, OTLP export).
+    /// runtime: telemetry starts tasks (OTLP export).
     #[error(
         "the service must be made inside a Tokio runtime (telemetry starts tasks): call \
          Service::new from async code, e.g. under #[tokio::main], or use boost_service::main"

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use boost_config::ServiceIdentity;
-use tokio::task::JoinHandle;
 
 use crate::error::{BoxError, Error};
 
@@ -75,7 +74,6 @@ pub(crate) struct Telemetry {
     guard: Option<boost_tracing::TracingGuard>,
     log_level: Option<Arc<dyn LogLevelControl>>,
     metrics: Option<RenderMetrics>,
-    upkeep: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Telemetry {
@@ -89,8 +87,8 @@ impl std::fmt::Debug for Telemetry {
 }
 
 /// Starts (or takes) tracing first, so everything after is logged, then
-/// metrics. Must run inside a Tokio runtime (the metrics upkeep and the OTLP
-/// exporter are tasks).
+/// metrics. Must run inside a Tokio runtime (the OTLP
+/// exporter is a task).
 pub(crate) fn start(
     tracing: TracingMode,
     metrics: MetricsMode,
@@ -116,15 +114,6 @@ pub(crate) fn start(
                     what: "metrics",
                     source: e.into(),
                 })?;
-            // `start` runs inside the service's runtime, so this does not fail there;
-            // still an error, never a panic.
-            let upkeep = handle
-                .spawn_upkeep(boost_metrics::DEFAULT_UPKEEP_INTERVAL)
-                .map_err(|e| Error::Telemetry {
-                    what: "metrics",
-                    source: e.into(),
-                })?;
-            telemetry.upkeep = Some(upkeep);
             telemetry.metrics = Some(Arc::new(move || handle.render()));
         }
         MetricsMode::Given(render) => telemetry.metrics = Some(render),
@@ -142,11 +131,8 @@ impl Telemetry {
         self.metrics.clone()
     }
 
-    /// Stops metrics upkeep and flushes logs and spans.
+    /// Flushes logs and spans.
     pub(crate) async fn shutdown(mut self) {
-        if let Some(upkeep) = self.upkeep.take() {
-            upkeep.abort();
-        }
         // Bounded by `tracing.flush_timeout` per stage inside boost-tracing.
         if let Some(guard) = self.guard.take() {
             guard.shutdown().await;
@@ -154,10 +140,4 @@ impl Telemetry {
     }
 }
 
-impl Drop for Telemetry {
-    fn drop(&mut self) {
-        if let Some(upkeep) = self.upkeep.take() {
-            upkeep.abort();
-        }
-    }
-}
+

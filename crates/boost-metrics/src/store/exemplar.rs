@@ -1,0 +1,99 @@
+//! Exemplars: the `trace_id` of a sampled trace, attached to the histogram
+//! bucket an observation made inside it fell in.
+//!
+//! boost-metrics knows nothing of tracing. Whoever does (boost-service, from
+//! boost-tracing's OpenTelemetry context) installs a [`TraceIdSource`] once
+//! with [`set_trace_id_source`]; a histogram observation then asks it for the
+//! current sampled trace — but only while its bucket has no exemplar taken
+//! since the last scrape, so the source runs a bounded number of times per
+//! bucket and scrape interval, and never when nothing is installed (one
+//! atomic load).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock, TryLockError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Returns the 16-byte trace id of the sampled trace the calling code runs
+/// in, or `None` outside a trace or inside one that is not sampled.
+///
+/// It runs inside histogram observations: keep it cheap and never block.
+pub type TraceIdSource = fn() -> Option<[u8; 16]>;
+
+static SOURCE: OnceLock<TraceIdSource> = OnceLock::new();
+
+/// Scrapes rendered so far (any recorder): an exemplar taken in the current
+/// epoch is not replaced until the next scrape.
+static EPOCH: AtomicU64 = AtomicU64::new(1);
+
+/// Installs the process-wide [`TraceIdSource`] histogram observations take
+/// their exemplars from. The first call wins; returns `false` (and changes
+/// nothing) when a source was already installed.
+///
+/// ```
+/// fn no_trace() -> Option<[u8; 16]> { None }
+/// boost_metrics::set_trace_id_source(no_trace);
+/// ```
+pub fn set_trace_id_source(source: TraceIdSource) -> bool {
+    SOURCE.set(source).is_ok()
+}
+
+/// Starts a new exemplar epoch: called once per scrape.
+pub(crate) fn next_epoch() {
+    EPOCH.fetch_add(1, Ordering::Relaxed);
+}
+
+/// One exemplar: the trace, the observed value, when (Unix seconds).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Exemplar {
+    pub(crate) trace_id: [u8; 16],
+    pub(crate) value: f64,
+    pub(crate) timestamp: f64,
+}
+
+/// The latest exemplar of one bucket.
+#[derive(Debug, Default)]
+pub(crate) struct ExemplarSlot {
+    /// The epoch the exemplar was taken in; 0 = never.
+    taken_in: AtomicU64,
+    exemplar: Mutex<Option<Exemplar>>,
+}
+
+/// The current trace id when `slot` wants a new exemplar and a source is
+/// installed and the current trace is sampled.
+#[inline]
+pub(crate) fn wanted(slot: &ExemplarSlot) -> Option<[u8; 16]> {
+    let source = SOURCE.get()?;
+    if slot.taken_in.load(Ordering::Relaxed) == EPOCH.load(Ordering::Relaxed) {
+        return None;
+    }
+    source()
+}
+
+impl ExemplarSlot {
+    #[cold]
+    pub(crate) fn store(&self, trace_id: [u8; 16], value: f64) {
+        let timestamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |since| since.as_secs_f64());
+        // Never wait: another thread writing this slot right now is as good.
+        let mut exemplar = match self.exemplar.try_lock() {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return,
+        };
+        *exemplar = Some(Exemplar {
+            trace_id,
+            value,
+            timestamp,
+        });
+        self.taken_in
+            .store(EPOCH.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
+
+    pub(crate) fn load(&self) -> Option<Exemplar> {
+        *self
+            .exemplar
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
