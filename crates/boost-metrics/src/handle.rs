@@ -86,7 +86,8 @@ impl MetricsHandle {
             .into_result(subject.as_str())
             .map_err(Error::Config)?;
         let store = Store::new(DURATION_BUCKETS_SECONDS, &settings.buckets);
-        let recorder = MetricsRecorder::new(CardinalityGuard::new(store, settings.cardinality_limit));
+        let recorder =
+            MetricsRecorder::new(CardinalityGuard::new(store, settings.cardinality_limit));
 
         for def in conventions::METRICS {
             def.describe_to(&recorder);

@@ -116,7 +116,17 @@ pub(crate) fn write_family(
     };
     out.reserve(2 * name.len() + help.len() + kind.len() + 48);
     for part in [
-        "# HELP ", family, " ", help, "\n# TYPE ", family, " ", kind, "\n", name, " ",
+        "# HELP ",
+        family,
+        " ",
+        help,
+        "\n# TYPE ",
+        family,
+        " ",
+        kind,
+        "\n",
+        name,
+        " ",
     ] {
         out.push_str(part);
     }

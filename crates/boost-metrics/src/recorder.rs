@@ -81,4 +81,3 @@ impl Recorder for MetricsRecorder {
         self.inner.register_histogram(key, metadata)
     }
 }
-

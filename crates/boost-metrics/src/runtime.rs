@@ -1,11 +1,11 @@
 //! tokio runtime metrics that are stable (no `tokio_unstable` needed),
 //! written straight into the scrape for the runtime that renders it.
 
+use crate::ScrapeFormat;
 use crate::conventions::{
     TOKIO_RUNTIME_ALIVE_TASKS, TOKIO_RUNTIME_BUSY_SECONDS_TOTAL, TOKIO_RUNTIME_GLOBAL_QUEUE_DEPTH,
     TOKIO_RUNTIME_WORKERS,
 };
-use crate::ScrapeFormat;
 use crate::process::write_family;
 
 /// Appends the current runtime's metrics to `out`; nothing outside a runtime.

@@ -30,7 +30,10 @@ fn every_observation_is_in_the_next_scrape_with_no_upkeep() {
         }
     });
     let scrape = handle.render();
-    assert!(scrape.contains("jobs_wait_seconds_count 20001\n"), "{scrape}");
+    assert!(
+        scrape.contains("jobs_wait_seconds_count 20001\n"),
+        "{scrape}"
+    );
     assert!(
         scrape.contains("jobs_wait_seconds_bucket{le=\"0.25\"} 20001\n"),
         "{scrape}"

@@ -123,8 +123,22 @@ impl ServiceBuilder {
 
     /// Uses a metrics renderer set up elsewhere for `/metrics`, instead of
     /// installing a recorder here (e.g. `move || handle.render()`).
+    /// It always answers in Prometheus text; give a
+    /// [`metrics_handle`](Self::metrics_handle) for OpenMetrics and exemplars.
     pub fn metrics_render(mut self, render: impl Fn() -> String + Send + Sync + 'static) -> Self {
-        self.metrics = MetricsMode::Given(Arc::new(render));
+        self.metrics = MetricsMode::Given(Arc::new(move |_| {
+            (boost_metrics::ScrapeFormat::Prometheus, render())
+        }));
+        self
+    }
+
+    /// Serves a `boost_metrics::MetricsHandle` built or installed elsewhere on
+    /// `/metrics`, instead of installing a recorder here: the scrape is
+    /// OpenMetrics with exemplars when the `Accept` header asks for
+    /// `application/openmetrics-text` (Prometheus does), Prometheus text otherwise.
+    pub fn metrics_handle(mut self, handle: boost_metrics::MetricsHandle) -> Self {
+        self.metrics =
+            MetricsMode::Given(Arc::new(move |format| (format, handle.render_as(format))));
         self
     }
 

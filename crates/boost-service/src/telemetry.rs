@@ -62,8 +62,11 @@ impl LogLevelControl for boost_tracing::LogFilter {
     }
 }
 
-/// Renders metrics in the Prometheus text format for `/metrics`.
-pub(crate) type RenderMetrics = Arc<dyn Fn() -> String + Send + Sync>;
+/// Renders metrics for `/metrics`, in the format asked for when it can (a
+/// renderer given as a plain `Fn() -> String` always answers Prometheus
+/// text); returns the format it wrote.
+pub(crate) type RenderMetrics =
+    Arc<dyn Fn(boost_metrics::ScrapeFormat) -> (boost_metrics::ScrapeFormat, String) + Send + Sync>;
 
 /// Renders the effective configuration for `/config`.
 pub(crate) type RenderConfig = Arc<dyn Fn() -> String + Send + Sync>;
@@ -114,7 +117,10 @@ pub(crate) fn start(
                     what: "metrics",
                     source: e.into(),
                 })?;
-            telemetry.metrics = Some(Arc::new(move || handle.render()));
+            // Histogram observations inside a sampled trace carry its id as
+            // an exemplar (OpenMetrics scrapes show them). Once per process.
+            boost_metrics::set_trace_id_source(boost_tracing::sampled_trace_id);
+            telemetry.metrics = Some(Arc::new(move |format| (format, handle.render_as(format))));
         }
         MetricsMode::Given(render) => telemetry.metrics = Some(render),
         MetricsMode::Off => {}
@@ -139,5 +145,3 @@ impl Telemetry {
         }
     }
 }
-
-

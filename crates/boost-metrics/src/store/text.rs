@@ -173,7 +173,8 @@ impl<'a> Encoder<'a> {
     ) {
         self.name.clear();
         for (i, c) in raw.chars().enumerate() {
-            let ok = c.is_ascii_alphabetic() || c == '_' || c == ':' || (i > 0 && c.is_ascii_digit());
+            let ok =
+                c.is_ascii_alphabetic() || c == '_' || c == ':' || (i > 0 && c.is_ascii_digit());
             self.name.push(if ok { c } else { '_' });
         }
         if self.name.is_empty() {
@@ -348,7 +349,10 @@ mod tests {
         use ScrapeFormat::*;
         for (accept, expected) in [
             ("application/openmetrics-text", OpenMetrics),
-            ("application/openmetrics-text;version=1.0.0;q=0.5,text/plain;q=0.9", Prometheus),
+            (
+                "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;q=0.9",
+                Prometheus,
+            ),
             ("application/openmetrics-text;version=2.0.0", Prometheus),
             ("application/openmetrics-text;q=0", Prometheus),
             ("text/plain;version=0.0.4", Prometheus),

@@ -26,8 +26,6 @@ use crate::telemetry::{LogLevelControl, RenderConfig, RenderMetrics};
 pub(crate) use info::BuildInfo;
 pub(crate) use serve::serve;
 
-/// The Prometheus text exposition format, version 0.0.4.
-const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 const TEXT: &str = "text/plain; charset=utf-8";
 
 /// Admin requests handled at once; more wait their turn (within `admin.request_timeout`).
@@ -96,10 +94,23 @@ async fn time_limit(State(limit): State<Duration>, request: Request, next: Next)
     }
 }
 
-async fn metrics(State(state): State<AdminState>) -> Response {
+/// The scrape, in OpenMetrics (with exemplars) when the `Accept` header asks
+/// for it as Prometheus does, in Prometheus text 0.0.4 otherwise.
+async fn metrics(State(state): State<AdminState>, request_headers: header::HeaderMap) -> Response {
     match &state.metrics {
         Some(render) => {
-            ([(header::CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE)], render()).into_response()
+            let accept = request_headers
+                .get(header::ACCEPT)
+                .and_then(|value| value.to_str().ok());
+            let (format, body) = render(boost_metrics::ScrapeFormat::negotiate(accept));
+            (
+                [
+                    (header::CONTENT_TYPE, format.content_type()),
+                    (header::VARY, "Accept"),
+                ],
+                body,
+            )
+                .into_response()
         }
         None => text(
             StatusCode::NOT_IMPLEMENTED,
