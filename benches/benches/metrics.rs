@@ -158,11 +158,7 @@ fn record(c: &mut Criterion) {
     group.bench_function("ours_macros", |b| {
         b.iter_custom(|iters| {
             metrics::with_local_recorder(&recorder, || {
-                timed(
-                    iters,
-                    || raw_macros_observation(&method, &status),
-                    || {},
-                )
+                timed(iters, || raw_macros_observation(&method, &status), || {})
             })
         })
     });
