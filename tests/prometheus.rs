@@ -1,5 +1,7 @@
 //! A real Prometheus scrapes both services: the metric names, labels and
-//! exposition format are what dashboards and alerts are built on.
+//! exposition format are what dashboards and alerts are built on. With
+//! exemplar storage on, it scrapes OpenMetrics and keeps the trace ids the
+//! RPC duration buckets carry.
 //!
 //! Needs `prometheus` and `promtool` on `PATH` (Debian package `prometheus`,
 //! installed by `.ci/install-test-programs`).
@@ -36,6 +38,13 @@ fn free_port() -> u16 {
 }
 
 async fn start_prometheus(targets: &[(&str, std::net::SocketAddr)]) -> Prometheus {
+    start_prometheus_with(targets, &[]).await
+}
+
+async fn start_prometheus_with(
+    targets: &[(&str, std::net::SocketAddr)],
+    flags: &[&str],
+) -> Prometheus {
     let dir = tempfile::tempdir().unwrap();
     let mut config =
         String::from("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n");
@@ -57,6 +66,7 @@ async fn start_prometheus(targets: &[(&str, std::net::SocketAddr)]) -> Prometheu
             "--web.listen-address={}",
             url.trim_start_matches("http://")
         ))
+        .args(flags)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -226,5 +236,140 @@ async fn prometheus_scrapes_rpc_metrics_and_service_info_from_both_services() {
             "promtool check metrics on {}:\n{report}",
             service.example.name()
         );
+    }
+}
+
+/// A free loopback address nothing listens on: OTLP export goes nowhere, but
+/// traces are sampled (and logged with their ids) as with a real collector.
+fn nowhere() -> String {
+    format!("http://127.0.0.1:{}", free_port())
+}
+
+fn is_trace_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) && id != "0".repeat(32)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs prometheus"]
+async fn prometheus_with_exemplar_storage_keeps_the_trace_ids_of_rpc_durations() {
+    let profiles = common::Launch::new(common::Example::Profile)
+        .set("TRACING__OTLP__ENABLED", "true")
+        .set("TRACING__OTLP__ENDPOINT", nowhere())
+        .start();
+    let hello = common::Launch::new(common::Example::Hello)
+        .upstream(profiles.grpc)
+        .set("TRACING__OTLP__ENABLED", "true")
+        .set("TRACING__OTLP__ENDPOINT", nowhere())
+        .start();
+
+    // The body Prometheus gets: OpenMetrics with exemplars, which promtool
+    // and Prometheus's own parser accept; plain text without them otherwise.
+    let mut client = hello.greeter().await;
+    for name in ["alice", "bob", "zoe"] {
+        say_hello(&mut client, name).await.unwrap();
+    }
+    let response = reqwest::Client::new()
+        .get(hello.admin_url("/metrics"))
+        .header(
+            "accept",
+            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    let open = response.text().await.unwrap();
+    assert!(open.ends_with("# EOF\n"), "{open}");
+    assert!(
+        open.lines().any(|l| l.starts_with("rpc_server_call_duration_seconds_bucket{")
+            && l.contains(" # {trace_id=\"")),
+        "{open}"
+    );
+    let (status, text) = http_get(&hello.admin_url("/metrics")).await;
+    assert_eq!(status, 200);
+    assert!(!text.contains("trace_id") && !text.contains("# EOF"), "{text}");
+    let (ok, report) = promtool_check(&text);
+    assert!(ok && report.trim().is_empty(), "promtool on the text scrape:\n{report}");
+
+    let prometheus = start_prometheus_with(
+        &[("hello", hello.admin), ("profiles", profiles.admin)],
+        &["--enable-feature=exemplar-storage"],
+    )
+    .await;
+    // Calls after Prometheus is up, so a scrape after each finds a fresh exemplar.
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        - 60.0;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let exemplars = loop {
+        say_hello(&mut client, "exemplar").await.unwrap();
+        let end = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+            + 60.0;
+        let body: serde_json::Value = reqwest::Client::new()
+            .get(format!("{}/api/v1/query_exemplars", prometheus.url))
+            .query(&[
+                (
+                    "query",
+                    r#"rpc_server_call_duration_seconds_bucket{job="hello",rpc_method="hello.v1.Greeter/SayHello"}"#.to_owned(),
+                ),
+                ("start", start.to_string()),
+                ("end", end.to_string()),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let found: Vec<serde_json::Value> = body["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|series| series["exemplars"].as_array().cloned().unwrap_or_default())
+            .collect();
+        if !found.is_empty() {
+            break found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no exemplars after 90s: {body}\n{}",
+            hello.dump()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    // Each is the trace id of a call hello-service logged.
+    let logged: Vec<String> = hello
+        .json_logs()
+        .iter()
+        .filter_map(|line| line["trace_id"].as_str().map(str::to_owned))
+        .collect();
+    for exemplar in &exemplars {
+        let trace_id = exemplar["labels"]["trace_id"].as_str().unwrap_or_default();
+        assert!(is_trace_id(trace_id), "{exemplar}");
+        assert!(
+            logged.iter().any(|id| id == trace_id),
+            "exemplar {trace_id} is not a trace hello-service logged: {logged:?}"
+        );
+        let value: f64 = exemplar["value"].as_str().unwrap().parse().unwrap();
+        assert!(value > 0.0 && value < 10.0, "{exemplar}");
+    }
+    // Both targets are healthy: Prometheus parsed the OpenMetrics scrapes.
+    let targets: serde_json::Value = reqwest::get(format!("{}/api/v1/targets", prometheus.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for target in targets["data"]["activeTargets"].as_array().unwrap() {
+        assert_eq!(target["health"], "up", "{target}");
+        assert_eq!(target["lastError"], "", "{target}");
     }
 }

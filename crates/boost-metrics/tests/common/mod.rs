@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use boost_config::ServiceIdentity;
 use boost_metrics::conventions::*;
-use boost_metrics::{MetricsHandle, MetricsRecorder, MetricsSettings, RpcMetrics};
+use boost_metrics::{MetricsHandle, MetricsRecorder, MetricsSettings, RpcMetrics, ScrapeFormat};
 
 /// An identity with every ownership field filled in.
 pub fn identity() -> ServiceIdentity {
@@ -97,6 +97,11 @@ pub fn record_realistic(recorder: &MetricsRecorder) {
 /// A scrape with service_info, RPC histograms, cache metrics, process and
 /// runtime metrics, and a cardinality overflow.
 pub fn realistic_scrape() -> String {
+    realistic_scrape_as(ScrapeFormat::Prometheus)
+}
+
+/// [`realistic_scrape`] in `format`.
+pub fn realistic_scrape_as(format: ScrapeFormat) -> String {
     let mut settings = MetricsSettings::default();
     settings.cardinality_limit = 5;
     let (recorder, handle) = build(&settings);
@@ -112,5 +117,5 @@ pub fn realistic_scrape() -> String {
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(async { handle.render() })
+    runtime.block_on(async { handle.render_as(format) })
 }

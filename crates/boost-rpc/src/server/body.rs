@@ -82,6 +82,16 @@ pub(crate) trait OnEnd {
 
     /// Called once with the final status of the call.
     fn on_end(self, code: Code);
+
+    /// Runs one poll of the body (until the call ends). The trace layer's
+    /// record runs it inside the call's span, so what the inner layers do
+    /// when the body ends — the metrics layer recording the duration, which
+    /// takes the span's trace as its exemplar — happens inside the trace.
+    /// Default: just runs it.
+    #[inline]
+    fn poll_in_scope<R>(&self, poll: impl FnOnce() -> R) -> R {
+        poll()
+    }
 }
 
 pin_project! {
@@ -150,10 +160,11 @@ impl<B: Body, E: OnEnd> Body for ObservedBody<B, E> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = self.project();
-        let polled = this.inner.poll_frame(cx);
-        if this.observer.is_none() {
-            return polled;
-        }
+        let inner = this.inner;
+        let polled = match this.observer.as_ref() {
+            Some(observer) => observer.poll_in_scope(|| inner.poll_frame(cx)),
+            None => return inner.poll_frame(cx),
+        };
         if let Poll::Ready(ref next) = polled {
             let code = match next {
                 Some(Ok(frame)) => frame.trailers_ref().map(|trailers| {

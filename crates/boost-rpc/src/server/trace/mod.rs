@@ -19,7 +19,9 @@
 //! The handler runs inside the span, so its log lines carry the span's
 //! `trace_id` and `span_id`, and boost-rpc clients called from it propagate
 //! the trace onwards. The span stays open until the response body ends, so its
-//! duration is the whole call and its status the one the caller received.
+//! duration is the whole call and its status the one the caller received; the
+//! body is polled inside the span too, so the duration the metrics layer
+//! records when the body ends carries the span's trace as its exemplar.
 
 pub mod future;
 
@@ -167,6 +169,11 @@ struct SpanRecord {
 }
 
 impl OnEnd for SpanRecord {
+    #[inline]
+    fn poll_in_scope<R>(&self, poll: impl FnOnce() -> R) -> R {
+        self.span.in_scope(poll)
+    }
+
     fn on_end(self, code: Code) {
         self.span.record("rpc.grpc.status_code", code as i64);
         if grpc::is_server_error(code) {
