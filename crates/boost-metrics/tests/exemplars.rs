@@ -44,13 +44,14 @@ fn bucket_line<'a>(scrape: &'a str, le: &str) -> &'a str {
 fn observations_in_a_sampled_trace_carry_its_id_in_openmetrics_only() {
     boost_metrics::set_trace_id_source(current_trace);
     let (recorder, handle) = common::build(&MetricsSettings::default());
-    let say_hello = metrics::with_local_recorder(&recorder, || {
-        RpcMetrics::server().method("hello.v1.Greeter/SayHello")
+    // Handles bind to the recorder current when they are first used.
+    metrics::with_local_recorder(&recorder, || {
+        let say_hello = RpcMetrics::server().method("hello.v1.Greeter/SayHello");
+        // Outside any trace: counted, no exemplar.
+        say_hello.record(0, Duration::from_millis(3));
+        // Inside a sampled trace: the 0.05 bucket gets its exemplar.
+        in_trace(TRACE_B, || say_hello.record(0, Duration::from_millis(42)));
     });
-    // Outside any trace: counted, no exemplar.
-    say_hello.record(0, Duration::from_millis(3));
-    // Inside a sampled trace: the 0.05 bucket gets its exemplar.
-    in_trace(TRACE_B, || say_hello.record(0, Duration::from_millis(42)));
 
     let open = handle.render_as(ScrapeFormat::OpenMetrics);
     assert!(open.ends_with("# EOF\n"), "{open}");
@@ -80,14 +81,16 @@ fn observations_in_a_sampled_trace_carry_its_id_in_openmetrics_only() {
 fn an_exemplar_is_replaced_only_after_a_scrape_and_a_trace_outside_keeps_it() {
     boost_metrics::set_trace_id_source(current_trace);
     let (recorder, handle) = common::build(&MetricsSettings::default());
-    let method = metrics::with_local_recorder(&recorder, || {
-        RpcMetrics::server().method("hello.v1.Greeter/SayHello")
-    });
+    let method = RpcMetrics::server().method("hello.v1.Greeter/SayHello");
+    // Bind the handle to this recorder (handles bind on first use).
+    metrics::with_local_recorder(&recorder, || method.record(0, Duration::from_millis(1)));
     let exemplar = |scrape: &str| {
         bucket_line(scrape, "0.005")
             .split_once("trace_id=\"")
             .map(|(_, rest)| rest[..32].to_owned())
     };
+    // Scrape once so the unsampled binding observation is in the past epoch.
+    let _ = handle.render_as(ScrapeFormat::OpenMetrics);
     in_trace(TRACE_A, || method.record(0, Duration::from_millis(1)));
     // A second sampled observation before any scrape keeps the first exemplar
     // (the source is not even asked).
@@ -105,7 +108,7 @@ fn an_exemplar_is_replaced_only_after_a_scrape_and_a_trace_outside_keeps_it() {
         exemplar(&third).as_deref(),
         Some("4bf92f3577b34da6a3ce929d0e0e4736")
     );
-    assert!(bucket_line(&third, "0.005").contains("} 4 # "), "{third}");
+    assert!(bucket_line(&third, "0.005").contains("} 5 # "), "{third}");
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use metrics::{CounterFn, GaugeFn, HistogramFn};
 
-use super::exemplar::{self, Exemplar, ExemplarSlot};
+use super::exemplar::{self, Epoch, Exemplar, ExemplarSlot};
 
 /// A monotonic `u64`.
 #[derive(Debug, Default)]
@@ -97,6 +97,8 @@ pub(crate) struct HistogramCell {
     sum: AtomicU64,
     /// The latest exemplar per bucket (same length as `buckets`).
     exemplars: Box<[ExemplarSlot]>,
+    /// The scrape epoch of the store this histogram belongs to.
+    epoch: Arc<Epoch>,
 }
 
 /// What a scrape reads from one histogram.
@@ -107,13 +109,14 @@ pub(crate) struct HistogramSnapshot<'a> {
 }
 
 impl HistogramCell {
-    pub(crate) fn new(bounds: Arc<Bounds>) -> Self {
+    pub(crate) fn new(bounds: Arc<Bounds>, epoch: Arc<Epoch>) -> Self {
         let n = bounds.upper.len() + 1;
         Self {
             bounds,
             buckets: (0..n).map(|_| AtomicU64::new(0)).collect(),
             sum: AtomicU64::new(0f64.to_bits()),
             exemplars: (0..n).map(|_| ExemplarSlot::default()).collect(),
+            epoch,
         }
     }
 
@@ -135,8 +138,9 @@ impl HistogramCell {
         let bucket = self.bucket_of(value);
         self.buckets[bucket].fetch_add(count, Ordering::Relaxed);
         add_f64(&self.sum, value * count as f64);
-        if let Some(trace_id) = exemplar::wanted(&self.exemplars[bucket]) {
-            self.exemplars[bucket].store(trace_id, value);
+        let slot = &self.exemplars[bucket];
+        if let Some(trace_id) = exemplar::wanted(slot, &self.epoch) {
+            slot.store(trace_id, value, &self.epoch);
         }
     }
 
@@ -178,7 +182,7 @@ mod tests {
 
     #[test]
     fn a_value_on_a_bound_counts_in_that_bucket_and_nan_in_inf() {
-        let cell = HistogramCell::new(Bounds::new(&[0.1, 1.0]));
+        let cell = HistogramCell::new(Bounds::new(&[0.1, 1.0]), Arc::default());
         for value in [0.1, 0.5, 1.0, 2.0, f64::NAN, -1.0] {
             cell.record(value);
         }
@@ -190,7 +194,7 @@ mod tests {
 
     #[test]
     fn record_many_counts_each_and_sums_value_times_count() {
-        let cell = HistogramCell::new(Bounds::new(&[1.0]));
+        let cell = HistogramCell::new(Bounds::new(&[1.0]), Arc::default());
         cell.record_many(0.5, 4);
         let mut cumulative = Vec::new();
         let snapshot = cell.snapshot(&mut cumulative);

@@ -21,10 +21,6 @@ pub type TraceIdSource = fn() -> Option<[u8; 16]>;
 
 static SOURCE: OnceLock<TraceIdSource> = OnceLock::new();
 
-/// Scrapes rendered so far (any recorder): an exemplar taken in the current
-/// epoch is not replaced until the next scrape.
-static EPOCH: AtomicU64 = AtomicU64::new(1);
-
 /// Installs the process-wide [`TraceIdSource`] histogram observations take
 /// their exemplars from. The first call wins; returns `false` (and changes
 /// nothing) when a source was already installed.
@@ -37,9 +33,27 @@ pub fn set_trace_id_source(source: TraceIdSource) -> bool {
     SOURCE.set(source).is_ok()
 }
 
-/// Starts a new exemplar epoch: called once per scrape.
-pub(crate) fn next_epoch() {
-    EPOCH.fetch_add(1, Ordering::Relaxed);
+/// Scrapes of one store rendered so far: an exemplar taken in the current
+/// epoch is not replaced until that store's next scrape. Per store, so one
+/// recorder's scrape never resets another's exemplars.
+#[derive(Debug)]
+pub(crate) struct Epoch(AtomicU64);
+
+impl Default for Epoch {
+    fn default() -> Self {
+        Self(AtomicU64::new(1))
+    }
+}
+
+impl Epoch {
+    /// Starts a new exemplar epoch: called once per scrape.
+    pub(crate) fn advance(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn current(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 /// One exemplar: the trace, the observed value, when (Unix seconds).
@@ -61,9 +75,9 @@ pub(crate) struct ExemplarSlot {
 /// The current trace id when `slot` wants a new exemplar and a source is
 /// installed and the current trace is sampled.
 #[inline]
-pub(crate) fn wanted(slot: &ExemplarSlot) -> Option<[u8; 16]> {
+pub(crate) fn wanted(slot: &ExemplarSlot, epoch: &Epoch) -> Option<[u8; 16]> {
     let source = SOURCE.get()?;
-    if slot.taken_in.load(Ordering::Relaxed) == EPOCH.load(Ordering::Relaxed) {
+    if slot.taken_in.load(Ordering::Relaxed) == epoch.current() {
         return None;
     }
     source()
@@ -71,7 +85,7 @@ pub(crate) fn wanted(slot: &ExemplarSlot) -> Option<[u8; 16]> {
 
 impl ExemplarSlot {
     #[cold]
-    pub(crate) fn store(&self, trace_id: [u8; 16], value: f64) {
+    pub(crate) fn store(&self, trace_id: [u8; 16], value: f64, epoch: &Epoch) {
         let timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0.0, |since| since.as_secs_f64());
@@ -86,8 +100,7 @@ impl ExemplarSlot {
             value,
             timestamp,
         });
-        self.taken_in
-            .store(EPOCH.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.taken_in.store(epoch.current(), Ordering::Relaxed);
     }
 
     pub(crate) fn load(&self) -> Option<Exemplar> {

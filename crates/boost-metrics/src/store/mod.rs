@@ -93,6 +93,8 @@ pub(crate) struct Store {
     descriptions: RwLock<HashMap<String, Description>>,
     /// The length of the last scrape, to size the next one's buffer.
     last_len: AtomicUsize,
+    /// Advanced by each scrape: a bucket takes one new exemplar per epoch.
+    epoch: Arc<exemplar::Epoch>,
 }
 
 impl std::fmt::Debug for Store {
@@ -133,6 +135,7 @@ impl Store {
             families: RwLock::default(),
             descriptions: RwLock::default(),
             last_len: AtomicUsize::new(0),
+            epoch: Arc::default(),
         }
     }
 
@@ -156,7 +159,7 @@ impl Store {
 
     /// The whole scrape of this store in `format` (without `# EOF`).
     pub(crate) fn render_into(&self, out: &mut String, format: ScrapeFormat) {
-        exemplar::next_epoch();
+        self.epoch.advance();
         out.reserve(self.last_len.load(Ordering::Relaxed) + 256);
         let start = out.len();
         let families = self.families.read().unwrap_or_else(PoisonError::into_inner);
@@ -228,7 +231,7 @@ impl Recorder for Store {
                 .bounds_by_name
                 .get(key.name())
                 .unwrap_or(&self.default_bounds);
-            HistogramCell::new(Arc::clone(bounds))
+            HistogramCell::new(Arc::clone(bounds), Arc::clone(&self.epoch))
         });
         if new {
             self.file(
