@@ -300,7 +300,9 @@ async fn say_hello_in_sampled_trace(
     });
     request.metadata_mut().insert(
         "traceparent",
-        format!("00-{trace_id}-00f067aa0ba902b7-01").parse().unwrap(),
+        format!("00-{trace_id}-00f067aa0ba902b7-01")
+            .parse()
+            .unwrap(),
     );
     client.say_hello(request).await.unwrap();
     trace_id
@@ -349,15 +351,23 @@ async fn prometheus_with_exemplar_storage_keeps_the_trace_ids_of_rpc_durations()
     assert!(open.ends_with("# EOF\n"), "{open}");
     promtool_parse_openmetrics(&open);
     assert!(
-        open.lines().any(|l| l.starts_with("rpc_server_call_duration_seconds_bucket{")
-            && l.contains(" # {trace_id=\"")),
+        open.lines().any(
+            |l| l.starts_with("rpc_server_call_duration_seconds_bucket{")
+                && l.contains(" # {trace_id=\"")
+        ),
         "{open}"
     );
     let (status, text) = http_get(&hello.admin_url("/metrics")).await;
     assert_eq!(status, 200);
-    assert!(!text.contains("trace_id") && !text.contains("# EOF"), "{text}");
+    assert!(
+        !text.contains("trace_id") && !text.contains("# EOF"),
+        "{text}"
+    );
     let (ok, report) = promtool_check(&text);
-    assert!(ok && report.trim().is_empty(), "promtool on the text scrape:\n{report}");
+    assert!(
+        ok && report.trim().is_empty(),
+        "promtool on the text scrape:\n{report}"
+    );
 
     let prometheus = start_prometheus_with(
         &[("hello", hello.admin), ("profiles", profiles.admin)],

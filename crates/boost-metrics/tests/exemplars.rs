@@ -55,7 +55,10 @@ fn observations_in_a_sampled_trace_carry_its_id_in_openmetrics_only() {
 
     let open = handle.render_as(ScrapeFormat::OpenMetrics);
     assert!(open.ends_with("# EOF\n"), "{open}");
-    assert!(!open.contains("\n\n"), "OpenMetrics has no blank lines:\n{open}");
+    assert!(
+        !open.contains("\n\n"),
+        "OpenMetrics has no blank lines:\n{open}"
+    );
     let line = bucket_line(&open, "0.05");
     let (sample, exemplar) = line.split_once(" # ").expect("an exemplar");
     assert!(sample.ends_with(" 2"), "{line}");
@@ -117,8 +120,14 @@ fn openmetrics_names_counter_families_without_total_and_ends_with_eof() {
     assert!(open.contains("# TYPE cache_requests counter\n"), "{open}");
     assert!(open.contains("# HELP cache_requests "), "{open}");
     assert!(open.contains("\ncache_requests_total{"), "{open}");
-    assert!(open.contains("# TYPE process_cpu_seconds counter\n"), "{open}");
-    assert!(open.contains("# TYPE tokio_runtime_busy_seconds counter\n"), "{open}");
+    assert!(
+        open.contains("# TYPE process_cpu_seconds counter\n"),
+        "{open}"
+    );
+    assert!(
+        open.contains("# TYPE tokio_runtime_busy_seconds counter\n"),
+        "{open}"
+    );
     assert!(open.contains("# TYPE rpc_server_call_duration_seconds histogram\n"));
     assert_eq!(open.matches("# EOF").count(), 1);
     assert!(open.ends_with("# EOF\n"));
