@@ -5,8 +5,9 @@
 //! virtual call and one or two atomic operations — nothing is queued, and no
 //! upkeep is needed for a scrape to see every observation.
 
+use std::cell::Cell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use metrics::{CounterFn, GaugeFn, HistogramFn};
 
@@ -87,15 +88,49 @@ impl Bounds {
     }
 }
 
-/// Fixed buckets counted at observation: one counter per bucket (the last is
-/// `+Inf`) and the sum. `_count` is the sum of the buckets, so it always
-/// equals the `+Inf` bucket, and one observation is two atomic operations.
+/// Stripes per histogram: each thread counts into one of these (picked once
+/// per thread, round robin), so threads observing the same series at once do
+/// not bounce one cache line between cores; the scrape adds them up. Four
+/// stripes take contention on a hot series down fourfold for 4x the counters
+/// (a 14-bound histogram: 512 bytes instead of 128).
+const STRIPES: usize = 4;
+
+/// Eight counters: one cache line, so two stripes never share one.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+struct Line([AtomicU64; 8]);
+
+/// The stripe this thread counts into.
+#[inline]
+fn stripe() -> usize {
+    // Const-initialised and without a destructor, so reading it is a plain
+    // thread-local load (no lazy-initialisation state to check).
+    thread_local! {
+        static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+    STRIPE.with(|stripe| match stripe.get() {
+        usize::MAX => {
+            static NEXT: AtomicUsize = AtomicUsize::new(0);
+            let picked = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
+            stripe.set(picked);
+            picked
+        }
+        picked => picked,
+    })
+}
+
+/// Fixed buckets counted at observation: per stripe, one counter per bucket
+/// (the last is `+Inf`) and the sum. `_count` is the sum of the buckets, so
+/// it always equals the `+Inf` bucket, and one observation is two atomic
+/// operations on lines no other thread is likely writing.
 #[derive(Debug)]
 pub(crate) struct HistogramCell {
     pub(crate) bounds: Arc<Bounds>,
-    buckets: Box<[AtomicU64]>,
-    sum: AtomicU64,
-    /// The latest exemplar per bucket (same length as `buckets`).
+    /// `STRIPES` runs of `stride` lines: bucket counters, then the sum's bits.
+    lines: Box<[Line]>,
+    /// Lines per stripe: room for every bucket and the sum.
+    stride: usize,
+    /// The latest exemplar per bucket (one per bucket, not per stripe).
     exemplars: Box<[ExemplarSlot]>,
     /// The scrape epoch of the store this histogram belongs to.
     epoch: Arc<Epoch>,
@@ -110,14 +145,36 @@ pub(crate) struct HistogramSnapshot<'a> {
 
 impl HistogramCell {
     pub(crate) fn new(bounds: Arc<Bounds>, epoch: Arc<Epoch>) -> Self {
-        let n = bounds.upper.len() + 1;
-        Self {
+        let buckets = bounds.upper.len() + 1;
+        // Buckets plus the sum, rounded up to whole lines.
+        let stride = (buckets + 1).div_ceil(8);
+        let lines = (0..STRIPES * stride).map(|_| Line::default()).collect();
+        let sum_bits = 0f64.to_bits();
+        let cell = Self {
             bounds,
-            buckets: (0..n).map(|_| AtomicU64::new(0)).collect(),
-            sum: AtomicU64::new(0f64.to_bits()),
-            exemplars: (0..n).map(|_| ExemplarSlot::default()).collect(),
+            lines,
+            stride,
+            exemplars: (0..buckets).map(|_| ExemplarSlot::default()).collect(),
             epoch,
+        };
+        for stripe in 0..STRIPES {
+            if let Some(sum) = cell.slot(stripe, buckets) {
+                sum.store(sum_bits, Ordering::Relaxed);
+            }
         }
+        cell
+    }
+
+    /// Counter `index` of `stripe` (bucket counters, then the sum).
+    #[inline]
+    fn slot(&self, stripe: usize, index: usize) -> Option<&AtomicU64> {
+        self.lines
+            .get(stripe * self.stride + index / 8)
+            .map(|line| &line.0[index % 8])
+    }
+
+    fn buckets(&self) -> usize {
+        self.exemplars.len()
     }
 
     /// The bucket `value` falls in: the first bound `>=` it, else `+Inf`
@@ -136,27 +193,38 @@ impl HistogramCell {
     #[inline]
     fn observe(&self, value: f64, count: u64) {
         let bucket = self.bucket_of(value);
-        self.buckets[bucket].fetch_add(count, Ordering::Relaxed);
-        add_f64(&self.sum, value * count as f64);
-        let slot = &self.exemplars[bucket];
-        if let Some(trace_id) = exemplar::wanted(slot, &self.epoch) {
+        let stripe = stripe();
+        if let Some(counter) = self.slot(stripe, bucket) {
+            counter.fetch_add(count, Ordering::Relaxed);
+        }
+        if let Some(sum) = self.slot(stripe, self.buckets()) {
+            add_f64(sum, value * count as f64);
+        }
+        if let Some(slot) = self.exemplars.get(bucket)
+            && let Some(trace_id) = exemplar::wanted(slot, &self.epoch)
+        {
             slot.store(trace_id, value, &self.epoch);
         }
     }
 
-    /// Reads the buckets into `cumulative` (cleared first) and returns the
-    /// snapshot the encoder writes.
+    /// Reads the buckets of every stripe into `cumulative` (cleared first)
+    /// and returns the snapshot the encoder writes.
     pub(crate) fn snapshot<'a>(&'a self, cumulative: &'a mut Vec<u64>) -> HistogramSnapshot<'a> {
         cumulative.clear();
-        let mut running = 0u64;
-        for bucket in self.buckets.iter() {
-            running = running.wrapping_add(bucket.load(Ordering::Relaxed));
+        let (buckets, mut running, mut sum) = (self.buckets(), 0u64, 0f64);
+        for bucket in 0..buckets {
+            for stripe in 0..STRIPES {
+                let count = self.slot(stripe, bucket).map_or(0, |c| c.load(Ordering::Relaxed));
+                running = running.wrapping_add(count);
+            }
             cumulative.push(running);
         }
-        HistogramSnapshot {
-            cumulative,
-            sum: f64::from_bits(self.sum.load(Ordering::Relaxed)),
+        for stripe in 0..STRIPES {
+            if let Some(bits) = self.slot(stripe, buckets) {
+                sum += f64::from_bits(bits.load(Ordering::Relaxed));
+            }
         }
+        HistogramSnapshot { cumulative, sum }
     }
 
     /// The latest exemplar of bucket `index`, if one was taken.
@@ -190,6 +258,29 @@ mod tests {
         let snapshot = cell.snapshot(&mut cumulative);
         assert_eq!(snapshot.cumulative, [2, 4, 6]);
         assert!(snapshot.sum.is_nan());
+    }
+
+    #[test]
+    fn observations_from_many_threads_are_all_counted() {
+        let cell = Arc::new(HistogramCell::new(Bounds::new(&[1.0]), Arc::default()));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let cell = Arc::clone(&cell);
+                std::thread::spawn(move || {
+                    for _ in 0..1000 {
+                        cell.record(0.5);
+                        cell.record(2.0);
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        let mut cumulative = Vec::new();
+        let snapshot = cell.snapshot(&mut cumulative);
+        assert_eq!(snapshot.cumulative, [8000, 16000]);
+        assert_eq!(snapshot.sum, 8000.0 * 2.5);
     }
 
     #[test]
