@@ -214,7 +214,9 @@ impl HistogramCell {
         let (buckets, mut running, mut sum) = (self.buckets(), 0u64, 0f64);
         for bucket in 0..buckets {
             for stripe in 0..STRIPES {
-                let count = self.slot(stripe, bucket).map_or(0, |c| c.load(Ordering::Relaxed));
+                let count = self
+                    .slot(stripe, bucket)
+                    .map_or(0, |c| c.load(Ordering::Relaxed));
                 running = running.wrapping_add(count);
             }
             cumulative.push(running);
