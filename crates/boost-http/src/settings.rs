@@ -178,18 +178,24 @@ fn http_rules(s: &HttpSettings, problems: &mut Problems) {
         problems.add("max_connections", "must be between 1 and 1000000");
     }
     if let Some(name) = &s.deadline_header {
-        let valid = name.len() <= MAX_HEADER_NAME
-            && http::HeaderName::from_bytes(name.as_bytes()).is_ok()
-            && name.bytes().all(|b| !b.is_ascii_uppercase());
-        if !valid {
-            problems.add(
-                "deadline_header",
-                format!(
-                    "must be a lower-case HTTP header name of at most {MAX_HEADER_NAME} \
-                     characters, such as \"x-request-timeout-ms\""
-                ),
-            );
-        }
+        deadline_header_rule(problems, "deadline_header", name);
+    }
+}
+
+/// A deadline header name (`http.deadline_header`, a client's
+/// `deadline_header`): lower case, valid, at most [`MAX_HEADER_NAME`].
+pub(crate) fn deadline_header_rule(problems: &mut Problems, key: &str, name: &str) {
+    let valid = name.len() <= MAX_HEADER_NAME
+        && http::HeaderName::from_bytes(name.as_bytes()).is_ok()
+        && name.bytes().all(|b| !b.is_ascii_uppercase());
+    if !valid {
+        problems.add(
+            key,
+            format!(
+                "must be a lower-case HTTP header name of at most {MAX_HEADER_NAME} \
+                 characters, such as \"x-request-timeout-ms\""
+            ),
+        );
     }
 }
 

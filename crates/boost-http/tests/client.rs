@@ -386,3 +386,48 @@ async fn a_body_that_is_not_the_json_expected_is_not_quoted_in_the_error() {
     assert!(!shown.contains("hunter2"), "{shown}");
     assert!(shown.contains("data error at line 1"), "{shown}");
 }
+
+fn sent_deadline_ms(upstream: &Upstream) -> Option<u64> {
+    upstream
+        .last_headers
+        .lock()
+        .unwrap()
+        .get("x-request-timeout-ms")
+        .map(|value| value.to_str().unwrap().parse().unwrap())
+}
+
+#[tokio::test]
+async fn the_time_left_is_sent_in_the_configured_deadline_header() {
+    let upstream = Upstream::start(|_| async { "ok".into_response() }).await;
+
+    // Unset: nothing is sent.
+    let client = HttpClient::new("quiet", &settings(&[&upstream.url])).unwrap();
+    client.get("/cars").send().await.unwrap();
+    assert_eq!(sent_deadline_ms(&upstream), None);
+
+    let mut with_header = settings(&[&upstream.url]);
+    with_header.deadline_header = Some("x-request-timeout-ms".into());
+    let client = HttpClient::new("cars", &with_header).unwrap();
+
+    // The client's own 10 s timeout: a little under 10 000 ms, never over.
+    client.get("/cars").send().await.unwrap();
+    let own = sent_deadline_ms(&upstream).unwrap();
+    assert!((5_000..=10_000).contains(&own), "{own}");
+
+    // Serving a request with 3 s left: the upstream is told at most that.
+    let caller = Instant::now() + Duration::from_secs(3);
+    boost_rpc::deadline::scope(caller, client.get("/cars").send())
+        .await
+        .unwrap();
+    let inherited = sent_deadline_ms(&upstream).unwrap();
+    assert!((1..=3_000).contains(&inherited), "{inherited}");
+}
+
+#[test]
+fn a_deadline_header_that_is_not_a_header_name_is_refused_under_its_key() {
+    let mut bad = HttpClientSettings::with_base_urls(["http://127.0.0.1:1"]);
+    bad.deadline_header = Some("X Timeout".into());
+    let error = HttpClient::new("cars", &bad).unwrap_err().to_string();
+    assert!(error.contains("deadline_header"), "{error}");
+    assert!(error.contains("lower-case HTTP header name"), "{error}");
+}

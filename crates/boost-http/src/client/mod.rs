@@ -90,6 +90,8 @@ struct Inner {
     http: Client<tls::Connector, Full<Bytes>>,
     endpoints: Endpoints,
     budget: RetryBudget,
+    /// `settings.deadline_header`, parsed once.
+    deadline_header: Option<http::HeaderName>,
     /// Keeps the TLS files current while the client lives.
     _tls_watch: Option<tls::WatchTask>,
 }
@@ -141,6 +143,10 @@ impl HttpClient {
                     retry.budget_min_per_sec,
                     retry.budget_ratio,
                 ),
+                deadline_header: settings
+                    .deadline_header
+                    .as_deref()
+                    .and_then(|name| http::HeaderName::from_bytes(name.as_bytes()).ok()),
                 settings: settings.clone(),
                 http,
                 _tls_watch: tls_watch,

@@ -263,6 +263,15 @@ async fn attempt(inner: &Inner, req: &Prepared, base: &Base, deadline: Instant) 
     {
         headers.insert(REQUEST_ID, value);
     }
+    if let Some(name) = &inner.deadline_header {
+        // Whole milliseconds, rounded down so the upstream never believes it
+        // has longer than we will wait; at least 1 (0 often means "none").
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .as_millis();
+        let millis = u64::try_from(left).unwrap_or(u64::MAX).max(1);
+        headers.insert(name.clone(), HeaderValue::from(millis));
+    }
     let limit = inner.settings.max_response_body_bytes();
     let exchange = async {
         let response = match inner.http.request(request).await {

@@ -43,6 +43,14 @@ pub struct HttpClientSettings {
     /// being served. More than 0. Default: `"2s"`.
     #[serde(with = "boost_config::duration")]
     pub timeout: Duration,
+    /// A request header that tells the upstream how long it has: the whole
+    /// milliseconds left of this request's deadline (the earlier of
+    /// `timeout` and the deadline of the request being served), at least 1,
+    /// sent with every attempt. Name what the upstream reads, e.g.
+    /// `x-request-timeout-ms` (what a boost-http server reads when its
+    /// `http.deadline_header` says so) or Envoy's
+    /// `x-envoy-expected-rq-timeout-ms`. Unset: no header. Default: unset.
+    pub deadline_header: Option<String>,
     /// Longest a TCP (and TLS) connection may take to open. More than 0.
     /// Default: `"1s"`.
     #[serde(with = "boost_config::duration")]
@@ -75,6 +83,7 @@ impl Default for HttpClientSettings {
         HttpClientSettings {
             base_urls: Vec::new(),
             timeout: Duration::from_secs(2),
+            deadline_header: None,
             connect_timeout: Duration::from_secs(1),
             max_response_body: ByteSize::mib(4),
             retry: HttpRetrySettings::default(),
@@ -228,6 +237,9 @@ fn client_rules(s: &HttpClientSettings, problems: &mut Problems) {
     }
     if s.timeout.is_zero() {
         problems.add("timeout", "must be more than 0 (e.g. \"2s\")");
+    }
+    if let Some(name) = &s.deadline_header {
+        crate::settings::deadline_header_rule(problems, "deadline_header", name);
     }
     if s.connect_timeout.is_zero() {
         problems.add("connect_timeout", "must be more than 0 (e.g. \"1s\")");
