@@ -24,7 +24,9 @@
 //! - **one total deadline**: `timeout` (2 s) for all attempts, backoff and
 //!   reading the body together, shortened by the deadline of the request
 //!   being served (gRPC or HTTP), so a slow partner cannot hold a caller
-//!   longer than the caller waits;
+//!   longer than the caller waits; with `deadline_header` set, the time left
+//!   is sent on with every attempt (whole milliseconds), so the next hop can
+//!   stop when we stop waiting;
 //! - **retries** of `429`/`502`/`503`/`504` and transport failures for
 //!   idempotent methods (`GET`, `HEAD`, `OPTIONS`, `TRACE`, `PUT`, `DELETE`)
 //!   or requests marked [`idempotent`](RequestBuilder::idempotent) (a `POST`
