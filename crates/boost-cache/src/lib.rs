@@ -128,14 +128,20 @@ mod cache;
 mod entry;
 mod error;
 mod jitter;
+#[cfg(feature = "redis")]
+mod l2;
+mod l2_settings;
 mod load;
 mod metrics;
 mod refresh;
 mod settings;
 mod size;
+mod tier;
 
 pub use builder::CacheBuilder;
 pub use cache::Cache;
 pub use error::Error;
+pub use l2_settings::{L2Backend, L2Settings};
 pub use settings::CacheSettings;
 pub use size::ByteSize;
+pub use tier::L2Status;

@@ -7,8 +7,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::cache::Cache;
+use crate::entry::Slot;
 use crate::metrics::CacheMetrics;
 use crate::size::ByteSize;
+use crate::tier::Lookup;
 
 /// Why a coalesced load produced no entry; handed to every waiter.
 enum NoEntry<V, E> {
@@ -59,22 +61,9 @@ where
             let Some(loader) = loader.take() else {
                 return Err(NoEntry::Absent); // unreachable: init runs at most once
             };
-            // Boxed: keeps the loader's future out of the hit path's (much copied) future.
-            let slot = match Box::pin(run_loader(&self.shared.metrics, loader)).await {
-                Ok(Some(value)) => self.slot(&key, Some(value)),
-                Ok(None) if self.shared.settings.negative_ttl.is_some() => self.slot(&key, None),
-                Ok(None) => return Err(NoEntry::Absent),
-                Err(error) => return Err(NoEntry::Failed(Arc::new(error))),
-            };
-            if !self.fits(&slot) {
-                return Err(match slot.value {
-                    Some(value) => NoEntry::TooLarge(value),
-                    None => NoEntry::Absent,
-                });
-            }
-            // moka inserts what init returns: count the entry now.
-            self.shared.metrics.written(slot.bytes);
-            Ok(slot)
+            // Boxed: keeps the second tier's and the loader's futures out of the hit path's
+            // (much copied) future.
+            Box::pin(self.fill(&key, loader)).await
         };
         // A lookup that had to wait was a miss served by another caller's load. (A hit never
         // waits in practice: moka's read path only tries its housekeeping lock.)
@@ -113,6 +102,65 @@ where
                 }
             }
         }
+    }
+}
+
+impl<K, V> Cache<K, V>
+where
+    K: Hash + Eq + Clone + ByteSize + Send + Sync + 'static,
+    V: Clone + ByteSize + Send + Sync + 'static,
+{
+    /// The answer for a key missing from memory: the second tier's, else the loader's
+    /// (written back to the second tier), as the slot to keep in memory.
+    async fn fill<F, Fut, E>(&self, key: &K, loader: F) -> Result<Slot<V>, NoEntry<V, E>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<V>, E>>,
+    {
+        let Some(l2) = &self.l2 else {
+            return match run_loader(&self.shared.metrics, loader).await {
+                Ok(answer) => self.admit(key, answer),
+                Err(error) => Err(NoEntry::Failed(Arc::new(error))),
+            };
+        };
+        let coalesce = true;
+        let (write_back, lease) = match l2.lookup(key, coalesce).await {
+            Lookup::Hit(answer) => return self.admit(key, answer),
+            Lookup::Miss(lease) => (true, lease),
+            Lookup::Unavailable => (false, None),
+        };
+        let result = run_loader(&self.shared.metrics, loader).await;
+        match (&result, write_back) {
+            (Ok(answer), true) => l2.store(key, answer.as_ref(), lease).await,
+            (Err(_), true) => {
+                if let Some(lease) = lease {
+                    l2.release(key, lease).await;
+                }
+            }
+            (_, false) => {}
+        }
+        match result {
+            Ok(answer) => self.admit(key, answer),
+            Err(error) => Err(NoEntry::Failed(Arc::new(error))),
+        }
+    }
+
+    /// `answer` as the slot to keep in memory, or why none is kept.
+    fn admit<E>(&self, key: &K, answer: Option<V>) -> Result<Slot<V>, NoEntry<V, E>> {
+        let slot = match answer {
+            Some(value) => self.slot(key, Some(value)),
+            None if self.shared.settings.negative_ttl.is_some() => self.slot(key, None),
+            None => return Err(NoEntry::Absent),
+        };
+        if !self.fits(&slot) {
+            return Err(match slot.value {
+                Some(value) => NoEntry::TooLarge(value),
+                None => NoEntry::Absent,
+            });
+        }
+        // moka inserts what init returns: count the entry now.
+        self.shared.metrics.written(slot.bytes);
+        Ok(slot)
     }
 }
 
