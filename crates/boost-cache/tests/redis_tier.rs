@@ -141,13 +141,15 @@ where
     }
 }
 
+/// What the test loaders return.
+type LoadFuture =
+    std::pin::Pin<Box<dyn Future<Output = Result<Option<String>, SourceDown>> + Send>>;
+
 fn counting_loader(
     calls: &Arc<AtomicUsize>,
     value: &str,
     delay: Duration,
-) -> impl FnOnce() -> std::pin::Pin<Box<dyn Future<Output = Result<Option<String>, SourceDown>> + Send>>
-+ Send
-+ 'static {
+) -> impl FnOnce() -> LoadFuture + Send + 'static {
     let calls = Arc::clone(calls);
     let value = value.to_owned();
     move || {
