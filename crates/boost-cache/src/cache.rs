@@ -208,6 +208,33 @@ where
         }
     }
 
+    /// For a service that must not run without its second tier: `Ok` when the cache has
+    /// none or Redis answers a `PING` within `l2.timeout` (and the circuit is not open).
+    /// Register it as a readiness check; nothing else ties readiness to Redis.
+    ///
+    /// ```no_run
+    /// # async fn f(cache: boost_cache::Cache<String, String>) {
+    /// // service.readiness_check("profiles_redis", move || {
+    /// //     let cache = cache.clone();
+    /// //     async move { cache.check_l2().await }
+    /// // })
+    /// let ready = cache.check_l2().await.is_ok();
+    /// # let _ = ready;
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::SecondTier`](crate::Error::SecondTier) saying that Redis did not answer.
+    pub async fn check_l2(&self) -> Result<(), crate::Error> {
+        match &self.l2 {
+            None => Ok(()),
+            Some(l2) => l2.ping().await.map_err(|reason| crate::Error::SecondTier {
+                cache: self.shared.settings.name.clone(),
+                reason,
+            }),
+        }
+    }
+
     /// The second tier's state, or `None` for a cache without one. Not tied to the
     /// service's readiness: a cache keeps answering (from memory and the loader) while
     /// Redis is down; a service that must not run without Redis can make this part of its

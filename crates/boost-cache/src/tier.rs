@@ -58,4 +58,6 @@ pub(crate) trait SecondTier<K, V>: Send + Sync {
     fn invalidate_all(&self) -> BoxFuture<'_, ()>;
     /// Whether the tier is reachable and subscribed.
     fn status(&self) -> L2Status;
+    /// Asks the tier whether it answers now (a `PING` within the timeout); `Err` says why not.
+    fn ping(&self) -> BoxFuture<'_, Result<(), String>>;
 }

@@ -421,6 +421,8 @@ async fn redis_stopped_mid_run_never_fails_a_caller_and_is_used_again_after_the_
     }
     assert_eq!(calls.load(Ordering::SeqCst), 11);
     assert!(!a.l2_status().unwrap().reachable, "the circuit opened");
+    let not_ready = a.check_l2().await.unwrap_err().to_string();
+    assert!(not_ready.contains("did not answer"), "{not_ready}");
     let counters = Counters::take(&snapshotter);
     let errors: u64 = ["error", "timeout", "circuit_open"]
         .iter()
@@ -450,6 +452,7 @@ async fn redis_stopped_mid_run_never_fails_a_caller_and_is_used_again_after_the_
         .await
         .unwrap();
     }
+    a.check_l2().await.expect("Redis answers again");
     // L2 is used again: a value loaded by `a` now is a hit for `b`.
     let before = calls.load(Ordering::SeqCst);
     a.get_or_load(

@@ -568,6 +568,26 @@ where
         Box::pin(self.invalidate_all_impl())
     }
 
+    fn ping(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            let ping = redis::cmd("PING");
+            match self
+                .run("ping", &self.metrics.get, |mut c| async move {
+                    ping.query_async::<()>(&mut c).await
+                })
+                .await
+            {
+                Some(()) => Ok(()),
+                None => Err(format!(
+                    "Redis at {} did not answer within {} (or keeps failing: see \
+                     cache_l2_errors_total)",
+                    self.url,
+                    humantime::format_duration(self.timeout)
+                )),
+            }
+        })
+    }
+
     fn status(&self) -> L2Status {
         L2Status {
             reachable: self.circuit.is_closed(),
