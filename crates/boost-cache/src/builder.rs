@@ -73,9 +73,14 @@ where
     /// same problems the config loader reports), each key under the cache's name.
     ///
     /// [`Error::SecondTier`](crate::Error::SecondTier) when the settings have an `l2`
-    /// section: only [`build_two_tier`](Self::build_two_tier) (cargo feature `redis`) can
-    /// set one up, and a cache silently without the tier its config asks for would hide a
-    /// mistake.
+    /// section: only [`build_two_tier`] (cargo feature `redis`) can set one up, and a cache
+    /// silently without the tier its config asks for would hide a mistake.
+    ///
+    #[cfg_attr(feature = "redis", doc = "[`build_two_tier`]: Self::build_two_tier")]
+    #[cfg_attr(
+        not(feature = "redis"),
+        doc = "[`build_two_tier`]: crate#a-shared-second-tier"
+    )]
     pub fn build(self) -> Result<Cache<K, V>, crate::Error> {
         if self.settings.l2.is_some() {
             return Err(crate::Error::SecondTier {

@@ -41,9 +41,16 @@ pub enum L2Backend {
 /// ```
 ///
 /// Every field has a default; only a cache whose section has an `l2` table uses a second
-/// tier, and only when built with
-/// [`CacheBuilder::build_two_tier`](crate::CacheBuilder::build_two_tier) (cargo feature
-/// `redis`).
+/// tier, and only when built with [`CacheBuilder::build_two_tier`] (cargo feature `redis`).
+///
+#[cfg_attr(
+    feature = "redis",
+    doc = "[`CacheBuilder::build_two_tier`]: crate::CacheBuilder::build_two_tier"
+)]
+#[cfg_attr(
+    not(feature = "redis"),
+    doc = "[`CacheBuilder::build_two_tier`]: crate#a-shared-second-tier"
+)]
 #[derive(
     Debug, Clone, PartialEq, Serialize, Deserialize, boost_config::Validate, boost_config::Document,
 )]

@@ -194,6 +194,15 @@
 //!
 //! Metrics: `cache_requests_total{tier="l2",result="hit|miss"}` beside the `tier="l1"`
 //! series, `cache_l2_duration_seconds{op}` and `cache_l2_errors_total{reason}`.
+//!
+#![cfg_attr(
+    feature = "redis",
+    doc = "[`CacheBuilder::schema_version`]: CacheBuilder::schema_version"
+)]
+#![cfg_attr(
+    not(feature = "redis"),
+    doc = "[`CacheBuilder::schema_version`]: crate#a-shared-second-tier"
+)]
 #![deny(missing_docs)]
 
 mod builder;
