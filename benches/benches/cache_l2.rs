@@ -25,13 +25,15 @@ use std::time::{Duration, Instant};
 use boost_benches::report_ratio;
 use boost_cache::{ByteSize, Cache, CacheSettings, L2Settings};
 use criterion::Criterion;
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::{Deserialize, Serialize};
 use tokio::runtime::Runtime;
 
 const KEYS: u64 = 1024;
 const IN_FLIGHT: u64 = 64;
 const PER_TASK: u64 = 100;
+/// Both sides' per-command timeout.
+const TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A typical small cached record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -115,9 +117,34 @@ fn l2_only(url: &str) -> Ours {
     settings.max_entry_share = 1e-9;
     let mut l2 = L2Settings::redis(url);
     l2.pool_size = 1;
-    l2.timeout = Duration::from_secs(1);
+    l2.timeout = TIMEOUT;
     settings.l2 = Some(l2);
     Cache::two_tier(settings).unwrap()
+}
+
+/// The raw side's connection: the same redis-rs client and `ConnectionManager` setup the
+/// tier makes for itself (boost-cache `l2::attach`: lazy manager, connect timeout, one
+/// retry, 50 ms – 1 s backoff), so both sides pay for the same client. Each side bounds a
+/// command with one timer: raw with redis-rs's response timeout (how a hand-written `GET`
+/// is bounded), the tier with its own `l2.timeout` around the command (it also covers a
+/// reconnect), which is why the tier turns redis-rs's off.
+fn raw_connection(rt: &Runtime, url: &str) -> ConnectionManager {
+    let settings = L2Settings::redis(url);
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(settings.connect_timeout))
+        .set_response_timeout(Some(TIMEOUT))
+        .set_number_of_retries(1)
+        .set_min_delay(Duration::from_millis(50))
+        .set_max_delay(Duration::from_secs(1));
+    let client = redis::Client::open(url).unwrap();
+    rt.block_on(async {
+        let conn = client.get_connection_manager_lazy(config).unwrap();
+        let () = redis::cmd("PING")
+            .query_async(&mut conn.clone())
+            .await
+            .unwrap();
+        conn
+    })
 }
 
 async fn raw_lookup(conn: &ConnectionManager, k: u64) -> Profile {
@@ -138,20 +165,33 @@ async fn ours_lookup(cache: &Ours, k: u64) -> Profile {
         .unwrap()
 }
 
-/// Time for `IN_FLIGHT` tasks doing `per_task` lookups each.
-fn in_flight<F, Fut>(rt: &Runtime, per_task: u64, lookup: F) -> Duration
-where
-    F: Fn(u64) -> Fut + Clone + Send + 'static,
-    Fut: Future<Output = Profile> + Send,
-{
+/// A handle a bench task looks keys up through; each task clones it once.
+trait Lookup: Clone + Send + Sync + 'static {
+    fn lookup(&self, k: u64) -> impl Future<Output = Profile> + Send;
+}
+
+impl Lookup for ConnectionManager {
+    fn lookup(&self, k: u64) -> impl Future<Output = Profile> + Send {
+        raw_lookup(self, k)
+    }
+}
+
+impl Lookup for Ours {
+    fn lookup(&self, k: u64) -> impl Future<Output = Profile> + Send {
+        ours_lookup(self, k)
+    }
+}
+
+/// Time for `IN_FLIGHT` tasks doing `per_task` lookups each through `handle`.
+fn in_flight<L: Lookup>(rt: &Runtime, per_task: u64, handle: &L) -> Duration {
     rt.block_on(async {
         let started = Instant::now();
         let tasks: Vec<_> = (0..IN_FLIGHT)
             .map(|t| {
-                let lookup = lookup.clone();
+                let handle = handle.clone();
                 tokio::spawn(async move {
                     for i in 0..per_task {
-                        black_box(lookup((t * per_task + i) % KEYS).await);
+                        black_box(handle.lookup((t * per_task + i) % KEYS).await);
                     }
                 })
             })
@@ -200,6 +240,81 @@ fn interleaved(
     ratios[ratios.len() / 2]
 }
 
+/// Diagnostic driver for callgrind / perf: `CACHE_L2_DRIVE=raw|boost|raw64|boost64|sizes`
+/// `CACHE_L2_LOOKUPS=n` runs `n` lookups of one side only (one at a time, or 64 in flight)
+/// and exits. Per-lookup instructions = the difference of two runs with different `n`,
+/// divided by the difference of `n`, e.g.
+/// `CACHE_L2_DRIVE=boost CACHE_L2_LOOKUPS=20000 valgrind --tool=callgrind <bench binary>`.
+fn drive(
+    rt: &Runtime,
+    side: &str,
+    conn: &ConnectionManager,
+    ours: &Ours,
+    l1: &Ours,
+    moka: &moka::future::Cache<u64, Profile>,
+) {
+    let lookups: u64 = std::env::var("CACHE_L2_LOOKUPS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(20_000);
+    let started = Instant::now();
+    match side {
+        "sizes" => {
+            let hit = ours.get_or_load(0, || async { Ok::<_, Infallible>(None) });
+            let raw = raw_lookup(conn, 0);
+            eprintln!(
+                "future sizes: get_or_load {} bytes, raw GET + decode {} bytes",
+                size_of_val(&hit),
+                size_of_val(&raw)
+            );
+            return;
+        }
+        "l1" => rt.block_on(async {
+            for i in 0..lookups {
+                let k = i % KEYS;
+                black_box(
+                    l1.get_or_load(
+                        k,
+                        move || async move { Ok::<_, Infallible>(Some(profile(k))) },
+                    )
+                    .await
+                    .unwrap(),
+                );
+            }
+        }),
+        "moka" => rt.block_on(async {
+            for i in 0..lookups {
+                let k = i % KEYS;
+                black_box(
+                    moka.try_get_with_by_ref(&k, async move { Ok::<_, Infallible>(profile(k)) })
+                        .await
+                        .unwrap(),
+                );
+            }
+        }),
+        "raw" => rt.block_on(async {
+            for i in 0..lookups {
+                black_box(raw_lookup(conn, i % KEYS).await);
+            }
+        }),
+        "boost" => rt.block_on(async {
+            for i in 0..lookups {
+                black_box(ours_lookup(ours, i % KEYS).await);
+            }
+        }),
+        "raw64" => {
+            in_flight(rt, lookups / IN_FLIGHT, conn);
+        }
+        "boost64" => {
+            in_flight(rt, lookups / IN_FLIGHT, ours);
+        }
+        other => {
+            panic!("CACHE_L2_DRIVE={other}: expected raw, boost, raw64, boost64, l1, moka or sizes")
+        }
+    }
+    eprintln!("DRIVE {side}: {lookups} lookups in {:?}", started.elapsed());
+}
+
 fn main() {
     if std::process::Command::new("redis-server")
         .arg("--version")
@@ -223,8 +338,7 @@ fn main() {
         .build()
         .unwrap();
     let url = server.url();
-    let client = redis::Client::open(url.as_str()).unwrap();
-    let conn = rt.block_on(client.get_connection_manager()).unwrap();
+    let conn = raw_connection(&rt, &url);
     let ours = rt.block_on(async {
         let ours = l2_only(&url);
         let mut c = conn.clone();
@@ -258,6 +372,11 @@ fn main() {
         }
     });
 
+    if let Ok(side) = std::env::var("CACHE_L2_DRIVE") {
+        drive(&rt, &side, &conn, &ours, &l1, &moka);
+        return;
+    }
+
     let mut c = Criterion::default().configure_from_args();
     let next = AtomicU64::new(0);
     let key = || next.fetch_add(1, Ordering::Relaxed) % KEYS;
@@ -278,13 +397,7 @@ fn main() {
         group.bench_function("redis-rs", |b| {
             b.iter_custom(|iters| {
                 (0..iters)
-                    .map(|_| {
-                        let conn = raw_conn.clone();
-                        in_flight(&rt, PER_TASK, move |k| {
-                            let conn = conn.clone();
-                            async move { raw_lookup(&conn, k).await }
-                        })
-                    })
+                    .map(|_| in_flight(&rt, PER_TASK, &raw_conn))
                     .sum()
             })
         });
@@ -292,13 +405,7 @@ fn main() {
         group.bench_function("boost", |b| {
             b.iter_custom(|iters| {
                 (0..iters)
-                    .map(|_| {
-                        let cache = ours_cache.clone();
-                        in_flight(&rt, PER_TASK, move |k| {
-                            let cache = cache.clone();
-                            async move { ours_lookup(&cache, k).await }
-                        })
-                    })
+                    .map(|_| in_flight(&rt, PER_TASK, &ours_cache))
                     .sum()
             })
         });
@@ -341,20 +448,8 @@ fn main() {
     eprintln!("AB-RATIO cache_l2_hit: boost / redis-rs = {hit:.3}x (median of interleaved rounds)");
     let throughput = interleaved(
         41,
-        || {
-            let conn = conn.clone();
-            in_flight(&rt, PER_TASK, move |k| {
-                let conn = conn.clone();
-                async move { raw_lookup(&conn, k).await }
-            })
-        },
-        || {
-            let cache = ours.clone();
-            in_flight(&rt, PER_TASK, move |k| {
-                let cache = cache.clone();
-                async move { ours_lookup(&cache, k).await }
-            })
-        },
+        || in_flight(&rt, PER_TASK, &conn),
+        || in_flight(&rt, PER_TASK, &ours),
     );
     eprintln!(
         "AB-RATIO cache_l2_hit_64_in_flight: throughput boost / redis-rs = {:.3}x (time ratio \

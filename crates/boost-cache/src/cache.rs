@@ -133,7 +133,7 @@ where
         Q: ToOwned<Owned = K> + Hash + Eq + ?Sized,
     {
         let owned: K = key.to_owned();
-        match l2.lookup(&owned, false).await {
+        match l2.lookup(&owned).await {
             Lookup::Hit(value) => {
                 let slot = self.slot(&owned, value.clone());
                 let keep = value.is_some() || self.shared.settings.negative_ttl.is_some();
@@ -308,20 +308,30 @@ where
             Some(_) => settings.ttl,
             None => settings.negative_ttl,
         };
-        let bytes = size_of::<Slot<V>>()
-            .saturating_add(key.byte_size())
-            .saturating_add(value.as_ref().map_or(0, ByteSize::byte_size));
         Slot {
+            bytes: self.slot_bytes(key, value.as_ref()),
             value,
             loaded_at: Instant::now(),
             ttl: ttl.map(|ttl| self.shared.jitter.apply(ttl)),
-            bytes: u32::try_from(bytes).unwrap_or(u32::MAX),
         }
+    }
+
+    /// The memory a slot for `key` holding `value` takes, in bytes.
+    pub(crate) fn slot_bytes(&self, key: &K, value: Option<&V>) -> u32 {
+        let bytes = size_of::<Slot<V>>()
+            .saturating_add(key.byte_size())
+            .saturating_add(value.map_or(0, ByteSize::byte_size));
+        u32::try_from(bytes).unwrap_or(u32::MAX)
     }
 
     /// Whether `slot` is small enough to store; counts it when it is not.
     pub(crate) fn fits(&self, slot: &Slot<V>) -> bool {
-        let fits = u64::from(slot.bytes) <= self.shared.max_entry_bytes;
+        self.fits_bytes(slot.bytes)
+    }
+
+    /// Whether an entry of `bytes` is small enough to store; counts it when it is not.
+    pub(crate) fn fits_bytes(&self, bytes: u32) -> bool {
+        let fits = u64::from(bytes) <= self.shared.max_entry_bytes;
         if !fits {
             self.shared.metrics.rejected_too_large.increment(1);
         }

@@ -156,8 +156,10 @@
 //! Or in the service's config file, a `[profile_cache.l2]` table (see [`L2Settings`]).
 //!
 //! How a lookup goes: memory (L1, moka, unchanged) → on a miss, Redis (L2) → on a miss
-//! there, the loader, whose answer is written to both. Concurrent misses on one replica
-//! still make one Redis round trip and one load. "Not found" answers are written to Redis
+//! there, the loader, whose answer is written to both. A memory miss asks Redis without
+//! coalescing in process (a `GET` costs less than coalescing it), and only misses in both
+//! tiers coalesce: concurrent misses of one key on one replica make one load. "Not found"
+//! answers are written to Redis
 //! too, for `l2.negative_ttl` (or the cache's `negative_ttl`); Redis lifetimes are jittered
 //! like memory ones. [`Cache::insert`] writes through, [`Cache::get`] asks Redis on a
 //! memory miss (without loading).

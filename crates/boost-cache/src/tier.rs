@@ -39,9 +39,12 @@ pub struct L2Status {
 
 /// A shared tier behind the in-process one.
 pub(crate) trait SecondTier<K, V>: Send + Sync {
-    /// The tier's answer for `key`. With `coalesce`, a miss may wait for another replica's
-    /// load or hand this replica a [`Lease`].
-    fn lookup<'a>(&'a self, key: &'a K, coalesce: bool) -> BoxFuture<'a, Lookup<V>>;
+    /// The tier's answer for `key` (a miss never holds a [`Lease`]).
+    fn lookup<'a>(&'a self, key: &'a K) -> BoxFuture<'a, Lookup<V>>;
+    /// After a [`lookup`](Self::lookup) missed: with cross-replica coalescing on, takes the
+    /// key's [`Lease`] (this replica loads) or waits, bounded, for the value the lease
+    /// holder stores; without it, a plain miss. Counts no request (the lookup did).
+    fn claim<'a>(&'a self, key: &'a K) -> BoxFuture<'a, Lookup<V>>;
     /// Writes `value` (or an absence) for `key` and releases `lease`.
     fn store<'a>(
         &'a self,

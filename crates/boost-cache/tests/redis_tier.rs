@@ -676,3 +676,57 @@ async fn a_cache_builds_while_redis_is_unreachable_and_answers_from_the_loader()
     assert_eq!(value.as_deref(), Some("v"));
     assert_eq!(cache.get("k").await.as_deref(), Some("v"), "kept in memory");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server"]
+async fn a_two_tier_hit_due_for_refresh_is_served_and_reloaded_into_both_tiers() {
+    let server = RedisServer::start();
+    let mut settings = settings("refreshed", &server);
+    settings.refresh_after = Some(Duration::from_millis(100));
+    let [a, b, _] = replicas(&settings);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let first = a
+        .get_or_load(
+            "k".to_owned(),
+            counting_loader(&calls, "v1", Duration::ZERO),
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.as_deref(), Some("v1"));
+    tokio::time::sleep(Duration::from_millis(250)).await;
+
+    let stale = a
+        .get_or_load(
+            "k".to_owned(),
+            counting_loader(&calls, "v2", Duration::ZERO),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        stale.as_deref(),
+        Some("v1"),
+        "a stale hit is served at once"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while a.get("k").await.as_deref() != Some("v2") {
+        assert!(
+            Instant::now() < deadline,
+            "the background refresh never landed"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "one background reload");
+    let other = b
+        .get_or_load(
+            "k".to_owned(),
+            counting_loader(&calls, "WRONG", Duration::ZERO),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        other.as_deref(),
+        Some("v2"),
+        "the reload was written to Redis too"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}

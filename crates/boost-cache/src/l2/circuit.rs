@@ -1,23 +1,30 @@
 //! [`Circuit`]: stop asking a Redis that keeps failing, and probe it again later;
 //! [`RateLimitedLog`]: one warning per interval, however many failures.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// A consecutive-failure circuit breaker: closed (commands go through), open for
 /// `open_for` after `threshold` failures in a row (commands are skipped), then half-open:
 /// one command probes, and its outcome closes or reopens the circuit.
+///
+/// While closed and healthy, [`allow`](Self::allow) and [`success`](Self::success) are two
+/// relaxed atomic loads: every command passes through them, from every task at once, so
+/// the lock is only taken on failures and while open.
 #[derive(Debug)]
 pub(crate) struct Circuit {
     threshold: u32,
     open_for: Duration,
+    /// Whether the circuit is open (or half-open); written under `state`.
+    open: AtomicBool,
+    /// Consecutive failures while closed.
+    failures: AtomicU32,
     state: Mutex<State>,
 }
 
 #[derive(Debug, Default)]
 struct State {
-    failures: u32,
     open_until: Option<Instant>,
     probing: bool,
 }
@@ -38,6 +45,8 @@ impl Circuit {
         Self {
             threshold: threshold.max(1),
             open_for,
+            open: AtomicBool::new(false),
+            failures: AtomicU32::new(0),
             state: Mutex::new(State::default()),
         }
     }
@@ -49,6 +58,9 @@ impl Circuit {
     /// Whether a command may go to Redis now. While open: no, except one probe once
     /// `open_for` has passed.
     pub(crate) fn allow(&self) -> bool {
+        if !self.open.load(Ordering::Acquire) {
+            return true;
+        }
         let mut state = self.state();
         match state.open_until {
             None => true,
@@ -63,14 +75,22 @@ impl Circuit {
 
     /// Whether the circuit is closed.
     pub(crate) fn is_closed(&self) -> bool {
-        self.state().open_until.is_none()
+        !self.open.load(Ordering::Acquire)
     }
 
     /// A command succeeded.
     pub(crate) fn success(&self) -> Change {
+        if !self.open.load(Ordering::Acquire) {
+            if self.failures.load(Ordering::Relaxed) != 0 {
+                self.failures.store(0, Ordering::Relaxed);
+            }
+            return Change::None;
+        }
         let mut state = self.state();
         let was_open = state.open_until.is_some();
         *state = State::default();
+        self.failures.store(0, Ordering::Relaxed);
+        self.open.store(false, Ordering::Release);
         if was_open {
             Change::Closed
         } else {
@@ -89,9 +109,13 @@ impl Circuit {
             }
             return Change::None;
         }
-        state.failures = state.failures.saturating_add(1);
-        if state.failures >= self.threshold {
+        let failures = self
+            .failures
+            .fetch_add(1, Ordering::Relaxed)
+            .saturating_add(1);
+        if failures >= self.threshold {
             state.open_until = Some(Instant::now() + self.open_for);
+            self.open.store(true, Ordering::Release);
             return Change::Opened;
         }
         Change::None
