@@ -27,6 +27,9 @@ use crate::size::ByteSize;
 pub struct CacheBuilder<K, V> {
     settings: CacheSettings,
     seed: Option<u64>,
+    /// The value type's schema version, written with every second-tier entry.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    schema_version: u32,
     types: PhantomData<fn() -> (K, V)>,
 }
 
@@ -35,6 +38,7 @@ impl<K, V> fmt::Debug for CacheBuilder<K, V> {
         f.debug_struct("CacheBuilder")
             .field("settings", &self.settings)
             .field("seed", &self.seed)
+            .field("schema_version", &self.schema_version)
             .finish()
     }
 }
@@ -49,6 +53,7 @@ where
         Self {
             settings,
             seed: None,
+            schema_version: 0,
             types: PhantomData,
         }
     }
@@ -66,7 +71,39 @@ where
     /// # Errors
     /// [`Error::Config`](crate::Error::Config), listing every rule the settings break (the
     /// same problems the config loader reports), each key under the cache's name.
+    ///
+    /// [`Error::SecondTier`](crate::Error::SecondTier) when the settings have an `l2`
+    /// section: only [`build_two_tier`] (cargo feature `redis`) can set one up, and a cache
+    /// silently without the tier its config asks for would hide a mistake.
+    ///
+    #[cfg_attr(feature = "redis", doc = "[`build_two_tier`]: Self::build_two_tier")]
+    #[cfg_attr(
+        not(feature = "redis"),
+        doc = "[`build_two_tier`]: crate#a-shared-second-tier"
+    )]
     pub fn build(self) -> Result<Cache<K, V>, crate::Error> {
+        if self.settings.l2.is_some() {
+            return Err(crate::Error::SecondTier {
+                cache: self.settings.name.clone(),
+                reason: if cfg!(feature = "redis") {
+                    "the settings have an `l2` section, but the cache was built with \
+                     `Cache::new`/`CacheBuilder::build`, which have no second tier; build it \
+                     with `CacheBuilder::build_two_tier` (or `Cache::two_tier`), or remove the \
+                     section"
+                } else {
+                    "the settings have an `l2` section, but boost-cache was built without its \
+                     `redis` feature; enable it (boost: feature `cache-redis`) and build the \
+                     cache with `Cache::two_tier`, or remove the section"
+                }
+                .to_owned(),
+            });
+        }
+        self.build_l1().map(|(cache, _)| cache)
+    }
+
+    /// Validates the settings and builds the in-process tier, returning the jitter seed
+    /// used (the second tier draws its own lifetimes from a sequence seeded from it).
+    pub(crate) fn build_l1(self) -> Result<(Cache<K, V>, u64), crate::Error> {
         let settings = self.settings;
         check(&settings)?;
         let metrics = Arc::new(CacheMetrics::register(&settings.name));
@@ -88,8 +125,9 @@ where
             builder = builder.time_to_idle(tti);
         }
 
-        let jitter = Jitter::new(settings.ttl_jitter, self.seed.unwrap_or_else(rand::random));
-        Ok(Cache {
+        let seed = self.seed.unwrap_or_else(rand::random);
+        let jitter = Jitter::new(settings.ttl_jitter, seed);
+        let cache = Cache {
             inner: builder.build(),
             shared: Arc::new(Shared {
                 settings,
@@ -98,7 +136,9 @@ where
                 refreshing: Mutex::new(HashSet::new()),
                 max_entry_bytes: budget.max_entry_bytes,
             }),
-        })
+            l2: None,
+        };
+        Ok((cache, seed))
     }
 }
 
@@ -144,4 +184,45 @@ fn check(settings: &CacheSettings) -> Result<(), crate::Error> {
     boost_config::Problems::of(section, settings)
         .into_result(subject)
         .map_err(crate::Error::Config)
+}
+
+#[cfg(feature = "redis")]
+impl<K, V> CacheBuilder<K, V>
+where
+    K: Hash + Eq + Clone + ByteSize + std::fmt::Display + std::str::FromStr + Send + Sync + 'static,
+    V: Clone + ByteSize + serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
+{
+    /// The version of the value type's layout, written with every second-tier entry: an
+    /// entry written under another version is a miss (counted in
+    /// `cache_l2_errors_total{reason="schema"}`), never a misread value. Bump it whenever `V`
+    /// changes in a way its serde form does not absorb (a field added, removed, retyped or
+    /// reordered), so replicas of the old and the new release can share one Redis during a
+    /// rollout. Default: `0`.
+    pub fn schema_version(mut self, version: u32) -> Self {
+        self.schema_version = version;
+        self
+    }
+
+    /// Builds the cache with the shared second tier its settings' `l2` section describes
+    /// (plain in-process cache when the section is absent), registering its metrics.
+    ///
+    /// Keys reach Redis as `<key_prefix><name>:<key>` (their `Display`; `FromStr` reads
+    /// them back from invalidation messages), values as postcard behind a small versioned
+    /// header. Nothing is dialled here: connections are made on first use, so a cache
+    /// builds (and its service starts) while Redis is down. Must run inside a Tokio
+    /// runtime: it spawns the task that listens for other replicas' invalidations.
+    ///
+    /// # Errors
+    /// [`Error::Config`](crate::Error::Config) as for [`build`](Self::build);
+    /// [`Error::SecondTier`](crate::Error::SecondTier) outside a Tokio runtime or when
+    /// `l2.url` cannot be used.
+    pub fn build_two_tier(self) -> Result<Cache<K, V>, crate::Error> {
+        let schema = self.schema_version;
+        let has_l2 = self.settings.l2.is_some();
+        let (cache, seed) = self.build_l1()?;
+        if !has_l2 {
+            return Ok(cache);
+        }
+        crate::l2::attach(cache, seed, schema)
+    }
 }

@@ -29,4 +29,26 @@ pub enum Error {
     /// ```
     #[error(transparent)]
     Config(boost_config::ConfigError),
+
+    /// The cache's second tier ([`CacheSettings::l2`](crate::CacheSettings::l2)) cannot be
+    /// set up: the settings ask for one but the cache was built without
+    /// [`CacheBuilder::build_two_tier`], the crate was built without its `redis` feature, no
+    /// Tokio runtime is running, or the Redis URL cannot be used. The message says which and
+    /// what to do; it never holds credentials.
+    ///
+    #[cfg_attr(
+        feature = "redis",
+        doc = "[`CacheBuilder::build_two_tier`]: crate::CacheBuilder::build_two_tier"
+    )]
+    #[cfg_attr(
+        not(feature = "redis"),
+        doc = "[`CacheBuilder::build_two_tier`]: crate#a-shared-second-tier"
+    )]
+    #[error("cache `{cache}`: its second tier (l2) cannot be set up: {reason}")]
+    SecondTier {
+        /// The cache's name.
+        cache: String,
+        /// What is wrong and what to do.
+        reason: String,
+    },
 }

@@ -34,7 +34,11 @@ where
         runtime.spawn(async move {
             let started = Instant::now();
             let key = in_flight.key.clone();
-            match run_loader(&cache.shared.metrics, loader).await {
+            let result = run_loader(&cache.shared.metrics, loader).await;
+            if let (Ok(answer), Some(l2)) = (&result, &cache.l2) {
+                l2.store(&key, answer.as_ref(), None).await;
+            }
+            match result {
                 Ok(Some(value)) => cache.replace_if_older(key, Some(value), started).await,
                 Ok(None) if cache.shared.settings.negative_ttl.is_some() => {
                     cache.replace_if_older(key, None, started).await;

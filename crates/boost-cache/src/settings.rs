@@ -5,6 +5,8 @@ use std::time::Duration;
 use boost_config::{ByteSize, Problems};
 use serde::{Deserialize, Serialize};
 
+use crate::l2_settings::L2Settings;
+
 /// The settings of one [`Cache`](crate::Cache), usually a section of the service's config file.
 ///
 /// ```toml
@@ -109,6 +111,12 @@ pub struct CacheSettings {
     /// refresh-ahead).
     #[serde(with = "humantime_serde")]
     pub refresh_after: Option<Duration>,
+
+    /// A shared second tier on Redis, between this in-process cache and the loader: every
+    /// replica reads and writes it, so a value one replica loaded is a hit for the others,
+    /// and `invalidate` reaches every replica. Needs the cache to be built with
+    /// `CacheBuilder::build_two_tier` (cargo feature `redis`). Default: unset (in-process only).
+    pub l2: Option<L2Settings>,
 }
 
 /// Default capacity, in entries.
@@ -136,6 +144,7 @@ impl Default for CacheSettings {
             ttl_jitter: DEFAULT_TTL_JITTER,
             negative_ttl: None,
             refresh_after: None,
+            l2: None,
         }
     }
 }
@@ -162,6 +171,7 @@ impl CacheSettings {
 
 /// The rules of [`CacheSettings`] beyond each field's type; every broken one is reported.
 fn rules(settings: &CacheSettings, problems: &mut Problems) {
+    l2_rules(settings, problems);
     if settings.name.trim().is_empty() {
         problems.add(
             "name",
@@ -251,6 +261,20 @@ fn rules(settings: &CacheSettings, problems: &mut Problems) {
                 ),
             );
         }
+    }
+}
+
+/// The second tier's rules that depend on the cache's own settings.
+fn l2_rules(settings: &CacheSettings, problems: &mut Problems) {
+    let Some(l2) = &settings.l2 else {
+        return;
+    };
+    if l2.ttl.is_none() && settings.ttl.is_none() {
+        problems.add(
+            "l2.ttl",
+            "is unset and so is ttl: entries in Redis need a lifetime; set l2.ttl (e.g. \"30m\") \
+             or ttl",
+        );
     }
 }
 

@@ -76,14 +76,14 @@ async fn entries_not_read_for_tti_are_dropped_while_read_ones_stay() {
     let until = Instant::now() + Duration::from_millis(1500);
     while Instant::now() < until {
         assert_eq!(
-            cache.get("read").await,
+            cache.get(&"read").await,
             Some(1),
             "a key read every 50 ms went idle"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(
-        cache.get("idle").await,
+        cache.get(&"idle").await,
         None,
         "a key unread for 1.5 s outlived its 600 ms tti"
     );

@@ -105,7 +105,7 @@ async fn request_and_load_counts_match_the_operations() {
     let requests = |result| {
         seen.counter(
             "cache_requests_total",
-            &[("cache", "profiles"), ("result", result)],
+            &[("cache", "profiles"), ("tier", "l1"), ("result", result)],
         )
     };
     let loads = |outcome| {
@@ -148,7 +148,7 @@ async fn stale_hits_and_reload_outcomes_are_counted() {
     let requests = |result| {
         seen.counter(
             "cache_requests_total",
-            &[("cache", "refreshing"), ("result", result)],
+            &[("cache", "refreshing"), ("tier", "l1"), ("result", result)],
         )
     };
     let loads = |outcome| {
@@ -270,7 +270,7 @@ async fn coalesced_callers_are_all_counted_with_one_load() {
     let requests = |result| {
         seen.counter(
             "cache_requests_total",
-            &[("cache", "coalesced"), ("result", result)],
+            &[("cache", "coalesced"), ("tier", "l1"), ("result", result)],
         )
     };
     // Callers that waited on the one load are misses; any that came after it are hits.

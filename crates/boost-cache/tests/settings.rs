@@ -336,3 +336,77 @@ fn max_bytes_reads_human_sizes() {
         boost_config::ByteSize::mib(64)
     );
 }
+
+#[test]
+fn an_l2_table_reads_from_toml_and_masks_its_credentials() {
+    let settings: CacheSettings = toml::from_str(
+        r#"
+        name = "profiles"
+        ttl = "1m"
+        [l2]
+        backend = "redis"
+        url = "redis://svc:s3cret@redis:6379/0"
+        key_prefix = "hello:"
+        ttl = "30m"
+        timeout = "50ms"
+        coalesce = true
+        "#,
+    )
+    .unwrap();
+    let l2 = settings.l2.as_ref().unwrap();
+    assert_eq!(l2.url.expose(), "redis://svc:s3cret@redis:6379/0");
+    assert_eq!(l2.ttl, Some(Duration::from_secs(1800)));
+    assert_eq!(l2.timeout, Duration::from_millis(50));
+    assert!(l2.coalesce);
+    assert_eq!(l2.pool_size, 2, "defaults for the rest");
+    assert!(Problems::of("profile_cache", &settings).is_empty());
+    assert!(!format!("{settings:?}").contains("s3cret"));
+    assert!(!toml::to_string(&settings).unwrap().contains("s3cret"));
+    // A cache built without the second tier its settings ask for is an error, not a
+    // silent in-process cache.
+    let error = build(settings).unwrap_err();
+    assert!(matches!(error, Error::SecondTier { .. }), "{error:?}");
+    assert!(!error.to_string().contains("s3cret"));
+}
+
+#[test]
+fn every_bad_l2_value_is_reported_under_its_key() {
+    let settings: CacheSettings = toml::from_str(
+        r#"
+        name = "profiles"
+        [l2]
+        url = "http://redis:6379"
+        key_prefix = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+        timeout = "0s"
+        connect_timeout = "1h"
+        pool_size = 0
+        max_value_bytes = 10
+        max_key_bytes = 1
+        lease = "2m"
+        failure_threshold = 0
+        open_for = "0s"
+        "#,
+    )
+    .unwrap();
+    let problems = Problems::of("profile_cache", &settings);
+    let mut keys: Vec<&str> = problems.keys().collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "profile_cache.l2.connect_timeout",
+            "profile_cache.l2.failure_threshold",
+            "profile_cache.l2.key_prefix",
+            "profile_cache.l2.lease",
+            "profile_cache.l2.max_key_bytes",
+            "profile_cache.l2.max_value_bytes",
+            "profile_cache.l2.open_for",
+            "profile_cache.l2.pool_size",
+            "profile_cache.l2.timeout",
+            "profile_cache.l2.ttl",
+            "profile_cache.l2.url",
+        ]
+    );
+    let bad = toml::from_str::<CacheSettings>("name = \"p\"\n[l2]\nbackend = \"memcached\"\n");
+    assert!(bad.is_err(), "an unknown backend is refused");
+}

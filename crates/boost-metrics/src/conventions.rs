@@ -53,7 +53,8 @@ pub const HTTP_CLIENT_EJECTIONS_TOTAL: &str = "http_client_ejections_total";
 /// Gauge = 1 carrying the service's identity and ownership as labels.
 pub const SERVICE_INFO: &str = "service_info";
 
-/// Counter: cache lookups. Labels: [`CACHE`], [`RESULT`] (`hit`, `miss`, `stale`).
+/// Counter: cache lookups. Labels: [`CACHE`], [`TIER`] (`l1`: in-process; `l2`: the shared
+/// second tier, when the cache has one), [`RESULT`] (`hit`, `miss`, `stale`; `l2`: `hit`, `miss`).
 pub const CACHE_REQUESTS_TOTAL: &str = "cache_requests_total";
 /// Counter: loader runs. Labels: [`CACHE`], [`OUTCOME`] (`ok`, `error`, `absent`).
 pub const CACHE_LOADS_TOTAL: &str = "cache_loads_total";
@@ -68,6 +69,13 @@ pub const CACHE_BYTES: &str = "cache_bytes";
 /// Counter: answers served but not stored. Labels: [`CACHE`], [`REASON`] (`too_large`: over
 /// the cache's `max_entry_share` of its `max_bytes`).
 pub const CACHE_REJECTED_TOTAL: &str = "cache_rejected_total";
+/// Histogram: duration of one command to a cache's second tier (Redis), seconds, timeouts
+/// included. Labels: [`CACHE`], [`OP`] (`get`, `set`, `del`, `lease`, `wait`, `scan`).
+pub const CACHE_L2_DURATION: &str = "cache_l2_duration_seconds";
+/// Counter: second-tier lookups or writes that fell back to memory and the loader, or entries
+/// read that could not be used. Labels: [`CACHE`], [`REASON`] (`timeout`, `error`,
+/// `circuit_open`, `decode`, `schema`, `too_large`, `key_too_long`).
+pub const CACHE_L2_ERRORS_TOTAL: &str = "cache_l2_errors_total";
 
 /// Counter: label sets folded into `other` by the cardinality guard. Labels: [`METRIC`].
 pub const METRICS_CARDINALITY_OVERFLOW_TOTAL: &str = "metrics_cardinality_overflow_total";
@@ -177,8 +185,11 @@ pub const DEPLOYMENT_ENVIRONMENT: &str = "deployment_environment";
 pub const TEAM: &str = "team";
 /// Label on [`SERVICE_INFO`]: the runbook link alerts carry.
 pub const RUNBOOK_URL: &str = "runbook_url";
-/// Label on [`SERVICE_INFO`]: the criticality tier.
+/// Label on [`SERVICE_INFO`]: the criticality tier; on [`CACHE_REQUESTS_TOTAL`]: the cache
+/// tier (`l1`, `l2`).
 pub const TIER: &str = "tier";
+/// Label: a second-tier cache command.
+pub const OP: &str = "op";
 
 /// The value of [`RPC_SYSTEM_NAME`] for gRPC.
 pub const RPC_SYSTEM_GRPC: &str = "grpc";
@@ -291,7 +302,7 @@ pub const METRICS: &[MetricDef] = &[
     ),
     MetricDef::counter(
         CACHE_REQUESTS_TOTAL,
-        "Cache lookups, by result (hit, miss, stale).",
+        "Cache lookups, by tier (l1 in-process, l2 shared) and result (hit, miss, stale).",
     )
     .with_unit(Unit::Count),
     MetricDef::counter(
@@ -315,6 +326,16 @@ pub const METRICS: &[MetricDef] = &[
     MetricDef::counter(
         CACHE_REJECTED_TOTAL,
         "Answers served but not cached, by reason (too_large: over max_entry_share of max_bytes).",
+    )
+    .with_unit(Unit::Count),
+    MetricDef::histogram(
+        CACHE_L2_DURATION,
+        "Duration of one command to the cache's shared second tier (Redis), by op.",
+    )
+    .with_unit(Unit::Seconds),
+    MetricDef::counter(
+        CACHE_L2_ERRORS_TOTAL,
+        "Second-tier commands that failed or entries that could not be used, by reason; the cache fell back to memory and the loader.",
     )
     .with_unit(Unit::Count),
     MetricDef::counter(

@@ -80,6 +80,7 @@
 //! | [`telemetry`] | boost-tracing | `tracing` | JSON logs, spans, OTLP export, W3C propagation |
 //! | [`stats`] | boost-metrics | `metrics` | Prometheus exposition, naming conventions, `service_info` |
 //! | [`cache`] | boost-cache | `cache` | moka caches: one load per key, cached absence, TTL jitter |
+//! | [`cache`] | boost-cache | `cache-redis` (off by default) | the caches' shared second tier on Redis (`CacheBuilder::build_two_tier`) |
 //! | [`rpc`] | boost-rpc | `rpc` | client stack (deadline, retries, balancing, ejection), server layers, `ServiceError` |
 //! | [`web`] | boost-http | `http` | HTTP server layers for axum routers (metrics, trace context, deadlines, shedding, problem+json), resilient HTTP client |
 //! | [`service`] | boost-service | `service` | `Service`, `main`, admin HTTP, readiness, gRPC and HTTP serving, graceful shutdown |
@@ -94,7 +95,7 @@
 //! HTTP crate is [`web`], so `boost::http` stays free for the `http` crate's
 //! name (reach that one as `boost::axum::http`).
 //!
-//! All features are on by default. A tool that only needs configuration and
+//! All features but `cache-redis` are on by default. A tool that only needs configuration and
 //! logs turns the rest off:
 //!
 //! ```toml
