@@ -5,6 +5,7 @@
 //! `ours / raw` so the run states the ratio its target is written against.
 
 use std::path::PathBuf;
+use std::time::Instant;
 
 /// Criterion's output directory (`CARGO_TARGET_DIR` aware).
 fn criterion_dir() -> PathBuf {
@@ -45,4 +46,34 @@ pub fn report_ratio(group: &str, raw_id: &str, ours_id: &str) {
         ),
         _ => eprintln!("RATIO {group}: no estimates found (was the bench filtered out?)"),
     }
+}
+
+/// Wall-time `ours / raw` from `rounds` back-to-back pairs: the median of the
+/// pair ratios, and the ratio of the two fastest times. On a shared, loaded
+/// machine both are steadier than comparing two medians measured seconds
+/// apart; the fastest times are the least disturbed by other processes.
+pub fn paired_ratio(rounds: usize, mut raw: impl FnMut(), mut ours: impl FnMut()) -> (f64, f64) {
+    let (mut fastest_raw, mut fastest_ours) = (f64::INFINITY, f64::INFINITY);
+    let mut ratios: Vec<f64> = (0..rounds)
+        .map(|round| {
+            let time = |f: &mut dyn FnMut()| {
+                let start = Instant::now();
+                f();
+                start.elapsed().as_secs_f64()
+            };
+            // Alternate which goes first so neither always finds the cache warm.
+            let (r, o) = if round % 2 == 0 {
+                let r = time(&mut raw);
+                (r, time(&mut ours))
+            } else {
+                let o = time(&mut ours);
+                (time(&mut raw), o)
+            };
+            fastest_raw = fastest_raw.min(r);
+            fastest_ours = fastest_ours.min(o);
+            o / r
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    (ratios[ratios.len() / 2], fastest_ours / fastest_raw)
 }

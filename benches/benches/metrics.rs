@@ -252,36 +252,6 @@ fn render(c: &mut Criterion) {
     render_group(c, "metrics_render_10k", 10_000);
 }
 
-/// Wall-time `ours / raw` from `rounds` back-to-back pairs: the median of the
-/// pair ratios, and the ratio of the two fastest times. On a shared, loaded
-/// machine both are steadier than comparing two medians measured seconds
-/// apart; the fastest times are the least disturbed by other processes.
-fn paired_ratio(rounds: usize, mut raw: impl FnMut(), mut ours: impl FnMut()) -> (f64, f64) {
-    let (mut fastest_raw, mut fastest_ours) = (f64::INFINITY, f64::INFINITY);
-    let mut ratios: Vec<f64> = (0..rounds)
-        .map(|round| {
-            let time = |f: &mut dyn FnMut()| {
-                let start = Instant::now();
-                f();
-                start.elapsed().as_secs_f64()
-            };
-            // Alternate which goes first so neither always finds the cache warm.
-            let (r, o) = if round % 2 == 0 {
-                let r = time(&mut raw);
-                (r, time(&mut ours))
-            } else {
-                let o = time(&mut ours);
-                (time(&mut raw), o)
-            };
-            fastest_raw = fastest_raw.min(r);
-            fastest_ours = fastest_ours.min(o);
-            o / r
-        })
-        .collect();
-    ratios.sort_by(f64::total_cmp);
-    (ratios[ratios.len() / 2], fastest_ours / fastest_raw)
-}
-
 /// Prints paired ratios next to criterion's: same work as the groups above.
 fn report_paired() {
     for (name, series, rounds) in [
@@ -295,7 +265,7 @@ fn report_paired() {
         let raw = raw.handle();
         let (recorder, ours) = ours();
         populate(&recorder, series);
-        let (ratio, fastest) = paired_ratio(
+        let (ratio, fastest) = boost_benches::paired_ratio(
             rounds,
             || drop(black_box(raw.render())),
             || drop(black_box(ours.render())),
@@ -320,7 +290,7 @@ fn report_paired() {
         ]);
         (say_hello, calls)
     });
-    let (ratio, fastest) = paired_ratio(
+    let (ratio, fastest) = boost_benches::paired_ratio(
         200,
         || {
             metrics::with_local_recorder(&raw, || {

@@ -247,33 +247,6 @@ fn benches_with(c: &mut Criterion, world: &World) {
     group.finish();
 }
 
-/// `ours / foundations` from `rounds` back-to-back pairs, alternating which
-/// goes first: the median pair ratio, and fastest ours / fastest foundations.
-fn paired_ratio(rounds: usize, mut peer: impl FnMut(), mut ours: impl FnMut()) -> (f64, f64) {
-    let (mut fastest_peer, mut fastest_ours) = (f64::INFINITY, f64::INFINITY);
-    let mut ratios: Vec<f64> = (0..rounds)
-        .map(|round| {
-            let time = |f: &mut dyn FnMut()| {
-                let start = Instant::now();
-                f();
-                start.elapsed().as_secs_f64()
-            };
-            let (p, o) = if round % 2 == 0 {
-                let p = time(&mut peer);
-                (p, time(&mut ours))
-            } else {
-                let o = time(&mut ours);
-                (time(&mut peer), o)
-            };
-            fastest_peer = fastest_peer.min(p);
-            fastest_ours = fastest_ours.min(o);
-            o / p
-        })
-        .collect();
-    ratios.sort_by(f64::total_cmp);
-    (ratios[ratios.len() / 2], fastest_ours / fastest_peer)
-}
-
 fn report_paired(world: &World) {
     const N: u64 = 10_000;
     let report = |name: &str, rounds: usize, (median, fastest): (f64, f64)| {
@@ -286,7 +259,7 @@ fn report_paired(world: &World) {
     report(
         "peer_record",
         rounds,
-        paired_ratio(
+        boost_benches::paired_ratio(
             rounds,
             || (0..N).for_each(|_| world.peer.observe()),
             || (0..N).for_each(|_| world.ours.observe()),
@@ -295,7 +268,7 @@ fn report_paired(world: &World) {
     report(
         "peer_record_2threads",
         rounds,
-        paired_ratio(
+        boost_benches::paired_ratio(
             rounds,
             || {
                 two_threads(N, &|| world.peer.observe());
@@ -309,7 +282,7 @@ fn report_paired(world: &World) {
     report(
         "peer_render_1k (ours OpenMetrics)",
         rounds,
-        paired_ratio(
+        boost_benches::paired_ratio(
             rounds,
             || drop(black_box(peer_render())),
             || {
@@ -322,7 +295,7 @@ fn report_paired(world: &World) {
     report(
         "peer_render_1k (ours Prometheus text)",
         rounds,
-        paired_ratio(
+        boost_benches::paired_ratio(
             rounds,
             || drop(black_box(peer_render())),
             || drop(black_box(world.ours.handle.render())),
