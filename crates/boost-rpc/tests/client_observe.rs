@@ -25,6 +25,9 @@ async fn a_retried_call_is_one_span_one_duration_and_two_attempts() {
 
     let upstream = Upstream::start(Fault::UnavailableEvery(2)).await;
     let mut settings = ClientSettings::with_endpoints([upstream.url()]);
+    // Not a deadline test: the first call also connects, which can outlast
+    // the 300 ms default on a loaded machine.
+    settings.timeout = std::time::Duration::from_secs(10);
     settings.retry.idempotent_methods = vec!["hello.v1.Greeter/SayHello".into()];
     let mut greeter = GreeterClient::new(boost_rpc::client("observed", &settings).unwrap());
     greeter.say_hello(hello(1)).await.unwrap();
