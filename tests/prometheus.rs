@@ -432,14 +432,28 @@ async fn prometheus_with_exemplar_storage_keeps_the_trace_ids_of_rpc_durations()
         assert!(value > 0.0 && value < 10.0, "{exemplar}");
     }
     // Both targets are healthy: Prometheus parsed the OpenMetrics scrapes.
-    let targets: serde_json::Value = reqwest::get(format!("{}/api/v1/targets", prometheus.url))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    for target in targets["data"]["activeTargets"].as_array().unwrap() {
-        assert_eq!(target["health"], "up", "{target}");
-        assert_eq!(target["lastError"], "", "{target}");
+    // A target not scraped yet is "unknown": wait for its first scrape.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let targets: serde_json::Value = reqwest::get(format!("{}/api/v1/targets", prometheus.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let active = targets["data"]["activeTargets"].as_array().unwrap().clone();
+        let scraped = active.len() == 2 && active.iter().all(|t| t["health"] != "unknown");
+        if scraped {
+            for target in &active {
+                assert_eq!(target["health"], "up", "{target}");
+                assert_eq!(target["lastError"], "", "{target}");
+            }
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "targets not scraped after 60s: {targets}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
