@@ -34,6 +34,13 @@ pub const RPC_CLIENT_EJECTIONS_TOTAL: &str = "rpc_client_ejections_total";
 /// Gauge: a client's endpoints, by state.
 /// Labels: [`CLIENT`], [`STATE`] (`ready`, `ejected`, `reconnecting`).
 pub const RPC_CLIENT_ENDPOINTS: &str = "rpc_client_endpoints";
+/// Counter: calls a client rejected locally (never sent) because its
+/// upstream refused most recent calls (client-side throttling).
+/// Labels: [`CLIENT`].
+pub const RPC_CLIENT_THROTTLED_TOTAL: &str = "rpc_client_throttled_total";
+/// Gauge: the probability, 0 to 1, that a client's next call is rejected
+/// locally by client-side throttling. Labels: [`CLIENT`].
+pub const RPC_CLIENT_THROTTLE_PROBABILITY: &str = "rpc_client_throttle_probability";
 
 /// Histogram: server-side duration of one HTTP request, seconds.
 /// Labels: [`HTTP_REQUEST_METHOD`], [`HTTP_ROUTE`], [`HTTP_RESPONSE_STATUS_CODE`].
@@ -276,6 +283,15 @@ pub const METRICS: &[MetricDef] = &[
         "Endpoints this client knows, by state (ready, ejected, reconnecting).",
     )
     .with_unit(Unit::Count),
+    MetricDef::counter(
+        RPC_CLIENT_THROTTLED_TOTAL,
+        "Calls this client rejected locally, never sent, because its upstream refused most recent calls (client-side throttling).",
+    )
+    .with_unit(Unit::Count),
+    MetricDef::gauge(
+        RPC_CLIENT_THROTTLE_PROBABILITY,
+        "Probability (0 to 1) that this client's next call is rejected locally by client-side throttling.",
+    ),
     MetricDef::histogram(
         HTTP_SERVER_REQUEST_DURATION,
         "Duration of HTTP requests handled by this server, from request head received to response head sent.",

@@ -27,17 +27,20 @@
 //!    with DEADLINE_EXCEEDED without sending.
 //! 3. [`limit`]: at most `concurrency.limit` calls in flight; wait at most
 //!    `concurrency.max_wait`, then RESOURCE_EXHAUSTED.
-//! 4. [`retry`]: UNAVAILABLE answers are retried (max 3 attempts, full-jitter
+//! 4. [`throttle`]: while the upstream refuses most calls (over 10 s), a
+//!    share of calls is rejected locally with UNAVAILABLE (the SRE book's
+//!    adaptive throttling); back to none as soon as it accepts again.
+//! 5. [`retry`]: UNAVAILABLE answers are retried (max 3 attempts, full-jitter
 //!    backoff, `grpc-retry-pushback-ms` honoured) for idempotent methods,
 //!    unary requests ≤ 64 KiB, within a budget of 20% of calls + 10/s.
-//! 5. [`balance`]: each attempt goes to the less loaded of two random
+//! 6. [`balance`]: each attempt goes to the less loaded of two random
 //!    endpoints (Peak-EWMA latency × in-flight).
-//! 6. [`eject`]: endpoints failing 5 times in a row, or below 80% success,
+//! 7. [`eject`]: endpoints failing 5 times in a row, or below 80% success,
 //!    are ejected for a growing, jittered time and readmitted by one probe;
 //!    endpoints whose connect failed wait out a reconnect backoff (Linkerd's:
 //!    100 ms doubling to 500 ms), so a returning upstream is used again
 //!    within ~0.55 s and a dead one sees ~2 connects a second.
-//! 7. [`sanitize`]: what the upstream sends back is checked before tonic
+//! 8. [`sanitize`]: what the upstream sends back is checked before tonic
 //!    reads it — metadata over `max_response_metadata_size` (64 KiB) fails
 //!    that call alone with RESOURCE_EXHAUSTED, malformed status details are
 //!    dropped rather than panicking — and each attempt is counted with its
@@ -95,6 +98,7 @@ pub mod retry;
 pub mod sanitize;
 mod settings;
 mod stack;
+pub mod throttle;
 mod tls;
 mod validate;
 
@@ -112,8 +116,9 @@ pub use self::metrics::EndpointState;
 pub use self::options::CallOptions;
 pub use self::settings::{
     BalanceSettings, ClientSettings, ConcurrencySettings, DnsSettings, EjectionSettings,
-    ReconnectSettings, RetrySettings,
+    ReconnectSettings, RetrySettings, ThrottleSettings,
 };
+pub use self::throttle::ThrottleState;
 
 use self::balance::EndpointSet;
 use self::discover::{DnsDiscover, StaticEndpoints, SystemResolver};
@@ -178,6 +183,7 @@ impl Client {
             .get_ref()
             .get_ref()
             .get_ref()
+            .get_ref()
             .endpoints()
             .snapshot()
             .iter()
@@ -186,6 +192,15 @@ impl Client {
                 (e.key().to_owned(), state)
             })
             .collect()
+    }
+}
+
+impl Client {
+    /// What the client-side throttle holds now: answers in its window and
+    /// the probability a call is rejected locally (for admin pages and
+    /// tests). See [`throttle`].
+    pub fn throttle(&self) -> ThrottleState {
+        self.inner.get_ref().get_ref().get_ref().state()
     }
 }
 

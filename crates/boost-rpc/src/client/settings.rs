@@ -88,6 +88,8 @@ pub struct ClientSettings {
     pub balance: BalanceSettings,
     /// Client-side concurrency limit.
     pub concurrency: ConcurrencySettings,
+    /// Client-side throttling of an upstream that keeps refusing calls.
+    pub throttle: ThrottleSettings,
     /// Per-endpoint reconnect backoff after a failed connect.
     pub reconnect: ReconnectSettings,
     /// Largest response headers, and largest trailers, accepted from the
@@ -121,6 +123,7 @@ impl Default for ClientSettings {
             ejection: EjectionSettings::default(),
             balance: BalanceSettings::default(),
             concurrency: ConcurrencySettings::default(),
+            throttle: ThrottleSettings::default(),
             reconnect: ReconnectSettings::default(),
             max_response_metadata_size: ByteSize::kib(64),
             tls: ClientTlsSettings::default(),
@@ -360,6 +363,49 @@ impl Default for ConcurrencySettings {
         Self {
             limit: 1024,
             max_wait: Duration::from_millis(10),
+        }
+    }
+}
+
+/// Client-side throttling (`[profiles.throttle]`), the SRE book's adaptive
+/// throttling: see [`throttle`](super::throttle) for the formula and what
+/// counts as a refusal.
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, boost_config::Validate, boost_config::Document,
+)]
+#[serde(default, deny_unknown_fields)]
+#[validate(custom = super::validate::throttle)]
+#[non_exhaustive]
+pub struct ThrottleSettings {
+    /// Whether calls may be rejected locally. Default `true`: it costs one
+    /// atomic read per call while the upstream is healthy, and spares a
+    /// failing upstream (and this service's threads) traffic that cannot
+    /// succeed.
+    pub enabled: bool,
+    /// `K`: how many requests one accept pays for; at least 1. Default `2`
+    /// (the SRE book's): an upstream must refuse more than half of the
+    /// window's requests before anything is rejected locally. Lower is more
+    /// aggressive; higher lets more doomed calls through.
+    pub k: f64,
+    /// How far back answers count, from 1 s to 10 min. Default `10s`
+    /// (go-zero's): long enough for hundreds of answers at modest traffic,
+    /// short enough that a recovered upstream gets full traffic within
+    /// seconds. The book's two minutes keep a recovered upstream throttled
+    /// for a minute.
+    #[serde(with = "humantime_serde")]
+    pub window: Duration,
+    /// Below this many answers in the window nothing is rejected. Default
+    /// `20`: a quiet client is not throttled by its first few failures.
+    pub min_requests: u32,
+}
+
+impl Default for ThrottleSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            k: 2.0,
+            window: Duration::from_secs(10),
+            min_requests: 20,
         }
     }
 }

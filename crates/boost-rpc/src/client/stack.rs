@@ -17,6 +17,7 @@ use super::observe::{Observe, ObserveLayer};
 use super::retry::{Retry, RetryLayer};
 use super::sanitize::{Sanitize, SanitizeLayer, TRANSPORT_METADATA_LIMIT};
 use super::settings::ClientSettings;
+use super::throttle::{ThrottleLayer, ThrottleService};
 use super::tls::EndpointTls;
 
 /// One endpoint as the client sends to it: a lazily connecting tonic channel
@@ -24,7 +25,8 @@ use super::tls::EndpointTls;
 pub(crate) type EndpointService = Eject<Sanitize<Channel>>;
 
 /// The full stack of a client, outermost first.
-pub(crate) type Stack = Observe<Deadline<ConcurrencyLimit<Retry<Balance<EndpointService>>>>>;
+pub(crate) type Stack =
+    Observe<Deadline<ConcurrencyLimit<ThrottleService<Retry<Balance<EndpointService>>>>>>;
 
 /// Composes the client stack over `endpoints`. Read top to bottom, a call:
 pub(crate) fn stack(
@@ -43,6 +45,12 @@ pub(crate) fn stack(
         .layer(ConcurrencyLimitLayer::new(
             concurrency.limit,
             concurrency.max_wait,
+        ))
+        // is rejected locally while the upstream refuses most calls;
+        .layer(ThrottleLayer::with_metrics(
+            &settings.throttle,
+            settings.timeout,
+            Some(metrics.throttle_handles()),
         ))
         // is retried on UNAVAILABLE within the retry budget;
         .layer(RetryLayer::with_metrics(&settings.retry, metrics))

@@ -16,6 +16,7 @@ use http::Uri;
 use super::discover::parse_endpoint;
 use super::settings::{
     ClientSettings, DnsSettings, EjectionSettings, ReconnectSettings, RetrySettings,
+    ThrottleSettings,
 };
 use super::tls::parse_server_name;
 use crate::status_code::parse_code;
@@ -203,6 +204,30 @@ pub(crate) fn reconnect(reconnect: &ReconnectSettings, problems: &mut Problems) 
             format!(
                 "is {}; it is a fraction from 0 to 1 (0.1 spreads each wait by ±10%)",
                 reconnect.jitter
+            ),
+        );
+    }
+}
+
+/// `k` (finite, at least 1) and `window` (1 s to 10 min).
+pub(crate) fn throttle(throttle: &ThrottleSettings, problems: &mut Problems) {
+    if !(throttle.k.is_finite() && throttle.k >= 1.0) {
+        problems.add(
+            "k",
+            format!(
+                "is {}; it is how many requests one accepted call pays for, at least 1 \
+                 (below 1 a healthy upstream would be throttled); use e.g. 2",
+                throttle.k
+            ),
+        );
+    }
+    if !(Duration::from_secs(1)..=Duration::from_secs(600)).contains(&throttle.window) {
+        problems.add(
+            "window",
+            format!(
+                "is {:?}; it must be from 1s to 10m (shorter counts too few answers, \
+                 longer keeps a recovered upstream throttled); use e.g. \"10s\"",
+                throttle.window
             ),
         );
     }

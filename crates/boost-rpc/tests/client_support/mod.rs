@@ -30,6 +30,9 @@ pub enum Fault {
     Delay(Duration),
     /// Answer UNAVAILABLE after sleeping this long.
     SlowUnavailable(Duration),
+    /// Accept one attempt in `n` (the 1st, n+1th, ...), answer the others
+    /// RESOURCE_EXHAUSTED, as an overloaded upstream does.
+    AcceptEvery(usize),
     /// Answer UNAVAILABLE to the first attempt with this
     /// `grpc-retry-pushback-ms`, then OK.
     PushbackOnce(&'static str),
@@ -88,6 +91,8 @@ impl State {
             }
             Fault::UnavailableEvery(_) => Ok(()),
             Fault::Unavailable => Err(Status::unavailable("injected")),
+            Fault::AcceptEvery(k) if n.is_multiple_of(k) => Ok(()),
+            Fault::AcceptEvery(_) => Err(Status::resource_exhausted("injected overload")),
             Fault::PushbackOnce(ms) if n == 0 => {
                 let mut status = Status::unavailable("injected, with pushback");
                 status
