@@ -38,9 +38,9 @@ pub const RPC_CLIENT_ENDPOINTS: &str = "rpc_client_endpoints";
 /// upstream refused most recent calls (client-side throttling).
 /// Labels: [`CLIENT`].
 pub const RPC_CLIENT_THROTTLED_TOTAL: &str = "rpc_client_throttled_total";
-/// Gauge: the probability, 0 to 1, that a client's next call is rejected
-/// locally by client-side throttling. Labels: [`CLIENT`].
-pub const RPC_CLIENT_THROTTLE_PROBABILITY: &str = "rpc_client_throttle_probability";
+/// Gauge: the probability, a ratio from 0 to 1, that a client's next call
+/// is rejected locally by client-side throttling. Labels: [`CLIENT`].
+pub const RPC_CLIENT_THROTTLE_RATIO: &str = "rpc_client_throttle_ratio";
 
 /// Histogram: server-side duration of one HTTP request, seconds.
 /// Labels: [`HTTP_REQUEST_METHOD`], [`HTTP_ROUTE`], [`HTTP_RESPONSE_STATUS_CODE`].
@@ -289,9 +289,10 @@ pub const METRICS: &[MetricDef] = &[
     )
     .with_unit(Unit::Count),
     MetricDef::gauge(
-        RPC_CLIENT_THROTTLE_PROBABILITY,
+        RPC_CLIENT_THROTTLE_RATIO,
         "Probability (0 to 1) that this client's next call is rejected locally by client-side throttling.",
-    ),
+    )
+    .with_unit(Unit::Percent),
     MetricDef::histogram(
         HTTP_SERVER_REQUEST_DURATION,
         "Duration of HTTP requests handled by this server, from request head received to response head sent.",

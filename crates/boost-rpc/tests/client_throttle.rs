@@ -123,7 +123,7 @@ async fn an_upstream_refusing_80_percent_gets_about_k_times_its_accepts_and_full
     assert!((0.1..=0.3).contains(&accepted), "{state:?}");
     let seen = metrics_of("throttled");
     assert!(seen["rpc_client_throttled_total"] > 0.0, "{seen:?}");
-    let gauge = seen["rpc_client_throttle_probability"];
+    let gauge = seen["rpc_client_throttle_ratio"];
     assert!((0.3..=0.8).contains(&gauge), "gauge {gauge}");
 
     // Healthy again: full traffic within 5 s, no open period to sit out.

@@ -10,7 +10,7 @@
 //! | `rpc_client_ejections_total` | counter | `client`, `endpoint`, `reason` |
 //! | `rpc_client_endpoints` | gauge | `client`, `state` (`ready`, `ejected`, `reconnecting`) |
 //! | `rpc_client_throttled_total` | counter, calls rejected locally by the throttle | `client` |
-//! | `rpc_client_throttle_probability` | gauge, 0 to 1 | `client` |
+//! | `rpc_client_throttle_ratio` | gauge, 0 to 1 | `client` |
 //!
 //! Call durations go through boost-metrics' [`RpcMetrics`], the same handles
 //! the server side uses. Per-call handles are created on the first call and
@@ -30,7 +30,7 @@ use crate::method_cache::{MethodCache, MethodRef};
 use boost_metrics::conventions::{
     RPC_CLIENT_ATTEMPTS_TOTAL, RPC_CLIENT_EJECTIONS_TOTAL, RPC_CLIENT_ENDPOINTS,
     RPC_CLIENT_RETRIES_TOTAL, RPC_CLIENT_RETRY_BUDGET_EXHAUSTED_TOTAL,
-    RPC_CLIENT_THROTTLE_PROBABILITY, RPC_CLIENT_THROTTLED_TOTAL,
+    RPC_CLIENT_THROTTLE_RATIO, RPC_CLIENT_THROTTLED_TOTAL,
 };
 
 /// The state of an endpoint ([`Client::endpoints`](super::Client::endpoints),
@@ -117,7 +117,7 @@ impl ClientMetrics {
     pub(crate) fn throttle_handles(&self) -> (Counter, Gauge) {
         (
             metrics::counter!(RPC_CLIENT_THROTTLED_TOTAL, CLIENT => self.client.clone()),
-            metrics::gauge!(RPC_CLIENT_THROTTLE_PROBABILITY, CLIENT => self.client.clone()),
+            metrics::gauge!(RPC_CLIENT_THROTTLE_RATIO, CLIENT => self.client.clone()),
         )
     }
 

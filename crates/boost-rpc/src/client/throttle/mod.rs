@@ -37,7 +37,7 @@
 //! is rejected, so a quiet client is not throttled by a couple of failures.
 //! A locally rejected call fails at once with `UNAVAILABLE` (never sent,
 //! not retried) and counts in `rpc_client_throttled_total{client}`; the
-//! probability is the `rpc_client_throttle_probability{client}` gauge and
+//! probability is the `rpc_client_throttle_ratio{client}` gauge and
 //! [`Client::throttle`](super::Client::throttle).
 //!
 //! The decision reads one cached word while the upstream is healthy (no
