@@ -71,6 +71,13 @@ pub const CACHE_LOAD_DURATION: &str = "cache_load_duration_seconds";
 pub const CACHE_EVICTIONS_TOTAL: &str = "cache_evictions_total";
 /// Gauge: entries currently held. Labels: [`CACHE`].
 pub const CACHE_ENTRIES: &str = "cache_entries";
+
+/// Gauge: a runtime switch's state now, a toggle's 0 or 1, a rollout's share
+/// from 0 to 1. Labels: `flag`.
+pub const FEATURE_FLAG_STATE: &str = "feature_flag_state";
+/// Counter: changes asked of a runtime switch. Labels: `flag`, [`OUTCOME`]
+/// (`changed`, `reverted`, `invalid`, `unavailable`).
+pub const FEATURE_FLAG_CHANGES_TOTAL: &str = "feature_flag_changes_total";
 /// Gauge: bytes the entries' keys and values hold (their `ByteSize`). Labels: [`CACHE`].
 pub const CACHE_BYTES: &str = "cache_bytes";
 /// Counter: answers served but not stored. Labels: [`CACHE`], [`REASON`] (`too_large`: over
@@ -388,6 +395,16 @@ pub const METRICS: &[MetricDef] = &[
     MetricDef::counter(
         RPC_SERVER_AUTHORIZATION_TOTAL,
         "Calls an allow-list rule of grpc.authorization decided, by rule, matching caller name and outcome.",
+    )
+    .with_unit(Unit::Count),
+    MetricDef::gauge(
+        FEATURE_FLAG_STATE,
+        "State of each runtime switch now: 0 or 1 for a toggle, the included share from 0 to 1 for a rollout.",
+    )
+    .with_unit(Unit::Count),
+    MetricDef::counter(
+        FEATURE_FLAG_CHANGES_TOTAL,
+        "Changes operators asked of runtime switches, and automatic reverts, by outcome.",
     )
     .with_unit(Unit::Count),
 ];

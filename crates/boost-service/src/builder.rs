@@ -43,6 +43,8 @@ pub struct ServiceBuilder {
     grpc_addr: Option<std::net::SocketAddr>,
     /// The bound address of the HTTP server, when it was bound up front.
     http_addr: Option<std::net::SocketAddr>,
+    switches: Option<boost_switches::Switches>,
+    audit: Option<boost_audit::AuditLog>,
 }
 
 impl fmt::Debug for ServiceBuilder {
@@ -78,7 +80,26 @@ impl ServiceBuilder {
             started: None,
             grpc_addr: None,
             http_addr: None,
+            switches: None,
+            audit: None,
         }
+    }
+
+    /// The runtime switches `/flags` shows and `PUT /flags/{name}` changes
+    /// (default: none).
+    #[must_use]
+    pub fn switches(mut self, switches: boost_switches::Switches) -> Self {
+        self.switches = Some(switches);
+        self
+    }
+
+    /// The audit trail state-changing admin requests (and their refusals)
+    /// are recorded in, shown by `/audit` (default: in memory and the log
+    /// stream only).
+    #[must_use]
+    pub fn audit(mut self, audit: boost_audit::AuditLog) -> Self {
+        self.audit = Some(audit);
+        self
     }
 
     /// The `[admin]` settings (default: `127.0.0.1:8081`, no token).
@@ -270,6 +291,10 @@ impl ServiceBuilder {
             Some(started) => started,
             None => crate::telemetry::start(self.tracing, self.metrics, &self.identity)?,
         };
+        let audit = match self.audit {
+            Some(audit) => audit,
+            None => boost_audit::AuditLog::in_memory(&self.identity.name),
+        };
         RunningService::start(Plan {
             identity: self.identity,
             admin: self.admin,
@@ -283,6 +308,8 @@ impl ServiceBuilder {
             shutdown: self.shutdown,
             grpc_addr: self.grpc_addr,
             http_addr: self.http_addr,
+            audit,
+            switches: self.switches.unwrap_or_else(boost_switches::Switches::none),
         })
         .await
     }

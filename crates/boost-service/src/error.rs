@@ -62,6 +62,12 @@ pub enum Error {
     /// configuration is checked when it loads).
     #[error("{0}")]
     Config(#[source] Box<boost_config::ConfigError>),
+    /// The runtime switches could not be opened (`[switches]`).
+    #[error("{0}")]
+    Switches(#[from] boost_switches::SwitchError),
+    /// The audit file could not be opened (`[audit]`).
+    #[error("{0}")]
+    Audit(#[from] boost_audit::AuditError),
     /// The gRPC server could not start (its address could not be bound, or
     /// reflection could not read the descriptor sets); nothing was served.
     #[error("{0}")]

@@ -1,8 +1,10 @@
 //! [`KitSettings`]: the kit's standard sections of every service's
 //! configuration, owned by the kit so no service lists them.
 
+use boost_audit::AuditSettings;
 use boost_config::{Document, ServiceIdentity, Validate};
 use boost_metrics::MetricsSettings;
+use boost_switches::SwitchesSettings;
 use boost_tracing::TracingSettings;
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +24,8 @@ use crate::settings::{AdminSettings, LifecycleSettings};
 /// | `[lifecycle]` | [`LifecycleSettings`] | drain delay, shutdown timeout, readiness |
 /// | `[tracing]` | [`TracingSettings`] | log format and filter, OTLP export |
 /// | `[metrics]` | [`MetricsSettings`] | cardinality guard, process metrics, buckets |
+/// | `[switches]` | [`SwitchesSettings`] | runtime switches the operator may flip, where overrides live |
+/// | `[audit]` | [`AuditSettings`] | the hash-chained audit file of admin changes |
 ///
 /// A service never names this type in its settings: [`Service`](crate::Service)
 /// loads it beside the service's own [`ServiceSettings`](crate::ServiceSettings)
@@ -52,6 +56,12 @@ pub struct KitSettings {
     pub tracing: TracingSettings,
     /// Prometheus metrics on the admin server's /metrics.
     pub metrics: MetricsSettings,
+    /// Runtime switches: declared here, flipped by the on-call operator
+    /// through `PUT /flags/{name}`, shown on `/flags`.
+    pub switches: SwitchesSettings,
+    /// The audit trail of every state-changing admin action (switches, log
+    /// level): the log stream and a hash-chained JSON Lines file.
+    pub audit: AuditSettings,
 }
 
 impl KitSettings {
@@ -64,14 +74,14 @@ impl KitSettings {
         "lifecycle",
         "tracing",
         "metrics",
+        "switches",
+        "audit",
     ];
 
-    /// Section names the kit will use in coming releases (TLS, runtime
-    /// switches, SLOs, databases, shared caches, audit): a service's own
-    /// settings may not use them either, so adding them later breaks no
-    /// service.
-    pub const RESERVED: &'static [&'static str] =
-        &["tls", "switches", "slo", "database", "backend", "audit"];
+    /// Section names the kit will use in coming releases (TLS, SLOs,
+    /// databases, shared caches): a service's own settings may not use them
+    /// either, so adding them later breaks no service.
+    pub const RESERVED: &'static [&'static str] = &["tls", "slo", "database", "backend"];
 }
 
 std::thread_local! {

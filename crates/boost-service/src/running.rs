@@ -39,6 +39,8 @@ pub(crate) struct Plan {
     pub(crate) shutdown: ShutdownHandle,
     pub(crate) grpc_addr: Option<SocketAddr>,
     pub(crate) http_addr: Option<SocketAddr>,
+    pub(crate) switches: boost_switches::Switches,
+    pub(crate) audit: boost_audit::AuditLog,
 }
 
 /// A started service: telemetry, admin server and tasks are running.
@@ -76,6 +78,8 @@ impl RunningService {
             shutdown,
             grpc_addr,
             http_addr,
+            switches,
+            audit,
         } = plan;
 
         let readiness = Readiness::new(
@@ -117,6 +121,8 @@ impl RunningService {
                 log_level: telemetry.log_level(),
                 config,
                 token: admin_settings.token,
+                switches,
+                audit,
             },
             admin_settings.request_timeout,
             admin_settings.body_timeout,

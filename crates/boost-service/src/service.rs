@@ -5,8 +5,10 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 
+use boost_audit::AuditLog;
 use boost_config::{ConfigError, Loaded, Loader};
 use boost_rpc::server::MessageLimits;
+use boost_switches::Switches;
 use tonic::server::NamedService;
 use tonic::service::Routes;
 
@@ -32,6 +34,7 @@ use crate::telemetry::{self, LogLevelControl, MetricsMode, TracingMode};
 /// record into the real recorder, whatever order you build them in.
 pub struct Service<S: ServiceSettings = NoSettings> {
     config: Loaded<Config<S>>,
+    switches: Switches,
     shell: ServiceBuilder,
     routes: Option<Routes>,
     descriptor_sets: Vec<&'static [u8]>,
@@ -69,10 +72,15 @@ impl<S: ServiceSettings> Service<S> {
     /// logs and traces (`[tracing]`) and the metrics recorder (`[metrics]`).
     /// Must be called inside a Tokio runtime.
     ///
+    /// The audit file (`[audit]`) and the runtime switches (`[switches]`,
+    /// with the overrides their backend holds) open now too, after
+    /// telemetry, so their warnings are logged and their metrics recorded.
+    ///
     /// # Errors
     /// [`Error::NoRuntime`] outside a runtime; [`Error::Telemetry`] if
     /// tracing or metrics cannot start (e.g. a global subscriber or recorder
-    /// is installed already).
+    /// is installed already); [`Error::Audit`] / [`Error::Switches`] if the
+    /// audit file or the switches' state file cannot be used.
     pub fn new(config: Loaded<Config<S>>) -> Result<Self, Error> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(Error::NoRuntime);
@@ -83,7 +91,9 @@ impl<S: ServiceSettings> Service<S> {
             MetricsMode::Start(Box::new(kit.metrics.clone())),
             &kit.service,
         )?;
-        let service = Self::without_telemetry(config);
+        let audit = AuditLog::open(&kit.audit, &kit.service.name)?;
+        let switches = Switches::open(&kit.switches, audit.clone())?;
+        let service = Self::assemble(config, switches, audit);
         Ok(Self {
             shell: service.shell.started_telemetry(started),
             ..service
@@ -94,16 +104,30 @@ impl<S: ServiceSettings> Service<S> {
     /// installs process-wide globals): for tests. `/metrics` and `/loglevel`
     /// answer `501` unless [`metrics_render`](Self::metrics_render) /
     /// [`log_level_control`](Self::log_level_control) plug something in.
+    /// The switches `[switches]` declares and the audit trail are kept in
+    /// memory only (no state file, no audit file).
     pub fn without_telemetry(config: Loaded<Config<S>>) -> Self {
+        let audit = AuditLog::in_memory(&config.kit.service.name);
+        let declared = config.kit.switches.declared.clone();
+        // The loader validated the declarations already; a hand-made
+        // invalid one leaves the service without switches (`get` says so).
+        let switches = Switches::in_memory(declared).unwrap_or_else(|_| Switches::none());
+        Self::assemble(config, switches, audit)
+    }
+
+    fn assemble(config: Loaded<Config<S>>, switches: Switches, audit: AuditLog) -> Self {
         let kit = &config.kit;
         let explained = config.explain();
         let shell = ServiceBuilder::new(kit.service.clone())
             .without_telemetry()
             .admin(kit.admin.clone())
             .lifecycle(kit.lifecycle.clone())
-            .config_explain(explained);
+            .config_explain(explained)
+            .switches(switches.clone())
+            .audit(audit);
         Self {
             config,
+            switches,
             shell,
             routes: None,
             descriptor_sets: Vec::new(),
@@ -114,6 +138,13 @@ impl<S: ServiceSettings> Service<S> {
     /// The service's own settings.
     pub fn settings(&self) -> &S {
         &self.config.own
+    }
+
+    /// The service's runtime switches (`[switches]`): take each handle once,
+    /// at start — `service.switches().get("partner_hertz")?` — and evaluate
+    /// it per call. See [`boost_switches`].
+    pub fn switches(&self) -> &Switches {
+        &self.switches
     }
 
     /// The kit's sections, as loaded.
@@ -248,6 +279,7 @@ impl<S: ServiceSettings> Service<S> {
     pub async fn start(self) -> Result<RunningService, Error> {
         let Self {
             config,
+            switches: _,
             mut shell,
             routes,
             descriptor_sets,

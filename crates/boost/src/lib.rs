@@ -143,6 +143,14 @@ pub use boost_http as web;
 pub use boost_service as service;
 
 #[cfg(feature = "service")]
+#[doc(inline)]
+pub use boost_switches as switches;
+
+#[cfg(feature = "service")]
+#[doc(inline)]
+pub use boost_audit as audit;
+
+#[cfg(feature = "service")]
 pub use boost_service::package;
 
 #[cfg(feature = "http")]

@@ -50,3 +50,5 @@ pub use boost_service::{
     AdminSettings, BoxError, Config, GrpcSettings, KitSettings, Lifecycle, LifecycleSettings,
     Service, ServiceSettings,
 };
+#[cfg(feature = "service")]
+pub use boost_switches::{Rollout, Switch, SwitchDef, Switches};

@@ -20,7 +20,8 @@ use crate::settings::Settings;
 pub const DEGRADED: MetricDef = MetricDef::counter(
     "hello_degraded_total",
     "SayHello calls answered in English because the caller's profile could not be fetched in time \
-     (label reason: upstream = profile-service failed after retries, deadline = too little time left).",
+     (label reason: upstream = profile-service failed after retries, deadline = too little time left, \
+     switched_off = an operator turned the profiles_upstream switch off).",
 );
 
 /// Why a greeting fell back to English although the caller may have a profile.
@@ -31,6 +32,9 @@ pub enum Degraded {
     Upstream,
     /// The caller's deadline left no time to ask profile-service.
     Deadline,
+    /// An operator turned the `profiles_upstream` switch off: profile-service
+    /// is not called at all.
+    SwitchedOff,
 }
 
 impl Degraded {
@@ -39,6 +43,7 @@ impl Degraded {
         match self {
             Degraded::Upstream => "upstream",
             Degraded::Deadline => "deadline",
+            Degraded::SwitchedOff => "switched_off",
         }
     }
 }
@@ -55,30 +60,45 @@ pub struct Greeting {
     pub degraded: Option<Degraded>,
 }
 
+/// The runtime switch that lets the on-call operator stop calling
+/// profile-service (declared in [`Settings::kit_defaults`](crate::settings::Settings)).
+pub const PROFILES_UPSTREAM: &str = "profiles_upstream";
+
 /// Serves `hello.v1.Greeter`. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Greeter {
     profiles: ProfilesClient<Client>,
+    /// Off: greet in English without calling profile-service.
+    profiles_upstream: Option<Switch>,
     languages: Cache<String, String>,
     deadline_reserve: Duration,
     degraded_upstream: Counter,
     degraded_deadline: Counter,
+    degraded_switched_off: Counter,
 }
 
 impl Greeter {
     /// Builds the profile-service client and the language cache from
-    /// `settings` (their metrics go to the recorder the service started).
+    /// `settings` (their metrics go to the recorder the service started),
+    /// and takes the `profiles_upstream` switch from `switches`.
     ///
     /// # Errors
-    /// When the client or the cache cannot be built from the settings.
-    pub fn new(settings: &Settings) -> Result<Self, BoxError> {
+    /// When the client or the cache cannot be built from the settings, or
+    /// `profiles_upstream` is not declared.
+    pub fn new(settings: &Settings, switches: &Switches) -> Result<Self, BoxError> {
         let client = boost::rpc::client("profiles", &settings.profiles)?;
         let languages = Cache::new(settings.profile_cache.clone())?;
-        Ok(Self::from_parts(
-            client,
-            languages,
-            settings.greeting.deadline_reserve,
-        ))
+        Ok(
+            Self::from_parts(client, languages, settings.greeting.deadline_reserve)
+                .with_profiles_switch(switches.get(PROFILES_UPSTREAM)?),
+        )
+    }
+
+    /// Calls profile-service only while `switch` is on.
+    #[must_use]
+    pub fn with_profiles_switch(mut self, switch: Switch) -> Self {
+        self.profiles_upstream = Some(switch);
+        self
     }
 
     /// A greeter over an existing client and cache.
@@ -90,12 +110,15 @@ impl Greeter {
         DEGRADED.describe();
         Self {
             profiles: ProfilesClient::new(client),
+            profiles_upstream: None,
             languages,
             deadline_reserve,
             degraded_upstream: DEGRADED
                 .register_counter(&[("reason", Degraded::Upstream.as_str())]),
             degraded_deadline: DEGRADED
                 .register_counter(&[("reason", Degraded::Deadline.as_str())]),
+            degraded_switched_off: DEGRADED
+                .register_counter(&[("reason", Degraded::SwitchedOff.as_str())]),
         }
     }
 
@@ -116,6 +139,7 @@ impl Greeter {
                 match reason {
                     Degraded::Upstream => self.degraded_upstream.increment(1),
                     Degraded::Deadline => self.degraded_deadline.increment(1),
+                    Degraded::SwitchedOff => self.degraded_switched_off.increment(1),
                 }
                 (FALLBACK.to_owned(), Some(reason))
             }
@@ -131,6 +155,13 @@ impl Greeter {
     /// cache, else from profile-service within what is left of the caller's
     /// deadline after the reserve.
     async fn language_of(&self, name: &str) -> Result<Option<String>, Degraded> {
+        if self
+            .profiles_upstream
+            .as_ref()
+            .is_some_and(|on| !on.is_on())
+        {
+            return Err(Degraded::SwitchedOff);
+        }
         let mut profiles = self.profiles.clone();
         let reserve = self.deadline_reserve;
         let request = GetProfileRequest {

@@ -5,7 +5,7 @@ use hello_service::{greeter::Greeter, proto::FILE_DESCRIPTOR_SET, settings::Sett
 
 fn main() -> std::process::ExitCode {
     boost::service::main(boost::package!(), |service: Service<Settings>| async move {
-        let greeter = Greeter::new(service.settings())?;
+        let greeter = Greeter::new(service.settings(), service.switches())?;
         let serving = service
             .http(hello_service::http::routes(greeter.clone()))
             .grpc(greeter.into_service())

@@ -74,4 +74,19 @@ impl Default for Settings {
     }
 }
 
-impl ServiceSettings for Settings {}
+impl ServiceSettings for Settings {
+    /// Declares the `profiles_upstream` switch, so the operator can stop
+    /// calling profile-service at night without a deploy.
+    fn kit_defaults(kit: &mut KitSettings) {
+        kit.switches.declared.insert(
+            crate::greeter::PROFILES_UPSTREAM.to_owned(),
+            SwitchDef::toggle(
+                "Call profile-service for the caller's language. Off: greet in English without \
+                 calling it (counted in hello_degraded_total{reason=\"switched_off\"}); turn it off \
+                 when profile-service is down or slow and its owners are on it.",
+                "greetings",
+                true,
+            ),
+        );
+    }
+}

@@ -268,3 +268,35 @@ async fn a_name_over_the_limit_is_invalid_and_never_sent_upstream() {
         .unwrap();
     assert!(reply.into_inner().message.starts_with("Hello, nnn"));
 }
+
+#[tokio::test(crate = "boost::tokio")]
+async fn profiles_upstream_switched_off_greets_in_english_without_calling_it() {
+    let (endpoint, calls) = fake_upstream(Upstream::Table).await;
+    let (greeter, snapshotter) = greeter(&endpoint, Duration::from_secs(2));
+    let switches = Switches::in_memory([(
+        hello_service::greeter::PROFILES_UPSTREAM,
+        SwitchDef::toggle("Call profile-service.", "greetings", true),
+    )])
+    .unwrap();
+    let greeter = greeter.with_profiles_switch(switches.get("profiles_upstream").unwrap());
+    assert_eq!(greeter.greeting_for("bob").await.message, "Bonjour, bob!");
+    let change = boost::switches::Change::new(
+        boost::switches::Value::Enabled(false),
+        "jo",
+        "profile-service is down",
+    );
+    switches.set("profiles_upstream", change).unwrap();
+    let before = calls.load(Ordering::SeqCst);
+    let greeting = greeter.greeting_for("bob").await;
+    assert_eq!(
+        greeting.message, "Hello, bob!",
+        "English, even for a cached profile"
+    );
+    assert_eq!(greeting.degraded, Some(Degraded::SwitchedOff));
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        before,
+        "profile-service not called"
+    );
+    assert_eq!(degraded_count(&snapshotter, "switched_off"), 1);
+}

@@ -41,8 +41,13 @@ impl FromRequestParts<AdminState> for Authorized {
         let what = format!("{} {}", parts.method, parts.uri.path());
 
         let Some(expected) = &state.token else {
-            tracing::warn!(target: AUDIT_TARGET, peer = %peer, what = %what, outcome = "disabled",
-                "admin request refused: state-changing endpoints are disabled (no admin.token)");
+            refused(
+                state,
+                &peer,
+                &what,
+                "disabled",
+                "state-changing endpoints are disabled (no admin.token)",
+            );
             let key = format!("{}__ADMIN__TOKEN", state.identity.env_prefix());
             return Err(text(
                 StatusCode::FORBIDDEN,
@@ -54,8 +59,7 @@ impl FromRequestParts<AdminState> for Authorized {
             ));
         };
         let Some(presented) = bearer(parts) else {
-            tracing::warn!(target: AUDIT_TARGET, peer = %peer, what = %what, outcome = "unauthenticated",
-                "admin request refused: no bearer token");
+            refused(state, &peer, &what, "unauthenticated", "no bearer token");
             let mut response = text(
                 StatusCode::UNAUTHORIZED,
                 "this endpoint changes state: send `Authorization: Bearer <admin.token>`\n",
@@ -69,8 +73,7 @@ impl FromRequestParts<AdminState> for Authorized {
         // Trimmed as validation measures it: a token file's trailing space or
         // newline must not make every request fail.
         if !token_matches(expected.expose().trim().as_bytes(), presented) {
-            tracing::warn!(target: AUDIT_TARGET, peer = %peer, what = %what, outcome = "forbidden",
-                "admin request refused: wrong bearer token");
+            refused(state, &peer, &what, "forbidden", "wrong bearer token");
             return Err(text(
                 StatusCode::FORBIDDEN,
                 "the bearer token does not match admin.token\n",
@@ -80,6 +83,19 @@ impl FromRequestParts<AdminState> for Authorized {
             token_id: token_fingerprint(expected.expose().as_bytes()),
             peer,
         })
+    }
+}
+
+/// One audit record of a refused request. The presented token is never
+/// recorded, not even its fingerprint: a wrong token may be a real one of
+/// another service.
+fn refused(state: &AdminState, peer: &str, what: &str, outcome: &str, why: &str) {
+    let record = boost_audit::AuditRecord::new("admin.refused", what, outcome)
+        .peer(peer)
+        .reason(why);
+    if let Err(e) = state.audit.record(record) {
+        tracing::error!(target: AUDIT_TARGET, error = %e, peer = %peer, what = %what, outcome = %outcome,
+            "admin request refused ({why}); its audit record could not be written");
     }
 }
 

@@ -1,13 +1,13 @@
 //! `GET /loglevel` (the filter in force) and `PUT /loglevel` (replace it; needs
 //! the admin token; audited).
 
-use std::time::SystemTime;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::auth::{AUDIT_TARGET, Authorized};
+use boost_audit::AuditRecord;
+
+use super::auth::Authorized;
 use super::{AdminState, text};
 
 const NO_CONTROL: &str = "log level control is off: this service did not start tracing \
@@ -31,32 +31,41 @@ pub(super) async fn put(
     };
     let new = body.trim();
     if new.is_empty() {
+        let record = AuditRecord::new("loglevel.set", "log filter", "invalid")
+            .token(caller.token_id.clone())
+            .peer(caller.peer.clone())
+            .reason("empty body");
+        audit(&state, record);
         return text(
             StatusCode::BAD_REQUEST,
             "send the new filter as the request body, e.g. `info,hello_service=debug`\n",
         );
     }
     let old = control.current();
-    // Logged before the change, under the filter in force now: a new filter
-    // that silences audit events cannot hide its own introduction.
-    tracing::warn!(target: AUDIT_TARGET, who = %caller.token_id, peer = %caller.peer,
-        what = "log filter", old = %old, new = %new, outcome = "requested",
-        at = %humantime::format_rfc3339_millis(SystemTime::now()),
-        "admin change requested: log filter {old:?} -> {new:?}");
+    let record = |outcome: &str| {
+        AuditRecord::new("loglevel.set", "log filter", outcome)
+            .token(caller.token_id.clone())
+            .peer(caller.peer.clone())
+    };
     if let Err(e) = control.set(new) {
-        tracing::warn!(target: AUDIT_TARGET, who = %caller.token_id, peer = %caller.peer,
-            what = "log filter", old = %old, new = %new, outcome = "invalid", error = %e,
-            at = %humantime::format_rfc3339_millis(SystemTime::now()),
-            "admin change refused: invalid log filter");
+        audit(
+            &state,
+            record("invalid")
+                .change(old.clone(), new)
+                .reason(e.to_string()),
+        );
         return text(
             StatusCode::BAD_REQUEST,
             format!("{e}; the filter stays {old:?}\n"),
         );
     }
     let now = control.current();
-    tracing::warn!(target: AUDIT_TARGET, who = %caller.token_id, peer = %caller.peer,
-        what = "log filter", old = %old, new = %now, outcome = "changed",
-        at = %humantime::format_rfc3339_millis(SystemTime::now()),
-        "admin change: log filter {old:?} -> {now:?}");
+    audit(&state, record("changed").change(old, now.clone()));
     text(StatusCode::OK, format!("{now}\n"))
+}
+
+fn audit(state: &AdminState, record: AuditRecord) {
+    if let Err(e) = state.audit.record(record) {
+        tracing::error!(error = %e, "could not write the audit record of a log filter change");
+    }
 }

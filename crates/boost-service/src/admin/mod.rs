@@ -1,10 +1,14 @@
 //! The admin HTTP server: one router, one small file per endpoint family.
 
+mod audit;
 mod auth;
 mod body;
+mod flags;
+mod flags_body;
 mod health;
 mod info;
 mod loglevel;
+mod problem;
 mod serve;
 pub(crate) mod tls;
 
@@ -43,12 +47,15 @@ pub(crate) struct AdminContext {
     pub(crate) log_level: Option<Arc<dyn LogLevelControl>>,
     pub(crate) config: Option<RenderConfig>,
     pub(crate) token: Option<Secret<String>>,
+    pub(crate) switches: boost_switches::Switches,
+    pub(crate) audit: boost_audit::AuditLog,
 }
 
 pub(crate) type AdminState = Arc<AdminContext>;
 
 /// The admin router: `/metrics`, `/health/live`, `/health/ready`, `/info`,
-/// `/config`, `GET`/`PUT /loglevel`.
+/// `/config`, `GET`/`PUT /loglevel`, `GET /flags`, `PUT /flags/{name}`,
+/// `GET /audit`.
 ///
 /// Bodies are read first (within `body_timeout`), outside the
 /// [`MAX_CONCURRENT_REQUESTS`] handler slots; `/health/*` takes no slot at
@@ -63,6 +70,9 @@ pub(crate) fn router(
         .route("/info", get(info::info))
         .route("/config", get(config))
         .route("/loglevel", get(loglevel::get).put(loglevel::put))
+        .route("/flags", get(flags::list))
+        .route("/flags/{name}", axum::routing::put(flags::put))
+        .route("/audit", get(audit::recent))
         .fallback(not_found)
         .layer(GlobalConcurrencyLimitLayer::new(MAX_CONCURRENT_REQUESTS));
     Router::new()
@@ -125,7 +135,7 @@ async fn not_found() -> Response {
     text(
         StatusCode::NOT_FOUND,
         "not an admin endpoint; try GET /metrics, /health/live, /health/ready, /info, /config, \
-         /loglevel, or PUT /loglevel\n",
+         /loglevel, /flags, /audit, or PUT /loglevel, /flags/{name}\n",
     )
 }
 

@@ -1,0 +1,501 @@
+//! [`AuditLog`]: appends hash-chained records to the audit file, the log stream, memory
+//! and the sinks; [`AuditSink`]: somewhere else every record goes.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::SystemTime;
+
+use boost_config::Problems;
+
+use crate::AUDIT_TARGET;
+use crate::error::AuditError;
+use crate::record::{
+    AuditRecord, ChainedRecord, GENESIS_PREV, MAX_LINE_BYTES, bound, seal, sha256_hex,
+};
+use crate::settings::{AuditSettings, DEFAULT_RECENT};
+use crate::tail::read_tail;
+use crate::verify::{Verified, VerifyError, verify_prefix};
+
+/// Somewhere every written record also goes (a Redis stream, say), after the file has it.
+///
+/// [`publish`](Self::publish) is called with the audit log's lock held, so that sinks see
+/// records in `seq` order: it must not block (hand the record to a channel or a task) and
+/// must not call [`AuditLog::record`]. Its failures are its own business: log them, count
+/// them; the record is in the file and the log stream already.
+pub trait AuditSink: Send + Sync + 'static {
+    /// Takes one record, newly written.
+    fn publish(&self, record: &ChainedRecord);
+}
+
+/// The audit trail of one service: every record goes to the log stream, to the
+/// hash-chained audit file (fsync'd before [`record`](Self::record) returns), to the
+/// newest-records ring [`recent`](Self::recent) reads, and to every [`AuditSink`].
+///
+/// Cheap to clone (an `Arc`); clones share the file and the chain. See the
+/// [crate guide](crate).
+#[derive(Clone)]
+pub struct AuditLog {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    service: String,
+    /// The audit file; `None` when records go to the log stream and memory only.
+    path: Option<PathBuf>,
+    max_file_size: u64,
+    /// How many records the ring keeps.
+    capacity: usize,
+    // A std Mutex, held across hashing, writing and fsync: admin actions are rare (a few a
+    // minute at the most), so serialising them costs nothing, and holding one lock across the
+    // whole append is what keeps the chain valid (each record's `prev` is the line written
+    // just before it). No await happens under it, so it needs no async lock; a caller on an
+    // async runtime is blocked for one fsync (milliseconds), which admin handlers can afford.
+    state: Mutex<State>,
+    sinks: RwLock<Vec<Arc<dyn AuditSink>>>,
+}
+
+struct State {
+    file: Option<OpenFile>,
+    /// Set when a failed write could not be undone: the file may end in a partial line.
+    broken: Option<String>,
+    /// The last record's `seq`.
+    seq: u64,
+    /// SHA-256 of the last line: the next record's `prev`.
+    prev: String,
+    ring: VecDeque<ChainedRecord>,
+}
+
+/// The open audit file.
+struct OpenFile {
+    file: File,
+    size: u64,
+    /// Device and inode, to notice that the file was moved away (archived).
+    identity: Option<(u64, u64)>,
+}
+
+impl AuditLog {
+    /// Opens (or creates) the audit file of `settings` for `service`, continuing its chain.
+    ///
+    /// Missing parent directories are created; the file is opened for appending. When it
+    /// already holds records, the end of it is read (at least the last 1 MiB, at most 32 MiB)
+    /// to continue the chain after its last record and to load up to `settings.recent`
+    /// records for [`recent`](Self::recent). The last line must be a valid record: if it is
+    /// not, the error names the file and the line and asks for `--verify-audit`.
+    ///
+    /// With `settings.enabled = false`, the log keeps records in the log stream and in
+    /// memory only ([`path`](Self::path) is `None`).
+    ///
+    /// # Errors
+    /// [`AuditError::Settings`] when a setting breaks a rule (keys under `audit.`),
+    /// [`AuditError::Open`] when the file cannot be created or read,
+    /// [`AuditError::Corrupt`] when its last line is not a valid record.
+    pub fn open(settings: &AuditSettings, service: &str) -> Result<AuditLog, AuditError> {
+        Problems::of("audit", settings).into_result("the audit log")?;
+        if !settings.enabled {
+            tracing::info!(
+                "audit file off (audit.enabled = false): admin actions are audited in the log \
+                 stream only"
+            );
+            return Ok(Self::memory(service, settings.recent));
+        }
+        let path = settings.file.clone();
+        let (file, tail) = open_file(&path, settings.recent)?;
+        let max_file_size = settings.max_file_size.as_u64();
+        if file.size >= max_file_size {
+            tracing::warn!(
+                path = %path.display(),
+                size = file.size,
+                max_file_size,
+                "audit file {} is full (audit.max_file_size): admin actions will be refused an \
+                 audit record until it is archived (moved away)",
+                path.display()
+            );
+        }
+        let mut ring = VecDeque::with_capacity(settings.recent.min(DEFAULT_RECENT));
+        ring.extend(tail.recent);
+        Ok(AuditLog {
+            inner: Arc::new(Inner {
+                service: bound(service.to_owned()),
+                path: Some(path),
+                max_file_size,
+                capacity: settings.recent,
+                state: Mutex::new(State {
+                    file: Some(file),
+                    broken: None,
+                    seq: tail.seq,
+                    prev: tail.prev,
+                    ring,
+                }),
+                sinks: RwLock::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// An audit log without a file, for tests and for code without configuration: records
+    /// are chained, kept in memory (the newest 1000) and sent to the log stream and sinks.
+    ///
+    /// ```
+    /// use boost_audit::{AuditLog, AuditRecord};
+    ///
+    /// let log = AuditLog::in_memory("hello-service");
+    /// let written = log.record(AuditRecord::new("loglevel.set", "log filter", "changed"))?;
+    /// assert_eq!(written.seq, 1);
+    /// assert_eq!(log.recent(10), [written]);
+    /// # Ok::<(), boost_audit::AuditError>(())
+    /// ```
+    pub fn in_memory(service: &str) -> AuditLog {
+        Self::memory(service, DEFAULT_RECENT)
+    }
+
+    fn memory(service: &str, capacity: usize) -> AuditLog {
+        AuditLog {
+            inner: Arc::new(Inner {
+                service: bound(service.to_owned()),
+                path: None,
+                max_file_size: u64::MAX,
+                capacity,
+                state: Mutex::new(State {
+                    file: None,
+                    broken: None,
+                    seq: 0,
+                    prev: GENESIS_PREV.to_owned(),
+                    ring: VecDeque::new(),
+                }),
+                sinks: RwLock::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// Writes one record and returns it as written, chained after the previous one.
+    ///
+    /// In order, holding one lock so that concurrent calls (from any number of threads)
+    /// keep the chain valid:
+    /// 1. text fields longer than [`MAX_FIELD_BYTES`](crate::MAX_FIELD_BYTES) are cut
+    ///    (marked `…[truncated from N bytes]`), and the record gets its `seq`, `at`,
+    ///    `service`, `prev` and `hash`;
+    /// 2. its line is appended to the file and fsync'd (`sync_data`) before this returns;
+    /// 3. one event goes to the log stream: target [`AUDIT_TARGET`], level WARN, every field
+    ///    (and `audit_file_error` when the file did not take it);
+    /// 4. it joins the records [`recent`](Self::recent) returns, and every sink gets it.
+    ///
+    /// This blocks for one fsync (milliseconds). If the audit file was moved away (archived)
+    /// since the last record, a new file is created at the configured path and a new chain
+    /// starts in it (`seq` 1).
+    ///
+    /// # Errors
+    /// When the file does not take the record — [`AuditError::Full`],
+    /// [`AuditError::Write`], [`AuditError::Broken`], [`AuditError::TooLarge`],
+    /// [`AuditError::Open`] (re-creating a moved file) — the record is not in the chain
+    /// (the next one takes its `seq`), is not in [`recent`](Self::recent) and not sent to
+    /// the sinks, but the log stream has it. Refuse the action it records.
+    pub fn record(&self, record: AuditRecord) -> Result<ChainedRecord, AuditError> {
+        let inner = &*self.inner;
+        let record = record.bounded();
+        let mut state = self.lock();
+        if let Err(error) = inner.follow_moved_file(&mut state) {
+            emit_unwritten(&inner.service, &record, &error);
+            return Err(error);
+        }
+        let draft = ChainedRecord {
+            seq: state.seq + 1,
+            at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+            service: inner.service.clone(),
+            record,
+            prev: state.prev.clone(),
+            hash: String::new(),
+        };
+        let (sealed, line) = match seal(draft.clone()) {
+            Ok(sealed) => sealed,
+            Err(reason) => {
+                let error = AuditError::Encode(reason);
+                emit_unwritten(&inner.service, &draft.record, &error);
+                return Err(error);
+            }
+        };
+        if let Err(error) = inner.append(&mut state, &sealed, &line) {
+            emit(&sealed, Some(&error));
+            return Err(error);
+        }
+        state.seq = sealed.seq;
+        state.prev = sha256_hex(&line);
+        emit(&sealed, None);
+        if state.ring.len() >= inner.capacity {
+            state.ring.pop_front();
+        }
+        state.ring.push_back(sealed.clone());
+        let sinks = inner.sinks.read().unwrap_or_else(PoisonError::into_inner);
+        for sink in sinks.iter() {
+            sink.publish(&sealed);
+        }
+        Ok(sealed)
+    }
+
+    /// The newest records, oldest first (newest last): at most `limit`, and at most
+    /// `audit.recent` (1000 for [`in_memory`](Self::in_memory)). After a restart, they
+    /// include the file's newest records.
+    pub fn recent(&self, limit: usize) -> Vec<ChainedRecord> {
+        let state = self.lock();
+        let take = limit.min(self.inner.capacity).min(state.ring.len());
+        state
+            .ring
+            .iter()
+            .skip(state.ring.len() - take)
+            .cloned()
+            .collect()
+    }
+
+    /// Adds a sink: every record written from now on is also published to it.
+    pub fn add_sink(&self, sink: Arc<dyn AuditSink>) {
+        self.inner
+            .sinks
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(sink);
+    }
+
+    /// The audit file; `None` when records go to the log stream and memory only.
+    pub fn path(&self) -> Option<&Path> {
+        self.inner.path.as_deref()
+    }
+
+    /// The service name every record carries.
+    pub fn service(&self) -> &str {
+        &self.inner.service
+    }
+
+    /// [`verify`](crate::verify) of this log's file, as far as it had been written when
+    /// called (records may be appended meanwhile); `None` without a file.
+    pub fn verify_file(&self) -> Option<Result<Verified, VerifyError>> {
+        let path = self.inner.path.as_deref()?;
+        let size = self.lock().file.as_ref().map_or(0, |file| file.size);
+        Some(verify_prefix(path, size))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Nothing panics while the lock is held; if something did, the state is still
+        // consistent (the chain only advances after a write succeeded).
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuditLog")
+            .field("service", &self.inner.service)
+            .field("path", &self.inner.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Inner {
+    /// When the file was moved away (archived) or deleted, opens a new one at the path and
+    /// continues with its chain (a new one when it is new).
+    fn follow_moved_file(&self, state: &mut State) -> Result<(), AuditError> {
+        let (Some(path), Some(open)) = (&self.path, &state.file) else {
+            return Ok(());
+        };
+        let moved = match std::fs::metadata(path) {
+            Ok(metadata) => open.identity.is_some() && identity(&metadata) != open.identity,
+            Err(e) => e.kind() == io::ErrorKind::NotFound,
+        };
+        if !moved {
+            return Ok(());
+        }
+        let (file, tail) = open_file(path, 0)?;
+        tracing::warn!(
+            path = %path.display(),
+            "audit file {} was moved away or deleted: continuing in a new file there, with {}",
+            path.display(),
+            if tail.seq == 0 {
+                "a new chain".to_owned()
+            } else {
+                format!("the chain it holds (after record {})", tail.seq)
+            }
+        );
+        state.file = Some(file);
+        state.broken = None;
+        state.seq = tail.seq;
+        state.prev = tail.prev;
+        Ok(())
+    }
+
+    /// Appends `line` and a newline to the file and syncs it; on failure, removes what was
+    /// written.
+    fn append(
+        &self,
+        state: &mut State,
+        record: &ChainedRecord,
+        line: &[u8],
+    ) -> Result<(), AuditError> {
+        if line.len() > MAX_LINE_BYTES {
+            return Err(AuditError::TooLarge {
+                action: record.record.action.clone(),
+                target: record.record.target.clone(),
+                bytes: line.len(),
+                limit: MAX_LINE_BYTES,
+            });
+        }
+        let (Some(path), Some(open)) = (&self.path, &mut state.file) else {
+            return Ok(());
+        };
+        if let Some(reason) = &state.broken {
+            return Err(AuditError::Broken {
+                path: path.clone(),
+                reason: reason.clone(),
+            });
+        }
+        let needed = u64::try_from(line.len())
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
+        if open.size.saturating_add(needed) > self.max_file_size {
+            return Err(AuditError::Full {
+                path: path.clone(),
+                size: open.size,
+                record: needed,
+                limit: self.max_file_size,
+            });
+        }
+        let mut bytes = Vec::with_capacity(line.len() + 1);
+        bytes.extend_from_slice(line);
+        bytes.push(b'\n');
+        let written = open
+            .file
+            .write_all(&bytes)
+            .and_then(|()| open.file.sync_data());
+        if let Err(source) = written {
+            // Take back what may have reached the file, so that it still ends with a whole
+            // record; if even that fails, stop writing to it.
+            if let Err(undo) = open
+                .file
+                .set_len(open.size)
+                .and_then(|()| open.file.sync_data())
+            {
+                let reason = format!(
+                    "writing a record failed ({source}) and removing its partial line failed \
+                     ({undo})"
+                );
+                state.broken = Some(reason.clone());
+                return Err(AuditError::Broken {
+                    path: path.clone(),
+                    reason,
+                });
+            }
+            return Err(AuditError::Write {
+                path: path.clone(),
+                source,
+            });
+        }
+        open.size += needed;
+        Ok(())
+    }
+}
+
+/// Creates the directories and opens `path` for appending, and reads where its chain stands.
+fn open_file(path: &Path, recent: usize) -> Result<(OpenFile, crate::tail::Tail), AuditError> {
+    if let Some(parent) = path.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent).map_err(|source| AuditError::Open {
+            action: "create the directory of",
+            path: path.to_owned(),
+            source,
+        })?;
+    }
+    let mut file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|source| AuditError::Open {
+            action: "open",
+            path: path.to_owned(),
+            source,
+        })?;
+    let metadata = file.metadata().map_err(|source| AuditError::Open {
+        action: "read",
+        path: path.to_owned(),
+        source,
+    })?;
+    let size = metadata.len();
+    let tail = read_tail(&mut file, path, size, recent)?;
+    Ok((
+        OpenFile {
+            file,
+            size,
+            identity: identity(&metadata),
+        },
+        tail,
+    ))
+}
+
+#[cfg(unix)]
+fn identity(metadata: &std::fs::Metadata) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    Some((metadata.dev(), metadata.ino()))
+}
+
+#[cfg(not(unix))]
+fn identity(_metadata: &std::fs::Metadata) -> Option<(u64, u64)> {
+    None
+}
+
+/// The log-stream event of a record, written to the file or not.
+fn emit(record: &ChainedRecord, file_error: Option<&AuditError>) {
+    let r = &record.record;
+    let file_error = file_error.map(tracing::field::display);
+    tracing::warn!(
+        target: AUDIT_TARGET,
+        seq = record.seq,
+        at = %record.at,
+        service = %record.service,
+        actor = %r.actor,
+        token = r.token.as_deref(),
+        peer = r.peer.as_deref(),
+        action = %r.action,
+        target = %r.target,
+        old = r.old.as_deref(),
+        new = r.new.as_deref(),
+        reason = r.reason.as_deref(),
+        outcome = %r.outcome,
+        prev = %record.prev,
+        hash = %record.hash,
+        audit_file_error = file_error,
+        "audit: {} {}{} by {}: {}{}",
+        r.action,
+        r.target,
+        change(r),
+        r.actor,
+        r.outcome,
+        if file_error.is_some() { " (NOT in the audit file)" } else { "" },
+    );
+}
+
+/// The log-stream event of a record that never got its place in the chain.
+fn emit_unwritten(service: &str, record: &AuditRecord, error: &AuditError) {
+    let draft = ChainedRecord {
+        seq: 0,
+        at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+        service: service.to_owned(),
+        record: record.clone(),
+        prev: String::new(),
+        hash: String::new(),
+    };
+    emit(&draft, Some(error));
+}
+
+/// `old -> new`, as far as they are known.
+fn change(record: &AuditRecord) -> String {
+    match (&record.old, &record.new) {
+        (Some(old), Some(new)) => format!(" ({old:?} -> {new:?})"),
+        (None, Some(new)) => format!(" (-> {new:?})"),
+        (Some(old), None) => format!(" ({old:?} ->)"),
+        (None, None) => String::new(),
+    }
+}
