@@ -456,7 +456,7 @@ fn emit(record: &ChainedRecord, file_error: Option<&AuditError>) {
         at = %record.at,
         service = %record.service,
         actor = %r.actor,
-        token = r.token.as_deref(),
+        token_fingerprint = r.token.as_deref(),
         peer = r.peer.as_deref(),
         action = %r.action,
         target = %r.target,

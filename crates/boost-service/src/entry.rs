@@ -58,6 +58,9 @@ const EXIT_USAGE: u8 = 2;
 ///
 /// - `--print-default-config`: every key with its default and its doc
 ///   comment, generated from the settings types; exits.
+/// - `--verify-audit <file>`: checks the hash chain of an audit file
+///   (`[audit]`, [`boost_audit::verify`]) and names the first edited or
+///   deleted line; exits 0 when intact, 1 when broken.
 /// - `--help`: what the binary takes; exits.
 ///
 /// Exit codes: `0` after a clean shutdown; `2` when the configuration or the
@@ -74,6 +77,9 @@ where
     }
     if args.iter().any(|arg| arg == "--print-default-config") {
         return print(&reference_config::<S>(package));
+    }
+    if let Some(at) = args.iter().position(|arg| arg == "--verify-audit") {
+        return verify_audit(package, args.get(at + 1).map(String::as_str));
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -138,14 +144,34 @@ pub fn reference_config<S: ServiceSettings>(package: Package) -> String {
     boost_config::reference_toml(&defaults, &header)
 }
 
+/// `--verify-audit <file>`: checks an audit file's hash chain, names the
+/// first broken line; exit 0 when intact, 1 when not, 2 without a file.
+fn verify_audit(package: Package, file: Option<&str>) -> ExitCode {
+    let Some(file) = file else {
+        return fail(
+            package,
+            "--verify-audit needs the audit file to check, e.g. --verify-audit audit.jsonl",
+            EXIT_USAGE,
+        );
+    };
+    let (message, intact) = boost_audit::verify_command(std::path::Path::new(file));
+    if intact {
+        print(&format!("{message}\n"))
+    } else {
+        fail(package, &message, 1)
+    }
+}
+
 fn help(package: Package) -> String {
     format!(
         "{name} {version}\n\n\
-         usage: {name} [--config <file>] [--set key=value]... [--print-config | --print-default-config]\n\n\
+         usage: {name} [--config <file>] [--set key=value]... [--print-config | --print-default-config]\n\
+         \x20      {name} --verify-audit <file>\n\n\
          --config <file>          read <file> instead of config/default.toml\n\
          --set key=value          set one key (highest precedence); repeatable\n\
          --print-config           print the effective configuration with the layer of each value, then exit\n\
-         --print-default-config   print every key with its default and documentation, then exit\n\n\
+         --print-default-config   print every key with its default and documentation, then exit\n\
+         --verify-audit <file>    check an audit file's hash chain; names the first edited or deleted line\n\n\
          Environment: APP_ENV picks config/$APP_ENV.toml (default dev); {prefix}__SECTION__KEY sets a key.\n",
         name = package.name,
         version = package.version,

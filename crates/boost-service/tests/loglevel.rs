@@ -227,31 +227,32 @@ async fn put_with_token_changes_what_is_logged_and_is_audited() {
         .unwrap_or_else(|| panic!("no audit event in:\n{logs}"));
     assert_eq!(audit["level"], "WARN", "{audit}");
     assert!(
-        audit["who"].as_str().unwrap().starts_with("sha256:"),
+        audit["token_fingerprint"].as_str().unwrap().starts_with("sha256:"),
         "{audit}"
     );
     assert!(
         audit["peer"].as_str().unwrap().starts_with("127.0.0.1:"),
         "{audit}"
     );
-    assert_eq!(audit["what"], "log filter", "{audit}");
+    assert_eq!(audit["action"], "loglevel.set", "{audit}");
+    // `target` is the line's own key: the record's is written `field.target`.
+    assert_eq!(audit["field.target"], "log filter", "{audit}");
     assert_eq!(audit["old"], "info", "{audit}");
     assert_eq!(audit["new"], now.as_str(), "{audit}");
     assert!(
         humantime::parse_rfc3339(audit["at"].as_str().unwrap()).is_ok(),
         "{audit}"
     );
-    // The request was logged before the change, under the old filter.
-    let requested = captured
-        .lines()
-        .into_iter()
-        .find(|l| {
-            l["target"] == "boost_service::audit"
-                && l["outcome"] == "requested"
-                && l["new"] == now.as_str()
-        })
-        .unwrap_or_else(|| panic!("no 'requested' audit event in:\n{logs}"));
-    assert_eq!(requested["who"], audit["who"]);
+    // The same record is on /audit, chained.
+    let recent: Value = common::get(svc.admin_addr(), "/audit?limit=5")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let last = recent["records"].as_array().unwrap().last().cloned().unwrap();
+    assert_eq!(last["action"], "loglevel.set");
+    assert_eq!(last["new"], now.as_str());
+    assert_eq!(last["hash"], audit["hash"]);
     assert!(!logs.contains(TOKEN), "the token reached a log line");
 }
 
