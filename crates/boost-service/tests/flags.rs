@@ -47,7 +47,12 @@ async fn start(dir: &Path, token: Option<&str>) -> (RunningService, Switches) {
     (svc, switches)
 }
 
-async fn put(svc: &RunningService, name: &str, auth: Option<&str>, body: &str) -> reqwest::Response {
+async fn put(
+    svc: &RunningService,
+    name: &str,
+    auth: Option<&str>,
+    body: &str,
+) -> reqwest::Response {
     let mut request = client()
         .put(url(svc.admin_addr(), &format!("/flags/{name}")))
         .body(body.to_owned());
@@ -84,7 +89,11 @@ async fn a_change_with_the_token_is_in_force_shown_and_audited() {
     assert_eq!(view["enabled"], false);
     assert!(!hertz.is_on(), "in force at once");
 
-    let flags: Value = common::get(svc.admin_addr(), "/flags").await.json().await.unwrap();
+    let flags: Value = common::get(svc.admin_addr(), "/flags")
+        .await
+        .json()
+        .await
+        .unwrap();
     let shown = flags["switches"]
         .as_array()
         .unwrap()
@@ -137,12 +146,23 @@ async fn refusals_change_nothing_and_are_audited() {
 
     assert_eq!(put(&svc, "partner_hertz", None, good).await.status(), 401);
     assert_eq!(
-        put(&svc, "partner_hertz", Some("Bearer not-the-token"), good).await.status(),
+        put(&svc, "partner_hertz", Some("Bearer not-the-token"), good)
+            .await
+            .status(),
         403
     );
-    let missing = put(&svc, "partner_hertz", Some(&bearer), r#"{"enabled": false, "actor": "jo"}"#).await;
+    let missing = put(
+        &svc,
+        "partner_hertz",
+        Some(&bearer),
+        r#"{"enabled": false, "actor": "jo"}"#,
+    )
+    .await;
     assert_eq!(missing.status(), 400);
-    assert_eq!(missing.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        missing.headers()["content-type"],
+        "application/problem+json"
+    );
     let problem: Value = missing.json().await.unwrap();
     assert_eq!(problem["field"], "reason", "{problem}");
     assert_eq!(problem["status"], 400);
@@ -158,14 +178,27 @@ async fn refusals_change_nothing_and_are_audited() {
     assert!(hertz.is_on(), "nothing changed");
     assert_eq!(switches.rollout("new_pricing").unwrap().percent(), 5.0);
     let records = audit_records(&svc).await;
-    let outcomes: Vec<&str> = records.iter().map(|r| r["outcome"].as_str().unwrap()).collect();
+    let outcomes: Vec<&str> = records
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
     assert_eq!(
         outcomes,
-        ["unauthenticated", "forbidden", "invalid", "invalid", "not_found", "invalid"],
+        [
+            "unauthenticated",
+            "forbidden",
+            "invalid",
+            "invalid",
+            "not_found",
+            "invalid"
+        ],
         "{records:?}"
     );
     let file = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
-    assert!(!file.contains(TOKEN) && !file.contains("not-the-token"), "{file}");
+    assert!(
+        !file.contains(TOKEN) && !file.contains("not-the-token"),
+        "{file}"
+    );
     assert_eq!(file.lines().count(), 6);
 }
 
@@ -194,8 +227,22 @@ async fn audit_limit_is_checked_and_bounds_the_answer() {
     for _ in 0..3 {
         put(&svc, "partner_hertz", None, "{}").await;
     }
-    let body: Value = common::get(svc.admin_addr(), "/audit?limit=2").await.json().await.unwrap();
+    let body: Value = common::get(svc.admin_addr(), "/audit?limit=2")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(body["records"].as_array().unwrap().len(), 2);
-    assert_eq!(common::get(svc.admin_addr(), "/audit?limit=zero").await.status(), 400);
-    assert_eq!(common::get(svc.admin_addr(), "/audit?limit=0").await.status(), 400);
+    assert_eq!(
+        common::get(svc.admin_addr(), "/audit?limit=zero")
+            .await
+            .status(),
+        400
+    );
+    assert_eq!(
+        common::get(svc.admin_addr(), "/audit?limit=0")
+            .await
+            .status(),
+        400
+    );
 }

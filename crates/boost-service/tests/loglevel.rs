@@ -227,7 +227,10 @@ async fn put_with_token_changes_what_is_logged_and_is_audited() {
         .unwrap_or_else(|| panic!("no audit event in:\n{logs}"));
     assert_eq!(audit["level"], "WARN", "{audit}");
     assert!(
-        audit["token_fingerprint"].as_str().unwrap().starts_with("sha256:"),
+        audit["token_fingerprint"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:"),
         "{audit}"
     );
     assert!(
@@ -249,7 +252,12 @@ async fn put_with_token_changes_what_is_logged_and_is_audited() {
         .json()
         .await
         .unwrap();
-    let last = recent["records"].as_array().unwrap().last().cloned().unwrap();
+    let last = recent["records"]
+        .as_array()
+        .unwrap()
+        .last()
+        .cloned()
+        .unwrap();
     assert_eq!(last["action"], "loglevel.set");
     assert_eq!(last["new"], now.as_str());
     assert_eq!(last["hash"], audit["hash"]);

@@ -53,8 +53,19 @@ pub enum SwitchError {
         /// Why it failed.
         source: std::io::Error,
     },
-    /// A change needs a Tokio runtime (to revert it later) and none is running.
-    #[error("a change with revert_after must be made inside a Tokio runtime")]
+    /// Redis (the `redis` backend) could not be used.
+    #[error("switches Redis {url}: {problem}; check switches.redis.url and that Redis is up")]
+    Redis {
+        /// The URL, credentials masked.
+        url: String,
+        /// What failed.
+        problem: String,
+    },
+    /// The switches need a Tokio runtime and none is running.
+    #[error(
+        "the switches must be opened inside a Tokio runtime (the redis backend and \
+         revert_after run tasks)"
+    )]
     NoRuntime,
 }
 

@@ -36,6 +36,8 @@
 //! ```
 //! use boost_switches::{Change, SwitchDef, Switches, Value};
 //!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let switches = Switches::in_memory([
 //!     ("partner_hertz", SwitchDef::toggle("Call Hertz; off: no Hertz prices.", "cars", true)),
 //!     ("new_pricing", SwitchDef::rollout("Callers on the new engine.", "pricing", 5.0)),
@@ -45,10 +47,12 @@
 //! assert!(switches.get("no_such_switch").is_err());
 //!
 //! assert!(hertz.is_on());
-//! switches.set("partner_hertz", Change::new(Value::Enabled(false), "jo", "Hertz is down"))?;
+//! let off = Change::new(Value::Enabled(false), "jo", "Hertz is down");
+//! switches.set("partner_hertz", off).await?;
 //! assert!(!hertz.is_on(), "every handle sees the change at once");
 //! let _priced_new = pricing.is_on_for("customer-42");
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! # Change
@@ -73,17 +77,19 @@
 mod change;
 mod error;
 mod metrics;
+mod redis_backend;
 mod review;
 mod settings;
 mod state_file;
 mod store;
 mod switch;
+mod sync;
 
 pub use change::{Change, Value};
 pub use error::{ChangeError, SwitchError};
 pub use settings::{
-    BackendKind, MAX_NAME_LEN, MAX_REVERT_AFTER, MAX_SWITCHES, SwitchDef, SwitchKind,
-    SwitchesSettings,
+    BackendKind, MAX_NAME_LEN, MAX_REVERT_AFTER, MAX_SWITCHES, RedisSwitchesSettings, SwitchDef,
+    SwitchKind, SwitchesSettings,
 };
 pub use store::{SwitchView, Switches};
 pub use switch::{Rollout, Switch};

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use boost_config::{Document, Problems, Validate};
+use boost_config::{Document, Endpoint, Problems, Validate};
 use serde::{Deserialize, Serialize};
 
 /// Most switches one service may declare: each is a line on `/flags`, a
@@ -45,7 +45,8 @@ pub const MAX_REVERT_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
 #[non_exhaustive]
 pub struct SwitchesSettings {
     /// Where overrides are kept: `"local"` (a state file on this replica's
-    /// disk, `state_file`). Default `"local"`.
+    /// disk, `state_file`) or `"redis"` (shared by every replica on one
+    /// Redis, `[switches.redis]`). Default `"local"`.
     pub backend: BackendKind,
     /// The `local` backend's state file: operators' overrides, rewritten
     /// atomically (write, fsync, rename) on every change so they survive a
@@ -57,6 +58,8 @@ pub struct SwitchesSettings {
     /// asks for them by name at start (`switches.get("name")?`): an
     /// undeclared name is an error then, never a silent `false`.
     pub declared: BTreeMap<String, SwitchDef>,
+    /// The `redis` backend: where the shared overrides live.
+    pub redis: RedisSwitchesSettings,
 }
 
 impl Default for SwitchesSettings {
@@ -65,7 +68,86 @@ impl Default for SwitchesSettings {
             backend: BackendKind::Local,
             state_file: PathBuf::from("switches.state.json"),
             declared: BTreeMap::new(),
+            redis: RedisSwitchesSettings::default(),
         }
+    }
+}
+
+/// The `redis` backend (`[switches.redis]`): overrides in one Redis hash
+/// shared by every replica, changes announced on a pub/sub channel so all
+/// converge within a second, audit records also appended to a Redis stream.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Validate, Document)]
+#[serde(default, deny_unknown_fields)]
+#[validate(custom = redis_rules)]
+#[non_exhaustive]
+pub struct RedisSwitchesSettings {
+    /// The Redis URL, `redis://[user:password@]host:port[/db]`; credentials
+    /// in it are masked wherever it is shown. Default
+    /// `"redis://127.0.0.1:6379"`.
+    pub url: Endpoint,
+    /// Prefix of the keys: `<key_prefix>:overrides` (a hash),
+    /// `<key_prefix>:changes` (the channel), `<key_prefix>:audit` (the
+    /// stream). Empty: `<service name>:switches`. At most 128 bytes.
+    /// Default: empty.
+    pub key_prefix: String,
+    /// The longest one Redis command may take; past it a change answers
+    /// `503` and changes nothing. More than `0s`, at most `10s`. Default
+    /// `500ms`.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// How often every replica reads all overrides again, besides the
+    /// change announcements (which may be missed while disconnected).
+    /// From `100ms` to `10m`. Default `5s`.
+    #[serde(with = "humantime_serde")]
+    pub resync_interval: Duration,
+    /// Whether audit records also go to the `<key_prefix>:audit` stream, so
+    /// the trail of every replica is in one place. Default `true`.
+    pub audit_stream: bool,
+    /// About how many records the audit stream keeps (`XADD MAXLEN ~`).
+    /// From 100 to 10 000 000. Default `100000`.
+    pub audit_stream_max_len: u64,
+}
+
+impl Default for RedisSwitchesSettings {
+    fn default() -> Self {
+        Self {
+            url: Endpoint::new("redis://127.0.0.1:6379"),
+            key_prefix: String::new(),
+            timeout: Duration::from_millis(500),
+            resync_interval: Duration::from_secs(5),
+            audit_stream: true,
+            audit_stream_max_len: 100_000,
+        }
+    }
+}
+
+fn redis_rules(settings: &RedisSwitchesSettings, problems: &mut Problems) {
+    if !settings.url.expose().starts_with("redis://") {
+        problems.add(
+            "url",
+            format!(
+                "{} is not a redis:// URL; write it as redis://host:port[/db] \
+                 (rediss://, TLS, is not supported yet)",
+                settings.url
+            ),
+        );
+    }
+    if settings.key_prefix.len() > 128 {
+        problems.add("key_prefix", "is longer than 128 bytes");
+    }
+    if settings.timeout.is_zero() || settings.timeout > Duration::from_secs(10) {
+        problems.add(
+            "timeout",
+            "must be more than 0s and at most 10s, e.g. \"500ms\"",
+        );
+    }
+    if settings.resync_interval < Duration::from_millis(100)
+        || settings.resync_interval > Duration::from_secs(600)
+    {
+        problems.add("resync_interval", "must be from 100ms to 10m, e.g. \"5s\"");
+    }
+    if !(100..=10_000_000).contains(&settings.audit_stream_max_len) {
+        problems.add("audit_stream_max_len", "must be from 100 to 10000000");
     }
 }
 
@@ -77,6 +159,8 @@ pub enum BackendKind {
     /// A state file on this replica (`switches.state_file`).
     #[default]
     Local,
+    /// One Redis shared by every replica (`[switches.redis]`).
+    Redis,
 }
 
 impl Validate for BackendKind {}

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::change::{Change, Value};
 use crate::error::{ChangeError, SwitchError};
 use crate::metrics::SwitchMetrics;
+use crate::redis_backend::RedisBackend;
 use crate::settings::{BackendKind, SwitchDef, SwitchKind, SwitchesSettings};
 use crate::switch::{Cell, Rollout, Switch, basis_points};
 use crate::{review, state_file};
@@ -77,17 +78,18 @@ impl Entry {
 #[derive(Debug)]
 enum Backend {
     Local(PathBuf),
+    Redis(RedisBackend),
     Memory,
 }
 
 #[derive(Debug)]
-struct Inner {
+pub(crate) struct Inner {
     entries: BTreeMap<String, Entry>,
     backend: Backend,
     audit: AuditLog,
-    /// Serialises changes, so the state file always holds one consistent
-    /// set of overrides.
-    changes: Mutex<()>,
+    /// Serialises this replica's changes, so the state file always holds
+    /// one consistent set of overrides. Held across the backend's I/O.
+    changes: tokio::sync::Mutex<()>,
 }
 
 /// A service's switches: declared in `[switches]`, evaluated through
@@ -100,25 +102,52 @@ pub struct Switches {
 }
 
 impl Switches {
+    pub(crate) fn from_inner(inner: Arc<Inner>) -> Self {
+        Self { inner }
+    }
+
     /// The switches `settings` declares, with the overrides its backend
     /// holds; changes are audited to `audit`. Overrides of switches no longer
     /// declared are dropped (with a warning); one whose `revert_after` passed
     /// while the service was down is reverted now (audited). A switch past
     /// its `review_by` date is a warning.
     ///
+    /// With the `redis` backend the switches start at their defaults and
+    /// take the shared overrides from Redis a moment later, in a task that
+    /// keeps them in step (an unreachable Redis never stops a service from
+    /// starting); audit records also go to its stream. Must then be called
+    /// inside a Tokio runtime.
+    ///
     /// # Errors
     /// [`SwitchError::Config`] naming each bad key; [`SwitchError::StateFile`]
-    /// / [`SwitchError::StateIo`] when the state file cannot be read.
+    /// / [`SwitchError::StateIo`] when the state file cannot be read;
+    /// [`SwitchError::Redis`] for an unusable URL; [`SwitchError::NoRuntime`].
     pub fn open(settings: &SwitchesSettings, audit: AuditLog) -> Result<Self, SwitchError> {
         boost_config::Problems::of("switches", settings).into_result("the [switches] section")?;
-        let backend = match settings.backend {
-            BackendKind::Local => Backend::Local(settings.state_file.clone()),
+        let (backend, stored) = match settings.backend {
+            BackendKind::Local => (
+                Backend::Local(settings.state_file.clone()),
+                state_file::read(&settings.state_file)?.overrides,
+            ),
+            BackendKind::Redis => {
+                if tokio::runtime::Handle::try_current().is_err() {
+                    return Err(SwitchError::NoRuntime);
+                }
+                let redis = RedisBackend::new(&settings.redis, audit.service())?;
+                if settings.redis.audit_stream {
+                    audit.add_sink(redis.audit_sink(settings.redis.audit_stream_max_len));
+                }
+                (Backend::Redis(redis), BTreeMap::new())
+            }
         };
-        let stored = match &backend {
-            Backend::Local(path) => state_file::read(path)?.overrides,
-            Backend::Memory => BTreeMap::new(),
-        };
-        Self::assemble(&settings.declared, backend, audit, stored)
+        let switches = Self::assemble(&settings.declared, backend, audit, stored)?;
+        if let Backend::Redis(redis) = &switches.inner.backend {
+            tokio::spawn(crate::sync::follow(
+                Arc::downgrade(&switches.inner),
+                redis.clone(),
+            ));
+        }
+        Ok(switches)
     }
 
     /// Switches kept in memory only (no state file), audited in memory: for
@@ -151,7 +180,7 @@ impl Switches {
                 entries: BTreeMap::new(),
                 backend: Backend::Memory,
                 audit: AuditLog::in_memory("switches"),
-                changes: Mutex::new(()),
+                changes: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -202,7 +231,7 @@ impl Switches {
                 entries,
                 backend,
                 audit,
-                changes: Mutex::new(()),
+                changes: tokio::sync::Mutex::new(()),
             }),
         };
         switches.schedule_stored_reverts();
@@ -316,7 +345,7 @@ impl Switches {
     /// [`ChangeError::Unavailable`] when the state cannot be stored,
     /// [`ChangeError::Audit`] when the record cannot be written. Nothing
     /// changes on any error.
-    pub fn set(&self, name: &str, change: Change) -> Result<SwitchView, ChangeError> {
+    pub async fn set(&self, name: &str, change: Change) -> Result<SwitchView, ChangeError> {
         let Some(entry) = self.inner.entries.get(name) else {
             return Err(ChangeError::Unknown {
                 name: name.to_owned(),
@@ -341,15 +370,17 @@ impl Switches {
             revert_at_ms,
         });
 
-        let _changing = self.lock_changes();
+        let _changing = self.inner.changes.lock().await;
         let old_value = current_value(entry);
         let record = AuditRecord::new("switch.set", name, "changed")
             .actor(change.actor.clone())
             .change(old_value.to_string(), change.value.to_string())
             .reason(change.reason.clone());
         let record = with_caller(record, &change);
-        let generation = match self.store_and_audit(name, entry, new, record) {
-            Ok(generation) => generation,
+        let generation = match self.store_and_audit(name, entry, new, None, record).await {
+            Ok(Some(generation)) => generation,
+            // Only a revert's conditional store can find its override gone.
+            Ok(None) => current_generation(entry),
             Err(e) => {
                 if let ChangeError::Unavailable(cause) = &e {
                     let refused = AuditRecord::new("switch.set", name, "unavailable")
@@ -372,29 +403,54 @@ impl Switches {
     }
 
     /// Stores `new` as `name`'s override, audits `record`, then applies it;
-    /// returns the new generation. On a failure nothing is in force.
-    fn store_and_audit(
+    /// returns the new generation, or `None` when `expected` (a revert's
+    /// override) was no longer the stored one. On a failure nothing is in
+    /// force.
+    async fn store_and_audit(
         &self,
         name: &str,
         entry: &Entry,
         new: Option<Override>,
+        expected: Option<&Override>,
         record: AuditRecord,
-    ) -> Result<u64, ChangeError> {
-        let mut overrides = self.overrides();
-        let before = overrides.clone();
-        match &new {
-            Some(value) => overrides.insert(name.to_owned(), value.clone()),
-            None => overrides.remove(name),
-        };
-        self.persist(&overrides).map_err(ChangeError::Unavailable)?;
+    ) -> Result<Option<u64>, ChangeError> {
+        let before = entry.state().0.clone();
+        match &self.inner.backend {
+            Backend::Redis(redis) => {
+                let stored = match expected {
+                    Some(expected) => redis.revert_if(name, expected).await,
+                    None => redis.put(name, new.as_ref()).await.map(|()| true),
+                };
+                if !stored.map_err(ChangeError::Unavailable)? {
+                    return Ok(None);
+                }
+            }
+            Backend::Local(path) => {
+                let overrides = self.overrides_with(name, new.as_ref());
+                state_file::write(path, &overrides).map_err(ChangeError::Unavailable)?;
+            }
+            Backend::Memory => {}
+        }
         if let Err(e) = self.inner.audit.record(record) {
             // Unaudited changes are not made: put the stored state back.
-            if let Err(undo) = self.persist(&before) {
+            let undone = match &self.inner.backend {
+                Backend::Redis(redis) => redis.put(name, before.as_ref()).await,
+                Backend::Local(path) => {
+                    state_file::write(path, &self.overrides_with(name, before.as_ref()))
+                }
+                Backend::Memory => Ok(()),
+            };
+            if let Err(undo) = undone {
                 tracing::error!(switch = %name, error = %undo,
-                    "could not restore the state file after a failed audit record");
+                    "could not restore the stored switch state after a failed audit record");
             }
             return Err(ChangeError::Audit(e));
         }
+        Ok(Some(self.put_in_force(entry, new)))
+    }
+
+    /// Makes `new` the override in force for `entry`; the new generation.
+    fn put_in_force(&self, entry: &Entry, new: Option<Override>) -> u64 {
         let value = new
             .as_ref()
             .map_or_else(|| entry.default_value(), |o| o.value);
@@ -405,29 +461,44 @@ impl Switches {
             state.1
         };
         entry.apply(value);
-        Ok(generation)
+        generation
     }
 
-    fn overrides(&self) -> BTreeMap<String, Override> {
-        self.inner
+    /// Every override in force, with `name`'s replaced by `new`.
+    fn overrides_with(&self, name: &str, new: Option<&Override>) -> BTreeMap<String, Override> {
+        let mut overrides: BTreeMap<String, Override> = self
+            .inner
             .entries
             .iter()
-            .filter_map(|(name, entry)| entry.state().0.clone().map(|o| (name.clone(), o)))
-            .collect()
+            .filter_map(|(n, entry)| entry.state().0.clone().map(|o| (n.clone(), o)))
+            .collect();
+        match new {
+            Some(value) => overrides.insert(name.to_owned(), value.clone()),
+            None => overrides.remove(name),
+        };
+        overrides
     }
 
-    fn persist(&self, overrides: &BTreeMap<String, Override>) -> Result<(), SwitchError> {
-        match &self.inner.backend {
-            Backend::Local(path) => state_file::write(path, overrides),
-            Backend::Memory => Ok(()),
+    /// Takes the overrides another replica stored (the `redis` backend):
+    /// each switch whose override differs is put in force, and its
+    /// `revert_after` scheduled here too.
+    pub(crate) fn follow_remote(&self, mut remote: BTreeMap<String, Override>) {
+        for (name, entry) in &self.inner.entries {
+            let theirs = remote.remove(name).filter(|o| fits(entry, o.value));
+            let ours = entry.state().0.clone();
+            if theirs == ours {
+                continue;
+            }
+            let old = current_value(entry);
+            let revert_at = theirs.as_ref().and_then(|o| o.revert_at_ms);
+            let generation = self.put_in_force(entry, theirs);
+            tracing::info!(switch = %name, old = %old, new = %current_value(entry),
+                "switch {name} changed on another replica");
+            if let Some(at) = revert_at {
+                let left = at.saturating_sub(millis(SystemTime::now()));
+                self.schedule_revert(name, generation, Duration::from_millis(left));
+            }
         }
-    }
-
-    fn lock_changes(&self) -> MutexGuard<'_, ()> {
-        self.inner
-            .changes
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn record_best_effort(&self, record: AuditRecord) {
@@ -438,11 +509,11 @@ impl Switches {
 
     /// Returns `name` to its default if `generation` is still the latest
     /// change; `Ok(false)` if a later change made the revert moot.
-    fn revert(&self, name: &str, generation: u64) -> Result<bool, ChangeError> {
+    async fn revert(&self, name: &str, generation: u64) -> Result<bool, ChangeError> {
         let Some(entry) = self.inner.entries.get(name) else {
             return Ok(false);
         };
-        let _changing = self.lock_changes();
+        let _changing = self.inner.changes.lock().await;
         let (old, current) = {
             let state = entry.state();
             (state.0.clone(), state.1)
@@ -458,8 +529,12 @@ impl Switches {
                 "revert_after set by {} passed (their reason: {})",
                 old.actor, old.reason
             ));
-        match self.store_and_audit(name, entry, None, record) {
-            Ok(_) => {
+        match self
+            .store_and_audit(name, entry, None, Some(&old), record)
+            .await
+        {
+            Ok(None) => Ok(false),
+            Ok(Some(_)) => {
                 entry.metrics.change("reverted");
                 tracing::info!(switch = %name, old = %old.value, new = %default,
                     "switch {name} reverted to its default ({default}) after revert_after");
@@ -504,7 +579,7 @@ impl Switches {
             loop {
                 let Some(inner) = weak.upgrade() else { return };
                 let switches = Switches { inner };
-                match switches.revert(&name, generation) {
+                match switches.revert(&name, generation).await {
                     Ok(_) => return,
                     Err(e) => tracing::warn!(switch = %name, error = %e,
                         "could not revert the switch after revert_after; trying again in {REVERT_RETRY:?}"),
@@ -577,6 +652,10 @@ fn outcome_of(error: &ChangeError) -> &'static str {
         ChangeError::Unknown { .. } | ChangeError::Invalid { .. } => "invalid",
         ChangeError::Unavailable(_) | ChangeError::Audit(_) => "unavailable",
     }
+}
+
+fn current_generation(entry: &Entry) -> u64 {
+    entry.state().1
 }
 
 fn current_value(entry: &Entry) -> Value {

@@ -33,24 +33,28 @@ fn off(reason: &str) -> Change {
     Change::new(Value::Enabled(false), "jo", reason)
 }
 
-#[test]
-fn an_override_survives_a_restart_and_is_audited() -> TestResult {
+#[tokio::test]
+async fn an_override_survives_a_restart_and_is_audited() -> TestResult {
     let dir = tempfile::tempdir()?;
     {
         let switches = Switches::open(&settings(dir.path()), audit(dir.path())?)?;
         let hertz = switches.get("partner_hertz")?;
         assert!(hertz.is_on());
-        let view = switches.set(
-            "partner_hertz",
-            off("Hertz is down").caller("sha256:2bb80d53", "127.0.0.1:4000"),
-        )?;
+        let view = switches
+            .set(
+                "partner_hertz",
+                off("Hertz is down").caller("sha256:2bb80d53", "127.0.0.1:4000"),
+            )
+            .await?;
         assert_eq!(view.enabled, Some(false));
         assert_eq!(view.changed_by.as_deref(), Some("jo"));
         assert!(!hertz.is_on());
-        switches.set(
-            "new_pricing",
-            Change::new(Value::Percent(50.0), "ana", "ramp up"),
-        )?;
+        switches
+            .set(
+                "new_pricing",
+                Change::new(Value::Percent(50.0), "ana", "ramp up"),
+            )
+            .await?;
     }
     let reopened = Switches::open(&settings(dir.path()), audit(dir.path())?)?;
     assert!(
@@ -81,15 +85,17 @@ fn an_override_survives_a_restart_and_is_audited() -> TestResult {
     Ok(())
 }
 
-#[test]
-fn changing_back_to_the_default_clears_the_override() -> TestResult {
+#[tokio::test]
+async fn changing_back_to_the_default_clears_the_override() -> TestResult {
     let dir = tempfile::tempdir()?;
     let switches = Switches::open(&settings(dir.path()), audit(dir.path())?)?;
-    switches.set("partner_hertz", off("down"))?;
-    let view = switches.set(
-        "partner_hertz",
-        Change::new(Value::Enabled(true), "jo", "back"),
-    )?;
+    switches.set("partner_hertz", off("down")).await?;
+    let view = switches
+        .set(
+            "partner_hertz",
+            Change::new(Value::Enabled(true), "jo", "back"),
+        )
+        .await?;
     assert!(!view.overridden);
     let text = std::fs::read_to_string(dir.path().join("state/switches.json"))?;
     assert!(!text.contains("partner_hertz"), "{text}");
@@ -101,10 +107,12 @@ async fn revert_after_returns_the_switch_to_its_default_by_itself() -> TestResul
     let dir = tempfile::tempdir()?;
     let switches = Switches::open(&settings(dir.path()), audit(dir.path())?)?;
     let hertz = switches.get("partner_hertz")?;
-    let view = switches.set(
-        "partner_hertz",
-        off("maintenance window").revert_after(Duration::from_millis(300)),
-    )?;
+    let view = switches
+        .set(
+            "partner_hertz",
+            off("maintenance window").revert_after(Duration::from_millis(300)),
+        )
+        .await?;
     assert!(view.reverts_at.is_some());
     assert!(!hertz.is_on());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -128,11 +136,15 @@ async fn revert_after_returns_the_switch_to_its_default_by_itself() -> TestResul
 async fn a_later_change_is_not_undone_by_an_earlier_revert() -> TestResult {
     let dir = tempfile::tempdir()?;
     let switches = Switches::open(&settings(dir.path()), audit(dir.path())?)?;
-    switches.set(
-        "partner_hertz",
-        off("short").revert_after(Duration::from_millis(200)),
-    )?;
-    switches.set("partner_hertz", off("longer, no revert"))?;
+    switches
+        .set(
+            "partner_hertz",
+            off("short").revert_after(Duration::from_millis(200)),
+        )
+        .await?;
+    switches
+        .set("partner_hertz", off("longer, no revert"))
+        .await?;
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert!(
         !switches.get("partner_hertz")?.is_on(),
@@ -146,10 +158,12 @@ async fn a_revert_due_while_the_service_was_down_happens_at_start() -> TestResul
     let dir = tempfile::tempdir()?;
     {
         let switches = Switches::open(&settings(dir.path()), audit(dir.path())?)?;
-        switches.set(
-            "partner_hertz",
-            off("brief").revert_after(Duration::from_millis(100)),
-        )?;
+        switches
+            .set(
+                "partner_hertz",
+                off("brief").revert_after(Duration::from_millis(100)),
+            )
+            .await?;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let switches = Switches::open(&settings(dir.path()), audit(dir.path())?)?;
@@ -162,15 +176,15 @@ async fn a_revert_due_while_the_service_was_down_happens_at_start() -> TestResul
     Ok(())
 }
 
-#[test]
-fn when_the_state_cannot_be_stored_nothing_changes() -> TestResult {
+#[tokio::test]
+async fn when_the_state_cannot_be_stored_nothing_changes() -> TestResult {
     let dir = tempfile::tempdir()?;
     let switches = Switches::open(&settings(dir.path()), audit(dir.path())?)?;
     // The state file's directory becomes a file: every write fails (as
     // root, permissions would not stop it).
     std::fs::write(dir.path().join("state"), "")?;
     let hertz = switches.get("partner_hertz")?;
-    let refused = switches.set("partner_hertz", off("down"));
+    let refused = switches.set("partner_hertz", off("down")).await;
     assert!(
         matches!(refused, Err(ChangeError::Unavailable(_))),
         "{refused:?}"
@@ -182,8 +196,8 @@ fn when_the_state_cannot_be_stored_nothing_changes() -> TestResult {
     Ok(())
 }
 
-#[test]
-fn bad_changes_and_names_are_refused_saying_why() -> TestResult {
+#[tokio::test]
+async fn bad_changes_and_names_are_refused_saying_why() -> TestResult {
     let switches = Switches::in_memory([
         (
             "partner_hertz",
@@ -210,7 +224,7 @@ fn bad_changes_and_names_are_refused_saying_why() -> TestResult {
         switches.get("new_pricing"),
         Err(SwitchError::WrongKind { .. })
     ));
-    let wrong = switches.set("new_pricing", off("x"));
+    let wrong = switches.set("new_pricing", off("x")).await;
     assert!(
         matches!(
             wrong,
@@ -221,7 +235,9 @@ fn bad_changes_and_names_are_refused_saying_why() -> TestResult {
         ),
         "{wrong:?}"
     );
-    let too_much = switches.set("new_pricing", Change::new(Value::Percent(120.0), "jo", "x"));
+    let too_much = switches
+        .set("new_pricing", Change::new(Value::Percent(120.0), "jo", "x"))
+        .await;
     assert!(matches!(
         too_much,
         Err(ChangeError::Invalid {
@@ -230,7 +246,7 @@ fn bad_changes_and_names_are_refused_saying_why() -> TestResult {
         })
     ));
     assert!(matches!(
-        switches.set("nope", off("x")),
+        switches.set("nope", off("x")).await,
         Err(ChangeError::Unknown { .. })
     ));
     assert_eq!(switches.rollout("new_pricing")?.percent(), 5.0, "unchanged");

@@ -285,7 +285,7 @@ async fn profiles_upstream_switched_off_greets_in_english_without_calling_it() {
         "jo",
         "profile-service is down",
     );
-    switches.set("profiles_upstream", change).unwrap();
+    switches.set("profiles_upstream", change).await.unwrap();
     let before = calls.load(Ordering::SeqCst);
     let greeting = greeter.greeting_for("bob").await;
     assert_eq!(

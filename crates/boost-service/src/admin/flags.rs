@@ -49,7 +49,7 @@ pub(super) async fn put(
         }
     };
     let change = change.caller(caller.token_id.clone(), caller.peer.clone());
-    match switches.set(&name, change) {
+    match switches.set(&name, change).await {
         Ok(view) => json(StatusCode::OK, &view),
         Err(ChangeError::Invalid {
             field,

@@ -1,0 +1,277 @@
+//! The `redis` backend: overrides in one Redis hash shared by every replica.
+//!
+//! - `<prefix>:overrides` (hash): switch name → the override as JSON.
+//! - `<prefix>:changes` (pub/sub channel): a change's switch name; every
+//!   replica reads the hash again when one arrives, and every
+//!   `resync_interval` anyway (a message sent while it was disconnected is
+//!   lost), and after every reconnect.
+//! - `<prefix>:audit` (stream): every replica's audit records, in one place.
+//!
+//! A change is `HSET`/`HDEL` + `PUBLISH` in one `MULTI`; a revert is a small
+//! script that deletes the override only if it is still the one the revert
+//! was scheduled for, so of all the replicas that schedule it one reverts
+//! (and audits) and the others see it done. Redis unreachable: evaluations
+//! keep the last state read, changes fail (`503`) and change nothing.
+//!
+//! Why redis-rs: the Rust Redis client with the widest use, maintained by
+//! the redis-rs org, async on Tokio with a reconnecting `ConnectionManager`
+//! and pub/sub; boost-cache's second tier uses it already, so services get
+//! one client.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use boost_audit::{AuditSink, ChainedRecord};
+use boost_config::Endpoint;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::mpsc;
+
+use crate::error::SwitchError;
+use crate::settings::RedisSwitchesSettings;
+use crate::store::Override;
+
+/// Deletes the override of `KEYS[1]`'s field `ARGV[1]` only if it is still
+/// `ARGV[2]`, and announces it on `KEYS[2]`. Returns 1 when it deleted.
+const REVERT_IF_UNCHANGED: &str = r"
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('PUBLISH', KEYS[2], ARGV[1])
+  return 1
+end
+return 0";
+
+/// Audit records waiting for the stream; more are dropped (with a warning):
+/// the file and the log stream have them.
+const AUDIT_QUEUE: usize = 1024;
+
+/// The connection and the key names.
+#[derive(Clone)]
+pub(crate) struct RedisBackend {
+    pub(crate) url: Endpoint,
+    client: redis::Client,
+    connection: ConnectionManager,
+    pub(crate) hash: String,
+    pub(crate) channel: String,
+    stream: String,
+    timeout: Duration,
+    pub(crate) resync_interval: Duration,
+}
+
+impl std::fmt::Debug for RedisBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBackend")
+            .field("url", &self.url)
+            .field("hash", &self.hash)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisBackend {
+    /// Sets up the client (connecting lazily: an unreachable Redis must not
+    /// stop the service from starting).
+    pub(crate) fn new(
+        settings: &RedisSwitchesSettings,
+        service: &str,
+    ) -> Result<Self, SwitchError> {
+        let fail = |problem: String| SwitchError::Redis {
+            url: settings.url.to_string(),
+            problem,
+        };
+        let client = redis::Client::open(settings.url.expose())
+            .map_err(|e| fail(settings.url.mask_in(&e.to_string())))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(settings.timeout))
+            .set_response_timeout(None)
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_secs(1));
+        let connection = client
+            .get_connection_manager_lazy(config)
+            .map_err(|e| fail(settings.url.mask_in(&e.to_string())))?;
+        let prefix = if settings.key_prefix.is_empty() {
+            format!("{service}:switches")
+        } else {
+            settings.key_prefix.clone()
+        };
+        Ok(Self {
+            url: settings.url.clone(),
+            client,
+            connection,
+            hash: format!("{prefix}:overrides"),
+            channel: format!("{prefix}:changes"),
+            stream: format!("{prefix}:audit"),
+            timeout: settings.timeout,
+            resync_interval: settings.resync_interval,
+        })
+    }
+
+    async fn run<T, F, Fut>(&self, what: &str, command: F) -> Result<T, SwitchError>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        let problem =
+            match tokio::time::timeout(self.timeout, command(self.connection.clone())).await {
+                Ok(Ok(value)) => return Ok(value),
+                Ok(Err(e)) => format!("{what} failed: {}", self.url.mask_in(&e.to_string())),
+                Err(_) => format!(
+                    "{what} took longer than switches.redis.timeout ({:?})",
+                    self.timeout
+                ),
+            };
+        Err(SwitchError::Redis {
+            url: self.url.to_string(),
+            problem,
+        })
+    }
+
+    /// Every override in Redis. Entries that do not parse are skipped (with
+    /// a warning): another release may have written them.
+    pub(crate) async fn load(&self) -> Result<BTreeMap<String, Override>, SwitchError> {
+        let hash = self.hash.clone();
+        let raw: Vec<(String, String)> = self
+            .run("HGETALL", |mut c| async move {
+                redis::cmd("HGETALL").arg(hash).query_async(&mut c).await
+            })
+            .await?;
+        let mut overrides = BTreeMap::new();
+        for (name, json) in raw {
+            match serde_json::from_str::<Override>(&json) {
+                Ok(found) => {
+                    overrides.insert(name, found);
+                }
+                Err(e) => tracing::warn!(switch = %name, error = %e,
+                    "an override in Redis does not parse; ignored"),
+            }
+        }
+        Ok(overrides)
+    }
+
+    /// Stores (or, with `None`, removes) the override of `name` and
+    /// announces it.
+    pub(crate) async fn put(
+        &self,
+        name: &str,
+        value: Option<&Override>,
+    ) -> Result<(), SwitchError> {
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        match value {
+            Some(value) => {
+                let json = encode(value)?;
+                pipe.cmd("HSET")
+                    .arg(&self.hash)
+                    .arg(name)
+                    .arg(json)
+                    .ignore();
+            }
+            None => {
+                pipe.cmd("HDEL").arg(&self.hash).arg(name).ignore();
+            }
+        }
+        pipe.cmd("PUBLISH").arg(&self.channel).arg(name).ignore();
+        self.run("storing the change", |mut c| async move {
+            pipe.query_async::<()>(&mut c).await
+        })
+        .await
+    }
+
+    /// Removes `name`'s override if it is still `expected`; `Ok(false)` when
+    /// another change (or another replica's revert) came first.
+    pub(crate) async fn revert_if(
+        &self,
+        name: &str,
+        expected: &Override,
+    ) -> Result<bool, SwitchError> {
+        let json = encode(expected)?;
+        let mut eval = redis::cmd("EVAL");
+        eval.arg(REVERT_IF_UNCHANGED)
+            .arg(2)
+            .arg(&self.hash)
+            .arg(&self.channel)
+            .arg(name)
+            .arg(json);
+        let reverted: i64 = self
+            .run("reverting", |mut c| async move {
+                eval.query_async(&mut c).await
+            })
+            .await?;
+        Ok(reverted == 1)
+    }
+
+    /// A connection subscribed to the change channel.
+    pub(crate) async fn subscribe(&self) -> Result<redis::aio::PubSub, SwitchError> {
+        let fail = |problem: String| SwitchError::Redis {
+            url: self.url.to_string(),
+            problem,
+        };
+        let mut pubsub = tokio::time::timeout(self.timeout, self.client.get_async_pubsub())
+            .await
+            .map_err(|_| fail("connecting for pub/sub timed out".to_owned()))?
+            .map_err(|e| fail(self.url.mask_in(&e.to_string())))?;
+        tokio::time::timeout(self.timeout, pubsub.subscribe(&self.channel))
+            .await
+            .map_err(|_| fail("SUBSCRIBE timed out".to_owned()))?
+            .map_err(|e| fail(self.url.mask_in(&e.to_string())))?;
+        Ok(pubsub)
+    }
+
+    /// The sink that appends audit records to the stream (at most `max_len`
+    /// kept), from a task of its own: recording never waits for Redis.
+    pub(crate) fn audit_sink(&self, max_len: u64) -> Arc<dyn AuditSink> {
+        let (sender, mut receiver) = mpsc::channel::<String>(AUDIT_QUEUE);
+        let backend = self.clone();
+        tokio::spawn(async move {
+            while let Some(json) = receiver.recv().await {
+                let stream = backend.stream.clone();
+                let added = backend
+                    .run("XADD to the audit stream", |mut c| async move {
+                        redis::cmd("XADD")
+                            .arg(stream)
+                            .arg("MAXLEN")
+                            .arg("~")
+                            .arg(max_len)
+                            .arg("*")
+                            .arg("record")
+                            .arg(json)
+                            .query_async::<String>(&mut c)
+                            .await
+                    })
+                    .await;
+                if let Err(e) = added {
+                    tracing::warn!(error = %e,
+                        "an audit record did not reach the Redis stream (it is in the audit file \
+                         and the log stream)");
+                }
+            }
+        });
+        Arc::new(StreamSink { sender })
+    }
+}
+
+fn encode(value: &Override) -> Result<String, SwitchError> {
+    serde_json::to_string(value).map_err(|e| SwitchError::Redis {
+        url: String::new(),
+        problem: format!("the override could not be encoded: {e}"),
+    })
+}
+
+struct StreamSink {
+    sender: mpsc::Sender<String>,
+}
+
+impl AuditSink for StreamSink {
+    fn publish(&self, record: &ChainedRecord) {
+        let Ok(json) = serde_json::to_string(record) else {
+            return;
+        };
+        if self.sender.try_send(json).is_err() {
+            tracing::warn!(
+                "the Redis audit stream is behind; a record was not sent to it (it is in the \
+                 audit file and the log stream)"
+            );
+        }
+    }
+}
