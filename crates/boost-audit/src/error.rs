@@ -23,12 +23,24 @@ pub enum AuditError {
         .path.display()
     )]
     Open {
-        /// What was being done: `"create the directory of"`, `"open"`, `"read"`.
+        /// What was being done: `"create the directory of"`, `"open"`, `"lock"`, `"read"`.
         action: &'static str,
         /// The file.
         path: PathBuf,
         /// The I/O error.
         source: io::Error,
+    },
+
+    /// Another process has the file open for writing (it holds its lock).
+    #[error(
+        "audit file {} is in use by another process: two \
+         writers would interleave their chains and break both; give each replica its own \
+         audit.file (e.g. audit-<replica>.jsonl)",
+        .path.display()
+    )]
+    InUse {
+        /// The file.
+        path: PathBuf,
     },
 
     /// The last line of an existing audit file is not a valid record, so the chain cannot

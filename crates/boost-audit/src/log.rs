@@ -6,7 +6,7 @@ use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
 use std::time::SystemTime;
 
 use boost_config::Problems;
@@ -24,7 +24,8 @@ use crate::verify::{Verified, VerifyError, verify_prefix};
 ///
 /// [`publish`](Self::publish) is called with the audit log's lock held, so that sinks see
 /// records in `seq` order: it must not block (hand the record to a channel or a task) and
-/// must not call [`AuditLog::record`]. Its failures are its own business: log them, count
+/// must not call [`AuditLog::record`] or [`AuditLog::add_sink`]. Logs of one file share
+/// their sinks (see [`AuditLog::open`]). Its failures are its own business: log them, count
 /// them; the record is in the file and the log stream already.
 pub trait AuditSink: Send + Sync + 'static {
     /// Takes one record, newly written.
@@ -42,13 +43,20 @@ pub struct AuditLog {
     inner: Arc<Inner>,
 }
 
+/// One handle: what [`AuditLog::open`] was given, and the file's shared state.
 struct Inner {
     service: String,
+    /// The most records [`AuditLog::recent`] returns (`audit.recent`).
+    capacity: usize,
+    shared: Arc<Shared>,
+}
+
+/// What every handle on one file shares: logs opened on the same file in one process write
+/// one chain (see [`open_files`]).
+struct Shared {
     /// The audit file; `None` when records go to the log stream and memory only.
     path: Option<PathBuf>,
     max_file_size: u64,
-    /// How many records the ring keeps.
-    capacity: usize,
     // A std Mutex, held across hashing, writing and fsync: admin actions are rare (a few a
     // minute at the most), so serialising them costs nothing, and holding one lock across the
     // whole append is what keeps the chain valid (each record's `prev` is the line written
@@ -67,6 +75,8 @@ struct State {
     /// SHA-256 of the last line: the next record's `prev`.
     prev: String,
     ring: VecDeque<ChainedRecord>,
+    /// How many records the ring keeps: the largest `audit.recent` of the handles.
+    ring_capacity: usize,
 }
 
 /// The open audit file.
@@ -89,9 +99,15 @@ impl AuditLog {
     /// With `settings.enabled = false`, the log keeps records in the log stream and in
     /// memory only ([`path`](Self::path) is `None`).
     ///
+    /// The file is locked (`flock`) while the log is open: one process writes it. Opening a
+    /// file this process already has open (another component, or a restart in a test while
+    /// a clone of the old log lives on) gives a log that shares the open one's chain, ring
+    /// and sinks, with its own `service` name and `recent` limit.
+    ///
     /// # Errors
     /// [`AuditError::Settings`] when a setting breaks a rule (keys under `audit.`),
     /// [`AuditError::Open`] when the file cannot be created or read,
+    /// [`AuditError::InUse`] when another process writes it,
     /// [`AuditError::Corrupt`] when its last line is not a valid record.
     pub fn open(settings: &AuditSettings, service: &str) -> Result<AuditLog, AuditError> {
         Problems::of("audit", settings).into_result("the audit log")?;
@@ -103,7 +119,32 @@ impl AuditLog {
             return Ok(Self::memory(service, settings.recent));
         }
         let path = settings.file.clone();
-        let (file, tail) = open_file(&path, settings.recent)?;
+        let service = bound(service.to_owned());
+        let file = create_and_open(&path)?;
+        // Another log of this process on this file: share its chain (a second writer
+        // would fork it), keep this one's service name.
+        let key = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        let mut open = open_files().lock().unwrap_or_else(PoisonError::into_inner);
+        open.retain(|(_, shared)| shared.strong_count() > 0);
+        if let Some(shared) = open
+            .iter()
+            .find(|(open_key, _)| *open_key == key)
+            .and_then(|(_, shared)| shared.upgrade())
+        {
+            drop(open);
+            drop(file);
+            let mut state = shared.lock();
+            state.ring_capacity = state.ring_capacity.max(settings.recent);
+            drop(state);
+            return Ok(AuditLog {
+                inner: Arc::new(Inner {
+                    service,
+                    capacity: settings.recent,
+                    shared,
+                }),
+            });
+        }
+        let (file, tail) = lock_and_read(file, &path, settings.recent)?;
         let max_file_size = settings.max_file_size.as_u64();
         if file.size >= max_file_size {
             tracing::warn!(
@@ -117,20 +158,25 @@ impl AuditLog {
         }
         let mut ring = VecDeque::with_capacity(settings.recent.min(DEFAULT_RECENT));
         ring.extend(tail.recent);
+        let shared = Arc::new(Shared {
+            path: Some(path),
+            max_file_size,
+            state: Mutex::new(State {
+                file: Some(file),
+                broken: None,
+                seq: tail.seq,
+                prev: tail.prev,
+                ring,
+                ring_capacity: settings.recent,
+            }),
+            sinks: RwLock::new(Vec::new()),
+        });
+        open.push((key, Arc::downgrade(&shared)));
         Ok(AuditLog {
             inner: Arc::new(Inner {
-                service: bound(service.to_owned()),
-                path: Some(path),
-                max_file_size,
+                service,
                 capacity: settings.recent,
-                state: Mutex::new(State {
-                    file: Some(file),
-                    broken: None,
-                    seq: tail.seq,
-                    prev: tail.prev,
-                    ring,
-                }),
-                sinks: RwLock::new(Vec::new()),
+                shared,
             }),
         })
     }
@@ -155,17 +201,20 @@ impl AuditLog {
         AuditLog {
             inner: Arc::new(Inner {
                 service: bound(service.to_owned()),
-                path: None,
-                max_file_size: u64::MAX,
                 capacity,
-                state: Mutex::new(State {
-                    file: None,
-                    broken: None,
-                    seq: 0,
-                    prev: GENESIS_PREV.to_owned(),
-                    ring: VecDeque::new(),
+                shared: Arc::new(Shared {
+                    path: None,
+                    max_file_size: u64::MAX,
+                    state: Mutex::new(State {
+                        file: None,
+                        broken: None,
+                        seq: 0,
+                        prev: GENESIS_PREV.to_owned(),
+                        ring: VecDeque::new(),
+                        ring_capacity: capacity,
+                    }),
+                    sinks: RwLock::new(Vec::new()),
                 }),
-                sinks: RwLock::new(Vec::new()),
             }),
         }
     }
@@ -179,7 +228,8 @@ impl AuditLog {
     ///    `service`, `prev` and `hash`;
     /// 2. its line is appended to the file and fsync'd (`sync_data`) before this returns;
     /// 3. one event goes to the log stream: target [`AUDIT_TARGET`], level WARN, every field
-    ///    (and `audit_file_error` when the file did not take it);
+    ///    under its own name except `token`, which is `token_fingerprint` there (and
+    ///    `audit_file_error` when the file did not take it);
     /// 4. it joins the records [`recent`](Self::recent) returns, and every sink gets it.
     ///
     /// This blocks for one fsync (milliseconds). If the audit file was moved away (archived)
@@ -194,9 +244,10 @@ impl AuditLog {
     /// the sinks, but the log stream has it. Refuse the action it records.
     pub fn record(&self, record: AuditRecord) -> Result<ChainedRecord, AuditError> {
         let inner = &*self.inner;
+        let shared = &*inner.shared;
         let record = record.bounded();
-        let mut state = self.lock();
-        if let Err(error) = inner.follow_moved_file(&mut state) {
+        let mut state = shared.lock();
+        if let Err(error) = shared.follow_moved_file(&mut state) {
             emit_unwritten(&inner.service, &record, &error);
             return Err(error);
         }
@@ -216,18 +267,18 @@ impl AuditLog {
                 return Err(error);
             }
         };
-        if let Err(error) = inner.append(&mut state, &sealed, &line) {
+        if let Err(error) = shared.append(&mut state, &sealed, &line) {
             emit(&sealed, Some(&error));
             return Err(error);
         }
         state.seq = sealed.seq;
         state.prev = sha256_hex(&line);
         emit(&sealed, None);
-        if state.ring.len() >= inner.capacity {
+        if state.ring.len() >= state.ring_capacity {
             state.ring.pop_front();
         }
         state.ring.push_back(sealed.clone());
-        let sinks = inner.sinks.read().unwrap_or_else(PoisonError::into_inner);
+        let sinks = shared.sinks.read().unwrap_or_else(PoisonError::into_inner);
         for sink in sinks.iter() {
             sink.publish(&sealed);
         }
@@ -238,7 +289,7 @@ impl AuditLog {
     /// `audit.recent` (1000 for [`in_memory`](Self::in_memory)). After a restart, they
     /// include the file's newest records.
     pub fn recent(&self, limit: usize) -> Vec<ChainedRecord> {
-        let state = self.lock();
+        let state = self.inner.shared.lock();
         let take = limit.min(self.inner.capacity).min(state.ring.len());
         state
             .ring
@@ -251,6 +302,7 @@ impl AuditLog {
     /// Adds a sink: every record written from now on is also published to it.
     pub fn add_sink(&self, sink: Arc<dyn AuditSink>) {
         self.inner
+            .shared
             .sinks
             .write()
             .unwrap_or_else(PoisonError::into_inner)
@@ -259,7 +311,7 @@ impl AuditLog {
 
     /// The audit file; `None` when records go to the log stream and memory only.
     pub fn path(&self) -> Option<&Path> {
-        self.inner.path.as_deref()
+        self.inner.shared.path.as_deref()
     }
 
     /// The service name every record carries.
@@ -270,18 +322,10 @@ impl AuditLog {
     /// [`verify`](crate::verify) of this log's file, as far as it had been written when
     /// called (records may be appended meanwhile); `None` without a file.
     pub fn verify_file(&self) -> Option<Result<Verified, VerifyError>> {
-        let path = self.inner.path.as_deref()?;
-        let size = self.lock().file.as_ref().map_or(0, |file| file.size);
+        let shared = &*self.inner.shared;
+        let path = shared.path.as_deref()?;
+        let size = shared.lock().file.as_ref().map_or(0, |file| file.size);
         Some(verify_prefix(path, size))
-    }
-
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // Nothing panics while the lock is held; if something did, the state is still
-        // consistent (the chain only advances after a write succeeded).
-        self.inner
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -289,12 +333,18 @@ impl fmt::Debug for AuditLog {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuditLog")
             .field("service", &self.inner.service)
-            .field("path", &self.inner.path)
+            .field("path", &self.inner.shared.path)
             .finish_non_exhaustive()
     }
 }
 
-impl Inner {
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Nothing panics while the lock is held; if something did, the state is still
+        // consistent (the chain only advances after a write succeeded).
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// When the file was moved away (archived) or deleted, opens a new one at the path and
     /// continues with its chain (a new one when it is new).
     fn follow_moved_file(&self, state: &mut State) -> Result<(), AuditError> {
@@ -308,7 +358,8 @@ impl Inner {
         if !moved {
             return Ok(());
         }
-        let (file, tail) = open_file(path, 0)?;
+        let file = create_and_open(path)?;
+        let (file, tail) = lock_and_read(file, path, 0)?;
         tracing::warn!(
             path = %path.display(),
             "audit file {} was moved away or deleted: continuing in a new file there, with {}",
@@ -397,8 +448,20 @@ impl Inner {
     }
 }
 
-/// Creates the directories and opens `path` for appending, and reads where its chain stands.
-fn open_file(path: &Path, recent: usize) -> Result<(OpenFile, crate::tail::Tail), AuditError> {
+/// The audit files open in this process, by canonical path: a second
+/// [`AuditLog::open`] of one shares the first's chain.
+fn open_files() -> &'static Mutex<Vec<(PathBuf, Weak<Shared>)>> {
+    static OPEN_FILES: Mutex<Vec<(PathBuf, Weak<Shared>)>> = Mutex::new(Vec::new());
+    &OPEN_FILES
+}
+
+/// How many more times a locked file is tried before it counts as in use.
+const LOCK_TRIES: u32 = 5;
+/// The pause between tries.
+const LOCK_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// Creates the missing directories and opens (or creates) `path` for appending.
+fn create_and_open(path: &Path) -> Result<File, AuditError> {
     if let Some(parent) = path.parent()
         && !parent.as_os_str().is_empty()
     {
@@ -408,7 +471,7 @@ fn open_file(path: &Path, recent: usize) -> Result<(OpenFile, crate::tail::Tail)
             source,
         })?;
     }
-    let mut file = OpenOptions::new()
+    OpenOptions::new()
         .read(true)
         .append(true)
         .create(true)
@@ -417,7 +480,40 @@ fn open_file(path: &Path, recent: usize) -> Result<(OpenFile, crate::tail::Tail)
             action: "open",
             path: path.to_owned(),
             source,
-        })?;
+        })
+}
+
+/// Locks `file` (one writer per file) and reads where its chain stands.
+fn lock_and_read(
+    mut file: File,
+    path: &Path,
+    recent: usize,
+) -> Result<(OpenFile, crate::tail::Tail), AuditError> {
+    // One writer per file: a second one (another replica sharing the path, say) would
+    // interleave two chains and break both. The lock goes with the file handle.
+    // A few tries: the last log of this process on the file may be closing it right now.
+    let mut tries = 0;
+    loop {
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(std::fs::TryLockError::WouldBlock) if tries < LOCK_TRIES => {
+                tries += 1;
+                std::thread::sleep(LOCK_RETRY_PAUSE);
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(AuditError::InUse {
+                    path: path.to_owned(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(source)) => {
+                return Err(AuditError::Open {
+                    action: "lock",
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+        }
+    }
     let metadata = file.metadata().map_err(|source| AuditError::Open {
         action: "read",
         path: path.to_owned(),

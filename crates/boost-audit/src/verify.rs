@@ -4,7 +4,9 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use crate::record::{ChainedRecord, GENESIS_PREV, MAX_LINE_BYTES, hashed_part, sha256_hex};
+use crate::record::{
+    ChainedRecord, GENESIS_PREV, HASH_FIELD, MAX_LINE_BYTES, hashed_part, sha256_hex,
+};
 
 /// What [`verify`] found in an intact file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,6 +33,7 @@ pub enum VerifyError {
     /// | line k deleted (not the last) | k (the line after the deleted one) | `seq is k+1, expected k` |
     /// | line k inserted or duplicated | k | `seq is …, expected k` |
     /// | the last line cut short | the last line | `incomplete`, `not a valid audit record` or `hash is not` |
+    /// | bytes added after the hash field of line k | k | `has bytes after its hash field` |
     /// | the last lines deleted | — (the file verifies; compare [`Verified::last_hash`]) | |
     #[error("line {line}: {reason}")]
     Broken {
@@ -216,6 +219,14 @@ pub(crate) fn check_line(line: &[u8], seq: u64, prev: &str) -> Result<ChainedRec
     }
     let hashed = hashed_part(line)
         .ok_or_else(|| "has no hash field at its end (the line was edited)".to_owned())?;
+    // Nothing may follow the hash but `"}`: bytes there would not be covered by it.
+    let tail_len = HASH_FIELD.len() + record.hash.len() + 2;
+    if line.len() != hashed.len() - 1 + tail_len || !line.ends_with(b"\"}") {
+        return Err(
+            "has bytes after its hash field, which the hash does not cover (the line was edited)"
+                .to_owned(),
+        );
+    }
     if sha256_hex(&hashed) != record.hash {
         return Err("hash does not match the line's content (the line was edited)".to_owned());
     }

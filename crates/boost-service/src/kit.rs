@@ -118,6 +118,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn audit_records_and_the_log_filter_agree_on_the_audit_target() {
+        // boost-tracing lets this target through every filter; boost-audit
+        // writes its events there. Neither crate depends on the other.
+        assert_eq!(boost_audit::AUDIT_TARGET, boost_tracing::AUDIT_TARGET);
+    }
+
+    #[test]
     fn sections_lists_every_top_level_key() {
         let table = toml::Table::try_from(KitSettings::default()).unwrap_or_default();
         let keys: Vec<&str> = table.keys().map(String::as_str).collect();
