@@ -78,7 +78,7 @@ impl Entry {
 #[derive(Debug)]
 enum Backend {
     Local(PathBuf),
-    Redis(RedisBackend),
+    Redis(Box<RedisBackend>),
     Memory,
 }
 
@@ -137,14 +137,14 @@ impl Switches {
                 if settings.redis.audit_stream {
                     audit.add_sink(redis.audit_sink(settings.redis.audit_stream_max_len));
                 }
-                (Backend::Redis(redis), BTreeMap::new())
+                (Backend::Redis(Box::new(redis)), BTreeMap::new())
             }
         };
         let switches = Self::assemble(&settings.declared, backend, audit, stored)?;
         if let Backend::Redis(redis) = &switches.inner.backend {
             tokio::spawn(crate::sync::follow(
                 Arc::downgrade(&switches.inner),
-                redis.clone(),
+                RedisBackend::clone(redis),
             ));
         }
         Ok(switches)
