@@ -21,8 +21,6 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-pub mod redis;
-
 use boost_test_proto::greeter_client::GreeterClient;
 use boost_test_proto::{HelloRequest, greeter_client};
 

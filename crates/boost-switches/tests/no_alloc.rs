@@ -10,8 +10,14 @@ static ALLOC: dhat::Alloc = dhat::Alloc;
 fn evaluating_switches_allocates_nothing() -> Result<(), Box<dyn std::error::Error>> {
     let _profiler = dhat::Profiler::builder().testing().build();
     let switches = Switches::in_memory([
-        ("partner_hertz", SwitchDef::toggle("Call Hertz.", "cars", true)),
-        ("new_pricing", SwitchDef::rollout("New engine.", "pricing", 25.0)),
+        (
+            "partner_hertz",
+            SwitchDef::toggle("Call Hertz.", "cars", true),
+        ),
+        (
+            "new_pricing",
+            SwitchDef::rollout("New engine.", "pricing", 25.0),
+        ),
     ])?;
     let hertz = switches.get("partner_hertz")?;
     let pricing = switches.rollout("new_pricing")?;
@@ -25,7 +31,13 @@ fn evaluating_switches_allocates_nothing() -> Result<(), Box<dyn std::error::Err
     }
     let after = dhat::HeapStats::get();
 
-    assert!(on > 1000, "the toggle is on and about a quarter of the keys are in: {on}");
-    assert_eq!(after.total_blocks, before.total_blocks, "an evaluation allocated");
+    assert!(
+        on > 1000,
+        "the toggle is on and about a quarter of the keys are in: {on}"
+    );
+    assert_eq!(
+        after.total_blocks, before.total_blocks,
+        "an evaluation allocated"
+    );
     Ok(())
 }
