@@ -29,8 +29,8 @@ use crate::method_cache::{MethodCache, MethodRef};
 // The names live in boost-metrics' conventions, which gives each its HELP text.
 use boost_metrics::conventions::{
     RPC_CLIENT_ATTEMPTS_TOTAL, RPC_CLIENT_EJECTIONS_TOTAL, RPC_CLIENT_ENDPOINTS,
-    RPC_CLIENT_RETRIES_TOTAL, RPC_CLIENT_RETRY_BUDGET_EXHAUSTED_TOTAL,
-    RPC_CLIENT_THROTTLE_RATIO, RPC_CLIENT_THROTTLED_TOTAL,
+    RPC_CLIENT_RETRIES_TOTAL, RPC_CLIENT_RETRY_BUDGET_EXHAUSTED_TOTAL, RPC_CLIENT_THROTTLE_RATIO,
+    RPC_CLIENT_THROTTLED_TOTAL,
 };
 
 /// The state of an endpoint ([`Client::endpoints`](super::Client::endpoints),

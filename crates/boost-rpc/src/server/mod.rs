@@ -111,6 +111,7 @@ pub mod size_limit;
 mod stack;
 pub mod trace;
 
+pub use self::load_shed::AdaptiveLimitSettings;
 pub use self::message_limits::MessageLimits;
 pub use self::request_id::{RequestId, current_request_id};
 pub use self::settings::{Http2Settings, ServerSettings};

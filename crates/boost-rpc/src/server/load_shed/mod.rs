@@ -11,21 +11,78 @@
 //!
 //! A slot is held until the response body ends, so a streaming call occupies
 //! its slot for as long as it streams.
+//!
+//! # The adaptive limit
+//!
+//! A fixed limit is right only on the machine it was tuned on: too high and
+//! latency explodes long before shedding starts, too low and capacity is
+//! wasted. With [`AdaptiveLimitSettings::enabled`]
+//! (`[grpc.server.adaptive_limit]`) the limit follows the server's latency:
+//! it rises while calls take about as long as they do unloaded, and falls
+//! once they start to queue — between `min_limit` and `concurrency_limit`,
+//! which becomes the ceiling.
+//!
+//! The algorithm is **Gradient2** from Netflix's concurrency-limits (see
+//! `gradient`): each window's mean latency against a long-term average of
+//! it, the limit scaled by their ratio. Gradient2 over Vegas because Vegas
+//! compares with the *minimum* latency ever seen, and one lucky call on a
+//! noisy machine (or a cache hit among misses) then reads as permanent
+//! queueing; a long-term average is robust to outliers in both directions,
+//! tolerates a set amount of latency growth before it cuts (`tolerance`),
+//! and follows a handler that really became slower (a new release, a slower
+//! database) instead of starving it. Its known weakness is that a long,
+//! sustained overload slowly raises what counts as "no load" (the average
+//! follows the queued latency): `long_window` (10 minutes) makes that drift
+//! slow, and the average decays quickly once an overload ends.
+//!
+//! A call's latency is measured from admission to its **response head**: for
+//! a unary call that is the handler's whole run (tonic answers when the
+//! handler returns; the body then only carries the one message), and for a
+//! streaming call it is the time to start answering, not the stream's
+//! lifetime, which the client chooses and which says nothing about the
+//! server's capacity (a watch stream open for an hour is not a slow server).
+//! A streaming call still holds its slot until its body ends.
+//!
+//! Shed gRPC calls carry `grpc-retry-pushback-ms` (`retry_pushback`, 100 ms):
+//! a boost-rpc client that retries `RESOURCE_EXHAUSTED` waits that long
+//! instead of its own backoff, and never retries past its deadline. The
+//! fixed limit sends none, exactly as before.
+//!
+//! On the hot path the adaptive limit adds two clock reads and an atomic add
+//! per call; the limit itself is updated once per window (`window`, 100 ms)
+//! by the call that closes it, under a lock nobody waits for.
+//!
+//! # Metrics
+//!
+//! Built by [`stack`](super::stack), the layer publishes the limit in
+//! `rpc_server_concurrency_limit` (a gauge, fixed or adaptive) and counts
+//! refused calls in `rpc_server_shed_total`; the calls in flight are
+//! `rpc_server_in_flight_calls` (by method, from the metrics layer).
 
+mod adaptive;
 pub mod future;
+mod gradient;
+mod settings;
 
 use std::sync::Arc;
-use std::task::{Context, Poll};
-
-use http::{Request, Response};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use boost_metrics::conventions::{RPC_SERVER_CONCURRENCY_LIMIT, RPC_SERVER_SHED_TOTAL};
+use http::{HeaderValue, Request, Response};
+use metrics::{Counter, Gauge};
 use tonic::Code;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use self::future::{LoadShedState, ResponseFuture};
+use self::adaptive::Adaptive;
+use self::future::{ResponseFuture, State};
+pub use self::settings::AdaptiveLimitSettings;
+pub(crate) use self::settings::ceiling_rules;
 use super::body::{ObservedBody, OnEnd, response_body};
 use super::grpc;
+use super::settings::ServerSettings;
 
 /// The message a shed call receives.
 const OVERLOADED: &str = "server overloaded; retry later";
@@ -36,13 +93,80 @@ pub struct LoadShedLayer {
     slots: Arc<Slots>,
 }
 
+/// What a [`LoadShedLayer`]'s limit holds now.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct LoadShedState {
+    /// Calls admitted at once, now (`usize::MAX` when there is no limit).
+    pub limit: usize,
+    /// Calls in flight (admitted, response body not yet ended).
+    pub in_flight: usize,
+    /// Whether the limit adapts ([`AdaptiveLimitSettings::enabled`]).
+    pub adaptive: bool,
+    /// The adaptive limit's long-term (no-load) latency; zero for a fixed
+    /// limit or before its first window.
+    pub long_rtt: Duration,
+}
+
 impl LoadShedLayer {
     /// At most `limit` calls in flight; `limit` is raised to 1 if it is 0.
     pub fn new(limit: usize) -> Self {
+        Self::with_parts(limit.max(1), None, None)
+    }
+
+    /// An adaptive limit by `settings`, never above `ceiling` (raised to 1
+    /// if it is 0) — whether or not `settings.enabled` says so. Used alone,
+    /// it records no metrics.
+    pub fn adaptive(settings: &AdaptiveLimitSettings, ceiling: usize) -> Self {
+        Self::adaptive_with(settings, ceiling.max(1), None)
+    }
+
+    fn adaptive_with(
+        settings: &AdaptiveLimitSettings,
+        ceiling: usize,
+        metrics: Option<ShedMetrics>,
+    ) -> Self {
+        let adaptive = Adaptive::new(settings, ceiling);
+        let pushback = u64::try_from(settings.retry_pushback.as_millis()).unwrap_or(u64::MAX);
+        let initial = adaptive.initial_limit();
+        Self::with_parts(
+            initial,
+            Some(Extra {
+                adaptive,
+                pushback: HeaderValue::from(pushback),
+            }),
+            metrics,
+        )
+    }
+
+    /// The limit `settings` describe — `concurrency_limit` (`0`: none), or
+    /// the adaptive limit under it — with its metrics.
+    pub(crate) fn from_settings(settings: &ServerSettings) -> Self {
+        let metrics = ShedMetrics {
+            shed: metrics::counter!(RPC_SERVER_SHED_TOTAL),
+            limit: metrics::gauge!(RPC_SERVER_CONCURRENCY_LIMIT),
+        };
+        match settings.concurrency_limit {
+            0 => Self::with_parts(usize::MAX, None, Some(metrics)),
+            ceiling if settings.adaptive_limit.enabled => {
+                Self::adaptive_with(&settings.adaptive_limit, ceiling, Some(metrics))
+            }
+            limit => Self::with_parts(limit, None, Some(metrics)),
+        }
+    }
+
+    fn with_parts(limit: usize, extra: Option<Extra>, metrics: Option<ShedMetrics>) -> Self {
+        if let Some(metrics) = &metrics
+            && limit != usize::MAX
+        {
+            metrics.limit.set(limit as f64);
+        }
         LoadShedLayer {
             slots: Arc::new(Slots {
-                limit: limit.max(1),
+                limit: AtomicUsize::new(limit),
                 taken: AtomicUsize::new(0),
+                adaptive: extra,
+                metrics,
             }),
         }
     }
@@ -51,23 +175,59 @@ impl LoadShedLayer {
     pub fn available(&self) -> usize {
         self.slots
             .limit
+            .load(Ordering::Relaxed)
             .saturating_sub(self.slots.taken.load(Ordering::Relaxed))
+    }
+
+    /// The limit and the calls in flight now.
+    pub fn state(&self) -> LoadShedState {
+        let slots = &self.slots;
+        LoadShedState {
+            limit: slots.limit.load(Ordering::Relaxed),
+            in_flight: slots.taken.load(Ordering::Relaxed),
+            adaptive: slots.adaptive.is_some(),
+            long_rtt: slots
+                .adaptive
+                .as_ref()
+                .map(|extra| extra.adaptive.rtts().long)
+                .unwrap_or_default(),
+        }
     }
 }
 
+/// The metrics of a server's limit.
+#[derive(Debug)]
+struct ShedMetrics {
+    shed: Counter,
+    limit: Gauge,
+}
+
+/// What an adaptive limit adds to the counter.
+#[derive(Debug)]
+struct Extra {
+    adaptive: Adaptive,
+    /// `grpc-retry-pushback-ms` of a shed gRPC call.
+    pushback: HeaderValue,
+}
+
 /// The shared count of calls in flight. A plain counter, not a semaphore:
-/// nobody ever waits for a slot, so there is no queue to manage.
+/// nobody ever waits for a slot, so there is no queue to manage. A fixed
+/// limit never changes `limit`; an adaptive one stores a new one per window.
 #[derive(Debug)]
 struct Slots {
-    limit: usize,
+    limit: AtomicUsize,
     taken: AtomicUsize,
+    adaptive: Option<Extra>,
+    metrics: Option<ShedMetrics>,
 }
 
 impl Slots {
+    #[inline]
     fn try_take(self: &Arc<Self>) -> Option<Slot> {
+        let limit = self.limit.load(Ordering::Relaxed);
         let mut taken = self.taken.load(Ordering::Relaxed);
         loop {
-            if taken >= self.limit {
+            if taken >= limit {
                 return None;
             }
             match self.taken.compare_exchange_weak(
@@ -76,8 +236,37 @@ impl Slots {
                 Ordering::Acquire,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return Some(Slot(self.clone())),
+                Ok(_) => {
+                    if let Some(extra) = &self.adaptive {
+                        extra.adaptive.admitted(taken + 1);
+                    }
+                    return Some(Slot(self.clone()));
+                }
                 Err(now) => taken = now,
+            }
+        }
+    }
+
+    /// Counts a shed call.
+    #[cold]
+    fn shed(&self) -> Option<HeaderValue> {
+        if let Some(metrics) = &self.metrics {
+            metrics.shed.increment(1);
+        }
+        self.adaptive.as_ref().map(|extra| extra.pushback.clone())
+    }
+
+    /// An admitted call admitted at `started` answered: one latency sample.
+    #[inline]
+    fn answered(&self, started: Instant) {
+        let Some(extra) = &self.adaptive else {
+            return;
+        };
+        let in_flight = self.taken.load(Ordering::Relaxed);
+        if let Some(limit) = extra.adaptive.record(started, Instant::now(), in_flight) {
+            self.limit.store(limit, Ordering::Relaxed);
+            if let Some(metrics) = &self.metrics {
+                metrics.limit.set(limit as f64);
             }
         }
     }
@@ -87,6 +276,14 @@ impl Slots {
 /// (when the response body ends).
 #[derive(Debug)]
 struct Slot(Arc<Slots>);
+
+impl Slot {
+    /// Whether the call's latency is measured (the limit adapts).
+    #[inline]
+    fn measured(&self) -> bool {
+        self.0.adaptive.is_some()
+    }
+}
 
 response_body! {
     /// The response body of [`LoadShed`]: the handler's body, unchanged; the
@@ -161,20 +358,27 @@ where
     #[inline]
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         match self.slots.try_take() {
-            Some(permit) => ResponseFuture {
-                state: LoadShedState::Admitted {
-                    inner: self.inner.call(req),
-                    permit: Some(permit),
-                },
-            },
+            Some(permit) => {
+                let started = permit.measured().then(Instant::now);
+                ResponseFuture {
+                    state: State::Admitted {
+                        inner: self.inner.call(req),
+                        permit: Some(permit),
+                        started,
+                    },
+                }
+            }
             None => {
+                let pushback = self.slots.shed();
                 tracing::debug!(
                     method = grpc::method_of(&req),
+                    limit = self.slots.limit.load(Ordering::Relaxed),
                     "shedding call: concurrency limit reached"
                 );
                 ResponseFuture {
-                    state: LoadShedState::Shed {
+                    state: State::Shed {
                         grpc: grpc::is_grpc(&req),
+                        pushback,
                     },
                 }
             }
