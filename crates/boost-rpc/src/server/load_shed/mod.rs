@@ -83,6 +83,8 @@ pub(crate) use self::settings::ceiling_rules;
 use super::body::{ObservedBody, OnEnd, response_body};
 use super::grpc;
 use super::settings::ServerSettings;
+#[cfg(test)]
+use crate::client::retry::GRPC_RETRY_PUSHBACK_MS;
 
 /// The message a shed call receives.
 const OVERLOADED: &str = "server overloaded; retry later";
@@ -144,7 +146,9 @@ impl LoadShedLayer {
     pub(crate) fn from_settings(settings: &ServerSettings) -> Self {
         let metrics = ShedMetrics {
             shed: metrics::counter!(RPC_SERVER_SHED_TOTAL),
-            limit: metrics::gauge!(RPC_SERVER_CONCURRENCY_LIMIT),
+            // No limit, no gauge: a 0 would read as "refuses everything".
+            limit: (settings.concurrency_limit != 0)
+                .then(|| metrics::gauge!(RPC_SERVER_CONCURRENCY_LIMIT)),
         };
         match settings.concurrency_limit {
             0 => Self::with_parts(usize::MAX, None, Some(metrics)),
@@ -156,10 +160,8 @@ impl LoadShedLayer {
     }
 
     fn with_parts(limit: usize, extra: Option<Extra>, metrics: Option<ShedMetrics>) -> Self {
-        if let Some(metrics) = &metrics
-            && limit != usize::MAX
-        {
-            metrics.limit.set(limit as f64);
+        if let Some(gauge) = metrics.as_ref().and_then(|m| m.limit.as_ref()) {
+            gauge.set(limit as f64);
         }
         LoadShedLayer {
             slots: Arc::new(Slots {
@@ -199,7 +201,7 @@ impl LoadShedLayer {
 #[derive(Debug)]
 struct ShedMetrics {
     shed: Counter,
-    limit: Gauge,
+    limit: Option<Gauge>,
 }
 
 /// What an adaptive limit adds to the counter.
@@ -265,8 +267,8 @@ impl Slots {
         let in_flight = self.taken.load(Ordering::Relaxed);
         if let Some(limit) = extra.adaptive.record(started, Instant::now(), in_flight) {
             self.limit.store(limit, Ordering::Relaxed);
-            if let Some(metrics) = &self.metrics {
-                metrics.limit.set(limit as f64);
+            if let Some(gauge) = self.metrics.as_ref().and_then(|m| m.limit.as_ref()) {
+                gauge.set(limit as f64);
             }
         }
     }
@@ -383,5 +385,134 @@ where
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::Empty;
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    use prost::bytes::Bytes;
+    use tower::ServiceExt;
+
+    type Answer = Response<ResponseBody<Empty<Bytes>>>;
+
+    /// Calls a handler that answers at once under `layer`; the answer holds
+    /// its slot until dropped.
+    fn call(layer: &LoadShedLayer, grpc: bool) -> Answer {
+        let svc = layer.layer(tower::service_fn(|_req: Request<()>| async {
+            Ok::<_, std::convert::Infallible>(Response::new(Empty::<Bytes>::new()))
+        }));
+        let mut req = Request::post("/hello.v1.Greeter/SayHello")
+            .body(())
+            .unwrap();
+        if grpc {
+            req.headers_mut()
+                .insert("content-type", HeaderValue::from_static("application/grpc"));
+        }
+        futures::executor::block_on(svc.oneshot(req)).unwrap()
+    }
+
+    fn values(recorder: &DebuggingRecorder) -> Vec<(String, String)> {
+        let mut seen: Vec<_> = recorder
+            .snapshotter()
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .map(|(key, _, _, value)| {
+                let value = match value {
+                    DebugValue::Counter(n) => n.to_string(),
+                    DebugValue::Gauge(g) => g.into_inner().to_string(),
+                    DebugValue::Histogram(_) => "histogram".to_owned(),
+                };
+                (key.key().name().to_owned(), value)
+            })
+            .collect();
+        seen.sort();
+        seen
+    }
+
+    #[test]
+    fn a_fixed_limit_sheds_without_pushback_and_counts_it() {
+        let recorder = DebuggingRecorder::new();
+        let mut settings = ServerSettings::default();
+        settings.concurrency_limit = 2;
+        let layer =
+            metrics::with_local_recorder(&recorder, || LoadShedLayer::from_settings(&settings));
+        let held = [call(&layer, true), call(&layer, true)];
+        assert_eq!(layer.state().in_flight, 2);
+        let shed = call(&layer, true);
+        assert_eq!(
+            crate::status_code::grpc_status(shed.headers()),
+            Some(Code::ResourceExhausted)
+        );
+        assert!(
+            !shed.headers().contains_key(GRPC_RETRY_PUSHBACK_MS),
+            "as before"
+        );
+        let http = call(&layer, false);
+        assert_eq!(http.status(), http::StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            values(&recorder),
+            [
+                (RPC_SERVER_CONCURRENCY_LIMIT.to_owned(), "2".to_owned()),
+                (RPC_SERVER_SHED_TOTAL.to_owned(), "2".to_owned()),
+            ]
+        );
+        drop(held);
+        assert_eq!(layer.state().in_flight, 0);
+        assert_eq!(layer.available(), 2);
+    }
+
+    #[test]
+    fn an_adaptive_limit_starts_at_its_initial_limit_and_sheds_with_pushback() {
+        let recorder = DebuggingRecorder::new();
+        let mut settings = ServerSettings::default();
+        settings.adaptive_limit.enabled = true;
+        settings.adaptive_limit.initial_limit = 1;
+        settings.adaptive_limit.min_limit = 1;
+        settings.adaptive_limit.retry_pushback = Duration::from_millis(250);
+        let layer =
+            metrics::with_local_recorder(&recorder, || LoadShedLayer::from_settings(&settings));
+        let state = layer.state();
+        assert!(state.adaptive);
+        assert_eq!(state.limit, 1);
+        let held = call(&layer, true);
+        let shed = call(&layer, true);
+        assert_eq!(shed.headers()[GRPC_RETRY_PUSHBACK_MS], "250");
+        assert!(
+            !call(&layer, false)
+                .headers()
+                .contains_key(GRPC_RETRY_PUSHBACK_MS),
+            "a gRPC header, for gRPC calls"
+        );
+        drop(held);
+        assert_eq!(
+            values(&recorder),
+            [
+                (RPC_SERVER_CONCURRENCY_LIMIT.to_owned(), "1".to_owned()),
+                (RPC_SERVER_SHED_TOTAL.to_owned(), "2".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn no_limit_admits_everything_and_publishes_no_limit() {
+        let recorder = DebuggingRecorder::new();
+        let mut settings = ServerSettings::default();
+        settings.concurrency_limit = 0;
+        let layer =
+            metrics::with_local_recorder(&recorder, || LoadShedLayer::from_settings(&settings));
+        let held: Vec<_> = (0..100).map(|_| call(&layer, true)).collect();
+        assert!(
+            held.iter()
+                .all(|r| r.headers().get("grpc-status").is_none())
+        );
+        assert!(
+            values(&recorder)
+                .iter()
+                .all(|(name, _)| name != RPC_SERVER_CONCURRENCY_LIMIT)
+        );
     }
 }
