@@ -436,8 +436,10 @@ mod tests {
     #[test]
     fn a_fixed_limit_sheds_without_pushback_and_counts_it() {
         let recorder = DebuggingRecorder::new();
-        let mut settings = ServerSettings::default();
-        settings.concurrency_limit = 2;
+        let settings = ServerSettings {
+            concurrency_limit: 2,
+            ..ServerSettings::default()
+        };
         let layer =
             metrics::with_local_recorder(&recorder, || LoadShedLayer::from_settings(&settings));
         let held = [call(&layer, true), call(&layer, true)];
@@ -500,8 +502,10 @@ mod tests {
     #[test]
     fn no_limit_admits_everything_and_publishes_no_limit() {
         let recorder = DebuggingRecorder::new();
-        let mut settings = ServerSettings::default();
-        settings.concurrency_limit = 0;
+        let settings = ServerSettings {
+            concurrency_limit: 0,
+            ..ServerSettings::default()
+        };
         let layer =
             metrics::with_local_recorder(&recorder, || LoadShedLayer::from_settings(&settings));
         let held: Vec<_> = (0..100).map(|_| call(&layer, true)).collect();
