@@ -11,7 +11,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use boost_rpc::server::{self, ServerSettings};
@@ -25,17 +25,33 @@ use tonic::transport::server::TcpIncoming;
 /// Time each call spends in the handler once it has a permit.
 const SERVICE_TIME: Duration = Duration::from_millis(20);
 
-/// A handler that serves `permits` calls at once, each in [`SERVICE_TIME`].
+/// A handler that serves `permits` calls at once, each in `service_time`
+/// ([`SERVICE_TIME`] unless told otherwise).
 #[derive(Clone)]
 struct Capacity {
     permits: Arc<Semaphore>,
+    service_time: Duration,
+    /// Service actually given (a loaded machine's timers run late): total
+    /// nanoseconds and calls, to know the capacity really on offer.
+    served: Arc<(AtomicU64, AtomicU64)>,
 }
 
 impl Capacity {
     fn new(permits: usize) -> Self {
         Self {
             permits: Arc::new(Semaphore::new(permits)),
+            service_time: SERVICE_TIME,
+            served: Arc::default(),
         }
+    }
+
+    /// Total service time given so far, and calls served.
+    fn served(&self) -> (Duration, u64) {
+        let nanos = self.served.0.load(Ordering::Relaxed);
+        (
+            Duration::from_nanos(nanos),
+            self.served.1.load(Ordering::Relaxed),
+        )
     }
 
     /// Takes `n` permits away until the returned permit is dropped. (It
@@ -57,7 +73,11 @@ impl Greeter for Capacity {
             .acquire()
             .await
             .map_err(|_| tonic::Status::internal("closed"))?;
-        tokio::time::sleep(SERVICE_TIME).await;
+        let start = Instant::now();
+        tokio::time::sleep(self.service_time).await;
+        let nanos = u64::try_from(start.elapsed().as_nanos()).unwrap();
+        self.served.0.fetch_add(nanos, Ordering::Relaxed);
+        self.served.1.fetch_add(1, Ordering::Relaxed);
         Ok(tonic::Response::new(HelloReply {
             message: "ok".into(),
         }))
@@ -239,7 +259,10 @@ async fn the_adaptive_limit_follows_capacity_down_and_back_up() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // Measure the adapted server for 5 s, from 10 s after the halving.
+    tokio::time::sleep_until((start + halved_at + secs(10)).into()).await;
+    let served_before = handler.served();
     tokio::time::sleep_until((start + halved_at + secs(15)).into()).await;
+    let served_after = handler.served();
     drop(taken);
     let restored_at = start.elapsed();
     // Within 30 s the limit rises back.
@@ -262,17 +285,22 @@ async fn the_adaptive_limit_follows_capacity_down_and_back_up() {
     let adapted_from = halved_at + secs(10);
     let adapted = seen.latencies(adapted_from, restored_at);
     let goodput = adapted.len() as f64 / (restored_at - adapted_from).as_secs_f64();
-    let capacity = (PERMITS / 2) as f64 / SERVICE_TIME.as_secs_f64();
+    // The new capacity: 16 permits, each call the service time the handler
+    // really gave (20 ms and whatever the loaded machine's timers add).
+    let service_time = (served_after.0 - served_before.0).as_secs_f64()
+        / (served_after.1 - served_before.1).max(1) as f64;
+    let capacity = (PERMITS / 2) as f64 / service_time.max(SERVICE_TIME.as_secs_f64());
     let report = format!(
         "healthy limit {healthy_limit} (mean {:.1}), adapted limit mean {:.1}, adapted after \
          {adapted_after:?}, risen after {risen_after:?}; healthy p99 {:?} over {} calls, adapted \
-         p99 {:?} over {} calls; goodput {goodput:.0}/s of {capacity:.0}/s; {} shed; limits {:?}",
+         p99 {:?} over {} calls; goodput {goodput:.0}/s of {capacity:.0}/s (service time {:.1} ms); {} shed; limits {:?}",
         mean_limit(&limits, secs(4), halved_at),
         mean_limit(&limits, adapted_from, restored_at),
         p99(&healthy),
         healthy.len(),
         p99(&adapted),
         adapted.len(),
+        service_time * 1e3,
         seen.shed,
         limits.iter().map(|(_, l)| l).collect::<Vec<_>>(),
     );
@@ -341,4 +369,39 @@ async fn a_fixed_limit_sheds_exactly_at_concurrency_limit_and_never_moves() {
 
     // (That exactly `concurrency_limit` calls of a burst are admitted is
     // `server_safety::over_the_concurrency_limit_calls_are_refused_at_once`.)
+}
+
+#[tokio::test]
+async fn a_kit_client_that_retries_resource_exhausted_waits_the_servers_pushback() {
+    let mut settings = ServerSettings::default();
+    settings.adaptive_limit.enabled = true;
+    settings.adaptive_limit.initial_limit = 1;
+    settings.adaptive_limit.min_limit = 1;
+    settings.adaptive_limit.retry_pushback = Duration::from_millis(300);
+    let mut handler = Capacity::new(1);
+    handler.service_time = Duration::from_millis(200);
+    let (addr, _stack) = serve(&settings, handler).await;
+
+    let mut client = boost_rpc::client::ClientSettings::with_endpoints([format!("http://{addr}")]);
+    client.timeout = Duration::from_secs(3);
+    client.retry.codes = vec!["UNAVAILABLE".into(), "RESOURCE_EXHAUSTED".into()];
+    client.retry.idempotent_methods = vec!["hello.v1.Greeter/SayHello".into()];
+    let client = boost_rpc::client("greeter", &client).unwrap();
+    let hello = || tonic::Request::new(HelloRequest { name: "x".into() });
+
+    // The first call holds the only slot for 200 ms.
+    let mut first = GreeterClient::new(client.clone());
+    let first = tokio::spawn(async move { first.say_hello(hello()).await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The second is shed, waits the pushback (not its own 10 ms backoff),
+    // and its retry finds the slot free.
+    let started = Instant::now();
+    let second = GreeterClient::new(client).say_hello(hello()).await;
+    let took = started.elapsed();
+    assert!(second.is_ok(), "{second:?}");
+    assert!(
+        took >= Duration::from_millis(300),
+        "retried after {took:?}, before the pushback"
+    );
+    first.await.unwrap().unwrap();
 }

@@ -48,6 +48,20 @@
 //! instead of its own backoff, and never retries past its deadline. The
 //! fixed limit sends none, exactly as before.
 //!
+//! [`stack`](super::stack) builds it from [`ServerSettings`]; alone:
+//!
+//! ```
+//! use boost_rpc::server::AdaptiveLimitSettings;
+//! use boost_rpc::server::load_shed::LoadShedLayer;
+//!
+//! let mut adaptive = AdaptiveLimitSettings::default();
+//! adaptive.enabled = true;
+//! let layer = LoadShedLayer::adaptive(&adaptive, 1024); // 1024: the ceiling
+//! let state = layer.state();
+//! assert!(state.adaptive);
+//! assert_eq!(state.limit, 20); // `initial_limit`; it moves with latency
+//! ```
+//!
 //! On the hot path the adaptive limit adds two clock reads and an atomic add
 //! per call; the limit itself is updated once per window (`window`, 100 ms)
 //! by the call that closes it, under a lock nobody waits for.
