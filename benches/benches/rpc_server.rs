@@ -331,6 +331,16 @@ fn stack_only(c: &mut Criterion, rt: &Runtime) {
             async move { call(&mut svc).await }
         })
     });
+    // The adaptive concurrency limit: two clock reads and an atomic add more.
+    let mut adaptive = ServerSettings::default();
+    adaptive.adaptive_limit.enabled = true;
+    let adaptive = server::stack(&adaptive).layer(tower::service_fn(handler));
+    group.bench_function("boost_stack_adaptive_limit", |b| {
+        b.to_async(rt).iter(|| {
+            let mut svc = adaptive.clone();
+            async move { call(&mut svc).await }
+        })
+    });
     group.finish();
 }
 

@@ -91,10 +91,16 @@ impl Adaptive {
     }
 
     /// Records a call admitted at `started` that answered at `now`, with
-    /// `in_flight` calls in flight; returns the new limit when this call
-    /// closed a window.
+    /// `in_flight` calls in flight; when this call closed a window, stores
+    /// the new limit in `limit` and returns it.
     #[inline]
-    pub(super) fn record(&self, started: Instant, now: Instant, in_flight: usize) -> Option<usize> {
+    pub(super) fn record(
+        &self,
+        started: Instant,
+        now: Instant,
+        in_flight: usize,
+        limit: &AtomicUsize,
+    ) -> Option<usize> {
         let micros = u64::try_from(now.saturating_duration_since(started).as_micros())
             .unwrap_or(u64::MAX)
             .clamp(1, MAX_SAMPLE_MICROS);
@@ -108,11 +114,11 @@ impl Adaptive {
         if at < self.window_start.load(Ordering::Relaxed) + self.window_nanos {
             return None;
         }
-        self.close_window(at, in_flight)
+        self.close_window(at, in_flight, limit)
     }
 
     #[cold]
-    fn close_window(&self, at: u64, in_flight: usize) -> Option<usize> {
+    fn close_window(&self, at: u64, in_flight: usize, limit: &AtomicUsize) -> Option<usize> {
         // Whoever holds the lock is closing this window already.
         let mut gradient = self.gradient.try_lock().ok()?;
         if at < self.window_start.load(Ordering::Relaxed) + self.window_nanos {
@@ -126,7 +132,10 @@ impl Adaptive {
             return None;
         }
         let mean = (window >> COUNT_BITS) as f64 / count as f64;
-        Some(gradient.update(mean, peak.max(in_flight)))
+        let next = gradient.update(mean, peak.max(in_flight));
+        // Under the lock: windows' limits are stored in their order.
+        limit.store(next, Ordering::Relaxed);
+        Some(next)
     }
 
     fn nanos(&self, now: Instant) -> u64 {
@@ -152,6 +161,7 @@ mod tests {
     /// Runs `windows` windows of `calls` calls of `latency`, all in flight
     /// together; returns the last limit.
     fn run(a: &Adaptive, start: Instant, windows: u32, calls: usize, latency: Duration) -> usize {
+        let stored = AtomicUsize::new(0);
         let mut limit = a.initial_limit();
         for w in 0..windows {
             let end = start + Duration::from_millis(100) * (w + 1) + latency;
@@ -159,8 +169,9 @@ mod tests {
                 a.admitted(calls);
             }
             for _ in 0..calls {
-                if let Some(l) = a.record(end - latency, end, calls) {
+                if let Some(l) = a.record(end - latency, end, calls, &stored) {
                     limit = l;
+                    assert_eq!(stored.load(Ordering::Relaxed), l);
                 }
             }
         }
@@ -170,14 +181,19 @@ mod tests {
     #[test]
     fn a_window_closes_once_after_its_time_and_samples() {
         let a = adaptive();
+        let limit = AtomicUsize::new(0);
         let start = a.origin;
         let early = start + Duration::from_millis(50);
         for _ in 0..100 {
-            assert_eq!(a.record(start, early, 20), None, "window not over yet");
+            assert_eq!(
+                a.record(start, early, 20, &limit),
+                None,
+                "window not over yet"
+            );
         }
         let late = start + Duration::from_millis(150);
         let closed = (0..100)
-            .filter(|_| a.record(start, late, 20).is_some())
+            .filter(|_| a.record(start, late, 20, &limit).is_some())
             .count();
         assert_eq!(closed, 1);
     }
@@ -185,11 +201,15 @@ mod tests {
     #[test]
     fn a_window_needs_its_samples() {
         let a = adaptive();
+        let limit = AtomicUsize::new(0);
         let late = a.origin + Duration::from_secs(5);
         for _ in 0..9 {
-            assert_eq!(a.record(a.origin, late, 20), None);
+            assert_eq!(a.record(a.origin, late, 20, &limit), None);
         }
-        assert!(a.record(a.origin, late, 20).is_some(), "the 10th call");
+        assert!(
+            a.record(a.origin, late, 20, &limit).is_some(),
+            "the 10th call"
+        );
     }
 
     #[test]

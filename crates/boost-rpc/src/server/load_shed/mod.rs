@@ -279,8 +279,8 @@ impl Slots {
             return;
         };
         let in_flight = self.taken.load(Ordering::Relaxed);
-        if let Some(limit) = extra.adaptive.record(started, Instant::now(), in_flight) {
-            self.limit.store(limit, Ordering::Relaxed);
+        let now = Instant::now();
+        if let Some(limit) = extra.adaptive.record(started, now, in_flight, &self.limit) {
             if let Some(gauge) = self.metrics.as_ref().and_then(|m| m.limit.as_ref()) {
                 gauge.set(limit as f64);
             }
