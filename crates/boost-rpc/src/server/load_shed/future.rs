@@ -3,7 +3,6 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
 
 use http::{HeaderValue, Response};
 use pin_project_lite::pin_project;
@@ -25,9 +24,8 @@ pin_project! {
 pin_project! {
     #[project = StateProj]
     pub(super) enum State<F> {
-        /// The call got a slot and runs; `started` when its latency counts
-        /// for an adaptive limit.
-        Admitted { #[pin] inner: F, permit: Option<Slot>, started: Option<Instant> },
+        /// The call got a slot and runs.
+        Admitted { #[pin] inner: F, permit: Option<Slot> },
         /// The call was refused; gRPC calls get `pushback` when set.
         Shed { grpc: bool, pushback: Option<HeaderValue> },
     }
@@ -44,15 +42,11 @@ where
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
-            StateProj::Admitted {
-                inner,
-                permit,
-                started,
-            } => {
+            StateProj::Admitted { inner, permit } => {
                 let res = std::task::ready!(inner.poll(cx));
-                if let (Some(started), Some(permit)) = (started.take(), permit.as_ref()) {
+                if let Some(permit) = permit.as_mut() {
                     // An error is an answer too (the connection drops it).
-                    permit.0.answered(started);
+                    permit.answered();
                 }
                 let res = res?;
                 let res = match permit.take() {

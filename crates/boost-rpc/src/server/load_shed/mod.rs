@@ -41,7 +41,10 @@
 //! streaming call it is the time to start answering, not the stream's
 //! lifetime, which the client chooses and which says nothing about the
 //! server's capacity (a watch stream open for an hour is not a slow server).
-//! A streaming call still holds its slot until its body ends.
+//! A streaming call still holds its slot until its body ends. A call dropped
+//! before its answer (the client went away, often on its deadline) counts
+//! with the time it waited, a lower bound: otherwise an overload that makes
+//! callers give up would hide its slowest calls from the limit.
 //!
 //! Shed gRPC calls carry `grpc-retry-pushback-ms` (`retry_pushback`, 100 ms):
 //! a boost-rpc client that retries `RESOURCE_EXHAUSTED` waits that long
@@ -253,10 +256,14 @@ impl Slots {
                 Ordering::Relaxed,
             ) {
                 Ok(_) => {
-                    if let Some(extra) = &self.adaptive {
+                    let started = self.adaptive.as_ref().map(|extra| {
                         extra.adaptive.admitted(taken + 1);
-                    }
-                    return Some(Slot(self.clone()));
+                        Instant::now()
+                    });
+                    return Some(Slot {
+                        slots: self.clone(),
+                        started,
+                    });
                 }
                 Err(now) => taken = now,
             }
@@ -291,13 +298,20 @@ impl Slots {
 /// One call's slot under the concurrency limit, given back when dropped
 /// (when the response body ends).
 #[derive(Debug)]
-struct Slot(Arc<Slots>);
+struct Slot {
+    slots: Arc<Slots>,
+    /// When the call was admitted, while its latency is still to be taken
+    /// (an adaptive limit's call before its response head).
+    started: Option<Instant>,
+}
 
 impl Slot {
-    /// Whether the call's latency is measured (the limit adapts).
+    /// The call's response head is ready: its latency is one sample.
     #[inline]
-    fn measured(&self) -> bool {
-        self.0.adaptive.is_some()
+    fn answered(&mut self) {
+        if let Some(started) = self.started.take() {
+            self.slots.answered(started);
+        }
     }
 }
 
@@ -309,7 +323,11 @@ response_body! {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.taken.fetch_sub(1, Ordering::Release);
+        // Dropped before its answer (the client went away, often on its
+        // deadline): the time it waited is still a sample — at least that
+        // long — so an overload that makes callers give up is seen.
+        self.answered();
+        self.slots.taken.fetch_sub(1, Ordering::Release);
     }
 }
 
@@ -374,16 +392,12 @@ where
     #[inline]
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         match self.slots.try_take() {
-            Some(permit) => {
-                let started = permit.measured().then(Instant::now);
-                ResponseFuture {
-                    state: State::Admitted {
-                        inner: self.inner.call(req),
-                        permit: Some(permit),
-                        started,
-                    },
-                }
-            }
+            Some(permit) => ResponseFuture {
+                state: State::Admitted {
+                    inner: self.inner.call(req),
+                    permit: Some(permit),
+                },
+            },
             None => {
                 let pushback = self.slots.shed();
                 tracing::debug!(
@@ -511,6 +525,29 @@ mod tests {
                 (RPC_SERVER_SHED_TOTAL.to_owned(), "2".to_owned()),
             ]
         );
+    }
+
+    #[test]
+    fn a_call_dropped_before_its_answer_is_still_a_sample() {
+        let settings = AdaptiveLimitSettings {
+            enabled: true,
+            window: Duration::from_millis(10),
+            window_samples: 1,
+            ..AdaptiveLimitSettings::default()
+        };
+        let layer = LoadShedLayer::adaptive(&settings, 100);
+        let mut svc = layer.layer(tower::service_fn(|_req: Request<()>| {
+            std::future::pending::<Result<Response<Empty<Bytes>>, std::convert::Infallible>>()
+        }));
+        let req = Request::post("/hello.v1.Greeter/SayHello").body(()).unwrap();
+        let never = svc.call(req);
+        assert_eq!(layer.state().in_flight, 1);
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(layer.state().long_rtt, Duration::ZERO, "no window yet");
+        drop(never); // the client went away
+        let state = layer.state();
+        assert_eq!(state.in_flight, 0);
+        assert!(state.long_rtt >= Duration::from_millis(30), "{state:?}");
     }
 
     #[test]
