@@ -287,10 +287,10 @@ impl Slots {
         };
         let in_flight = self.taken.load(Ordering::Relaxed);
         let now = Instant::now();
-        if let Some(limit) = extra.adaptive.record(started, now, in_flight, &self.limit) {
-            if let Some(gauge) = self.metrics.as_ref().and_then(|m| m.limit.as_ref()) {
-                gauge.set(limit as f64);
-            }
+        if let Some(limit) = extra.adaptive.record(started, now, in_flight, &self.limit)
+            && let Some(gauge) = self.metrics.as_ref().and_then(|m| m.limit.as_ref())
+        {
+            gauge.set(limit as f64);
         }
     }
 }
