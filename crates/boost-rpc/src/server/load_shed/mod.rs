@@ -46,6 +46,13 @@
 //! with the time it waited, a lower bound: otherwise an overload that makes
 //! callers give up would hide its slowest calls from the limit.
 //!
+//! An adaptive limit runs at the server's capacity whenever it is loaded,
+//! so it never sheds gRPC health checks (`grpc.health.v1.Health`): a probe
+//! refused there would read as a dead server, and a Kubernetes liveness
+//! probe would restart it just when its capacity is needed. They take a slot
+//! beyond the limit and are not measured. (The fixed limit sheds them as it
+//! always did.)
+//!
 //! Shed gRPC calls carry `grpc-retry-pushback-ms` (`retry_pushback`, 100 ms):
 //! a boost-rpc client that retries `RESOURCE_EXHAUSTED` waits that long
 //! instead of its own backoff, and never retries past its deadline. The
@@ -102,6 +109,10 @@ use super::grpc;
 use super::settings::ServerSettings;
 #[cfg(test)]
 use crate::client::retry::GRPC_RETRY_PUSHBACK_MS;
+
+/// The path prefix of gRPC health checks (`grpc.health.v1.Health/Check`,
+/// `/Watch`), which an adaptive limit never sheds.
+const HEALTH_SERVICE: &str = "/grpc.health.v1.Health/";
 
 /// The message a shed call receives.
 const OVERLOADED: &str = "server overloaded; retry later";
@@ -270,6 +281,23 @@ impl Slots {
         }
     }
 
+    /// A slot beyond the limit for a gRPC health check, under an adaptive
+    /// limit: such a limit runs at the server's capacity whenever it is
+    /// loaded, and a probe shed there would read as a dead server (a
+    /// Kubernetes liveness probe restarts it, taking its capacity away just
+    /// when it is needed). Health checks are cheap; they are not measured.
+    #[cold]
+    fn take_for_probe<B>(self: &Arc<Self>, req: &Request<B>) -> Option<Slot> {
+        if self.adaptive.is_none() || !req.uri().path().starts_with(HEALTH_SERVICE) {
+            return None;
+        }
+        self.taken.fetch_add(1, Ordering::Acquire);
+        Some(Slot {
+            slots: self.clone(),
+            started: None,
+        })
+    }
+
     /// Counts a shed call.
     #[cold]
     fn shed(&self) -> Option<HeaderValue> {
@@ -391,7 +419,11 @@ where
 
     #[inline]
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        match self.slots.try_take() {
+        let slot = self
+            .slots
+            .try_take()
+            .or_else(|| self.slots.take_for_probe(&req));
+        match slot {
             Some(permit) => ResponseFuture {
                 state: State::Admitted {
                     inner: self.inner.call(req),
@@ -429,12 +461,14 @@ mod tests {
     /// Calls a handler that answers at once under `layer`; the answer holds
     /// its slot until dropped.
     fn call(layer: &LoadShedLayer, grpc: bool) -> Answer {
+        call_path(layer, grpc, "/hello.v1.Greeter/SayHello")
+    }
+
+    fn call_path(layer: &LoadShedLayer, grpc: bool, path: &str) -> Answer {
         let svc = layer.layer(tower::service_fn(|_req: Request<()>| async {
             Ok::<_, std::convert::Infallible>(Response::new(Empty::<Bytes>::new()))
         }));
-        let mut req = Request::post("/hello.v1.Greeter/SayHello")
-            .body(())
-            .unwrap();
+        let mut req = Request::post(path).body(()).unwrap();
         if grpc {
             req.headers_mut()
                 .insert("content-type", HeaderValue::from_static("application/grpc"));
@@ -524,6 +558,37 @@ mod tests {
                 (RPC_SERVER_CONCURRENCY_LIMIT.to_owned(), "1".to_owned()),
                 (RPC_SERVER_SHED_TOTAL.to_owned(), "2".to_owned()),
             ]
+        );
+    }
+
+    #[test]
+    fn an_adaptive_limit_never_sheds_health_checks_and_a_fixed_one_does_as_before() {
+        let settings = AdaptiveLimitSettings {
+            enabled: true,
+            initial_limit: 1,
+            min_limit: 1,
+            ..AdaptiveLimitSettings::default()
+        };
+        let check = "/grpc.health.v1.Health/Check";
+        let adaptive = LoadShedLayer::adaptive(&settings, 10);
+        let held = call(&adaptive, true);
+        let probe = call_path(&adaptive, true, check);
+        assert_eq!(crate::status_code::grpc_status(probe.headers()), None);
+        assert_eq!(adaptive.state().in_flight, 2, "beyond the limit");
+        let shed = call(&adaptive, true);
+        assert_eq!(
+            crate::status_code::grpc_status(shed.headers()),
+            Some(Code::ResourceExhausted)
+        );
+        drop((held, probe));
+        assert_eq!(adaptive.state().in_flight, 0);
+
+        let fixed = LoadShedLayer::new(1);
+        let _held = call(&fixed, true);
+        let probe = call_path(&fixed, true, check);
+        assert_eq!(
+            crate::status_code::grpc_status(probe.headers()),
+            Some(Code::ResourceExhausted)
         );
     }
 
