@@ -308,7 +308,9 @@ impl Slots {
     }
 
     /// An admitted call admitted at `started` answered: one latency sample.
-    #[inline]
+    /// Out of line: the fixed limit's calls never come here, and their slot's
+    /// drop stays a check and a decrement.
+    #[inline(never)]
     fn answered(&self, started: Instant) {
         let Some(extra) = &self.adaptive else {
             return;
