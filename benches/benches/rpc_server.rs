@@ -33,7 +33,9 @@
 //! `RPC_SERVER_IN_FLIGHT=1` makes those calls 64 at a time, as the throughput
 //! group does. Instructions per call without start-up costs: run two call
 //! counts with `--toggle-collect='*Runtime::block_on*'` and divide the
-//! difference by the difference in calls.
+//! difference by the difference in calls. The stack alone, no network, with the
+//! fixed or the adaptive concurrency limit: `RPC_SERVER_DRIVE=layers` or
+//! `layers_adaptive` (with `RPC_SERVER_RT=current`, the same way).
 //! `RPC_BENCH_WORKERS=1` runs everything on one runtime thread (default 2):
 //! the same ratios then show that cross-core contention is not the gap.
 
@@ -272,13 +274,11 @@ async fn concurrent<T: Transport>(client: GreeterClient<T>, iters: u64) -> Durat
     start.elapsed()
 }
 
-/// The stack alone, no network: a service answering `grpc-status: 0` in the
-/// trailers, called and its body read to the end, bare vs under the stack.
-fn stack_only(c: &mut Criterion, rt: &Runtime) {
+mod layers {
     use http_body_util::BodyExt;
-    use tower::{Layer, Service, ServiceExt};
-
-    fn handler<B>(
+    use std::hint::black_box;
+    use tower::{Service, ServiceExt};
+    pub(crate) fn handler<B>(
         _req: http::Request<B>,
     ) -> std::future::Ready<Result<http::Response<tonic::body::Body>, std::convert::Infallible>>
     {
@@ -299,7 +299,7 @@ fn stack_only(c: &mut Criterion, rt: &Runtime) {
             .body(tonic::body::Body::empty())
             .expect("request")
     }
-    async fn call<S, B>(svc: &mut S)
+    pub(crate) async fn call<S, B>(svc: &mut S)
     where
         S: Service<http::Request<tonic::body::Body>, Response = http::Response<B>>,
         S::Error: std::fmt::Debug,
@@ -315,6 +315,13 @@ fn stack_only(c: &mut Criterion, rt: &Runtime) {
             .expect("call");
         black_box(res.into_body().collect().await.expect("body"));
     }
+}
+
+/// The stack alone, no network: a service answering `grpc-status: 0` in the
+/// trailers, called and its body read to the end, bare vs under the stack.
+fn stack_only(c: &mut Criterion, rt: &Runtime) {
+    use layers::{call, handler};
+    use tower::Layer;
 
     let raw = tower::service_fn(handler);
     let ours = server::stack(&ServerSettings::default()).layer(tower::service_fn(handler));
@@ -328,6 +335,16 @@ fn stack_only(c: &mut Criterion, rt: &Runtime) {
     group.bench_function("boost_stack", |b| {
         b.to_async(rt).iter(|| {
             let mut svc = ours.clone();
+            async move { call(&mut svc).await }
+        })
+    });
+    // The adaptive concurrency limit: two clock reads and an atomic add more.
+    let mut adaptive = ServerSettings::default();
+    adaptive.adaptive_limit.enabled = true;
+    let adaptive = server::stack(&adaptive).layer(tower::service_fn(handler));
+    group.bench_function("boost_stack_adaptive_limit", |b| {
+        b.to_async(rt).iter(|| {
+            let mut svc = adaptive.clone();
             async move { call(&mut svc).await }
         })
     });
@@ -479,7 +496,9 @@ fn bench(c: &mut Criterion) {
 }
 
 /// Diagnostic driver for `strace -f -c` / callgrind:
-/// `RPC_SERVER_DRIVE=raw|boost|apply|stack|pair|client`
+/// `RPC_SERVER_DRIVE=raw|boost|apply|stack|pair|client|layers|layers_adaptive`
+/// (`layers`: the stack alone, no network, as `rpc_server_stack_only`;
+/// `layers_adaptive`: the same with the adaptive concurrency limit)
 /// (and `RPC_SERVER_CALLS`, default 20000) makes exactly that many sequential
 /// calls against one server (only that server runs) and exits, so syscall and
 /// instruction counts per call can be compared. `RPC_SERVER_RT=current` runs
@@ -539,6 +558,16 @@ fn drive(which: &str) {
                 client.clone().say_hello(request()).await.expect("warm");
                 drive_calls(&client, calls, &mut out).await;
             }
+            "layers" | "layers_adaptive" => {
+                use tower::Layer;
+                let mut settings = ServerSettings::default();
+                settings.adaptive_limit.enabled = which == "layers_adaptive";
+                let svc = server::stack(&settings).layer(tower::service_fn(layers::handler));
+                for _ in 0..calls {
+                    layers::call(&mut svc.clone()).await;
+                }
+                out.push(std::time::Duration::ZERO);
+            }
             "pair" | "client" => {
                 // `client`: the boost client against the raw server.
                 let addr = if which == "pair" {
@@ -556,7 +585,8 @@ fn drive(which: &str) {
                 drive_calls(&client, calls, &mut out).await;
             }
             other => panic!(
-                "RPC_SERVER_DRIVE={other}: expected raw, boost, apply, stack, pair or client"
+                "RPC_SERVER_DRIVE={other}: expected raw, boost, apply, stack, pair, client, layers \
+                 or layers_adaptive"
             ),
         }
         let p50 = percentile(&mut out, 0.5);

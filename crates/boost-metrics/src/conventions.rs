@@ -14,6 +14,13 @@ use crate::MetricDef;
 pub const RPC_SERVER_CALL_DURATION: &str = "rpc_server_call_duration_seconds";
 /// Gauge: server-side RPCs currently being handled. Labels: [`RPC_SYSTEM_NAME`], [`RPC_METHOD`].
 pub const RPC_SERVER_IN_FLIGHT: &str = "rpc_server_in_flight_calls";
+/// Gauge: calls a server admits at once before it sheds, its concurrency
+/// limit — fixed (`grpc.server.concurrency_limit`) or adaptive
+/// (`grpc.server.adaptive_limit`).
+pub const RPC_SERVER_CONCURRENCY_LIMIT: &str = "rpc_server_concurrency_limit";
+/// Counter: calls a server refused at once with `RESOURCE_EXHAUSTED` (HTTP
+/// `429`) because its concurrency limit was reached (load shedding).
+pub const RPC_SERVER_SHED_TOTAL: &str = "rpc_server_shed_total";
 /// Histogram: client-side duration of one logical RPC (after retries), seconds.
 /// Labels: [`RPC_SYSTEM_NAME`], [`RPC_METHOD`], [`RPC_STATUS_CODE`], [`CLIENT`].
 pub const RPC_CLIENT_CALL_DURATION: &str = "rpc_client_call_duration_seconds";
@@ -258,6 +265,16 @@ pub const METRICS: &[MetricDef] = &[
     MetricDef::gauge(
         RPC_SERVER_IN_FLIGHT,
         "RPCs this server is handling right now.",
+    )
+    .with_unit(Unit::Count),
+    MetricDef::gauge(
+        RPC_SERVER_CONCURRENCY_LIMIT,
+        "Calls this server admits at once before refusing more with RESOURCE_EXHAUSTED; moves with latency when the limit is adaptive.",
+    )
+    .with_unit(Unit::Count),
+    MetricDef::counter(
+        RPC_SERVER_SHED_TOTAL,
+        "Calls this server refused at once with RESOURCE_EXHAUSTED because its concurrency limit was reached (load shedding).",
     )
     .with_unit(Unit::Count),
     MetricDef::histogram(

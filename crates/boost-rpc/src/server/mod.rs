@@ -6,7 +6,8 @@
 //! 1. carries an `x-request-id` ([`request_id`]),
 //! 2. runs in a server span joined to the caller's trace ([`trace`]),
 //! 3. is measured in `rpc_server_call_duration_seconds` ([`metrics`]),
-//! 4. is refused at once with `RESOURCE_EXHAUSTED` when the server is full ([`load_shed`]),
+//! 4. is refused at once with `RESOURCE_EXHAUSTED` when the server is full, at a
+//!    fixed or an adaptive limit ([`load_shed`]),
 //! 5. is cancelled with `DEADLINE_EXCEEDED` when the caller's deadline passes ([`deadline`]),
 //! 6. answers `INTERNAL` instead of crashing the connection if the handler panics ([`catch_panic`]),
 //! 7. and reads no more request body than the limit ([`size_limit`]).
@@ -61,7 +62,8 @@
 //! # The knobs
 //!
 //! [`ServerSettings`] holds them, each with a default that works:
-//! `concurrency_limit` (1024), `request_timeout` (unset: the caller's
+//! `concurrency_limit` (1024; with `adaptive_limit` enabled, the ceiling of a
+//! limit that follows latency — see [`load_shed`]), `request_timeout` (unset: the caller's
 //! `grpc-timeout` rules), `max_request_size` (4 MiB), keepalive and HTTP/2
 //! settings (applied with [`ServerSettings::apply`]), `reflection`.
 //!
@@ -111,6 +113,7 @@ pub mod size_limit;
 mod stack;
 pub mod trace;
 
+pub use self::load_shed::AdaptiveLimitSettings;
 pub use self::message_limits::MessageLimits;
 pub use self::request_id::{RequestId, current_request_id};
 pub use self::settings::{Http2Settings, ServerSettings};

@@ -5,6 +5,8 @@ use std::time::Duration;
 use boost_config::{ByteSize, Document, Problems, Validate};
 use serde::{Deserialize, Serialize};
 
+use super::load_shed::{AdaptiveLimitSettings, ceiling_rules};
+
 /// How a gRPC server admits, bounds and keeps its calls and connections.
 ///
 /// Every field has a default that suits a typical service; in a boost-service
@@ -31,8 +33,13 @@ use serde::{Deserialize, Serialize};
 pub struct ServerSettings {
     /// Calls handled at the same time across all connections. A call beyond
     /// it is refused at once with `RESOURCE_EXHAUSTED` (no queueing).
-    /// `0` turns the limit off. Default: `1024`.
+    /// `0` turns the limit off. With `adaptive_limit.enabled` it is the
+    /// adaptive limit's ceiling (and must be more than 0). Default: `1024`.
     pub concurrency_limit: usize,
+    /// A concurrency limit that follows the server's latency, under
+    /// `concurrency_limit` (`[grpc.server.adaptive_limit]`): Netflix's
+    /// Gradient2, off by default.
+    pub adaptive_limit: AdaptiveLimitSettings,
     /// Longest any call may run, even if the caller sent no `grpc-timeout` or
     /// a longer one; unset means the caller's deadline alone bounds a call.
     /// Default: unset.
@@ -117,6 +124,7 @@ impl Default for ServerSettings {
     fn default() -> Self {
         ServerSettings {
             concurrency_limit: 1024,
+            adaptive_limit: AdaptiveLimitSettings::default(),
             request_timeout: None,
             max_request_size: ByteSize::mib(4),
             max_response_size: ByteSize::mib(4),
@@ -294,6 +302,11 @@ impl ServerSettings {
 
 /// The rules of [`ServerSettings`] (the derive checks its `http2` section).
 fn server_rules(settings: &ServerSettings, problems: &mut Problems) {
+    ceiling_rules(
+        &settings.adaptive_limit,
+        settings.concurrency_limit,
+        problems,
+    );
     if settings.request_timeout == Some(Duration::ZERO) {
         problems.add(
             "request_timeout",

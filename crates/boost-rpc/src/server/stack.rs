@@ -23,13 +23,9 @@ use super::trace::{self, Trace, TraceLayer};
 ///
 /// Build it once per server: its clones share one concurrency limit.
 pub fn stack(settings: &ServerSettings) -> ServerStack {
-    let concurrency = match settings.concurrency_limit {
-        0 => usize::MAX,
-        n => n,
-    };
     ServerStack {
         metrics: MetricsLayer::new(),
-        load_shed: LoadShedLayer::new(concurrency),
+        load_shed: LoadShedLayer::from_settings(settings),
         deadline: DeadlineLayer::with_max(settings.request_timeout),
         // The same bound as tonic's per-message one, here on the whole body.
         size_limit: RequestSizeLimitLayer::new(settings.max_request_message_bytes()),
@@ -44,6 +40,14 @@ pub struct ServerStack {
     load_shed: LoadShedLayer,
     deadline: DeadlineLayer,
     size_limit: RequestSizeLimitLayer,
+}
+
+impl ServerStack {
+    /// The server's concurrency limit (fixed or adaptive): its limit and
+    /// calls in flight, e.g. for an admin page or a test.
+    pub fn load_shed(&self) -> &LoadShedLayer {
+        &self.load_shed
+    }
 }
 
 /// The layers around a handler, outermost first (the order the module docs

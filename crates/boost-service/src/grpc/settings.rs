@@ -134,6 +134,40 @@ mod tests {
     }
 
     #[test]
+    fn the_adaptive_limit_is_a_table_of_grpc_server_and_its_problems_are_named() {
+        let parsed: GrpcSettings = toml::from_str(
+            "[server]\nconcurrency_limit = 500\n[server.adaptive_limit]\nenabled = true\n\
+             min_limit = 5\ntolerance = 2.0\nwindow = \"250ms\"\n",
+        )
+        .unwrap();
+        let adaptive = &parsed.server.adaptive_limit;
+        assert!(adaptive.enabled);
+        assert_eq!(adaptive.min_limit, 5);
+        assert_eq!(adaptive.tolerance, 2.0);
+        assert_eq!(adaptive.window, std::time::Duration::from_millis(250));
+        assert_eq!(Problems::of("grpc", &parsed).keys().count(), 0);
+
+        let bad: GrpcSettings = toml::from_str(
+            "[server]\nconcurrency_limit = 0\n[server.adaptive_limit]\nenabled = true\n\
+             smoothing = 0.0\n",
+        )
+        .unwrap();
+        let problems = Problems::of("grpc", &bad);
+        let keys: Vec<_> = problems.keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "grpc.server.adaptive_limit.smoothing",
+                "grpc.server.concurrency_limit"
+            ]
+        );
+        assert!(
+            toml::from_str::<GrpcSettings>("[server.adaptive_limit]\nenabeld = true\n").is_err(),
+            "a misspelt key is refused"
+        );
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         assert!(toml::from_str::<GrpcSettings>("lisen = \"127.0.0.1:1\"").is_err());
     }

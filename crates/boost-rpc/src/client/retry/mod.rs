@@ -49,6 +49,7 @@ use tonic::body::Body;
 use tonic::codegen::Bytes;
 use tower::{Layer, Service, ServiceExt};
 
+pub(crate) use self::backoff::GRPC_RETRY_PUSHBACK_MS;
 use self::backoff::{Pushback, RetryBackoff};
 pub use self::budget::RetryBudget;
 use self::future::ResponseFuture;

@@ -4,11 +4,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use http::Response;
+use http::{HeaderValue, Response};
 use pin_project_lite::pin_project;
 use tonic::Code;
 
 use super::{OVERLOADED, ResponseBody, Slot};
+use crate::client::retry::GRPC_RETRY_PUSHBACK_MS;
 use crate::server::body::ObservedBody;
 use crate::server::grpc;
 
@@ -16,17 +17,17 @@ pin_project! {
     /// Response future of [`LoadShed`](super::LoadShed).
     pub struct ResponseFuture<F> {
         #[pin]
-        pub(super) state: LoadShedState<F>,
+        pub(super) state: State<F>,
     }
 }
 
 pin_project! {
-    #[project = LoadShedProj]
-    pub(super) enum LoadShedState<F> {
+    #[project = StateProj]
+    pub(super) enum State<F> {
         /// The call got a slot and runs.
         Admitted { #[pin] inner: F, permit: Option<Slot> },
-        /// The call was refused.
-        Shed { grpc: bool },
+        /// The call was refused; gRPC calls get `pushback` when set.
+        Shed { grpc: bool, pushback: Option<HeaderValue> },
     }
 }
 
@@ -41,16 +42,24 @@ where
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
-            LoadShedProj::Admitted { inner, permit } => {
-                let res = std::task::ready!(inner.poll(cx))?;
+            StateProj::Admitted { inner, permit } => {
+                let res = std::task::ready!(inner.poll(cx));
+                if let Some(permit) = permit.as_mut() {
+                    // An error is an answer too (the connection drops it).
+                    permit.answered();
+                }
+                let res = res?;
                 let res = match permit.take() {
                     Some(permit) => ObservedBody::wrap(res, permit),
                     None => res.map(|_| ObservedBody::default()),
                 };
                 Poll::Ready(Ok(res.map(|inner| ResponseBody { inner })))
             }
-            LoadShedProj::Shed { grpc } => {
-                let res = grpc::error_response(*grpc, Code::ResourceExhausted, OVERLOADED);
+            StateProj::Shed { grpc, pushback } => {
+                let mut res = grpc::error_response(*grpc, Code::ResourceExhausted, OVERLOADED);
+                if *grpc && let Some(pushback) = pushback.take() {
+                    res.headers_mut().insert(GRPC_RETRY_PUSHBACK_MS, pushback);
+                }
                 Poll::Ready(Ok(res.map(|inner| ResponseBody { inner })))
             }
         }

@@ -11,21 +11,108 @@
 //!
 //! A slot is held until the response body ends, so a streaming call occupies
 //! its slot for as long as it streams.
+//!
+//! # The adaptive limit
+//!
+//! A fixed limit is right only on the machine it was tuned on: too high and
+//! latency explodes long before shedding starts, too low and capacity is
+//! wasted. With [`AdaptiveLimitSettings::enabled`]
+//! (`[grpc.server.adaptive_limit]`) the limit follows the server's latency:
+//! it rises while calls take about as long as they do unloaded, and falls
+//! once they start to queue — between `min_limit` and `concurrency_limit`,
+//! which becomes the ceiling.
+//!
+//! The algorithm is **Gradient2** from Netflix's concurrency-limits (see
+//! `gradient`): each window's mean latency against a long-term average of
+//! it, the limit scaled by their ratio. Gradient2 over Vegas because Vegas
+//! compares with the *minimum* latency ever seen, and one lucky call on a
+//! noisy machine (or a cache hit among misses) then reads as permanent
+//! queueing; a long-term average is robust to outliers in both directions,
+//! tolerates a set amount of latency growth before it cuts (`tolerance`),
+//! and follows a handler that really became slower (a new release, a slower
+//! database) instead of starving it. Its known weakness is that a long,
+//! sustained overload slowly raises what counts as "no load" (the average
+//! follows the queued latency): `long_window` (10 minutes) makes that drift
+//! slow, and the average decays quickly once an overload ends.
+//!
+//! A call's latency is measured from admission to its **response head**: for
+//! a unary call that is the handler's whole run (tonic answers when the
+//! handler returns; the body then only carries the one message), and for a
+//! streaming call it is the time to start answering, not the stream's
+//! lifetime, which the client chooses and which says nothing about the
+//! server's capacity (a watch stream open for an hour is not a slow server).
+//! A streaming call still holds its slot until its body ends. A call dropped
+//! before its answer (the client went away, often on its deadline) counts
+//! with the time it waited, a lower bound: otherwise an overload that makes
+//! callers give up would hide its slowest calls from the limit.
+//!
+//! An adaptive limit runs at the server's capacity whenever it is loaded,
+//! so it never sheds gRPC health checks (`grpc.health.v1.Health`): a probe
+//! refused there would read as a dead server, and a Kubernetes liveness
+//! probe would restart it just when its capacity is needed. They take a slot
+//! beyond the limit and are not measured. (The fixed limit sheds them as it
+//! always did.)
+//!
+//! Shed gRPC calls carry `grpc-retry-pushback-ms` (`retry_pushback`, 100 ms):
+//! a boost-rpc client that retries `RESOURCE_EXHAUSTED` waits that long
+//! instead of its own backoff, and never retries past its deadline. The
+//! fixed limit sends none, exactly as before.
+//!
+//! [`stack`](super::stack) builds it from [`ServerSettings`]; alone:
+//!
+//! ```
+//! use boost_rpc::server::AdaptiveLimitSettings;
+//! use boost_rpc::server::load_shed::LoadShedLayer;
+//!
+//! let mut adaptive = AdaptiveLimitSettings::default();
+//! adaptive.enabled = true;
+//! let layer = LoadShedLayer::adaptive(&adaptive, 1024); // 1024: the ceiling
+//! let state = layer.state();
+//! assert!(state.adaptive);
+//! assert_eq!(state.limit, 20); // `initial_limit`; it moves with latency
+//! ```
+//!
+//! On the hot path the adaptive limit adds two clock reads and an atomic add
+//! per call; the limit itself is updated once per window (`window`, 100 ms)
+//! by the call that closes it, under a lock nobody waits for.
+//!
+//! # Metrics
+//!
+//! Built by [`stack`](super::stack), the layer publishes the limit in
+//! `rpc_server_concurrency_limit` (a gauge, fixed or adaptive) and counts
+//! refused calls in `rpc_server_shed_total`; the calls in flight are
+//! `rpc_server_in_flight_calls` (by method, from the metrics layer).
 
+mod adaptive;
 pub mod future;
+mod gradient;
+mod settings;
 
 use std::sync::Arc;
-use std::task::{Context, Poll};
-
-use http::{Request, Response};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use boost_metrics::conventions::{RPC_SERVER_CONCURRENCY_LIMIT, RPC_SERVER_SHED_TOTAL};
+use http::{HeaderValue, Request, Response};
+use metrics::{Counter, Gauge};
 use tonic::Code;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use self::future::{LoadShedState, ResponseFuture};
+use self::adaptive::Adaptive;
+use self::future::{ResponseFuture, State};
+pub use self::settings::AdaptiveLimitSettings;
+pub(crate) use self::settings::ceiling_rules;
 use super::body::{ObservedBody, OnEnd, response_body};
 use super::grpc;
+use super::settings::ServerSettings;
+#[cfg(test)]
+use crate::client::retry::GRPC_RETRY_PUSHBACK_MS;
+
+/// The path prefix of gRPC health checks (`grpc.health.v1.Health/Check`,
+/// `/Watch`), which an adaptive limit never sheds.
+const HEALTH_SERVICE: &str = "/grpc.health.v1.Health/";
 
 /// The message a shed call receives.
 const OVERLOADED: &str = "server overloaded; retry later";
@@ -36,13 +123,80 @@ pub struct LoadShedLayer {
     slots: Arc<Slots>,
 }
 
+/// What a [`LoadShedLayer`]'s limit holds now.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct LoadShedState {
+    /// Calls admitted at once, now (`usize::MAX` when there is no limit).
+    pub limit: usize,
+    /// Calls in flight (admitted, response body not yet ended).
+    pub in_flight: usize,
+    /// Whether the limit adapts ([`AdaptiveLimitSettings::enabled`]).
+    pub adaptive: bool,
+    /// The adaptive limit's long-term (no-load) latency; zero for a fixed
+    /// limit or before its first window.
+    pub long_rtt: Duration,
+}
+
 impl LoadShedLayer {
     /// At most `limit` calls in flight; `limit` is raised to 1 if it is 0.
     pub fn new(limit: usize) -> Self {
+        Self::with_parts(limit.max(1), None, None)
+    }
+
+    /// An adaptive limit by `settings`, never above `ceiling` (raised to 1
+    /// if it is 0) — whether or not `settings.enabled` says so. Used alone,
+    /// it records no metrics.
+    pub fn adaptive(settings: &AdaptiveLimitSettings, ceiling: usize) -> Self {
+        Self::adaptive_with(settings, ceiling.max(1), None)
+    }
+
+    fn adaptive_with(
+        settings: &AdaptiveLimitSettings,
+        ceiling: usize,
+        metrics: Option<ShedMetrics>,
+    ) -> Self {
+        let adaptive = Adaptive::new(settings, ceiling);
+        let pushback = u64::try_from(settings.retry_pushback.as_millis()).unwrap_or(u64::MAX);
+        let initial = adaptive.initial_limit();
+        Self::with_parts(
+            initial,
+            Some(Extra {
+                adaptive,
+                pushback: HeaderValue::from(pushback),
+            }),
+            metrics,
+        )
+    }
+
+    /// The limit `settings` describe — `concurrency_limit` (`0`: none), or
+    /// the adaptive limit under it — with its metrics.
+    pub(crate) fn from_settings(settings: &ServerSettings) -> Self {
+        let metrics = ShedMetrics {
+            shed: metrics::counter!(RPC_SERVER_SHED_TOTAL),
+            // No limit, no gauge: a 0 would read as "refuses everything".
+            limit: (settings.concurrency_limit != 0)
+                .then(|| metrics::gauge!(RPC_SERVER_CONCURRENCY_LIMIT)),
+        };
+        match settings.concurrency_limit {
+            0 => Self::with_parts(usize::MAX, None, Some(metrics)),
+            ceiling if settings.adaptive_limit.enabled => {
+                Self::adaptive_with(&settings.adaptive_limit, ceiling, Some(metrics))
+            }
+            limit => Self::with_parts(limit, None, Some(metrics)),
+        }
+    }
+
+    fn with_parts(limit: usize, extra: Option<Extra>, metrics: Option<ShedMetrics>) -> Self {
+        if let Some(gauge) = metrics.as_ref().and_then(|m| m.limit.as_ref()) {
+            gauge.set(limit as f64);
+        }
         LoadShedLayer {
             slots: Arc::new(Slots {
-                limit: limit.max(1),
+                limit: AtomicUsize::new(limit),
                 taken: AtomicUsize::new(0),
+                adaptive: extra,
+                metrics,
             }),
         }
     }
@@ -51,23 +205,59 @@ impl LoadShedLayer {
     pub fn available(&self) -> usize {
         self.slots
             .limit
+            .load(Ordering::Relaxed)
             .saturating_sub(self.slots.taken.load(Ordering::Relaxed))
+    }
+
+    /// The limit and the calls in flight now.
+    pub fn state(&self) -> LoadShedState {
+        let slots = &self.slots;
+        LoadShedState {
+            limit: slots.limit.load(Ordering::Relaxed),
+            in_flight: slots.taken.load(Ordering::Relaxed),
+            adaptive: slots.adaptive.is_some(),
+            long_rtt: slots
+                .adaptive
+                .as_ref()
+                .map(|extra| extra.adaptive.rtts().long)
+                .unwrap_or_default(),
+        }
     }
 }
 
+/// The metrics of a server's limit.
+#[derive(Debug)]
+struct ShedMetrics {
+    shed: Counter,
+    limit: Option<Gauge>,
+}
+
+/// What an adaptive limit adds to the counter.
+#[derive(Debug)]
+struct Extra {
+    adaptive: Adaptive,
+    /// `grpc-retry-pushback-ms` of a shed gRPC call.
+    pushback: HeaderValue,
+}
+
 /// The shared count of calls in flight. A plain counter, not a semaphore:
-/// nobody ever waits for a slot, so there is no queue to manage.
+/// nobody ever waits for a slot, so there is no queue to manage. A fixed
+/// limit never changes `limit`; an adaptive one stores a new one per window.
 #[derive(Debug)]
 struct Slots {
-    limit: usize,
+    limit: AtomicUsize,
     taken: AtomicUsize,
+    adaptive: Option<Extra>,
+    metrics: Option<ShedMetrics>,
 }
 
 impl Slots {
+    #[inline]
     fn try_take(self: &Arc<Self>) -> Option<Slot> {
+        let limit = self.limit.load(Ordering::Relaxed);
         let mut taken = self.taken.load(Ordering::Relaxed);
         loop {
-            if taken >= self.limit {
+            if taken >= limit {
                 return None;
             }
             match self.taken.compare_exchange_weak(
@@ -76,9 +266,61 @@ impl Slots {
                 Ordering::Acquire,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return Some(Slot(self.clone())),
+                Ok(_) => {
+                    let started = self.adaptive.as_ref().map(|extra| {
+                        extra.adaptive.admitted(taken + 1);
+                        Instant::now()
+                    });
+                    return Some(Slot {
+                        slots: self.clone(),
+                        started,
+                    });
+                }
                 Err(now) => taken = now,
             }
+        }
+    }
+
+    /// A slot beyond the limit for a gRPC health check, under an adaptive
+    /// limit: such a limit runs at the server's capacity whenever it is
+    /// loaded, and a probe shed there would read as a dead server (a
+    /// Kubernetes liveness probe restarts it, taking its capacity away just
+    /// when it is needed). Health checks are cheap; they are not measured.
+    #[cold]
+    fn take_for_probe<B>(self: &Arc<Self>, req: &Request<B>) -> Option<Slot> {
+        if self.adaptive.is_none() || !req.uri().path().starts_with(HEALTH_SERVICE) {
+            return None;
+        }
+        self.taken.fetch_add(1, Ordering::Acquire);
+        Some(Slot {
+            slots: self.clone(),
+            started: None,
+        })
+    }
+
+    /// Counts a shed call.
+    #[cold]
+    fn shed(&self) -> Option<HeaderValue> {
+        if let Some(metrics) = &self.metrics {
+            metrics.shed.increment(1);
+        }
+        self.adaptive.as_ref().map(|extra| extra.pushback.clone())
+    }
+
+    /// An admitted call admitted at `started` answered: one latency sample.
+    /// Out of line: the fixed limit's calls never come here, and their slot's
+    /// drop stays a check and a decrement.
+    #[inline(never)]
+    fn answered(&self, started: Instant) {
+        let Some(extra) = &self.adaptive else {
+            return;
+        };
+        let in_flight = self.taken.load(Ordering::Relaxed);
+        let now = Instant::now();
+        if let Some(limit) = extra.adaptive.record(started, now, in_flight, &self.limit)
+            && let Some(gauge) = self.metrics.as_ref().and_then(|m| m.limit.as_ref())
+        {
+            gauge.set(limit as f64);
         }
     }
 }
@@ -86,7 +328,22 @@ impl Slots {
 /// One call's slot under the concurrency limit, given back when dropped
 /// (when the response body ends).
 #[derive(Debug)]
-struct Slot(Arc<Slots>);
+struct Slot {
+    slots: Arc<Slots>,
+    /// When the call was admitted, while its latency is still to be taken
+    /// (an adaptive limit's call before its response head).
+    started: Option<Instant>,
+}
+
+impl Slot {
+    /// The call's response head is ready: its latency is one sample.
+    #[inline]
+    fn answered(&mut self) {
+        if let Some(started) = self.started.take() {
+            self.slots.answered(started);
+        }
+    }
+}
 
 response_body! {
     /// The response body of [`LoadShed`]: the handler's body, unchanged; the
@@ -96,7 +353,11 @@ response_body! {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.taken.fetch_sub(1, Ordering::Release);
+        // Dropped before its answer (the client went away, often on its
+        // deadline): the time it waited is still a sample — at least that
+        // long — so an overload that makes callers give up is seen.
+        self.answered();
+        self.slots.taken.fetch_sub(1, Ordering::Release);
     }
 }
 
@@ -160,24 +421,222 @@ where
 
     #[inline]
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        match self.slots.try_take() {
+        let slot = self
+            .slots
+            .try_take()
+            .or_else(|| self.slots.take_for_probe(&req));
+        match slot {
             Some(permit) => ResponseFuture {
-                state: LoadShedState::Admitted {
+                state: State::Admitted {
                     inner: self.inner.call(req),
                     permit: Some(permit),
                 },
             },
             None => {
+                let pushback = self.slots.shed();
                 tracing::debug!(
                     method = grpc::method_of(&req),
+                    limit = self.slots.limit.load(Ordering::Relaxed),
                     "shedding call: concurrency limit reached"
                 );
                 ResponseFuture {
-                    state: LoadShedState::Shed {
+                    state: State::Shed {
                         grpc: grpc::is_grpc(&req),
+                        pushback,
                     },
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::Empty;
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    use prost::bytes::Bytes;
+    use tower::ServiceExt;
+
+    type Answer = Response<ResponseBody<Empty<Bytes>>>;
+
+    /// Calls a handler that answers at once under `layer`; the answer holds
+    /// its slot until dropped.
+    fn call(layer: &LoadShedLayer, grpc: bool) -> Answer {
+        call_path(layer, grpc, "/hello.v1.Greeter/SayHello")
+    }
+
+    fn call_path(layer: &LoadShedLayer, grpc: bool, path: &str) -> Answer {
+        let svc = layer.layer(tower::service_fn(|_req: Request<()>| async {
+            Ok::<_, std::convert::Infallible>(Response::new(Empty::<Bytes>::new()))
+        }));
+        let mut req = Request::post(path).body(()).unwrap();
+        if grpc {
+            req.headers_mut()
+                .insert("content-type", HeaderValue::from_static("application/grpc"));
+        }
+        futures::executor::block_on(svc.oneshot(req)).unwrap()
+    }
+
+    fn values(recorder: &DebuggingRecorder) -> Vec<(String, String)> {
+        let mut seen: Vec<_> = recorder
+            .snapshotter()
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .map(|(key, _, _, value)| {
+                let value = match value {
+                    DebugValue::Counter(n) => n.to_string(),
+                    DebugValue::Gauge(g) => g.into_inner().to_string(),
+                    DebugValue::Histogram(_) => "histogram".to_owned(),
+                };
+                (key.key().name().to_owned(), value)
+            })
+            .collect();
+        seen.sort();
+        seen
+    }
+
+    #[test]
+    fn a_fixed_limit_sheds_without_pushback_and_counts_it() {
+        let recorder = DebuggingRecorder::new();
+        let settings = ServerSettings {
+            concurrency_limit: 2,
+            ..ServerSettings::default()
+        };
+        let layer =
+            metrics::with_local_recorder(&recorder, || LoadShedLayer::from_settings(&settings));
+        let held = [call(&layer, true), call(&layer, true)];
+        assert_eq!(layer.state().in_flight, 2);
+        let shed = call(&layer, true);
+        assert_eq!(
+            crate::status_code::grpc_status(shed.headers()),
+            Some(Code::ResourceExhausted)
+        );
+        assert!(
+            !shed.headers().contains_key(GRPC_RETRY_PUSHBACK_MS),
+            "as before"
+        );
+        let http = call(&layer, false);
+        assert_eq!(http.status(), http::StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            values(&recorder),
+            [
+                (RPC_SERVER_CONCURRENCY_LIMIT.to_owned(), "2".to_owned()),
+                (RPC_SERVER_SHED_TOTAL.to_owned(), "2".to_owned()),
+            ]
+        );
+        drop(held);
+        assert_eq!(layer.state().in_flight, 0);
+        assert_eq!(layer.available(), 2);
+    }
+
+    #[test]
+    fn an_adaptive_limit_starts_at_its_initial_limit_and_sheds_with_pushback() {
+        let recorder = DebuggingRecorder::new();
+        let mut settings = ServerSettings::default();
+        settings.adaptive_limit.enabled = true;
+        settings.adaptive_limit.initial_limit = 1;
+        settings.adaptive_limit.min_limit = 1;
+        settings.adaptive_limit.retry_pushback = Duration::from_millis(250);
+        let layer =
+            metrics::with_local_recorder(&recorder, || LoadShedLayer::from_settings(&settings));
+        let state = layer.state();
+        assert!(state.adaptive);
+        assert_eq!(state.limit, 1);
+        let held = call(&layer, true);
+        let shed = call(&layer, true);
+        assert_eq!(shed.headers()[GRPC_RETRY_PUSHBACK_MS], "250");
+        assert!(
+            !call(&layer, false)
+                .headers()
+                .contains_key(GRPC_RETRY_PUSHBACK_MS),
+            "a gRPC header, for gRPC calls"
+        );
+        drop(held);
+        assert_eq!(
+            values(&recorder),
+            [
+                (RPC_SERVER_CONCURRENCY_LIMIT.to_owned(), "1".to_owned()),
+                (RPC_SERVER_SHED_TOTAL.to_owned(), "2".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_adaptive_limit_never_sheds_health_checks_and_a_fixed_one_does_as_before() {
+        let settings = AdaptiveLimitSettings {
+            enabled: true,
+            initial_limit: 1,
+            min_limit: 1,
+            ..AdaptiveLimitSettings::default()
+        };
+        let check = "/grpc.health.v1.Health/Check";
+        let adaptive = LoadShedLayer::adaptive(&settings, 10);
+        let held = call(&adaptive, true);
+        let probe = call_path(&adaptive, true, check);
+        assert_eq!(crate::status_code::grpc_status(probe.headers()), None);
+        assert_eq!(adaptive.state().in_flight, 2, "beyond the limit");
+        let shed = call(&adaptive, true);
+        assert_eq!(
+            crate::status_code::grpc_status(shed.headers()),
+            Some(Code::ResourceExhausted)
+        );
+        drop((held, probe));
+        assert_eq!(adaptive.state().in_flight, 0);
+
+        let fixed = LoadShedLayer::new(1);
+        let _held = call(&fixed, true);
+        let probe = call_path(&fixed, true, check);
+        assert_eq!(
+            crate::status_code::grpc_status(probe.headers()),
+            Some(Code::ResourceExhausted)
+        );
+    }
+
+    #[test]
+    fn a_call_dropped_before_its_answer_is_still_a_sample() {
+        let settings = AdaptiveLimitSettings {
+            enabled: true,
+            window: Duration::from_millis(10),
+            window_samples: 1,
+            ..AdaptiveLimitSettings::default()
+        };
+        let layer = LoadShedLayer::adaptive(&settings, 100);
+        let mut svc = layer.layer(tower::service_fn(|_req: Request<()>| {
+            std::future::pending::<Result<Response<Empty<Bytes>>, std::convert::Infallible>>()
+        }));
+        let req = Request::post("/hello.v1.Greeter/SayHello")
+            .body(())
+            .unwrap();
+        let never = svc.call(req);
+        assert_eq!(layer.state().in_flight, 1);
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(layer.state().long_rtt, Duration::ZERO, "no window yet");
+        drop(never); // the client went away
+        let state = layer.state();
+        assert_eq!(state.in_flight, 0);
+        assert!(state.long_rtt >= Duration::from_millis(30), "{state:?}");
+    }
+
+    #[test]
+    fn no_limit_admits_everything_and_publishes_no_limit() {
+        let recorder = DebuggingRecorder::new();
+        let settings = ServerSettings {
+            concurrency_limit: 0,
+            ..ServerSettings::default()
+        };
+        let layer =
+            metrics::with_local_recorder(&recorder, || LoadShedLayer::from_settings(&settings));
+        let held: Vec<_> = (0..100).map(|_| call(&layer, true)).collect();
+        assert!(
+            held.iter()
+                .all(|r| r.headers().get("grpc-status").is_none())
+        );
+        assert!(
+            values(&recorder)
+                .iter()
+                .all(|(name, _)| name != RPC_SERVER_CONCURRENCY_LIMIT)
+        );
     }
 }
