@@ -111,7 +111,10 @@ impl<S: ServiceSettings> Service<S> {
         let declared = config.kit.switches.declared.clone();
         // The loader validated the declarations already; a hand-made
         // invalid one leaves the service without switches (`get` says so).
-        let switches = Switches::in_memory(declared).unwrap_or_else(|_| Switches::none());
+        let switches = Switches::in_memory(declared).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "the declared switches are invalid; serving none");
+            Switches::none()
+        });
         Self::assemble(config, switches, audit)
     }
 

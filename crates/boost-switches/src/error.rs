@@ -103,6 +103,14 @@ pub enum ChangeError {
     /// The state could not be stored (`503`): the switch keeps its state.
     #[error("the switch state could not be stored, so nothing changed: {0}; try again")]
     Unavailable(SwitchError),
+    /// Redis did not confirm the change and could not be asked again
+    /// (`503`): it may be in force. The follower takes whatever Redis holds
+    /// once it answers; `/flags` then shows it.
+    #[error(
+        "Redis did not confirm the change and could not be asked whether it holds it ({0}); \
+         it may be in force: GET /flags shows the shared state once Redis answers"
+    )]
+    Uncertain(SwitchError),
     /// The change could not be audited (`503`): an unaudited change is not
     /// made.
     #[error("the audit record could not be written, so nothing changed: {0}")]

@@ -33,9 +33,14 @@ use crate::settings::RedisSwitchesSettings;
 use crate::store::Override;
 
 /// Deletes the override of `KEYS[1]`'s field `ARGV[1]` only if it is still
-/// `ARGV[2]`, and announces it on `KEYS[2]`. Returns 1 when it deleted.
+/// the one made at `ARGV[2]` (its `at_ms`), and announces it on `KEYS[2]`.
+/// Returns 1 when it deleted. The time, not the exact JSON, identifies the
+/// override, so one written by another release still reverts.
 const REVERT_IF_UNCHANGED: &str = r"
-if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if not current then return 0 end
+local ok, decoded = pcall(cjson.decode, current)
+if ok and type(decoded) == 'table' and tostring(decoded['at_ms']) == ARGV[2] then
   redis.call('HDEL', KEYS[1], ARGV[1])
   redis.call('PUBLISH', KEYS[2], ARGV[1])
   return 1
@@ -112,19 +117,38 @@ impl RedisBackend {
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
-        let problem =
+        self.run_timed(what, command).await.map_err(|(e, _)| e)
+    }
+
+    /// As [`run`](Self::run), also saying whether the command timed out: a
+    /// late answer may mean Redis ran it. (A command that failed with a
+    /// connection error is taken as not run; the follower corrects this
+    /// replica if Redis did run it.)
+    async fn run_timed<T, F, Fut>(&self, what: &str, command: F) -> Result<T, (SwitchError, bool)>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        let (problem, timed_out) =
             match tokio::time::timeout(self.timeout, command(self.connection.clone())).await {
                 Ok(Ok(value)) => return Ok(value),
-                Ok(Err(e)) => format!("{what} failed: {}", self.url.mask_in(&e.to_string())),
-                Err(_) => format!(
-                    "{what} took longer than switches.redis.timeout ({:?})",
-                    self.timeout
+                Ok(Err(e)) => (
+                    format!("{what} failed: {}", self.url.mask_in(&e.to_string())),
+                    e.is_timeout(),
+                ),
+                Err(_) => (
+                    format!(
+                        "{what} took longer than switches.redis.timeout ({:?})",
+                        self.timeout
+                    ),
+                    true,
                 ),
             };
-        Err(SwitchError::Redis {
+        let error = SwitchError::Redis {
             url: self.url.to_string(),
             problem,
-        })
+        };
+        Err((error, timed_out))
     }
 
     /// Every override in Redis. Entries that do not parse are skipped (with
@@ -149,18 +173,33 @@ impl RedisBackend {
         Ok(overrides)
     }
 
+    /// The override Redis holds for `name` now.
+    pub(crate) async fn stored(&self, name: &str) -> Result<Option<Override>, SwitchError> {
+        let (hash, field) = (self.hash.clone(), name.to_owned());
+        let json: Option<String> = self
+            .run("HGET", |mut c| async move {
+                redis::cmd("HGET")
+                    .arg(hash)
+                    .arg(field)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(json.and_then(|json| serde_json::from_str(&json).ok()))
+    }
+
     /// Stores (or, with `None`, removes) the override of `name` and
     /// announces it.
     pub(crate) async fn put(
         &self,
         name: &str,
         value: Option<&Override>,
-    ) -> Result<(), SwitchError> {
+    ) -> Result<(), (SwitchError, bool)> {
         let mut pipe = redis::pipe();
         pipe.atomic();
         match value {
             Some(value) => {
-                let json = encode(value)?;
+                let json = encode(value).map_err(|e| (e, false))?;
                 pipe.cmd("HSET")
                     .arg(&self.hash)
                     .arg(name)
@@ -172,7 +211,7 @@ impl RedisBackend {
             }
         }
         pipe.cmd("PUBLISH").arg(&self.channel).arg(name).ignore();
-        self.run("storing the change", |mut c| async move {
+        self.run_timed("storing the change", |mut c| async move {
             pipe.query_async::<()>(&mut c).await
         })
         .await
@@ -184,17 +223,17 @@ impl RedisBackend {
         &self,
         name: &str,
         expected: &Override,
-    ) -> Result<bool, SwitchError> {
-        let json = encode(expected)?;
+    ) -> Result<bool, (SwitchError, bool)> {
+        let made_at = expected.at_ms.to_string();
         let mut eval = redis::cmd("EVAL");
         eval.arg(REVERT_IF_UNCHANGED)
             .arg(2)
             .arg(&self.hash)
             .arg(&self.channel)
             .arg(name)
-            .arg(json);
+            .arg(made_at);
         let reverted: i64 = self
-            .run("reverting", |mut c| async move {
+            .run_timed("reverting", |mut c| async move {
                 eval.query_async(&mut c).await
             })
             .await?;

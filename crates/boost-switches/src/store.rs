@@ -329,6 +329,14 @@ impl Switches {
         self.inner.entries.get(name).map(|entry| entry.def.kind)
     }
 
+    /// Counts a change refused before it reached [`set`](Self::set) (a bad
+    /// request body) in `feature_flag_changes_total{outcome="invalid"}`.
+    pub fn count_refused(&self, name: &str) {
+        if let Some(entry) = self.inner.entries.get(name) {
+            entry.metrics.change("invalid");
+        }
+    }
+
     /// The audit log changes are recorded in.
     pub fn audit(&self) -> &AuditLog {
         &self.inner.audit
@@ -352,7 +360,10 @@ impl Switches {
                 known: self.known(),
             });
         };
-        check(entry, &change)?;
+        if let Err(e) = check(entry, &change) {
+            entry.metrics.change("invalid");
+            return Err(e);
+        }
         if change.revert_after.is_some() && tokio::runtime::Handle::try_current().is_err() {
             return Err(ChangeError::Unavailable(SwitchError::NoRuntime));
         }
@@ -382,11 +393,20 @@ impl Switches {
             // Only a revert's conditional store can find its override gone.
             Ok(None) => current_generation(entry),
             Err(e) => {
-                if let ChangeError::Unavailable(cause) = &e {
-                    let refused = AuditRecord::new("switch.set", name, "unavailable")
+                let refusal = match &e {
+                    ChangeError::Unavailable(cause) => {
+                        Some(("unavailable", format!("not changed: {cause}")))
+                    }
+                    ChangeError::Uncertain(cause) => {
+                        Some(("uncertain", format!("may be in force: {cause}")))
+                    }
+                    _ => None,
+                };
+                if let Some((outcome, why)) = refusal {
+                    let refused = AuditRecord::new("switch.set", name, outcome)
                         .actor(change.actor.clone())
                         .change(old_value.to_string(), change.value.to_string())
-                        .reason(format!("{} (not changed: {cause})", change.reason));
+                        .reason(format!("{} ({why})", change.reason));
                     self.record_best_effort(with_caller(refused, &change));
                 }
                 entry.metrics.change(outcome_of(&e));
@@ -421,7 +441,18 @@ impl Switches {
                     Some(expected) => redis.revert_if(name, expected).await,
                     None => redis.put(name, new.as_ref()).await.map(|()| true),
                 };
-                if !stored.map_err(ChangeError::Unavailable)? {
+                let stored = match stored {
+                    Ok(stored) => stored,
+                    // A timeout can come after Redis ran the command: look
+                    // before saying nothing changed.
+                    Err((e, timed_out)) => match redis.stored(name).await {
+                        Ok(now) if now == new => true,
+                        Ok(_) => return Err(ChangeError::Unavailable(e)),
+                        Err(_) if timed_out => return Err(ChangeError::Uncertain(e)),
+                        Err(_) => return Err(ChangeError::Unavailable(e)),
+                    },
+                };
+                if !stored {
                     return Ok(None);
                 }
             }
@@ -434,7 +465,7 @@ impl Switches {
         if let Err(e) = self.inner.audit.record(record) {
             // Unaudited changes are not made: put the stored state back.
             let undone = match &self.inner.backend {
-                Backend::Redis(redis) => redis.put(name, before.as_ref()).await,
+                Backend::Redis(redis) => redis.put(name, before.as_ref()).await.map_err(|(e, _)| e),
                 Backend::Local(path) => {
                     state_file::write(path, &self.overrides_with(name, before.as_ref()))
                 }
@@ -477,6 +508,16 @@ impl Switches {
             None => overrides.remove(name),
         };
         overrides
+    }
+
+    /// Reads every override from Redis and follows them, holding the change
+    /// lock so a snapshot read before this replica's own change cannot undo
+    /// it.
+    pub(crate) async fn resync(&self, redis: &RedisBackend) -> Result<(), SwitchError> {
+        let _changing = self.inner.changes.lock().await;
+        let overrides = redis.load().await?;
+        self.follow_remote(overrides);
+        Ok(())
     }
 
     /// Takes the overrides another replica stored (the `redis` backend):
@@ -650,7 +691,9 @@ fn with_caller(mut record: AuditRecord, change: &Change) -> AuditRecord {
 fn outcome_of(error: &ChangeError) -> &'static str {
     match error {
         ChangeError::Unknown { .. } | ChangeError::Invalid { .. } => "invalid",
-        ChangeError::Unavailable(_) | ChangeError::Audit(_) => "unavailable",
+        ChangeError::Unavailable(_) | ChangeError::Uncertain(_) | ChangeError::Audit(_) => {
+            "unavailable"
+        }
     }
 }
 

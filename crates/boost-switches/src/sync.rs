@@ -21,17 +21,19 @@ pub(crate) async fn follow(switches: Weak<Inner>, redis: RedisBackend) {
     let mut retry = FIRST_RETRY;
     let mut reachable = true;
     loop {
+        let Some(alive) = upgrade(&switches) else {
+            return;
+        };
         let subscribed = redis.subscribe().await;
         // Read after subscribing: a change between the two is then seen twice,
         // never missed.
-        let loaded = redis.load().await;
+        let loaded = match &subscribed {
+            Ok(_) => alive.resync(&redis).await,
+            Err(_) => Ok(()),
+        };
+        drop(alive);
         match (subscribed, loaded) {
-            (Ok(pubsub), Ok(overrides)) => {
-                let Some(alive) = upgrade(&switches) else {
-                    return;
-                };
-                alive.follow_remote(overrides);
-                drop(alive);
+            (Ok(pubsub), Ok(())) => {
                 if !reachable {
                     tracing::info!(url = %redis.url, "switches: Redis reachable again; in step");
                 }
@@ -75,17 +77,13 @@ async fn listen(switches: &Weak<Inner>, redis: &RedisBackend, pubsub: redis::aio
             }
             _ = resync.tick() => {}
         }
-        let overrides = match redis.load().await {
-            Ok(overrides) => overrides,
-            Err(e) => {
-                tracing::warn!(error = %e, "switches: could not read the overrides from Redis");
-                return true;
-            }
-        };
         let Some(alive) = upgrade(switches) else {
             return false;
         };
-        alive.follow_remote(overrides);
+        if let Err(e) = alive.resync(redis).await {
+            tracing::warn!(error = %e, "switches: could not read the overrides from Redis");
+            return true;
+        }
     }
 }
 

@@ -302,3 +302,41 @@ fn a_corrupt_state_file_is_an_error_naming_it() -> TestResult {
     assert!(error.to_string().contains("switches.json"), "{error}");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_change_that_cannot_be_audited_is_not_made() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut audit_settings = AuditSettings::new(dir.path().join("audit.jsonl"));
+    audit_settings.max_file_size = boost_config::ByteSize::kib(1);
+    let audit = AuditLog::open(&audit_settings, "demo")?;
+    let switches = Switches::open(&settings(dir.path()), audit)?;
+    let hertz = switches.get("partner_hertz")?;
+    // Fill the audit file until a record is refused.
+    let mut refused = None;
+    for i in 0..20 {
+        let on = i % 2 == 1;
+        match switches
+            .set(
+                "partner_hertz",
+                Change::new(Value::Enabled(on), "jo", "x".repeat(100)),
+            )
+            .await
+        {
+            Ok(_) => assert_eq!(hertz.is_on(), on),
+            Err(e) => {
+                refused = Some((e, on));
+                break;
+            }
+        }
+    }
+    let (error, asked) = refused.ok_or("the audit file never filled")?;
+    assert!(matches!(error, ChangeError::Audit(_)), "{error:?}");
+    assert_eq!(
+        hertz.is_on(),
+        !asked,
+        "the unaudited change is not in force"
+    );
+    let reopened = Switches::open(&settings(dir.path()), AuditLog::in_memory("demo"))?;
+    assert_eq!(reopened.get("partner_hertz")?.is_on(), !asked, "nor stored");
+    Ok(())
+}

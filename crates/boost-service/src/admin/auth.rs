@@ -80,7 +80,7 @@ impl FromRequestParts<AdminState> for Authorized {
             ));
         }
         Ok(Self {
-            token_id: token_fingerprint(expected.expose().as_bytes()),
+            token_id: token_fingerprint(expected.expose().trim().as_bytes()),
             peer,
         })
     }

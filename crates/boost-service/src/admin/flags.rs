@@ -44,12 +44,27 @@ pub(super) async fn put(
             problem: what,
         }) => {
             let detail = format!("{field}: {what}");
+            switches.count_refused(&name);
             refuse(&state, &caller, &name, "invalid", &detail);
             return problem(StatusCode::BAD_REQUEST, &detail, Some(field));
         }
     };
     let change = change.caller(caller.token_id.clone(), caller.peer.clone());
-    match switches.set(&name, change).await {
+    // In a task of its own: a request dropped halfway (the client hangs up,
+    // admin.request_timeout) must not split storing a change from its
+    // audit record.
+    let changing = {
+        let (switches, name) = (switches.clone(), name.clone());
+        tokio::spawn(async move { switches.set(&name, change).await })
+    };
+    let Ok(result) = changing.await else {
+        return problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the change failed inside the service; GET /flags shows the state in force",
+            None,
+        );
+    };
+    match result {
         Ok(view) => json(StatusCode::OK, &view),
         Err(ChangeError::Invalid {
             field,

@@ -60,7 +60,19 @@ pub(super) async fn put(
         );
     }
     let now = control.current();
-    audit(&state, record("changed").change(old, now.clone()));
+    if let Err(e) = state
+        .audit
+        .record(record("changed").change(old.clone(), now.clone()))
+    {
+        // An unaudited change is not made: the old filter goes back.
+        let restored = control.set(&old);
+        tracing::error!(error = %e, restored = restored.is_ok(),
+            "the audit record of a log filter change could not be written; the change is undone");
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the audit record could not be written ({e}), so the filter stays {old:?}\n"),
+        );
+    }
     text(StatusCode::OK, format!("{now}\n"))
 }
 
