@@ -42,6 +42,15 @@
 //! `summary`, `description` (with the current value), `runbook_url` (its own
 //! section of the runbook: [`runbook_url`]) and `dashboard`.
 //!
+//! # The runbook
+//!
+//! [`runbook`] writes the Markdown on-call opens from an alert: how to look
+//! at the service (the admin server's endpoints, as `curl` commands), what a
+//! level-2 operator may do without escalating (its runtime switches, with the
+//! authenticated `PUT /flags/<name>` command), whom to escalate to, and one
+//! section per alert, anchored as the alert's `runbook_url` says. The team's
+//! own text is merged in from a file.
+//!
 //! # Testing the rules
 //!
 //! [`RulesOptions::time_scale`] shortens every window and `for` so a test
@@ -52,6 +61,7 @@ mod alerts;
 mod burn;
 mod promql;
 mod rules;
+mod runbook;
 mod settings;
 mod yaml;
 
@@ -60,6 +70,7 @@ pub use burn::{SLI_WINDOWS, Tier};
 pub use rules::{
     RulesOptions, alert_names, alertmanager_route, dashboard_uid, dashboard_url, rules, runbook_url,
 };
+pub use runbook::{MAX_RUNBOOK_EXTRA, RunbookInputs, RunbookSwitch, runbook};
 pub use settings::{
     AvailabilityObjective, LatencyObjective, MAX_METHODS, MethodObjectives, SERVER_FAULT_CODES,
     SloSettings, lowest_target,
