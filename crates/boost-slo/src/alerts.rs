@@ -194,11 +194,11 @@ fn human(d: Duration) -> String {
         }
     }
     let secs = d.as_secs();
-    if secs >= 86_400 && secs % 86_400 == 0 {
+    if secs >= 86_400 && secs.is_multiple_of(86_400) {
         unit(secs / 86_400, "day")
     } else if secs >= 86_400 {
         format!("{:.1} days", d.as_secs_f64() / 86_400.0)
-    } else if secs >= 3600 && secs % 3600 == 0 {
+    } else if secs >= 3600 && secs.is_multiple_of(3600) {
         unit(secs / 3600, "hour")
     } else if secs >= 3600 {
         format!("{:.1} hours", d.as_secs_f64() / 3600.0)
