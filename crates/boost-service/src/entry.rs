@@ -38,8 +38,9 @@ macro_rules! package {
 const EXIT_USAGE: u8 = 2;
 
 /// Flags that print something generated from the loaded configuration, then exit.
-const PRINT_FROM_CONFIG: [&str; 3] = [
+const PRINT_FROM_CONFIG: [&str; 4] = [
     "--print-alert-rules",
+    "--print-dashboard",
     "--print-alertmanager-route",
     "--print-runbook",
 ];
@@ -71,6 +72,7 @@ const PRINT_FROM_CONFIG: [&str; 3] = [
 ///   exits.
 /// - `--print-alertmanager-route`: the Alertmanager route of the service's
 ///   team ([`boost_slo::alertmanager_route`]); exits.
+/// - `--print-dashboard`: the Grafana dashboard JSON ([`boost_slo::dashboard`]); exits.
 /// - `--print-runbook`: the runbook served at `GET /runbook`; exits.
 /// - `--verify-audit <file>`: checks the hash chain of an audit file
 ///   (`[audit]`, [`boost_audit::verify`]) and names the first edited or
@@ -121,7 +123,7 @@ where
             let message = format!(
                 "unknown argument {arg:?}; {} takes --config <file>, --set key=value, \
                  --print-config, --print-default-config, --print-alert-rules, \
-                 --print-alertmanager-route, --print-runbook and --help",
+                 --print-alertmanager-route, --print-dashboard, --print-runbook and --help",
                 package.name
             );
             return fail(package, &message, EXIT_USAGE);
@@ -132,6 +134,9 @@ where
         let kit = &config.get().kit;
         if args.iter().any(|arg| arg == "--print-alert-rules") {
             return print(&crate::slo::alert_rules(kit));
+        }
+        if args.iter().any(|arg| arg == "--print-dashboard") {
+            return print(&boost_slo::dashboard(&kit.slo, &kit.service));
         }
         if args.iter().any(|arg| arg == "--print-alertmanager-route") {
             return print(&boost_slo::alertmanager_route(&kit.service));
@@ -205,6 +210,7 @@ fn help(package: Package) -> String {
          --print-default-config   print every key with its default and documentation, then exit\n\
          --print-alert-rules      print the Prometheus rules generated from [slo], then exit\n\
          --print-alertmanager-route  print the Alertmanager route of service.team, then exit\n\
+         --print-dashboard        print the Grafana dashboard JSON, then exit\n\
          --print-runbook          print the runbook served at GET /runbook, then exit\n\
          --verify-audit <file>    check an audit file's hash chain; names the first edited or deleted line\n\n\
          Environment: APP_ENV picks config/$APP_ENV.toml (default dev); {prefix}__SECTION__KEY sets a key.\n",

@@ -165,6 +165,22 @@ pub(crate) fn recordings(
                 labels: labels.clone(),
             });
         }
+        let sel = format!(
+            "service={},slo=\"{}\",rpc_method={}",
+            promql::string(&identity.name),
+            objective.kind.label(),
+            promql::string(objective.method.unwrap_or("")),
+        );
+        out.push(Recording {
+            record: "slo:error_budget:remaining_ratio".to_owned(),
+            expr: format!(
+                "1 - avg_over_time({}{{{sel}}}[{}]) / {}",
+                sli_record(SLI_WINDOWS[0]),
+                promql::duration(promql::scaled(slo.window, scale)),
+                promql::number(objective.budget()),
+            ),
+            labels: labels.clone(),
+        });
         out.push(Recording {
             record: "slo:objective:ratio".to_owned(),
             expr: format!("vector({})", promql::number(objective.target / 100.0)),

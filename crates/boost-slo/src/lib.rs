@@ -42,6 +42,12 @@
 //! `summary`, `description` (with the current value), `runbook_url` (its own
 //! section of the runbook: [`runbook_url`]) and `dashboard`.
 //!
+//! # The dashboard
+//!
+//! [`dashboard`] writes the Grafana dashboard JSON the alerts' `dashboard`
+//! annotation points at: error budget left and burn rates per objective, RED
+//! per method, upstream clients, caches, process and runtime.
+//!
 //! # The runbook
 //!
 //! [`runbook`] writes the Markdown on-call opens from an alert: how to look
@@ -59,6 +65,7 @@
 
 mod alerts;
 mod burn;
+mod dashboard;
 mod promql;
 mod rules;
 mod runbook;
@@ -67,6 +74,7 @@ mod yaml;
 
 pub use alerts::anchor;
 pub use burn::{SLI_WINDOWS, Tier};
+pub use dashboard::{GRAFANA_SCHEMA_VERSION, dashboard, dashboard_queries};
 pub use rules::{
     RulesOptions, alert_names, alertmanager_route, dashboard_uid, dashboard_url, rules, runbook_url,
 };

@@ -123,7 +123,9 @@ impl Scope<'_> {
         self.calls("_count", "", "", window)
     }
 
-    /// The share of calls ending in a server fault.
+    /// The share of calls ending in a server fault; no sample at all
+    /// (rather than NaN) while there are no calls, so averages over time
+    /// skip those periods.
     pub(crate) fn availability_errors(&self, window: &str) -> String {
         let codes = SERVER_FAULT_CODES.join("|");
         let faults = self.calls(
@@ -132,7 +134,7 @@ impl Scope<'_> {
             &format!("{HTTP_RESPONSE_STATUS_CODE}=~\"5..\""),
             window,
         );
-        format!("({faults}) / ({})", self.total(window))
+        format!("({faults}) / (({}) > 0)", self.total(window))
     }
 
     /// The share of calls slower than `threshold` seconds.
@@ -140,7 +142,7 @@ impl Scope<'_> {
         let le = le_matcher(threshold);
         let fast = self.calls("_bucket", &le, &le, window);
         let total = self.total(window);
-        format!("(({total}) - ({fast})) / ({total})")
+        format!("(({total}) - ({fast})) / (({total}) > 0)")
     }
 
     /// The share of calls refused under load: gRPC `RESOURCE_EXHAUSTED`, HTTP `503`.

@@ -1,6 +1,7 @@
 //! boost-slo's integration tests, one binary.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod dashboard;
 mod promtool;
 mod rules;
 mod settings;
