@@ -203,18 +203,30 @@ async fn start_webhook() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
     (url, received)
 }
 
-/// An upstream that accepts connections and never answers.
-fn hanging_upstream() -> std::net::SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+/// A profile-service that takes every call and never answers it in time.
+struct Hanging;
+
+#[tonic::async_trait]
+impl boost_test_proto::profiles_server::Profiles for Hanging {
+    async fn get_profile(
+        &self,
+        _request: tonic::Request<boost_test_proto::GetProfileRequest>,
+    ) -> Result<tonic::Response<boost_test_proto::Profile>, tonic::Status> {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        Err(tonic::Status::unavailable("hung"))
+    }
+}
+
+async fn hanging_upstream() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming().take(1000) {
-            if let Ok(stream) = stream {
-                held.push(stream);
-            }
-        }
-    });
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(boost_test_proto::profiles_server::ProfilesServer::new(
+                Hanging,
+            ))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
     addr
 }
 
@@ -237,19 +249,27 @@ async fn query(prometheus: &Server, expr: &str) -> Vec<serde_json::Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs prometheus and prometheus-alertmanager"]
 async fn a_hanging_upstream_pages_the_team_with_the_runbook_section_of_the_alert() {
-    let upstream = hanging_upstream();
+    let upstream = hanging_upstream().await;
+    // One upstream endpoint: outlier detection and client-side throttling
+    // would soon answer every call at once with the English fallback (the
+    // kit degrading as designed); keep the calls waiting for the hung
+    // upstream instead, as with a fleet of hung endpoints.
     let hello = Launch::new(Example::Hello)
         .upstream(upstream)
+        .set("PROFILES__EJECTION__CONSECUTIVE_FAILURES", "100000")
+        .set("PROFILES__EJECTION__SUCCESS_RATE", "0")
+        .set("PROFILES__THROTTLE__ENABLED", "false")
         .set("SERVICE__TEAM", TEAM)
         .start();
     let mut identity = ServiceIdentity::new("hello-service", "0.0.0");
     identity.team = TEAM.to_owned();
     let admin_url = format!("http://{}", hello.admin);
-    // The windows a sixtieth: the 1h window is 1m, the 5m one 5s, `for` 2s.
+    // The windows a twentieth: the 1h window is 3m, the 5m one 15s (a
+    // few scrapes, even on a loaded machine), `for` 6s.
     let rules = boost_slo::rules(
         &SloSettings::default(),
         &identity,
-        &RulesOptions::new(admin_url.clone()).time_scale(1.0 / 60.0),
+        &RulesOptions::new(admin_url.clone()).time_scale(1.0 / 20.0),
     );
     let (webhook, received) = start_webhook().await;
     let alertmanager = start_alertmanager(&identity, &webhook).await;
@@ -282,9 +302,10 @@ async fn a_hanging_upstream_pages_the_team_with_the_runbook_section_of_the_alert
         }
         if Instant::now() > deadline {
             let firing = query(&prometheus, "ALERTS").await;
-            let sli = query(&prometheus, "slo:sli_error:ratio_rate1h").await;
+            let sli = query(&prometheus, "{__name__=~\"slo:sli_error:.*\"}").await;
+            let up = query(&prometheus, "count_over_time(up[1m])").await;
             panic!(
-                "no LatencyFastBurn page at the webhook within 240s\nALERTS: {firing:?}\nSLI: {sli:?}\nreceived: {:?}\nhello: {}",
+                "no LatencyFastBurn page at the webhook within 240s\nALERTS: {firing:?}\nSLI: {sli:?}\nscrapes in the last minute: {up:?}\nreceived: {:?}\nhello: {}",
                 received.lock().unwrap(),
                 hello.dump()
             );

@@ -117,7 +117,7 @@ fn rows(slo: &SloSettings, identity: &ServiceIdentity) -> Vec<(String, Vec<Panel
                 "{{rpc_method}}",
             ),
             panel("gRPC calls not OK, by method and code", "timeseries", "reqps").query(
-                format!("sum by (rpc_method, rpc_status_code) (rate(rpc_server_call_duration_seconds_count{{{j},rpc_status_code!=\"OK\"}}[5m]))"),
+                format!("sum by (rpc_method, rpc_status_code) (rate(rpc_server_call_duration_seconds_count{{{j},rpc_status_code!=\"OK\"}}[5m])) or vector(0)"),
                 "{{rpc_method}} {{rpc_status_code}}",
             ),
             panel("gRPC duration p50 / p99 by method", "timeseries", "s")
@@ -153,11 +153,11 @@ fn rows(slo: &SloSettings, identity: &ServiceIdentity) -> Vec<(String, Vec<Panel
             ),
             panel("Retries and retries refused by the budget", "timeseries", "reqps")
                 .query(
-                    format!("sum by (client) (rate(rpc_client_retries_total{{{j}}}[5m]))"),
+                    format!("sum by (client) (rate(rpc_client_retries_total{{{j}}}[5m])) or vector(0)"),
                     "{{client}} retries",
                 )
                 .query(
-                    format!("sum by (client) (rate(rpc_client_retry_budget_exhausted_total{{{j}}}[5m]))"),
+                    format!("sum by (client) (rate(rpc_client_retry_budget_exhausted_total{{{j}}}[5m])) or vector(0)"),
                     "{{client}} refused",
                 ),
             panel("Endpoints by state", "timeseries", "none").query(
@@ -165,7 +165,7 @@ fn rows(slo: &SloSettings, identity: &ServiceIdentity) -> Vec<(String, Vec<Panel
                 "{{client}} {{state}}",
             ),
             panel("Ejections", "timeseries", "none").query(
-                format!("sum by (client, reason) (increase(rpc_client_ejections_total{{{j}}}[5m]))"),
+                format!("sum by (client, reason) (increase(rpc_client_ejections_total{{{j}}}[5m])) or vector(0)"),
                 "{{client}} {{reason}}",
             ),
             panel("Client call duration p99", "timeseries", "s").query(
@@ -183,11 +183,11 @@ fn rows(slo: &SloSettings, identity: &ServiceIdentity) -> Vec<(String, Vec<Panel
                 "{{cache}}",
             ),
             panel("Loads by outcome", "timeseries", "ops").query(
-                format!("sum by (cache, outcome) (rate(cache_loads_total{{{j}}}[5m]))"),
+                format!("sum by (cache, outcome) (rate(cache_loads_total{{{j}}}[5m])) or vector(0)"),
                 "{{cache}} {{outcome}}",
             ),
             panel("Evictions by cause", "timeseries", "ops").query(
-                format!("sum by (cache, cause) (rate(cache_evictions_total{{{j}}}[5m]))"),
+                format!("sum by (cache, cause) (rate(cache_evictions_total{{{j}}}[5m])) or vector(0)"),
                 "{{cache}} {{cause}}",
             ),
             panel("Entries and bytes", "timeseries", "none")
@@ -229,7 +229,9 @@ fn rows(slo: &SloSettings, identity: &ServiceIdentity) -> Vec<(String, Vec<Panel
     out
 }
 
-/// Every query of the dashboard, in order: for tests that run them.
+/// Every query of the dashboard, in order: for tests that run them. Panels
+/// of counters that only exist once something happened (errors, retries,
+/// ejections, evictions) show `0`, not "No data", until then.
 pub fn dashboard_queries(slo: &SloSettings, identity: &ServiceIdentity) -> Vec<String> {
     rows(slo, identity)
         .into_iter()
