@@ -47,7 +47,10 @@ fn check_rules(rules: &str, dir: &Path) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.status.success() && text.contains("SUCCESS"), "{text}\n{rules}");
+    assert!(
+        out.status.success() && text.contains("SUCCESS"),
+        "{text}\n{rules}"
+    );
 }
 
 #[test]
@@ -85,11 +88,16 @@ fn every_alert_links_to_its_own_section_of_the_runbook() {
     }
     let prod = run("prod", "--print-alert-rules");
     assert!(
-        prod.contains("runbook_url: \"https://runbooks.example.com/hello-service#latencyfastburn\""),
+        prod.contains(
+            "runbook_url: \"https://runbooks.example.com/hello-service#latencyfastburn\""
+        ),
         "{prod}"
     );
     assert!(prod.contains("team: \"greeters\""), "{prod}");
-    assert!(prod.contains("rpc_method: \"hello.v1.Greeter/SayHello\""), "{prod}");
+    assert!(
+        prod.contains("rpc_method: \"hello.v1.Greeter/SayHello\""),
+        "{prod}"
+    );
 }
 
 #[test]
@@ -99,19 +107,28 @@ fn the_runbook_lists_the_switches_and_merges_the_teams_notes() {
         runbook.contains("curl -sS -X PUT http://127.0.0.1:8081/flags/profiles_upstream"),
         "{runbook}"
     );
-    assert!(runbook.contains("To **greeters**, on-call greeters-primary"), "{runbook}");
+    assert!(
+        runbook.contains("To **greeters**, on-call greeters-primary"),
+        "{runbook}"
+    );
     let section = runbook
         .split("<a id=\"latencyfastburn\"></a>")
         .nth(1)
         .and_then(|rest| rest.split("<a id=").next())
         .unwrap();
     assert!(section.contains("**From the team:**"), "{section}");
-    assert!(section.contains("turn `profiles_upstream` off"), "{section}");
+    assert!(
+        section.contains("turn `profiles_upstream` off"),
+        "{section}"
+    );
 }
 
 #[test]
 fn the_alertmanager_route_routes_the_teams_alerts() {
     let route = run("prod", "--print-alertmanager-route");
-    assert!(route.contains(r#"matchers: ["team=\"greeters\""]"#), "{route}");
+    assert!(
+        route.contains(r#"matchers: ["team=\"greeters\""]"#),
+        "{route}"
+    );
     assert!(route.contains(r#"- name: "greeters-page""#), "{route}");
 }

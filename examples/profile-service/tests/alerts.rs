@@ -46,7 +46,10 @@ fn check_rules(rules: &str, dir: &Path) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.status.success() && text.contains("SUCCESS"), "{text}\n{rules}");
+    assert!(
+        out.status.success() && text.contains("SUCCESS"),
+        "{text}\n{rules}"
+    );
 }
 
 #[test]
@@ -85,4 +88,3 @@ fn every_alert_links_to_its_own_section_of_the_runbook() {
     let prod = run("prod", "--print-alert-rules");
     assert!(prod.contains("team: \"greeters\""), "{prod}");
 }
-
