@@ -88,9 +88,7 @@ impl KitSettings {
     pub fn admin_url(&self) -> String {
         crate::slo::admin_url(&self.admin, &self.slo)
     }
-}
 
-impl KitSettings {
     /// The top-level keys the kit owns; a service's own settings may not use them.
     pub const SECTIONS: &'static [&'static str] = &[
         "service",
