@@ -45,6 +45,7 @@ pub struct ServiceBuilder {
     http_addr: Option<std::net::SocketAddr>,
     switches: Option<boost_switches::Switches>,
     audit: Option<boost_audit::AuditLog>,
+    runbook: Option<String>,
 }
 
 impl fmt::Debug for ServiceBuilder {
@@ -82,6 +83,7 @@ impl ServiceBuilder {
             http_addr: None,
             switches: None,
             audit: None,
+            runbook: None,
         }
     }
 
@@ -99,6 +101,15 @@ impl ServiceBuilder {
     #[must_use]
     pub fn audit(mut self, audit: boost_audit::AuditLog) -> Self {
         self.audit = Some(audit);
+        self
+    }
+
+    /// The Markdown served at `GET /runbook` (default: the runbook
+    /// [`boost_slo::runbook`] generates for the default `[slo]` objectives;
+    /// [`Service`](crate::Service) gives the one of the service's config).
+    #[must_use]
+    pub fn runbook(mut self, markdown: impl Into<String>) -> Self {
+        self.runbook = Some(markdown.into());
         self
     }
 
@@ -295,7 +306,14 @@ impl ServiceBuilder {
             Some(audit) => audit,
             None => boost_audit::AuditLog::in_memory(&self.identity.name),
         };
+        let runbook = self.runbook.unwrap_or_else(|| {
+            let slo = boost_slo::SloSettings::default();
+            let mut inputs = boost_slo::RunbookInputs::default();
+            inputs.admin_url = crate::slo::admin_url(&self.admin, &slo);
+            boost_slo::runbook(&slo, &self.identity, &inputs)
+        });
         RunningService::start(Plan {
+            runbook,
             identity: self.identity,
             admin: self.admin,
             lifecycle: self.lifecycle,

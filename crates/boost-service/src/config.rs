@@ -240,7 +240,7 @@ mod tests {
     )]
     #[serde(default)]
     struct Reserving {
-        slo: u32,
+        database: u32,
     }
     impl ServiceSettings for Reserving {}
 
@@ -254,7 +254,7 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(
-            error.contains("`slo`") && error.contains("reserves"),
+            error.contains("`database`") && error.contains("reserves"),
             "{error}"
         );
     }

@@ -37,6 +37,14 @@ macro_rules! package {
 /// Exit code of a configuration or command-line error (nothing started).
 const EXIT_USAGE: u8 = 2;
 
+/// Flags that print something generated from the loaded configuration, then exit.
+const PRINT_FROM_CONFIG: [&str; 4] = [
+    "--print-alert-rules",
+    "--print-dashboard",
+    "--print-alertmanager-route",
+    "--print-runbook",
+];
+
 /// Runs a service: builds the Tokio runtime, loads the configuration, starts
 /// telemetry, hands the [`Service`] to `body` (which adds what it serves and
 /// runs it), and turns the outcome into the process's exit code. Errors are
@@ -58,6 +66,14 @@ const EXIT_USAGE: u8 = 2;
 ///
 /// - `--print-default-config`: every key with its default and its doc
 ///   comment, generated from the settings types; exits.
+/// - `--print-alert-rules`: the Prometheus rules generated from `[slo]`
+///   (SLI recording rules, burn-rate and kit alerts; [`boost_slo::rules`]),
+///   for the configuration as loaded (`--config`, `APP_ENV`, `--set` apply);
+///   exits.
+/// - `--print-alertmanager-route`: the Alertmanager route of the service's
+///   team ([`boost_slo::alertmanager_route`]); exits.
+/// - `--print-dashboard`: the Grafana dashboard JSON ([`boost_slo::dashboard`]); exits.
+/// - `--print-runbook`: the runbook served at `GET /runbook`; exits.
 /// - `--verify-audit <file>`: checks the hash chain of an audit file
 ///   (`[audit]`, [`boost_audit::verify`]) and names the first edited or
 ///   deleted line; exits 0 when intact, 1 when broken.
@@ -99,16 +115,37 @@ where
             Ok(config) => config,
             Err(error) => return fail(package, &error.to_string(), EXIT_USAGE),
         };
-        if let Some(arg) = config.remaining_args().first() {
+        let unknown = config
+            .remaining_args()
+            .iter()
+            .find(|arg| !PRINT_FROM_CONFIG.contains(&arg.as_str()));
+        if let Some(arg) = unknown {
             let message = format!(
                 "unknown argument {arg:?}; {} takes --config <file>, --set key=value, \
-                 --print-config, --print-default-config and --help",
+                 --print-config, --print-default-config, --print-alert-rules, \
+                 --print-alertmanager-route, --print-dashboard, --print-runbook and --help",
                 package.name
             );
             return fail(package, &message, EXIT_USAGE);
         }
         if config.print_config_requested() {
             return print(&config.explain());
+        }
+        let kit = &config.get().kit;
+        if args.iter().any(|arg| arg == "--print-alert-rules") {
+            return print(&crate::slo::alert_rules(kit));
+        }
+        if args.iter().any(|arg| arg == "--print-dashboard") {
+            return print(&boost_slo::dashboard(&kit.slo, &kit.service));
+        }
+        if args.iter().any(|arg| arg == "--print-alertmanager-route") {
+            return print(&boost_slo::alertmanager_route(&kit.service));
+        }
+        if args.iter().any(|arg| arg == "--print-runbook") {
+            return match crate::slo::runbook(kit) {
+                Ok(text) => print(&text),
+                Err(error) => fail(package, &error, EXIT_USAGE),
+            };
         }
         let service = match Service::new(config) {
             Ok(service) => service,
@@ -171,6 +208,10 @@ fn help(package: Package) -> String {
          --set key=value          set one key (highest precedence); repeatable\n\
          --print-config           print the effective configuration with the layer of each value, then exit\n\
          --print-default-config   print every key with its default and documentation, then exit\n\
+         --print-alert-rules      print the Prometheus rules generated from [slo], then exit\n\
+         --print-alertmanager-route  print the Alertmanager route of service.team, then exit\n\
+         --print-dashboard        print the Grafana dashboard JSON, then exit\n\
+         --print-runbook          print the runbook served at GET /runbook, then exit\n\
          --verify-audit <file>    check an audit file's hash chain; names the first edited or deleted line\n\n\
          Environment: APP_ENV picks config/$APP_ENV.toml (default dev); {prefix}__SECTION__KEY sets a key.\n",
         name = package.name,

@@ -2,8 +2,9 @@
 //! configuration, owned by the kit so no service lists them.
 
 use boost_audit::AuditSettings;
-use boost_config::{Document, ServiceIdentity, Validate};
+use boost_config::{Document, Problems, ServiceIdentity, Validate};
 use boost_metrics::MetricsSettings;
+use boost_slo::SloSettings;
 use boost_switches::SwitchesSettings;
 use boost_tracing::TracingSettings;
 use serde::{Deserialize, Serialize};
@@ -26,6 +27,7 @@ use crate::settings::{AdminSettings, LifecycleSettings};
 /// | `[metrics]` | [`MetricsSettings`] | cardinality guard, process metrics, buckets |
 /// | `[switches]` | [`SwitchesSettings`] | runtime switches the operator may flip, where overrides live |
 /// | `[audit]` | [`AuditSettings`] | the hash-chained audit file of admin changes |
+/// | `[slo]` | [`SloSettings`] | objectives the alert rules, route and runbook are generated from |
 ///
 /// A service never names this type in its settings: [`Service`](crate::Service)
 /// loads it beside the service's own [`ServiceSettings`](crate::ServiceSettings)
@@ -33,6 +35,7 @@ use crate::settings::{AdminSettings, LifecycleSettings};
 /// appear here, with defaults, and change no service's code.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, Validate, Document)]
 #[serde(default = "defaults_in_scope", deny_unknown_fields)]
+#[validate(custom = kit_rules)]
 #[non_exhaustive]
 pub struct KitSettings {
     /// Who the service is and who owns it. These label every log line, span
@@ -62,9 +65,30 @@ pub struct KitSettings {
     /// The audit trail of every state-changing admin action (switches, log
     /// level): the log stream and a hash-chained JSON Lines file.
     pub audit: AuditSettings,
+    /// Service level objectives: availability and latency, service-wide and
+    /// per method, over a window. The Prometheus alert rules
+    /// (`--print-alert-rules`), the Alertmanager route
+    /// (`--print-alertmanager-route`) and the runbook (`GET /runbook`,
+    /// `--print-runbook`) are generated from them.
+    pub slo: SloSettings,
+}
+
+/// Rules across sections: the latency thresholds of `[slo]` must be bucket
+/// bounds of the histograms as `[metrics.buckets]` has them.
+fn kit_rules(kit: &KitSettings, problems: &mut Problems) {
+    for (key, problem) in kit.slo.bucket_problems(&kit.metrics) {
+        problems.add(&format!("slo.{key}"), problem);
+    }
 }
 
 impl KitSettings {
+    /// The admin server's base URL as the runbook and alerts give it:
+    /// `slo.admin_url`, else `http(s)://<admin.listen>` with an unspecified
+    /// address shown as `localhost`.
+    pub fn admin_url(&self) -> String {
+        crate::slo::admin_url(&self.admin, &self.slo)
+    }
+
     /// The top-level keys the kit owns; a service's own settings may not use them.
     pub const SECTIONS: &'static [&'static str] = &[
         "service",
@@ -76,12 +100,13 @@ impl KitSettings {
         "metrics",
         "switches",
         "audit",
+        "slo",
     ];
 
-    /// Section names the kit will use in coming releases (TLS, SLOs,
+    /// Section names the kit will use in coming releases (TLS,
     /// databases, shared caches): a service's own settings may not use them
     /// either, so adding them later breaks no service.
-    pub const RESERVED: &'static [&'static str] = &["tls", "slo", "database", "backend"];
+    pub const RESERVED: &'static [&'static str] = &["tls", "database", "backend"];
 }
 
 std::thread_local! {

@@ -196,6 +196,7 @@ mod running;
 mod service;
 mod settings;
 mod shutdown;
+mod slo;
 mod telemetry;
 
 pub use builder::ServiceBuilder;

@@ -41,6 +41,7 @@ pub(crate) struct Plan {
     pub(crate) http_addr: Option<SocketAddr>,
     pub(crate) switches: boost_switches::Switches,
     pub(crate) audit: boost_audit::AuditLog,
+    pub(crate) runbook: String,
 }
 
 /// A started service: telemetry, admin server and tasks are running.
@@ -80,6 +81,7 @@ impl RunningService {
             http_addr,
             switches,
             audit,
+            runbook,
         } = plan;
 
         let readiness = Readiness::new(
@@ -123,6 +125,7 @@ impl RunningService {
                 token: admin_settings.token,
                 switches,
                 audit,
+                runbook,
             },
             admin_settings.request_timeout,
             admin_settings.body_timeout,

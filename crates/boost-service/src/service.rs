@@ -127,7 +127,8 @@ impl<S: ServiceSettings> Service<S> {
             .lifecycle(kit.lifecycle.clone())
             .config_explain(explained)
             .switches(switches.clone())
-            .audit(audit);
+            .audit(audit)
+            .runbook(crate::slo::served_runbook(kit));
         Self {
             config,
             switches,

@@ -462,3 +462,94 @@ async fn debug_output_of_builder_and_running_service_never_shows_the_token() {
     let debug = format!("{svc:?}");
     assert!(!debug.contains(canary), "{debug}");
 }
+
+#[tokio::test]
+async fn runbook_is_served_as_markdown_with_a_section_per_alert() {
+    let svc = builder("runbook-demo").start().await.unwrap();
+    let response = get(svc.admin_addr(), "/runbook").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/markdown; charset=utf-8"
+    );
+    let body = response.text().await.unwrap();
+    assert!(body.starts_with("# Runbook: runbook-demo"), "{body}");
+    for alert in boost_slo::alert_names(
+        &boost_slo::SloSettings::default(),
+        &identity("runbook-demo"),
+    ) {
+        let anchor = boost_slo::anchor(&alert);
+        assert!(
+            body.contains(&format!("<a id=\"{anchor}\"></a>\n## {alert}")),
+            "{alert}: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn runbook_of_a_service_lists_its_switches_and_merges_the_teams_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let notes = dir.path().join("runbook.md");
+    std::fs::write(
+        &notes,
+        "## ServiceDown\nPage the DBA first: it is always the database.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("default.toml"),
+        format!(
+            "[service]\nteam = \"greeters\"\n[admin]\nlisten = \"127.0.0.1:0\"\n\
+             [lifecycle]\ndrain_delay = \"0s\"\n\
+             [slo]\nrunbook_extra = {notes:?}\n\
+             [switches]\nstate_file = {state:?}\n\
+             [switches.declared.partner_hertz]\ndescription = \"Call Hertz.\"\nowner = \"cars\"\n",
+            notes = notes.display().to_string(),
+            state = dir.path().join("switches.json").display().to_string(),
+        ),
+    )
+    .unwrap();
+    let config = boost_config::Loader::new("hello-service")
+        .dir(dir.path())
+        .env_vars([("APP_ENV", "")])
+        .load::<boost_service::Config<boost_service::NoSettings>>()
+        .unwrap();
+    let running = boost_service::Service::without_telemetry(config)
+        .handle_signals(false)
+        .start()
+        .await
+        .unwrap();
+    let body = get(running.admin_addr(), "/runbook")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        body.contains(
+            "/flags/partner_hertz \\\n  -H \"Authorization: Bearer $HELLO_SERVICE__ADMIN__TOKEN\""
+        ),
+        "{body}"
+    );
+    let section = body
+        .split("<a id=\"servicedown\"></a>")
+        .nth(1)
+        .unwrap_or_default();
+    assert!(section.contains("Page the DBA first"), "{body}");
+    assert!(body.contains("To **greeters**"), "{body}");
+}
+
+#[tokio::test]
+async fn a_latency_threshold_off_the_histogram_buckets_is_refused_at_load_naming_the_key() {
+    let error = boost_config::Loader::new("hello-service")
+        .dir("no/such/dir")
+        .env_vars([("APP_ENV", "")])
+        .args(["--set".to_owned(), "slo.latency.threshold=0.3".to_owned()])
+        .load::<boost_service::Config<boost_service::NoSettings>>()
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(error.contains("`slo.latency.threshold`"), "{error}");
+    assert!(
+        error.contains("not a bucket bound of `rpc_server_call_duration_seconds`"),
+        "{error}"
+    );
+}

@@ -9,6 +9,7 @@ mod health;
 mod info;
 mod loglevel;
 mod problem;
+mod runbook;
 mod serve;
 pub(crate) mod tls;
 
@@ -49,13 +50,15 @@ pub(crate) struct AdminContext {
     pub(crate) token: Option<Secret<String>>,
     pub(crate) switches: boost_switches::Switches,
     pub(crate) audit: boost_audit::AuditLog,
+    /// The Markdown of `GET /runbook`, rendered at start.
+    pub(crate) runbook: String,
 }
 
 pub(crate) type AdminState = Arc<AdminContext>;
 
 /// The admin router: `/metrics`, `/health/live`, `/health/ready`, `/info`,
 /// `/config`, `GET`/`PUT /loglevel`, `GET /flags`, `PUT /flags/{name}`,
-/// `GET /audit`.
+/// `GET /audit`, `GET /runbook`.
 ///
 /// Bodies are read first (within `body_timeout`), outside the
 /// [`MAX_CONCURRENT_REQUESTS`] handler slots; `/health/*` takes no slot at
@@ -73,6 +76,7 @@ pub(crate) fn router(
         .route("/flags", get(flags::list))
         .route("/flags/{name}", axum::routing::put(flags::put))
         .route("/audit", get(audit::recent))
+        .route("/runbook", get(runbook::runbook))
         .fallback(not_found)
         .layer(GlobalConcurrencyLimitLayer::new(MAX_CONCURRENT_REQUESTS));
     Router::new()
@@ -135,7 +139,7 @@ async fn not_found() -> Response {
     text(
         StatusCode::NOT_FOUND,
         "not an admin endpoint; try GET /metrics, /health/live, /health/ready, /info, /config, \
-         /loglevel, /flags, /audit, or PUT /loglevel, /flags/{name}\n",
+         /loglevel, /flags, /audit, /runbook, or PUT /loglevel, /flags/{name}\n",
     )
 }
 

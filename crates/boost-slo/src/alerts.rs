@@ -1,0 +1,516 @@
+//! The alerts: burn-rate alerts per objective, and the kit's own. One list,
+//! from which both the rules file and the runbook are written, so every
+//! alert has its runbook section.
+
+use std::time::Duration;
+
+use boost_config::ServiceIdentity;
+use boost_metrics::conventions::{
+    HTTP_CLIENT_EJECTIONS_TOTAL, HTTP_CLIENT_RETRIES_TOTAL, LOG_DROPPED_LINES_TOTAL,
+    METRICS_CARDINALITY_OVERFLOW_TOTAL, PROCESS_START_TIME_SECONDS, RPC_CLIENT_ENDPOINTS,
+    RPC_CLIENT_RETRY_BUDGET_EXHAUSTED_TOTAL, TLS_CERTIFICATE_EXPIRY,
+};
+
+use crate::burn::{SLI_WINDOWS, Tier};
+use crate::promql::{self, Scope};
+use crate::settings::{SERVER_FAULT_CODES, SloSettings};
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+/// What the runbook says about one alert.
+#[derive(Clone, Debug)]
+pub(crate) struct Guide {
+    /// What firing means, for someone woken by it.
+    pub(crate) meaning: String,
+    /// What to look at first: Markdown list items; `{admin}` is the admin URL.
+    pub(crate) check: Vec<String>,
+}
+
+/// One alerting rule.
+#[derive(Clone, Debug)]
+pub(crate) struct Alert {
+    pub(crate) name: String,
+    pub(crate) severity: &'static str,
+    /// Labels beyond `service`, `team` and `severity`.
+    pub(crate) labels: Vec<(&'static str, String)>,
+    pub(crate) expr: String,
+    /// Unscaled.
+    pub(crate) for_duration: Option<Duration>,
+    pub(crate) summary: String,
+    pub(crate) description: String,
+    pub(crate) guide: Guide,
+}
+
+/// One recording rule.
+#[derive(Clone, Debug)]
+pub(crate) struct Recording {
+    pub(crate) record: String,
+    pub(crate) expr: String,
+    pub(crate) labels: Vec<(&'static str, String)>,
+}
+
+/// One objective, service-wide or of one method.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Objective<'a> {
+    pub(crate) kind: Kind,
+    pub(crate) target: f64,
+    pub(crate) threshold: f64,
+    pub(crate) method: Option<&'a str>,
+}
+
+/// Availability or latency.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Availability,
+    Latency,
+}
+
+impl Kind {
+    pub(crate) const fn label(self) -> &'static str {
+        match self {
+            Kind::Availability => "availability",
+            Kind::Latency => "latency",
+        }
+    }
+    const fn title(self) -> &'static str {
+        match self {
+            Kind::Availability => "Availability",
+            Kind::Latency => "Latency",
+        }
+    }
+}
+
+impl Objective<'_> {
+    pub(crate) fn budget(&self) -> f64 {
+        (100.0 - self.target) / 100.0
+    }
+}
+
+/// Every enabled objective, service-wide first, then per method.
+pub(crate) fn objectives(slo: &SloSettings) -> Vec<Objective<'_>> {
+    let mut out = Vec::new();
+    if slo.availability.enabled {
+        out.push(Objective {
+            kind: Kind::Availability,
+            target: slo.availability.target,
+            threshold: 0.0,
+            method: None,
+        });
+    }
+    if slo.latency.enabled {
+        out.push(Objective {
+            kind: Kind::Latency,
+            target: slo.latency.target,
+            threshold: slo.latency.threshold,
+            method: None,
+        });
+    }
+    for (method, objectives) in &slo.methods {
+        if let Some(a) = objectives.availability.as_ref().filter(|a| a.enabled) {
+            out.push(Objective {
+                kind: Kind::Availability,
+                target: a.target,
+                threshold: 0.0,
+                method: Some(method),
+            });
+        }
+        if let Some(l) = objectives.latency.as_ref().filter(|l| l.enabled) {
+            out.push(Objective {
+                kind: Kind::Latency,
+                target: l.target,
+                threshold: l.threshold,
+                method: Some(method),
+            });
+        }
+    }
+    out
+}
+
+/// The name of the SLI recording rule over `window` (unscaled: the name
+/// stays the same when the windows are shortened for tests).
+pub(crate) fn sli_record(window: Duration) -> String {
+    format!("slo:sli_error:ratio_rate{}", promql::duration(window))
+}
+
+/// The recording rules: every objective's error ratio over every window,
+/// and its objective as a constant for dashboards.
+pub(crate) fn recordings(
+    slo: &SloSettings,
+    identity: &ServiceIdentity,
+    scale: f64,
+) -> Vec<Recording> {
+    let job = slo.job_or(&identity.name);
+    let mut out = Vec::new();
+    for objective in objectives(slo) {
+        let scope = Scope {
+            job,
+            method: objective.method,
+        };
+        let mut labels = vec![
+            ("service", identity.name.clone()),
+            ("slo", objective.kind.label().to_owned()),
+        ];
+        if let Some(method) = objective.method {
+            labels.push(("rpc_method", method.to_owned()));
+        }
+        for window in SLI_WINDOWS {
+            let range = promql::duration(promql::scaled(*window, scale));
+            let expr = match objective.kind {
+                Kind::Availability => scope.availability_errors(&range),
+                Kind::Latency => scope.latency_errors(objective.threshold, &range),
+            };
+            out.push(Recording {
+                record: sli_record(*window),
+                expr,
+                labels: labels.clone(),
+            });
+        }
+        let sel = format!(
+            "service={},slo=\"{}\",rpc_method={}",
+            promql::string(&identity.name),
+            objective.kind.label(),
+            promql::string(objective.method.unwrap_or("")),
+        );
+        out.push(Recording {
+            record: "slo:error_budget:remaining_ratio".to_owned(),
+            expr: format!(
+                "1 - avg_over_time({}{{{sel}}}[{}]) / {}",
+                sli_record(SLI_WINDOWS[0]),
+                promql::duration(promql::scaled(slo.window, scale)),
+                promql::number(objective.budget()),
+            ),
+            labels: labels.clone(),
+        });
+        out.push(Recording {
+            record: "slo:objective:ratio".to_owned(),
+            expr: format!("vector({})", promql::number(objective.target / 100.0)),
+            labels,
+        });
+    }
+    out
+}
+
+/// The selector of one objective's recorded SLI over `window`.
+fn sli(identity: &ServiceIdentity, objective: &Objective<'_>, window: Duration) -> String {
+    format!(
+        "{}{{service={},slo=\"{}\",rpc_method={}}}",
+        sli_record(window),
+        promql::string(&identity.name),
+        objective.kind.label(),
+        promql::string(objective.method.unwrap_or("")),
+    )
+}
+
+fn human(d: Duration) -> String {
+    fn unit(n: u64, one: &str) -> String {
+        if n == 1 {
+            format!("1 {one}")
+        } else {
+            format!("{n} {one}s")
+        }
+    }
+    let secs = d.as_secs();
+    if secs >= 86_400 && secs.is_multiple_of(86_400) {
+        unit(secs / 86_400, "day")
+    } else if secs >= 86_400 {
+        format!("{:.1} days", d.as_secs_f64() / 86_400.0)
+    } else if secs >= 3600 && secs.is_multiple_of(3600) {
+        unit(secs / 3600, "hour")
+    } else if secs >= 3600 {
+        format!("{:.1} hours", d.as_secs_f64() / 3600.0)
+    } else {
+        unit(secs / 60, "minute")
+    }
+}
+
+/// The name of the burn-rate alert of `kind` and `tier`.
+pub(crate) fn burn_alert_name(kind: Kind, tier: Tier) -> String {
+    format!("{}{}", kind.title(), tier.suffix())
+}
+
+fn burn_alerts(slo: &SloSettings, identity: &ServiceIdentity) -> Vec<Alert> {
+    let mut out = Vec::new();
+    for objective in objectives(slo) {
+        let what = match (objective.kind, objective.method) {
+            (Kind::Availability, None) => "calls ending in a server fault".to_owned(),
+            (Kind::Availability, Some(m)) => format!("{m} calls ending in a server fault"),
+            (Kind::Latency, None) => format!("calls slower than {}s", objective.threshold),
+            (Kind::Latency, Some(m)) => format!("{m} calls slower than {}s", objective.threshold),
+        };
+        let budget = objective.budget();
+        for tier in Tier::ALL {
+            let factor = tier.factor(slo.window);
+            let threshold = format!("({} * {})", promql::number(factor), promql::number(budget));
+            let expr = format!(
+                "{} > {threshold} and {} > {threshold}",
+                sli(identity, &objective, tier.long_window()),
+                sli(identity, &objective, tier.short_window()),
+            );
+            let exhausted = Duration::from_secs_f64(slo.window.as_secs_f64() / factor);
+            let summary = format!(
+                "{}: {what} are using up the {} error budget {}x too fast",
+                identity.name,
+                objective.kind.label(),
+                promql::number(factor),
+            );
+            let description = format!(
+                "Over the last {}, {{{{ $value | humanizePercentage }}}} of {what} (still over \
+                 the last {}); the objective allows {}% over {}. At this rate the error budget \
+                 is gone in {}.",
+                human(tier.long_window()),
+                human(tier.short_window()),
+                promql::number(100.0 - objective.target),
+                human(slo.window),
+                human(exhausted),
+            );
+            let mut labels = vec![("slo", objective.kind.label().to_owned())];
+            if let Some(method) = objective.method {
+                labels.push(("rpc_method", method.to_owned()));
+            }
+            out.push(Alert {
+                name: burn_alert_name(objective.kind, tier),
+                severity: tier.severity(),
+                labels,
+                expr,
+                for_duration: Some(tier.for_duration()),
+                summary,
+                description,
+                guide: burn_guide(objective.kind, tier, slo),
+            });
+        }
+    }
+    out
+}
+
+fn burn_guide(kind: Kind, tier: Tier, slo: &SloSettings) -> Guide {
+    let factor = promql::number(tier.factor(slo.window));
+    let meaning = match kind {
+        Kind::Availability => format!(
+            "Calls are ending in a server fault (gRPC {}, or HTTP 5xx) {factor} times as fast as \
+             the availability objective allows: {}% of the {} error budget spent in {} if it \
+             goes on. The label `rpc_method` is set when the objective is one method's.",
+            SERVER_FAULT_CODES.join(", "),
+            promql::number(tier.budget_spent() * 100.0),
+            human(slo.window),
+            human(tier.long_window()),
+        ),
+        Kind::Latency => format!(
+            "Calls are slower than the latency objective's threshold {factor} times as often as \
+             it allows: {}% of the {} error budget spent in {} if it goes on. The label \
+             `rpc_method` is set when the objective is one method's.",
+            promql::number(tier.budget_spent() * 100.0),
+            human(slo.window),
+            human(tier.long_window()),
+        ),
+    };
+    let mut check = vec![
+        "Is every instance up and ready? `curl -sS {admin}/health/ready` on each (a `503` names the failing check).".to_owned(),
+        "Which methods and codes? `curl -sS {admin}/metrics | grep -E '^(rpc|http)_server_.*_count'` (gRPC `rpc_status_code`, HTTP `http_response_status_code`).".to_owned(),
+        "Are upstreams failing? `curl -sS {admin}/metrics | grep -E '^rpc_client_(attempts|endpoints|retry_budget)'`: attempts by `outcome`, ejected endpoints, retries refused.".to_owned(),
+        "Did something change? A deploy (`curl -sS {admin}/info`: version, start time), a switch (`curl -sS {admin}/flags`, `curl -sS {admin}/audit`), the configuration (`curl -sS {admin}/config`).".to_owned(),
+    ];
+    if kind == Kind::Latency {
+        check.push("Is the process starved? `curl -sS {admin}/metrics | grep -E '^(process_cpu|process_resident|tokio_runtime)'`.".to_owned());
+    }
+    Guide { meaning, check }
+}
+
+fn kit_alerts(slo: &SloSettings, identity: &ServiceIdentity, scale: f64) -> Vec<Alert> {
+    let job = slo.job_or(&identity.name);
+    let j = promql::string(job);
+    let name = &identity.name;
+    let range = |d: Duration| promql::duration(promql::scaled(d, scale));
+    let scope = Scope { job, method: None };
+    let mut out = vec![
+        Alert {
+            name: "ServiceDown".to_owned(),
+            severity: "page",
+            labels: Vec::new(),
+            expr: format!("sum(up{{job={j}}}) == 0 or absent(up{{job={j}}})"),
+            for_duration: Some(3 * MINUTE),
+            summary: format!("{name}: no instance can be scraped"),
+            description: format!(
+                "Prometheus reached no instance of job {job} for 3 minutes (instances up: \
+                 {{{{ $value }}}}). The SLO alerts cannot see an outage without metrics: this \
+                 one pages instead."
+            ),
+            guide: Guide {
+                meaning: "No instance of the service answers Prometheus' scrape, or Prometheus has no target for it: the service is down, unreachable, or no longer scraped. The burn-rate alerts see no calls then, so this one stands in for them.".to_owned(),
+                check: vec![
+                    "Are the processes running? Your orchestrator's view (`kubectl get pods`, `systemctl status`), and the last log lines of a failed one.".to_owned(),
+                    "Does an instance answer? `curl -sS {admin}/health/live` and `curl -sS {admin}/metrics | head`.".to_owned(),
+                    "Is the scrape configured? Prometheus' Targets page for the job.".to_owned(),
+                ],
+            },
+        },
+        Alert {
+            name: "TargetDown".to_owned(),
+            severity: "ticket",
+            labels: Vec::new(),
+            expr: format!("up{{job={j}}} == 0"),
+            for_duration: Some(5 * MINUTE),
+            summary: format!("{name}: instance {{{{ $labels.instance }}}} cannot be scraped"),
+            description: "Prometheus has failed to scrape {{ $labels.instance }} for 5 minutes (up = {{ $value }}).".to_owned(),
+            guide: Guide {
+                meaning: "One instance does not answer its scrape: it is down, hung, or its admin server is unreachable. The others carry its load.".to_owned(),
+                check: vec![
+                    "Does it answer? `curl -sS {admin}/health/live` on that instance; `curl -sS {admin}/health/ready`.".to_owned(),
+                    "Is it restarting? See RestartLoop; its last log lines.".to_owned(),
+                ],
+            },
+        },
+        Alert {
+            name: "RestartLoop".to_owned(),
+            severity: "ticket",
+            labels: Vec::new(),
+            expr: format!(
+                "changes({PROCESS_START_TIME_SECONDS}{{job={j}}}[{}]) > 2",
+                range(15 * MINUTE)
+            ),
+            for_duration: None,
+            summary: format!("{name}: instance {{{{ $labels.instance }}}} keeps restarting"),
+            description: "{{ $labels.instance }} restarted {{ $value }} times in 15 minutes.".to_owned(),
+            guide: Guide {
+                meaning: "An instance has started more than twice in 15 minutes: it crashes, is killed (out of memory, failed liveness probe), or exits on a configuration error.".to_owned(),
+                check: vec![
+                    "Its last log lines before each exit: a configuration error names the key and the layer; exit code 2 is configuration.".to_owned(),
+                    "Memory: `curl -sS {admin}/metrics | grep process_resident_memory_bytes` against its limit.".to_owned(),
+                    "What it runs: `curl -sS {admin}/info` (version) and `curl -sS {admin}/config`.".to_owned(),
+                ],
+            },
+        },
+        Alert {
+            name: "LoadShedding".to_owned(),
+            severity: "ticket",
+            labels: Vec::new(),
+            expr: format!("{} > 0.01", scope.shed(&range(5 * MINUTE))),
+            for_duration: Some(10 * MINUTE),
+            summary: format!("{name}: refusing calls under load"),
+            description: "{{ $value | humanizePercentage }} of calls were refused for 10 minutes (gRPC RESOURCE_EXHAUSTED, HTTP 503): the concurrency limits are reached.".to_owned(),
+            guide: Guide {
+                meaning: "More than 1% of calls are refused at once because the server's concurrency limit (`grpc.server.concurrency_limit`, `http.shed`) is reached: more traffic than the instances can take, or calls that got slower (an upstream) hold the slots.".to_owned(),
+                check: vec![
+                    "In flight: `curl -sS {admin}/metrics | grep rpc_server_in_flight_calls` against the limit in `curl -sS {admin}/config`.".to_owned(),
+                    "Slower calls? The latency SLO and `rpc_client_call_duration_seconds` of the upstreams.".to_owned(),
+                    "More traffic? The call rate on the dashboard; scale out if it is real.".to_owned(),
+                ],
+            },
+        },
+        Alert {
+            name: "RetryBudgetExhausted".to_owned(),
+            severity: "ticket",
+            labels: Vec::new(),
+            expr: format!(
+                "sum by (client) (rate({RPC_CLIENT_RETRY_BUDGET_EXHAUSTED_TOTAL}{{job={j}}}[{w}])) > 0 \
+                 or sum by (client) (rate({HTTP_CLIENT_RETRIES_TOTAL}{{job={j},outcome=\"budget_exhausted\"}}[{w}])) > 0",
+                w = range(5 * MINUTE)
+            ),
+            for_duration: Some(10 * MINUTE),
+            summary: format!("{name}: retries to {{{{ $labels.client }}}} refused by the retry budget"),
+            description: "The client {{ $labels.client }} wanted to retry {{ $value | humanize }} calls a second but its retry budget was empty, for 10 minutes: its upstream is failing many calls.".to_owned(),
+            guide: Guide {
+                meaning: "An upstream fails so many calls that the client's retry budget (retries at most a share of calls) is spent: retries are being refused so they do not overload it further. Callers see the upstream's errors.".to_owned(),
+                check: vec![
+                    "How its calls end: `curl -sS {admin}/metrics | grep 'rpc_client_attempts_total{.*client=\"<client>\"'` by `outcome` and `endpoint`.".to_owned(),
+                    "The upstream's own alerts and dashboard; its owning team.".to_owned(),
+                ],
+            },
+        },
+        Alert {
+            name: "UpstreamEndpointsEjected".to_owned(),
+            severity: "ticket",
+            labels: Vec::new(),
+            expr: format!(
+                "sum by (client) ({RPC_CLIENT_ENDPOINTS}{{job={j},state=\"ejected\"}}) > 0 \
+                 or sum by (client) (increase({HTTP_CLIENT_EJECTIONS_TOTAL}{{job={j}}}[{}])) > 0",
+                range(10 * MINUTE)
+            ),
+            for_duration: Some(10 * MINUTE),
+            summary: format!("{name}: endpoints of {{{{ $labels.client }}}} taken out of rotation"),
+            description: "{{ $value }} endpoints of {{ $labels.client }} have been ejected (outlier detection) for 10 minutes.".to_owned(),
+            guide: Guide {
+                meaning: "Outlier detection has taken endpoints of an upstream out of rotation for 10 minutes: they fail calls that the others answer. The remaining endpoints carry their load.".to_owned(),
+                check: vec![
+                    "Which and why: `curl -sS {admin}/metrics | grep -E '^rpc_client_(ejections_total|endpoints)'` (`endpoint`, `reason`).".to_owned(),
+                    "Those endpoints' own health; the upstream's owning team.".to_owned(),
+                ],
+            },
+        },
+        Alert {
+            name: "LogLinesDropped".to_owned(),
+            severity: "ticket",
+            labels: Vec::new(),
+            expr: format!(
+                "sum by (instance) (rate({LOG_DROPPED_LINES_TOTAL}{{job={j}}}[{}])) > 0",
+                range(5 * MINUTE)
+            ),
+            for_duration: Some(10 * MINUTE),
+            summary: format!("{name}: log lines dropped on {{{{ $labels.instance }}}}"),
+            description: "{{ $labels.instance }} dropped {{ $value | humanize }} log lines a second for 10 minutes: its log writer cannot keep up.".to_owned(),
+            guide: Guide {
+                meaning: "The log writer's queue is full, so log lines are dropped instead of blocking calls: stdout is slow (the log collector is behind) or the service logs far more than usual.".to_owned(),
+                check: vec![
+                    "Which lines are many: the last minute of logs, by `target`; a log level left at debug: `curl -sS {admin}/loglevel`.".to_owned(),
+                    "The log collector on the node.".to_owned(),
+                ],
+            },
+        },
+        Alert {
+            name: "CardinalityGuardTripping".to_owned(),
+            severity: "ticket",
+            labels: Vec::new(),
+            expr: format!(
+                "sum by (metric) (increase({METRICS_CARDINALITY_OVERFLOW_TOTAL}{{job={j}}}[{}])) > 0",
+                range(30 * MINUTE)
+            ),
+            for_duration: None,
+            summary: format!("{name}: metric {{{{ $labels.metric }}}} has too many label sets"),
+            description: "{{ $value | humanize }} new label sets of {{ $labels.metric }} were folded into `other` in 30 minutes (metrics.cardinality_limit): its dashboards lose detail.".to_owned(),
+            guide: Guide {
+                meaning: "A metric has reached `metrics.cardinality_limit` label sets; new ones are folded into a series labelled `other`. Usually a label fed with unbounded values (an id, a raw path) — a bug to fix in code.".to_owned(),
+                check: vec![
+                    "Its label sets: `curl -sS {admin}/metrics | grep '^<metric>' | head -50`.".to_owned(),
+                    "The limit: `curl -sS {admin}/config | grep cardinality_limit`.".to_owned(),
+                ],
+            },
+        },
+    ];
+    for (alert, days, severity) in [
+        ("CertificateExpiresSoon", 14, "ticket"),
+        ("CertificateExpiryImminent", 3, "page"),
+    ] {
+        out.push(Alert {
+            name: alert.to_owned(),
+            severity,
+            labels: Vec::new(),
+            expr: format!(
+                "(min by (role, subject) ({TLS_CERTIFICATE_EXPIRY}{{job={j}}}) - time()) / 86400 < {days}"
+            ),
+            for_duration: Some(10 * MINUTE),
+            summary: format!("{name}: the {{{{ $labels.role }}}} certificate expires in less than {days} days"),
+            description: "The certificate {{ $labels.subject }} used as {{ $labels.role }} expires in {{ $value | humanize }} days; after that its connections fail.".to_owned(),
+            guide: Guide {
+                meaning: format!("A TLS certificate in use expires in less than {days} days and has not been rotated. The kit re-reads changed certificate files by itself: renewing the file is enough, no restart."),
+                check: vec![
+                    "Which: `curl -sS {admin}/metrics | grep tls_certificate_expiry_timestamp_seconds` (`role`, `subject`).".to_owned(),
+                    "Did a rotation fail? `curl -sS {admin}/metrics | grep tls_reload_total` (`outcome=\"error\"`) and the log lines of boost-tls.".to_owned(),
+                    "The certificate issuer (cert-manager, your CA) for that subject.".to_owned(),
+                ],
+            },
+        });
+    }
+    out
+}
+
+/// Every alert: burn rates first, then the kit's.
+pub(crate) fn alerts(slo: &SloSettings, identity: &ServiceIdentity, scale: f64) -> Vec<Alert> {
+    let mut out = burn_alerts(slo, identity);
+    out.extend(kit_alerts(slo, identity, scale));
+    out
+}
+
+/// The anchor of an alert's runbook section: its name in lower case, as
+/// GitHub and most Markdown renderers slug the heading `## <Name>`.
+pub fn anchor(alert: &str) -> String {
+    alert.to_ascii_lowercase()
+}
