@@ -239,7 +239,10 @@ async fn three_replicas_on_one_redis_follow_a_change_and_ride_out_redis_going_aw
         let (ready, _) = http_get(&replica.admin_url("/health/ready")).await;
         assert_eq!(ready, 200, "readiness does not depend on the switch store");
         let (_, flags) = http_get(&replica.admin_url("/flags")).await;
-        assert!(flags.contains("\"enabled\": false"), "nothing changed: {flags}");
+        assert!(
+            flags.contains("\"enabled\": false"),
+            "nothing changed: {flags}"
+        );
     }
     until_all_greet(&all, "Hello, bob!", Duration::from_secs(5)).await;
 
