@@ -75,7 +75,11 @@ pub(crate) fn le_matcher(threshold: f64) -> String {
     }
 }
 
-/// Which calls an SLI counts: the whole service (gRPC and HTTP), or one gRPC method.
+/// The gRPC methods service-wide objectives leave out.
+const NOT_THE_SERVICES: &str = "grpc[.](health|reflection)[.].*";
+
+/// Which calls an SLI counts: the whole service (gRPC and HTTP, health and
+/// reflection left out), or one gRPC method.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Scope<'a> {
     pub(crate) job: &'a str,
@@ -85,8 +89,14 @@ pub(crate) struct Scope<'a> {
 impl Scope<'_> {
     fn matchers(&self, extra: &str) -> String {
         let mut out = format!("job={}", string(self.job));
-        if let Some(method) = self.method {
-            out.push_str(&format!(",{RPC_METHOD}={}", string(method)));
+        match self.method {
+            Some(method) => out.push_str(&format!(",{RPC_METHOD}={}", string(method))),
+            // Health probes and reflection are the platform's calls, not the
+            // service's: a `Watch` or reflection stream is timed whole and
+            // would read as a slow call, and probes would dilute the error
+            // ratio. (HTTP series have no `rpc_method`: an absent label is
+            // "", which this matcher lets through.)
+            None => out.push_str(&format!(",{RPC_METHOD}!~{}", string(NOT_THE_SERVICES))),
         }
         if !extra.is_empty() {
             out.push(',');
@@ -160,6 +170,29 @@ impl Scope<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn service_wide_slis_leave_out_health_and_reflection_but_a_method_does_not() {
+        let service = Scope {
+            job: "hello-service",
+            method: None,
+        }
+        .total("5m");
+        assert!(
+            service.contains(r#"rpc_method!~"grpc[.](health|reflection)[.].*""#),
+            "{service}"
+        );
+        let method = Scope {
+            job: "hello-service",
+            method: Some("hello.v1.Greeter/SayHello"),
+        }
+        .total("5m");
+        assert!(!method.contains("!~"), "{method}");
+        assert!(
+            method.contains(r#"rpc_method="hello.v1.Greeter/SayHello""#),
+            "{method}"
+        );
+    }
 
     #[test]
     fn durations_take_the_largest_whole_unit() {
