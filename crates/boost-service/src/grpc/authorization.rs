@@ -374,6 +374,10 @@ mod tests {
         let settings = AuthorizationSettings::default().allow("hello.v1.Greeter", ["spiffe://a"]);
         let logs = DenialLogs::default();
         tracing::subscriber::with_default(subscriber, || {
+            // A call site another test's thread registered first, racing with
+            // this subscriber's creation, can keep a cached "never" interest
+            // (boost_tracing::testing does the same).
+            tracing::callsite::rebuild_interest_cache();
             metrics::with_local_recorder(&recorder, || {
                 for _ in 0..50 {
                     let stranger = peer("spiffe://stranger");
