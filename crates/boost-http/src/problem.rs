@@ -73,6 +73,8 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<Cow<'static, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     request_id: Option<String>,
     #[serde(skip)]
     retry_after: Option<u64>,
@@ -88,6 +90,7 @@ impl Problem {
             status: status.as_u16(),
             detail: None,
             reason: None,
+            field: None,
             request_id: boost_rpc::server::current_request_id().map(|id| id.as_str().to_owned()),
             retry_after: None,
         }
@@ -107,6 +110,19 @@ impl Problem {
         }
         self.detail = Some(detail);
         self
+    }
+
+    /// Names the request field at fault (a `field` member), so a client can
+    /// point at it: `Problem::new(StatusCode::BAD_REQUEST).with_field("reason")`.
+    #[must_use]
+    pub fn with_field(mut self, field: impl Into<Cow<'static, str>>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    /// The `field` member, if any.
+    pub fn field(&self) -> Option<&str> {
+        self.field.as_deref()
     }
 
     /// Adds `Retry-After` (whole seconds, rounded up) to the answer.
@@ -232,6 +248,22 @@ mod tests {
         let json: serde_json::Value = serde_json::from_str(&p.to_json()).unwrap();
         assert_eq!(json["type"], "urn:problem:CAR_NOT_FOUND");
         assert_eq!(json["reason"], "CAR_NOT_FOUND");
+    }
+
+    #[test]
+    fn a_field_at_fault_is_a_member_only_when_named() {
+        let named = Problem::new(StatusCode::BAD_REQUEST).with_field("reason");
+        assert_eq!(named.field(), Some("reason"));
+        assert!(
+            named.to_json().contains(r#""field":"reason""#),
+            "{}",
+            named.to_json()
+        );
+        assert!(
+            !Problem::new(StatusCode::BAD_REQUEST)
+                .to_json()
+                .contains("field")
+        );
     }
 
     #[test]

@@ -1,26 +1,20 @@
-//! `application/problem+json` (RFC 9457) answers for the JSON endpoints.
+//! `application/problem+json` (RFC 9457) and JSON answers for the JSON
+//! endpoints, through boost-http's [`Problem`] (one problem format for the
+//! kit's HTTP services and its admin server).
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use boost_http::Problem;
 
 /// A problem answer: `detail` says what is wrong and what to send instead;
 /// `field`, when given, names the request field at fault.
-pub(super) fn problem(status: StatusCode, detail: &str, field: Option<&str>) -> Response {
-    let mut body = serde_json::json!({
-        "type": "about:blank",
-        "title": status.canonical_reason().unwrap_or("Error"),
-        "status": status.as_u16(),
-        "detail": detail,
-    });
-    if let (Some(field), Some(object)) = (field, body.as_object_mut()) {
-        object.insert("field".to_owned(), serde_json::Value::from(field));
+pub(super) fn problem(status: StatusCode, detail: &str, field: Option<&'static str>) -> Response {
+    let problem = Problem::new(status).with_detail(detail);
+    match field {
+        Some(field) => problem.with_field(field),
+        None => problem,
     }
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/problem+json")],
-        body.to_string(),
-    )
-        .into_response()
+    .into_response()
 }
 
 /// A JSON answer.
