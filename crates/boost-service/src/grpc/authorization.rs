@@ -348,36 +348,18 @@ mod tests {
         PeerIdentity::new("CN=x", [uri.to_owned()], [])
     }
 
-    /// Counts the `warn` events it sees.
-    #[derive(Clone, Default)]
-    struct Warnings(Arc<std::sync::atomic::AtomicUsize>);
-
-    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Warnings {
-        fn on_event(
-            &self,
-            event: &tracing::Event<'_>,
-            _: tracing_subscriber::layer::Context<'_, S>,
-        ) {
-            if *event.metadata().level() == tracing::Level::WARN {
-                self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            }
-        }
-    }
-
     #[test]
     fn refusals_are_logged_once_per_interval_and_all_counted() {
-        use tracing_subscriber::layer::SubscriberExt as _;
-        let warnings = Warnings::default();
-        let subscriber = tracing_subscriber::registry().with(warnings.clone());
+        // boost_tracing's capture, not a hand-made subscriber: it keeps every
+        // dispatcher consulted, so another test's thread reaching these call
+        // sites first cannot leave them disabled for this one.
+        let capture = boost_tracing::testing::Capture::new();
         let recorder = metrics_util::debugging::DebuggingRecorder::new();
         let snapshotter = recorder.snapshotter();
         let settings = AuthorizationSettings::default().allow("hello.v1.Greeter", ["spiffe://a"]);
         let logs = DenialLogs::default();
-        tracing::subscriber::with_default(subscriber, || {
-            // A call site another test's thread registered first, racing with
-            // this subscriber's creation, can keep a cached "never" interest
-            // (boost_tracing::testing does the same).
-            tracing::callsite::rebuild_interest_cache();
+        {
+            let _guard = capture.set_default();
             metrics::with_local_recorder(&recorder, || {
                 for _ in 0..50 {
                     let stranger = peer("spiffe://stranger");
@@ -385,10 +367,15 @@ mod tests {
                     let _ = decide(&settings, &logs, "hello.v1.Greeter/A", None);
                 }
             });
-        });
+        }
         // One line for the unlisted caller, one for the anonymous one (the
         // interval is far longer than this loop).
-        assert_eq!(warnings.0.load(std::sync::atomic::Ordering::SeqCst), 2);
+        let warnings = capture
+            .events()
+            .into_iter()
+            .filter(|event| event.level == tracing::Level::WARN)
+            .count();
+        assert_eq!(warnings, 2);
         let counted: u64 = snapshotter
             .snapshot()
             .into_vec()

@@ -141,6 +141,19 @@ impl Default for Capture {
     }
 }
 
+/// Keeps one do-nothing dispatcher alive for the whole test process.
+///
+/// While exactly one dispatcher is alive, tracing-core computes a call site's
+/// interest, the first time any thread reaches it, from *that thread's*
+/// default alone. A thread without a capture would then cache "never" for a
+/// call site a capture's thread needs, and the capture would miss its events
+/// for good (a flaky test). With two dispatchers alive it asks all of them.
+/// The keeper enables nothing, so it costs nothing and raises no level.
+fn keep_every_dispatcher_consulted() {
+    static KEEPER: std::sync::OnceLock<Dispatch> = std::sync::OnceLock::new();
+    KEEPER.get_or_init(|| Dispatch::new(tracing::subscriber::NoSubscriber::default()));
+}
+
 impl Capture {
     /// A capture with [`DEFAULT_CAPTURE_FILTER`].
     pub fn new() -> Self {
@@ -150,6 +163,7 @@ impl Capture {
     /// A capture recording only what `directives` (`RUST_LOG` syntax) enables; invalid
     /// directives are skipped.
     pub fn with_filter(directives: &str) -> Self {
+        keep_every_dispatcher_consulted();
         let store = Arc::new(Store::default());
         let provider = SdkTracerProvider::builder()
             .with_span_processor(CaptureProcessor(store.clone()))
