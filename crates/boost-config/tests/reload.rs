@@ -188,6 +188,11 @@ struct Events(Arc<std::sync::Mutex<Vec<u8>>>);
 
 impl Events {
     fn capture(&self) -> tracing::subscriber::DefaultGuard {
+        // With one dispatcher alive, tracing-core judges a call site by the
+        // thread that reaches it first; a test without a capture would cache
+        // "never" for this one. A second, idle dispatcher makes it ask all.
+        static KEEPER: std::sync::OnceLock<tracing::Dispatch> = std::sync::OnceLock::new();
+        KEEPER.get_or_init(|| tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default()));
         let events = self.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_writer(move || events.clone())
