@@ -32,20 +32,30 @@ use crate::error::SwitchError;
 use crate::settings::RedisSwitchesSettings;
 use crate::store::Override;
 
-/// Deletes the override of `KEYS[1]`'s field `ARGV[1]` only if it is still
-/// the one made at `ARGV[2]` (its `at_ms`), and announces it on `KEYS[2]`.
-/// Returns 1 when it deleted. The time, not the exact JSON, identifies the
-/// override, so one written by another release still reverts.
-const REVERT_IF_UNCHANGED: &str = r"
+/// Replaces the override of `KEYS[1]`'s field `ARGV[1]` only if it is still
+/// the one made at `ARGV[2]` (its `at_ms`; empty: only if there is none),
+/// with the JSON `ARGV[3]` (empty: deletes it), and announces it on
+/// `KEYS[2]`. Returns 1 when it replaced. The time, not the exact JSON,
+/// identifies the override, so one written by another release still matches.
+const REPLACE_IF_UNCHANGED: &str = r"
 local current = redis.call('HGET', KEYS[1], ARGV[1])
-if not current then return 0 end
-local ok, decoded = pcall(cjson.decode, current)
-if ok and type(decoded) == 'table' and tostring(decoded['at_ms']) == ARGV[2] then
-  redis.call('HDEL', KEYS[1], ARGV[1])
-  redis.call('PUBLISH', KEYS[2], ARGV[1])
-  return 1
+local unchanged
+if ARGV[2] == '' then
+  unchanged = not current
+elseif not current then
+  unchanged = false
+else
+  local ok, decoded = pcall(cjson.decode, current)
+  unchanged = ok and type(decoded) == 'table' and tostring(decoded['at_ms']) == ARGV[2]
 end
-return 0";
+if not unchanged then return 0 end
+if ARGV[3] == '' then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+else
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+end
+redis.call('PUBLISH', KEYS[2], ARGV[1])
+return 1";
 
 /// Audit records waiting for the stream; more are dropped (with a warning):
 /// the file and the log stream have them.
@@ -224,20 +234,37 @@ impl RedisBackend {
         name: &str,
         expected: &Override,
     ) -> Result<bool, (SwitchError, bool)> {
-        let made_at = expected.at_ms.to_string();
+        self.replace_if(name, Some(expected), None).await
+    }
+
+    /// Puts `replacement` (`None`: no override) in place of `name`'s override
+    /// if that is still `expected` (`None`: there is none); `Ok(false)` when
+    /// another change came first, which is then left alone.
+    pub(crate) async fn replace_if(
+        &self,
+        name: &str,
+        expected: Option<&Override>,
+        replacement: Option<&Override>,
+    ) -> Result<bool, (SwitchError, bool)> {
+        let made_at = expected.map_or_else(String::new, |o| o.at_ms.to_string());
+        let json = match replacement {
+            Some(value) => encode(value).map_err(|e| (e, false))?,
+            None => String::new(),
+        };
         let mut eval = redis::cmd("EVAL");
-        eval.arg(REVERT_IF_UNCHANGED)
+        eval.arg(REPLACE_IF_UNCHANGED)
             .arg(2)
             .arg(&self.hash)
             .arg(&self.channel)
             .arg(name)
-            .arg(made_at);
-        let reverted: i64 = self
-            .run_timed("reverting", |mut c| async move {
+            .arg(made_at)
+            .arg(json);
+        let replaced: i64 = self
+            .run_timed("replacing the override", |mut c| async move {
                 eval.query_async(&mut c).await
             })
             .await?;
-        Ok(reverted == 1)
+        Ok(replaced == 1)
     }
 
     /// A connection subscribed to the change channel.
@@ -312,5 +339,70 @@ impl AuditSink for StreamSink {
                  audit file and the log stream)"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::change::Value;
+    use boost_test_redis::RedisServer;
+
+    fn made_at(at_ms: u64) -> Override {
+        Override {
+            value: Value::Enabled(false),
+            actor: "jo".to_owned(),
+            reason: "partner down".to_owned(),
+            at_ms,
+            revert_at_ms: None,
+        }
+    }
+
+    #[tokio::test]
+    #[ignore = "needs redis-server"]
+    async fn a_replacement_happens_only_while_the_override_is_the_expected_one()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let server = RedisServer::start();
+        let settings = RedisSwitchesSettings {
+            url: Endpoint::new(server.url()),
+            ..RedisSwitchesSettings::default()
+        };
+        let redis = RedisBackend::new(&settings, "demo").map_err(|e| e.to_string())?;
+        let (ours, theirs) = (made_at(1_000), made_at(2_000));
+        let put = |value: Option<Override>| {
+            let redis = redis.clone();
+            async move { redis.put("hertz", value.as_ref()).await.map_err(|(e, _)| e) }
+        };
+        let swap = |expected: Option<Override>, replacement: Option<Override>| {
+            let redis = redis.clone();
+            async move {
+                redis
+                    .replace_if("hertz", expected.as_ref(), replacement.as_ref())
+                    .await
+                    .map_err(|(e, _)| e)
+            }
+        };
+        let stored = || {
+            let redis = redis.clone();
+            async move { redis.stored("hertz").await }
+        };
+
+        // Ours is in place: undone back to no override.
+        put(Some(ours.clone())).await?;
+        assert!(swap(Some(ours.clone()), None).await?);
+        assert_eq!(stored().await?, None);
+
+        // Another replica wrote after us: our undo leaves theirs alone.
+        put(Some(theirs.clone())).await?;
+        assert!(!swap(Some(ours.clone()), None).await?);
+        assert_eq!(stored().await?, Some(theirs.clone()));
+
+        // Undoing a removal puts the old override back, only while none is there.
+        put(None).await?;
+        assert!(swap(None, Some(ours.clone())).await?);
+        assert_eq!(stored().await?, Some(ours.clone()));
+        assert!(!swap(None, Some(theirs)).await?);
+        assert_eq!(stored().await?, Some(ours));
+        Ok(())
     }
 }

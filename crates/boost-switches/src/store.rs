@@ -463,9 +463,14 @@ impl Switches {
             Backend::Memory => {}
         }
         if let Err(e) = self.inner.audit.record(record) {
-            // Unaudited changes are not made: put the stored state back.
+            // Unaudited changes are not made: put the stored state back,
+            // unless another replica changed it since (theirs stands).
             let undone = match &self.inner.backend {
-                Backend::Redis(redis) => redis.put(name, before.as_ref()).await.map_err(|(e, _)| e),
+                Backend::Redis(redis) => redis
+                    .replace_if(name, new.as_ref(), before.as_ref())
+                    .await
+                    .map(|_| ())
+                    .map_err(|(e, _)| e),
                 Backend::Local(path) => {
                     state_file::write(path, &self.overrides_with(name, before.as_ref()))
                 }
