@@ -117,6 +117,7 @@ pub mod server;
 mod service_error;
 pub mod status_bound;
 mod status_code;
+pub mod upstreams;
 pub use service_error::{Detail, ServiceError, set_error_domain};
 
 pub use client::client;
