@@ -115,7 +115,8 @@ impl Ledger {
             deposit_amount,
             withdraw_amount,
             reserve,
-            ratio: f64::from(ratio),
+            // As configured (0.2), not as f32 widened (0.20000000298…).
+            ratio: (f64::from(ratio) * 1e6).round() / 1e6,
         }
     }
 
