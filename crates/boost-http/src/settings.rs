@@ -77,6 +77,11 @@ pub struct HttpSettings {
     /// certificate, key and CA files are re-read when they change. Default:
     /// off (plaintext).
     pub tls: boost_tls::ServerTlsSettings,
+    /// Rate limits per caller key (`[http.rate_limit]`): a header's value
+    /// (an API key, a tenant) or the caller's certificate identity (mTLS),
+    /// GCRA; a request over its key's rate gets `429` with `Retry-After`.
+    /// Off by default. The same settings as `[grpc.server.rate_limit]`.
+    pub rate_limit: boost_rpc::rate_limit::RateLimitSettings,
 }
 
 impl Default for HttpSettings {
@@ -92,6 +97,7 @@ impl Default for HttpSettings {
             idle_timeout: Duration::from_secs(60),
             header_read_timeout: Duration::from_secs(10),
             tls: boost_tls::ServerTlsSettings::default(),
+            rate_limit: boost_rpc::rate_limit::RateLimitSettings::default(),
         }
     }
 }

@@ -93,7 +93,8 @@ pub struct Refused {
     pub bucket: Bucket,
 }
 
-type Keyed = RateLimiter<String, KeyStore, DefaultClock, NoOpMiddleware<<DefaultClock as Clock>::Instant>>;
+type Keyed =
+    RateLimiter<String, KeyStore, DefaultClock, NoOpMiddleware<<DefaultClock as Clock>::Instant>>;
 
 /// The per-key limiter of one server. Cheap to clone; clones share the
 /// buckets. See the [module docs](self).
@@ -243,7 +244,9 @@ fn spawn_cleanup(limits: Weak<Inner>, interval: Duration) {
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(interval).await;
-            let Some(inner) = limits.upgrade() else { return };
+            let Some(inner) = limits.upgrade() else {
+                return;
+            };
             inner.cleanup();
         }
     });
@@ -271,7 +274,9 @@ mod tests {
         }
         let refused = limits.check(Some("a")).unwrap_err();
         assert_eq!(refused.bucket, Bucket::Key);
-        assert!(refused.retry_after > Duration::ZERO && refused.retry_after <= Duration::from_secs(1));
+        assert!(
+            refused.retry_after > Duration::ZERO && refused.retry_after <= Duration::from_secs(1)
+        );
         assert!(limits.check(Some("b")).is_ok());
     }
 
@@ -281,7 +286,10 @@ mod tests {
         assert!(limits.check(None).is_ok());
         assert!(limits.check(Some("")).is_ok());
         let long = "x".repeat(129);
-        assert_eq!(limits.check(Some(&long)).unwrap_err().bucket, Bucket::Default);
+        assert_eq!(
+            limits.check(Some(&long)).unwrap_err().bucket,
+            Bucket::Default
+        );
         assert_eq!(limits.keys(), 0, "no state per missing key");
         assert!(limits.check(Some("a")).is_ok(), "keys are unaffected");
     }

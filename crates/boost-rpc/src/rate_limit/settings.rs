@@ -14,7 +14,9 @@ const MAX_KEY_LENGTH: usize = 1024;
 const MAX_RATE: u32 = 1_000_000;
 
 /// What a request's key is.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, Validate, Document)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, Validate, Document,
+)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum RateLimitKey {
@@ -203,7 +205,9 @@ mod tests {
 
     #[test]
     fn bad_values_are_refused_under_their_keys() {
-        let mut settings = RateLimitSettings::default().with_rate(0, 0).with_max_keys(0);
+        let mut settings = RateLimitSettings::default()
+            .with_rate(0, 0)
+            .with_max_keys(0);
         settings.key = RateLimitKey::Header;
         settings.max_key_length = 5000;
         settings.cleanup_interval = Duration::from_millis(10);

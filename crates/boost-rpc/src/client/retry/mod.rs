@@ -53,8 +53,8 @@ use tower::{Layer, Service, ServiceExt};
 pub(crate) use self::backoff::GRPC_RETRY_PUSHBACK_MS;
 use self::backoff::{Pushback, RetryBackoff};
 pub use self::budget::RetryBudget;
-pub use self::ledger::BudgetBalance;
 use self::future::ResponseFuture;
+pub use self::ledger::BudgetBalance;
 use self::policy::RetryPolicy;
 use self::replay::{Buffered, MAX_REPLAY_BYTES, buffer, replay_body};
 

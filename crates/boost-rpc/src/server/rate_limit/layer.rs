@@ -18,9 +18,7 @@ impl RateLimitLayer {
     /// nothing.
     pub fn new(server: &'static str, settings: &RateLimitSettings) -> Self {
         Self {
-            limits: settings
-                .enabled
-                .then(|| RateLimits::new(server, settings)),
+            limits: settings.enabled.then(|| RateLimits::new(server, settings)),
         }
     }
 

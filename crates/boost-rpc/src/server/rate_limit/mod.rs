@@ -32,8 +32,8 @@ use http::{HeaderValue, Request, Response};
 use tonic::Code;
 use tower_service::Service;
 
-pub use self::layer::RateLimitLayer;
 use self::future::ResponseFuture;
+pub use self::layer::RateLimitLayer;
 use crate::client::retry::GRPC_RETRY_PUSHBACK_MS;
 use crate::rate_limit::{RateLimits, Refused};
 use crate::server::grpc;
@@ -164,7 +164,9 @@ mod tests {
     }
 
     fn status(res: &Response<tonic::body::Body>) -> Option<&str> {
-        res.headers().get("grpc-status").and_then(|v| v.to_str().ok())
+        res.headers()
+            .get("grpc-status")
+            .and_then(|v| v.to_str().ok())
     }
 
     #[test]
