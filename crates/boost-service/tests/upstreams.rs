@@ -99,7 +99,10 @@ async fn upstreams_show_ejection_throttle_and_budget_of_a_failing_upstream() {
     assert_eq!(partner["kind"], "http");
     assert_eq!(partner["endpoints"][0]["state"], "ready");
     assert_eq!(partner["throttle"], Value::Null);
-    assert_eq!(partner["retry_budget"]["available"], 100, "the default reserve");
+    assert_eq!(
+        partner["retry_budget"]["available"], 100,
+        "the default reserve"
+    );
 
     // 40 calls, all refused by the upstream (bounded: each fails at once).
     let mut greeter = GreeterClient::new(client.clone());
@@ -122,10 +125,16 @@ async fn upstreams_show_ejection_throttle_and_budget_of_a_failing_upstream() {
         "{endpoint}"
     );
     let throttle = &after["throttle"];
-    assert!(throttle["window_requests"].as_u64().unwrap() >= 5, "{throttle}");
+    assert!(
+        throttle["window_requests"].as_u64().unwrap() >= 5,
+        "{throttle}"
+    );
     assert_eq!(throttle["window_accepts"], 0, "{throttle}");
     let p = throttle["reject_probability"].as_f64().unwrap();
-    assert!(p > 0.5 && p < 1.0, "no accepts: most calls rejected, {throttle}");
+    assert!(
+        p > 0.5 && p < 1.0,
+        "no accepts: most calls rejected, {throttle}"
+    );
     let budget = &after["retry_budget"];
     assert!(budget["deposits"].as_u64().unwrap() >= 1, "{budget}");
     assert!(budget["withdrawals"].as_u64().unwrap() >= 1, "{budget}");
@@ -138,7 +147,9 @@ async fn upstreams_show_ejection_throttle_and_budget_of_a_failing_upstream() {
     drop((greeter, client, http));
     let list = upstreams(&running).await;
     assert!(
-        !list.iter().any(|u| u["name"] == "failing-profiles" || u["name"] == "partner"),
+        !list
+            .iter()
+            .any(|u| u["name"] == "failing-profiles" || u["name"] == "partner"),
         "{list:?}"
     );
     drop(running);

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use axum::http::StatusCode;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::Response;
 use boost_rpc::upstreams::{Upstream, UpstreamEndpoint};
 use serde_json::{Value, json};
