@@ -25,7 +25,7 @@
 //! changes no decision. When a new key finds the set full, the same clean-up
 //! runs at once (at most once a second); if the set is still full, the key
 //! shares `overflow` until room is made. So a flood of distinct keys costs
-//! at most `max_keys` states (about 100 bytes each) and cannot starve
+//! at most `max_keys` states (a map entry, the key and 8 bytes of GCRA state each) and cannot starve
 //! existing keys. `server_rate_limit_keys` is the number tracked.
 //!
 //! ```

@@ -66,7 +66,8 @@ pub struct RateLimitSettings {
     pub burst: u32,
     /// Keys tracked at once. While this many are tracked, a new key shares
     /// the `overflow` bucket until idle keys are forgotten. From 1 to
-    /// 1,000,000. Default: `10000` (about 1 MiB).
+    /// 1,000,000. Default: `10000` (at most a few hundred bytes a key with
+    /// `max_key_length = 128`: 1 to 3 MiB).
     pub max_keys: usize,
     /// Longest key kept, in bytes; a longer value counts in the `default`
     /// bucket, as a missing one does. From 1 to 1024. Default: `128`.
