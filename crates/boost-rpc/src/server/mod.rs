@@ -67,14 +67,16 @@
 //! `concurrency_limit` (1024; with `adaptive_limit` enabled, the ceiling of a
 //! limit that follows latency — see [`load_shed`]), `request_timeout` (unset: the caller's
 //! `grpc-timeout` rules), `max_request_size` (4 MiB), keepalive and HTTP/2
-//! settings (applied with [`ServerSettings::apply`]), `reflection`.
+//! settings (applied with [`ServerSettings::apply`]), `reflection`,
+//! `rate_limit` (per caller key, off: see [`rate_limit`] and [`crate::rate_limit`]).
 //!
 //! # The order, and why
 //!
 //! The request id comes first so the span can record it; the span wraps
 //! everything so that sheds, timeouts and panics are all visible in the trace;
-//! metrics sit inside the span and outside the shedding so that refused calls
-//! are counted (as `RESOURCE_EXHAUSTED`); the deadline sits inside the
+//! metrics sit inside the span and outside the rate limit and the shedding so
+//! that refused calls are counted (as `RESOURCE_EXHAUSTED`); the rate limit
+//! comes before the shedding, so a call refused for its key takes no slot; the deadline sits inside the
 //! shedding (a refused call needs no timer) and outside the panic catch, and
 //! the panic catch sits right at the handler.
 //!
