@@ -262,3 +262,21 @@ async fn http_key_over_its_rate_gets_429_with_retry_after_while_another_key_is_s
         }
     }
 }
+
+#[test]
+fn bad_rate_limit_settings_are_refused_at_load_under_their_keys() {
+    let error = boost_config::Loader::new("rate-limit-test")
+        .dir("no/such/dir")
+        .env_vars([("APP_ENV", "")])
+        .args([
+            "--set",
+            "grpc.server.rate_limit.per_second=0",
+            "--set",
+            "http.rate_limit.key=header",
+        ])
+        .load::<boost_service::Config<NoSettings>>()
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("grpc.server.rate_limit.per_second"), "{error}");
+    assert!(error.contains("http.rate_limit.header"), "{error}");
+}
