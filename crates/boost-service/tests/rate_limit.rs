@@ -277,6 +277,9 @@ fn bad_rate_limit_settings_are_refused_at_load_under_their_keys() {
         .load::<boost_service::Config<NoSettings>>()
         .unwrap_err()
         .to_string();
-    assert!(error.contains("grpc.server.rate_limit.per_second"), "{error}");
+    assert!(
+        error.contains("grpc.server.rate_limit.per_second"),
+        "{error}"
+    );
     assert!(error.contains("http.rate_limit.header"), "{error}");
 }
