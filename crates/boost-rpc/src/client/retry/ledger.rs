@@ -10,9 +10,14 @@
 //!
 //! Lock-free: each slot is one atomic word `epoch << 32 | count`, written
 //! with a compare-and-swap once per deposited batch and once per retry.
+//! Time is tokio's `Instant`, as in `TpsBudget`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// tokio's clock, as `TpsBudget` uses: the two windows move together, paused
+// test clocks included (outside a runtime it is the system's monotonic clock).
+use tokio::time::Instant;
 
 /// Slots per `ttl`, as in `TpsBudget`.
 const SLOTS: usize = 10;
