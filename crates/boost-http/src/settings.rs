@@ -222,8 +222,10 @@ mod tests {
 
     #[test]
     fn a_rate_limit_by_peer_needs_client_certificates() {
-        let mut settings = HttpSettings::default();
-        settings.rate_limit = boost_rpc::rate_limit::RateLimitSettings::default().by_peer();
+        let mut settings = HttpSettings {
+            rate_limit: boost_rpc::rate_limit::RateLimitSettings::default().by_peer(),
+            ..HttpSettings::default()
+        };
         let text = Problems::of("http", &settings)
             .into_result("HTTP settings")
             .unwrap_err()
