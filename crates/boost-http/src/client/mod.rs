@@ -49,7 +49,7 @@
 //! - a **bounded response body** (`max_response_body`, 4 MiB).
 //!
 //! Every client is listed in boost-rpc's
-//! [`Upstreams`](boost_rpc::upstreams::Upstreams) while it lives, so the
+//! [`Upstreams`] while it lives, so the
 //! admin server's `/upstreams` shows its base URLs' ejection state and its
 //! retry budget's balance.
 //!

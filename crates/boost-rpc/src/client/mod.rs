@@ -49,7 +49,7 @@
 //! Endpoints come from `endpoints`, a fixed list, or from `dns.name`, re-resolved
 //! every `dns.refresh` (through a [`Resolver`]: the system's, or one given to
 //! [`ClientBuilder::resolver`]). [`Client::endpoints`] shows each endpoint's
-//! [`EndpointState`]; every client is listed in [`Upstreams`](crate::upstreams::Upstreams)
+//! [`EndpointState`]; every client is listed in [`Upstreams`]
 //! (the admin server's `/upstreams`) with its endpoints' ejection state,
 //! its throttle and its retry budget's balance.
 //!
