@@ -77,6 +77,11 @@ pub struct HttpSettings {
     /// certificate, key and CA files are re-read when they change. Default:
     /// off (plaintext).
     pub tls: boost_tls::ServerTlsSettings,
+    /// Rate limits per caller key (`[http.rate_limit]`): a header's value
+    /// (an API key, a tenant) or the caller's certificate identity (mTLS),
+    /// GCRA; a request over its key's rate gets `429` with `Retry-After`.
+    /// Off by default. The same settings as `[grpc.server.rate_limit]`.
+    pub rate_limit: boost_rpc::rate_limit::RateLimitSettings,
 }
 
 impl Default for HttpSettings {
@@ -92,6 +97,7 @@ impl Default for HttpSettings {
             idle_timeout: Duration::from_secs(60),
             header_read_timeout: Duration::from_secs(10),
             tls: boost_tls::ServerTlsSettings::default(),
+            rate_limit: boost_rpc::rate_limit::RateLimitSettings::default(),
         }
     }
 }
@@ -136,6 +142,17 @@ fn between(
 fn http_rules(s: &HttpSettings, problems: &mut Problems) {
     let ms = Duration::from_millis;
     let secs = Duration::from_secs;
+    if s.rate_limit.enabled
+        && s.rate_limit.key == boost_rpc::rate_limit::RateLimitKey::Peer
+        && (!s.tls.enabled || s.tls.client_auth == boost_tls::ClientAuth::Off)
+    {
+        problems.add(
+            "rate_limit.key",
+            "is `peer`, which needs callers' certificates: set `http.tls.enabled = true` and \
+             `http.tls.client_auth`, or key the limit by a header (`key = \"header\"`, \
+             `header = \"x-api-key\"`); without them every request would share the default bucket",
+        );
+    }
     between(
         problems,
         "request_timeout",
@@ -202,6 +219,26 @@ pub(crate) fn deadline_header_rule(problems: &mut Problems, key: &str, name: &st
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rate_limit_by_peer_needs_client_certificates() {
+        let mut settings = HttpSettings {
+            rate_limit: boost_rpc::rate_limit::RateLimitSettings::default().by_peer(),
+            ..HttpSettings::default()
+        };
+        let text = Problems::of("http", &settings)
+            .into_result("HTTP settings")
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("http.rate_limit.key"), "{text}");
+        settings.rate_limit =
+            boost_rpc::rate_limit::RateLimitSettings::default().by_header("x-api-key");
+        assert!(
+            Problems::of("http", &settings)
+                .into_result("HTTP settings")
+                .is_ok()
+        );
+    }
 
     #[test]
     fn defaults_listen_on_8080_and_pass_their_rules() {

@@ -121,6 +121,14 @@ pub const TLS_HANDSHAKE_FAILURES_TOTAL: &str = "tls_handshake_failures_total";
 /// (boost-service). Labels: `rule`, `caller`, [`OUTCOME`] (`allowed`, `denied`),
 /// all bounded by the configuration.
 pub const RPC_SERVER_AUTHORIZATION_TOTAL: &str = "rpc_server_authorization_total";
+/// Counter: requests a server refused because their key was over its rate
+/// limit (gRPC `RESOURCE_EXHAUSTED`, HTTP `429`). Labels: `server` (`grpc`,
+/// `http`), `bucket` (`key`: the caller's own, `default`: requests without a
+/// key, `overflow`: new keys while the key set was full).
+pub const SERVER_RATE_LIMITED_TOTAL: &str = "server_rate_limited_total";
+/// Gauge: keys a server's rate limiter tracks now (at most its `max_keys`).
+/// Labels: `server`.
+pub const SERVER_RATE_LIMIT_KEYS: &str = "server_rate_limit_keys";
 
 /// Counter: CPU time (user + system) the process has used, seconds.
 pub const PROCESS_CPU_SECONDS_TOTAL: &str = "process_cpu_seconds_total";
@@ -407,6 +415,16 @@ pub const METRICS: &[MetricDef] = &[
     MetricDef::counter(
         TLS_HANDSHAKE_FAILURES_TOTAL,
         "TLS handshakes a server refused (no or a bad client certificate, not TLS) or that timed out.",
+    )
+    .with_unit(Unit::Count),
+    MetricDef::counter(
+        SERVER_RATE_LIMITED_TOTAL,
+        "Requests this server refused because their key was over its rate limit, by bucket (key, default for requests without a key, overflow for new keys while the key set was full).",
+    )
+    .with_unit(Unit::Count),
+    MetricDef::gauge(
+        SERVER_RATE_LIMIT_KEYS,
+        "Caller keys the rate limiter tracks now, at most its max_keys.",
     )
     .with_unit(Unit::Count),
     MetricDef::counter(

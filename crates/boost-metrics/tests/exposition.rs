@@ -151,6 +151,8 @@ fn metrics_other_crates_record_are_declared_in_conventions() {
         "tls_reload_total",
         "tls_handshake_failures_total",
         "rpc_server_authorization_total",
+        "server_rate_limited_total",
+        "server_rate_limit_keys",
         "http_server_request_duration_seconds",
         "http_client_request_duration_seconds",
         "http_client_retries_total",

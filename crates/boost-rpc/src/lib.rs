@@ -113,10 +113,12 @@ pub mod deadline;
 mod error;
 mod grpc_timeout;
 mod method_cache;
+pub mod rate_limit;
 pub mod server;
 mod service_error;
 pub mod status_bound;
 mod status_code;
+pub mod upstreams;
 pub use service_error::{Detail, ServiceError, set_error_domain};
 
 pub use client::client;

@@ -79,6 +79,7 @@
 //! | `GET /config` | the effective configuration with the layer of each value, secrets masked ([`Loaded::explain`](boost_config::Loaded::explain)) |
 //! | `GET /loglevel` | the log filter in force |
 //! | `PUT /loglevel` | replaces it with the request body (e.g. `info,hello_service=debug`); needs the admin token; a directive that sets no level (`inof`) is `400` |
+//! | `GET /upstreams` | every kit client in the process ([`boost_rpc::upstreams`]): its endpoints' ejection state, its throttle's reject probability and window, its retry budget's balance, as JSON |
 //!
 //! Its bounds: at most `admin.max_connections` (64) connections, plus
 //! `admin.probe_connections` (4) that serve only `/health/*` while the cap is

@@ -126,6 +126,7 @@ impl RunningService {
                 switches,
                 audit,
                 runbook,
+                upstreams: boost_rpc::upstreams::Upstreams::global(),
             },
             admin_settings.request_timeout,
             admin_settings.body_timeout,

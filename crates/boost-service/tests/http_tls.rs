@@ -192,3 +192,75 @@ async fn a_silent_peer_is_closed_after_the_handshake_timeout() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test]
+async fn over_mtls_handlers_see_the_peer_identity_and_rate_limits_key_on_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("test CA");
+    let (cert, key) = ca
+        .issue(&Leaf::new("http").dns("localhost"))
+        .write(dir.path(), "http");
+    let ca_file = ca.write(dir.path(), "ca");
+    let routes = Router::new().route(
+        "/v1/whoami",
+        get(
+            |axum::Extension(peer): axum::Extension<boost_tls::PeerIdentity>| async move {
+                peer.principal().to_owned()
+            },
+        ),
+    );
+    let running = Service::without_telemetry(config(&[
+        format!("http.tls.cert_file={}", cert.display()),
+        format!("http.tls.key_file={}", key.display()),
+        format!("http.tls.ca_file={}", ca_file.display()),
+        "http.tls.client_auth=require".to_owned(),
+        "http.rate_limit.enabled=true".to_owned(),
+        "http.rate_limit.key=peer".to_owned(),
+        "http.rate_limit.per_second=1".to_owned(),
+        "http.rate_limit.burst=2".to_owned(),
+    ]))
+    .handle_signals(false)
+    .http(routes)
+    .start()
+    .await
+    .unwrap();
+    let base = format!("https://{}", running.http_addr().unwrap());
+    let client = |name: &str| {
+        let (cert, key) = ca.issue(&Leaf::new(name)).write(dir.path(), name);
+        let mut settings = HttpClientSettings::with_base_urls([base.as_str()]);
+        settings.timeout = Duration::from_secs(10);
+        settings.connect_timeout = Duration::from_secs(5);
+        settings.retry.max_attempts = 1;
+        settings.tls = ClientTlsSettings::default()
+            .with_identity(cert, key)
+            .with_ca_file(&ca_file)
+            .with_server_name("localhost");
+        HttpClient::new(name, &settings).unwrap()
+    };
+    let (a, b) = (client("caller-a"), client("caller-b"));
+
+    let first = a.get("/v1/whoami").send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    assert!(first.text().contains("caller-a"), "{}", first.text());
+    // Caller A's burst of two, then (within about a second) refused.
+    let mut refused = None;
+    for _ in 0..20 {
+        let answer = a.get("/v1/whoami").send().await.unwrap();
+        if answer.status() == 429 {
+            refused = Some(answer);
+            break;
+        }
+    }
+    let refused = refused.expect("caller-a was rate limited");
+    assert!(refused.headers().contains_key("retry-after"));
+    // Caller B has its own bucket.
+    let other = b.get("/v1/whoami").send().await.unwrap();
+    assert_eq!(other.status(), 200);
+    assert!(other.text().contains("caller-b"), "{}", other.text());
+
+    running.shutdown_handle().trigger();
+    tokio::time::timeout(Duration::from_secs(30), running.wait())
+        .await
+        .unwrap()
+        .unwrap();
+}

@@ -393,6 +393,7 @@ fn kit_alerts(slo: &SloSettings, identity: &ServiceIdentity, scale: f64) -> Vec<
                     "In flight: `curl -sS {admin}/metrics | grep rpc_server_in_flight_calls` against the limit in `curl -sS {admin}/config`.".to_owned(),
                     "Slower calls? The latency SLO and `rpc_client_call_duration_seconds` of the upstreams.".to_owned(),
                     "More traffic? The call rate on the dashboard; scale out if it is real.".to_owned(),
+                    "Per-key rate limits answer gRPC `RESOURCE_EXHAUSTED` too: `curl -sS {admin}/metrics | grep server_rate_limited_total` counts those refusals (by `bucket`); if they are the share, one caller is over `grpc.server.rate_limit`, not the server over its capacity.".to_owned(),
                 ],
             },
         },

@@ -15,6 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use boost_metrics::conventions::{CLIENT, ENDPOINT, HTTP_CLIENT_EJECTIONS_TOTAL};
+use boost_rpc::client::EndpointState;
+use boost_rpc::upstreams::UpstreamEndpoint;
 use http::uri::{Authority, Scheme};
 use rand::Rng;
 
@@ -218,6 +220,33 @@ impl Endpoints {
         tracing::warn!(client = %self.client, endpoint = %endpoint.base.label,
             failures, ejected_for = ?length,
             "base URL taken out of rotation after consecutive failures");
+    }
+
+    /// Each base URL's state now, for `/upstreams`.
+    pub(crate) fn status(&self) -> Vec<UpstreamEndpoint> {
+        let now = Instant::now();
+        self.endpoints
+            .iter()
+            .map(|endpoint| {
+                let until = endpoint.ejected_at(now);
+                let state = if until.is_some() {
+                    EndpointState::Ejected
+                } else {
+                    EndpointState::Ready
+                };
+                let mut status = UpstreamEndpoint::new(endpoint.base.label.clone(), state);
+                status.back_in = until.map(|until| until.saturating_duration_since(now));
+                status.consecutive_failures = endpoint.failures.load(Ordering::Relaxed);
+                status.reason = until.map(|_| {
+                    format!(
+                        "{} consecutive failures (ejection {} in a row)",
+                        self.ejection.consecutive_failures,
+                        endpoint.ejections.load(Ordering::Relaxed)
+                    )
+                });
+                status
+            })
+            .collect()
     }
 
     /// The base URL at `index` (as [`pick`](Self::pick) returned it).

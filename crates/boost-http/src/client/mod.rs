@@ -48,6 +48,11 @@
 //!   `error_type` when no answer came), and `http_client_retries_total`;
 //! - a **bounded response body** (`max_response_body`, 4 MiB).
 //!
+//! Every client is listed in boost-rpc's
+//! [`Upstreams`] while it lives, so the
+//! admin server's `/upstreams` shows its base URLs' ejection state and its
+//! retry budget's balance.
+//!
 //! Header values and bodies are never logged nor put in errors; headers
 //! that carry credentials (`authorization`, `cookie`, `x-api-key`, …) are also
 //! marked sensitive for HTTP/2 compression.
@@ -64,6 +69,7 @@ use std::time::Duration;
 
 use boost_config::Secret;
 use boost_rpc::client::retry::RetryBudget;
+use boost_rpc::upstreams::{Upstream, UpstreamKind, UpstreamStatus, Upstreams};
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -107,6 +113,19 @@ impl std::fmt::Debug for HttpClient {
     }
 }
 
+impl UpstreamStatus for Inner {
+    fn status(&self) -> Upstream {
+        let mut upstream = Upstream::new(
+            UpstreamKind::Http,
+            &self.name,
+            self.settings.base_urls.join(","),
+        );
+        upstream.endpoints = self.endpoints.status();
+        upstream.retry_budget = Some(self.budget.balance());
+        upstream
+    }
+}
+
 impl HttpClient {
     /// A client named `name` (the `client` label and the name in logs, e.g.
     /// `cars`) from its settings.
@@ -136,7 +155,7 @@ impl HttpClient {
             .pool_max_idle_per_host(settings.pool_max_idle_per_host)
             .build(connector);
         let retry = &settings.retry;
-        Ok(HttpClient {
+        let client = HttpClient {
             inner: Arc::new(Inner {
                 name: name.to_owned(),
                 endpoints: Endpoints::new(name, bases, settings.ejection.clone()),
@@ -153,7 +172,9 @@ impl HttpClient {
                 http,
                 _tls_watch: tls_watch,
             }),
-        })
+        };
+        Upstreams::global().register(&(client.inner.clone() as Arc<dyn UpstreamStatus>));
+        Ok(client)
     }
 
     /// The client's name.

@@ -41,7 +41,12 @@
 //! 3. **problem+json errors**: a bare or plain-text error response (axum's
 //!    rejections, a `StatusCode`) becomes RFC 9457 `application/problem+json`
 //!    (see [`Problem`]);
-//! 4. **load shedding**: past `http.concurrency_limit` requests in flight,
+//! 4. **rate limits per key** (`[http.rate_limit]`, off by default): a
+//!    request whose key (a header's value, or the caller's certificate
+//!    identity) is over its rate gets `429` with `Retry-After` at once
+//!    (boost-rpc's [`rate_limit`](boost_rpc::rate_limit): GCRA, a shared
+//!    `default` bucket for requests without a key, a bounded key set);
+//!    then **load shedding**: past `http.concurrency_limit` requests in flight,
 //!    `503` with `Retry-After` at once;
 //! 5. **a deadline**: `http.request_timeout`, shortened by
 //!    `http.deadline_header` when configured; past it, `504`. Outbound calls
@@ -74,6 +79,7 @@ use std::time::Instant;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath};
 use axum::response::{IntoResponse, Response};
+use boost_rpc::rate_limit::{RateLimits, Refused};
 use boost_rpc::server::request_id::{SetRequestId, SetRequestIdLayer};
 use http::header::{CONTENT_LENGTH, HeaderName};
 use http::{Request, StatusCode};
@@ -99,6 +105,10 @@ pub fn stack(settings: &HttpSettings) -> HttpLayer {
                 header: settings.deadline_header_name(),
             },
             shed: Shedder::new(settings.concurrency_limit, settings.retry_after),
+            rate_limit: settings
+                .rate_limit
+                .enabled
+                .then(|| RateLimits::new("http", &settings.rate_limit)),
             body_limit: settings.max_request_body_bytes(),
         }),
     }
@@ -110,6 +120,7 @@ pub fn stack(settings: &HttpSettings) -> HttpLayer {
 struct Shared {
     deadline: DeadlinePolicy,
     shed: Shedder,
+    rate_limit: Option<RateLimits>,
     body_limit: usize,
 }
 
@@ -216,28 +227,39 @@ where
         // Admission, the body limit and the deadline are decided now; axum
         // clones this service for every request, so the handler is called on
         // it directly (its future does nothing until polled, inside the span).
-        let answer = match self.shared.shed.admit() {
-            Err(shed::Full) => {
-                // Set by SetRequestId (the caller's, or a fresh one).
-                let id = req.headers().get(REQUEST_ID);
-                Answer::Ready(self.shared.shed.refusal().or_request_id(id).into_response())
-            }
-            Ok(slot) => match limit_body(req, self.shared.body_limit) {
-                Err(too_large) => Answer::Ready(too_large.into_response()),
-                Ok(req) => {
-                    let deadline = self.shared.deadline.deadline(start, req.headers());
-                    let _entered = span.enter();
-                    let handler = &mut self.handler;
-                    match std::panic::catch_unwind(AssertUnwindSafe(|| handler.call(req))) {
-                        Ok(call) => Answer::Handled {
-                            slot,
-                            deadline,
-                            call,
-                        },
-                        Err(payload) => Answer::Ready(panic_response(payload)),
-                    }
+        let limited = self.shared.rate_limit.as_ref().and_then(|limits| {
+            limits
+                .check(limits.key_of(&req))
+                .err()
+                .map(|refused| rate_limited(limits, refused))
+        });
+        let answer = if let Some(refusal) = limited {
+            let id = req.headers().get(REQUEST_ID);
+            Answer::Ready(refusal.or_request_id(id).into_response())
+        } else {
+            match self.shared.shed.admit() {
+                Err(shed::Full) => {
+                    // Set by SetRequestId (the caller's, or a fresh one).
+                    let id = req.headers().get(REQUEST_ID);
+                    Answer::Ready(self.shared.shed.refusal().or_request_id(id).into_response())
                 }
-            },
+                Ok(slot) => match limit_body(req, self.shared.body_limit) {
+                    Err(too_large) => Answer::Ready(too_large.into_response()),
+                    Ok(req) => {
+                        let deadline = self.shared.deadline.deadline(start, req.headers());
+                        let _entered = span.enter();
+                        let handler = &mut self.handler;
+                        match std::panic::catch_unwind(AssertUnwindSafe(|| handler.call(req))) {
+                            Ok(call) => Answer::Handled {
+                                slot,
+                                deadline,
+                                call,
+                            },
+                            Err(payload) => Answer::Ready(panic_response(payload)),
+                        }
+                    }
+                },
+            }
         };
         future::ResponseFuture::new(answer, span, start, method, route, handles)
     }
@@ -264,6 +286,17 @@ fn limit_body(mut req: Request<Body>, limit: usize) -> Result<Request<Body>, Pro
     // Extractors (`Bytes`, `Json`, …) apply the same bound.
     DefaultBodyLimit::max(limit).apply(&mut req);
     Ok(req.map(|body| Body::new(Limited::new(body, limit))))
+}
+
+/// The `429` for a request whose key is over its rate.
+fn rate_limited(limits: &RateLimits, refused: Refused) -> Problem {
+    Problem::new(StatusCode::TOO_MANY_REQUESTS)
+        .with_detail(format!(
+            "rate limit of {}/s exceeded for this caller ({} bucket); retry after the delay in Retry-After",
+            limits.per_second(),
+            refused.bucket.as_str()
+        ))
+        .with_retry_after(refused.retry_after)
 }
 
 /// The `413` for a body over `http.max_request_body`.

@@ -49,7 +49,9 @@
 //! Endpoints come from `endpoints`, a fixed list, or from `dns.name`, re-resolved
 //! every `dns.refresh` (through a [`Resolver`]: the system's, or one given to
 //! [`ClientBuilder::resolver`]). [`Client::endpoints`] shows each endpoint's
-//! [`EndpointState`].
+//! [`EndpointState`]; every client is listed in [`Upstreams`]
+//! (the admin server's `/upstreams`) with its endpoints' ejection state,
+//! its throttle and its retry budget's balance.
 //!
 //! # Settings
 //!
@@ -98,6 +100,7 @@ pub mod retry;
 pub mod sanitize;
 mod settings;
 mod stack;
+mod status;
 pub mod throttle;
 mod tls;
 mod validate;
@@ -127,9 +130,11 @@ use self::observe::ResponseBody;
 #[cfg(feature = "bench")]
 pub(crate) use self::stack::tls_channel;
 use self::stack::{Stack, stack};
+use self::status::ClientStatus;
 use self::tls::EndpointTls;
 pub(crate) use self::tls::handshake_refusal;
 use crate::RpcError;
+use crate::upstreams::{UpstreamStatus, Upstreams};
 use boost_tls::ClientTls;
 
 /// Builds the client named `name` (the `client` metric label) from `settings`.
@@ -154,6 +159,8 @@ pub struct Client {
     inner: Stack,
     /// Keeps the TLS files current while any clone lives.
     _tls_watch: Option<Arc<WatchTask>>,
+    /// Listed on `/upstreams` (in [`Upstreams::global`]) while any clone lives.
+    _status: Arc<ClientStatus>,
 }
 
 /// The task re-reading a client's TLS files; stopped with the last clone.
@@ -270,6 +277,15 @@ impl ClientBuilder {
             None => (None, None),
         };
         let inner = stack(&settings, metrics.clone(), endpoints.clone());
+        let throttle = inner.get_ref().get_ref().get_ref();
+        let status = Arc::new(ClientStatus::new(
+            &name,
+            &settings,
+            endpoints.clone(),
+            throttle.throttle().clone(),
+            throttle.get_ref().budget().clone(),
+        ));
+        Upstreams::global().register(&(status.clone() as Arc<dyn UpstreamStatus>));
         if !settings.endpoints.is_empty() {
             for change in StaticEndpoints::parse(&settings.endpoints).into_changes() {
                 endpoints.apply(change, |key, uri| {
@@ -291,6 +307,7 @@ impl ClientBuilder {
         Ok(Client {
             inner,
             _tls_watch: tls_watch,
+            _status: status,
         })
     }
 }

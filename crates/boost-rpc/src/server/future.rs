@@ -9,16 +9,19 @@ use pin_project_lite::pin_project;
 
 use super::stack::LayeredBody;
 use super::{
-    ResponseBody, catch_panic, deadline, load_shed, metrics, request_id, size_limit, trace,
+    ResponseBody, catch_panic, deadline, load_shed, metrics, rate_limit, request_id, size_limit,
+    trace,
 };
 
 /// The layers' futures around the handler's `F`, outermost first.
 type Layered<F> = request_id::future::ResponseFuture<
     trace::future::ResponseFuture<
         metrics::future::ResponseFuture<
-            load_shed::future::ResponseFuture<
-                deadline::future::ResponseFuture<
-                    catch_panic::future::ResponseFuture<size_limit::future::ResponseFuture<F>>,
+            rate_limit::future::ResponseFuture<
+                load_shed::future::ResponseFuture<
+                    deadline::future::ResponseFuture<
+                        catch_panic::future::ResponseFuture<size_limit::future::ResponseFuture<F>>,
+                    >,
                 >,
             >,
         >,

@@ -6,8 +6,9 @@
 //! 1. carries an `x-request-id` ([`request_id`]),
 //! 2. runs in a server span joined to the caller's trace ([`trace`]),
 //! 3. is measured in `rpc_server_call_duration_seconds` ([`metrics`]),
-//! 4. is refused at once with `RESOURCE_EXHAUSTED` when the server is full, at a
-//!    fixed or an adaptive limit ([`load_shed`]),
+//! 4. is refused at once with `RESOURCE_EXHAUSTED` and `grpc-retry-pushback-ms`
+//!    when its caller's key is over its rate, if `rate_limit` is on ([`rate_limit`]),
+//!    or when the server is full, at a fixed or an adaptive limit ([`load_shed`]),
 //! 5. is cancelled with `DEADLINE_EXCEEDED` when the caller's deadline passes ([`deadline`]),
 //! 6. answers `INTERNAL` instead of crashing the connection if the handler panics ([`catch_panic`]),
 //! 7. and reads no more request body than the limit ([`size_limit`]).
@@ -18,7 +19,8 @@
 //! [`SetRequestId`](request_id::SetRequestId), [`TraceLayer`](trace::TraceLayer) /
 //! [`Trace`](trace::Trace), [`MetricsLayer`](metrics::MetricsLayer) /
 //! [`Metrics`](metrics::Metrics), [`LoadShedLayer`](load_shed::LoadShedLayer) /
-//! [`LoadShed`](load_shed::LoadShed), [`DeadlineLayer`](deadline::DeadlineLayer) /
+//! [`LoadShed`](load_shed::LoadShed), [`RateLimitLayer`](rate_limit::RateLimitLayer) /
+//! [`RateLimit`](rate_limit::RateLimit), [`DeadlineLayer`](deadline::DeadlineLayer) /
 //! [`Deadline`](deadline::Deadline), [`CatchPanicLayer`](catch_panic::CatchPanicLayer) /
 //! [`CatchPanic`](catch_panic::CatchPanic),
 //! [`RequestSizeLimitLayer`](size_limit::RequestSizeLimitLayer) /
@@ -65,14 +67,16 @@
 //! `concurrency_limit` (1024; with `adaptive_limit` enabled, the ceiling of a
 //! limit that follows latency — see [`load_shed`]), `request_timeout` (unset: the caller's
 //! `grpc-timeout` rules), `max_request_size` (4 MiB), keepalive and HTTP/2
-//! settings (applied with [`ServerSettings::apply`]), `reflection`.
+//! settings (applied with [`ServerSettings::apply`]), `reflection`,
+//! `rate_limit` (per caller key, off: see [`rate_limit`] and [`crate::rate_limit`]).
 //!
 //! # The order, and why
 //!
 //! The request id comes first so the span can record it; the span wraps
 //! everything so that sheds, timeouts and panics are all visible in the trace;
-//! metrics sit inside the span and outside the shedding so that refused calls
-//! are counted (as `RESOURCE_EXHAUSTED`); the deadline sits inside the
+//! metrics sit inside the span and outside the rate limit and the shedding so
+//! that refused calls are counted (as `RESOURCE_EXHAUSTED`); the rate limit
+//! comes before the shedding, so a call refused for its key takes no slot; the deadline sits inside the
 //! shedding (a refused call needs no timer) and outside the panic catch, and
 //! the panic catch sits right at the handler.
 //!
@@ -107,6 +111,7 @@ mod grpc;
 pub mod load_shed;
 mod message_limits;
 pub mod metrics;
+pub mod rate_limit;
 pub mod request_id;
 mod settings;
 pub mod size_limit;

@@ -6,6 +6,7 @@ use boost_config::{ByteSize, Document, Problems, Validate};
 use serde::{Deserialize, Serialize};
 
 use super::load_shed::{AdaptiveLimitSettings, ceiling_rules};
+use crate::rate_limit::RateLimitSettings;
 
 /// How a gRPC server admits, bounds and keeps its calls and connections.
 ///
@@ -40,6 +41,11 @@ pub struct ServerSettings {
     /// `concurrency_limit` (`[grpc.server.adaptive_limit]`): Netflix's
     /// Gradient2, off by default.
     pub adaptive_limit: AdaptiveLimitSettings,
+    /// Rate limits per caller key (`[grpc.server.rate_limit]`): a caller's
+    /// certificate identity or a metadata value, GCRA; a call over its key's
+    /// rate gets `RESOURCE_EXHAUSTED` with `grpc-retry-pushback-ms`. Off by
+    /// default.
+    pub rate_limit: RateLimitSettings,
     /// Longest any call may run, even if the caller sent no `grpc-timeout` or
     /// a longer one; unset means the caller's deadline alone bounds a call.
     /// Default: unset.
@@ -125,6 +131,7 @@ impl Default for ServerSettings {
         ServerSettings {
             concurrency_limit: 1024,
             adaptive_limit: AdaptiveLimitSettings::default(),
+            rate_limit: RateLimitSettings::default(),
             request_timeout: None,
             max_request_size: ByteSize::mib(4),
             max_response_size: ByteSize::mib(4),

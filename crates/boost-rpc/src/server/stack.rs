@@ -13,6 +13,7 @@ use super::deadline::{Deadline, DeadlineLayer};
 use super::future::ResponseFuture;
 use super::load_shed::{self, LoadShed, LoadShedLayer};
 use super::metrics::{self, Metrics, MetricsLayer};
+use super::rate_limit::{RateLimit, RateLimitLayer};
 use super::request_id::{SetRequestId, SetRequestIdLayer};
 use super::settings::ServerSettings;
 use super::size_limit::{LimitedBody, RequestSizeLimit, RequestSizeLimitLayer};
@@ -25,6 +26,7 @@ use super::trace::{self, Trace, TraceLayer};
 pub fn stack(settings: &ServerSettings) -> ServerStack {
     ServerStack {
         metrics: MetricsLayer::new(),
+        rate_limit: RateLimitLayer::new("grpc", &settings.rate_limit),
         load_shed: LoadShedLayer::from_settings(settings),
         deadline: DeadlineLayer::with_max(settings.request_timeout),
         // The same bound as tonic's per-message one, here on the whole body.
@@ -37,6 +39,7 @@ pub fn stack(settings: &ServerSettings) -> ServerStack {
 #[derive(Clone, Debug)]
 pub struct ServerStack {
     metrics: MetricsLayer,
+    rate_limit: RateLimitLayer,
     load_shed: LoadShedLayer,
     deadline: DeadlineLayer,
     size_limit: RequestSizeLimitLayer,
@@ -48,12 +51,18 @@ impl ServerStack {
     pub fn load_shed(&self) -> &LoadShedLayer {
         &self.load_shed
     }
+
+    /// The server's per-key rate limits (`rate_limit`), when on.
+    pub fn rate_limit(&self) -> &RateLimitLayer {
+        &self.rate_limit
+    }
 }
 
 /// The layers around a handler, outermost first (the order the module docs
 /// give and explain): private, so the order can change without breaking
 /// anyone's types.
-type Layered<S> = SetRequestId<Trace<Metrics<LoadShed<Deadline<CatchPanic<RequestSizeLimit<S>>>>>>>;
+type Layered<S> =
+    SetRequestId<Trace<Metrics<RateLimit<LoadShed<Deadline<CatchPanic<RequestSizeLimit<S>>>>>>>>;
 
 impl<S> Layer<S> for ServerStack {
     type Service = Served<S>;
@@ -63,6 +72,7 @@ impl<S> Layer<S> for ServerStack {
             .layer(SetRequestIdLayer::new()) // every call has an id,
             .layer(TraceLayer::new()) // runs in a span joined to its caller's trace,
             .layer(self.metrics.clone()) // is measured,
+            .layer(self.rate_limit.clone()) // is refused at once when its key is over its rate,
             .layer(self.load_shed.clone()) // is refused at once when the server is full,
             .layer(self.deadline) // stops when its deadline passes,
             .layer(CatchPanicLayer::new()) // answers INTERNAL if the handler panics,

@@ -12,6 +12,7 @@ mod problem;
 mod runbook;
 mod serve;
 pub(crate) mod tls;
+mod upstreams;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,13 +53,15 @@ pub(crate) struct AdminContext {
     pub(crate) audit: boost_audit::AuditLog,
     /// The Markdown of `GET /runbook`, rendered at start.
     pub(crate) runbook: String,
+    /// The kit clients `GET /upstreams` lists.
+    pub(crate) upstreams: &'static boost_rpc::upstreams::Upstreams,
 }
 
 pub(crate) type AdminState = Arc<AdminContext>;
 
 /// The admin router: `/metrics`, `/health/live`, `/health/ready`, `/info`,
 /// `/config`, `GET`/`PUT /loglevel`, `GET /flags`, `PUT /flags/{name}`,
-/// `GET /audit`, `GET /runbook`.
+/// `GET /audit`, `GET /runbook`, `GET /upstreams`.
 ///
 /// Bodies are read first (within `body_timeout`), outside the
 /// [`MAX_CONCURRENT_REQUESTS`] handler slots; `/health/*` takes no slot at
@@ -77,6 +80,7 @@ pub(crate) fn router(
         .route("/flags/{name}", axum::routing::put(flags::put))
         .route("/audit", get(audit::recent))
         .route("/runbook", get(runbook::runbook))
+        .route("/upstreams", get(upstreams::list))
         .fallback(not_found)
         .layer(GlobalConcurrencyLimitLayer::new(MAX_CONCURRENT_REQUESTS));
     Router::new()
@@ -139,7 +143,7 @@ async fn not_found() -> Response {
     text(
         StatusCode::NOT_FOUND,
         "not an admin endpoint; try GET /metrics, /health/live, /health/ready, /info, /config, \
-         /loglevel, /flags, /audit, /runbook, or PUT /loglevel, /flags/{name}\n",
+         /loglevel, /flags, /audit, /runbook, /upstreams, or PUT /loglevel, /flags/{name}\n",
     )
 }
 

@@ -76,7 +76,8 @@
 //!
 //! [`GrpcSettings`] is the `[grpc]` section: `listen` and `server`
 //! ([`boost_rpc::server::ServerSettings`]: `concurrency_limit`,
-//! `adaptive_limit` (a limit that follows latency, opt-in), `request_timeout`, `max_request_size`, keepalive, HTTP/2, `reflection`,
+//! `adaptive_limit` (a limit that follows latency, opt-in), `rate_limit`
+//! (per caller key, opt-in: `RESOURCE_EXHAUSTED` with `grpc-retry-pushback-ms`), `request_timeout`, `max_request_size`, keepalive, HTTP/2, `reflection`,
 //! `max_connections`, `probe_connections`, `max_connection_idle`,
 //! `header_read_timeout`).
 //!

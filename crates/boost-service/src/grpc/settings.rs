@@ -94,6 +94,19 @@ impl GrpcSettings {
                  `grpc.tls.client_auth = \"require\"` (or `\"optional\"`) with `grpc.tls.ca_file`",
             );
         }
+        let rate_limit = &self.server.rate_limit;
+        if rate_limit.enabled
+            && rate_limit.key == boost_rpc::rate_limit::RateLimitKey::Peer
+            && (!self.tls.enabled || self.tls.client_auth == ClientAuth::Off)
+        {
+            problems.add(
+                "server.rate_limit.key",
+                "is `peer`, which needs callers' certificates: set `grpc.tls.enabled = true` and \
+                 `grpc.tls.client_auth`, or key the limit by a metadata value \
+                 (`key = \"header\"`, `header = \"x-tenant\"`); without them every call would \
+                 share the default bucket",
+            );
+        }
     }
 
     /// These settings with `server` as the per-call and connection settings.
@@ -131,6 +144,18 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("   "), "no run of spaces: {text}");
+    }
+
+    #[test]
+    fn a_rate_limit_by_peer_without_client_certificates_is_refused() {
+        let mut server = ServerSettings::default();
+        server.rate_limit = boost_rpc::rate_limit::RateLimitSettings::default().by_peer();
+        let settings = GrpcSettings::default().with_server(server);
+        let text = Problems::of("grpc", &settings)
+            .into_result("gRPC settings")
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("grpc.server.rate_limit.key"), "{text}");
     }
 
     #[test]

@@ -20,7 +20,8 @@
 //!
 //! Every request then gets what [`boost_http::server`] gives (a request id,
 //! a span joined to the caller's trace, `http_server_request_duration_seconds`
-//! by route template, a deadline outbound calls inherit, load shedding with
+//! by route template, a deadline outbound calls inherit, rate limits per
+//! caller key with `429` + `Retry-After` (`[http.rate_limit]`, opt-in), load shedding with
 //! `503` + `Retry-After`, a body limit with `413`, panics as `500`, and
 //! problem+json errors), and the server gets what the kit's other servers get:
 //!

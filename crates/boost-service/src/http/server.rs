@@ -146,7 +146,8 @@ impl HttpServer {
                 admitted = acceptor.accept() => {
                     let peer = admitted.peer;
                     let stream = TrackedStream::new(admitted, limits, None);
-                    let service = connection_service(router.clone(), stream.activity(), peer);
+                    let activity = stream.activity();
+                    let router = router.clone();
                     let mut builder = hyper::server::conn::http1::Builder::new();
                     // The header deadline is the kit's (TrackedStream), for every request head.
                     builder.header_read_timeout(None);
@@ -154,9 +155,16 @@ impl HttpServer {
                     let handshakes = handshakes.clone();
                     tokio::spawn(async move {
                         let served = match handshakes {
-                            None => watcher.watch(builder.serve_connection(TokioIo::new(stream), service)).await,
+                            None => {
+                                let service = connection_service(router, activity, peer, None);
+                                watcher.watch(builder.serve_connection(TokioIo::new(stream), service)).await
+                            }
                             Some(handshakes) => {
                                 let Some(stream) = handshakes.accept(stream, peer).await else { return };
+                                // The verified client certificate's identity (mTLS), for
+                                // handlers and `http.rate_limit` with `key = "peer"`.
+                                let identity = boost_tls::PeerIdentity::from_chain(stream.get_ref().1.peer_certificates());
+                                let service = connection_service(router, activity, peer, identity);
                                 watcher.watch(builder.serve_connection(TokioIo::new(stream), service)).await
                             }
                         };
@@ -195,11 +203,13 @@ fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, HttpError> {
 }
 
 /// The service of one connection: marks each request in flight (for the idle
-/// timer) and gives handlers the peer address.
+/// timer) and gives handlers the peer address and, with mTLS, the caller's
+/// [`PeerIdentity`](boost_tls::PeerIdentity).
 fn connection_service(
     router: Router,
     activity: Arc<Activity>,
     peer: SocketAddr,
+    identity: Option<boost_tls::PeerIdentity>,
 ) -> impl hyper::service::Service<
     http::Request<Incoming>,
     Response = http::Response<GuardedBody<Body>>,
@@ -209,9 +219,13 @@ fn connection_service(
     hyper::service::service_fn(move |request: http::Request<Incoming>| {
         let guard = activity.begin();
         let router = router.clone();
+        let identity = identity.clone();
         async move {
             let mut request = request.map(Body::new);
             request.extensions_mut().insert(ConnectInfo(peer));
+            if let Some(identity) = identity {
+                request.extensions_mut().insert(identity);
+            }
             let response: Response = match router.oneshot(request).await {
                 Ok(response) => response,
                 Err(never) => match never {},

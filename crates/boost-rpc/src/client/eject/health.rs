@@ -120,6 +120,26 @@ impl Health {
         }
     }
 
+    /// How long until an endpoint that is out may take its probe (`None`
+    /// while ready; zero once its probe may go or is in flight).
+    pub(crate) fn back_in(&self, now: Instant) -> Option<Duration> {
+        match self.until.load(Ordering::Acquire) {
+            READY => None,
+            BLOCKED => Some(Duration::ZERO),
+            until => Some(Duration::from_nanos(until.saturating_sub(self.nanos(now)))),
+        }
+    }
+
+    /// Failed attempts in a row (reset when the endpoint is ejected).
+    pub(crate) fn consecutive_failures(&self) -> u32 {
+        self.consecutive.load(Ordering::Relaxed)
+    }
+
+    /// Why the endpoint is out, while it is.
+    pub(crate) fn reason(&self) -> Option<String> {
+        (self.state() != EndpointState::Ready).then(|| self.lock().reason.clone())
+    }
+
     /// Whether a call may go here now without taking the lock: ready, or out
     /// but with its period over (the call will become the probe).
     pub(crate) fn looks_available(&self, now: Instant) -> bool {

@@ -13,12 +13,21 @@
 //! and always before a withdrawal: a retry decision sees every call made so
 //! far. (At most `DEPOSIT_BATCH − 1` deposits wait, and only until the next
 //! batch or retry, so they can count in a later window than their call.)
+//!
+//! [`balance`](RetryBudget::balance) reports what the budget holds (for
+//! `/upstreams`): a [`Ledger`] counts the same deposits and withdrawals in
+//! the same kind of window, with one compare-and-swap per batch and per
+//! retry, and never takes part in the decision.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use tower::retry::budget::{Budget, TpsBudget};
+
+use super::ledger::{BudgetBalance, Ledger};
 
 use crate::client::settings::RetrySettings;
 
@@ -51,6 +60,8 @@ pub struct RetryBudget {
 #[derive(Debug)]
 struct Inner {
     tps: TpsBudget,
+    /// The same deposits and withdrawals, for reporting the balance.
+    ledger: Ledger,
     /// Calls not yet deposited.
     pending: AtomicU32,
 }
@@ -67,9 +78,11 @@ impl RetryBudget {
         } else {
             0.0
         };
+        let min_per_sec = min_per_sec.min(i32::MAX as u32 - 1);
         Self {
             inner: Arc::new(Inner {
-                tps: TpsBudget::new(ttl, min_per_sec.min(i32::MAX as u32 - 1), ratio),
+                tps: TpsBudget::new(ttl, min_per_sec, ratio),
+                ledger: Ledger::new(ttl, min_per_sec, ratio),
                 pending: AtomicU32::new(0),
             }),
         }
@@ -94,15 +107,44 @@ impl RetryBudget {
     /// Spends credit for one retry; `false` when the budget is empty.
     pub fn withdraw(&self) -> bool {
         self.flush();
-        self.inner.tps.withdraw()
+        let granted = self.inner.tps.withdraw();
+        if granted {
+            self.inner.ledger.withdrew(Instant::now());
+        }
+        granted
+    }
+
+    /// What the budget holds now: retries available, and the calls and
+    /// retries counted within its `ttl`. Reads atomics only; changes nothing.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use boost_rpc::client::retry::RetryBudget;
+    ///
+    /// let budget = RetryBudget::new(Duration::from_secs(10), 1, 0.5);
+    /// assert_eq!(budget.balance().available, 10, "the reserve: 1/s for 10 s");
+    /// for _ in 0..4 {
+    ///     budget.deposit();
+    /// }
+    /// assert!(budget.withdraw());
+    /// let balance = budget.balance();
+    /// assert_eq!((balance.deposits, balance.withdrawals, balance.available), (4, 1, 11));
+    /// ```
+    pub fn balance(&self) -> BudgetBalance {
+        let pending = self.inner.pending.load(Ordering::Relaxed);
+        self.inner.ledger.balance(Instant::now(), pending)
     }
 
     /// Deposits the calls counted so far.
     fn flush(&self) {
         let calls = self.inner.pending.swap(0, Ordering::Relaxed);
+        if calls == 0 {
+            return;
+        }
         for _ in 0..calls {
             self.inner.tps.deposit();
         }
+        self.inner.ledger.deposited(Instant::now(), calls);
     }
 }
 
@@ -120,5 +162,25 @@ mod tests {
         }
         assert!(budget.withdraw() && budget.withdraw() && budget.withdraw());
         assert!(!budget.withdraw(), "three calls earn three retries");
+    }
+
+    #[test]
+    fn balance_follows_the_decisions() {
+        // The reported balance is what `withdraw` grants: spend it all.
+        let budget = RetryBudget::new(Duration::from_secs(10), 1, 0.2);
+        for _ in 0..(3 * DEPOSIT_BATCH + 5) {
+            budget.deposit();
+        }
+        let before = budget.balance();
+        assert_eq!(before.deposits, u64::from(3 * DEPOSIT_BATCH + 5));
+        assert_eq!(before.reserve, 10);
+        let mut granted = 0;
+        while budget.withdraw() {
+            granted += 1;
+            assert!(granted <= 1000, "bounded");
+        }
+        assert_eq!(granted, before.available, "reported = granted");
+        let after = budget.balance();
+        assert_eq!((after.available, after.withdrawals), (0, granted));
     }
 }

@@ -36,6 +36,7 @@
 mod backoff;
 mod budget;
 pub mod future;
+mod ledger;
 mod policy;
 mod replay;
 
@@ -53,6 +54,7 @@ pub(crate) use self::backoff::GRPC_RETRY_PUSHBACK_MS;
 use self::backoff::{Pushback, RetryBackoff};
 pub use self::budget::RetryBudget;
 use self::future::ResponseFuture;
+pub use self::ledger::BudgetBalance;
 use self::policy::RetryPolicy;
 use self::replay::{Buffered, MAX_REPLAY_BYTES, buffer, replay_body};
 
@@ -145,6 +147,10 @@ pub struct Retry<S> {
 }
 
 impl<S> Retry<S> {
+    /// The retry budget (shared by every service of the same layer).
+    pub fn budget(&self) -> &RetryBudget {
+        &self.shared.budget
+    }
     /// The wrapped service.
     pub fn get_ref(&self) -> &S {
         &self.inner

@@ -101,7 +101,8 @@ pub(crate) struct Throttle {
 }
 
 impl Throttle {
-    fn state(&self, now: Instant) -> ThrottleState {
+    /// What the throttle holds at `now`.
+    pub(crate) fn state(&self, now: Instant) -> ThrottleState {
         let totals = self.window.totals(now);
         ThrottleState {
             enabled: self.enabled,
@@ -211,6 +212,10 @@ impl<S> ThrottleService<S> {
     /// What the throttle holds now.
     pub fn state(&self) -> ThrottleState {
         self.throttle.state(Instant::now())
+    }
+    /// The throttle itself (shared by every service of the same layer).
+    pub(crate) fn throttle(&self) -> &Arc<Throttle> {
+        &self.throttle
     }
     /// The wrapped service.
     pub fn get_ref(&self) -> &S {
