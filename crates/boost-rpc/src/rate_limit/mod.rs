@@ -19,7 +19,10 @@
 //! - `overflow`: shared by **new keys while `max_keys` are tracked**.
 //!
 //! The key set is bounded: at most `max_keys` keys (plus the few being
-//! inserted by concurrent requests) have a state. Every `cleanup_interval`
+//! inserted by concurrent requests) have a state. (While the set is far
+//! below `max_keys`, a key goes straight to its bucket — one map lookup —
+//! and the set is counted every 64 checks on a thread; near the cap every
+//! new key is checked against it.) Every `cleanup_interval`
 //! (10 s) a background task forgets keys idle long enough to have a full
 //! bucket again (governor's `retain_recent`, then `shrink_to_fit`), which
 //! changes no decision. When a new key finds the set full, the same clean-up
@@ -42,8 +45,9 @@
 mod settings;
 mod store;
 
+use std::cell::Cell;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -56,6 +60,20 @@ use metrics::{Counter, Gauge};
 
 pub use self::settings::{RateLimitKey, RateLimitSettings};
 use self::store::KeyStore;
+
+/// Checks a thread makes between two counts of the key set (a count visits
+/// every shard of the map) while the set is far from full.
+const RECOUNT_EVERY: u32 = 64;
+
+/// "Far from full": at least this many keys below `max_keys` at the last
+/// count. More than 64 threads would have to add [`RECOUNT_EVERY`] new keys
+/// each between two counts to pass the cap.
+const FAR_FROM_FULL: usize = 4096;
+
+thread_local! {
+    /// Checks made on this thread, for [`RECOUNT_EVERY`].
+    static CHECKS: Cell<u32> = const { Cell::new(0) };
+}
 
 /// Forced clean-ups (a new key finding the set full) happen at most this often.
 const FORCED_CLEANUP_EVERY: Duration = Duration::from_secs(1);
@@ -116,6 +134,8 @@ struct Inner {
     origin: Instant,
     /// Nanos since `origin` before which no forced clean-up runs.
     next_forced_cleanup: AtomicU64,
+    /// Keys tracked at the last count (see [`RECOUNT_EVERY`]).
+    counted: AtomicUsize,
     refused: [Counter; 3],
     keys: Gauge,
 }
@@ -144,6 +164,7 @@ impl RateLimits {
             per_second: settings.per_second,
             origin: Instant::now(),
             next_forced_cleanup: AtomicU64::new(0),
+            counted: AtomicUsize::new(0),
             refused,
             keys: metrics::gauge!(SERVER_RATE_LIMIT_KEYS, "server" => server),
         });
@@ -175,10 +196,16 @@ impl RateLimits {
         let (bucket, outcome) = match key {
             None => (Bucket::Default, inner.default.check()),
             Some(key) => {
-                if inner.store.contains(key) || inner.store.len() < inner.max_keys || {
-                    self.forced_cleanup();
-                    inner.store.len() < inner.max_keys
-                } {
+                // Far below the cap (the usual case) a known key and a new
+                // one alike go straight to their bucket: one map lookup.
+                if inner.far_from_full()
+                    || inner.store.contains(key)
+                    || inner.store.len() < inner.max_keys
+                    || {
+                        self.forced_cleanup();
+                        inner.recount() < inner.max_keys
+                    }
+                {
                     (Bucket::Key, inner.keyed.check_key(&key.to_owned()))
                 } else {
                     (Bucket::Overflow, inner.overflow.check())
@@ -234,7 +261,29 @@ impl Inner {
     fn cleanup(&self) {
         self.keyed.retain_recent();
         self.keyed.shrink_to_fit();
-        self.keys.set(self.store.len() as f64);
+        self.keys.set(self.recount() as f64);
+    }
+
+    /// Whether the set was [`FAR_FROM_FULL`] at the last count; counted
+    /// again every [`RECOUNT_EVERY`] checks on this thread.
+    fn far_from_full(&self) -> bool {
+        let due = CHECKS.with(|checks| {
+            let n = checks.get().wrapping_add(1);
+            checks.set(n);
+            n % RECOUNT_EVERY == 0
+        });
+        let counted = if due {
+            self.recount()
+        } else {
+            self.counted.load(Ordering::Relaxed)
+        };
+        counted.saturating_add(FAR_FROM_FULL) < self.max_keys
+    }
+
+    fn recount(&self) -> usize {
+        let n = self.store.len();
+        self.counted.store(n, Ordering::Relaxed);
+        n
     }
 }
 
@@ -306,6 +355,21 @@ mod tests {
         assert_eq!(refused.bucket, Bucket::Overflow);
         // A tracked key keeps its own bucket.
         assert_eq!(limits.check(Some("k0")).unwrap_err().bucket, Bucket::Key);
+    }
+
+    #[test]
+    fn the_cap_holds_exactly_when_keys_arrive_on_the_fast_path() {
+        // 5,000 keys: far from full at first (one lookup per check, the set
+        // counted every RECOUNT_EVERY checks), then checked key by key.
+        let limits = limits(1, 1, 5_000);
+        for i in 0..20_000 {
+            let _ = limits.check(Some(&format!("k{i}")));
+        }
+        assert_eq!(limits.keys(), 5_000);
+        assert_eq!(
+            limits.check(Some("one-more")).unwrap_err().bucket,
+            Bucket::Overflow
+        );
     }
 
     #[test]
