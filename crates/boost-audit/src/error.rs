@@ -133,4 +133,15 @@ pub enum AuditError {
     /// The record could not be encoded as JSON (a bug: please report it).
     #[error("cannot encode the audit record as JSON: {0} (a bug in boost-audit)")]
     Encode(String),
+
+    /// [`AuditLog::record_async`](crate::AuditLog::record_async)'s task on tokio's
+    /// blocking pool did not finish (the runtime is shutting down); the record may not be
+    /// in the file.
+    #[error(
+        "the task writing the audit record did not finish ({reason}); treat the record as NOT          written (the service is probably stopping) and retry"
+    )]
+    Interrupted {
+        /// Why the task did not finish.
+        reason: String,
+    },
 }

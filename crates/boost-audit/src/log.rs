@@ -285,6 +285,42 @@ impl AuditLog {
         Ok(sealed)
     }
 
+    /// [`record`](Self::record) from async code: on tokio's blocking pool, so the fsync
+    /// (milliseconds) holds none of the runtime's workers and the service's other calls go
+    /// on meanwhile. Admin handlers use it: a refusal (no or a wrong token) is audited too,
+    /// and anyone who reaches the admin port can cause one. Outside a tokio runtime it is
+    /// [`record`](Self::record).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), boost_audit::AuditError> {
+    /// use boost_audit::{AuditLog, AuditRecord};
+    ///
+    /// let audit = AuditLog::in_memory("hello-service");
+    /// let sealed = audit
+    ///     .record_async(AuditRecord::new("switch.set", "partner_hertz", "changed").actor("jo"))
+    ///     .await?;
+    /// assert_eq!(sealed.seq, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`record`](Self::record), and [`AuditError::Interrupted`] when the blocking task
+    /// did not finish (the runtime is shutting down).
+    pub async fn record_async(&self, record: AuditRecord) -> Result<ChainedRecord, AuditError> {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return self.record(record);
+        };
+        let log = self.clone();
+        runtime
+            .spawn_blocking(move || log.record(record))
+            .await
+            .map_err(|e| AuditError::Interrupted {
+                reason: e.to_string(),
+            })?
+    }
+
     /// The newest records, oldest first (newest last): at most `limit`, and at most
     /// `audit.recent` (1000 for [`in_memory`](Self::in_memory)). After a restart, they
     /// include the file's newest records.

@@ -5,6 +5,7 @@ mod chain;
 mod concurrency;
 mod events;
 mod limits;
+mod off_worker;
 mod reopen;
 mod settings;
 mod tamper;

@@ -47,7 +47,8 @@ impl FromRequestParts<AdminState> for Authorized {
                 &what,
                 "disabled",
                 "state-changing endpoints are disabled (no admin.token)",
-            );
+            )
+            .await;
             let key = format!("{}__ADMIN__TOKEN", state.identity.env_prefix());
             return Err(text(
                 StatusCode::FORBIDDEN,
@@ -59,7 +60,7 @@ impl FromRequestParts<AdminState> for Authorized {
             ));
         };
         let Some(presented) = bearer(parts) else {
-            refused(state, &peer, &what, "unauthenticated", "no bearer token");
+            refused(state, &peer, &what, "unauthenticated", "no bearer token").await;
             let mut response = text(
                 StatusCode::UNAUTHORIZED,
                 "this endpoint changes state: send `Authorization: Bearer <admin.token>`\n",
@@ -73,7 +74,7 @@ impl FromRequestParts<AdminState> for Authorized {
         // Trimmed as validation measures it: a token file's trailing space or
         // newline must not make every request fail.
         if !token_matches(expected.expose().trim().as_bytes(), presented) {
-            refused(state, &peer, &what, "forbidden", "wrong bearer token");
+            refused(state, &peer, &what, "forbidden", "wrong bearer token").await;
             return Err(text(
                 StatusCode::FORBIDDEN,
                 "the bearer token does not match admin.token\n",
@@ -88,12 +89,13 @@ impl FromRequestParts<AdminState> for Authorized {
 
 /// One audit record of a refused request. The presented token is never
 /// recorded, not even its fingerprint: a wrong token may be a real one of
-/// another service.
-fn refused(state: &AdminState, peer: &str, what: &str, outcome: &str, why: &str) {
+/// another service. Written off the runtime's workers: anyone who reaches
+/// the admin port can cause refusals, and each is an fsync.
+async fn refused(state: &AdminState, peer: &str, what: &str, outcome: &str, why: &str) {
     let record = boost_audit::AuditRecord::new("admin.refused", what, outcome)
         .peer(peer)
         .reason(why);
-    if let Err(e) = state.audit.record(record) {
+    if let Err(e) = state.audit.record_async(record).await {
         tracing::error!(target: AUDIT_TARGET, error = %e, peer = %peer, what = %what, outcome = %outcome,
             "admin request refused ({why}); its audit record could not be written");
     }

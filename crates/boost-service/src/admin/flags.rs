@@ -34,7 +34,7 @@ pub(super) async fn put(
             "no switch {:?} is declared; GET /flags lists them",
             name.chars().take(64).collect::<String>()
         );
-        refuse(&state, &caller, &name, "not_found", &detail);
+        refuse(&state, &caller, &name, "not_found", &detail).await;
         return problem(StatusCode::NOT_FOUND, &detail, None);
     };
     let change = match flags_body::parse(&body, kind) {
@@ -45,7 +45,7 @@ pub(super) async fn put(
         }) => {
             let detail = format!("{field}: {what}");
             switches.count_refused(&name);
-            refuse(&state, &caller, &name, "invalid", &detail);
+            refuse(&state, &caller, &name, "invalid", &detail).await;
             return problem(StatusCode::BAD_REQUEST, &detail, Some(field));
         }
     };
@@ -71,7 +71,7 @@ pub(super) async fn put(
             problem: what,
         }) => {
             let detail = format!("{field}: {what}");
-            refuse(&state, &caller, &name, "invalid", &detail);
+            refuse(&state, &caller, &name, "invalid", &detail).await;
             problem(StatusCode::BAD_REQUEST, &detail, Some(field))
         }
         Err(e @ ChangeError::Unknown { .. }) => {
@@ -82,13 +82,15 @@ pub(super) async fn put(
     }
 }
 
-/// Audits a refused change: the refusal is part of the trail.
-fn refuse(state: &AdminState, caller: &Authorized, name: &str, outcome: &str, detail: &str) {
+/// Audits a refused change: the refusal is part of the trail. Written off
+/// the runtime's workers (an fsync); nothing is undone if the request is
+/// dropped meanwhile, as nothing changed.
+async fn refuse(state: &AdminState, caller: &Authorized, name: &str, outcome: &str, detail: &str) {
     let record = AuditRecord::new("switch.set", name, outcome)
         .token(caller.token_id.clone())
         .peer(caller.peer.clone())
         .reason(detail);
-    if let Err(e) = state.audit.record(record) {
+    if let Err(e) = state.audit.record_async(record).await {
         tracing::error!(error = %e, "could not write the audit record of a refused switch change");
     }
 }
