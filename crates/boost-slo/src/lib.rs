@@ -76,9 +76,10 @@ pub use alerts::anchor;
 pub use burn::{SLI_WINDOWS, Tier};
 pub use dashboard::{GRAFANA_SCHEMA_VERSION, dashboard, dashboard_queries};
 pub use rules::{
-    RulesOptions, alert_names, alertmanager_route, dashboard_uid, dashboard_url, rules, runbook_url,
+    MIN_TIME_SCALE, RulesOptions, TimeScaleError, alert_names, alertmanager_route, dashboard_uid,
+    dashboard_url, rules, runbook_url,
 };
-pub use runbook::{MAX_RUNBOOK_EXTRA, RunbookInputs, RunbookSwitch, runbook};
+pub use runbook::{AdminToken, MAX_RUNBOOK_EXTRA, RunbookInputs, RunbookSwitch, runbook};
 pub use settings::{
     AvailabilityObjective, LatencyObjective, MAX_METHODS, MethodObjectives, SERVER_FAULT_CODES,
     SloSettings, lowest_target,
