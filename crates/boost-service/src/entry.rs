@@ -189,7 +189,7 @@ fn time_scale(args: &[String]) -> Result<(Option<f64>, Vec<String>), String> {
                 Some(value) => value.as_str(),
                 None => {
                     return Err(
-                        "--slo-time-scale needs a factor, e.g. --slo-time-scale 1/20".to_owned()
+                        "--slo-time-scale needs a factor, e.g. --slo-time-scale 1/20".to_owned(),
                     );
                 }
             }

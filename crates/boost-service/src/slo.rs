@@ -210,7 +210,10 @@ mod tests {
     #[test]
     fn the_runbook_sends_the_token_from_the_file_token_file_names() {
         let dir = tempfile::tempdir().ok();
-        let dir = dir.as_ref().map(|d| d.path().to_owned()).unwrap_or_default();
+        let dir = dir
+            .as_ref()
+            .map(|d| d.path().to_owned())
+            .unwrap_or_default();
         let token = dir.join("admin-token");
         let _ = std::fs::write(&token, "0123456789abcdef0123456789abcdef\n");
         let config = load(
@@ -237,10 +240,16 @@ mod tests {
     #[test]
     fn the_runbook_sends_the_token_variable_or_says_none_is_configured() {
         let dir = tempfile::tempdir().ok();
-        let dir = dir.as_ref().map(|d| d.path().to_owned()).unwrap_or_default();
+        let dir = dir
+            .as_ref()
+            .map(|d| d.path().to_owned())
+            .unwrap_or_default();
         let config = load(
             &dir,
-            &[("HELLO_SERVICE__ADMIN__TOKEN", "0123456789abcdef0123456789abcdef")],
+            &[(
+                "HELLO_SERVICE__ADMIN__TOKEN",
+                "0123456789abcdef0123456789abcdef",
+            )],
         );
         let text = runbook(&config.kit, &Origins::of(&config)).unwrap_or_default();
         assert!(
@@ -251,7 +260,10 @@ mod tests {
         let config = load(&dir, &[]);
         let text = runbook(&config.kit, &Origins::of(&config)).unwrap_or_default();
         assert!(text.contains("No admin token is configured"), "{text}");
-        assert!(text.contains("HELLO_SERVICE__ADMIN__TOKEN_FILE=<that file>"), "{text}");
+        assert!(
+            text.contains("HELLO_SERVICE__ADMIN__TOKEN_FILE=<that file>"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -269,7 +281,10 @@ mod tests {
                 .to_owned()
         };
         let shedding = section("LoadShedding");
-        assert!(shedding.contains("grpc.server.concurrency_limit"), "{shedding}");
+        assert!(
+            shedding.contains("grpc.server.concurrency_limit"),
+            "{shedding}"
+        );
         assert!(shedding.contains("http.concurrency_limit"), "{shedding}");
         assert!(
             shedding.contains("`profiles_upstream`: Call profile-service. `curl -sS -X PUT"),
@@ -292,7 +307,10 @@ mod tests {
     #[test]
     fn a_relative_team_file_is_found_beside_the_config_file_that_names_it() {
         let dir = tempfile::tempdir().ok();
-        let dir = dir.as_ref().map(|d| d.path().to_owned()).unwrap_or_default();
+        let dir = dir
+            .as_ref()
+            .map(|d| d.path().to_owned())
+            .unwrap_or_default();
         let config_dir = dir.join("config");
         let _ = std::fs::create_dir_all(&config_dir);
         let _ = std::fs::write(
@@ -312,7 +330,10 @@ mod tests {
             .unwrap_or_default();
         assert!(error.contains("slo.runbook_extra (file "), "{error}");
         assert!(error.contains("default.toml"), "{error}");
-        assert!(error.contains("relative to the directory of the file"), "{error}");
+        assert!(
+            error.contains("relative to the directory of the file"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -321,7 +342,10 @@ mod tests {
         kit.slo.runbook_extra = Some("no/such/runbook.md".into());
         let error = runbook(&kit, &Origins::default()).err().unwrap_or_default();
         assert!(error.contains("slo.runbook_extra"), "{error}");
-        assert!(error.contains("relative to the working directory"), "{error}");
+        assert!(
+            error.contains("relative to the working directory"),
+            "{error}"
+        );
 
         let dir = tempfile::tempdir().ok();
         let path = dir

@@ -379,7 +379,8 @@ fn kit_alerts(slo: &SloSettings, identity: &ServiceIdentity, scale: f64) -> Vec<
             summary: format!("{name}: no instance can be scraped"),
             description: format!(
                 "Prometheus has {{{{ with query {} }}}}{{{{ . | first | value }}}}{{{{ end }}}} \
-                 targets for job {job} and scraped none of them for 3 minutes. The SLO alerts \
+                 targets for job {job} and scraped none of them for 3 minutes (instances up: \
+                 {{{{ $value }}}}). The SLO alerts \
                  cannot see an outage without metrics: this one pages instead.",
                 promql::string(&format!("count(up{{job={j}}})"))
             ),

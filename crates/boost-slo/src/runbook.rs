@@ -76,7 +76,9 @@ impl AdminToken {
         match self {
             AdminToken::Unset | AdminToken::Config(_) => "$ADMIN_TOKEN".to_owned(),
             AdminToken::Env(var) => format!("${var}"),
-            AdminToken::File { path, .. } => format!("$(cat {})", shell_word(&path.display().to_string())),
+            AdminToken::File { path, .. } => {
+                format!("$(cat {})", shell_word(&path.display().to_string()))
+            }
         }
     }
 
