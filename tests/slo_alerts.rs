@@ -75,14 +75,17 @@ fn free_port() -> u16 {
 /// start that fails with "address already in use" is retried on another
 /// port, [`START_ATTEMPTS`] times at most; any other failure ends the test
 /// with the program's output.
+/// `next_port` gives the port of each attempt ([`free_port`] but in the
+/// test of the retry itself).
 async fn start_server(
     program: &str,
     dir: tempfile::TempDir,
     args: impl Fn(&str) -> Vec<String>,
     what: &str,
+    next_port: &mut dyn FnMut() -> u16,
 ) -> Server {
     for attempt in 1..=START_ATTEMPTS {
-        let listen = format!("127.0.0.1:{}", free_port());
+        let listen = format!("127.0.0.1:{}", next_port());
         let url = format!("http://{listen}");
         let log = dir.path().join(format!("{program}-{attempt}.log"));
         let mut child = Command::new(program)
@@ -121,12 +124,18 @@ async fn start_server(
 /// Waits until the server at `url` answers `/-/ready` while `child` still
 /// runs; `Err` says how it ended when it exits first.
 async fn wait_ready(child: &mut Child, url: &str) -> Result<(), String> {
+    // Each probe bounded: a port taken by another process may accept the
+    // connection and never answer.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             return Err(format!("exited with {status} before it was ready"));
         }
-        if let Ok(response) = reqwest::get(format!("{url}/-/ready")).await
+        if let Ok(response) = client.get(format!("{url}/-/ready")).send().await
             && response.status().is_success()
             // Ready, and it is ours: not another process on the same port.
             && matches!(child.try_wait(), Ok(None))
@@ -161,7 +170,11 @@ fn generate(flags: &[&str], admin_url: &str) -> String {
 
 /// Alertmanager with the route hello-service generates under a root route,
 /// its page receiver posting to `webhook`.
-async fn start_alertmanager(route: &str, webhook: &str) -> Server {
+async fn start_alertmanager(
+    route: &str,
+    webhook: &str,
+    next_port: &mut dyn FnMut() -> u16,
+) -> Server {
     let routes = route
         .split("receivers:\n")
         .next()
@@ -192,6 +205,7 @@ async fn start_alertmanager(route: &str, webhook: &str) -> Server {
             ]
         },
         &format!("with\n{config}"),
+        next_port,
     )
     .await
 }
@@ -228,6 +242,7 @@ async fn start_prometheus(
             ]
         },
         "with the generated rules",
+        &mut free_port,
     )
     .await
 }
@@ -415,7 +430,7 @@ async fn a_slow_upstream_pages_the_team_with_the_runbook_section_of_the_alert() 
     let dashboard = generate(&["--print-dashboard"], &admin_url);
 
     let (webhook, received) = start_webhook().await;
-    let alertmanager = start_alertmanager(&route, &webhook).await;
+    let alertmanager = start_alertmanager(&route, &webhook, &mut free_port).await;
     let prometheus =
         start_prometheus(&[slow.admin, failing.admin], &rules, &alertmanager.url).await;
 
@@ -545,4 +560,32 @@ async fn a_slow_upstream_pages_the_team_with_the_runbook_section_of_the_alert() 
         task.abort();
     }
     assert!(empty.is_empty(), "dashboard queries:\n{}", empty.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs prometheus-alertmanager"]
+async fn a_server_whose_port_was_taken_meanwhile_starts_on_another() {
+    // The race made certain: the first port handed out is held by another
+    // listener by the time Alertmanager binds it.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken_port = taken.local_addr().unwrap().port();
+    let mut handed = Vec::new();
+    let mut next_port = || {
+        let port = if handed.is_empty() {
+            taken_port
+        } else {
+            free_port()
+        };
+        handed.push(port);
+        port
+    };
+    let route = "route:\n  routes: []\nreceivers:\n";
+    let alertmanager = start_alertmanager(route, "http://127.0.0.1:9/", &mut next_port).await;
+    assert_ne!(
+        alertmanager.url,
+        format!("http://127.0.0.1:{taken_port}"),
+        "started on the taken port"
+    );
+    assert!(handed.len() >= 2, "{handed:?}");
+    drop(taken);
 }
