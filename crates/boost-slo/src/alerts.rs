@@ -335,7 +335,7 @@ fn burn_guide(kind: Kind, tier: Tier, slo: &SloSettings) -> Guide {
     let mut check = vec![
         "Is every instance up and ready? `curl -sS {admin}/health/ready` on each (a `503` names the failing check).".to_owned(),
         "Which methods and codes? `curl -sS {admin}/metrics | grep -E '^(rpc|http)_server_.*_count'` (gRPC `rpc_status_code`, HTTP `http_response_status_code`).".to_owned(),
-        "Are upstreams failing? `curl -sS {admin}/metrics | grep -E '^rpc_client_(attempts|endpoints|retry_budget)'`: attempts by `outcome`, ejected endpoints, retries refused.".to_owned(),
+        "Are upstreams failing? `curl -sS {admin}/metrics | grep -E '^(rpc_client_(attempts|endpoints|retry_budget)|http_client_(request_duration_seconds_count|retries|ejections))'`: gRPC attempts by `outcome`, HTTP requests by status, ejected endpoints, retries refused.".to_owned(),
         "Did something change? A deploy (`curl -sS {admin}/info`: version, start time), a switch (`curl -sS {admin}/flags`, `curl -sS {admin}/audit`), the configuration (`curl -sS {admin}/config`).".to_owned(),
     ];
     if kind == Kind::Latency {
@@ -509,7 +509,7 @@ fn kit_alerts(slo: &SloSettings, identity: &ServiceIdentity, scale: f64) -> Vec<
             guide: Guide {
                 meaning: "An upstream fails so many calls that the client's retry budget (retries at most a share of calls) is spent: retries are being refused so they do not overload it further. Callers see the upstream's errors.".to_owned(),
                 check: vec![
-                    "How its calls end: `curl -sS {admin}/metrics | grep 'rpc_client_attempts_total{.*client=\"<client>\"'` by `outcome` and `endpoint`.".to_owned(),
+                    "How its calls end (the alert's `client` label): `curl -sS {admin}/metrics | grep 'client=\"<client>\"' | grep -E '^(rpc_client_attempts_total|http_client_request_duration_seconds_count)'` by `outcome`, `endpoint` or HTTP status.".to_owned(),
                     "The upstream's own alerts and dashboard; its owning team.".to_owned(),
                 ],
                 act: vec![
