@@ -310,6 +310,9 @@ impl ServiceBuilder {
             let slo = boost_slo::SloSettings::default();
             let mut inputs = boost_slo::RunbookInputs::default();
             inputs.admin_url = crate::slo::admin_url(&self.admin, &slo);
+            if self.admin.token.is_some() {
+                inputs.token = boost_slo::AdminToken::Config("the service's code".to_owned());
+            }
             boost_slo::runbook(&slo, &self.identity, &inputs)
         });
         RunningService::start(Plan {

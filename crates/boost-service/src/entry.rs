@@ -70,6 +70,11 @@ const PRINT_FROM_CONFIG: [&str; 4] = [
 ///   (SLI recording rules, burn-rate and kit alerts; [`boost_slo::rules`]),
 ///   for the configuration as loaded (`--config`, `APP_ENV`, `--set` apply);
 ///   exits.
+/// - `--slo-time-scale <factor>` beside `--print-alert-rules`, **tests
+///   only**: every window and `for` of the rules multiplied by `factor`
+///   (`0.05` or `1/20`; from 0.0001 to 1), the groups evaluated every
+///   `1m × factor`, so a test against a real Prometheus sees an alert fire
+///   in seconds ([`boost_slo::RulesOptions::time_scale`]).
 /// - `--print-alertmanager-route`: the Alertmanager route of the service's
 ///   team ([`boost_slo::alertmanager_route`]); exits.
 /// - `--print-dashboard`: the Grafana dashboard JSON ([`boost_slo::dashboard`]); exits.
@@ -115,25 +120,39 @@ where
             Ok(config) => config,
             Err(error) => return fail(package, &error.to_string(), EXIT_USAGE),
         };
-        let unknown = config
-            .remaining_args()
+        let (time_scale, rest) = match time_scale(config.remaining_args()) {
+            Ok(found) => found,
+            Err(message) => return fail(package, &message, EXIT_USAGE),
+        };
+        let unknown = rest
             .iter()
             .find(|arg| !PRINT_FROM_CONFIG.contains(&arg.as_str()));
         if let Some(arg) = unknown {
             let message = format!(
                 "unknown argument {arg:?}; {} takes --config <file>, --set key=value, \
-                 --print-config, --print-default-config, --print-alert-rules, \
-                 --print-alertmanager-route, --print-dashboard, --print-runbook and --help",
+                 --print-config, --print-default-config, --print-alert-rules \
+                 [--slo-time-scale <factor>], --print-alertmanager-route, --print-dashboard, \
+                 --print-runbook and --help",
                 package.name
             );
             return fail(package, &message, EXIT_USAGE);
+        }
+        let rules_requested = rest.iter().any(|arg| arg == "--print-alert-rules");
+        if time_scale.is_some() && !rules_requested {
+            return fail(
+                package,
+                "--slo-time-scale only shortens the windows of --print-alert-rules (tests); \
+                 give both, or neither",
+                EXIT_USAGE,
+            );
         }
         if config.print_config_requested() {
             return print(&config.explain());
         }
         let kit = &config.get().kit;
-        if args.iter().any(|arg| arg == "--print-alert-rules") {
-            return print(&crate::slo::alert_rules(kit));
+        let origins = crate::slo::Origins::of(&config);
+        if rules_requested {
+            return print(&crate::slo::alert_rules(kit, time_scale.unwrap_or(1.0)));
         }
         if args.iter().any(|arg| arg == "--print-dashboard") {
             return print(&boost_slo::dashboard(&kit.slo, &kit.service));
@@ -142,7 +161,7 @@ where
             return print(&boost_slo::alertmanager_route(&kit.service));
         }
         if args.iter().any(|arg| arg == "--print-runbook") {
-            return match crate::slo::runbook(kit) {
+            return match crate::slo::runbook(kit, &origins) {
                 Ok(text) => print(&text),
                 Err(error) => fail(package, &error, EXIT_USAGE),
             };
@@ -156,6 +175,36 @@ where
             Err(error) => fail(package, &error.to_string(), 1),
         }
     })
+}
+
+/// `--slo-time-scale <factor>` (or `--slo-time-scale=<factor>`) among the
+/// arguments the loader left: its value, validated, and the other arguments.
+fn time_scale(args: &[String]) -> Result<(Option<f64>, Vec<String>), String> {
+    let mut scale = None;
+    let mut rest = Vec::new();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let value = if arg == "--slo-time-scale" {
+            match args.next() {
+                Some(value) => value.as_str(),
+                None => {
+                    return Err(
+                        "--slo-time-scale needs a factor, e.g. --slo-time-scale 1/20".to_owned(),
+                    );
+                }
+            }
+        } else if let Some(value) = arg.strip_prefix("--slo-time-scale=") {
+            value
+        } else {
+            rest.push(arg.clone());
+            continue;
+        };
+        if scale.is_some() {
+            return Err("--slo-time-scale is given twice; give it once".to_owned());
+        }
+        scale = Some(boost_slo::RulesOptions::parse_time_scale(value).map_err(|e| e.to_string())?);
+    }
+    Ok((scale, rest))
 }
 
 /// The generated reference configuration of a service with settings `S`:
@@ -209,6 +258,7 @@ fn help(package: Package) -> String {
          --print-config           print the effective configuration with the layer of each value, then exit\n\
          --print-default-config   print every key with its default and documentation, then exit\n\
          --print-alert-rules      print the Prometheus rules generated from [slo], then exit\n\
+         --slo-time-scale <f>     with --print-alert-rules: every window and `for` times f (tests only, e.g. 1/20)\n\
          --print-alertmanager-route  print the Alertmanager route of service.team, then exit\n\
          --print-dashboard        print the Grafana dashboard JSON, then exit\n\
          --print-runbook          print the runbook served at GET /runbook, then exit\n\

@@ -121,6 +121,7 @@ impl<S: ServiceSettings> Service<S> {
     fn assemble(config: Loaded<Config<S>>, switches: Switches, audit: AuditLog) -> Self {
         let kit = &config.kit;
         let explained = config.explain();
+        let origins = crate::slo::Origins::of(&config);
         let shell = ServiceBuilder::new(kit.service.clone())
             .without_telemetry()
             .admin(kit.admin.clone())
@@ -128,7 +129,7 @@ impl<S: ServiceSettings> Service<S> {
             .config_explain(explained)
             .switches(switches.clone())
             .audit(audit)
-            .runbook(crate::slo::served_runbook(kit));
+            .runbook(crate::slo::served_runbook(kit, &origins));
         Self {
             config,
             switches,

@@ -500,17 +500,23 @@ async fn runbook_of_a_service_lists_its_switches_and_merges_the_teams_file() {
         format!(
             "[service]\nteam = \"greeters\"\n[admin]\nlisten = \"127.0.0.1:0\"\n\
              [lifecycle]\ndrain_delay = \"0s\"\n\
-             [slo]\nrunbook_extra = {notes:?}\n\
+             [slo]\nrunbook_extra = \"runbook.md\"\n\
              [switches]\nstate_file = {state:?}\n\
              [switches.declared.partner_hertz]\ndescription = \"Call Hertz.\"\nowner = \"cars\"\n",
-            notes = notes.display().to_string(),
             state = dir.path().join("switches.json").display().to_string(),
         ),
     )
     .unwrap();
+    let token = dir.path().join("admin-token");
+    std::fs::write(&token, "0123456789abcdef0123456789abcdef\n").unwrap();
+    // `runbook_extra` is relative: found beside default.toml, not in the
+    // test's working directory.
     let config = boost_config::Loader::new("hello-service")
         .dir(dir.path())
-        .env_vars([("APP_ENV", "")])
+        .env_vars([
+            ("APP_ENV", ""),
+            ("HELLO_SERVICE__ADMIN__TOKEN_FILE", token.to_str().unwrap()),
+        ])
         .load::<boost_service::Config<boost_service::NoSettings>>()
         .unwrap();
     let running = boost_service::Service::without_telemetry(config)
@@ -524,9 +530,10 @@ async fn runbook_of_a_service_lists_its_switches_and_merges_the_teams_file() {
         .await
         .unwrap();
     assert!(
-        body.contains(
-            "/flags/partner_hertz \\\n  -H \"Authorization: Bearer $HELLO_SERVICE__ADMIN__TOKEN\""
-        ),
+        body.contains(&format!(
+            "/flags/partner_hertz \\\n  -H \"Authorization: Bearer $(cat {})\"",
+            token.display()
+        )),
         "{body}"
     );
     let section = body

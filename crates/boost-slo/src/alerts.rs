@@ -24,6 +24,13 @@ pub(crate) struct Guide {
     pub(crate) meaning: String,
     /// What to look at first: Markdown list items; `{admin}` is the admin URL.
     pub(crate) check: Vec<String>,
+    /// What a level-2 operator may do about this alert without escalating,
+    /// and which knobs are not theirs to turn: Markdown list items; `{admin}`
+    /// is the admin URL, `{token}` the shell expression of the admin token.
+    pub(crate) act: Vec<String>,
+    /// Whether the service's runtime switches may help with this alert (its
+    /// section then lists them with their commands).
+    pub(crate) switches: bool,
 }
 
 /// One alerting rule.
@@ -223,6 +230,29 @@ fn human(d: Duration) -> String {
     }
 }
 
+/// The template text of how long the whole error budget lasts at the
+/// current burn rate: the window divided by the burn rate (the error ratio
+/// over the tier's long window, the alert's `$value`, over the budget), so
+/// `window × budget / ratio`. Alert templates have no arithmetic: the
+/// division is a query, quoted as a Go template string.
+fn exhaustion(
+    identity: &ServiceIdentity,
+    objective: &Objective<'_>,
+    tier: Tier,
+    window: Duration,
+) -> String {
+    let query = format!(
+        "{} * {} / {}",
+        window.as_secs(),
+        promql::number(objective.budget()),
+        sli(identity, objective, tier.long_window()),
+    );
+    format!(
+        "{{{{ with query {} }}}}{{{{ . | first | value | humanizeDuration }}}}{{{{ end }}}}",
+        promql::string(&query)
+    )
+}
+
 /// The name of the burn-rate alert of `kind` and `tier`.
 pub(crate) fn burn_alert_name(kind: Kind, tier: Tier) -> String {
     format!("{}{}", kind.title(), tier.suffix())
@@ -246,7 +276,6 @@ fn burn_alerts(slo: &SloSettings, identity: &ServiceIdentity) -> Vec<Alert> {
                 sli(identity, &objective, tier.long_window()),
                 sli(identity, &objective, tier.short_window()),
             );
-            let exhausted = Duration::from_secs_f64(slo.window.as_secs_f64() / factor);
             let summary = format!(
                 "{}: {what} are using up the {} error budget {}x too fast",
                 identity.name,
@@ -255,13 +284,13 @@ fn burn_alerts(slo: &SloSettings, identity: &ServiceIdentity) -> Vec<Alert> {
             );
             let description = format!(
                 "Over the last {}, {{{{ $value | humanizePercentage }}}} of {what} (still over \
-                 the last {}); the objective allows {}% over {}. At this rate the error budget \
-                 is gone in {}.",
+                 the last {}); the objective allows {}% over {}. At this rate the whole error \
+                 budget is gone in {}.",
                 human(tier.long_window()),
                 human(tier.short_window()),
                 promql::number(100.0 - objective.target),
                 human(slo.window),
-                human(exhausted),
+                exhaustion(identity, &objective, tier, slo.window),
             );
             let mut labels = vec![("slo", objective.kind.label().to_owned())];
             if let Some(method) = objective.method {
@@ -306,13 +335,32 @@ fn burn_guide(kind: Kind, tier: Tier, slo: &SloSettings) -> Guide {
     let mut check = vec![
         "Is every instance up and ready? `curl -sS {admin}/health/ready` on each (a `503` names the failing check).".to_owned(),
         "Which methods and codes? `curl -sS {admin}/metrics | grep -E '^(rpc|http)_server_.*_count'` (gRPC `rpc_status_code`, HTTP `http_response_status_code`).".to_owned(),
-        "Are upstreams failing? `curl -sS {admin}/metrics | grep -E '^rpc_client_(attempts|endpoints|retry_budget)'`: attempts by `outcome`, ejected endpoints, retries refused.".to_owned(),
+        "Are upstreams failing? `curl -sS {admin}/metrics | grep -E '^(rpc_client_(attempts|endpoints|retry_budget)|http_client_(request_duration_seconds_count|retries|ejections))'`: gRPC attempts by `outcome`, HTTP requests by status, ejected endpoints, retries refused.".to_owned(),
         "Did something change? A deploy (`curl -sS {admin}/info`: version, start time), a switch (`curl -sS {admin}/flags`, `curl -sS {admin}/audit`), the configuration (`curl -sS {admin}/config`).".to_owned(),
     ];
     if kind == Kind::Latency {
         check.push("Is the process starved? `curl -sS {admin}/metrics | grep -E '^(process_cpu|process_resident|tokio_runtime)'`.".to_owned());
     }
-    Guide { meaning, check }
+    let act = match kind {
+        Kind::Availability => vec![
+            "One instance bad (its `/health/ready` answers `503`, or the errors carry one `instance`): restart it; the others take its calls.".to_owned(),
+            "An upstream failing (its client's attempts end in `UNAVAILABLE` or `DEADLINE_EXCEEDED`): turn off the switch that calls it, if one is listed below: the feature goes, the errors stop. Tell the upstream's owners.".to_owned(),
+            "Calls refused under load (`RESOURCE_EXHAUSTED`, HTTP `503`: see [LoadShedding](#loadshedding)): scale out.".to_owned(),
+            "Errors since a deploy (`/info`: version, start time) or a switch change (`/audit`): undo the switch change yourself; a rollback of the deploy is the owning team's call — escalate with the version.".to_owned(),
+        ],
+        Kind::Latency => vec![
+            "An upstream slow (its client's `rpc_client_call_duration_seconds` p99 near the client's `timeout`): turn off the switch that calls it, if one is listed below: the service answers without it, fast.".to_owned(),
+            "The process starved (CPU rate near its limit, `tokio_runtime_busy_seconds_total` rate near the worker count): scale out; a restart does not help.".to_owned(),
+            "Keep the log level at `info`: debug logging slows a loaded service further.".to_owned(),
+            "Timeouts and limits (`<client>.timeout`, `grpc.server.concurrency_limit`) are configuration: escalate to change them.".to_owned(),
+        ],
+    };
+    Guide {
+        meaning,
+        check,
+        act,
+        switches: true,
+    }
 }
 
 fn kit_alerts(slo: &SloSettings, identity: &ServiceIdentity, scale: f64) -> Vec<Alert> {
@@ -326,21 +374,53 @@ fn kit_alerts(slo: &SloSettings, identity: &ServiceIdentity, scale: f64) -> Vec<
             name: "ServiceDown".to_owned(),
             severity: "page",
             labels: Vec::new(),
-            expr: format!("sum(up{{job={j}}}) == 0 or absent(up{{job={j}}})"),
+            expr: format!("sum(up{{job={j}}}) == 0"),
             for_duration: Some(3 * MINUTE),
             summary: format!("{name}: no instance can be scraped"),
             description: format!(
-                "Prometheus reached no instance of job {job} for 3 minutes (instances up: \
-                 {{{{ $value }}}}). The SLO alerts cannot see an outage without metrics: this \
-                 one pages instead."
+                "Prometheus has {{{{ with query {} }}}}{{{{ . | first | value }}}}{{{{ end }}}} \
+                 targets for job {job} and scraped none of them for 3 minutes (instances up: \
+                 {{{{ $value }}}}). The SLO alerts \
+                 cannot see an outage without metrics: this one pages instead.",
+                promql::string(&format!("count(up{{job={j}}})"))
             ),
             guide: Guide {
-                meaning: "No instance of the service answers Prometheus' scrape, or Prometheus has no target for it: the service is down, unreachable, or no longer scraped. The burn-rate alerts see no calls then, so this one stands in for them.".to_owned(),
+                meaning: "Prometheus knows the service's instances but none answers its scrape: the service is down or unreachable. The burn-rate alerts see no calls then, so this one stands in for them.".to_owned(),
                 check: vec![
                     "Are the processes running? Your orchestrator's view (`kubectl get pods`, `systemctl status`), and the last log lines of a failed one.".to_owned(),
                     "Does an instance answer? `curl -sS {admin}/health/live` and `curl -sS {admin}/metrics | head`.".to_owned(),
-                    "Is the scrape configured? Prometheus' Targets page for the job.".to_owned(),
+                    "Prometheus' Targets page for the job: the scrape error of each target (refused, timeout, TLS).".to_owned(),
                 ],
+                act: vec![
+                    "Start or restart the instances (`kubectl rollout restart`, `systemctl restart`).".to_owned(),
+                    "They exit at start with code 2: the first log line names the configuration key and layer at fault; undo that configuration change if it is yours (see `/audit` of a healthy environment), else escalate.".to_owned(),
+                    "They crash since a deploy: escalate for a rollback, with the version (`/info` of a running instance, or the image tag).".to_owned(),
+                ],
+                switches: false,
+            },
+        },
+        Alert {
+            name: "ServiceNotScraped".to_owned(),
+            severity: "page",
+            labels: Vec::new(),
+            expr: format!("absent(up{{job={j}}})"),
+            for_duration: Some(3 * MINUTE),
+            summary: format!("{name}: Prometheus has no target for job {job}"),
+            description: format!(
+                "Prometheus has had no scrape target for job {job} for 3 minutes: it does not \
+                 watch {name} at all, so neither the SLO alerts nor ServiceDown can fire."
+            ),
+            guide: Guide {
+                meaning: "Prometheus has no target for the service's job at all: the scrape configuration or service discovery lost it (a renamed job, a changed label or namespace), or every instance is gone. No other alert of the service can fire meanwhile.".to_owned(),
+                check: vec![
+                    "Prometheus' Targets and Service Discovery pages: is the job there, under which name? The rules select `job` = `slo.job`, or the service's name when that is empty.".to_owned(),
+                    "Do instances exist? Your orchestrator's view (`kubectl get pods -l …`), and `curl -sS {admin}/health/live` on one.".to_owned(),
+                ],
+                act: vec![
+                    "Instances gone: start them (see [ServiceDown](#servicedown)).".to_owned(),
+                    "Instances running but not discovered: nothing to change on the service; the scrape configuration belongs to the monitoring owners — escalate to them, with the job name the rules expect.".to_owned(),
+                ],
+                switches: false,
             },
         },
         Alert {
@@ -357,6 +437,11 @@ fn kit_alerts(slo: &SloSettings, identity: &ServiceIdentity, scale: f64) -> Vec<
                     "Does it answer? `curl -sS {admin}/health/live` on that instance; `curl -sS {admin}/health/ready`.".to_owned(),
                     "Is it restarting? See RestartLoop; its last log lines.".to_owned(),
                 ],
+                act: vec![
+                    "Restart that instance; the others carry its load meanwhile.".to_owned(),
+                    "It fails again after a restart: take it out of rotation (delete the pod, drain the host) and open a ticket with its last log lines.".to_owned(),
+                ],
+                switches: false,
             },
         },
         Alert {
@@ -377,6 +462,13 @@ fn kit_alerts(slo: &SloSettings, identity: &ServiceIdentity, scale: f64) -> Vec<
                     "Memory: `curl -sS {admin}/metrics | grep process_resident_memory_bytes` against its limit.".to_owned(),
                     "What it runs: `curl -sS {admin}/info` (version) and `curl -sS {admin}/config`.".to_owned(),
                 ],
+                act: vec![
+                    "Do not restart it by hand: it restarts already. Find why in its last log lines first.".to_owned(),
+                    "A configuration change started it (exit code 2, `/audit`): undo that change.".to_owned(),
+                    "Out of memory (killed, `process_resident_memory_bytes` at its limit): raise the memory limit only if your platform lets on-call do so; else escalate.".to_owned(),
+                    "It started with a deploy: escalate for a rollback, with the version.".to_owned(),
+                ],
+                switches: false,
             },
         },
         Alert {
@@ -388,13 +480,19 @@ fn kit_alerts(slo: &SloSettings, identity: &ServiceIdentity, scale: f64) -> Vec<
             summary: format!("{name}: refusing calls under load"),
             description: "{{ $value | humanizePercentage }} of calls were refused for 10 minutes (gRPC RESOURCE_EXHAUSTED, HTTP 503): the concurrency limits are reached.".to_owned(),
             guide: Guide {
-                meaning: "More than 1% of calls are refused at once because the server's concurrency limit (`grpc.server.concurrency_limit`, `http.shed`) is reached: more traffic than the instances can take, or calls that got slower (an upstream) hold the slots.".to_owned(),
+                meaning: "More than 1% of calls are refused at once because the server's concurrency limit (`grpc.server.concurrency_limit`, `http.concurrency_limit`) is reached: more traffic than the instances can take, or calls that got slower (an upstream) hold the slots.".to_owned(),
                 check: vec![
                     "In flight: `curl -sS {admin}/metrics | grep rpc_server_in_flight_calls` against the limit in `curl -sS {admin}/config`.".to_owned(),
                     "Slower calls? The latency SLO and `rpc_client_call_duration_seconds` of the upstreams.".to_owned(),
                     "More traffic? The call rate on the dashboard; scale out if it is real.".to_owned(),
                     "Per-key rate limits answer gRPC `RESOURCE_EXHAUSTED` too: `curl -sS {admin}/metrics | grep server_rate_limited_total` counts those refusals (by `bucket`); if they are the share, one caller is over `grpc.server.rate_limit`, not the server over its capacity.".to_owned(),
                 ],
+                act: vec![
+                    "More traffic, and it is real: scale out (more instances); each takes `grpc.server.concurrency_limit` gRPC calls and `http.concurrency_limit` HTTP requests at once.".to_owned(),
+                    "Calls got slower (an upstream): the slots are held by waiting calls; turn off the switch that calls that upstream, if one is listed below, to free them.".to_owned(),
+                    "The limits themselves (`grpc.server.concurrency_limit`, `grpc.server.adaptive_limit.enabled`, `http.concurrency_limit`) are configuration, sized for the instance's CPU and memory: escalate to change them.".to_owned(),
+                ],
+                switches: true,
             },
         },
         Alert {
@@ -412,9 +510,15 @@ fn kit_alerts(slo: &SloSettings, identity: &ServiceIdentity, scale: f64) -> Vec<
             guide: Guide {
                 meaning: "An upstream fails so many calls that the client's retry budget (retries at most a share of calls) is spent: retries are being refused so they do not overload it further. Callers see the upstream's errors.".to_owned(),
                 check: vec![
-                    "How its calls end: `curl -sS {admin}/metrics | grep 'rpc_client_attempts_total{.*client=\"<client>\"'` by `outcome` and `endpoint`.".to_owned(),
+                    "How its calls end (the alert's `client` label): `curl -sS {admin}/metrics | grep 'client=\"<client>\"' | grep -E '^(rpc_client_attempts_total|http_client_request_duration_seconds_count)'` by `outcome`, `endpoint` or HTTP status.".to_owned(),
                     "The upstream's own alerts and dashboard; its owning team.".to_owned(),
                 ],
+                act: vec![
+                    "Tell the upstream's owners: its failures are the cause, the refused retries only protect it.".to_owned(),
+                    "Turn off the switch that calls that upstream, if one is listed below: the errors stop, the feature goes.".to_owned(),
+                    "Leave the budget alone (`<client>.retry.budget_ratio`, `<client>.retry.budget_min_per_sec`): more retries add load to an upstream that is already failing.".to_owned(),
+                ],
+                switches: true,
             },
         },
         Alert {
@@ -432,9 +536,15 @@ fn kit_alerts(slo: &SloSettings, identity: &ServiceIdentity, scale: f64) -> Vec<
             guide: Guide {
                 meaning: "Outlier detection has taken endpoints of an upstream out of rotation for 10 minutes: they fail calls that the others answer. The remaining endpoints carry their load.".to_owned(),
                 check: vec![
-                    "Which and why: `curl -sS {admin}/metrics | grep -E '^rpc_client_(ejections_total|endpoints)'` (`endpoint`, `reason`).".to_owned(),
+                    "Which endpoints of that client (the alert's `client` label) and why: `curl -sS {admin}/metrics | grep 'client=\"<client>\"' | grep -E '^(rpc_client_(ejections_total|endpoints|attempts_total)|http_client_ejections_total)'` (`endpoint`, `reason`, `state`, `outcome`).".to_owned(),
                     "Those endpoints' own health; the upstream's owning team.".to_owned(),
                 ],
+                act: vec![
+                    "One endpoint stays ejected: restart that upstream instance (or ask its owners to); the client takes it back by itself once it answers (after `<client>.ejection.base_ejection`, growing to `max_ejection`).".to_owned(),
+                    "Many endpoints ejected: the client ejects at most `<client>.ejection.max_ejected_percent` of them and then sends to all (panic mode), so callers see the failures: escalate to the upstream's owners, and turn off the switch that calls it if one is listed below.".to_owned(),
+                    "The ejection settings (`<client>.ejection.consecutive_failures`, `success_rate`, `max_ejected_percent`) are configuration: escalate to change them.".to_owned(),
+                ],
+                switches: true,
             },
         },
         Alert {
@@ -454,6 +564,11 @@ fn kit_alerts(slo: &SloSettings, identity: &ServiceIdentity, scale: f64) -> Vec<
                     "Which lines are many: the last minute of logs, by `target`; a log level left at debug: `curl -sS {admin}/loglevel`.".to_owned(),
                     "The log collector on the node.".to_owned(),
                 ],
+                act: vec![
+                    "The log level was raised (`/loglevel`, `/audit`): put it back to `info` with the `PUT {admin}/loglevel` command of [Act without escalating](#act).".to_owned(),
+                    "The collector is behind: tell its owners; the service keeps serving (dropping lines is how it protects calls).".to_owned(),
+                ],
+                switches: false,
             },
         },
         Alert {
@@ -473,6 +588,11 @@ fn kit_alerts(slo: &SloSettings, identity: &ServiceIdentity, scale: f64) -> Vec<
                     "Its label sets: `curl -sS {admin}/metrics | grep '^<metric>' | head -50`.".to_owned(),
                     "The limit: `curl -sS {admin}/config | grep cardinality_limit`.".to_owned(),
                 ],
+                act: vec![
+                    "Nothing urgent: the guard protects Prometheus, the service is unaffected. Open a ticket for the owning team naming the metric and the label.".to_owned(),
+                    "Do not raise `metrics.cardinality_limit`: the fix is in the code that sets the label.".to_owned(),
+                ],
+                switches: false,
             },
         },
     ];
@@ -497,6 +617,11 @@ fn kit_alerts(slo: &SloSettings, identity: &ServiceIdentity, scale: f64) -> Vec<
                     "Did a rotation fail? `curl -sS {admin}/metrics | grep tls_reload_total` (`outcome=\"error\"`) and the log lines of boost-tls.".to_owned(),
                     "The certificate issuer (cert-manager, your CA) for that subject.".to_owned(),
                 ],
+                act: vec![
+                    "Renew the file: the paths are `cert_file` / `key_file` of the section named by `role` (`curl -sS {admin}/config | grep -B2 -A4 cert_file`); the kit re-reads them by itself, no restart (`tls_reload_total{outcome=\"ok\"}` grows).".to_owned(),
+                    "The issuer failed to renew: escalate to the certificate's owners (cert-manager, your CA) with the subject.".to_owned(),
+                ],
+                switches: false,
             },
         });
     }

@@ -4,14 +4,21 @@
 use std::fmt::Write as _;
 
 use boost_config::ServiceIdentity;
+use boost_metrics::conventions::{
+    HTTP_CLIENT_EJECTIONS_TOTAL, HTTP_CLIENT_REQUEST_DURATION, HTTP_CLIENT_RETRIES_TOTAL,
+};
 
 use crate::alerts::{Kind, objectives};
 use crate::promql;
 use crate::rules::dashboard_uid;
 use crate::settings::SloSettings;
 
-/// Grafana's dashboard JSON schema version the output follows (Grafana 11).
-pub const GRAFANA_SCHEMA_VERSION: u32 = 39;
+/// Grafana's dashboard JSON schema version the output follows: 42, the
+/// latest (and final) version of the classic dashboard JSON model that
+/// Grafana 12 and 13 write and import (newer Grafana evolves the model as
+/// the v2 resource instead; older versions back to Grafana 11 migrate
+/// nothing they do not know).
+pub const GRAFANA_SCHEMA_VERSION: u32 = 42;
 
 /// A JSON string.
 fn json(value: &str) -> String {
@@ -117,7 +124,7 @@ fn rows(slo: &SloSettings, identity: &ServiceIdentity) -> Vec<(String, Vec<Panel
                 "{{rpc_method}}",
             ),
             panel("gRPC calls not OK, by method and code", "timeseries", "reqps").query(
-                format!("sum by (rpc_method, rpc_status_code) (rate(rpc_server_call_duration_seconds_count{{{j},rpc_status_code!=\"OK\"}}[5m])) or vector(0)"),
+                format!("sum by (rpc_method, rpc_status_code) (rate(rpc_server_call_duration_seconds_count{{{j},rpc_status_code!=\"OK\"}}[5m]))"),
                 "{{rpc_method}} {{rpc_status_code}}",
             ),
             panel("gRPC duration p50 / p99 by method", "timeseries", "s")
@@ -153,11 +160,11 @@ fn rows(slo: &SloSettings, identity: &ServiceIdentity) -> Vec<(String, Vec<Panel
             ),
             panel("Retries and retries refused by the budget", "timeseries", "reqps")
                 .query(
-                    format!("sum by (client) (rate(rpc_client_retries_total{{{j}}}[5m])) or vector(0)"),
+                    format!("sum by (client) (rate(rpc_client_retries_total{{{j}}}[5m]))"),
                     "{{client}} retries",
                 )
                 .query(
-                    format!("sum by (client) (rate(rpc_client_retry_budget_exhausted_total{{{j}}}[5m])) or vector(0)"),
+                    format!("sum by (client) (rate(rpc_client_retry_budget_exhausted_total{{{j}}}[5m]))"),
                     "{{client}} refused",
                 ),
             panel("Endpoints by state", "timeseries", "none").query(
@@ -165,11 +172,27 @@ fn rows(slo: &SloSettings, identity: &ServiceIdentity) -> Vec<(String, Vec<Panel
                 "{{client}} {{state}}",
             ),
             panel("Ejections", "timeseries", "none").query(
-                format!("sum by (client, reason) (increase(rpc_client_ejections_total{{{j}}}[5m])) or vector(0)"),
+                format!("sum by (client, reason) (increase(rpc_client_ejections_total{{{j}}}[5m]))"),
                 "{{client}} {{reason}}",
             ),
             panel("Client call duration p99", "timeseries", "s").query(
                 format!("histogram_quantile(0.99, sum by (le, client) (rate(rpc_client_call_duration_seconds_bucket{{{j}}}[5m])))"),
+                "p99 {{client}}",
+            ),
+            panel("HTTP client requests by client and status", "timeseries", "reqps").query(
+                format!("sum by (client, http_response_status_code, error_type) (rate({HTTP_CLIENT_REQUEST_DURATION}_count{{{j}}}[5m]))"),
+                "{{client}} {{http_response_status_code}}{{error_type}}",
+            ),
+            panel("HTTP client retries by outcome (sent, refused by the budget)", "timeseries", "reqps").query(
+                format!("sum by (client, outcome) (rate({HTTP_CLIENT_RETRIES_TOTAL}{{{j}}}[5m]))"),
+                "{{client}} {{outcome}}",
+            ),
+            panel("HTTP client ejections", "timeseries", "none").query(
+                format!("sum by (client, endpoint) (increase({HTTP_CLIENT_EJECTIONS_TOTAL}{{{j}}}[5m]))"),
+                "{{client}} {{endpoint}}",
+            ),
+            panel("HTTP client request duration p99", "timeseries", "s").query(
+                format!("histogram_quantile(0.99, sum by (le, client) (rate({HTTP_CLIENT_REQUEST_DURATION}_bucket{{{j}}}[5m])))"),
                 "p99 {{client}}",
             ),
         ],
@@ -183,11 +206,11 @@ fn rows(slo: &SloSettings, identity: &ServiceIdentity) -> Vec<(String, Vec<Panel
                 "{{cache}}",
             ),
             panel("Loads by outcome", "timeseries", "ops").query(
-                format!("sum by (cache, outcome) (rate(cache_loads_total{{{j}}}[5m])) or vector(0)"),
+                format!("sum by (cache, outcome) (rate(cache_loads_total{{{j}}}[5m]))"),
                 "{{cache}} {{outcome}}",
             ),
             panel("Evictions by cause", "timeseries", "ops").query(
-                format!("sum by (cache, cause) (rate(cache_evictions_total{{{j}}}[5m])) or vector(0)"),
+                format!("sum by (cache, cause) (rate(cache_evictions_total{{{j}}}[5m]))"),
                 "{{cache}} {{cause}}",
             ),
             panel("Entries and bytes", "timeseries", "none")
@@ -229,9 +252,12 @@ fn rows(slo: &SloSettings, identity: &ServiceIdentity) -> Vec<(String, Vec<Panel
     out
 }
 
-/// Every query of the dashboard, in order: for tests that run them. Panels
-/// of counters that only exist once something happened (errors, retries,
-/// ejections, evictions) show `0`, not "No data", until then.
+/// Every query of the dashboard, in order: for tests that run them. A panel
+/// of a counter that only exists once something happened (errors, retries,
+/// ejections, evictions) or of a client the service does not have (the
+/// `http_client_*` panels of a service without an HTTP client) shows "No
+/// data" until then: nothing is padded with `or vector(0)`, so an empty
+/// panel is never mistaken for a zero rate.
 pub fn dashboard_queries(slo: &SloSettings, identity: &ServiceIdentity) -> Vec<String> {
     rows(slo, identity)
         .into_iter()
@@ -242,8 +268,9 @@ pub fn dashboard_queries(slo: &SloSettings, identity: &ServiceIdentity) -> Vec<S
 
 /// The Grafana dashboard (JSON, schema [`GRAFANA_SCHEMA_VERSION`]) of a
 /// service, uid [`dashboard_uid`]: error budget left and burn rates of every
-/// objective, RED per method, upstream clients (attempts, retries, budget,
-/// endpoints, ejections, latency), caches (hit ratio, loads, evictions,
+/// objective, RED per method, upstream clients (gRPC: attempts, retries,
+/// budget, endpoints, ejections, latency; HTTP: requests by status, retries
+/// by outcome, ejections, latency), caches (hit ratio, loads, evictions,
 /// size), process and runtime. A `datasource` variable picks the Prometheus.
 /// The error budget panels read the `slo:error_budget:remaining_ratio`
 /// recording rule of [`rules`](crate::rules).

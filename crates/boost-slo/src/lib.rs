@@ -32,7 +32,8 @@
 //! window and scale with [`SloSettings::window`]. The SLIs are recording
 //! rules `slo:sli_error:ratio_rate<window>{service, slo, rpc_method}`.
 //!
-//! Then the kit's own: `ServiceDown` (page), `TargetDown`, `RestartLoop`,
+//! Then the kit's own: `ServiceDown` and `ServiceNotScraped` (pages),
+//! `TargetDown`, `RestartLoop`,
 //! `LoadShedding`, `RetryBudgetExhausted`, `UpstreamEndpointsEjected`,
 //! `LogLinesDropped`, `CardinalityGuardTripping`, `CertificateExpiresSoon`
 //! (tickets) and `CertificateExpiryImminent` (page).
@@ -53,14 +54,17 @@
 //! [`runbook`] writes the Markdown on-call opens from an alert: how to look
 //! at the service (the admin server's endpoints, as `curl` commands), what a
 //! level-2 operator may do without escalating (its runtime switches, with the
-//! authenticated `PUT /flags/<name>` command), whom to escalate to, and one
-//! section per alert, anchored as the alert's `runbook_url` says. The team's
-//! own text is merged in from a file.
+//! authenticated `PUT /flags/<name>` command, the token sent as
+//! [`AdminToken`] says), whom to escalate to, and one section per alert,
+//! anchored as the alert's `runbook_url` says, with what to check and what
+//! may be done about that alert. The team's own text is merged in from a file.
 //!
 //! # Testing the rules
 //!
 //! [`RulesOptions::time_scale`] shortens every window and `for` so a test
-//! against a real Prometheus sees the alerts fire in seconds.
+//! against a real Prometheus sees the alerts fire in seconds; services take
+//! it as `--slo-time-scale <factor>` beside `--print-alert-rules`
+//! ([`RulesOptions::parse_time_scale`]).
 #![deny(missing_docs)]
 
 mod alerts;
@@ -76,9 +80,10 @@ pub use alerts::anchor;
 pub use burn::{SLI_WINDOWS, Tier};
 pub use dashboard::{GRAFANA_SCHEMA_VERSION, dashboard, dashboard_queries};
 pub use rules::{
-    RulesOptions, alert_names, alertmanager_route, dashboard_uid, dashboard_url, rules, runbook_url,
+    MIN_TIME_SCALE, RulesOptions, TimeScaleError, alert_names, alertmanager_route, dashboard_uid,
+    dashboard_url, rules, runbook_url,
 };
-pub use runbook::{MAX_RUNBOOK_EXTRA, RunbookInputs, RunbookSwitch, runbook};
+pub use runbook::{AdminToken, MAX_RUNBOOK_EXTRA, RunbookInputs, RunbookSwitch, runbook};
 pub use settings::{
     AvailabilityObjective, LatencyObjective, MAX_METHODS, MethodObjectives, SERVER_FAULT_CODES,
     SloSettings, lowest_target,

@@ -10,6 +10,33 @@ use crate::promql;
 use crate::settings::SloSettings;
 use crate::yaml::quote;
 
+/// The smallest time scale accepted: 1 hour becomes 0.36 s.
+pub const MIN_TIME_SCALE: f64 = 0.0001;
+
+/// A time scale that cannot be used ([`RulesOptions::parse_time_scale`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TimeScaleError {
+    /// Neither a number nor a fraction.
+    #[error(
+        "--slo-time-scale {given:?} is not a number: give a factor such as 0.05 or 1/20 \
+         (every window and `for` of the rules is multiplied by it; tests only)"
+    )]
+    NotANumber {
+        /// The text given (at most 64 characters of it).
+        given: String,
+    },
+    /// Not in `MIN_TIME_SCALE..=1`.
+    #[error(
+        "--slo-time-scale {given} is out of range: give at least 0.0001 and at most 1 \
+         (1 is production; a test shortens the windows with e.g. 1/20)"
+    )]
+    OutOfRange {
+        /// The text given.
+        given: String,
+    },
+}
+
 /// How the rules are generated.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -23,7 +50,9 @@ pub struct RulesOptions {
     /// rule groups are evaluated every `1m × time_scale` (at least `1s`), so a
     /// test sees a 14.4x burn page within seconds instead of an hour.
     /// Thresholds (burn factors, the certificate's days) stay as they are.
-    /// Clamped to `0.0001..=1`; `1` (the default) is production.
+    /// Clamped to `0.0001..=1` ([`MIN_TIME_SCALE`]); `1` (the default) is
+    /// production. `--slo-time-scale <factor>` beside `--print-alert-rules`
+    /// sets it from the command line ([`RulesOptions::parse_time_scale`]).
     pub time_scale: f64,
 }
 
@@ -40,6 +69,45 @@ impl RulesOptions {
     pub fn time_scale(mut self, time_scale: f64) -> Self {
         self.time_scale = time_scale;
         self
+    }
+
+    /// Parses a time scale as `--slo-time-scale` takes it: a number
+    /// (`0.05`) or a fraction (`1/20`), from [`MIN_TIME_SCALE`] to 1.
+    ///
+    /// ```
+    /// use boost_slo::RulesOptions;
+    ///
+    /// assert_eq!(RulesOptions::parse_time_scale("1/20"), Ok(0.05));
+    /// assert_eq!(RulesOptions::parse_time_scale("1"), Ok(1.0));
+    /// assert!(RulesOptions::parse_time_scale("20").is_err());
+    /// assert!(RulesOptions::parse_time_scale("fast").is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`TimeScaleError`] when the text is not a number or a fraction, or
+    /// its value is outside `MIN_TIME_SCALE..=1`.
+    pub fn parse_time_scale(text: &str) -> Result<f64, TimeScaleError> {
+        let given = text.trim();
+        let not_a_number = || TimeScaleError::NotANumber {
+            given: given.chars().take(64).collect(),
+        };
+        if given.len() > 64 {
+            return Err(not_a_number());
+        }
+        let value = match given.split_once('/') {
+            Some((top, bottom)) => {
+                let top: f64 = top.trim().parse().map_err(|_| not_a_number())?;
+                let bottom: f64 = bottom.trim().parse().map_err(|_| not_a_number())?;
+                top / bottom
+            }
+            None => given.parse().map_err(|_| not_a_number())?,
+        };
+        if !value.is_finite() || !(MIN_TIME_SCALE..=1.0).contains(&value) {
+            return Err(TimeScaleError::OutOfRange {
+                given: given.to_owned(),
+            });
+        }
+        Ok(value)
     }
 
     fn scale(&self) -> f64 {

@@ -1,6 +1,7 @@
 //! The runbook: one Markdown section per alert, with the team's own text merged in.
 
 use std::fmt::Write as _;
+use std::path::PathBuf;
 
 use boost_config::ServiceIdentity;
 
@@ -41,15 +42,95 @@ impl RunbookSwitch {
     }
 }
 
+/// Where the service's admin token comes from (`admin.token`), so the
+/// runbook's state-changing commands send it in the way that works on the
+/// instance.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AdminToken {
+    /// No token is configured: state-changing endpoints answer `403`. The
+    /// runbook says how to configure one; its commands read `$ADMIN_TOKEN`.
+    #[default]
+    Unset,
+    /// From an environment variable of the service's process, e.g.
+    /// `HELLO_SERVICE__ADMIN__TOKEN`: the commands send `$<that variable>`.
+    Env(String),
+    /// From a file named by a `…_FILE` environment variable, e.g.
+    /// `HELLO_SERVICE__ADMIN__TOKEN_FILE=/run/secrets/admin-token`: the
+    /// commands send `$(cat <file>)`.
+    File {
+        /// The variable, e.g. `HELLO_SERVICE__ADMIN__TOKEN_FILE`.
+        var: String,
+        /// The file it names.
+        path: PathBuf,
+    },
+    /// Written in a configuration layer (a file, `--set`), named by
+    /// `source`, e.g. `file config/local.toml`: the commands read
+    /// `$ADMIN_TOKEN`, which the operator exports from there first.
+    Config(String),
+}
+
+impl AdminToken {
+    /// The shell expression that yields the token in the commands.
+    pub fn shell(&self) -> String {
+        match self {
+            AdminToken::Unset | AdminToken::Config(_) => "$ADMIN_TOKEN".to_owned(),
+            AdminToken::Env(var) => format!("${var}"),
+            AdminToken::File { path, .. } => {
+                format!("$(cat {})", shell_word(&path.display().to_string()))
+            }
+        }
+    }
+
+    /// One sentence on where the token is and what to do first.
+    fn note(&self, identity: &ServiceIdentity) -> String {
+        match self {
+            AdminToken::Unset => format!(
+                "No admin token is configured (`admin.token`), so state-changing commands answer \
+                 `403` until one is: put a long random string (`openssl rand -hex 32`) in a \
+                 file and set `{}__ADMIN__TOKEN_FILE=<that file>` (or `admin.token`), then \
+                 restart; the commands below read it from `$ADMIN_TOKEN`.",
+                identity.env_prefix()
+            ),
+            AdminToken::Env(var) => format!(
+                "The admin token is the service's environment variable `{var}`: run the commands \
+                 where it is set (a shell in the service's container, e.g. `kubectl exec`), or \
+                 export it first."
+            ),
+            AdminToken::File { var, path } => format!(
+                "The admin token is read from `{}` (`{var}`): the commands read it from there, \
+                 on the instance.",
+                path.display()
+            ),
+            AdminToken::Config(source) => format!(
+                "The admin token is `admin.token`, set in {source}: `export ADMIN_TOKEN=<its \
+                 value>` first."
+            ),
+        }
+    }
+}
+
+/// `word` as one shell word: as is when it is plain, else single-quoted.
+fn shell_word(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:@%=,".contains(c))
+    {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
 /// What the runbook needs besides the settings.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RunbookInputs {
     /// The admin server's base URL (`http://localhost:8081`), the commands' target.
     pub admin_url: String,
-    /// The environment variable holding the admin token, e.g.
-    /// `HELLO_SERVICE__ADMIN__TOKEN`, as the commands send it.
-    pub token_env: String,
+    /// Where the admin token comes from, as the commands send it.
+    pub token: AdminToken,
     /// The service's declared runtime switches.
     pub switches: Vec<RunbookSwitch>,
     /// The team's own Markdown (`slo.runbook_extra`), at most
@@ -149,18 +230,16 @@ pub fn runbook(slo: &SloSettings, identity: &ServiceIdentity, inputs: &RunbookIn
     );
 
     out.push_str("<a id=\"act\"></a>\n## Act without escalating\n\n");
-    let token = if inputs.token_env.is_empty() {
-        "$ADMIN_TOKEN".to_owned()
-    } else {
-        format!("${}", inputs.token_env)
-    };
+    let token = inputs.token.shell();
     let _ = writeln!(
         out,
         "A level-2 operator may, without asking the owning team: flip the runtime switches \
          below (each change is audited, and `revert_after` undoes it by itself), raise the \
          log level for a while, and restart or scale out instances. Anything else — a \
-         deploy, a configuration change — escalate.\n\n\
-         State-changing commands need the admin token (`admin.token`), here in `{token}`.\n"
+         deploy, a configuration change — escalate. Each alert's section says what helps \
+         with it.\n\n\
+         State-changing commands need the admin token. {}\n",
+        inputs.token.note(identity)
     );
     if inputs.switches.is_empty() {
         let _ = writeln!(
@@ -174,21 +253,17 @@ pub fn runbook(slo: &SloSettings, identity: &ServiceIdentity, inputs: &RunbookIn
                 out,
                 "| `{}` | {} | {} |",
                 switch.name,
-                switch.description.replace('|', "\\|").replace('\n', " "),
+                one_line(&switch.description),
                 switch.owner
             );
         }
         out.push('\n');
         for switch in &inputs.switches {
-            let change = if switch.rollout {
-                "\"percent\": 0"
-            } else {
-                "\"enabled\": false"
-            };
             let _ = writeln!(
                 out,
-                "`{}`:\n\n```sh\ncurl -sS -X PUT {admin}/flags/{} \\\n  -H \"Authorization: Bearer {token}\" \\\n  -d '{{{change}, \"reason\": \"<why, incident id>\", \"actor\": \"<you>\", \"revert_after\": \"2h\"}}'\n```\n",
-                switch.name, switch.name
+                "`{}`:\n\n```sh\n{}\n```\n",
+                switch.name,
+                switch_command(admin, &token, switch, " \\\n  ")
             );
         }
     }
@@ -233,9 +308,42 @@ pub fn runbook(slo: &SloSettings, identity: &ServiceIdentity, inputs: &RunbookIn
         for step in &alert.guide.check {
             let _ = writeln!(out, "- {}", step.replace("{admin}", admin));
         }
-        out.push_str(
-            "\n**You may:** the actions of [Act without escalating](#act). **Escalate:** see \
-             [Escalate](#escalate).\n\n",
+        out.push_str("\n**You may, without escalating:**\n\n");
+        for step in &alert.guide.act {
+            let _ = writeln!(
+                out,
+                "- {}",
+                step.replace("{admin}", admin).replace("{token}", &token)
+            );
+        }
+        if alert.guide.switches {
+            if inputs.switches.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "- {name} declares no runtime switches (`[switches.declared]`): none to turn off."
+                );
+            } else {
+                out.push_str("- Its runtime switches (see [Act without escalating](#act)):\n");
+                for switch in &inputs.switches {
+                    let _ = writeln!(
+                        out,
+                        "  - `{}`: {} `{}`",
+                        switch.name,
+                        one_line(&switch.description),
+                        switch_command(admin, &token, switch, " ")
+                    );
+                }
+            }
+        }
+        let _ = writeln!(
+            out,
+            "\n**Escalate:** to **{}**{} when that does not help (see [Escalate](#escalate)).\n",
+            identity.team,
+            if identity.oncall.is_empty() {
+                String::new()
+            } else {
+                format!(" (on-call {})", identity.oncall)
+            }
         );
         if let Some(at) = team_sections.iter().position(|(h, _)| *h == alert.name) {
             let (_, body) = team_sections.remove(at);
@@ -248,6 +356,25 @@ pub fn runbook(slo: &SloSettings, identity: &ServiceIdentity, inputs: &RunbookIn
         let _ = writeln!(out, "## {heading}\n\n{}\n", body.trim_end());
     }
     out
+}
+
+/// The authenticated command that turns `switch` off (a toggle) or to 0 %
+/// (a rollout), undone by itself after two hours.
+/// `break_with` goes between the command's parts (`" \\\n  "` in a code block).
+fn switch_command(admin: &str, token: &str, switch: &RunbookSwitch, break_with: &str) -> String {
+    let change = if switch.rollout {
+        "\"percent\": 0"
+    } else {
+        "\"enabled\": false"
+    };
+    format!(
+        "curl -sS -X PUT {admin}/flags/{}{break_with}-H \"Authorization: Bearer {token}\"{break_with}-d '{{{change}, \"reason\": \"<why, incident id>\", \"actor\": \"<you>\", \"revert_after\": \"2h\"}}'",
+        switch.name
+    )
+}
+
+fn one_line(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
 }
 
 #[cfg(test)]

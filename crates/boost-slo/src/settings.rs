@@ -76,7 +76,10 @@ pub struct SloSettings {
     /// A Markdown file of the team's own runbook text, merged into the
     /// generated runbook (`GET /runbook`, `--print-runbook`): a section
     /// `## <AlertName>` adds to that alert's section, anything before the
-    /// first such heading comes first. Read at start, at most 256 KiB.
+    /// first such heading comes first. Read at start, at most 256 KiB. A
+    /// relative path set in a configuration file is relative to that file's
+    /// directory (`"../runbook.md"` in `config/prod.toml`); set by an
+    /// environment variable or `--set`, relative to the working directory.
     /// Default: unset.
     pub runbook_extra: Option<PathBuf>,
     /// The admin server as the on-call engineer reaches it, e.g.

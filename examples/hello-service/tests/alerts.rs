@@ -132,3 +132,63 @@ fn the_alertmanager_route_routes_the_teams_alerts() {
     );
     assert!(route.contains(r#"- name: "greeters-page""#), "{route}");
 }
+
+#[test]
+fn the_test_time_scale_shortens_the_generated_rules_and_bad_factors_are_refused() {
+    let run_with = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_hello-service"))
+            .args(args)
+            .env("APP_ENV", "dev")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap()
+    };
+    let scaled = run_with(&["--print-alert-rules", "--slo-time-scale", "1/20"]);
+    assert!(scaled.status.success(), "{scaled:?}");
+    let scaled = String::from_utf8(scaled.stdout).unwrap();
+    assert!(
+        scaled.contains("# TEST ONLY: every window and `for` is scaled by 0.05."),
+        "{scaled}"
+    );
+    assert!(scaled.contains("    interval: 3s\n"), "{scaled}");
+    // The 1h window is 3m; the names stay.
+    assert!(
+        scaled.contains("record: \"slo:sli_error:ratio_rate1h\""),
+        "{scaled}"
+    );
+    assert!(scaled.contains("[3m]"), "{scaled}");
+    let same = run_with(&["--print-alert-rules", "--slo-time-scale=0.05"]);
+    assert_eq!(String::from_utf8(same.stdout).unwrap(), scaled);
+    let production = run("dev", "--print-alert-rules");
+    assert!(
+        !production.contains("TEST ONLY") && !production.contains("interval:"),
+        "{production}"
+    );
+
+    for (args, says) in [
+        (
+            &["--print-alert-rules", "--slo-time-scale", "20"][..],
+            "out of range",
+        ),
+        (
+            &["--print-alert-rules", "--slo-time-scale", "fast"][..],
+            "is not a number",
+        ),
+        (
+            &["--print-alert-rules", "--slo-time-scale"][..],
+            "needs a factor",
+        ),
+        (
+            &["--print-runbook", "--slo-time-scale", "0.5"][..],
+            "give both, or neither",
+        ),
+    ] {
+        let out = run_with(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("--slo-time-scale") && stderr.contains(says),
+            "{args:?}: {stderr}"
+        );
+    }
+}

@@ -80,3 +80,44 @@ fn every_dashboard_query_is_valid_promql() {
     }
     crate::promtool::check_rules(&rules);
 }
+
+#[test]
+fn the_upstream_clients_row_has_the_http_client_metrics_and_no_query_is_padded() {
+    use boost_metrics::conventions::{
+        HTTP_CLIENT_EJECTIONS_TOTAL, HTTP_CLIENT_REQUEST_DURATION, HTTP_CLIENT_RETRIES_TOTAL,
+    };
+    let text = boost_slo::dashboard(&SloSettings::default(), &identity());
+    let dashboard: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(dashboard["schemaVersion"], 42);
+    let panels = dashboard["panels"].as_array().unwrap();
+    let mut row = "";
+    let mut upstream = Vec::new();
+    for panel in panels {
+        if panel["type"] == "row" {
+            row = panel["title"].as_str().unwrap();
+            continue;
+        }
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            // A padded query shows 0 for a series that does not exist, and
+            // can never fail a "returns data" check.
+            assert!(!expr.contains("vector(0)"), "{expr}");
+            if row == "Upstream clients" {
+                upstream.push(expr.to_owned());
+            }
+        }
+    }
+    for metric in [
+        format!("{HTTP_CLIENT_REQUEST_DURATION}_count"),
+        format!("{HTTP_CLIENT_REQUEST_DURATION}_bucket"),
+        HTTP_CLIENT_RETRIES_TOTAL.to_owned(),
+        HTTP_CLIENT_EJECTIONS_TOTAL.to_owned(),
+    ] {
+        assert!(
+            upstream
+                .iter()
+                .any(|expr| expr.contains(&format!("{metric}{{"))),
+            "no upstream clients panel reads {metric}: {upstream:#?}"
+        );
+    }
+}

@@ -233,26 +233,33 @@ fn kit_scenarios(out: &mut String) {
     let job = r#"job="hello-service""#;
     let s = |name: &str, values: &str| (name.to_owned(), values.to_owned());
     let m = Duration::from_secs(60);
-    // Every instance down, and no target at all.
+    // Every instance down: ServiceDown, not ServiceNotScraped.
     scenario(
         out,
         &[s(&format!("up{{{job},instance=\"a:8081\"}}"), "0x20")],
-        &[(
-            10 * m,
-            "ServiceDown",
-            vec![format!(r#"{LABELS}, severity: "page""#)],
-        )],
+        &[
+            (
+                10 * m,
+                "ServiceDown",
+                vec![format!(r#"{LABELS}, severity: "page""#)],
+            ),
+            (10 * m, "ServiceNotScraped", vec![]),
+        ],
     );
+    // No target at all: ServiceNotScraped, not ServiceDown.
     scenario(
         out,
         &[s(r#"up{job="another-service",instance="a:8081"}"#, "1x20")],
-        &[(
-            10 * m,
-            "ServiceDown",
-            vec![format!(
-                r#"{LABELS}, severity: "page", job: "hello-service""#
-            )],
-        )],
+        &[
+            (
+                10 * m,
+                "ServiceNotScraped",
+                vec![format!(
+                    r#"{LABELS}, severity: "page", job: "hello-service""#
+                )],
+            ),
+            (10 * m, "ServiceDown", vec![]),
+        ],
     );
     // One of two instances down.
     scenario(
@@ -514,24 +521,109 @@ fn every_kit_alert_fires_on_its_condition() {
     );
 }
 
+/// Replaces the one `exp_alerts: []` of `tests` with `alert` and its annotations.
+fn expect_annotated(tests: &str, labels: &str, annotations: &[(&str, String)]) -> String {
+    let mut expected = format!(
+        "        exp_alerts:\n          - exp_labels: {{{labels}}}\n            exp_annotations:\n"
+    );
+    for (key, value) in annotations {
+        let _ = writeln!(
+            expected,
+            "              {key}: {}",
+            serde_json::to_string(value).unwrap()
+        );
+    }
+    tests.replacen("        exp_alerts: []\n", &expected, 1)
+}
+
 #[test]
 #[ignore = "needs promtool"]
-fn the_annotations_carry_the_value_the_runbook_section_and_the_dashboard() {
-    let mut tests = String::new();
-    let m = Duration::from_secs(60);
+fn the_budget_exhaustion_follows_the_current_burn_rate_not_the_threshold() {
+    // 1.5 % and 3 % of calls failing, both over the 14.4x threshold (1.44 %):
+    // the budget of 30 days lasts 30 d x 0.1 % / ratio = 2 days and 1 day.
+    for (bad, percent, lasts) in [(1500, "1.5%", "2d 0h 0m 0s"), (3000, "3%", "1d 0h 0m 0s")] {
+        let mut tests = String::new();
+        scenario(
+            &mut tests,
+            &burn_series(false, bad, 80, None),
+            &[(Duration::from_secs(70 * 60), "AvailabilityFastBurn", vec![])],
+        );
+        let tests = expect_annotated(
+            &tests,
+            &format!(r#"{LABELS}, severity: "page", slo: "availability""#),
+            &[
+                ("summary", "hello-service: calls ending in a server fault are using up the availability error budget 14.4x too fast".to_owned()),
+                ("description", format!("Over the last 1 hour, {percent} of calls ending in a server fault (still over the last 5 minutes); the objective allows 0.1% over 30 days. At this rate the whole error budget is gone in {lasts}.")),
+                ("runbook_url", "http://localhost:8081/runbook#availabilityfastburn".to_owned()),
+                ("dashboard", "/d/boost-hello-service".to_owned()),
+            ],
+        );
+        test_rules(&generate(&SloSettings::default()), &tests);
+    }
+}
+
+#[test]
+#[ignore = "needs promtool"]
+fn service_down_counts_the_targets_and_a_missing_target_has_its_own_alert() {
+    let job = r#"job="hello-service""#;
+    let mut down = String::new();
     scenario(
-        &mut tests,
-        &burn_series(false, 1500, 80, None),
-        &[(70 * m, "AvailabilityFastBurn", vec![])],
+        &mut down,
+        &[
+            (
+                format!("up{{{job},instance=\"a:8081\"}}"),
+                "0x20".to_owned(),
+            ),
+            (
+                format!("up{{{job},instance=\"b:8081\"}}"),
+                "0x20".to_owned(),
+            ),
+        ],
+        &[(Duration::from_secs(10 * 60), "ServiceDown", vec![])],
     );
-    // Replace the empty expectation with one that has the annotations.
-    let tests = tests.replace(
-        "        exp_alerts: []\n",
-        &format!(
-            "        exp_alerts:\n          - exp_labels: {{{LABELS}, severity: \"page\", slo: \"availability\"}}\n            exp_annotations:\n              summary: \"hello-service: calls ending in a server fault are using up the availability error budget 14.4x too fast\"\n              description: \"Over the last 1 hour, 1.5% of calls ending in a server fault (still over the last 5 minutes); the objective allows 0.1% over 30 days. At this rate the error budget is gone in 2.1 days.\"\n              runbook_url: \"http://localhost:8081/runbook#availabilityfastburn\"\n              dashboard: \"/d/boost-hello-service\"\n"
-        ),
+    let common = |alert: &str| {
+        [
+            (
+                "runbook_url",
+                format!("http://localhost:8081/runbook#{}", alert.to_lowercase()),
+            ),
+            ("dashboard", "/d/boost-hello-service".to_owned()),
+        ]
+    };
+    let mut annotations = vec![
+        ("summary", "hello-service: no instance can be scraped".to_owned()),
+        ("description", "Prometheus has 2 targets for job hello-service and scraped none of them for 3 minutes (instances up: 0). The SLO alerts cannot see an outage without metrics: this one pages instead.".to_owned()),
+    ];
+    annotations.extend(common("ServiceDown"));
+    let down = expect_annotated(
+        &down,
+        &format!(r#"{LABELS}, severity: "page""#),
+        &annotations,
     );
-    test_rules(&generate(&SloSettings::default()), &tests);
+
+    let mut missing = String::new();
+    scenario(
+        &mut missing,
+        &[(
+            r#"up{job="another-service",instance="a:8081"}"#.to_owned(),
+            "1x20".to_owned(),
+        )],
+        &[(Duration::from_secs(10 * 60), "ServiceNotScraped", vec![])],
+    );
+    let mut annotations = vec![
+        ("summary", "hello-service: Prometheus has no target for job hello-service".to_owned()),
+        ("description", "Prometheus has had no scrape target for job hello-service for 3 minutes: it does not watch hello-service at all, so neither the SLO alerts nor ServiceDown can fire.".to_owned()),
+    ];
+    annotations.extend(common("ServiceNotScraped"));
+    let missing = expect_annotated(
+        &missing,
+        &format!(r#"{LABELS}, severity: "page", job: "hello-service""#),
+        &annotations,
+    );
+    test_rules(
+        &generate(&SloSettings::default()),
+        &format!("{down}{missing}"),
+    );
 }
 
 #[test]
