@@ -166,6 +166,7 @@ fn inputs(kit: &KitSettings, origins: &Origins) -> RunbookInputs {
             )
         })
         .collect();
+    inputs.switches_shared = kit.switches.backend == boost_switches::BackendKind::Redis;
     inputs
 }
 

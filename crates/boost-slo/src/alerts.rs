@@ -8,7 +8,8 @@ use boost_config::ServiceIdentity;
 use boost_metrics::conventions::{
     HTTP_CLIENT_EJECTIONS_TOTAL, HTTP_CLIENT_RETRIES_TOTAL, LOG_DROPPED_LINES_TOTAL,
     METRICS_CARDINALITY_OVERFLOW_TOTAL, PROCESS_START_TIME_SECONDS, RPC_CLIENT_ENDPOINTS,
-    RPC_CLIENT_RETRY_BUDGET_EXHAUSTED_TOTAL, TLS_CERTIFICATE_EXPIRY,
+    RPC_CLIENT_RETRY_BUDGET_EXHAUSTED_TOTAL, RPC_SERVER_CALL_DURATION, RPC_SERVER_SHED_TOTAL,
+    TLS_CERTIFICATE_EXPIRY,
 };
 
 use crate::burn::{SLI_WINDOWS, Tier};
@@ -496,6 +497,35 @@ fn kit_alerts(slo: &SloSettings, identity: &ServiceIdentity, scale: f64) -> Vec<
             },
         },
         Alert {
+            name: "HeavyLoadShedding".to_owned(),
+            severity: "page",
+            labels: Vec::new(),
+            // The server's own refusals (`rpc_server_shed_total`), not every
+            // RESOURCE_EXHAUSTED: a caller over its rate limit must not page.
+            expr: format!(
+                "sum(rate({RPC_SERVER_SHED_TOTAL}{{job={j}}}[{w}])) \
+                 / (sum(rate({RPC_SERVER_CALL_DURATION}_count{{job={j}}}[{w}])) > 0) > 0.05",
+                w = range(5 * MINUTE)
+            ),
+            for_duration: Some(5 * MINUTE),
+            summary: format!("{name}: refusing {{{{ $value | humanizePercentage }}}} of gRPC calls under load"),
+            description: "{{ $value | humanizePercentage }} of gRPC calls were refused by the server's concurrency limit (load shedding) for 5 minutes. Refused calls are fast, so the latency SLO does not show them, and RESOURCE_EXHAUSTED is not a server fault in the availability SLO: this alert pages instead.".to_owned(),
+            guide: Guide {
+                meaning: "More than 5% of gRPC calls are refused at once because the concurrency limit (`grpc.server.concurrency_limit`, or the adaptive limit) is reached: callers are being turned away now, whatever the SLOs say. (Per-key rate limits do not count here.)".to_owned(),
+                check: vec![
+                    "In flight against the limit: `curl -sS {admin}/metrics | grep -E '^rpc_server_(in_flight_calls|concurrency_limit|shed_total)'`.".to_owned(),
+                    "Slower calls holding the slots? The latency panels and `curl -sS {admin}/upstreams` (an upstream that hangs keeps calls waiting).".to_owned(),
+                    "More traffic? The call rate on the dashboard.".to_owned(),
+                ],
+                act: vec![
+                    "Real extra traffic: scale out now (more instances).".to_owned(),
+                    "An upstream holds the slots: turn off the switch that calls it, if one is listed below.".to_owned(),
+                    "The limits are configuration, sized for the instance: escalate to change them.".to_owned(),
+                ],
+                switches: true,
+            },
+        },
+        Alert {
             name: "RetryBudgetExhausted".to_owned(),
             severity: "ticket",
             labels: Vec::new(),
@@ -510,6 +540,7 @@ fn kit_alerts(slo: &SloSettings, identity: &ServiceIdentity, scale: f64) -> Vec<
             guide: Guide {
                 meaning: "An upstream fails so many calls that the client's retry budget (retries at most a share of calls) is spent: retries are being refused so they do not overload it further. Callers see the upstream's errors.".to_owned(),
                 check: vec![
+                    "Every client at a glance: `curl -sS {admin}/upstreams` lists each one's endpoints (ejected or not, until when, consecutive failures), its throttle's reject probability and its retry budget left.".to_owned(),
                     "How its calls end (the alert's `client` label): `curl -sS {admin}/metrics | grep 'client=\"<client>\"' | grep -E '^(rpc_client_attempts_total|http_client_request_duration_seconds_count)'` by `outcome`, `endpoint` or HTTP status.".to_owned(),
                     "The upstream's own alerts and dashboard; its owning team.".to_owned(),
                 ],
@@ -536,6 +567,7 @@ fn kit_alerts(slo: &SloSettings, identity: &ServiceIdentity, scale: f64) -> Vec<
             guide: Guide {
                 meaning: "Outlier detection has taken endpoints of an upstream out of rotation for 10 minutes: they fail calls that the others answer. The remaining endpoints carry their load.".to_owned(),
                 check: vec![
+                    "Every client at a glance: `curl -sS {admin}/upstreams` lists each one's endpoints (ejected or not, until when, consecutive failures), its throttle's reject probability and its retry budget left.".to_owned(),
                     "Which endpoints of that client (the alert's `client` label) and why: `curl -sS {admin}/metrics | grep 'client=\"<client>\"' | grep -E '^(rpc_client_(ejections_total|endpoints|attempts_total)|http_client_ejections_total)'` (`endpoint`, `reason`, `state`, `outcome`).".to_owned(),
                     "Those endpoints' own health; the upstream's owning team.".to_owned(),
                 ],
@@ -618,7 +650,7 @@ fn kit_alerts(slo: &SloSettings, identity: &ServiceIdentity, scale: f64) -> Vec<
                     "The certificate issuer (cert-manager, your CA) for that subject.".to_owned(),
                 ],
                 act: vec![
-                    "Renew the file: the paths are `cert_file` / `key_file` of the section named by `role` (`curl -sS {admin}/config | grep -B2 -A4 cert_file`); the kit re-reads them by itself, no restart (`tls_reload_total{outcome=\"ok\"}` grows).".to_owned(),
+                    "Renew the file: the paths are `cert_file` / `key_file` of the section named by `role` (`curl -sS {admin}/config | grep -B2 -A4 cert_file`); the kit re-reads them by itself, no restart (`tls_reload_total{outcome=\"success\"}` grows).".to_owned(),
                     "The issuer failed to renew: escalate to the certificate's owners (cert-manager, your CA) with the subject.".to_owned(),
                 ],
                 switches: false,

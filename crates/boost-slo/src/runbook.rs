@@ -133,6 +133,9 @@ pub struct RunbookInputs {
     pub token: AdminToken,
     /// The service's declared runtime switches.
     pub switches: Vec<RunbookSwitch>,
+    /// Whether a switch change reaches every instance (`switches.backend =
+    /// "redis"`) or only the one it is sent to (`"local"`, the default).
+    pub switches_shared: bool,
     /// The team's own Markdown (`slo.runbook_extra`), at most
     /// [`MAX_RUNBOOK_EXTRA`] bytes (longer is cut at a line).
     pub extra: Option<String>,
@@ -225,6 +228,7 @@ pub fn runbook(slo: &SloSettings, identity: &ServiceIdentity, inputs: &RunbookIn
          | the effective configuration, with the layer of each value | `curl -sS {admin}/config` |\n\
          | runtime switches: state, who changed them, why | `curl -sS {admin}/flags` |\n\
          | recent admin changes (switches, log level) | `curl -sS {admin}/audit` |\n\
+         | each upstream client: endpoints and ejections, throttle, retry budget | `curl -sS {admin}/upstreams` |\n\
          | the log filter | `curl -sS {admin}/loglevel` |\n\
          | this runbook | `curl -sS {admin}/runbook` |\n"
     );
@@ -258,6 +262,19 @@ pub fn runbook(slo: &SloSettings, identity: &ServiceIdentity, inputs: &RunbookIn
             );
         }
         out.push('\n');
+        if inputs.switches_shared {
+            out.push_str(
+                "Switches are shared (`switches.backend = \"redis\"`): a change sent to one \
+                 instance reaches every instance within a second; `/flags` on any of them \
+                 shows it.\n\n",
+            );
+        } else {
+            out.push_str(
+                "**A change reaches only the instance it is sent to** (`switches.backend = \
+                 \"local\"`): send it to every instance's admin address, then check `/flags` on \
+                 each. (With `switches.backend = \"redis\"` one change would reach all.)\n\n",
+            );
+        }
         for switch in &inputs.switches {
             let _ = writeln!(
                 out,
@@ -380,6 +397,31 @@ fn one_line(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_runbook_says_whether_a_switch_change_reaches_every_instance() {
+        let identity = ServiceIdentity::new("hello-service", "1.0.0");
+        let mut inputs = RunbookInputs {
+            admin_url: "http://localhost:8081".into(),
+            switches: vec![RunbookSwitch::new(
+                "profiles_upstream",
+                "Call profile-service.",
+                "greeters",
+                false,
+            )],
+            ..RunbookInputs::default()
+        };
+        let local = runbook(&SloSettings::default(), &identity, &inputs);
+        assert!(
+            local.contains("**A change reaches only the instance it is sent to**"),
+            "{local}"
+        );
+        inputs.switches_shared = true;
+        let shared = runbook(&SloSettings::default(), &identity, &inputs);
+        assert!(shared.contains("reaches every instance within a second"));
+        assert!(!shared.contains("reaches only the instance"));
+        assert!(shared.contains("curl -sS http://localhost:8081/upstreams"));
+    }
 
     #[test]
     fn the_team_text_splits_at_second_level_headings() {

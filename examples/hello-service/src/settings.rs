@@ -84,7 +84,7 @@ impl ServiceSettings for Settings {
                 "Call profile-service for the caller's language. Off: greet in English without \
                  calling it (counted in hello_degraded_total{reason=\"switched_off\"}); turn it off \
                  when profile-service is down or slow and its owners are on it.",
-                "greetings",
+                "greeters",
                 true,
             ),
         );

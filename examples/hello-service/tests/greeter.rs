@@ -275,7 +275,7 @@ async fn profiles_upstream_switched_off_greets_in_english_without_calling_it() {
     let (greeter, snapshotter) = greeter(&endpoint, Duration::from_secs(2));
     let switches = Switches::in_memory([(
         hello_service::greeter::PROFILES_UPSTREAM,
-        SwitchDef::toggle("Call profile-service.", "greetings", true),
+        SwitchDef::toggle("Call profile-service.", "greeters", true),
     )])
     .unwrap();
     let greeter = greeter.with_profiles_switch(switches.get("profiles_upstream").unwrap());

@@ -348,6 +348,25 @@ fn kit_scenarios(out: &mut String) {
             vec![format!(r#"{LABELS}, severity: "ticket""#)],
         )],
     );
+    // The server sheds 6 % of gRPC calls: a page; 4 %: none (the ticket above
+    // still watches it). A caller over its rate limit is not shedding.
+    let shed = r#"rpc_server_shed_total{job="hello-service",instance="a:8081"}"#;
+    let calls = format!("{rpc},rpc_status_code=\"OK\"}}");
+    for (refused, fires) in [(600, true), (400, false)] {
+        scenario(
+            out,
+            &[s(shed, &format!("0+{refused}x40")), s(&calls, "0+10000x40")],
+            &[(
+                15 * m,
+                "HeavyLoadShedding",
+                if fires {
+                    vec![format!(r#"{LABELS}, severity: "page""#)]
+                } else {
+                    vec![]
+                },
+            )],
+        );
+    }
     let client =
         |severity: &str| format!(r#"{LABELS}, severity: "{severity}", client: "profiles""#);
     scenario(
