@@ -277,12 +277,23 @@ fn burn_alerts(slo: &SloSettings, identity: &ServiceIdentity) -> Vec<Alert> {
                 sli(identity, &objective, tier.long_window()),
                 sli(identity, &objective, tier.short_window()),
             );
-            let summary = format!(
-                "{}: {what} are using up the {} error budget {}x too fast",
-                identity.name,
-                objective.kind.label(),
-                promql::number(factor),
-            );
+            // At 1x the budget lasts exactly the window: not "too fast",
+            // but nothing is left over.
+            let summary = if factor > 1.0 {
+                format!(
+                    "{}: {what} are using up the {} error budget {}x too fast",
+                    identity.name,
+                    objective.kind.label(),
+                    promql::number(factor),
+                )
+            } else {
+                format!(
+                    "{}: {what} are on course to use up the whole {} error budget within {}",
+                    identity.name,
+                    objective.kind.label(),
+                    human(slo.window),
+                )
+            };
             let description = format!(
                 "Over the last {}, {{{{ $value | humanizePercentage }}}} of {what} (still over \
                  the last {}); the objective allows {}% over {}. At this rate the whole error \
