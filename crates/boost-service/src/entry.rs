@@ -151,6 +151,23 @@ where
         }
         let kit = &config.get().kit;
         let origins = crate::slo::Origins::of(&config);
+        let routed = rules_requested
+            || args
+                .iter()
+                .any(|arg| arg == "--print-alertmanager-route" || arg == "--print-runbook");
+        if routed && kit.service.team == boost_config::ServiceIdentity::default().team {
+            // The output is still right for what was asked; the person
+            // generating it must hear that nobody will be paged by name.
+            warn(
+                package,
+                &format!(
+                    "service.team is not set: the alerts carry team=\"{}\" and route to \
+                     no team's receiver; set service.team (or {}__SERVICE__TEAM)",
+                    kit.service.team,
+                    kit.service.env_prefix()
+                ),
+            );
+        }
         if rules_requested {
             return print(&crate::slo::alert_rules(kit, time_scale.unwrap_or(1.0)));
         }
@@ -275,6 +292,15 @@ fn print(text: &str) -> ExitCode {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
     ExitCode::SUCCESS
+}
+
+/// A warning on stderr, named after the service; the command goes on.
+fn warn(package: Package, message: &str) {
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "{}: warning: {message}",
+        package.name
+    );
 }
 
 /// Reports a failure on stderr, named after the service, with its Display

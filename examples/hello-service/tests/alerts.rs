@@ -192,3 +192,25 @@ fn the_test_time_scale_shortens_the_generated_rules_and_bad_factors_are_refused(
         );
     }
 }
+
+#[test]
+fn generating_alerts_without_a_team_warns_that_nobody_is_paged_by_name() {
+    let stderr_of = |env: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_hello-service"))
+            .arg("--print-alertmanager-route")
+            .env("APP_ENV", env)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stderr).unwrap()
+    };
+    // dev sets no service.team; prod does.
+    let dev = stderr_of("dev");
+    assert!(
+        dev.contains("warning: service.team is not set")
+            && dev.contains("HELLO_SERVICE__SERVICE__TEAM"),
+        "{dev}"
+    );
+    assert!(!stderr_of("prod").contains("warning"));
+}
