@@ -78,6 +78,10 @@ impl Recorder for MetricsRecorder {
     }
 
     fn register_histogram(&self, key: &Key, metadata: &Metadata<'_>) -> Histogram {
-        self.inner.register_histogram(key, metadata)
+        let handle = self.inner.register_histogram(key, metadata);
+        // When the kit is registering one of its own handles, tell it the
+        // cell came from this recorder (see `store::DirectHistogram`).
+        crate::store::stamp(std::ptr::from_ref(self).cast::<()>().addr());
+        handle
     }
 }

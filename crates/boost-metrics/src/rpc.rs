@@ -8,13 +8,14 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use metrics::{Gauge, Histogram, Key, Label, SharedString};
+use metrics::{Gauge, Key, Label, SharedString};
 
 use crate::conventions::{
     CLIENT, GRPC_STATUS_CODE_NAMES, RPC_CLIENT_CALL_DURATION, RPC_METHOD, RPC_SERVER_CALL_DURATION,
     RPC_SERVER_IN_FLIGHT, RPC_STATUS_CODE, RPC_SYSTEM_GRPC, RPC_SYSTEM_NAME,
 };
 use crate::handle::metadata;
+use crate::store::DirectHistogram;
 
 /// Records `rpc_server_call_duration_seconds` or
 /// `rpc_client_call_duration_seconds` for gRPC, under the conventions' labels.
@@ -108,7 +109,7 @@ pub struct MethodMetrics {
 struct MethodInner {
     name: &'static str,
     labels: Vec<Label>,
-    by_code: [OnceLock<Histogram>; GRPC_STATUS_CODE_NAMES.len()],
+    by_code: [OnceLock<DirectHistogram>; GRPC_STATUS_CODE_NAMES.len()],
     in_flight: OnceLock<Gauge>,
 }
 
@@ -156,11 +157,11 @@ impl MethodMetrics {
 
 impl MethodInner {
     #[cold]
-    fn register(&self, index: usize) -> Histogram {
+    fn register(&self, index: usize) -> DirectHistogram {
         let mut labels = self.labels.clone();
         labels.push(Label::new(RPC_STATUS_CODE, GRPC_STATUS_CODE_NAMES[index]));
         let key = Key::from_parts(self.name, labels);
-        metrics::with_recorder(|r| r.register_histogram(&key, &metadata()))
+        metrics::with_recorder(|r| DirectHistogram::register(r, &key))
     }
 }
 

@@ -88,35 +88,103 @@ impl Bounds {
     }
 }
 
-/// Stripes per histogram: each thread counts into one of these (picked once
-/// per thread, round robin), so threads observing the same series at once do
-/// not bounce one cache line between cores; the scrape adds them up. Four
-/// stripes take contention on a hot series down fourfold for 4x the counters
-/// (a 14-bound histogram: 512 bytes instead of 128).
-const STRIPES: usize = 4;
+/// Stripes a thread can own: the first threads to observe (up to this many
+/// at once) each claim one for as long as they live, and update it with a
+/// plain load and store — no atomic read-modify-write, since no other thread
+/// writes it. A thread's claim is returned when it exits.
+const OWNED: usize = 4;
+
+/// Stripes shared by the threads that found no owned stripe free: updated
+/// with atomic read-modify-writes, picked round robin.
+const SHARED: usize = 2;
+
+/// Stripes per histogram: each thread counts into one of these, so threads
+/// observing the same series at once do not bounce one cache line between
+/// cores; the scrape adds them up. A 14-bound histogram takes 6 x 128 bytes.
+const STRIPES: usize = OWNED + SHARED;
 
 /// Eight counters: one cache line, so two stripes never share one.
 #[derive(Debug, Default)]
 #[repr(align(64))]
 struct Line([AtomicU64; 8]);
 
-/// The stripe this thread counts into.
+/// Not yet picked: the thread has not observed a histogram yet.
+const UNPICKED: usize = usize::MAX;
+
+/// The owned stripes not claimed by a live thread, one bit each.
+static FREE_OWNED: AtomicUsize = AtomicUsize::new((1 << OWNED) - 1);
+
+thread_local! {
+    // Const-initialised and without a destructor, so reading it is a plain
+    // thread-local load (no lazy-initialisation state to check), and it stays
+    // readable while other thread-locals are destroyed.
+    static STRIPE: Cell<usize> = const { Cell::new(UNPICKED) };
+    // Registered only by a thread that claimed an owned stripe: gives the
+    // stripe back when the thread exits.
+    static RELEASE: Release = const { Release };
+}
+
+/// Returns this thread's owned stripe when the thread exits.
+struct Release;
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        let _ = STRIPE.try_with(|stripe| {
+            let owned = stripe.get();
+            // Observations made after this (by other thread-locals'
+            // destructors) go to a shared stripe; then the owned one is free.
+            stripe.set(OWNED);
+            if owned < OWNED {
+                FREE_OWNED.fetch_or(1 << owned, Ordering::Release);
+            }
+        });
+    }
+}
+
+/// The stripe this thread counts into: `< OWNED` when it owns it.
 #[inline]
 fn stripe() -> usize {
-    // Const-initialised and without a destructor, so reading it is a plain
-    // thread-local load (no lazy-initialisation state to check).
-    thread_local! {
-        static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
-    }
     STRIPE.with(|stripe| match stripe.get() {
-        usize::MAX => {
-            static NEXT: AtomicUsize = AtomicUsize::new(0);
-            let picked = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
-            stripe.set(picked);
-            picked
-        }
+        UNPICKED => pick(stripe),
         picked => picked,
     })
+}
+
+/// Claims a free owned stripe for this thread, else picks a shared one.
+#[cold]
+fn pick(stripe: &Cell<usize>) -> usize {
+    // Register the release first: a thread that cannot run destructors
+    // (already exiting) must not claim a stripe it would never give back.
+    let picked = if RELEASE.try_with(|_| ()).is_ok() {
+        claim_owned()
+    } else {
+        None
+    };
+    let picked = picked.unwrap_or_else(|| {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        OWNED + NEXT.fetch_add(1, Ordering::Relaxed) % SHARED
+    });
+    stripe.set(picked);
+    picked
+}
+
+/// Takes the lowest free owned stripe, if any.
+fn claim_owned() -> Option<usize> {
+    let mut free = FREE_OWNED.load(Ordering::Relaxed);
+    while free != 0 {
+        let lowest = free.trailing_zeros() as usize;
+        // Acquire: the previous owner's last updates happen before ours.
+        match FREE_OWNED.compare_exchange_weak(
+            free,
+            free & !(1 << lowest),
+            Ordering::Acquire,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => return Some(lowest),
+            Err(actual) => free = actual,
+        }
+    }
+    None
 }
 
 /// Fixed buckets counted at observation: per stripe, one counter per bucket
@@ -130,6 +198,8 @@ pub(crate) struct HistogramCell {
     lines: Box<[Line]>,
     /// Lines per stripe: room for every bucket and the sum.
     stride: usize,
+    /// Where the sum sits in a stripe: after the buckets.
+    sum_index: usize,
     /// The latest exemplar per bucket (one per bucket, not per stripe).
     exemplars: Box<[ExemplarSlot]>,
     /// The scrape epoch of the store this histogram belongs to.
@@ -154,6 +224,7 @@ impl HistogramCell {
             bounds,
             lines,
             stride,
+            sum_index: buckets,
             exemplars: (0..buckets).map(|_| ExemplarSlot::default()).collect(),
             epoch,
         };
@@ -190,20 +261,42 @@ impl HistogramCell {
             .unwrap_or(upper.len())
     }
 
+    /// Counts `count` observations of `value`.
     #[inline]
-    fn observe(&self, value: f64, count: u64) {
+    pub(crate) fn observe(&self, value: f64, count: u64) {
         let bucket = self.bucket_of(value);
         let stripe = stripe();
-        if let Some(counter) = self.slot(stripe, bucket) {
-            counter.fetch_add(count, Ordering::Relaxed);
+        let run = stripe * self.stride;
+        if let Some(lines) = self.lines.get(run..run + self.stride) {
+            let (counter, sum) = (
+                lines.get(bucket / 8).map(|line| &line.0[bucket % 8]),
+                lines.get(self.sum_index / 8).map(|line| &line.0[self.sum_index % 8]),
+            );
+            if stripe < OWNED {
+                // Only this thread writes an owned stripe: a plain load and
+                // store cannot lose another thread's update.
+                if let Some(counter) = counter {
+                    let counted = counter.load(Ordering::Relaxed);
+                    counter.store(counted.wrapping_add(count), Ordering::Relaxed);
+                }
+                if let Some(sum) = sum {
+                    let bits = sum.load(Ordering::Relaxed);
+                    let next = f64::from_bits(bits) + value * count as f64;
+                    sum.store(next.to_bits(), Ordering::Relaxed);
+                }
+            } else {
+                if let Some(counter) = counter {
+                    counter.fetch_add(count, Ordering::Relaxed);
+                }
+                if let Some(sum) = sum {
+                    add_f64(sum, value * count as f64);
+                }
+            }
         }
-        if let Some(sum) = self.slot(stripe, self.buckets()) {
-            add_f64(sum, value * count as f64);
-        }
-        if let Some(slot) = self.exemplars.get(bucket)
-            && let Some(trace_id) = exemplar::wanted(slot, &self.epoch)
+        if exemplar::installed()
+            && let Some(slot) = self.exemplars.get(bucket)
         {
-            slot.store(trace_id, value, &self.epoch);
+            exemplar::offer(slot, &self.epoch, value);
         }
     }
 

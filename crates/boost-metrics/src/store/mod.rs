@@ -7,6 +7,7 @@
 //! escaped once, so the scrape only copies bytes and formats numbers.
 
 mod cells;
+mod direct;
 pub(crate) mod exemplar;
 mod text;
 
@@ -20,6 +21,7 @@ use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, Share
 use crate::MetricKind;
 use crate::guard::PreHashed;
 use cells::{Bounds, CounterCell, GaugeCell, HistogramCell};
+pub(crate) use direct::{DirectHistogram, stamp};
 pub use text::ScrapeFormat;
 pub(crate) use text::push_f64;
 
@@ -240,6 +242,7 @@ impl Recorder for Store {
                 Cell::Histogram(Arc::clone(&cell)),
             );
         }
+        direct::offer(&cell);
         Histogram::from_arc(cell)
     }
 }
