@@ -270,7 +270,9 @@ impl HistogramCell {
         if let Some(lines) = self.lines.get(run..run + self.stride) {
             let (counter, sum) = (
                 lines.get(bucket / 8).map(|line| &line.0[bucket % 8]),
-                lines.get(self.sum_index / 8).map(|line| &line.0[self.sum_index % 8]),
+                lines
+                    .get(self.sum_index / 8)
+                    .map(|line| &line.0[self.sum_index % 8]),
             );
             if stripe < OWNED {
                 // Only this thread writes an owned stripe: a plain load and
@@ -376,6 +378,63 @@ mod tests {
         let snapshot = cell.snapshot(&mut cumulative);
         assert_eq!(snapshot.cumulative, [8000, 16000]);
         assert_eq!(snapshot.sum, 8000.0 * 2.5);
+    }
+
+    #[test]
+    fn owned_stripes_are_handed_on_when_threads_exit_and_nothing_is_lost() {
+        let cell = Arc::new(HistogramCell::new(Bounds::new(&[1.0]), Arc::default()));
+        // More waves of more threads than there are stripes: owned stripes
+        // are claimed, given back on exit, claimed again by later threads.
+        for _ in 0..5 {
+            let threads: Vec<_> = (0..STRIPES + 2)
+                .map(|_| {
+                    let cell = Arc::clone(&cell);
+                    std::thread::spawn(move || {
+                        for _ in 0..500 {
+                            cell.record(0.5);
+                        }
+                    })
+                })
+                .collect();
+            for thread in threads {
+                thread.join().unwrap();
+            }
+        }
+        let mut cumulative = Vec::new();
+        let snapshot = cell.snapshot(&mut cumulative);
+        let expected = 5 * (STRIPES as u64 + 2) * 500;
+        assert_eq!(snapshot.cumulative, [expected, expected]);
+        assert_eq!(snapshot.sum, expected as f64 * 0.5);
+    }
+
+    #[test]
+    fn an_observation_from_a_thread_local_destructor_still_counts() {
+        struct ObserveOnDrop(Arc<HistogramCell>);
+        impl Drop for ObserveOnDrop {
+            fn drop(&mut self) {
+                self.0.record(0.5);
+            }
+        }
+        thread_local! {
+            static LATE: std::cell::RefCell<Option<ObserveOnDrop>> =
+                const { std::cell::RefCell::new(None) };
+        }
+        let cell = Arc::new(HistogramCell::new(Bounds::new(&[1.0]), Arc::default()));
+        for _ in 0..STRIPES + 2 {
+            let cell = Arc::clone(&cell);
+            std::thread::spawn(move || {
+                cell.record(0.5);
+                LATE.with(|late| *late.borrow_mut() = Some(ObserveOnDrop(cell)));
+            })
+            .join()
+            .unwrap();
+        }
+        let mut cumulative = Vec::new();
+        let expected = 2 * (STRIPES as u64 + 2);
+        assert_eq!(
+            cell.snapshot(&mut cumulative).cumulative,
+            [expected, expected]
+        );
     }
 
     #[test]
