@@ -112,5 +112,5 @@ pub use handle::{MetricsHandle, install};
 pub use recorder::MetricsRecorder;
 pub use rpc::{InFlight, MethodMetrics, RpcMetrics};
 pub use settings::MetricsSettings;
-pub use store::ScrapeFormat;
+pub use store::{CounterHandle, GaugeHandle, HistogramHandle, ScrapeFormat};
 pub use store::exemplar::{TraceIdSource, set_trace_id_source};

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use boost::metrics::Counter;
+use boost::stats::CounterHandle as Counter;
 use boost::prelude::*;
 use boost::tonic::{Code, Request, Response, Status};
 use boost::tracing::{self, Instrument as _};
