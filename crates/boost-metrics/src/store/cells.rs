@@ -187,19 +187,17 @@ fn claim_owned() -> Option<usize> {
     None
 }
 
-/// Fixed buckets counted at observation: per stripe, one counter per bucket
-/// (the last is `+Inf`) and the sum. `_count` is the sum of the buckets, so
-/// it always equals the `+Inf` bucket, and one observation is two atomic
-/// operations on lines no other thread is likely writing.
+/// Fixed buckets counted at observation: per stripe, the sum and one
+/// counter per bucket (the last is `+Inf`). `_count` is the sum of the
+/// buckets, so it always equals the `+Inf` bucket, and one observation
+/// updates two counters on lines no other thread is likely writing (with
+/// plain loads and stores on a stripe the thread owns).
 #[derive(Debug)]
 pub(crate) struct HistogramCell {
     pub(crate) bounds: Arc<Bounds>,
-    /// `STRIPES` runs of `stride` lines: bucket counters, then the sum's bits.
-    lines: Box<[Line]>,
-    /// Lines per stripe: room for every bucket and the sum.
-    stride: usize,
-    /// Where the sum sits in a stripe: after the buckets.
-    sum_index: usize,
+    /// Per stripe, whole lines: word 0 the sum's bits, word `1 + b` bucket
+    /// `b`'s counter.
+    stripes: [Box<[Line]>; STRIPES],
     /// The latest exemplar per bucket (one per bucket, not per stripe).
     exemplars: Box<[ExemplarSlot]>,
     /// The scrape epoch of the store this histogram belongs to.
@@ -213,35 +211,24 @@ pub(crate) struct HistogramSnapshot<'a> {
     pub(crate) sum: f64,
 }
 
+/// Word `index` of a stripe's lines.
+#[inline]
+fn word(lines: &[Line], index: usize) -> Option<&AtomicU64> {
+    lines.get(index / 8).map(|line| &line.0[index % 8])
+}
+
 impl HistogramCell {
     pub(crate) fn new(bounds: Arc<Bounds>, epoch: Arc<Epoch>) -> Self {
         let buckets = bounds.upper.len() + 1;
-        // Buckets plus the sum, rounded up to whole lines.
-        let stride = (buckets + 1).div_ceil(8);
-        let lines = (0..STRIPES * stride).map(|_| Line::default()).collect();
-        let sum_bits = 0f64.to_bits();
-        let cell = Self {
+        // The sum plus the buckets, rounded up to whole lines (0.0's bits
+        // are 0, so a zeroed sum word is the sum 0.0).
+        let lines = (1 + buckets).div_ceil(8);
+        Self {
             bounds,
-            lines,
-            stride,
-            sum_index: buckets,
+            stripes: std::array::from_fn(|_| (0..lines).map(|_| Line::default()).collect()),
             exemplars: (0..buckets).map(|_| ExemplarSlot::default()).collect(),
             epoch,
-        };
-        for stripe in 0..STRIPES {
-            if let Some(sum) = cell.slot(stripe, buckets) {
-                sum.store(sum_bits, Ordering::Relaxed);
-            }
         }
-        cell
-    }
-
-    /// Counter `index` of `stripe` (bucket counters, then the sum).
-    #[inline]
-    fn slot(&self, stripe: usize, index: usize) -> Option<&AtomicU64> {
-        self.lines
-            .get(stripe * self.stride + index / 8)
-            .map(|line| &line.0[index % 8])
     }
 
     fn buckets(&self) -> usize {
@@ -266,14 +253,11 @@ impl HistogramCell {
     pub(crate) fn observe(&self, value: f64, count: u64) {
         let bucket = self.bucket_of(value);
         let stripe = stripe();
-        let run = stripe * self.stride;
-        if let Some(lines) = self.lines.get(run..run + self.stride) {
-            let (counter, sum) = (
-                lines.get(bucket / 8).map(|line| &line.0[bucket % 8]),
-                lines
-                    .get(self.sum_index / 8)
-                    .map(|line| &line.0[self.sum_index % 8]),
-            );
+        if let Some(lines) = self.stripes.get(stripe)
+            && let Some(first) = lines.first()
+        {
+            let (sum, counter) = (&first.0[0], word(lines, 1 + bucket));
+            let added = value * count as f64;
             if stripe < OWNED {
                 // Only this thread writes an owned stripe: a plain load and
                 // store cannot lose another thread's update.
@@ -281,18 +265,13 @@ impl HistogramCell {
                     let counted = counter.load(Ordering::Relaxed);
                     counter.store(counted.wrapping_add(count), Ordering::Relaxed);
                 }
-                if let Some(sum) = sum {
-                    let bits = sum.load(Ordering::Relaxed);
-                    let next = f64::from_bits(bits) + value * count as f64;
-                    sum.store(next.to_bits(), Ordering::Relaxed);
-                }
+                let next = f64::from_bits(sum.load(Ordering::Relaxed)) + added;
+                sum.store(next.to_bits(), Ordering::Relaxed);
             } else {
                 if let Some(counter) = counter {
                     counter.fetch_add(count, Ordering::Relaxed);
                 }
-                if let Some(sum) = sum {
-                    add_f64(sum, value * count as f64);
-                }
+                add_f64(sum, added);
             }
         }
         if exemplar::installed()
@@ -306,18 +285,16 @@ impl HistogramCell {
     /// and returns the snapshot the encoder writes.
     pub(crate) fn snapshot<'a>(&'a self, cumulative: &'a mut Vec<u64>) -> HistogramSnapshot<'a> {
         cumulative.clear();
-        let (buckets, mut running, mut sum) = (self.buckets(), 0u64, 0f64);
-        for bucket in 0..buckets {
-            for stripe in 0..STRIPES {
-                let count = self
-                    .slot(stripe, bucket)
-                    .map_or(0, |c| c.load(Ordering::Relaxed));
+        let (mut running, mut sum) = (0u64, 0f64);
+        for bucket in 0..self.buckets() {
+            for lines in &self.stripes {
+                let count = word(lines, 1 + bucket).map_or(0, |c| c.load(Ordering::Relaxed));
                 running = running.wrapping_add(count);
             }
             cumulative.push(running);
         }
-        for stripe in 0..STRIPES {
-            if let Some(bits) = self.slot(stripe, buckets) {
+        for lines in &self.stripes {
+            if let Some(bits) = word(lines, 0) {
                 sum += f64::from_bits(bits.load(Ordering::Relaxed));
             }
         }
