@@ -116,5 +116,5 @@ pub use handle::{MetricsHandle, install};
 pub use recorder::MetricsRecorder;
 pub use rpc::{InFlight, MethodMetrics, RpcMetrics};
 pub use settings::MetricsSettings;
-pub use store::{CounterHandle, GaugeHandle, HistogramHandle, ScrapeFormat};
 pub use store::exemplar::{TraceIdSource, set_trace_id_source};
+pub use store::{CounterHandle, GaugeHandle, HistogramHandle, ScrapeFormat};

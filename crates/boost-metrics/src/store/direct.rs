@@ -386,7 +386,8 @@ mod tests {
     #[test]
     fn counters_and_gauges_from_definitions_are_direct_and_share_the_macros_series() {
         const JOBS: crate::MetricDef = crate::MetricDef::counter("jobs_done_total", "Jobs done.");
-        const DEPTH: crate::MetricDef = crate::MetricDef::gauge("jobs_queue_depth", "Jobs waiting.");
+        const DEPTH: crate::MetricDef =
+            crate::MetricDef::gauge("jobs_queue_depth", "Jobs waiting.");
         let (recorder, handle) = kit();
         metrics::with_local_recorder(&recorder, || {
             let jobs = JOBS.register_counter(&[("queue", "a")]);
@@ -403,9 +404,19 @@ mod tests {
             metrics::Counter::from(jobs.clone()).increment(4);
         });
         let scrape = handle.render();
-        assert!(scrape.contains(r#"jobs_done_total{queue="a"} 7"#), "{scrape}");
-        assert!(scrape.contains(r#"jobs_queue_depth{queue="a"} 4"#), "{scrape}");
-        assert!(!CounterHandle::register(&metrics::NoopRecorder, &key()).0.is_kit());
+        assert!(
+            scrape.contains(r#"jobs_done_total{queue="a"} 7"#),
+            "{scrape}"
+        );
+        assert!(
+            scrape.contains(r#"jobs_queue_depth{queue="a"} 4"#),
+            "{scrape}"
+        );
+        assert!(
+            !CounterHandle::register(&metrics::NoopRecorder, &key())
+                .0
+                .is_kit()
+        );
     }
 
     #[test]

@@ -21,8 +21,8 @@ use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, Share
 use crate::MetricKind;
 use crate::guard::PreHashed;
 use cells::{Bounds, CounterCell, GaugeCell, HistogramCell};
-pub use direct::{CounterHandle, GaugeHandle, HistogramHandle};
 pub(crate) use direct::stamp;
+pub use direct::{CounterHandle, GaugeHandle, HistogramHandle};
 pub use text::ScrapeFormat;
 pub(crate) use text::push_f64;
 
