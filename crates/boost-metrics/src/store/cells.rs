@@ -2,8 +2,9 @@
 //! observation happens, read where the scrape is written.
 //!
 //! A kept `metrics` handle wraps an `Arc` of one of these, so an update is a
-//! virtual call and one or two atomic operations — nothing is queued, and no
-//! upkeep is needed for a scrape to see every observation.
+//! virtual call and one or two atomic operations (the kit's own handles skip
+//! the virtual call, see `direct.rs`) — nothing is queued, and no upkeep is
+//! needed for a scrape to see every observation.
 
 use std::cell::Cell;
 use std::sync::Arc;
