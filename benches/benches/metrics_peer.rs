@@ -106,7 +106,7 @@ struct Ours {
     recorder: MetricsRecorder,
     handle: MetricsHandle,
     say_hello: MethodMetrics,
-    calls: metrics::Counter,
+    calls: boost_metrics::CounterHandle,
 }
 
 impl Ours {

@@ -1,6 +1,8 @@
 //! [`MetricDef`]: declare a metric once — name, kind, unit and HELP text.
 
-use metrics::{Counter, Gauge, Histogram, Key, Label, Recorder, Unit};
+use metrics::{Key, Label, Recorder, Unit};
+
+use crate::{CounterHandle, GaugeHandle, HistogramHandle};
 
 /// The Prometheus type of a metric.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,22 +96,25 @@ impl MetricDef {
 
     /// A counter handle for this metric with these labels, from the current
     /// `metrics` recorder. Get it once and keep it: updating a handle skips
-    /// the key building and registry lookup the macros do on every call.
-    pub fn register_counter(&self, labels: &[(&'static str, &str)]) -> Counter {
+    /// the key building and registry lookup the macros do on every call, and
+    /// behind the kit's own recorder it updates the series' cell directly,
+    /// without the facade's virtual call (it converts into a
+    /// [`metrics::Counter`] where one is needed).
+    pub fn register_counter(&self, labels: &[(&'static str, &str)]) -> CounterHandle {
         let key = self.key(labels);
-        metrics::with_recorder(|r| r.register_counter(&key, &crate::handle::metadata()))
+        metrics::with_recorder(|r| CounterHandle::register(r, &key))
     }
 
     /// A gauge handle for this metric with these labels (see [`register_counter`](Self::register_counter)).
-    pub fn register_gauge(&self, labels: &[(&'static str, &str)]) -> Gauge {
+    pub fn register_gauge(&self, labels: &[(&'static str, &str)]) -> GaugeHandle {
         let key = self.key(labels);
-        metrics::with_recorder(|r| r.register_gauge(&key, &crate::handle::metadata()))
+        metrics::with_recorder(|r| GaugeHandle::register(r, &key))
     }
 
     /// A histogram handle for this metric with these labels (see [`register_counter`](Self::register_counter)).
-    pub fn register_histogram(&self, labels: &[(&'static str, &str)]) -> Histogram {
+    pub fn register_histogram(&self, labels: &[(&'static str, &str)]) -> HistogramHandle {
         let key = self.key(labels);
-        metrics::with_recorder(|r| r.register_histogram(&key, &crate::handle::metadata()))
+        metrics::with_recorder(|r| HistogramHandle::register(r, &key))
     }
 
     fn key(&self, labels: &[(&'static str, &str)]) -> Key {

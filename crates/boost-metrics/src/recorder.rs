@@ -32,6 +32,13 @@ impl MetricsRecorder {
         }
     }
 
+    /// Where this recorder sits: when the kit is registering one of its own
+    /// handles, it is told the cell came from the recorder at this address
+    /// (see [`CounterHandle`](crate::CounterHandle)).
+    fn address(&self) -> usize {
+        std::ptr::from_ref(self).cast::<()>().addr()
+    }
+
     /// Appends the scrape of every series recorded here to `out`.
     pub(crate) fn render_into(&self, out: &mut String, format: ScrapeFormat) {
         self.inner.get_ref().render_into(out, format);
@@ -70,14 +77,20 @@ impl Recorder for MetricsRecorder {
     }
 
     fn register_counter(&self, key: &Key, metadata: &Metadata<'_>) -> Counter {
-        self.inner.register_counter(key, metadata)
+        let handle = self.inner.register_counter(key, metadata);
+        crate::store::stamp(self.address());
+        handle
     }
 
     fn register_gauge(&self, key: &Key, metadata: &Metadata<'_>) -> Gauge {
-        self.inner.register_gauge(key, metadata)
+        let handle = self.inner.register_gauge(key, metadata);
+        crate::store::stamp(self.address());
+        handle
     }
 
     fn register_histogram(&self, key: &Key, metadata: &Metadata<'_>) -> Histogram {
-        self.inner.register_histogram(key, metadata)
+        let handle = self.inner.register_histogram(key, metadata);
+        crate::store::stamp(self.address());
+        handle
     }
 }

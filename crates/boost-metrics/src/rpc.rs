@@ -8,13 +8,13 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use metrics::{Gauge, Histogram, Key, Label, SharedString};
+use metrics::{Key, Label, SharedString};
 
 use crate::conventions::{
     CLIENT, GRPC_STATUS_CODE_NAMES, RPC_CLIENT_CALL_DURATION, RPC_METHOD, RPC_SERVER_CALL_DURATION,
     RPC_SERVER_IN_FLIGHT, RPC_STATUS_CODE, RPC_SYSTEM_GRPC, RPC_SYSTEM_NAME,
 };
-use crate::handle::metadata;
+use crate::{GaugeHandle, HistogramHandle};
 
 /// Records `rpc_server_call_duration_seconds` or
 /// `rpc_client_call_duration_seconds` for gRPC, under the conventions' labels.
@@ -108,8 +108,8 @@ pub struct MethodMetrics {
 struct MethodInner {
     name: &'static str,
     labels: Vec<Label>,
-    by_code: [OnceLock<Histogram>; GRPC_STATUS_CODE_NAMES.len()],
-    in_flight: OnceLock<Gauge>,
+    by_code: [OnceLock<HistogramHandle>; GRPC_STATUS_CODE_NAMES.len()],
+    in_flight: OnceLock<GaugeHandle>,
 }
 
 impl MethodMetrics {
@@ -145,22 +145,22 @@ impl MethodMetrics {
     /// itself (one handle clone less per call than [`in_flight`](Self::in_flight)).
     /// Every `increment(1.0)` needs its `decrement(1.0)`.
     #[inline]
-    pub fn in_flight_gauge(&self) -> &Gauge {
+    pub fn in_flight_gauge(&self) -> &GaugeHandle {
         self.inner.in_flight.get_or_init(|| {
             let labels = self.inner.labels[..2].to_vec();
             let key = Key::from_parts(RPC_SERVER_IN_FLIGHT, labels);
-            metrics::with_recorder(|r| r.register_gauge(&key, &metadata()))
+            metrics::with_recorder(|r| GaugeHandle::register(r, &key))
         })
     }
 }
 
 impl MethodInner {
     #[cold]
-    fn register(&self, index: usize) -> Histogram {
+    fn register(&self, index: usize) -> HistogramHandle {
         let mut labels = self.labels.clone();
         labels.push(Label::new(RPC_STATUS_CODE, GRPC_STATUS_CODE_NAMES[index]));
         let key = Key::from_parts(self.name, labels);
-        metrics::with_recorder(|r| r.register_histogram(&key, &metadata()))
+        metrics::with_recorder(|r| HistogramHandle::register(r, &key))
     }
 }
 
@@ -168,7 +168,7 @@ impl MethodInner {
 #[derive(Debug)]
 #[must_use = "the call stops counting as in flight when this guard drops"]
 pub struct InFlight {
-    gauge: Gauge,
+    gauge: GaugeHandle,
 }
 
 impl Drop for InFlight {

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use boost::metrics::Counter;
 use boost::prelude::*;
+use boost::stats::CounterHandle as Counter;
 use boost::tonic::{Code, Request, Response, Status};
 use boost::tracing::{self, Instrument as _};
 

@@ -2,8 +2,9 @@
 //! observation happens, read where the scrape is written.
 //!
 //! A kept `metrics` handle wraps an `Arc` of one of these, so an update is a
-//! virtual call and one or two atomic operations — nothing is queued, and no
-//! upkeep is needed for a scrape to see every observation.
+//! virtual call and one or two atomic operations (the kit's own handles skip
+//! the virtual call, see `direct.rs`) — nothing is queued, and no upkeep is
+//! needed for a scrape to see every observation.
 
 use std::cell::Cell;
 use std::sync::Arc;
@@ -88,48 +89,116 @@ impl Bounds {
     }
 }
 
-/// Stripes per histogram: each thread counts into one of these (picked once
-/// per thread, round robin), so threads observing the same series at once do
-/// not bounce one cache line between cores; the scrape adds them up. Four
-/// stripes take contention on a hot series down fourfold for 4x the counters
-/// (a 14-bound histogram: 512 bytes instead of 128).
-const STRIPES: usize = 4;
+/// Stripes a thread can own: the first threads to observe (up to this many
+/// at once) each claim one for as long as they live, and update it with a
+/// plain load and store — no atomic read-modify-write, since no other thread
+/// writes it. A thread's claim is returned when it exits.
+const OWNED: usize = 4;
+
+/// Stripes shared by the threads that found no owned stripe free: updated
+/// with atomic read-modify-writes, picked round robin.
+const SHARED: usize = 2;
+
+/// Stripes per histogram: each thread counts into one of these, so threads
+/// observing the same series at once do not bounce one cache line between
+/// cores; the scrape adds them up. A 14-bound histogram takes 6 x 128 bytes.
+const STRIPES: usize = OWNED + SHARED;
 
 /// Eight counters: one cache line, so two stripes never share one.
 #[derive(Debug, Default)]
 #[repr(align(64))]
 struct Line([AtomicU64; 8]);
 
-/// The stripe this thread counts into.
+/// Not yet picked: the thread has not observed a histogram yet.
+const UNPICKED: usize = usize::MAX;
+
+/// The owned stripes not claimed by a live thread, one bit each.
+static FREE_OWNED: AtomicUsize = AtomicUsize::new((1 << OWNED) - 1);
+
+thread_local! {
+    // Const-initialised and without a destructor, so reading it is a plain
+    // thread-local load (no lazy-initialisation state to check), and it stays
+    // readable while other thread-locals are destroyed.
+    static STRIPE: Cell<usize> = const { Cell::new(UNPICKED) };
+    // Registered only by a thread that claimed an owned stripe: gives the
+    // stripe back when the thread exits.
+    static RELEASE: Release = const { Release };
+}
+
+/// Returns this thread's owned stripe when the thread exits.
+struct Release;
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        let _ = STRIPE.try_with(|stripe| {
+            let owned = stripe.get();
+            // Observations made after this (by other thread-locals'
+            // destructors) go to a shared stripe; then the owned one is free.
+            stripe.set(OWNED);
+            if owned < OWNED {
+                FREE_OWNED.fetch_or(1 << owned, Ordering::Release);
+            }
+        });
+    }
+}
+
+/// The stripe this thread counts into: `< OWNED` when it owns it.
 #[inline]
 fn stripe() -> usize {
-    // Const-initialised and without a destructor, so reading it is a plain
-    // thread-local load (no lazy-initialisation state to check).
-    thread_local! {
-        static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
-    }
     STRIPE.with(|stripe| match stripe.get() {
-        usize::MAX => {
-            static NEXT: AtomicUsize = AtomicUsize::new(0);
-            let picked = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
-            stripe.set(picked);
-            picked
-        }
+        UNPICKED => pick(stripe),
         picked => picked,
     })
 }
 
-/// Fixed buckets counted at observation: per stripe, one counter per bucket
-/// (the last is `+Inf`) and the sum. `_count` is the sum of the buckets, so
-/// it always equals the `+Inf` bucket, and one observation is two atomic
-/// operations on lines no other thread is likely writing.
+/// Claims a free owned stripe for this thread, else picks a shared one.
+#[cold]
+fn pick(stripe: &Cell<usize>) -> usize {
+    // Register the release first: a thread that cannot run destructors
+    // (already exiting) must not claim a stripe it would never give back.
+    let picked = if RELEASE.try_with(|_| ()).is_ok() {
+        claim_owned()
+    } else {
+        None
+    };
+    let picked = picked.unwrap_or_else(|| {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        OWNED + NEXT.fetch_add(1, Ordering::Relaxed) % SHARED
+    });
+    stripe.set(picked);
+    picked
+}
+
+/// Takes the lowest free owned stripe, if any.
+fn claim_owned() -> Option<usize> {
+    let mut free = FREE_OWNED.load(Ordering::Relaxed);
+    while free != 0 {
+        let lowest = free.trailing_zeros() as usize;
+        // Acquire: the previous owner's last updates happen before ours.
+        match FREE_OWNED.compare_exchange_weak(
+            free,
+            free & !(1 << lowest),
+            Ordering::Acquire,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => return Some(lowest),
+            Err(actual) => free = actual,
+        }
+    }
+    None
+}
+
+/// Fixed buckets counted at observation: per stripe, the sum and one
+/// counter per bucket (the last is `+Inf`). `_count` is the sum of the
+/// buckets, so it always equals the `+Inf` bucket, and one observation
+/// updates two counters on lines no other thread is likely writing (with
+/// plain loads and stores on a stripe the thread owns).
 #[derive(Debug)]
 pub(crate) struct HistogramCell {
     pub(crate) bounds: Arc<Bounds>,
-    /// `STRIPES` runs of `stride` lines: bucket counters, then the sum's bits.
-    lines: Box<[Line]>,
-    /// Lines per stripe: room for every bucket and the sum.
-    stride: usize,
+    /// Per stripe, whole lines: word 0 the sum's bits, word `1 + b` bucket
+    /// `b`'s counter.
+    stripes: [Box<[Line]>; STRIPES],
     /// The latest exemplar per bucket (one per bucket, not per stripe).
     exemplars: Box<[ExemplarSlot]>,
     /// The scrape epoch of the store this histogram belongs to.
@@ -143,34 +212,24 @@ pub(crate) struct HistogramSnapshot<'a> {
     pub(crate) sum: f64,
 }
 
+/// Word `index` of a stripe's lines.
+#[inline]
+fn word(lines: &[Line], index: usize) -> Option<&AtomicU64> {
+    lines.get(index / 8).map(|line| &line.0[index % 8])
+}
+
 impl HistogramCell {
     pub(crate) fn new(bounds: Arc<Bounds>, epoch: Arc<Epoch>) -> Self {
         let buckets = bounds.upper.len() + 1;
-        // Buckets plus the sum, rounded up to whole lines.
-        let stride = (buckets + 1).div_ceil(8);
-        let lines = (0..STRIPES * stride).map(|_| Line::default()).collect();
-        let sum_bits = 0f64.to_bits();
-        let cell = Self {
+        // The sum plus the buckets, rounded up to whole lines (0.0's bits
+        // are 0, so a zeroed sum word is the sum 0.0).
+        let lines = (1 + buckets).div_ceil(8);
+        Self {
             bounds,
-            lines,
-            stride,
+            stripes: std::array::from_fn(|_| (0..lines).map(|_| Line::default()).collect()),
             exemplars: (0..buckets).map(|_| ExemplarSlot::default()).collect(),
             epoch,
-        };
-        for stripe in 0..STRIPES {
-            if let Some(sum) = cell.slot(stripe, buckets) {
-                sum.store(sum_bits, Ordering::Relaxed);
-            }
         }
-        cell
-    }
-
-    /// Counter `index` of `stripe` (bucket counters, then the sum).
-    #[inline]
-    fn slot(&self, stripe: usize, index: usize) -> Option<&AtomicU64> {
-        self.lines
-            .get(stripe * self.stride + index / 8)
-            .map(|line| &line.0[index % 8])
     }
 
     fn buckets(&self) -> usize {
@@ -190,20 +249,36 @@ impl HistogramCell {
             .unwrap_or(upper.len())
     }
 
+    /// Counts `count` observations of `value`.
     #[inline]
-    fn observe(&self, value: f64, count: u64) {
+    pub(crate) fn observe(&self, value: f64, count: u64) {
         let bucket = self.bucket_of(value);
         let stripe = stripe();
-        if let Some(counter) = self.slot(stripe, bucket) {
-            counter.fetch_add(count, Ordering::Relaxed);
-        }
-        if let Some(sum) = self.slot(stripe, self.buckets()) {
-            add_f64(sum, value * count as f64);
-        }
-        if let Some(slot) = self.exemplars.get(bucket)
-            && let Some(trace_id) = exemplar::wanted(slot, &self.epoch)
+        if let Some(lines) = self.stripes.get(stripe)
+            && let Some(first) = lines.first()
         {
-            slot.store(trace_id, value, &self.epoch);
+            let (sum, counter) = (&first.0[0], word(lines, 1 + bucket));
+            let added = value * count as f64;
+            if stripe < OWNED {
+                // Only this thread writes an owned stripe: a plain load and
+                // store cannot lose another thread's update.
+                if let Some(counter) = counter {
+                    let counted = counter.load(Ordering::Relaxed);
+                    counter.store(counted.wrapping_add(count), Ordering::Relaxed);
+                }
+                let next = f64::from_bits(sum.load(Ordering::Relaxed)) + added;
+                sum.store(next.to_bits(), Ordering::Relaxed);
+            } else {
+                if let Some(counter) = counter {
+                    counter.fetch_add(count, Ordering::Relaxed);
+                }
+                add_f64(sum, added);
+            }
+        }
+        if exemplar::installed()
+            && let Some(slot) = self.exemplars.get(bucket)
+        {
+            exemplar::offer(slot, &self.epoch, value);
         }
     }
 
@@ -211,18 +286,16 @@ impl HistogramCell {
     /// and returns the snapshot the encoder writes.
     pub(crate) fn snapshot<'a>(&'a self, cumulative: &'a mut Vec<u64>) -> HistogramSnapshot<'a> {
         cumulative.clear();
-        let (buckets, mut running, mut sum) = (self.buckets(), 0u64, 0f64);
-        for bucket in 0..buckets {
-            for stripe in 0..STRIPES {
-                let count = self
-                    .slot(stripe, bucket)
-                    .map_or(0, |c| c.load(Ordering::Relaxed));
+        let (mut running, mut sum) = (0u64, 0f64);
+        for bucket in 0..self.buckets() {
+            for lines in &self.stripes {
+                let count = word(lines, 1 + bucket).map_or(0, |c| c.load(Ordering::Relaxed));
                 running = running.wrapping_add(count);
             }
             cumulative.push(running);
         }
-        for stripe in 0..STRIPES {
-            if let Some(bits) = self.slot(stripe, buckets) {
+        for lines in &self.stripes {
+            if let Some(bits) = word(lines, 0) {
                 sum += f64::from_bits(bits.load(Ordering::Relaxed));
             }
         }
@@ -283,6 +356,63 @@ mod tests {
         let snapshot = cell.snapshot(&mut cumulative);
         assert_eq!(snapshot.cumulative, [8000, 16000]);
         assert_eq!(snapshot.sum, 8000.0 * 2.5);
+    }
+
+    #[test]
+    fn owned_stripes_are_handed_on_when_threads_exit_and_nothing_is_lost() {
+        let cell = Arc::new(HistogramCell::new(Bounds::new(&[1.0]), Arc::default()));
+        // More waves of more threads than there are stripes: owned stripes
+        // are claimed, given back on exit, claimed again by later threads.
+        for _ in 0..5 {
+            let threads: Vec<_> = (0..STRIPES + 2)
+                .map(|_| {
+                    let cell = Arc::clone(&cell);
+                    std::thread::spawn(move || {
+                        for _ in 0..500 {
+                            cell.record(0.5);
+                        }
+                    })
+                })
+                .collect();
+            for thread in threads {
+                thread.join().unwrap();
+            }
+        }
+        let mut cumulative = Vec::new();
+        let snapshot = cell.snapshot(&mut cumulative);
+        let expected = 5 * (STRIPES as u64 + 2) * 500;
+        assert_eq!(snapshot.cumulative, [expected, expected]);
+        assert_eq!(snapshot.sum, expected as f64 * 0.5);
+    }
+
+    #[test]
+    fn an_observation_from_a_thread_local_destructor_still_counts() {
+        struct ObserveOnDrop(Arc<HistogramCell>);
+        impl Drop for ObserveOnDrop {
+            fn drop(&mut self) {
+                self.0.record(0.5);
+            }
+        }
+        thread_local! {
+            static LATE: std::cell::RefCell<Option<ObserveOnDrop>> =
+                const { std::cell::RefCell::new(None) };
+        }
+        let cell = Arc::new(HistogramCell::new(Bounds::new(&[1.0]), Arc::default()));
+        for _ in 0..STRIPES + 2 {
+            let cell = Arc::clone(&cell);
+            std::thread::spawn(move || {
+                cell.record(0.5);
+                LATE.with(|late| *late.borrow_mut() = Some(ObserveOnDrop(cell)));
+            })
+            .join()
+            .unwrap();
+        }
+        let mut cumulative = Vec::new();
+        let expected = 2 * (STRIPES as u64 + 2);
+        assert_eq!(
+            cell.snapshot(&mut cumulative).cumulative,
+            [expected, expected]
+        );
     }
 
     #[test]

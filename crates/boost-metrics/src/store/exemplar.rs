@@ -72,20 +72,28 @@ pub(crate) struct ExemplarSlot {
     exemplar: Mutex<Option<Exemplar>>,
 }
 
-/// The current trace id when `slot` wants a new exemplar and a source is
-/// installed and the current trace is sampled.
+/// Whether a [`TraceIdSource`] is installed: one atomic load, checked
+/// before anything else about exemplars.
 #[inline]
-pub(crate) fn wanted(slot: &ExemplarSlot, epoch: &Epoch) -> Option<[u8; 16]> {
-    let source = SOURCE.get()?;
+pub(crate) fn installed() -> bool {
+    SOURCE.get().is_some()
+}
+
+/// Takes an exemplar of `value` for `slot` when it wants a new one (none
+/// taken this epoch) and the calling code runs in a sampled trace.
+#[inline]
+pub(crate) fn offer(slot: &ExemplarSlot, epoch: &Epoch, value: f64) {
+    let Some(source) = SOURCE.get() else { return };
     if slot.taken_in.load(Ordering::Relaxed) == epoch.current() {
-        return None;
+        return;
     }
-    source()
+    if let Some(trace_id) = source() {
+        slot.store(trace_id, value, epoch);
+    }
 }
 
 impl ExemplarSlot {
-    #[cold]
-    pub(crate) fn store(&self, trace_id: [u8; 16], value: f64, epoch: &Epoch) {
+    fn store(&self, trace_id: [u8; 16], value: f64, epoch: &Epoch) {
         let timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0.0, |since| since.as_secs_f64());

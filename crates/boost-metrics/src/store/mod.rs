@@ -7,6 +7,7 @@
 //! escaped once, so the scrape only copies bytes and formats numbers.
 
 mod cells;
+mod direct;
 pub(crate) mod exemplar;
 mod text;
 
@@ -20,6 +21,8 @@ use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, Share
 use crate::MetricKind;
 use crate::guard::PreHashed;
 use cells::{Bounds, CounterCell, GaugeCell, HistogramCell};
+pub(crate) use direct::stamp;
+pub use direct::{CounterHandle, GaugeHandle, HistogramHandle};
 pub use text::ScrapeFormat;
 pub(crate) use text::push_f64;
 
@@ -214,6 +217,7 @@ impl Recorder for Store {
         if new {
             self.file(key, MetricKind::Counter, Cell::Counter(Arc::clone(&cell)));
         }
+        direct::offer(|| Cell::Counter(Arc::clone(&cell)));
         Counter::from_arc(cell)
     }
 
@@ -222,6 +226,7 @@ impl Recorder for Store {
         if new {
             self.file(key, MetricKind::Gauge, Cell::Gauge(Arc::clone(&cell)));
         }
+        direct::offer(|| Cell::Gauge(Arc::clone(&cell)));
         Gauge::from_arc(cell)
     }
 
@@ -240,6 +245,7 @@ impl Recorder for Store {
                 Cell::Histogram(Arc::clone(&cell)),
             );
         }
+        direct::offer(|| Cell::Histogram(Arc::clone(&cell)));
         Histogram::from_arc(cell)
     }
 }
