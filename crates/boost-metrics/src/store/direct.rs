@@ -420,6 +420,35 @@ mod tests {
     }
 
     #[test]
+    fn a_kit_handle_past_the_cardinality_limit_counts_in_the_folded_series() {
+        // The guard registers the overflow counter, then the folded key: the
+        // handle must hold the folded series' cell, not the overflow counter.
+        const JOBS: crate::MetricDef = crate::MetricDef::counter("jobs_done_total", "Jobs done.");
+        let mut settings = MetricsSettings::default();
+        settings.cardinality_limit = 3;
+        let (recorder, handle) = MetricsHandle::build(&settings, &ServiceIdentity::default())
+            .unwrap_or_else(|e| panic!("build: {e}"));
+        metrics::with_local_recorder(&recorder, || {
+            for queue in ["a", "b", "c", "d", "e"] {
+                JOBS.register_counter(&[("queue", queue)]).increment(10);
+            }
+        });
+        let scrape = handle.render();
+        assert!(
+            scrape.contains(r#"jobs_done_total{queue="a"} 10"#),
+            "{scrape}"
+        );
+        assert!(
+            scrape.contains(r#"jobs_done_total{queue="other"} 20"#),
+            "the two past the limit count in the folded series: {scrape}"
+        );
+        assert!(
+            scrape.contains(r#"metrics_cardinality_overflow_total{metric="jobs_done_total"} 2"#),
+            "the overflow counter counts folds, not the handles' increments: {scrape}"
+        );
+    }
+
+    #[test]
     fn rpc_handles_through_a_layer_still_reach_the_layer() {
         let (inner, handle) = kit();
         let tee = Tee {
