@@ -26,3 +26,34 @@ pub fn sampled_trace_id() -> Option<[u8; 16]> {
         (context.is_valid() && context.is_sampled()).then(|| context.trace_id().to_bytes())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+    use crate::testing::Capture;
+
+    /// The id inside a span whose parent is `traceparent`.
+    fn id_under(traceparent: &str) -> Option<[u8; 16]> {
+        let capture = Capture::new();
+        let _guard = capture.set_default();
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            "traceparent",
+            http::HeaderValue::from_str(traceparent).unwrap_or_else(|e| panic!("{e}")),
+        );
+        let span = tracing::info_span!("rpc.server");
+        let _ = span.set_parent(crate::propagation::extract_headers(&headers));
+        span.in_scope(super::sampled_trace_id)
+    }
+
+    #[test]
+    fn a_sampled_trace_gives_its_id_and_an_unsampled_one_none() {
+        let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+        assert_eq!(
+            id_under(&format!("00-{trace}-00f067aa0ba902b7-01")),
+            Some(u128::from_str_radix(trace, 16).unwrap_or(0).to_be_bytes())
+        );
+        assert_eq!(id_under(&format!("00-{trace}-00f067aa0ba902b7-00")), None);
+    }
+}
