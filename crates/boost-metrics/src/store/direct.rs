@@ -424,8 +424,10 @@ mod tests {
         // The guard registers the overflow counter, then the folded key: the
         // handle must hold the folded series' cell, not the overflow counter.
         const JOBS: crate::MetricDef = crate::MetricDef::counter("jobs_done_total", "Jobs done.");
-        let mut settings = MetricsSettings::default();
-        settings.cardinality_limit = 3;
+        let settings = MetricsSettings {
+            cardinality_limit: 3,
+            ..MetricsSettings::default()
+        };
         let (recorder, handle) = MetricsHandle::build(&settings, &ServiceIdentity::default())
             .unwrap_or_else(|e| panic!("build: {e}"));
         metrics::with_local_recorder(&recorder, || {
