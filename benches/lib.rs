@@ -77,3 +77,38 @@ pub fn paired_ratio(rounds: usize, mut raw: impl FnMut(), mut ours: impl FnMut()
     ratios.sort_by(f64::total_cmp);
     (ratios[ratios.len() / 2], fastest_ours / fastest_raw)
 }
+
+/// What a generated gRPC client (`GreeterClient<T>`) needs of its transport
+/// to be called from spawned tasks: the raw tonic `Channel`, boost-rpc's
+/// `Client` and a `Channel` under a tower layer all qualify.
+pub trait Transport:
+    tonic::client::GrpcService<
+        tonic::body::Body,
+        Future: Send,
+        Error: Into<tonic::codegen::StdError>,
+        ResponseBody: tonic::codegen::Body<
+            Data = tonic::codegen::Bytes,
+            Error: Into<tonic::codegen::StdError> + Send,
+        > + Send
+                          + 'static,
+    > + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<T> Transport for T where
+    T: tonic::client::GrpcService<
+            tonic::body::Body,
+            Future: Send,
+            Error: Into<tonic::codegen::StdError>,
+            ResponseBody: tonic::codegen::Body<
+                Data = tonic::codegen::Bytes,
+                Error: Into<tonic::codegen::StdError> + Send,
+            > + Send
+                              + 'static,
+        > + Clone
+        + Send
+        + 'static
+{
+}

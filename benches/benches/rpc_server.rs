@@ -43,6 +43,7 @@ use std::hint::black_box;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use boost_benches::Transport;
 use boost_config::ServiceIdentity;
 use boost_metrics::MetricsSettings;
 use boost_rpc::client::ClientSettings;
@@ -130,40 +131,6 @@ fn request() -> HelloRequest {
     HelloRequest {
         name: "bench".into(),
     }
-}
-
-/// What a `GreeterClient<T>` needs of its transport to be called from spawned
-/// tasks: the raw `Channel` and boost-rpc's `Client` both qualify.
-trait Transport:
-    tonic::client::GrpcService<
-        tonic::body::Body,
-        Future: Send,
-        Error: Into<tonic::codegen::StdError>,
-        ResponseBody: tonic::codegen::Body<
-            Data = tonic::codegen::Bytes,
-            Error: Into<tonic::codegen::StdError> + Send,
-        > + Send
-                          + 'static,
-    > + Clone
-    + Send
-    + 'static
-{
-}
-
-impl<T> Transport for T where
-    T: tonic::client::GrpcService<
-            tonic::body::Body,
-            Future: Send,
-            Error: Into<tonic::codegen::StdError>,
-            ResponseBody: tonic::codegen::Body<
-                Data = tonic::codegen::Bytes,
-                Error: Into<tonic::codegen::StdError> + Send,
-            > + Send
-                              + 'static,
-        > + Clone
-        + Send
-        + 'static
-{
 }
 
 /// Appends the latency of `n` sequential calls to `out`.

@@ -45,6 +45,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use boost_benches::Transport;
 use boost_config::ServiceIdentity;
 use boost_metrics::MetricsSettings;
 use boost_rpc::client::ClientSettings;
@@ -356,40 +357,6 @@ fn kit_client(addr: SocketAddr) -> GreeterClient<boost_rpc::client::Client> {
 
 // ---------------------------------------------------------------------------
 // Driving the calls.
-
-/// What a `GreeterClient<T>` needs of its transport to be called from spawned
-/// tasks.
-trait Transport:
-    tonic::client::GrpcService<
-        tonic::body::Body,
-        Future: Send,
-        Error: Into<tonic::codegen::StdError>,
-        ResponseBody: tonic::codegen::Body<
-            Data = tonic::codegen::Bytes,
-            Error: Into<tonic::codegen::StdError> + Send,
-        > + Send
-                          + 'static,
-    > + Clone
-    + Send
-    + 'static
-{
-}
-
-impl<T> Transport for T where
-    T: tonic::client::GrpcService<
-            tonic::body::Body,
-            Future: Send,
-            Error: Into<tonic::codegen::StdError>,
-            ResponseBody: tonic::codegen::Body<
-                Data = tonic::codegen::Bytes,
-                Error: Into<tonic::codegen::StdError> + Send,
-            > + Send
-                              + 'static,
-        > + Clone
-        + Send
-        + 'static
-{
-}
 
 fn request() -> HelloRequest {
     HelloRequest {
