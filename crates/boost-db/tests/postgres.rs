@@ -1,0 +1,201 @@
+//! boost-db against a real PostgreSQL (`boost-test-postgres`): deadlines
+//! down to the statement, masked credentials, readiness when it stops.
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
+use std::time::{Duration, Instant};
+
+use boost_db::{Database, DatabaseSettings, DbError};
+use boost_rpc::ServiceError;
+use boost_test_postgres::{PASSWORD, PostgresServer};
+
+fn settings(url: &str, max_connections: u32) -> DatabaseSettings {
+    let mut settings: DatabaseSettings = toml::from_str(&format!(
+        "url = {url:?}\nmax_connections = {max_connections}\nacquire_timeout = \"2s\""
+    ))
+    .unwrap();
+    assert!(boost_config::Problems::of("database", &settings).is_empty());
+    settings.slow_query = Duration::from_millis(100);
+    settings
+}
+
+async fn within<T>(deadline: Duration, fut: impl Future<Output = T>) -> T {
+    boost_rpc::deadline::scope(Instant::now() + deadline, fut).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs postgres"]
+async fn a_query_within_the_deadline_works_with_a_statement_timeout_under_it() {
+    let pg = PostgresServer::start();
+    let db = Database::new(&settings(&pg.url(), 2), "boost-db-test").unwrap();
+    let (one, timeout) = within(Duration::from_secs(5), async {
+        let mut conn = db.acquire().await?;
+        let one: i32 = sqlx::query_scalar("SELECT $1::int4")
+            .bind(1_i32)
+            .fetch_one(&mut conn)
+            .await?;
+        let timeout: String = sqlx::query_scalar("SELECT current_setting('statement_timeout')")
+            .fetch_one(&mut conn)
+            .await?;
+        Ok::<_, DbError>((one, timeout))
+    })
+    .await
+    .unwrap();
+    assert_eq!(one, 1);
+    // `SHOW` gives e.g. "4980ms" or "4s": at most the deadline less the reserve.
+    let ms: u64 = if let Some(ms) = timeout.strip_suffix("ms") {
+        ms.parse().unwrap()
+    } else {
+        timeout.strip_suffix('s').unwrap().parse::<u64>().unwrap() * 1000
+    };
+    assert!(ms > 0 && ms <= 4980, "statement_timeout {timeout}");
+
+    // Outside any call: database.statement_timeout (30s).
+    let mut conn = db.acquire().await.unwrap();
+    let timeout: String = sqlx::query_scalar("SHOW statement_timeout")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(timeout, "30s");
+    drop(conn);
+    db.close().await;
+    assert!(matches!(db.acquire().await, Err(DbError::Closed)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs postgres"]
+async fn pg_sleep_past_the_deadline_is_cancelled_in_time_and_the_connection_stays_healthy() {
+    let pg = PostgresServer::start();
+    // One connection: the query after the cancelled one gets the same one.
+    let db = Database::new(&settings(&pg.url(), 1), "boost-db-test").unwrap();
+    db.ping().await.unwrap();
+    let deadline = Duration::from_millis(500);
+    let started = Instant::now();
+    let err = within(deadline, async {
+        let mut conn = db.acquire().await?;
+        sqlx::query("SELECT pg_sleep(10)")
+            .execute(&mut conn)
+            .await?;
+        Ok::<_, DbError>(())
+    })
+    .await
+    .unwrap_err();
+    let took = started.elapsed();
+    assert!(err.is_deadline(), "{err:?}");
+    assert!(
+        took < deadline + Duration::from_millis(1500),
+        "cancelled after {took:?}"
+    );
+    let status = tonic::Status::from(err);
+    assert_eq!(status.code(), tonic::Code::DeadlineExceeded);
+
+    // The same (only) connection answers, well within its next deadline.
+    let n: i64 = within(Duration::from_secs(5), async {
+        let mut conn = db.acquire().await?;
+        let n = sqlx::query_scalar("SELECT 41::int8 + 1")
+            .fetch_one(&mut conn)
+            .await?;
+        Ok::<_, DbError>(n)
+    })
+    .await
+    .unwrap();
+    assert_eq!(n, 42);
+    // Still one connection: the cancelled one was reused, not replaced.
+    assert_eq!(db.pool().size(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs postgres"]
+async fn acquire_waits_no_longer_than_the_deadline() {
+    let pg = PostgresServer::start();
+    let db = Database::new(&settings(&pg.url(), 1), "boost-db-test").unwrap();
+    let held = db.acquire().await.unwrap();
+    let started = Instant::now();
+    let err = within(Duration::from_millis(300), db.acquire())
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(err.is_deadline(), "{err:?}");
+    assert!(took < Duration::from_millis(1300), "waited {took:?}");
+    assert_eq!(
+        ServiceError::from(err).http_status().as_u16(),
+        504,
+        "a passed deadline is a 504"
+    );
+    // Without a deadline: acquire_timeout (2s), then UNAVAILABLE.
+    let err = db.acquire().await.unwrap_err();
+    assert!(matches!(err, DbError::PoolExhausted(_)), "{err:?}");
+    assert_eq!(ServiceError::from(err).code(), tonic::Code::Unavailable);
+    drop(held);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs postgres"]
+async fn credentials_never_appear_in_debug_or_error_output() {
+    let mut pg = PostgresServer::start();
+    let good = settings(&pg.url(), 2);
+    let db = Database::new(&good, "boost-db-test").unwrap();
+    db.ping().await.unwrap();
+    let mut shown = vec![format!("{good:?}"), format!("{db:?}")];
+
+    // A wrong password: the server refuses it.
+    let wrong = pg.url().replace(PASSWORD, "wrong-s3cret-pw");
+    let refused = Database::new(&settings(&wrong, 1), "boost-db-test").unwrap();
+    let err = refused.acquire().await.unwrap_err();
+    shown.push(format!("{err} {err:?}"));
+
+    // The server stopped: connection refused.
+    pg.stop();
+    let down = Database::new(&good, "boost-db-test").unwrap();
+    let err = down.ping().await.unwrap_err();
+    assert!(
+        matches!(err, DbError::Unavailable(_) | DbError::PoolExhausted(_)),
+        "{err:?}"
+    );
+    shown.push(format!("{err} {err:?}"));
+    shown.push(format!("{:?}", tonic::Status::from(err)));
+
+    // A URL sqlx cannot parse.
+    let bad = boost_config::Endpoint::new(format!("postgres://u:{PASSWORD}@127.0.0.1:notaport/x"));
+    let mut broken = good.clone();
+    broken.url = Some(bad);
+    let err = Database::new(&broken, "boost-db-test").unwrap_err();
+    shown.push(format!("{err} {err:?}"));
+    let problems = boost_config::Problems::of("database", &broken);
+    shown.push(format!("{problems:?}"));
+
+    for text in &shown {
+        assert!(!text.contains(PASSWORD), "credentials shown: {text}");
+        assert!(
+            !text.contains("wrong-s3cret-pw"),
+            "credentials shown: {text}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs postgres"]
+async fn ping_fails_while_postgres_is_stopped_and_recovers_after_restart() {
+    let mut pg = PostgresServer::start();
+    let db = Database::new(&settings(&pg.url(), 2), "boost-db-test").unwrap();
+    db.ping().await.unwrap();
+    pg.stop();
+    let started = Instant::now();
+    assert!(db.ping().await.is_err());
+    // No hang: at most acquire_timeout (2s) and a wide margin.
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+    pg.restart();
+    let mut ok = false;
+    for _ in 0..50 {
+        if db.ping().await.is_ok() {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ok, "ping did not recover after the restart");
+}
