@@ -188,7 +188,7 @@ impl Database {
                 shared.settings.statement_reserve,
             )?;
             let set = format!("SET statement_timeout = {}", budget::millis(timeout));
-            match sqlx::raw_sql(&set).execute(&mut *conn).await {
+            match raw(&mut conn, &set).await {
                 Ok(_) => return Ok(conn),
                 Err(e) => {
                     conn.close_on_drop();
@@ -209,7 +209,7 @@ impl Database {
     /// The [`DbError`] of the acquire or the query.
     pub async fn ping(&self) -> Result<(), DbError> {
         let mut conn = self.acquire().await?;
-        sqlx::raw_sql("SELECT 1").execute(conn.raw()).await?;
+        raw(conn.raw(), "SELECT 1").await?;
         Ok(())
     }
 
@@ -237,6 +237,18 @@ impl Database {
     pub fn settings(&self) -> &DatabaseSettings {
         &self.shared.settings
     }
+}
+
+/// `sql` (no parameters: the simple query protocol, nothing prepared)
+/// through `Executor::execute`, whose boxed future is `Send`. (Awaiting
+/// `sqlx::raw_sql(..).execute(..)` in an `async fn` makes its future not
+/// provably `Send` — "implementation of `Executor` is not general enough" —
+/// and every handler future must be.)
+fn raw<'a>(
+    conn: &'a mut sqlx::PgConnection,
+    sql: &'a str,
+) -> futures::future::BoxFuture<'a, Result<sqlx::postgres::PgQueryResult, sqlx::Error>> {
+    sqlx::Executor::execute(conn, sql)
 }
 
 impl Shared {

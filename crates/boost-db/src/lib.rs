@@ -61,3 +61,32 @@ pub use conn::Conn;
 pub use database::Database;
 pub use error::DbError;
 pub use settings::{DatabaseSettings, MAX_POOL_CONNECTIONS};
+
+#[cfg(test)]
+mod send {
+    //! Handler futures must be `Send` (tonic, axum, `tokio::spawn`): what a
+    //! handler does with the kit's types must keep them so.
+    use super::{Database, DbError};
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    #[allow(dead_code)]
+    fn a_handlers_future_is_send(db: Database) {
+        let fut = async move {
+            db.ping().await?;
+            let mut conn = db.acquire().await?;
+            let one: i32 = sqlx::query_scalar("SELECT $1::int4")
+                .bind(1_i32)
+                .fetch_one(&mut conn)
+                .await?;
+            let rows: Vec<(i32,)> = sqlx::query_as("SELECT 1").fetch_all(&mut conn).await?;
+            sqlx::query("SELECT 1").execute(&mut conn).await?;
+            Ok::<_, DbError>((one, rows))
+        };
+        assert_send(&fut);
+        let spawned = async move {
+            let _ = tokio::spawn(async move { 1 }).await;
+        };
+        assert_send(&spawned);
+    }
+}
