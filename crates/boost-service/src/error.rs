@@ -70,7 +70,9 @@ pub enum Error {
     Database(#[from] boost_db::DbError),
     /// [`Service::database`](crate::Service::database) was asked for but
     /// `database.url` is not set.
-    #[error("this service has no database: database.url is not set; set it in the config or as {env_key}")]
+    #[error(
+        "this service has no database: database.url is not set; set it in the config or as {env_key}"
+    )]
     NoDatabase {
         /// The environment variable that sets it, e.g. `HELLO_SERVICE__DATABASE__URL`.
         env_key: String,

@@ -130,7 +130,9 @@ impl<S: ServiceSettings> Service<S> {
         let database = match kit.database.url {
             Some(_) if tokio::runtime::Handle::try_current().is_ok() => {
                 Database::new(&kit.database, &kit.service.name)
-                    .inspect_err(|e| tracing::error!(error = %e, "no database pool: [database] is invalid"))
+                    .inspect_err(
+                        |e| tracing::error!(error = %e, "no database pool: [database] is invalid"),
+                    )
                     .ok()
             }
             Some(_) => {
