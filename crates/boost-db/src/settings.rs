@@ -59,8 +59,9 @@ pub struct DatabaseSettings {
     #[serde(with = "humantime_serde")]
     pub max_lifetime: Duration,
     /// The statement timeout of a query made outside any call's deadline
-    /// (a background task). Inside a call the deadline sets it. More than
-    /// `0s`, at most `24h`. Default `30s`.
+    /// (a background task); inside a call, the remaining deadline less
+    /// `statement_reserve` (never more than this). From `1ms` to `24h`.
+    /// Default `30s`.
     #[serde(with = "humantime_serde")]
     pub statement_timeout: Duration,
     /// Taken off the caller's remaining deadline to give the statement
