@@ -199,3 +199,98 @@ async fn ping_fails_while_postgres_is_stopped_and_recovers_after_restart() {
     }
     assert!(ok, "ping did not recover after the restart");
 }
+
+/// The one test of this binary that reads metrics: the recorder is global.
+fn metrics_snapshotter() -> &'static metrics_util::debugging::Snapshotter {
+    static SNAPSHOTTER: std::sync::OnceLock<metrics_util::debugging::Snapshotter> =
+        std::sync::OnceLock::new();
+    SNAPSHOTTER.get_or_init(|| {
+        let recorder = metrics_util::debugging::DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        metrics::set_global_recorder(recorder).unwrap();
+        snapshotter
+    })
+}
+
+#[tokio::test]
+#[ignore = "needs postgres"]
+async fn a_query_is_a_client_span_and_a_metric_and_its_parameters_are_never_recorded() {
+    const PARAM: &str = "param-value-never-shown";
+    let snapshotter = metrics_snapshotter();
+    let capture = boost_tracing::testing::Capture::new();
+    let _guard = capture.set_default();
+    let pg = PostgresServer::start();
+    let db = Database::new(&settings(&pg.url(), 1), "boost-db-test").unwrap();
+    let mut conn = db.acquire().await.unwrap();
+    // Slower than slow_query (100ms): logged with its text, not its parameter.
+    let echoed: String = sqlx::query_scalar("SELECT $1::text FROM pg_sleep(0.2)")
+        .bind(PARAM)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(echoed, PARAM);
+    let err = sqlx::query("SELECT * FROM no_such_table WHERE x = $1")
+        .bind(PARAM)
+        .execute(&mut conn)
+        .await
+        .unwrap_err();
+    assert_eq!(DbError::from(err).code(), Some("42P01"));
+    drop(conn);
+
+    let spans = capture.spans();
+    let select: Vec<_> = spans.iter().filter(|s| s.name == "SELECT").collect();
+    assert_eq!(select.len(), 2, "{spans:#?}");
+    for span in &select {
+        assert_eq!(format!("{:?}", span.kind), "Client");
+        assert_eq!(span.attributes["db.system.name"], "postgresql");
+        assert_eq!(span.attributes["db.operation.name"], "SELECT");
+        assert!(!format!("{span:?}").contains(PARAM), "{span:?}");
+    }
+    assert_eq!(select[1].attributes["error.type"], "42P01");
+    let slow = capture.event_with_message("slow database query").unwrap();
+    let text = slow.fields["db.query.text"].as_str().unwrap();
+    assert!(text.contains("pg_sleep"), "{text}");
+    let everything = format!("{:?}", capture.events());
+    assert!(!everything.contains(PARAM), "a parameter value was logged");
+
+    // Other tests of this binary may record too (other operations and
+    // outcomes): look for this test's two series.
+    let snapshot = snapshotter.snapshot().into_vec();
+    let mut series = Vec::new();
+    for (key, _, _, _) in &snapshot {
+        let key = key.key();
+        if key.name() == "db_client_operation_duration_seconds" {
+            let label = |name: &str| {
+                key.labels()
+                    .find(|l| l.key() == name)
+                    .map(|l| l.value().to_owned())
+                    .unwrap_or_default()
+            };
+            assert_eq!(label("db_system_name"), "postgresql");
+            series.push((label("db_operation_name"), label("outcome")));
+        }
+    }
+    for want in [("SELECT", "ok"), ("SELECT", "error")] {
+        assert!(
+            series
+                .iter()
+                .any(|(op, outcome)| (op.as_str(), outcome.as_str()) == want),
+            "{want:?} not in {series:?}"
+        );
+    }
+    let names: Vec<String> = snapshot
+        .iter()
+        .map(|(k, ..)| k.key().name().to_owned())
+        .collect();
+    for gauge in [
+        "db_client_connection_count",
+        "db_client_connection_max",
+        "db_client_connection_pending_requests",
+        "db_client_connection_wait_time_seconds",
+    ] {
+        assert!(
+            names.iter().any(|n| n == gauge),
+            "{gauge} missing: {names:?}"
+        );
+    }
+}
