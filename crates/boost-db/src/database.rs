@@ -222,6 +222,42 @@ impl Database {
         self.shared.record_pool();
     }
 
+    /// Applies the sqlx migrations in `dir` not applied yet, in version
+    /// order, each in its own transaction, holding a PostgreSQL advisory
+    /// lock (one per database) for the whole run: replicas starting together
+    /// wait for each other and each migration is applied once. The service
+    /// calls it at start with `database.migrations`.
+    ///
+    /// # Errors
+    /// [`DbError::Migration`] naming the directory and what failed (a file
+    /// that cannot be read, a migration that fails, one applied before
+    /// whose file changed or is missing).
+    pub async fn migrate(&self, dir: &std::path::Path) -> Result<(), DbError> {
+        let shown = dir.display().to_string();
+        let failed = |problem: String| DbError::Migration {
+            dir: shown.clone(),
+            problem: self.shared.url.mask_in(&problem),
+        };
+        let migrator = sqlx::migrate::Migrator::new(dir.to_path_buf())
+            .await
+            .map_err(|e| failed(format!("cannot be read: {e}")))?;
+        let versions: Vec<i64> = migrator.iter().map(|m| m.version).collect();
+        let started = Instant::now();
+        migrator.run(&self.shared.pool).await.map_err(|e| {
+            failed(format!(
+                "{e}; the start stops here, fix the migration and start again"
+            ))
+        })?;
+        tracing::info!(
+            dir = %shown,
+            migrations = versions.len(),
+            latest = versions.last().copied(),
+            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "database migrations applied"
+        );
+        Ok(())
+    }
+
     /// Whether [`close`](Self::close) has been called.
     pub fn is_closed(&self) -> bool {
         self.shared.pool.is_closed()

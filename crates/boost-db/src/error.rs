@@ -64,6 +64,14 @@ pub enum DbError {
         /// What is wrong and what to do.
         problem: String,
     },
+    /// Migrations (`database.migrations`) could not be read or applied.
+    #[error("database.migrations {dir}: {problem}")]
+    Migration {
+        /// The directory, as configured.
+        dir: String,
+        /// What failed (the version and the database's error), and what to do.
+        problem: String,
+    },
     /// Anything else (decoding a column, a protocol error).
     #[error("database client error: {0}")]
     Other(String),

@@ -1,5 +1,6 @@
 //! [`DatabaseSettings`]: the `[database]` section.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use boost_config::{Document, Endpoint, Problems, Validate};
@@ -74,6 +75,12 @@ pub struct DatabaseSettings {
     /// Default `500ms`.
     #[serde(with = "humantime_serde")]
     pub slow_query: Duration,
+    /// A directory of sqlx migrations (`<version>_<name>.sql`, or
+    /// `.up.sql`/`.down.sql` pairs) applied at start, before the service
+    /// serves, under a PostgreSQL advisory lock so that replicas starting
+    /// together apply each once; a failed migration stops the start. Relative
+    /// to the working directory. Unset (the default): none applied.
+    pub migrations: Option<PathBuf>,
 }
 
 impl Default for DatabaseSettings {
@@ -88,6 +95,7 @@ impl Default for DatabaseSettings {
             statement_timeout: Duration::from_secs(30),
             statement_reserve: Duration::from_millis(20),
             slow_query: Duration::from_millis(500),
+            migrations: None,
         }
     }
 }
@@ -97,6 +105,12 @@ const DAY: Duration = Duration::from_secs(24 * 3600);
 fn rules(settings: &DatabaseSettings, problems: &mut Problems) {
     if let Some(url) = &settings.url {
         url_rules(url, problems);
+    }
+    if settings.migrations.is_some() && settings.url.is_none() {
+        problems.add(
+            "migrations",
+            "is set but database.url is not; set the URL or remove migrations",
+        );
     }
     if !(1..=MAX_POOL_CONNECTIONS).contains(&settings.max_connections) {
         problems.add(

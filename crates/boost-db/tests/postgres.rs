@@ -294,3 +294,66 @@ async fn a_query_is_a_client_span_and_a_metric_and_its_parameters_are_never_reco
         );
     }
 }
+
+fn migrations(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, sql) in files {
+        std::fs::write(dir.path().join(name), sql).unwrap();
+    }
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs postgres"]
+async fn ten_replicas_migrating_together_apply_each_migration_once() {
+    let pg = PostgresServer::start();
+    // Not idempotent on purpose: applied twice, the second CREATE or
+    // INSERT would fail.
+    let dir = migrations(&[
+        (
+            "1_profiles.sql",
+            "CREATE TABLE profiles (id int8 PRIMARY KEY, name text NOT NULL);",
+        ),
+        (
+            "2_seed.sql",
+            "INSERT INTO profiles VALUES (1, 'ada'); SELECT pg_sleep(0.2);",
+        ),
+    ]);
+    let mut replicas = Vec::new();
+    for _ in 0..10 {
+        let db = Database::new(&settings(&pg.url(), 2), "boost-db-test").unwrap();
+        let path = dir.path().to_path_buf();
+        replicas.push(tokio::spawn(async move { db.migrate(&path).await }));
+    }
+    for replica in replicas {
+        replica.await.unwrap().unwrap();
+    }
+    assert_eq!(pg.psql("SELECT count(*) FROM profiles").trim(), "1");
+    assert_eq!(
+        pg.psql("SELECT string_agg(version::text, ',' ORDER BY version) FROM _sqlx_migrations WHERE success").trim(),
+        "1,2"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs postgres"]
+async fn a_failed_migration_is_an_error_naming_the_directory_and_the_version() {
+    let pg = PostgresServer::start();
+    let dir = migrations(&[
+        ("1_ok.sql", "CREATE TABLE t (x int);"),
+        ("2_broken.sql", "CREATE TABLE t (x int);"),
+    ]);
+    let db = Database::new(&settings(&pg.url(), 1), "boost-db-test").unwrap();
+    let err = db.migrate(dir.path()).await.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, DbError::Migration { .. }), "{err:?}");
+    assert!(text.contains(&dir.path().display().to_string()), "{text}");
+    assert!(text.contains('2'), "{text}");
+    assert!(!text.contains(PASSWORD), "{text}");
+    // The first one stands, the broken one is not recorded as applied.
+    assert_eq!(
+        pg.psql("SELECT count(*) FROM _sqlx_migrations WHERE success")
+            .trim(),
+        "1"
+    );
+}

@@ -323,21 +323,27 @@ impl<S: ServiceSettings> Service<S> {
 
     /// Starts the admin server and the tasks (the gRPC server among them,
     /// bound now so a busy `grpc.listen` fails here) and returns once they
-    /// run; [`RunningService::wait`] runs until shutdown.
+    /// run; [`RunningService::wait`] runs until shutdown. The database
+    /// migrations (`database.migrations`) are applied first, before anything
+    /// listens.
     ///
     /// # Errors
-    /// [`Error::Grpc`] if `grpc.listen` cannot be bound, [`Error::Http`] if
-    /// `http.listen` cannot be bound; the shell's errors.
+    /// [`Error::Database`] if a migration fails; [`Error::Grpc`] if
+    /// `grpc.listen` cannot be bound, [`Error::Http`] if `http.listen`
+    /// cannot be bound; the shell's errors.
     pub async fn start(self) -> Result<RunningService, Error> {
         let Self {
             config,
             switches: _,
-            database: _,
+            database,
             mut shell,
             routes,
             descriptor_sets,
             http,
         } = self;
+        if let (Some(db), Some(dir)) = (&database, &config.kit.database.migrations) {
+            db.migrate(dir).await?;
+        }
         if let Some(routes) = routes {
             let mut server = GrpcServer::new(config.kit.grpc.clone(), routes);
             for set in descriptor_sets {

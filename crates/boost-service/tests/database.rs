@@ -139,3 +139,37 @@ async fn without_a_url_there_is_no_pool_and_asking_for_it_names_the_key() {
     assert!(err.contains("database.url"), "{err}");
     assert!(err.contains("DB_CONFIG_TEST__DATABASE__URL"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs postgres"]
+async fn migrations_are_applied_before_serving_and_a_failed_one_stops_the_start() {
+    let pg = PostgresServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("1_profiles.sql"),
+        "CREATE TABLE profiles (id int8 PRIMARY KEY, name text NOT NULL);",
+    )
+    .unwrap();
+    let sets = [
+        format!("database.url={}", pg.url()),
+        format!("database.migrations={}", dir.path().display()),
+    ];
+    let running = Service::without_telemetry(config(&sets))
+        .handle_signals(false)
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(pg.psql("SELECT count(*) FROM profiles").trim(), "0");
+    running.shutdown_handle().trigger();
+    running.wait().await.unwrap();
+
+    std::fs::write(dir.path().join("2_broken.sql"), "CREATE TABLE profiles ();").unwrap();
+    let err = Service::without_telemetry(config(&sets))
+        .handle_signals(false)
+        .start()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("database.migrations"), "{err}");
+    assert!(!err.contains(PASSWORD), "{err}");
+}
