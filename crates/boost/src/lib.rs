@@ -168,6 +168,8 @@ pub use prost;
 pub use prost_types;
 #[cfg(feature = "config")]
 pub use serde;
+#[cfg(feature = "db")]
+pub use sqlx;
 #[cfg(feature = "rpc")]
 pub use tokio;
 #[cfg(feature = "rpc")]
@@ -176,8 +178,6 @@ pub use tonic;
 pub use tonic_prost;
 #[cfg(feature = "tracing")]
 pub use tracing;
-#[cfg(feature = "db")]
-pub use sqlx;
 
 pub mod prelude;
 
