@@ -43,6 +43,14 @@
 //! `db_client_connection_max`, `db_client_connection_pending_requests` and
 //! `db_client_connection_wait_time_seconds`.
 //!
+//! # Migrations and transactions
+//!
+//! [`Database::migrate`] applies a directory of sqlx migrations under
+//! PostgreSQL's advisory lock (the service does it at start with
+//! `database.migrations`). [`Database::transaction`] runs a closure in a
+//! transaction and runs it again when PostgreSQL aborts it for a
+//! serialization failure or a deadlock, within the deadline.
+//!
 //! # Credentials
 //!
 //! `database.url` is an [`Endpoint`](boost_config::Endpoint): its
@@ -56,11 +64,13 @@ mod database;
 mod error;
 mod instrument;
 mod settings;
+mod transaction;
 
 pub use conn::Conn;
 pub use database::Database;
 pub use error::DbError;
 pub use settings::{DatabaseSettings, MAX_POOL_CONNECTIONS};
+pub use transaction::MAX_TRANSACTION_ATTEMPTS;
 
 #[cfg(test)]
 mod send {

@@ -357,3 +357,91 @@ async fn a_failed_migration_is_an_error_naming_the_directory_and_the_version() {
         "1"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs postgres"]
+async fn a_serialization_failure_reruns_the_transaction_and_both_writers_succeed() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    let pg = PostgresServer::start();
+    pg.psql("CREATE TABLE counter (id int PRIMARY KEY, n int NOT NULL); INSERT INTO counter VALUES (1, 0);");
+    let db = Database::new(&settings(&pg.url(), 4), "boost-db-test").unwrap();
+    // Both first attempts read before either writes: one of them must fail
+    // to serialize, and its rerun (no barrier then) succeeds.
+    let barrier = Arc::new(tokio::sync::Barrier::new(2));
+    let runs = Arc::new(AtomicU32::new(0));
+    let mut writers = Vec::new();
+    for _ in 0..2 {
+        let (db, barrier, runs) = (db.clone(), Arc::clone(&barrier), Arc::clone(&runs));
+        writers.push(tokio::spawn(async move {
+            let mut first = true;
+            db.transaction(move |tx| {
+                let barrier = Arc::clone(&barrier);
+                let wait = std::mem::take(&mut first);
+                runs.fetch_add(1, Ordering::Relaxed);
+                Box::pin(async move {
+                    sqlx::query("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE")
+                        .execute(&mut *tx)
+                        .await?;
+                    let n: i32 = sqlx::query_scalar("SELECT n FROM counter WHERE id = 1")
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    if wait {
+                        barrier.wait().await;
+                    }
+                    sqlx::query("UPDATE counter SET n = $1 WHERE id = 1")
+                        .bind(n + 1)
+                        .execute(&mut *tx)
+                        .await?;
+                    Ok(n)
+                })
+            })
+            .await
+        }));
+    }
+    for writer in writers {
+        within(Duration::from_secs(20), async { writer.await.unwrap() })
+            .await
+            .unwrap();
+    }
+    assert_eq!(pg.psql("SELECT n FROM counter WHERE id = 1").trim(), "2");
+    assert!(
+        runs.load(Ordering::Relaxed) >= 3,
+        "no transaction was rerun"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs postgres"]
+async fn a_transaction_that_fails_otherwise_is_rolled_back_and_not_rerun() {
+    let pg = PostgresServer::start();
+    pg.psql("CREATE TABLE t (x int PRIMARY KEY);");
+    let db = Database::new(&settings(&pg.url(), 1), "boost-db-test").unwrap();
+    let mut runs = 0;
+    let err = db
+        .transaction(|tx| {
+            runs += 1;
+            Box::pin(async move {
+                sqlx::query("INSERT INTO t VALUES (1)")
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("INSERT INTO t VALUES (1)")
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(())
+            })
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("23505"), "{err:?}");
+    assert_eq!(runs, 1);
+    assert_eq!(pg.psql("SELECT count(*) FROM t").trim(), "0");
+    // The connection is usable (not left inside the failed transaction).
+    let mut conn = db.acquire().await.unwrap();
+    let one: i32 = sqlx::query_scalar("SELECT 1")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(one, 1);
+}

@@ -95,6 +95,9 @@ pub const DB_CLIENT_CONNECTION_PENDING_REQUESTS: &str = "db_client_connection_pe
 /// Histogram: how long a caller waited for a connection of the database pool, seconds,
 /// timeouts included. Labels: [`DB_SYSTEM_NAME`].
 pub const DB_CLIENT_CONNECTION_WAIT_TIME: &str = "db_client_connection_wait_time_seconds";
+/// Counter: transactions run again by `Database::transaction` after PostgreSQL aborted them.
+/// Labels: [`DB_SYSTEM_NAME`], [`REASON`] (`serialization_failure`, `deadlock`).
+pub const DB_CLIENT_TRANSACTION_RETRIES_TOTAL: &str = "db_client_transaction_retries_total";
 /// Label: the database system (OpenTelemetry `db.system.name`), e.g. `postgresql`.
 pub const DB_SYSTEM_NAME: &str = "db_system_name";
 /// Label: the operation (OpenTelemetry `db.operation.name`), e.g. `SELECT`.
@@ -435,6 +438,11 @@ pub const METRICS: &[MetricDef] = &[
         "How long callers waited for a connection of the database pool, timeouts included.",
     )
     .with_unit(Unit::Seconds),
+    MetricDef::counter(
+        DB_CLIENT_TRANSACTION_RETRIES_TOTAL,
+        "Transactions run again after the database aborted them, by reason (serialization_failure, deadlock).",
+    )
+    .with_unit(Unit::Count),
     MetricDef::counter(
         METRICS_CARDINALITY_OVERFLOW_TOTAL,
         "Registrations of label sets beyond the per-metric cardinality limit, folded into the series labelled other.",
