@@ -77,6 +77,9 @@ impl Conn {
 
 impl Drop for Conn {
     fn drop(&mut self) {
+        self.shared
+            .checked_out
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         self.shared.record_pool();
     }
 }

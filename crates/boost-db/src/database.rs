@@ -59,6 +59,8 @@ pub(crate) struct Shared {
     url: Endpoint,
     pub(crate) settings: DatabaseSettings,
     waiting: AtomicUsize,
+    /// [`Conn`]s handed out and not dropped yet.
+    pub(crate) checked_out: AtomicUsize,
 }
 
 impl fmt::Debug for Database {
@@ -116,6 +118,7 @@ impl Database {
                 url,
                 settings: settings.clone(),
                 waiting: AtomicUsize::new(0),
+                checked_out: AtomicUsize::new(0),
             }),
         };
         metrics::gauge!(DB_CLIENT_CONNECTION_MAX, DB_SYSTEM_NAME => SYSTEM)
@@ -154,11 +157,14 @@ impl Database {
             .record(started.elapsed().as_secs_f64());
         shared.record_pool();
         match acquired {
-            Ok(Ok(conn)) => Ok(Conn {
-                conn,
-                deadline,
-                shared: Arc::clone(shared),
-            }),
+            Ok(Ok(conn)) => {
+                shared.checked_out.fetch_add(1, Ordering::Relaxed);
+                Ok(Conn {
+                    conn,
+                    deadline,
+                    shared: Arc::clone(shared),
+                })
+            }
             Ok(Err(e)) => Err(e),
             Err(_) if bound => Err(DbError::DeadlineExceeded {
                 phase: "acquire",
@@ -202,8 +208,8 @@ impl Database {
     }
 
     /// Whether the database answers: a connection within
-    /// `database.acquire_timeout` (or the deadline) and `SELECT 1`. The
-    /// service's readiness check `database` runs it.
+    /// `database.acquire_timeout` (or the deadline) and `SELECT 1`. See
+    /// [`ready`](Self::ready) for the readiness check.
     ///
     /// # Errors
     /// The [`DbError`] of the acquire or the query.
@@ -211,6 +217,30 @@ impl Database {
         let mut conn = self.acquire().await?;
         raw(conn.raw(), "SELECT 1").await?;
         Ok(())
+    }
+
+    /// The readiness of the database as far as this service goes: [`ping`](Self::ping),
+    /// except that a pool whose every connection is in use counts as ready
+    /// (the database answers; this replica is busy). Otherwise a busy replica
+    /// would leave the load balancer under load, and its peers would get
+    /// its share on top of theirs. The service's readiness check `database`
+    /// runs it.
+    ///
+    /// # Errors
+    /// The [`DbError`] of the ping when the database does not answer.
+    pub async fn ready(&self) -> Result<(), DbError> {
+        match self.ping().await {
+            Err(DbError::PoolExhausted(_)) if self.all_in_use() => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Whether calls hold every connection. Counted from the [`Conn`]s
+    /// handed out, not from the pool's size, which also counts connection
+    /// attempts to a database that is down.
+    fn all_in_use(&self) -> bool {
+        let max = usize::try_from(self.shared.settings.max_connections).unwrap_or(usize::MAX);
+        self.shared.checked_out.load(Ordering::Relaxed) >= max
     }
 
     /// Closes the pool: waits for connections in use to come back, closes

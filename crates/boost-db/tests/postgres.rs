@@ -445,3 +445,25 @@ async fn a_transaction_that_fails_otherwise_is_rolled_back_and_not_rerun() {
         .unwrap();
     assert_eq!(one, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs postgres"]
+async fn a_pool_busy_with_calls_is_ready_but_not_a_stopped_database() {
+    let mut pg = PostgresServer::start();
+    let mut settings = settings(&pg.url(), 1);
+    settings.acquire_timeout = Duration::from_millis(300);
+    let db = Database::new(&settings, "boost-db-test").unwrap();
+    let held = db.acquire().await.unwrap();
+    assert!(matches!(db.ping().await, Err(DbError::PoolExhausted(_))));
+    db.ready().await.unwrap();
+    drop(held);
+    db.ready().await.unwrap();
+    pg.stop();
+    let started = Instant::now();
+    assert!(db.ready().await.is_err());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}

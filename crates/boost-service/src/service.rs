@@ -372,14 +372,15 @@ impl<S: ServiceSettings> Service<S> {
     }
 }
 
-/// The readiness check `database` (a connection and `SELECT 1`) and the
+/// The readiness check `database` ([`Database::ready`]: a connection and
+/// `SELECT 1`, a pool busy with calls counting as ready) and the
 /// pool's close after the tasks stopped.
 fn with_database(shell: ServiceBuilder, db: Database) -> ServiceBuilder {
     let check = db.clone();
     shell
         .readiness(ReadinessCheck::new("database", move || {
             let db = check.clone();
-            async move { db.ping().await }
+            async move { db.ready().await }
         }))
         .close_after_tasks(
             "database",
