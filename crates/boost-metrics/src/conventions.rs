@@ -79,6 +79,32 @@ pub const CACHE_EVICTIONS_TOTAL: &str = "cache_evictions_total";
 /// Gauge: entries currently held. Labels: [`CACHE`].
 pub const CACHE_ENTRIES: &str = "cache_entries";
 
+/// Histogram: duration of one database operation (a statement, or the rows of one query read
+/// to the end), seconds. Labels: [`DB_SYSTEM_NAME`] (`postgresql`), [`DB_OPERATION_NAME`]
+/// (`SELECT`, `INSERT`, …, the statement's first keyword), [`OUTCOME`] (`ok`, `error`,
+/// `deadline`).
+pub const DB_CLIENT_OPERATION_DURATION: &str = "db_client_operation_duration_seconds";
+/// Gauge: connections of the database pool by state. Labels: [`DB_SYSTEM_NAME`],
+/// [`DB_CLIENT_CONNECTION_STATE`] (`used`, `idle`).
+pub const DB_CLIENT_CONNECTION_COUNT: &str = "db_client_connection_count";
+/// Gauge: the most connections the database pool opens (`database.max_connections`).
+/// Labels: [`DB_SYSTEM_NAME`].
+pub const DB_CLIENT_CONNECTION_MAX: &str = "db_client_connection_max";
+/// Gauge: callers waiting for a connection of the database pool. Labels: [`DB_SYSTEM_NAME`].
+pub const DB_CLIENT_CONNECTION_PENDING_REQUESTS: &str = "db_client_connection_pending_requests";
+/// Histogram: how long a caller waited for a connection of the database pool, seconds,
+/// timeouts included. Labels: [`DB_SYSTEM_NAME`].
+pub const DB_CLIENT_CONNECTION_WAIT_TIME: &str = "db_client_connection_wait_time_seconds";
+/// Counter: transactions run again by `Database::transaction` after PostgreSQL aborted them.
+/// Labels: [`DB_SYSTEM_NAME`], [`REASON`] (`serialization_failure`, `deadlock`).
+pub const DB_CLIENT_TRANSACTION_RETRIES_TOTAL: &str = "db_client_transaction_retries_total";
+/// Label: the database system (OpenTelemetry `db.system.name`), e.g. `postgresql`.
+pub const DB_SYSTEM_NAME: &str = "db_system_name";
+/// Label: the operation (OpenTelemetry `db.operation.name`), e.g. `SELECT`.
+pub const DB_OPERATION_NAME: &str = "db_operation_name";
+/// Label: a pooled connection's state (OpenTelemetry `db.client.connection.state`).
+pub const DB_CLIENT_CONNECTION_STATE: &str = "db_client_connection_state";
+
 /// Gauge: a runtime switch's state now, a toggle's 0 or 1, a rollout's share
 /// from 0 to 1. Labels: `flag`.
 pub const FEATURE_FLAG_STATE: &str = "feature_flag_state";
@@ -385,6 +411,36 @@ pub const METRICS: &[MetricDef] = &[
     MetricDef::counter(
         CACHE_L2_ERRORS_TOTAL,
         "Second-tier commands that failed or entries that could not be used, by reason; the cache fell back to memory and the loader.",
+    )
+    .with_unit(Unit::Count),
+    MetricDef::histogram(
+        DB_CLIENT_OPERATION_DURATION,
+        "Duration of one database operation through the kit's pool, by operation and outcome (ok, error, deadline).",
+    )
+    .with_unit(Unit::Seconds),
+    MetricDef::gauge(
+        DB_CLIENT_CONNECTION_COUNT,
+        "Connections the database pool holds, by state (used, idle).",
+    )
+    .with_unit(Unit::Count),
+    MetricDef::gauge(
+        DB_CLIENT_CONNECTION_MAX,
+        "The most connections the database pool opens (database.max_connections).",
+    )
+    .with_unit(Unit::Count),
+    MetricDef::gauge(
+        DB_CLIENT_CONNECTION_PENDING_REQUESTS,
+        "Callers waiting for a free connection of the database pool.",
+    )
+    .with_unit(Unit::Count),
+    MetricDef::histogram(
+        DB_CLIENT_CONNECTION_WAIT_TIME,
+        "How long callers waited for a connection of the database pool, timeouts included.",
+    )
+    .with_unit(Unit::Seconds),
+    MetricDef::counter(
+        DB_CLIENT_TRANSACTION_RETRIES_TOTAL,
+        "Transactions run again after the database aborted them, by reason (serialization_failure, deadlock).",
     )
     .with_unit(Unit::Count),
     MetricDef::counter(

@@ -157,6 +157,12 @@ fn metrics_other_crates_record_are_declared_in_conventions() {
         "http_client_request_duration_seconds",
         "http_client_retries_total",
         "http_client_ejections_total",
+        "db_client_operation_duration_seconds",
+        "db_client_connection_count",
+        "db_client_connection_max",
+        "db_client_connection_pending_requests",
+        "db_client_connection_wait_time_seconds",
+        "db_client_transaction_retries_total",
     ];
     let declared: BTreeSet<&str> = conventions::METRICS.iter().map(|def| def.name).collect();
     for name in recorded_elsewhere {

@@ -11,7 +11,7 @@ use crate::grpc::GrpcServer;
 use crate::http::HttpServer;
 use crate::lifecycle::Lifecycle;
 use crate::readiness::ReadinessCheck;
-use crate::running::{Plan, RunningService, TaskFn};
+use crate::running::{CloseFn, Plan, RunningService, TaskFn};
 use crate::settings::{AdminSettings, LifecycleSettings};
 use crate::shutdown::ShutdownHandle;
 use crate::telemetry::{LogLevelControl, MetricsMode, RenderConfig, Telemetry, TracingMode};
@@ -46,6 +46,7 @@ pub struct ServiceBuilder {
     switches: Option<boost_switches::Switches>,
     audit: Option<boost_audit::AuditLog>,
     runbook: Option<String>,
+    closers: Vec<(String, CloseFn)>,
 }
 
 impl fmt::Debug for ServiceBuilder {
@@ -84,7 +85,16 @@ impl ServiceBuilder {
             switches: None,
             audit: None,
             runbook: None,
+            closers: Vec::new(),
         }
+    }
+
+    /// Runs `close` once every task has stopped in the graceful shutdown
+    /// (in-flight calls finished), before the admin server stops: how the
+    /// database pool is closed after the calls that use it.
+    pub(crate) fn close_after_tasks(mut self, name: impl Into<String>, close: CloseFn) -> Self {
+        self.closers.push((name.into(), close));
+        self
     }
 
     /// The runtime switches `/flags` shows and `PUT /flags/{name}` changes
@@ -331,6 +341,7 @@ impl ServiceBuilder {
             http_addr: self.http_addr,
             audit,
             switches: self.switches.unwrap_or_else(boost_switches::Switches::none),
+            closers: self.closers,
         })
         .await
     }

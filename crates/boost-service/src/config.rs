@@ -240,7 +240,7 @@ mod tests {
     )]
     #[serde(default)]
     struct Reserving {
-        database: u32,
+        backend: u32,
     }
     impl ServiceSettings for Reserving {}
 
@@ -254,7 +254,7 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(
-            error.contains("`database`") && error.contains("reserves"),
+            error.contains("`backend`") && error.contains("reserves"),
             "{error}"
         );
     }

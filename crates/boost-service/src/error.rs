@@ -65,6 +65,18 @@ pub enum Error {
     /// The runtime switches could not be opened (`[switches]`).
     #[error("{0}")]
     Switches(#[from] boost_switches::SwitchError),
+    /// The database pool could not be made from `[database]`.
+    #[error("{0}")]
+    Database(#[from] boost_db::DbError),
+    /// [`Service::database`](crate::Service::database) was asked for but
+    /// `database.url` is not set.
+    #[error(
+        "this service has no database: database.url is not set; set it in the config or as {env_key}"
+    )]
+    NoDatabase {
+        /// The environment variable that sets it, e.g. `HELLO_SERVICE__DATABASE__URL`.
+        env_key: String,
+    },
     /// The audit file could not be opened (`[audit]`).
     #[error("{0}")]
     Audit(#[from] boost_audit::AuditError),

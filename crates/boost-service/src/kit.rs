@@ -3,6 +3,7 @@
 
 use boost_audit::AuditSettings;
 use boost_config::{Document, Problems, ServiceIdentity, Validate};
+use boost_db::DatabaseSettings;
 use boost_metrics::MetricsSettings;
 use boost_slo::SloSettings;
 use boost_switches::SwitchesSettings;
@@ -28,6 +29,7 @@ use crate::settings::{AdminSettings, LifecycleSettings};
 /// | `[switches]` | [`SwitchesSettings`] | runtime switches the operator may flip, where overrides live |
 /// | `[audit]` | [`AuditSettings`] | the hash-chained audit file of admin changes |
 /// | `[slo]` | [`SloSettings`] | objectives the alert rules, route and runbook are generated from |
+/// | `[database]` | [`DatabaseSettings`] | the PostgreSQL pool (when `url` is set), deadlines, slow-query log |
 ///
 /// A service never names this type in its settings: [`Service`](crate::Service)
 /// loads it beside the service's own [`ServiceSettings`](crate::ServiceSettings)
@@ -71,6 +73,11 @@ pub struct KitSettings {
     /// (`--print-alertmanager-route`) and the runbook (`GET /runbook`,
     /// `--print-runbook`) are generated from them.
     pub slo: SloSettings,
+    /// The PostgreSQL database (when `url` is set): the pool, how long a
+    /// caller waits for a connection, the statement timeout and the reserve
+    /// taken off the caller's deadline, the slow-query log. Handlers get it
+    /// from `service.database()`; `/health/ready` checks it as `database`.
+    pub database: DatabaseSettings,
 }
 
 /// Rules across sections: the latency thresholds of `[slo]` must be bucket
@@ -101,12 +108,13 @@ impl KitSettings {
         "switches",
         "audit",
         "slo",
+        "database",
     ];
 
     /// Section names the kit will use in coming releases (TLS,
     /// databases, shared caches): a service's own settings may not use them
     /// either, so adding them later breaks no service.
-    pub const RESERVED: &'static [&'static str] = &["tls", "database", "backend"];
+    pub const RESERVED: &'static [&'static str] = &["tls", "backend"];
 }
 
 std::thread_local! {

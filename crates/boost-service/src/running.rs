@@ -19,10 +19,15 @@ use crate::telemetry::Telemetry;
 
 /// How long the admin server gets to close its connections at the very end.
 const ADMIN_STOP_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long each closer (the database pool) gets after the tasks stopped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 type TaskFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), BoxError>> + Send>>;
 /// A task as the shell runs it: started with the service's lifecycle.
 pub(crate) type TaskFn = Box<dyn FnOnce(Lifecycle) -> TaskFuture + Send>;
+/// What is closed after the tasks stopped (the database pool).
+pub(crate) type CloseFn =
+    Box<dyn FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send>;
 
 /// What a service starts with: everything a [`ServiceBuilder`](crate::ServiceBuilder)
 /// was given, with telemetry already running.
@@ -42,13 +47,13 @@ pub(crate) struct Plan {
     pub(crate) switches: boost_switches::Switches,
     pub(crate) audit: boost_audit::AuditLog,
     pub(crate) runbook: String,
+    pub(crate) closers: Vec<(String, CloseFn)>,
 }
 
 /// A started service: telemetry, admin server and tasks are running.
 ///
 /// Get one from [`ServiceBuilder::start`](crate::ServiceBuilder::start); call [`wait`](Self::wait) to run it
 /// until shutdown. Dropping it without waiting aborts everything.
-#[derive(Debug)]
 pub struct RunningService {
     admin_addr: SocketAddr,
     grpc_addr: Option<SocketAddr>,
@@ -62,6 +67,21 @@ pub struct RunningService {
     admin: Option<(oneshot::Sender<()>, JoinHandle<std::io::Result<()>>)>,
     signals: Option<JoinHandle<()>>,
     telemetry: Telemetry,
+    closers: Vec<(String, CloseFn)>,
+}
+
+impl std::fmt::Debug for RunningService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let closers: Vec<&str> = self.closers.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("RunningService")
+            .field("admin_addr", &self.admin_addr)
+            .field("grpc_addr", &self.grpc_addr)
+            .field("http_addr", &self.http_addr)
+            .field("lifecycle", &self.lifecycle)
+            .field("tasks", &self.names)
+            .field("closers", &closers)
+            .finish_non_exhaustive()
+    }
 }
 
 impl RunningService {
@@ -82,6 +102,7 @@ impl RunningService {
             switches,
             audit,
             runbook,
+            closers,
         } = plan;
 
         let readiness = Readiness::new(
@@ -178,6 +199,7 @@ impl RunningService {
             admin: Some((stop_admin, admin)),
             signals,
             telemetry,
+            closers,
         })
     }
 
@@ -216,7 +238,9 @@ impl RunningService {
     /// 2. `drain_delay` passes while everything still serves;
     /// 3. tasks are told to stop accepting ([`Lifecycle::stop_accepting`]) and
     ///    get `shutdown_timeout` to finish; any still running are aborted;
-    /// 4. the admin server stops; 5. telemetry is flushed.
+    /// 4. what the tasks used is closed (the database pool, its in-use
+    ///    connections back first), 5 s at most each; 5. the admin server
+    ///    stops; 6. telemetry is flushed.
     ///
     /// A second signal (or [`ShutdownHandle::force`]) at any point aborts
     /// everything and returns [`Error::Forced`] at once.
@@ -288,6 +312,19 @@ impl RunningService {
                     });
                     break;
                 }
+                reason = force_requested(&mut requests) => return Err(self.forced(reason)),
+            }
+        }
+
+        // Closing: what the tasks used (the database pool), now that no call
+        // uses it any more.
+        for (name, close) in std::mem::take(&mut self.closers) {
+            tokio::select! {
+                done = tokio::time::timeout(CLOSE_TIMEOUT, close()) => match done {
+                    Ok(()) => tracing::info!(closed = %name, "closed"),
+                    Err(_) => tracing::warn!(closed = %name, timeout = ?CLOSE_TIMEOUT,
+                        "not closed within the timeout; going on"),
+                },
                 reason = force_requested(&mut requests) => return Err(self.forced(reason)),
             }
         }

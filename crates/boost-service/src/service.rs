@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use boost_audit::AuditLog;
 use boost_config::{ConfigError, Loaded, Loader};
+use boost_db::Database;
 use boost_rpc::server::MessageLimits;
 use boost_switches::Switches;
 use tonic::server::NamedService;
@@ -35,6 +36,7 @@ use crate::telemetry::{self, LogLevelControl, MetricsMode, TracingMode};
 pub struct Service<S: ServiceSettings = NoSettings> {
     config: Loaded<Config<S>>,
     switches: Switches,
+    database: Option<Database>,
     shell: ServiceBuilder,
     routes: Option<Routes>,
     descriptor_sets: Vec<&'static [u8]>,
@@ -80,7 +82,12 @@ impl<S: ServiceSettings> Service<S> {
     /// [`Error::NoRuntime`] outside a runtime; [`Error::Telemetry`] if
     /// tracing or metrics cannot start (e.g. a global subscriber or recorder
     /// is installed already); [`Error::Audit`] / [`Error::Switches`] if the
-    /// audit file or the switches' state file cannot be used.
+    /// audit file or the switches' state file cannot be used;
+    /// [`Error::Database`] if `[database]` cannot make a pool.
+    ///
+    /// With `database.url` set, the PostgreSQL pool is made now too (it
+    /// connects lazily: a database that is down shows on `/health/ready`
+    /// as the check `database`, and does not stop the start).
     pub fn new(config: Loaded<Config<S>>) -> Result<Self, Error> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(Error::NoRuntime);
@@ -93,7 +100,11 @@ impl<S: ServiceSettings> Service<S> {
         )?;
         let audit = AuditLog::open(&kit.audit, &kit.service.name)?;
         let switches = Switches::open(&kit.switches, audit.clone())?;
-        let service = Self::assemble(config, switches, audit);
+        let database = match kit.database.url {
+            Some(_) => Some(Database::new(&kit.database, &kit.service.name)?),
+            None => None,
+        };
+        let service = Self::assemble(config, switches, audit, database);
         Ok(Self {
             shell: service.shell.started_telemetry(started),
             ..service
@@ -115,14 +126,34 @@ impl<S: ServiceSettings> Service<S> {
             tracing::error!(error = %e, "the declared switches are invalid; serving none");
             Switches::none()
         });
-        Self::assemble(config, switches, audit)
+        let kit = &config.kit;
+        let database = match kit.database.url {
+            Some(_) if tokio::runtime::Handle::try_current().is_ok() => {
+                Database::new(&kit.database, &kit.service.name)
+                    .inspect_err(
+                        |e| tracing::error!(error = %e, "no database pool: [database] is invalid"),
+                    )
+                    .ok()
+            }
+            Some(_) => {
+                tracing::error!("no database pool: made outside a Tokio runtime");
+                None
+            }
+            None => None,
+        };
+        Self::assemble(config, switches, audit, database)
     }
 
-    fn assemble(config: Loaded<Config<S>>, switches: Switches, audit: AuditLog) -> Self {
+    fn assemble(
+        config: Loaded<Config<S>>,
+        switches: Switches,
+        audit: AuditLog,
+        database: Option<Database>,
+    ) -> Self {
         let kit = &config.kit;
         let explained = config.explain();
         let origins = crate::slo::Origins::of(&config);
-        let shell = ServiceBuilder::new(kit.service.clone())
+        let mut shell = ServiceBuilder::new(kit.service.clone())
             .without_telemetry()
             .admin(kit.admin.clone())
             .lifecycle(kit.lifecycle.clone())
@@ -130,9 +161,13 @@ impl<S: ServiceSettings> Service<S> {
             .switches(switches.clone())
             .audit(audit)
             .runbook(crate::slo::served_runbook(kit, &origins));
+        if let Some(db) = &database {
+            shell = with_database(shell, db.clone());
+        }
         Self {
             config,
             switches,
+            database,
             shell,
             routes: None,
             descriptor_sets: Vec::new(),
@@ -150,6 +185,19 @@ impl<S: ServiceSettings> Service<S> {
     /// it per call. See [`boost_switches`].
     pub fn switches(&self) -> &Switches {
         &self.switches
+    }
+
+    /// The service's PostgreSQL pool (`[database]`): clone it into the
+    /// handlers at start — `let db = service.database()?.clone();` — and
+    /// take a connection per call with [`Database::acquire`], which keeps
+    /// to the call's deadline. See [`boost_db`].
+    ///
+    /// # Errors
+    /// [`Error::NoDatabase`] when `database.url` is not set.
+    pub fn database(&self) -> Result<&Database, Error> {
+        self.database.as_ref().ok_or_else(|| Error::NoDatabase {
+            env_key: format!("{}__DATABASE__URL", self.config.kit.service.env_prefix()),
+        })
     }
 
     /// The kit's sections, as loaded.
@@ -276,20 +324,27 @@ impl<S: ServiceSettings> Service<S> {
 
     /// Starts the admin server and the tasks (the gRPC server among them,
     /// bound now so a busy `grpc.listen` fails here) and returns once they
-    /// run; [`RunningService::wait`] runs until shutdown.
+    /// run; [`RunningService::wait`] runs until shutdown. The database
+    /// migrations (`database.migrations`) are applied first, before anything
+    /// listens.
     ///
     /// # Errors
-    /// [`Error::Grpc`] if `grpc.listen` cannot be bound, [`Error::Http`] if
-    /// `http.listen` cannot be bound; the shell's errors.
+    /// [`Error::Database`] if a migration fails; [`Error::Grpc`] if
+    /// `grpc.listen` cannot be bound, [`Error::Http`] if `http.listen`
+    /// cannot be bound; the shell's errors.
     pub async fn start(self) -> Result<RunningService, Error> {
         let Self {
             config,
             switches: _,
+            database,
             mut shell,
             routes,
             descriptor_sets,
             http,
         } = self;
+        if let (Some(db), Some(dir)) = (&database, &config.kit.database.migrations) {
+            db.migrate(dir).await?;
+        }
         if let Some(routes) = routes {
             let mut server = GrpcServer::new(config.kit.grpc.clone(), routes);
             for set in descriptor_sets {
@@ -316,4 +371,20 @@ impl<S: ServiceSettings> Service<S> {
         self.shell = f(self.shell);
         self
     }
+}
+
+/// The readiness check `database` ([`Database::ready`]: a connection and
+/// `SELECT 1`, a pool busy with calls counting as ready) and the
+/// pool's close after the tasks stopped.
+fn with_database(shell: ServiceBuilder, db: Database) -> ServiceBuilder {
+    let check = db.clone();
+    shell
+        .readiness(ReadinessCheck::new("database", move || {
+            let db = check.clone();
+            async move { db.ready().await }
+        }))
+        .close_after_tasks(
+            "database",
+            Box::new(move || Box::pin(async move { db.close().await })),
+        )
 }

@@ -83,6 +83,7 @@
 //! | [`cache`] | boost-cache | `cache-redis` (off by default) | the caches' shared second tier on Redis (`CacheBuilder::build_two_tier`) |
 //! | [`rpc`] | boost-rpc | `rpc` | client stack (deadline, retries, balancing, ejection), server layers, `ServiceError` |
 //! | [`web`] | boost-http | `http` | HTTP server layers for axum routers (metrics, trace context, deadlines, shedding, problem+json), resilient HTTP client |
+//! | [`db`] | boost-db | `db` (with `service`) | PostgreSQL pool from `[database]` (sqlx), the caller's deadline down to the statement, spans and pool metrics |
 //! | [`service`] | boost-service | `service` | `Service`, `main`, admin HTTP, readiness, gRPC and HTTP serving, graceful shutdown |
 //!
 //! and the ecosystem crates service code names, at the versions the kit is
@@ -90,7 +91,7 @@
 //! `tracing` crate's macro and `boost::metrics::counter!` the `metrics`
 //! crate's: [`tokio`], [`serde`], [`tracing`](mod@tracing),
 //! [`metrics`](mod@metrics), [`tonic`], [`prost`], [`prost_types`],
-//! [`tonic_prost`], [`axum`]. The kit's own logging and metrics setup is
+//! [`tonic_prost`], [`axum`], [`sqlx`](mod@sqlx). The kit's own logging and metrics setup is
 //! [`telemetry`] and [`stats`], never a second `tracing` or `metrics`; its
 //! HTTP crate is [`web`], so `boost::http` stays free for the `http` crate's
 //! name (reach that one as `boost::axum::http`).
@@ -150,6 +151,10 @@ pub use boost_switches as switches;
 #[doc(inline)]
 pub use boost_audit as audit;
 
+#[cfg(feature = "db")]
+#[doc(inline)]
+pub use boost_db as db;
+
 #[cfg(feature = "service")]
 pub use boost_service::package;
 
@@ -163,6 +168,8 @@ pub use prost;
 pub use prost_types;
 #[cfg(feature = "config")]
 pub use serde;
+#[cfg(feature = "db")]
+pub use sqlx;
 #[cfg(feature = "rpc")]
 pub use tokio;
 #[cfg(feature = "rpc")]

@@ -1,5 +1,6 @@
-//! The `hello.v1.Profiles` handler: answers from an in-memory table, and
-//! `NOT_FOUND` for names it does not know.
+//! The `hello.v1.Profiles` handler: answers from an in-memory table, or from
+//! PostgreSQL when `database.url` is set, and `NOT_FOUND` for names it does
+//! not know.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,10 +17,22 @@ use crate::proto::{GetProfileRequest, Profile};
 /// trailers and a 1 MB log line).
 pub const MAX_NAME_BYTES: usize = 256;
 
-/// Serves `hello.v1.Profiles` from a fixed table. Cheap to clone.
-#[derive(Debug, Clone, Default)]
+/// Serves `hello.v1.Profiles` from a fixed table or a database. Cheap to clone.
+#[derive(Debug, Clone)]
 pub struct Profiles {
-    table: Arc<BTreeMap<String, String>>,
+    store: Store,
+}
+
+#[derive(Debug, Clone)]
+enum Store {
+    Table(Arc<BTreeMap<String, String>>),
+    Database(boost::db::Database),
+}
+
+impl Default for Profiles {
+    fn default() -> Self {
+        Self::new(&BTreeMap::new())
+    }
 }
 
 impl Profiles {
@@ -31,19 +44,34 @@ impl Profiles {
             .map(|(name, language)| (name.to_lowercase(), language.clone()))
             .collect();
         Self {
-            table: Arc::new(table),
+            store: Store::Table(Arc::new(table)),
+        }
+    }
+
+    /// Profiles kept in PostgreSQL, table `profiles` (created and seeded by
+    /// `migrations/`, applied at start with `database.migrations`). Each
+    /// lookup keeps to the call's deadline.
+    pub fn database(db: boost::db::Database) -> Self {
+        Self {
+            store: Store::Database(db),
         }
     }
 
     /// The profile of `name`; `INVALID_ARGUMENT` for an empty name or one
     /// over [`MAX_NAME_BYTES`], and `NOT_FOUND` (reason `PROFILE_NOT_FOUND`)
-    /// for a name not in the table.
-    pub fn find(&self, name: &str) -> Result<Profile, ServiceError> {
+    /// for a name not in the table; from the database, `DEADLINE_EXCEEDED`
+    /// or `UNAVAILABLE` when it does not answer in time.
+    pub async fn find(&self, name: &str) -> Result<Profile, ServiceError> {
         if name.trim().is_empty() {
             return Err(ServiceError::invalid_argument("name must not be empty"));
         }
         ServiceError::check_length("name", name, 1..=MAX_NAME_BYTES)?;
-        let Some(language) = self.table.get(&name.to_lowercase()) else {
+        let key = name.to_lowercase();
+        let language = match &self.store {
+            Store::Table(table) => table.get(&key).cloned(),
+            Store::Database(db) => language_in(db, &key).await?,
+        };
+        let Some(language) = language else {
             return Err(
                 ServiceError::not_found(format!("no profile named {name:?}"))
                     .with_reason("PROFILE_NOT_FOUND"),
@@ -51,7 +79,7 @@ impl Profiles {
         };
         Ok(Profile {
             name: name.to_owned(),
-            language: language.clone(),
+            language,
         })
     }
 
@@ -60,6 +88,18 @@ impl Profiles {
     pub fn into_service(self) -> ProfilesServer<Self> {
         ProfilesServer::new(self)
     }
+}
+
+async fn language_in(
+    db: &boost::db::Database,
+    name: &str,
+) -> Result<Option<String>, boost::db::DbError> {
+    let mut conn = db.acquire().await?;
+    let language = boost::sqlx::query_scalar("SELECT language FROM profiles WHERE name = $1")
+        .bind(name)
+        .fetch_optional(&mut conn)
+        .await?;
+    Ok(language)
 }
 
 #[boost::tonic::async_trait]
@@ -71,7 +111,7 @@ impl profiles_server::Profiles for Profiles {
         request: Request<GetProfileRequest>,
     ) -> Result<Response<Profile>, Status> {
         let name = request.into_inner().name;
-        let profile = self.find(&name);
+        let profile = self.find(&name).await;
         // The kit's log layer bounds field values (`tracing.max_field_value_size`).
         tracing::debug!(name, found = profile.is_ok(), "profile lookup");
         Ok(Response::new(profile?))
@@ -120,9 +160,9 @@ mod tests {
         assert!(status.message().contains("zoe"), "{}", status.message());
     }
 
-    #[test]
-    fn unknown_name_is_a_service_error_with_its_reason() {
-        let err = table().find("zoe").unwrap_err();
+    #[boost::tokio::test(crate = "boost::tokio")]
+    async fn unknown_name_is_a_service_error_with_its_reason() {
+        let err = table().find("zoe").await.unwrap_err();
         assert_eq!(err.code(), tonic::Code::NotFound);
         assert_eq!(err.reason(), "PROFILE_NOT_FOUND");
     }
