@@ -589,3 +589,98 @@ async fn a_server_whose_port_was_taken_meanwhile_starts_on_another() {
     assert!(handed.len() >= 2, "{handed:?}");
     drop(taken);
 }
+
+/// An alert as Alertmanager's API takes it: hello-service's labels plus `extra`.
+fn alert(name: &str, extra: &[(&str, &str)]) -> serde_json::Value {
+    let mut labels = serde_json::json!({
+        "alertname": name,
+        "service": "hello-service",
+        "team": TEAM,
+    });
+    for (key, value) in extra {
+        labels[*key] = serde_json::Value::from(*value);
+    }
+    serde_json::json!({ "labels": labels })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs prometheus-alertmanager"]
+async fn the_generated_inhibition_rules_hold_back_only_the_lesser_alert_of_the_same_problem() {
+    let route = generate(&["--print-alertmanager-route"], "http://127.0.0.1:9");
+    let alertmanager = start_alertmanager(&route, "http://127.0.0.1:9/", &mut free_port).await;
+    let availability = [("slo", "availability")];
+    let cert = |subject| [("role", "grpc_server"), ("subject", subject)];
+    // (alert, held back?)
+    let cases = [
+        (alert("AvailabilityFastBurn", &availability), false),
+        (alert("AvailabilitySlowBurn", &availability), true),
+        (alert("AvailabilitySteadyBurn", &availability), true),
+        // Another objective: its own problem.
+        (alert("LatencySlowBurn", &[("slo", "latency")]), false),
+        (alert("CertificateExpiryImminent", &cert("CN=a")), false),
+        (alert("CertificateExpiresSoon", &cert("CN=a")), true),
+        // Another certificate.
+        (alert("CertificateExpiresSoon", &cert("CN=b")), false),
+        (alert("ServiceDown", &[]), false),
+        (alert("TargetDown", &[("instance", "10.0.0.1:9090")]), true),
+        // Another team's alert is never muted by this team's rules.
+        (
+            alert(
+                "TargetDown",
+                &[("instance", "10.0.0.2:9090"), ("team", "others")],
+            ),
+            false,
+        ),
+    ];
+    let client = reqwest::Client::new();
+    let posted: Vec<_> = cases.iter().map(|(a, _)| a.clone()).collect();
+    let response = client
+        .post(format!("{}/api/v2/alerts", alertmanager.url))
+        .json(&posted)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{response:?}");
+
+    let key = |labels: &serde_json::Value| {
+        format!(
+            "{} {} {} {}",
+            labels["alertname"], labels["subject"], labels["instance"], labels["team"]
+        )
+    };
+    let expected: Vec<(String, bool)> = cases
+        .iter()
+        .map(|(a, held)| (key(&a["labels"]), *held))
+        .collect();
+    let started = Instant::now();
+    let mut seen = Vec::new();
+    while started.elapsed() < Duration::from_secs(30) {
+        let listed: Vec<serde_json::Value> = client
+            .get(format!("{}/api/v2/alerts", alertmanager.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        seen = listed
+            .iter()
+            .map(|a| {
+                let held = a["status"]["inhibitedBy"]
+                    .as_array()
+                    .is_some_and(|by| !by.is_empty());
+                (key(&a["labels"]), held)
+            })
+            .collect();
+        seen.sort();
+        let mut want = expected.clone();
+        want.sort();
+        if seen == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!(
+        "alerts (name, subject, instance, team; held back?):\nseen {seen:#?}\nwanted {expected:#?}"
+    );
+}

@@ -70,6 +70,7 @@
 mod alerts;
 mod burn;
 mod dashboard;
+mod inhibit;
 mod promql;
 mod rules;
 mod runbook;

@@ -269,7 +269,12 @@ pub fn alert_names(slo: &SloSettings, identity: &ServiceIdentity) -> Vec<String>
 /// An Alertmanager route for the service's team, to merge under the
 /// configuration's `route.routes` (and its receivers under `receivers`):
 /// `severity="page"` to `<team>-page`, `severity="ticket"` to
-/// `<team>-ticket`, grouped by alert, service and objective.
+/// `<team>-ticket`, grouped by alert, service and objective; and its
+/// `inhibit_rules` (merge them beside yours): while a graver alert fires, the
+/// lesser one of the same problem is held back — a fast burn over the slower
+/// tiers of the same objective, `CertificateExpiryImminent` over
+/// `CertificateExpiresSoon` of the same certificate, `ServiceDown` over each
+/// `TargetDown`.
 ///
 /// ```
 /// use boost_config::ServiceIdentity;
@@ -278,6 +283,7 @@ pub fn alert_names(slo: &SloSettings, identity: &ServiceIdentity) -> Vec<String>
 /// identity.team = "greetings".into();
 /// let yaml = boost_slo::alertmanager_route(&identity);
 /// assert!(yaml.contains("team=\\\"greetings\\\""));
+/// assert!(yaml.contains("inhibit_rules:"));
 /// ```
 pub fn alertmanager_route(identity: &ServiceIdentity) -> String {
     let team = &identity.team;
@@ -287,7 +293,7 @@ pub fn alertmanager_route(identity: &ServiceIdentity) -> String {
         out,
         "# Alertmanager route for team {team} (alerts of {name} carry team={team:?}), generated \
          by `{name} --print-alertmanager-route`.\n\
-         # Merge `route.routes` under your root route and `receivers` beside yours, then give \
+         # Merge `route.routes` under your root route, `inhibit_rules` and `receivers` beside yours, then give \
          each receiver its integration\n\
          # (pagerduty_configs for page, a ticket queue or chat for ticket).",
         name = identity.name
@@ -319,6 +325,7 @@ pub fn alertmanager_route(identity: &ServiceIdentity) -> String {
     out.push_str(
         "          group_wait: 5m\n          group_interval: 30m\n          repeat_interval: 24h\n",
     );
+    crate::inhibit::write(&mut out, team);
     out.push_str("receivers:\n");
     let _ = writeln!(out, "  - name: {}", quote(&format!("{team}-page")));
     let _ = writeln!(out, "  - name: {}", quote(&format!("{team}-ticket")));
