@@ -61,6 +61,28 @@ pub(crate) fn read(path: &Path) -> Result<State, SwitchError> {
     Ok(state)
 }
 
+/// [`write`] on the blocking pool, so the fsyncs do not hold a runtime
+/// worker (and every call it serves) for milliseconds; in place outside a
+/// runtime.
+pub(crate) async fn write_async(
+    path: &Path,
+    overrides: BTreeMap<String, Override>,
+) -> Result<(), SwitchError> {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return write(path, &overrides);
+    };
+    let owned = path.to_owned();
+    runtime
+        .spawn_blocking(move || write(&owned, &overrides))
+        .await
+        .map_err(|e| SwitchError::StateFile {
+            path: path.to_owned(),
+            problem: format!(
+                "the write was interrupted ({e}); the state file is the old one or the new one"
+            ),
+        })?
+}
+
 /// Writes `state` to `path` so that a crash leaves the old file or the new
 /// one, never half of one: a temporary file beside it, fsync, rename, fsync
 /// of the directory.

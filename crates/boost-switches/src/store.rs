@@ -407,7 +407,7 @@ impl Switches {
                         .actor(change.actor.clone())
                         .change(old_value.to_string(), change.value.to_string())
                         .reason(format!("{} ({why})", change.reason));
-                    self.record_best_effort(with_caller(refused, &change));
+                    self.record_best_effort(with_caller(refused, &change)).await;
                 }
                 entry.metrics.change(outcome_of(&e));
                 return Err(e);
@@ -458,11 +458,13 @@ impl Switches {
             }
             Backend::Local(path) => {
                 let overrides = self.overrides_with(name, new.as_ref());
-                state_file::write(path, &overrides).map_err(ChangeError::Unavailable)?;
+                state_file::write_async(path, overrides)
+                    .await
+                    .map_err(ChangeError::Unavailable)?;
             }
             Backend::Memory => {}
         }
-        if let Err(e) = self.inner.audit.record(record) {
+        if let Err(e) = self.inner.audit.record_async(record).await {
             // Unaudited changes are not made: put the stored state back,
             // unless another replica changed it since (theirs stands).
             let undone = match &self.inner.backend {
@@ -472,7 +474,7 @@ impl Switches {
                     .map(|_| ())
                     .map_err(|(e, _)| e),
                 Backend::Local(path) => {
-                    state_file::write(path, &self.overrides_with(name, before.as_ref()))
+                    state_file::write_async(path, self.overrides_with(name, before.as_ref())).await
                 }
                 Backend::Memory => Ok(()),
             };
@@ -547,8 +549,8 @@ impl Switches {
         }
     }
 
-    fn record_best_effort(&self, record: AuditRecord) {
-        if let Err(e) = self.inner.audit.record(record) {
+    async fn record_best_effort(&self, record: AuditRecord) {
+        if let Err(e) = self.inner.audit.record_async(record).await {
             tracing::error!(error = %e, "could not write an audit record");
         }
     }

@@ -340,3 +340,39 @@ async fn a_change_that_cannot_be_audited_is_not_made() -> TestResult {
     assert_eq!(reopened.get("partner_hertz")?.is_on(), !asked, "nor stored");
     Ok(())
 }
+
+/// An audit sink as slow as a sick disk.
+struct Slow(Duration);
+
+impl boost_audit::AuditSink for Slow {
+    fn publish(&self, _: &boost_audit::ChainedRecord) {
+        std::thread::sleep(self.0);
+    }
+}
+
+// One worker: a change that wrote its state file and audit record on it
+// would hold every other task of the service until the record is done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_slow_audit_record_leaves_the_only_worker_serving_other_tasks() -> TestResult {
+    const SLOW: Duration = Duration::from_millis(1500);
+    let dir = tempfile::tempdir()?;
+    let log = audit(dir.path())?;
+    log.add_sink(std::sync::Arc::new(Slow(SLOW)));
+    let switches = Switches::open(&settings(dir.path()), log)?;
+    let start = std::time::Instant::now();
+    let changing = {
+        let switches = switches.clone();
+        tokio::spawn(async move { switches.set("partner_hertz", off("Hertz is down")).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    tokio::spawn(async {}).await?;
+    let waited = start.elapsed();
+    assert!(
+        waited < SLOW / 3,
+        "the worker was held {waited:?} by a switch change being stored and audited"
+    );
+    let view = changing.await??;
+    assert_eq!(view.enabled, Some(false));
+    assert!(!switches.get("partner_hertz")?.is_on());
+    Ok(())
+}
