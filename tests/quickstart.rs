@@ -68,3 +68,62 @@ async fn hello_client_prints_the_greetings_the_readme_shows() {
     assert!(!ok, "an empty name is refused");
     assert!(stderr.contains("InvalidArgument"), "{stderr}");
 }
+
+/// The README shows hello-service's `main.rs` and says "that is all of it":
+/// the block must be the file (its module doc line aside), so it cannot drift.
+#[test]
+fn the_readme_shows_the_whole_main_rs_of_hello_service() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let section = readme
+        .split("## A service in")
+        .nth(1)
+        .expect("the README's \"A service in …\" section");
+    let block = section
+        .split("```rust\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a rust code block in that section");
+    let main = std::fs::read_to_string(root.join("examples/hello-service/src/main.rs")).unwrap();
+    let code: String = main
+        .lines()
+        .skip_while(|line| line.starts_with("//!") || line.is_empty())
+        .map(|line| format!("{line}\n"))
+        .collect();
+    assert_eq!(
+        block, code,
+        "README.md's block differs from examples/hello-service/src/main.rs"
+    );
+    let lines = code.lines().count();
+    let words = [
+        "zero",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "thirteen",
+        "fourteen",
+        "fifteen",
+        "sixteen",
+        "seventeen",
+        "eighteen",
+        "nineteen",
+        "twenty",
+    ];
+    let title = format!(
+        "## A service in {} lines",
+        words.get(lines).unwrap_or(&"many")
+    );
+    assert!(
+        readme.contains(&title),
+        "the README's title should read {title:?}"
+    );
+}
