@@ -662,6 +662,7 @@ fn kit_alerts(slo: &SloSettings, identity: &ServiceIdentity, scale: f64) -> Vec<
                 ],
                 act: vec![
                     "Renew the file: the paths are `cert_file` / `key_file` of the section named by `role` (`curl -sS {admin}/config | grep -B2 -A4 cert_file`); the kit re-reads them by itself, no restart (`tls_reload_total{outcome=\"success\"}` grows).".to_owned(),
+                    "A `role` ending in `_ca` is a CA bundle (`ca_file` of that section; `subject` is the CA that expires first): add the CA's successor to the bundle and move peers to certificates it issued; an old CA kept on purpose goes out of the bundle once no peer uses it, and the series moves to the next CA.".to_owned(),
                     "The issuer failed to renew: escalate to the certificate's owners (cert-manager, your CA) with the subject.".to_owned(),
                 ],
                 switches: false,

@@ -34,6 +34,12 @@ pub struct Ca {
 impl Ca {
     /// A new self-signed CA with `CN=<name>`, valid from a day ago for a year.
     pub fn new(name: &str) -> Ca {
+        Ca::expiring_in_days(name, 365)
+    }
+
+    /// A new self-signed CA with `CN=<name>`, valid from a day ago until
+    /// `days` from now (to tell CAs apart by expiry).
+    pub fn expiring_in_days(name: &str, days: i64) -> Ca {
         let key = KeyPair::generate().expect("generate a CA key");
         let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
         params.distinguished_name.push(DnType::CommonName, name);
@@ -45,7 +51,7 @@ impl Ca {
         ];
         let now = OffsetDateTime::now_utc();
         params.not_before = now - Duration::days(1);
-        params.not_after = now + Duration::days(365);
+        params.not_after = now + Duration::days(days);
         let cert = params.self_signed(&key).expect("self-sign the CA");
         Ca {
             pem: cert.pem(),

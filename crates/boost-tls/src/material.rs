@@ -29,6 +29,9 @@ pub(crate) struct Pair {
 /// A CA bundle, ready for rustls.
 pub(crate) struct Roots {
     pub(crate) store: Arc<RootCertStore>,
+    /// Every CA taken, as (series label, `not_after`), soonest to expire
+    /// first: what the bundle's expiry series reports.
+    pub(crate) expiries: Vec<(String, i64)>,
 }
 
 /// Where a pair's files are, with their config keys.
@@ -162,6 +165,7 @@ pub(crate) fn parse_bundle(key: &str, path: &Path, bytes: &[u8]) -> Result<Roots
     let certs = pem::certificates(file, bytes)?;
     let now = inspect::now();
     let mut store = RootCertStore::empty();
+    let mut expiries = Vec::new();
     let mut expired = Vec::new();
     let error = |index: usize, problem: String| TlsError::Certificate {
         key: key.to_owned(),
@@ -191,7 +195,9 @@ pub(crate) fn parse_bundle(key: &str, path: &Path, bytes: &[u8]) -> Result<Roots
                 format!("cannot be used as a trust anchor ({source})"),
             )
         })?;
+        expiries.push((info.label(), info.not_after));
     }
+    expiries.sort_by_key(|(_, not_after)| *not_after);
     if store.is_empty() {
         // Every CA is out of date: nothing could ever verify.
         if let Some(first) = expired.into_iter().next() {
@@ -204,5 +210,6 @@ pub(crate) fn parse_bundle(key: &str, path: &Path, bytes: &[u8]) -> Result<Roots
     }
     Ok(Roots {
         store: Arc::new(store),
+        expiries,
     })
 }

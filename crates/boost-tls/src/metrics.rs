@@ -15,8 +15,11 @@ pub const TLS_RELOAD_TOTAL: &str = "tls_reload_total";
 /// trailing `.tls`, dots as `_`, then `_server` (a certificate the service
 /// shows its callers) or `_client` (one it shows the servers it calls):
 /// `grpc_server` (`grpc.tls`), `admin_server` (`admin.tls`),
-/// `profiles_client` (`profiles.tls`). Bounded by the configuration's
-/// sections; two sections with the same certificate are two series.
+/// `profiles_client` (`profiles.tls`); and that role with `_ca` for the
+/// section's CA bundle (`ca_file`: `grpc_server_ca` verifies callers'
+/// certificates, `profiles_client_ca` the server's), whose one series is
+/// the CA that expires first. Bounded by the configuration's sections; two
+/// sections with the same certificate are two series.
 pub const ROLE: &str = "role";
 
 /// Label: the certificate's subject (`CN=hello-service,O=team`), or its
@@ -47,6 +50,11 @@ impl Role {
         let name = section.strip_suffix(".tls").unwrap_or(section);
         format!("{}_{}", name.replace('.', "_"), self.as_str())
     }
+}
+
+/// The [`ROLE`] label of the CA bundle of the section whose role is `role`.
+pub(crate) fn ca_role(role: &str) -> String {
+    format!("{role}_ca")
 }
 
 /// Records when the certificate `subject` expires.

@@ -52,6 +52,10 @@ struct State {
     series: Option<String>,
     /// The `not_after` of the certificate in use (Unix seconds).
     not_after: Option<i64>,
+    /// The CAs of the bundle in use, soonest to expire first.
+    bundle_expiries: Vec<(String, i64)>,
+    /// The bundle's expiry series in use: (subject label).
+    bundle_series: Option<String>,
     /// What the last refused attempt read, so it is reported once.
     refused: Option<Digest>,
 }
@@ -79,9 +83,38 @@ impl Material {
     /// the watch calls this when it starts and after every check, so the
     /// series is on `/metrics` from then on.
     pub(crate) fn publish_expiry(&self) {
-        let Ok(state) = self.state.lock() else { return };
+        let Ok(mut state) = self.state.lock() else {
+            return;
+        };
         if let (Some(subject), Some(not_after)) = (&state.series, state.not_after) {
             metrics::set_expiry(&self.role_label, subject, not_after);
+        }
+        self.publish_bundle_expiry(&mut state);
+    }
+
+    /// The CA bundle's series (`role` = this section's role and `_ca`): the
+    /// CA of the bundle that expires first among those still valid now (the
+    /// last one once all have), so the expiry alerts fire before peers
+    /// issued by it stop verifying. One series per bundle, however many CAs
+    /// it holds; it moves on to the next CA when one expires (this runs
+    /// after every check of the files).
+    fn publish_bundle_expiry(&self, state: &mut State) {
+        let now = crate::inspect::now();
+        let Some((subject, not_after)) = state
+            .bundle_expiries
+            .iter()
+            .find(|(_, not_after)| *not_after > now)
+            .or(state.bundle_expiries.last())
+            .cloned()
+        else {
+            return;
+        };
+        let role = metrics::ca_role(&self.role_label);
+        metrics::set_expiry(&role, &subject, not_after);
+        if let Some(old) = state.bundle_series.replace(subject.clone())
+            && old != subject
+        {
+            metrics::retire_expiry(&role, &old);
         }
     }
 
@@ -118,6 +151,7 @@ impl Material {
                 let (bytes, digest) = material::read_bundle(&key, &path)?;
                 let roots = material::parse_bundle(&key, &path, &bytes)?;
                 state.bundle_digest = Some(digest);
+                state.bundle_expiries = roots.expiries;
                 let verifier = match role {
                     Role::Server => {
                         let inner = client_verifier(section, &provider, roots.store, client_auth)?;
@@ -141,7 +175,7 @@ impl Material {
             }
             None => None,
         };
-        Ok(Material {
+        let material = Material {
             role,
             role_label,
             section: section.to_owned(),
@@ -152,7 +186,14 @@ impl Material {
             server_sessions: Arc::new(ServerSessions::new()),
             client_sessions: Arc::new(ClientSessions::new()),
             state: Mutex::new(state),
-        })
+        };
+        let mut state = material
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        material.publish_bundle_expiry(&mut state);
+        drop(state);
+        Ok(material)
     }
 
     /// The files to watch.
@@ -219,6 +260,7 @@ impl Material {
             fingerprint.update(digest);
             if state.bundle_digest != Some(digest) {
                 let roots = material::parse_bundle(&bundle.key, &bundle.path, &bytes)?;
+                let expiries = roots.expiries;
                 let verifier = match &bundle.verifier {
                     Verifier::Clients(current) => {
                         let auth = if current.mandatory {
@@ -236,7 +278,7 @@ impl Material {
                         server_verifier(&self.section, &self.provider, roots.store)?,
                     ),
                 };
-                new_bundle = Some((verifier, digest));
+                new_bundle = Some((verifier, digest, expiries));
             }
         }
         // Everything checked: take it all.
@@ -260,12 +302,14 @@ impl Material {
                 "TLS certificate reloaded; new handshakes use it"
             );
         }
-        if let Some((verifier, digest)) = new_bundle {
+        if let Some((verifier, digest, expiries)) = new_bundle {
             match verifier {
                 NewVerifier::Clients(current, inner) => current.current.set(inner),
                 NewVerifier::Servers(current, inner) => current.current.set(inner),
             }
             state.bundle_digest = Some(digest);
+            state.bundle_expiries = expiries;
+            self.publish_bundle_expiry(state);
             tracing::info!(
                 tls = %self.section,
                 role = self.role.as_str(),

@@ -476,3 +476,84 @@ fn a_section_loaded_before_the_recorder_gets_its_expiry_series_from_the_watch() 
         + 29 * 86_400) as f64;
     assert!(expiry > in_29_days, "{expiry}");
 }
+
+/// A CA bundle has one expiry series (`<role>_ca`): the CA that expires
+/// first, so the expiry alerts see a trust anchor running out; a new bundle
+/// moves it.
+#[tokio::test]
+async fn the_ca_bundle_reports_the_ca_that_expires_first() {
+    let files = Files::new();
+    let server_ca = Ca::new("server ca");
+    let (cert, key) = server_ca
+        .issue(&Leaf::new("server").dns("localhost"))
+        .write(files.root(), "server");
+    let soon = Ca::expiring_in_days("clients soon", 10);
+    let later = Ca::expiring_in_days("clients later", 200);
+    let bundle = files.path("clients.crt");
+    replace(&bundle, format!("{}{}", later.pem(), soon.pem()).as_bytes());
+    let settings = ServerTlsSettings::new(&cert, &key)
+        .with_client_auth(boost_tls::ClientAuth::Require, &bundle);
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let server = metrics::with_local_recorder(&recorder, || {
+        ServerTls::from_settings("grpc.tls", &settings)
+            .unwrap()
+            .unwrap()
+    });
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let series = expiries(&snapshotter);
+    let cas: Vec<_> = series
+        .iter()
+        .filter(|(role, _, _)| role == "grpc_server_ca")
+        .collect();
+    assert_eq!(cas.len(), 1, "one series per bundle: {series:?}");
+    assert_eq!(cas[0].1, "CN=clients soon", "{series:?}");
+    assert!(
+        (cas[0].2 - (now + 10.0 * 86_400.0)).abs() < 3600.0,
+        "{series:?}"
+    );
+    assert!(
+        find(&series, "grpc_server", "CN=server").is_some(),
+        "{series:?}"
+    );
+
+    replace(&bundle, later.pem().as_bytes());
+    assert!(metrics::with_local_recorder(&recorder, || server.reload()).unwrap());
+    let series = expiries(&snapshotter);
+    assert!(
+        find(&series, "grpc_server_ca", "CN=clients soon")
+            .unwrap()
+            .is_nan(),
+        "the CA taken out reads NaN: {series:?}"
+    );
+    let later_expiry = find(&series, "grpc_server_ca", "CN=clients later").unwrap();
+    assert!(
+        (later_expiry - (now + 200.0 * 86_400.0)).abs() < 3600.0,
+        "{series:?}"
+    );
+}
+
+/// A client's CA bundle (`ca_file`) is reported as `<section>_client_ca`.
+#[test]
+fn a_client_ca_bundle_has_its_own_series() {
+    let files = Files::new();
+    let ca = Ca::expiring_in_days("partner root", 30);
+    let ca_file = ca.write(files.root(), "ca");
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || {
+        ClientTls::from_settings(
+            "profiles.tls",
+            &ClientTlsSettings::default().with_ca_file(&ca_file),
+        )
+        .unwrap()
+    });
+    let series = expiries(&snapshotter);
+    assert!(
+        find(&series, "profiles_client_ca", "CN=partner root").is_some_and(f64::is_finite),
+        "{series:?}"
+    );
+}
