@@ -297,3 +297,54 @@ async fn unavailable_after_the_response_headers_is_not_retried() {
         "once the headers arrived, the call is the caller's to retry"
     );
 }
+
+#[tokio::test]
+async fn resource_exhausted_with_pushback_is_retried_after_the_pushback_by_default() {
+    let upstream = Upstream::start(Fault::ExhaustedPushbackOnce("150")).await;
+    let client = boost_rpc::client("greeter", &settings(&upstream)).unwrap();
+    GreeterClient::new(client)
+        .say_hello(hello(1))
+        .await
+        .unwrap();
+    let seen = upstream.state.seen();
+    assert_eq!(seen.len(), 2, "shed once, then served");
+    let waited = seen[1].at - seen[0].at;
+    assert!(
+        waited >= Duration::from_millis(150),
+        "retried after {waited:?}, before the server's pushback"
+    );
+}
+
+#[tokio::test]
+async fn resource_exhausted_is_not_retried_without_pushback_off_or_for_a_non_idempotent_method() {
+    // No pushback: a quota or an overload that gave no hint.
+    let upstream = Upstream::start(Fault::AcceptEvery(2)).await;
+    let client = boost_rpc::client("greeter", &settings(&upstream)).unwrap();
+    let mut greeter = GreeterClient::new(client);
+    greeter.say_hello(hello(1)).await.unwrap();
+    let status = greeter.say_hello(hello(1)).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+    assert_eq!(upstream.state.attempts(), 2, "no retry without pushback");
+
+    // `retry.on_pushback = false`.
+    let upstream = Upstream::start(Fault::ExhaustedPushbackOnce("10")).await;
+    let mut off = settings(&upstream);
+    off.retry.on_pushback = false;
+    let status = GreeterClient::new(boost_rpc::client("greeter", &off).unwrap())
+        .say_hello(hello(1))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+    assert_eq!(upstream.state.attempts(), 1, "on_pushback off: no retry");
+
+    // Not idempotent: the pushback does not make it safe to send twice.
+    let upstream = Upstream::start(Fault::ExhaustedPushbackOnce("10")).await;
+    let mut once = settings(&upstream);
+    once.retry.idempotent_methods.clear();
+    let status = GreeterClient::new(boost_rpc::client("greeter", &once).unwrap())
+        .say_hello(hello(1))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+    assert_eq!(upstream.state.attempts(), 1, "not idempotent: no retry");
+}

@@ -240,6 +240,16 @@ pub struct RetrySettings {
     /// method is retried only when it is known to be idempotent, except an
     /// attempt that never reached the server (always safe).
     pub idempotent_methods: Vec<String>,
+    /// Retry a `RESOURCE_EXHAUSTED` answer that carries
+    /// `grpc-retry-pushback-ms` (0 or more), after exactly that wait, whether
+    /// or not `codes` lists it. Default `true`: such a server refused the call
+    /// before running it and said when to come back (a kit server's adaptive
+    /// limit and rate limits do), so another attempt — to any endpoint the
+    /// balancer picks — is what it asks for. Only idempotent methods, and
+    /// within the retry budget, `max_attempts` and the call's deadline, like
+    /// every retry. `RESOURCE_EXHAUSTED` without pushback (a quota, an
+    /// overload that gave no hint) is retried only if `codes` lists it.
+    pub on_pushback: bool,
 }
 
 impl Default for RetrySettings {
@@ -254,6 +264,7 @@ impl Default for RetrySettings {
             budget_min_per_sec: 10,
             budget_ttl: Duration::from_secs(10),
             idempotent_methods: Vec::new(),
+            on_pushback: true,
         }
     }
 }

@@ -36,6 +36,9 @@ pub enum Fault {
     /// Answer UNAVAILABLE to the first attempt with this
     /// `grpc-retry-pushback-ms`, then OK.
     PushbackOnce(&'static str),
+    /// Answer RESOURCE_EXHAUSTED to the first attempt with this
+    /// `grpc-retry-pushback-ms` (as a shedding kit server does), then OK.
+    ExhaustedPushbackOnce(&'static str),
 }
 
 /// Metadata an upstream saw on one attempt.
@@ -101,6 +104,14 @@ impl State {
                 Err(status)
             }
             Fault::PushbackOnce(_) => Ok(()),
+            Fault::ExhaustedPushbackOnce(ms) if n == 0 => {
+                let mut status = Status::resource_exhausted("injected shedding, with pushback");
+                status
+                    .metadata_mut()
+                    .insert("grpc-retry-pushback-ms", ms.parse().unwrap());
+                Err(status)
+            }
+            Fault::ExhaustedPushbackOnce(_) => Ok(()),
             Fault::Delay(d) => {
                 tokio::time::sleep(d).await;
                 Ok(())

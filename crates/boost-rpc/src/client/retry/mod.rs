@@ -2,8 +2,10 @@
 //!
 //! A call is attempted again only when **all** of these hold:
 //! - the attempt failed with a code in `retry.codes` (default `UNAVAILABLE`),
-//!   learned *before* any response data: a trailers-only response (the status
-//!   is in the headers) or a failure to send. Once response headers without a
+//!   or with `RESOURCE_EXHAUSTED` and a server pushback (`retry.on_pushback`,
+//!   on by default: the server refused before running the call and said when
+//!   to come back), learned *before* any response data: a trailers-only
+//!   response (the status is in the headers) or a failure to send. Once response headers without a
 //!   status arrive the call is committed and never retried;
 //! - the method is idempotent (`retry.idempotent_methods`, or
 //!   [`CallOptions::idempotent`](super::CallOptions)) — or the attempt never
@@ -358,8 +360,10 @@ where
             Err(e) => (e.code(), e.is_unsent(), Pushback::None),
         };
         // An attempt that never reached a server is always safe to repeat.
-        let retryable =
-            shared.policy.is_retryable(code) || (unsent && code == tonic::Code::Unavailable);
+        let retryable = match pushback {
+            Pushback::After(_) => shared.policy.is_retryable_with_pushback(code),
+            Pushback::None | Pushback::Stop => shared.policy.is_retryable(code),
+        } || (unsent && code == tonic::Code::Unavailable);
         if !retryable {
             stop("code not retryable", attempt, code);
             return result;

@@ -15,6 +15,7 @@ pub(crate) struct RetryPolicy {
     codes: u32,
     max_attempts: u32,
     idempotent: Vec<String>,
+    on_pushback: bool,
 }
 
 impl RetryPolicy {
@@ -28,7 +29,16 @@ impl RetryPolicy {
             codes,
             max_attempts: settings.max_attempts.clamp(1, MAX_ATTEMPTS_CAP),
             idempotent: settings.idempotent_methods.clone(),
+            on_pushback: settings.on_pushback,
         }
+    }
+
+    /// Whether an answer with `code` that came with a server pushback
+    /// (`grpc-retry-pushback-ms` ≥ 0) is worth another attempt: as
+    /// [`is_retryable`](Self::is_retryable), and `RESOURCE_EXHAUSTED` too
+    /// unless `retry.on_pushback` is off.
+    pub(crate) fn is_retryable_with_pushback(&self, code: Code) -> bool {
+        self.is_retryable(code) || (self.on_pushback && code == Code::ResourceExhausted)
     }
 
     /// Attempts per call, the first included (1..=5).
