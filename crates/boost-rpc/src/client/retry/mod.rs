@@ -68,6 +68,10 @@ use crate::client::settings::RetrySettings;
 use crate::grpc_timeout;
 use crate::status_code::{code_name, grpc_status};
 
+/// The longest server pushback a retry waits; a longer one ends the call with
+/// the answer it has (within a deadline, the deadline decides first).
+const MAX_PUSHBACK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The request header telling the server how many attempts came before.
 const GRPC_PREVIOUS_RPC_ATTEMPTS: &str = "grpc-previous-rpc-attempts";
 
@@ -379,6 +383,12 @@ where
         let delay = match pushback {
             Pushback::Stop => {
                 stop("server pushback forbids retry", attempt, code);
+                return result;
+            }
+            // A call without a deadline (the layer used alone) would
+            // otherwise sleep as long as any upstream says.
+            Pushback::After(d) if d > MAX_PUSHBACK_WAIT => {
+                stop("server pushback longer than a retry waits", attempt, code);
                 return result;
             }
             Pushback::After(d) => d,
