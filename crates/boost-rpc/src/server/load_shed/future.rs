@@ -50,8 +50,14 @@ where
                 }
                 let res = res?;
                 let res = match permit.take() {
+                    // An adaptive limit bounds calls until they answer: the
+                    // slot goes back now, so a long stream does not hold it.
+                    Some(permit) if permit.released_at_head() => {
+                        drop(permit);
+                        ObservedBody::unobserved(res)
+                    }
                     Some(permit) => ObservedBody::wrap(res, permit),
-                    None => res.map(|_| ObservedBody::default()),
+                    None => ObservedBody::unobserved(res),
                 };
                 Poll::Ready(Ok(res.map(|inner| ResponseBody { inner })))
             }

@@ -9,8 +9,9 @@
 //! until callers' deadlines pass, while a quick refusal lets a client retry
 //! elsewhere (boost-rpc clients do, within their retry budget).
 //!
-//! A slot is held until the response body ends, so a streaming call occupies
-//! its slot for as long as it streams.
+//! Under a fixed limit a slot is held until the response body ends, so a
+//! streaming call occupies its slot for as long as it streams. Under the
+//! adaptive limit it is given back at the response head (below).
 //!
 //! # The adaptive limit
 //!
@@ -41,7 +42,9 @@
 //! streaming call it is the time to start answering, not the stream's
 //! lifetime, which the client chooses and which says nothing about the
 //! server's capacity (a watch stream open for an hour is not a slow server).
-//! A streaming call still holds its slot until its body ends. A call dropped
+//! The slot is given back then too: the adaptive limit bounds calls until
+//! they answer, so long streams do not fill it and get new calls shed (what
+//! a stream does after its head is the handler's to bound). A call dropped
 //! before its answer (the client went away, often on its deadline) counts
 //! with the time it waited, a lower bound: otherwise an overload that makes
 //! callers give up would hide its slowest calls from the limit.
@@ -336,6 +339,17 @@ struct Slot {
 }
 
 impl Slot {
+    /// Whether the slot is given back at the response head rather than when
+    /// the body ends: under an adaptive limit. What it bounds is the work
+    /// that latency measures — a unary call's whole run (tonic answers when
+    /// the handler returns), a streaming call's start — so a watch stream
+    /// open for an hour does not take a slot for an hour and get new calls
+    /// shed. A fixed limit holds the slot until the body ends, as before.
+    #[inline]
+    fn released_at_head(&self) -> bool {
+        self.slots.adaptive.is_some()
+    }
+
     /// The call's response head is ready: its latency is one sample.
     #[inline]
     fn answered(&mut self) {
@@ -478,6 +492,18 @@ mod tests {
         futures::executor::block_on(svc.oneshot(req)).unwrap()
     }
 
+    /// A call whose handler has not answered: under an adaptive limit that is
+    /// what holds a slot (it is given back at the response head).
+    fn pending(layer: &LoadShedLayer, path: &str) -> impl std::future::Future + use<> {
+        let mut svc = layer.layer(tower::service_fn(|_req: Request<()>| {
+            std::future::pending::<Result<Response<Empty<Bytes>>, std::convert::Infallible>>()
+        }));
+        let mut req = Request::post(path).body(()).unwrap();
+        req.headers_mut()
+            .insert("content-type", HeaderValue::from_static("application/grpc"));
+        svc.call(req)
+    }
+
     fn values(recorder: &DebuggingRecorder) -> Vec<(String, String)> {
         let mut seen: Vec<_> = recorder
             .snapshotter()
@@ -544,7 +570,7 @@ mod tests {
         let state = layer.state();
         assert!(state.adaptive);
         assert_eq!(state.limit, 1);
-        let held = call(&layer, true);
+        let held = pending(&layer, "/hello.v1.Greeter/SayHello");
         let shed = call(&layer, true);
         assert_eq!(shed.headers()[GRPC_RETRY_PUSHBACK_MS], "250");
         assert!(
@@ -573,10 +599,13 @@ mod tests {
         };
         let check = "/grpc.health.v1.Health/Check";
         let adaptive = LoadShedLayer::adaptive(&settings, 10);
-        let held = call(&adaptive, true);
-        let probe = call_path(&adaptive, true, check);
-        assert_eq!(crate::status_code::grpc_status(probe.headers()), None);
+        let held = pending(&adaptive, "/hello.v1.Greeter/SayHello");
+        let probe = pending(&adaptive, check);
         assert_eq!(adaptive.state().in_flight, 2, "beyond the limit");
+        assert_eq!(
+            crate::status_code::grpc_status(call_path(&adaptive, true, check).headers()),
+            None
+        );
         let shed = call(&adaptive, true);
         assert_eq!(
             crate::status_code::grpc_status(shed.headers()),
@@ -638,5 +667,39 @@ mod tests {
                 .iter()
                 .all(|(name, _)| name != RPC_SERVER_CONCURRENCY_LIMIT)
         );
+    }
+
+    /// A streaming answer's body outlives its head: under an adaptive limit
+    /// its slot is back at the head, so open streams never fill the limit;
+    /// a fixed limit holds it until the body ends, as before.
+    #[test]
+    fn an_adaptive_limit_gives_a_slot_back_at_the_head_and_a_fixed_one_at_the_end() {
+        let settings = AdaptiveLimitSettings {
+            enabled: true,
+            initial_limit: 2,
+            min_limit: 2,
+            ..AdaptiveLimitSettings::default()
+        };
+        let adaptive = LoadShedLayer::adaptive(&settings, 10);
+        let streams: Vec<_> = (0..5).map(|_| call(&adaptive, true)).collect();
+        assert_eq!(adaptive.state().in_flight, 0, "answered: no slot held");
+        let next = call(&adaptive, true);
+        assert_eq!(
+            crate::status_code::grpc_status(next.headers()),
+            None,
+            "admitted"
+        );
+        drop(streams);
+
+        let fixed = LoadShedLayer::new(2);
+        let streams: Vec<_> = (0..2).map(|_| call(&fixed, true)).collect();
+        assert_eq!(fixed.state().in_flight, 2, "held until the bodies end");
+        let shed = call(&fixed, true);
+        assert_eq!(
+            crate::status_code::grpc_status(shed.headers()),
+            Some(Code::ResourceExhausted)
+        );
+        drop(streams);
+        assert_eq!(fixed.state().in_flight, 0);
     }
 }
