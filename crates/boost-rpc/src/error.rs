@@ -75,6 +75,17 @@ pub enum RpcError {
         /// The client's name.
         client: String,
     },
+    /// The client's `tape` cannot be used: the tape file is missing (in
+    /// `replay`), unreadable, over its limits or not a tape, the client has
+    /// no descriptors of the protos it calls, or boost-rpc was built without
+    /// its `tape` feature. The message names the file or key and what to do.
+    #[error("tape of client `{client}`: {error}")]
+    Tape {
+        /// The client's name.
+        client: String,
+        /// What is wrong.
+        error: String,
+    },
 }
 
 /// The source of a status made by [`RpcError::not_processed`]: keeps the
@@ -114,7 +125,7 @@ impl RpcError {
         match self {
             Self::Status(s) | Self::DeadlineExceeded(s) | Self::Overloaded(s) => copy(s),
             Self::Unavailable { status, .. } => copy(status),
-            Self::Config(_) | Self::Tls { .. } | Self::NoRuntime { .. } => {
+            Self::Config(_) | Self::Tls { .. } | Self::NoRuntime { .. } | Self::Tape { .. } => {
                 Status::failed_precondition(self.to_string())
             }
         }
@@ -125,7 +136,9 @@ impl RpcError {
         match self {
             Self::Status(s) | Self::DeadlineExceeded(s) | Self::Overloaded(s) => s.code(),
             Self::Unavailable { status, .. } => status.code(),
-            Self::Config(_) | Self::Tls { .. } | Self::NoRuntime { .. } => Code::FailedPrecondition,
+            Self::Config(_) | Self::Tls { .. } | Self::NoRuntime { .. } | Self::Tape { .. } => {
+                Code::FailedPrecondition
+            }
         }
     }
 
@@ -140,6 +153,7 @@ impl RpcError {
                 | Self::Config(_)
                 | Self::Tls { .. }
                 | Self::NoRuntime { .. }
+                | Self::Tape { .. }
         )
     }
 
@@ -151,6 +165,7 @@ impl RpcError {
             Self::Config(_)
             | Self::Tls { .. }
             | Self::NoRuntime { .. }
+            | Self::Tape { .. }
             | Self::DeadlineExceeded(_) => false,
             Self::Unavailable { .. } | Self::Overloaded(_) => true,
             Self::Status(s) => s.code() == Code::Unavailable,
@@ -352,9 +367,10 @@ impl From<RpcError> for Status {
         match err {
             RpcError::Status(s) | RpcError::DeadlineExceeded(s) | RpcError::Overloaded(s) => s,
             RpcError::Unavailable { status, .. } => status,
-            err @ (RpcError::Config(_) | RpcError::Tls { .. } | RpcError::NoRuntime { .. }) => {
-                err.status()
-            }
+            err @ (RpcError::Config(_)
+            | RpcError::Tls { .. }
+            | RpcError::NoRuntime { .. }
+            | RpcError::Tape { .. }) => err.status(),
         }
     }
 }

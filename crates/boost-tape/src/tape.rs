@@ -75,7 +75,6 @@ impl Entry {
 /// The request side of an [`Entry`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[non_exhaustive]
 pub struct Request {
     /// The request messages as JSON (one for a unary call), field names as in
     /// the `.proto`, fields at their default value left out.
@@ -90,7 +89,6 @@ pub struct Request {
 /// The response side of an [`Entry`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[non_exhaustive]
 pub struct Response {
     /// The gRPC status code by name: `OK`, `NOT_FOUND`, `UNAVAILABLE`, …
     pub code: String,
