@@ -150,9 +150,15 @@ impl Matcher {
             .filter(|(_, (m, _, _))| m == method)
             .map(|(i, (_, recorded, _))| {
                 let all = differences(recorded, &got, usize::MAX);
-                (all.len(), i, recorded)
+                // Fewest differing fields first; among equals, the nearest
+                // values (`bob` is nearer `bobby` than `ada` is).
+                let distance: usize = all
+                    .iter()
+                    .map(|d| strsim::levenshtein(&d.recorded, &d.got))
+                    .sum();
+                ((all.len(), distance), i, recorded)
             })
-            .min_by_key(|(n, i, _)| (*n, *i))
+            .min_by_key(|(score, i, _)| (*score, *i))
             .map(|(_, i, recorded)| Closest {
                 index: i,
                 request: unwrap_unary(recorded).to_string(),
@@ -187,7 +193,8 @@ pub struct Miss {
     /// The request as compared (ignored and secret fields removed), JSON.
     pub request: String,
     /// The recorded request of the same method with the fewest differing
-    /// fields (the first recorded among equals), if any.
+    /// fields, then the nearest values (edit distance), then the first
+    /// recorded, if any.
     pub closest: Option<Closest>,
     /// Every method the tape has entries for.
     pub recorded_methods: Vec<String>,
