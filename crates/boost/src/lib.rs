@@ -183,8 +183,10 @@ pub mod prelude;
 
 /// Brings in the code `boost_build` generated for the proto package
 /// `$package` (e.g. `"hello.v1"`): messages, `<service>_server` and
-/// `<service>_client` modules, and `FILE_DESCRIPTOR_SET`, the encoded
-/// descriptors of the services this binary serves (for reflection and health).
+/// `<service>_client` modules, `FILE_DESCRIPTOR_SET`, the encoded
+/// descriptors of the services this binary serves (for reflection and health),
+/// and `FULL_FILE_DESCRIPTOR_SET`, those of every service and message of the
+/// protos (for a client's tape: `Client::builder(..).descriptors(..)`).
 ///
 /// ```ignore
 /// pub mod proto {
@@ -201,5 +203,11 @@ macro_rules! include_proto {
         /// for gRPC reflection and per-service health.
         pub const FILE_DESCRIPTOR_SET: &[u8] =
             include_bytes!(concat!(env!("OUT_DIR"), "/boost_file_descriptor_set.bin"));
+
+        /// The encoded `FileDescriptorSet` of every service and message of
+        /// the protos, the services this binary calls included: what a
+        /// client's tape (record and replay) reads messages with.
+        pub const FULL_FILE_DESCRIPTOR_SET: &[u8] =
+            include_bytes!(concat!(env!("OUT_DIR"), "/boost_full_file_descriptor_set.bin"));
     };
 }
