@@ -349,3 +349,118 @@ async fn a_missing_tape_or_descriptors_fail_the_build_saying_what_to_do() {
         .to_string();
     assert!(error.contains("profiles.tape.path"), "{error}");
 }
+
+/// A tape of the partner (bob → fr, zoe NOT_FOUND), recorded then served by
+/// a virtual upstream on a free port; the partner is stopped first.
+async fn virtual_upstream(dir: &Path) -> std::net::SocketAddr {
+    let tape = dir.join("virtual.json");
+    let (url, _, stop) = partner().await;
+    scenario(
+        client("tape_virtual", &url, TapeMode::Record, &tape),
+        &["bob", "zoe"],
+    )
+    .await;
+    drop(stop);
+    let upstream = boost_rpc::virtual_upstream::VirtualUpstream::open(
+        &TapeSettings::new(TapeMode::Replay, &tape),
+        &[FILE_DESCRIPTOR_SET],
+    )
+    .unwrap();
+    assert_eq!(upstream.services(), ["hello.v1.Profiles"]);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(upstream.serve(listener, std::future::pending()));
+    addr
+}
+
+#[tokio::test]
+async fn a_virtual_upstream_answers_a_plain_grpc_client_from_the_tape() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = virtual_upstream(dir.path()).await;
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut profiles = ProfilesClient::new(channel);
+    let bob = profiles
+        .get_profile(GetProfileRequest { name: "bob".into() })
+        .await
+        .unwrap();
+    assert_eq!(bob.get_ref().language, "fr");
+    assert_eq!(
+        bob.metadata()
+            .get("x-partner-region")
+            .unwrap()
+            .to_str()
+            .unwrap(),
+        "eu"
+    );
+    let zoe = profiles
+        .get_profile(GetProfileRequest { name: "zoe".into() })
+        .await
+        .unwrap_err();
+    assert_eq!(zoe.code(), tonic::Code::NotFound);
+    assert_eq!(zoe.message(), "no profile zoe");
+    let miss = profiles
+        .get_profile(GetProfileRequest {
+            name: "bobby".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(miss.code(), tonic::Code::FailedPrecondition);
+    assert!(
+        miss.message().contains("closest is entries[0]"),
+        "{}",
+        miss.message()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs python grpcio"]
+async fn python_grpcio_gets_the_recorded_answers_from_a_virtual_upstream() {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let dir = tempfile::tempdir().unwrap();
+    let addr = virtual_upstream(dir.path()).await;
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = manifest.join("tests/data/python_virtual_upstream.py");
+    let protos = manifest.join("../../examples/proto");
+    let work = dir.path().to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(&python)
+            .arg(script)
+            .arg(protos)
+            .arg(work)
+            .arg(addr.to_string())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {python}: {e}; see .ci/install-test-programs"))
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "python client failed (pip install grpcio grpcio-tools grpcio-health-checking \
+         grpcio-reflection):\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(seen["bob"], "fr");
+    assert_eq!(seen["zoe"], "NOT_FOUND: no profile zoe");
+    let miss = seen["bobby"].as_str().unwrap();
+    assert!(miss.starts_with("FAILED_PRECONDITION"), "{miss}");
+    assert!(
+        miss.contains(r#"name: recorded "bob", got "bobby""#),
+        "{miss}"
+    );
+    assert_eq!(seen["health"][""], "SERVING");
+    assert_eq!(seen["health"]["hello.v1.Profiles"], "SERVING");
+    let services: Vec<&str> = seen["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s.as_str())
+        .collect();
+    assert!(services.contains(&"hello.v1.Profiles"), "{services:?}");
+    assert!(services.contains(&"grpc.health.v1.Health"), "{services:?}");
+}

@@ -125,6 +125,24 @@ impl Cassette {
         })
     }
 
+    /// Every service the tape has calls of (`hello.v1.Profiles`), sorted.
+    pub(crate) fn services(&self) -> Vec<String> {
+        let state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut services: Vec<String> = state
+            .matcher
+            .tape()
+            .entries
+            .iter()
+            .filter_map(|e| e.method.split_once('/').map(|(s, _)| s.to_owned()))
+            .collect();
+        services.sort();
+        services.dedup();
+        services
+    }
+
     /// The recorded answer to `method` with `messages`.
     pub(super) fn find(&self, method: &str, messages: &[Value]) -> Result<Found, boost_tape::Miss> {
         let mut state = self

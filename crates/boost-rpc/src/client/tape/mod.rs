@@ -53,6 +53,8 @@ pub use self::layer::TapeLayer;
 
 #[cfg(feature = "tape")]
 pub use self::service::Tape;
+#[cfg(feature = "tape")]
+pub(crate) use self::service::{answer_from_tape, collect_request};
 
 #[cfg(feature = "tape")]
 mod service {
@@ -253,6 +255,39 @@ mod service {
         };
         cassette.record(entry(&method, recorded, response), started.elapsed());
         answer
+    }
+
+    /// The request's messages, buffered and decoded; the answer to send
+    /// when they cannot be.
+    pub(crate) async fn collect_request(
+        cassette: &Cassette,
+        method: &str,
+        body: Body,
+    ) -> Result<Vec<serde_json::Value>, Response<Body>> {
+        let (bytes, _) = collect(body, cassette.limits.max_message_bytes)
+            .await
+            .map_err(|status| trailers_only(&status, &Default::default()))?;
+        cassette.codec.decode_request(method, &bytes).map_err(|e| {
+            tape_failure(
+                cassette,
+                Code::Internal,
+                format!("cannot read the request: {e}"),
+            )
+        })
+    }
+
+    /// The tape's answer to `method` with `messages`: the recorded (or
+    /// faulted) response, or FAILED_PRECONDITION naming the closest entry.
+    pub(crate) async fn answer_from_tape(
+        cassette: &Cassette,
+        headers: &http::HeaderMap,
+        method: &str,
+        messages: &[serde_json::Value],
+    ) -> Response<Body> {
+        match cassette.find(method, messages) {
+            Ok(found) => replay(cassette, headers, method, found).await,
+            Err(miss) => tape_failure(cassette, Code::FailedPrecondition, miss),
+        }
     }
 
     fn entry(method: &str, request: boost_tape::Request, response: boost_tape::Response) -> Entry {
