@@ -99,7 +99,7 @@ mod options;
 pub mod retry;
 pub mod sanitize;
 mod settings;
-mod stack;
+pub(crate) mod stack;
 mod status;
 pub mod tape;
 pub mod throttle;
@@ -126,7 +126,8 @@ pub use self::tape::{TapeMode, TapeSettings};
 pub use self::throttle::ThrottleState;
 
 use self::balance::EndpointSet;
-use self::discover::{DnsDiscover, StaticEndpoints, SystemResolver};
+pub(crate) use self::discover::SystemResolver;
+use self::discover::{DnsDiscover, StaticEndpoints};
 use self::future::{Pending, ResponseFuture};
 use self::observe::{ObserveLayer, ResponseBody};
 #[cfg(feature = "tape")]
@@ -190,7 +191,7 @@ impl Inner {
 
 /// The task re-reading a client's TLS files; stopped with the last clone.
 #[derive(Debug)]
-struct WatchTask(tokio::task::JoinHandle<()>);
+pub(crate) struct WatchTask(tokio::task::JoinHandle<()>);
 
 impl Drop for WatchTask {
     fn drop(&mut self) {
@@ -363,7 +364,7 @@ fn taped(
 /// The stack to the upstream: endpoints (fixed or discovered), TLS, the
 /// resilience layers, and the client's entry on `/upstreams`.
 #[allow(clippy::type_complexity)]
-fn connect(
+pub(crate) fn connect(
     name: &str,
     settings: &ClientSettings,
     resolver: Arc<dyn Resolver>,
