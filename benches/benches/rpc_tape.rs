@@ -137,7 +137,14 @@ fn setup(rt: &Runtime) -> Clients {
 async fn call(clients: &Clients, which: usize) {
     match which {
         0 => black_box(clients.raw.clone().say_hello(request()).await.expect("raw")),
-        1 => black_box(clients.today.clone().say_hello(request()).await.expect("today")),
+        1 => black_box(
+            clients
+                .today
+                .clone()
+                .say_hello(request())
+                .await
+                .expect("today"),
+        ),
         2 => black_box(clients.off.clone().say_hello(request()).await.expect("off")),
         _ => black_box(
             clients
@@ -150,7 +157,13 @@ async fn call(clients: &Clients, which: usize) {
     };
 }
 
-fn bench_one(c: &mut Criterion, rt: &Runtime, clients: &Clients, group: &str, variants: [(&str, usize); 2]) {
+fn bench_one(
+    c: &mut Criterion,
+    rt: &Runtime,
+    clients: &Clients,
+    group: &str,
+    variants: [(&str, usize); 2],
+) {
     let mut g = c.benchmark_group(group);
     for (id, which) in variants {
         g.bench_function(id, |b| {
@@ -177,8 +190,20 @@ fn main() {
     let rt = runtime();
     let clients = setup(&rt);
     let mut c = Criterion::default().configure_from_args();
-    bench_one(&mut c, &rt, &clients, "rpc_tape_off", [("today", 1), ("mode_off", 2)]);
-    bench_one(&mut c, &rt, &clients, "rpc_tape_replay", [("raw_tonic", 0), ("replayed", 3)]);
+    bench_one(
+        &mut c,
+        &rt,
+        &clients,
+        "rpc_tape_off",
+        [("today", 1), ("mode_off", 2)],
+    );
+    bench_one(
+        &mut c,
+        &rt,
+        &clients,
+        "rpc_tape_replay",
+        [("raw_tonic", 0), ("replayed", 3)],
+    );
     c.final_summary();
     boost_benches::report_ratio("rpc_tape_off", "today", "mode_off");
     boost_benches::report_ratio("rpc_tape_replay", "raw_tonic", "replayed");

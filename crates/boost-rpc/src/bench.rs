@@ -81,7 +81,8 @@ impl std::fmt::Debug for PlainClient {
 pub fn plain_client(name: &str, settings: &ClientSettings) -> Result<PlainClient, crate::RpcError> {
     let metrics = ClientMetrics::new(name);
     let resolver: Arc<dyn crate::client::Resolver> = Arc::new(crate::client::SystemResolver);
-    let (upstream, watch, status) = crate::client::connect(name, settings, resolver, metrics.clone())?;
+    let (upstream, watch, status) =
+        crate::client::connect(name, settings, resolver, metrics.clone())?;
     let inner = crate::client::observe::ObserveLayer::with_metrics(metrics).layer(upstream);
     Ok(PlainClient {
         inner,
@@ -90,11 +91,7 @@ pub fn plain_client(name: &str, settings: &ClientSettings) -> Result<PlainClient
 }
 
 type PlainFuture = std::pin::Pin<
-    Box<
-        <crate::client::stack::Stack as tower::Service<
-            http::Request<tonic::body::Body>,
-        >>::Future,
-    >,
+    Box<<crate::client::stack::Stack as tower::Service<http::Request<tonic::body::Body>>>::Future>,
 >;
 
 impl tower::Service<http::Request<tonic::body::Body>> for PlainClient {

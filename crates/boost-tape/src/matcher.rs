@@ -159,10 +159,12 @@ impl Matcher {
                 ((all.len(), distance), i, recorded)
             })
             .min_by_key(|(score, i, _)| (*score, *i))
-            .map(|(_, i, recorded)| Closest {
-                index: i,
-                request: unwrap_unary(recorded).to_string(),
-                differences: differences(unwrap_unary(recorded), unwrap_unary(&got), 5),
+            .map(|(_, i, recorded)| {
+                Box::new(Closest {
+                    index: i,
+                    request: unwrap_unary(recorded).to_string(),
+                    differences: differences(unwrap_unary(recorded), unwrap_unary(&got), 5),
+                })
             });
         let mut methods: Vec<String> = self.keys.iter().map(|(m, _, _)| m.clone()).collect();
         methods.sort();
@@ -195,7 +197,7 @@ pub struct Miss {
     /// The recorded request of the same method with the fewest differing
     /// fields, then the nearest values (edit distance), then the first
     /// recorded, if any.
-    pub closest: Option<Closest>,
+    pub closest: Option<Box<Closest>>,
     /// Every method the tape has entries for.
     pub recorded_methods: Vec<String>,
 }

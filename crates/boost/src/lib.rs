@@ -207,7 +207,9 @@ macro_rules! include_proto {
         /// The encoded `FileDescriptorSet` of every service and message of
         /// the protos, the services this binary calls included: what a
         /// client's tape (record and replay) reads messages with.
-        pub const FULL_FILE_DESCRIPTOR_SET: &[u8] =
-            include_bytes!(concat!(env!("OUT_DIR"), "/boost_full_file_descriptor_set.bin"));
+        pub const FULL_FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(
+            env!("OUT_DIR"),
+            "/boost_full_file_descriptor_set.bin"
+        ));
     };
 }

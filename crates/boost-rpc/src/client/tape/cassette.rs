@@ -189,12 +189,12 @@ fn check(tape: &Tape) -> Result<(), String> {
                 entry.response.code
             ));
         }
-        if let Some(code) = entry.fault.as_ref().and_then(|f| f.code.as_ref()) {
-            if code_of(code).is_none() {
-                return Err(format!(
-                    "entries[{i}].fault.code {code:?} is not a gRPC status code (e.g. \"UNAVAILABLE\")"
-                ));
-            }
+        if let Some(code) = entry.fault.as_ref().and_then(|f| f.code.as_ref())
+            && code_of(code).is_none()
+        {
+            return Err(format!(
+                "entries[{i}].fault.code {code:?} is not a gRPC status code (e.g. \"UNAVAILABLE\")"
+            ));
         }
     }
     Ok(())

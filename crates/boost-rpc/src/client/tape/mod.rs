@@ -62,7 +62,6 @@ mod service {
     use std::task::{Context, Poll};
     use std::time::{Duration, Instant};
 
-    use bytes::Bytes;
     use http::{Request, Response};
     use http_body_util::Full;
     use tonic::body::Body;
@@ -381,7 +380,7 @@ mod service {
         };
         with_body(
             &response.metadata,
-            Bytes::from(frames),
+            frames,
             &status,
             &response.trailers,
         )
