@@ -378,11 +378,6 @@ mod service {
                 );
             }
         };
-        with_body(
-            &response.metadata,
-            frames,
-            &status,
-            &response.trailers,
-        )
+        with_body(&response.metadata, frames, &status, &response.trailers)
     }
 }
