@@ -124,4 +124,4 @@ pub mod virtual_upstream;
 pub use service_error::{Detail, ServiceError, set_error_domain};
 
 pub use client::client;
-pub use error::RpcError;
+pub use error::{RpcError, TapeFailure};

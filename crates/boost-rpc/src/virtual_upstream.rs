@@ -81,10 +81,7 @@ impl VirtualUpstream {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), RpcError> {
-        let fail = |error: String| RpcError::Tape {
-            client: "virtual-upstream".to_owned(),
-            error,
-        };
+        let fail = |error: String| RpcError::tape("virtual-upstream", error);
         let (reporter, health) = tonic_health::server::health_reporter();
         for service in self.services() {
             reporter
@@ -134,12 +131,12 @@ pub async fn virtualize(
     listen: SocketAddr,
 ) -> Result<(), RpcError> {
     let upstream = VirtualUpstream::open(&TapeSettings::new(TapeMode::Replay, tape), descriptors)?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| RpcError::Tape {
-            client: "virtual-upstream".to_owned(),
-            error: format!("cannot listen on {listen}: {e}"),
-        })?;
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+        RpcError::tape(
+            "virtual-upstream",
+            format!("cannot listen on {listen}: {e}"),
+        )
+    })?;
     tracing::info!(tape = %tape.display(), %listen, services = ?upstream.services(), "serving the tape");
     upstream
         .serve(listener, async {

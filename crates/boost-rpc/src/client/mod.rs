@@ -351,14 +351,14 @@ fn taped(
     _: ObserveLayer,
     _: &[&'static [u8]],
 ) -> Result<Client, RpcError> {
-    Err(RpcError::Tape {
-        client: name.to_owned(),
-        error: format!(
+    Err(RpcError::tape(
+        name,
+        format!(
             "{name}.tape.mode is {:?} but this build has no tapes: enable the `tape` feature \
              of boost (or boost-rpc), e.g. in the service's [dev-dependencies]",
             settings.tape.mode
         ),
-    })
+    ))
 }
 
 /// The stack to the upstream: endpoints (fixed or discovered), TLS, the

@@ -49,10 +49,7 @@ impl Cassette {
         timeout: Duration,
         descriptors: &[&[u8]],
     ) -> Result<Self, RpcError> {
-        let fail = |error: String| RpcError::Tape {
-            client: client.to_owned(),
-            error,
-        };
+        let fail = |error: String| RpcError::tape(client, error);
         let path = settings
             .path
             .clone()
