@@ -464,3 +464,83 @@ async fn python_grpcio_gets_the_recorded_answers_from_a_virtual_upstream() {
     assert!(services.contains(&"hello.v1.Profiles"), "{services:?}");
     assert!(services.contains(&"grpc.health.v1.Health"), "{services:?}");
 }
+
+#[tokio::test]
+async fn ignored_and_redacted_fields_are_not_compared_and_redacted_ones_never_reach_the_tape() {
+    let dir = tempfile::tempdir().unwrap();
+    let tape = dir.path().join("fields.json");
+    let (url, _, stop) = partner().await;
+    let mut settings = ClientSettings::with_endpoints([url.as_str()]);
+    settings.timeout = Duration::from_secs(10);
+    settings.tape = TapeSettings::new(TapeMode::Record, &tape);
+    settings.tape.redacted_fields = vec!["language".into()];
+    let recorder = Client::builder("tape_fields", &settings)
+        .descriptors(FILE_DESCRIPTOR_SET)
+        .build()
+        .unwrap();
+    assert_eq!(
+        scenario(recorder, &["bob"]).await[0],
+        "fr region=Some(\"eu\")"
+    );
+    drop(stop);
+    let text = std::fs::read_to_string(&tape).unwrap();
+    assert!(text.contains("\"language\": \"<redacted>\""), "{text}");
+    assert!(!text.contains("\"fr\""), "{text}");
+
+    settings.tape.mode = TapeMode::Replay;
+    settings.tape.ignored_fields = [(
+        "hello.v1.Profiles/GetProfile".to_owned(),
+        vec!["name".to_owned()],
+    )]
+    .into();
+    let replay = Client::builder("tape_fields", &settings)
+        .descriptors(FILE_DESCRIPTOR_SET)
+        .build()
+        .unwrap();
+    let answers = scenario(replay, &["anyone"]).await;
+    assert_eq!(
+        answers[0], "<redacted> region=Some(\"eu\")",
+        "name is ignored"
+    );
+}
+
+#[tokio::test]
+async fn recorded_latency_is_replayed_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let tape = dir.path().join("slow.json");
+    let (url, _, stop) = partner().await;
+    scenario(
+        client("tape_latency", &url, TapeMode::Record, &tape),
+        &["bob"],
+    )
+    .await;
+    drop(stop);
+    // As if the partner had taken 300 ms.
+    let timing = format!("{}.timing.json", tape.display());
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&timing).unwrap()).unwrap();
+    json["entries"][0]["elapsed"] = "300ms".into();
+    std::fs::write(&timing, json.to_string()).unwrap();
+
+    let fast = Instant::now();
+    scenario(
+        client("tape_latency", &url, TapeMode::Replay, &tape),
+        &["bob"],
+    )
+    .await;
+    let fast = fast.elapsed();
+    let mut settings = ClientSettings::default();
+    settings.timeout = Duration::from_secs(10);
+    settings.tape = TapeSettings::new(TapeMode::Replay, &tape);
+    settings.tape.replay_latency = true;
+    let slow_client = Client::builder("tape_latency", &settings)
+        .descriptors(FILE_DESCRIPTOR_SET)
+        .build()
+        .unwrap();
+    let slow = Instant::now();
+    let answer = scenario(slow_client, &["bob"]).await;
+    let slow = slow.elapsed();
+    assert_eq!(answer[0], "fr region=Some(\"eu\")");
+    assert!(slow >= Duration::from_millis(300), "{slow:?}");
+    assert!(fast < slow, "off by default: {fast:?} vs {slow:?}");
+}
