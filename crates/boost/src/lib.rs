@@ -96,8 +96,10 @@
 //! HTTP crate is [`web`], so `boost::http` stays free for the `http` crate's
 //! name (reach that one as `boost::axum::http`).
 //!
-//! All features but `cache-redis` are on by default. A tool that only needs configuration and
-//! logs turns the rest off:
+//! All features but `cache-redis` and `tape` are on by default. `tape` (record and replay of
+//! client calls, `[<client>.tape]`, see `docs/replay.md`) is for tests: turn it on in
+//! `[dev-dependencies]` (`boost = { …, features = ["tape"] }`) and the service's binary goes
+//! without it. A tool that only needs configuration and logs turns the rest off:
 //!
 //! ```toml
 //! boost = { path = "…", default-features = false, features = ["tracing"] }
