@@ -25,8 +25,8 @@
 //! — what the caller saw after retries — once. It works at the HTTP level
 //! for any generated client: the request body is buffered (up to
 //! `max_message_size`), its gRPC frames decoded with the descriptors into
-//! JSON (boost-tape's [`Codec`](boost_tape::Codec)), and matched by method
-//! and canonical request ([`Matcher`](boost_tape::Matcher)). A call the tape
+//! JSON (boost-tape's `Codec`), and matched by method and canonical request
+//! (boost-tape's `Matcher`). A call the tape
 //! has no answer for fails with FAILED_PRECONDITION, its message naming the
 //! closest recorded request and the differing fields.
 //!
@@ -34,7 +34,7 @@
 //! caller once it has ended.
 //!
 //! This module needs boost-rpc's `tape` feature; without it a client with a
-//! tape mode other than `off` fails to build with [`RpcError::Tape`].
+//! tape mode other than `off` fails to build with [`RpcError::Tape`](crate::RpcError::Tape).
 
 #[cfg(feature = "tape")]
 pub(crate) mod cassette;
