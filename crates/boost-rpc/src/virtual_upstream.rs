@@ -46,23 +46,26 @@ const MAX_DELAY: Duration = Duration::from_secs(300);
 #[derive(Debug)]
 pub struct VirtualUpstream {
     cassette: Arc<Cassette>,
-    descriptors: Vec<&'static [u8]>,
+    descriptors: Vec<Vec<u8>>,
 }
 
 impl VirtualUpstream {
     /// Reads the tape at `tape.path` (its `mode` is ignored: a virtual
-    /// upstream only replays), with the descriptors of its protos.
+    /// upstream only replays), with the descriptors of its protos: encoded
+    /// `FileDescriptorSet`s, compiled in (`FULL_FILE_DESCRIPTOR_SET`) or read
+    /// at run time (`protoc --descriptor_set_out`, or protox from `.proto`
+    /// files, as a command line would).
     ///
     /// # Errors
     /// [`RpcError::Tape`] when the tape is missing, unreadable, over its
     /// limits, or there are no descriptors.
-    pub fn open(tape: &TapeSettings, descriptors: &[&'static [u8]]) -> Result<Self, RpcError> {
+    pub fn open(tape: &TapeSettings, descriptors: &[&[u8]]) -> Result<Self, RpcError> {
         let mut settings = tape.clone();
         settings.mode = TapeMode::Replay;
         let cassette = Cassette::open("virtual-upstream", &settings, MAX_DELAY, descriptors)?;
         Ok(Self {
             cassette: Arc::new(cassette),
-            descriptors: descriptors.to_vec(),
+            descriptors: descriptors.iter().map(|d| d.to_vec()).collect(),
         })
     }
 
@@ -127,7 +130,7 @@ impl VirtualUpstream {
 /// bound, or serving fails.
 pub async fn virtualize(
     tape: &Path,
-    descriptors: &[&'static [u8]],
+    descriptors: &[&[u8]],
     listen: SocketAddr,
 ) -> Result<(), RpcError> {
     let upstream = VirtualUpstream::open(&TapeSettings::new(TapeMode::Replay, tape), descriptors)?;
