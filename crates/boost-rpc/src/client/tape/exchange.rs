@@ -30,9 +30,13 @@ const REQUEST_SKIP: [&str; 11] = [
     "x-request-id",
 ];
 
-/// Response headers and trailers never written: the transport's, and the
+/// Response headers and trailers never written: the transport's, the
+/// per-call ids a kit server echoes (they differ on every run), and the
 /// status, which the entry holds as `code` and `message`.
-const RESPONSE_SKIP: [&str; 8] = [
+const RESPONSE_SKIP: [&str; 11] = [
+    "x-request-id",
+    "traceparent",
+    "tracestate",
     "content-type",
     "content-length",
     "date",
