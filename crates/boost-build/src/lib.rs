@@ -34,6 +34,12 @@ use std::path::{Path, PathBuf};
 /// `boost::include_proto!` includes as `FILE_DESCRIPTOR_SET`.
 pub const DESCRIPTOR_FILE: &str = "boost_file_descriptor_set.bin";
 
+/// The descriptor file of every service and message of the protos (the
+/// ones a binary calls included), which `boost::include_proto!` includes as
+/// `FULL_FILE_DESCRIPTOR_SET`: what a client's tape reads and writes
+/// messages with (boost-rpc's `tape`).
+pub const FULL_DESCRIPTOR_FILE: &str = "boost_full_file_descriptor_set.bin";
+
 /// Why the protos could not be compiled.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -114,7 +120,7 @@ impl Protos {
     }
 
     /// Parses the protos, writes the Rust code (one `<package>.rs` per proto
-    /// package) and [`DESCRIPTOR_FILE`], and tells Cargo to rerun when an
+    /// package), [`DESCRIPTOR_FILE`] and [`FULL_DESCRIPTOR_FILE`], and tells Cargo to rerun when an
     /// include directory changes.
     ///
     /// # Errors
@@ -155,6 +161,11 @@ impl Protos {
             std::fs::write(&file, code).map_err(write)?;
         }
 
+        std::fs::write(
+            out.join(FULL_DESCRIPTOR_FILE),
+            prost::Message::encode_to_vec(&descriptors),
+        )
+        .map_err(write)?;
         let served = self.served_only(descriptors)?;
         std::fs::write(
             out.join(DESCRIPTOR_FILE),

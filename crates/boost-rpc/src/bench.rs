@@ -57,3 +57,56 @@ pub fn tls_channel(
 ) -> tonic::transport::Channel {
     crate::client::tls_channel(tls, uri, connect_timeout)
 }
+
+/// The client as it was before tapes: the same stack, called directly with
+/// its future boxed once, without [`Client`](crate::client::Client)'s choice
+/// between a stack with or without a tape. To measure what that choice
+/// costs with `tape.mode = "off"`.
+#[derive(Clone)]
+pub struct PlainClient {
+    inner: crate::client::stack::Stack,
+    _keep: Arc<dyn std::any::Any + Send + Sync>,
+}
+
+impl std::fmt::Debug for PlainClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlainClient").finish_non_exhaustive()
+    }
+}
+
+/// A [`PlainClient`] named `name` over `settings` (its tape settings ignored).
+///
+/// # Errors
+/// As [`client()`](crate::client()).
+pub fn plain_client(name: &str, settings: &ClientSettings) -> Result<PlainClient, crate::RpcError> {
+    let metrics = ClientMetrics::new(name);
+    let resolver: Arc<dyn crate::client::Resolver> = Arc::new(crate::client::SystemResolver);
+    let (upstream, watch, status) =
+        crate::client::connect(name, settings, resolver, metrics.clone())?;
+    let inner = crate::client::observe::ObserveLayer::with_metrics(metrics).layer(upstream);
+    Ok(PlainClient {
+        inner,
+        _keep: Arc::new((watch, status)),
+    })
+}
+
+type PlainFuture = std::pin::Pin<
+    Box<<crate::client::stack::Stack as tower::Service<http::Request<tonic::body::Body>>>::Future>,
+>;
+
+impl tower::Service<http::Request<tonic::body::Body>> for PlainClient {
+    type Response = http::Response<crate::client::observe::ResponseBody>;
+    type Error = crate::RpcError;
+    type Future = PlainFuture;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), crate::RpcError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> PlainFuture {
+        Box::pin(self.inner.call(request))
+    }
+}

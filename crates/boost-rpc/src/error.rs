@@ -75,6 +75,34 @@ pub enum RpcError {
         /// The client's name.
         client: String,
     },
+    /// The client's `tape` cannot be used: the tape file is missing (in
+    /// `replay`), unreadable, over its limits or not a tape, the client has
+    /// no descriptors of the protos it calls, or boost-rpc was built without
+    /// its `tape` feature. The message names the file or key and what to do.
+    /// Boxed, like `Config`: it only happens at start-up.
+    #[error("{0}")]
+    Tape(Box<TapeFailure>),
+}
+
+/// Why a client's tape cannot be used ([`RpcError::Tape`]).
+#[derive(Debug, thiserror::Error)]
+#[error("tape of client `{client}`: {error}")]
+#[non_exhaustive]
+pub struct TapeFailure {
+    /// The client's name (`virtual-upstream` for a virtual upstream).
+    pub client: String,
+    /// What is wrong, naming the file or key and what to do.
+    pub error: String,
+}
+
+impl RpcError {
+    /// A [`RpcError::Tape`] of client `client`.
+    pub(crate) fn tape(client: &str, error: impl Into<String>) -> Self {
+        Self::Tape(Box::new(TapeFailure {
+            client: client.to_owned(),
+            error: error.into(),
+        }))
+    }
 }
 
 /// The source of a status made by [`RpcError::not_processed`]: keeps the
@@ -114,7 +142,7 @@ impl RpcError {
         match self {
             Self::Status(s) | Self::DeadlineExceeded(s) | Self::Overloaded(s) => copy(s),
             Self::Unavailable { status, .. } => copy(status),
-            Self::Config(_) | Self::Tls { .. } | Self::NoRuntime { .. } => {
+            Self::Config(_) | Self::Tls { .. } | Self::NoRuntime { .. } | Self::Tape(_) => {
                 Status::failed_precondition(self.to_string())
             }
         }
@@ -125,7 +153,9 @@ impl RpcError {
         match self {
             Self::Status(s) | Self::DeadlineExceeded(s) | Self::Overloaded(s) => s.code(),
             Self::Unavailable { status, .. } => status.code(),
-            Self::Config(_) | Self::Tls { .. } | Self::NoRuntime { .. } => Code::FailedPrecondition,
+            Self::Config(_) | Self::Tls { .. } | Self::NoRuntime { .. } | Self::Tape(_) => {
+                Code::FailedPrecondition
+            }
         }
     }
 
@@ -140,6 +170,7 @@ impl RpcError {
                 | Self::Config(_)
                 | Self::Tls { .. }
                 | Self::NoRuntime { .. }
+                | Self::Tape(_)
         )
     }
 
@@ -151,6 +182,7 @@ impl RpcError {
             Self::Config(_)
             | Self::Tls { .. }
             | Self::NoRuntime { .. }
+            | Self::Tape(_)
             | Self::DeadlineExceeded(_) => false,
             Self::Unavailable { .. } | Self::Overloaded(_) => true,
             Self::Status(s) => s.code() == Code::Unavailable,
@@ -352,9 +384,10 @@ impl From<RpcError> for Status {
         match err {
             RpcError::Status(s) | RpcError::DeadlineExceeded(s) | RpcError::Overloaded(s) => s,
             RpcError::Unavailable { status, .. } => status,
-            err @ (RpcError::Config(_) | RpcError::Tls { .. } | RpcError::NoRuntime { .. }) => {
-                err.status()
-            }
+            err @ (RpcError::Config(_)
+            | RpcError::Tls { .. }
+            | RpcError::NoRuntime { .. }
+            | RpcError::Tape(_)) => err.status(),
         }
     }
 }

@@ -119,7 +119,9 @@ mod service_error;
 pub mod status_bound;
 mod status_code;
 pub mod upstreams;
+#[cfg(feature = "tape")]
+pub mod virtual_upstream;
 pub use service_error::{Detail, ServiceError, set_error_domain};
 
 pub use client::client;
-pub use error::RpcError;
+pub use error::{RpcError, TapeFailure};

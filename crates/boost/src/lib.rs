@@ -96,8 +96,10 @@
 //! HTTP crate is [`web`], so `boost::http` stays free for the `http` crate's
 //! name (reach that one as `boost::axum::http`).
 //!
-//! All features but `cache-redis` are on by default. A tool that only needs configuration and
-//! logs turns the rest off:
+//! All features but `cache-redis` and `tape` are on by default. `tape` (record and replay of
+//! client calls, `[<client>.tape]`, see `docs/replay.md`) is for tests: turn it on in
+//! `[dev-dependencies]` (`boost = { …, features = ["tape"] }`) and the service's binary goes
+//! without it. A tool that only needs configuration and logs turns the rest off:
 //!
 //! ```toml
 //! boost = { path = "…", default-features = false, features = ["tracing"] }
@@ -183,8 +185,10 @@ pub mod prelude;
 
 /// Brings in the code `boost_build` generated for the proto package
 /// `$package` (e.g. `"hello.v1"`): messages, `<service>_server` and
-/// `<service>_client` modules, and `FILE_DESCRIPTOR_SET`, the encoded
-/// descriptors of the services this binary serves (for reflection and health).
+/// `<service>_client` modules, `FILE_DESCRIPTOR_SET`, the encoded
+/// descriptors of the services this binary serves (for reflection and health),
+/// and `FULL_FILE_DESCRIPTOR_SET`, those of every service and message of the
+/// protos (for a client's tape: `Client::builder(..).descriptors(..)`).
 ///
 /// ```ignore
 /// pub mod proto {
@@ -201,5 +205,13 @@ macro_rules! include_proto {
         /// for gRPC reflection and per-service health.
         pub const FILE_DESCRIPTOR_SET: &[u8] =
             include_bytes!(concat!(env!("OUT_DIR"), "/boost_file_descriptor_set.bin"));
+
+        /// The encoded `FileDescriptorSet` of every service and message of
+        /// the protos, the services this binary calls included: what a
+        /// client's tape (record and replay) reads messages with.
+        pub const FULL_FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(
+            env!("OUT_DIR"),
+            "/boost_full_file_descriptor_set.bin"
+        ));
     };
 }

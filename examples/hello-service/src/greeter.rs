@@ -64,6 +64,18 @@ pub struct Greeting {
 /// profile-service (declared in [`Settings::kit_defaults`](crate::settings::Settings)).
 pub const PROFILES_UPSTREAM: &str = "profiles_upstream";
 
+/// The profile-service client (`client` label `profiles`), given the
+/// descriptors of the protos it calls, so `[profiles.tape]` can record and
+/// replay its calls (see `tests/tapes.rs`).
+///
+/// # Errors
+/// When the client cannot be built from `settings` (or its tape cannot be read).
+pub fn profiles_client(settings: &ClientSettings) -> Result<Client, RpcError> {
+    Client::builder("profiles", settings)
+        .descriptors(crate::proto::FULL_FILE_DESCRIPTOR_SET)
+        .build()
+}
+
 /// Serves `hello.v1.Greeter`. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Greeter {
@@ -86,7 +98,7 @@ impl Greeter {
     /// When the client or the cache cannot be built from the settings, or
     /// `profiles_upstream` is not declared.
     pub fn new(settings: &Settings, switches: &Switches) -> Result<Self, BoxError> {
-        let client = boost::rpc::client("profiles", &settings.profiles)?;
+        let client = profiles_client(&settings.profiles)?;
         let languages = Cache::new(settings.profile_cache.clone())?;
         Ok(
             Self::from_parts(client, languages, settings.greeting.deadline_reserve)

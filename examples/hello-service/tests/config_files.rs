@@ -67,6 +67,45 @@ fn env_override_of_one_key_keeps_the_other_defaults_of_its_section() {
 }
 
 #[test]
+fn the_profiles_tape_is_switched_by_environment_and_validated_under_its_key() {
+    let load = |vars: &[(&str, &str)]| {
+        Loader::new(env!("CARGO_PKG_NAME"))
+            .dir(manifest_dir().join("config"))
+            .environment("test")
+            .env_vars(vars.iter().copied())
+            .load::<Config<Settings>>()
+    };
+    let loaded = load(&[
+        ("HELLO_SERVICE__PROFILES__TAPE__MODE", "replay_or_record"),
+        ("HELLO_SERVICE__PROFILES__TAPE__PATH", "tests/tapes/x.json"),
+        (
+            "HELLO_SERVICE__PROFILES__TAPE__SECRET_HEADERS",
+            "x-partner-key,x-other",
+        ),
+    ])
+    .unwrap();
+    let tape = &loaded.profiles.tape;
+    assert_eq!(tape.mode, boost::rpc::client::TapeMode::ReplayOrRecord);
+    assert_eq!(tape.path.as_deref(), Some(Path::new("tests/tapes/x.json")));
+    assert_eq!(tape.secret_headers, ["x-partner-key", "x-other"]);
+    assert_eq!(
+        load(&[]).unwrap().profiles.tape.mode,
+        boost::rpc::client::TapeMode::Off,
+        "off unless asked"
+    );
+
+    let error = load(&[("HELLO_SERVICE__PROFILES__TAPE__MODE", "replay")])
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("profiles.tape.path"), "{error}");
+    assert!(error.contains("must be set when mode is not"), "{error}");
+    let error = load(&[("HELLO_SERVICE__PROFILES__TAPE__MODE", "replay_only")])
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("profiles.tape.mode"), "{error}");
+}
+
+#[test]
 fn proto_is_a_copy_of_the_shared_one() {
     let own = std::fs::read_to_string(manifest_dir().join("proto/hello.proto")).unwrap();
     let shared = std::fs::read_to_string(manifest_dir().join("../proto/hello.proto")).unwrap();

@@ -10,6 +10,8 @@ use tower::Service;
 
 use super::observe::ResponseBody;
 use super::stack::Stack;
+#[cfg(feature = "tape")]
+use super::stack::TapedStack;
 use crate::RpcError;
 
 /// Response future of [`Client`](super::Client): the stack's futures, composed without
@@ -17,14 +19,25 @@ use crate::RpcError;
 /// value until its attempt starts); boxed once here, the generated client's
 /// own futures move a pointer instead of copying it at every await.
 pub struct ResponseFuture {
-    pub(super) inner: Pin<Box<<Stack as Service<Request<Body>>>::Future>>,
+    pub(super) inner: Pending,
+}
+
+/// The future of the client's stack, with or without a tape.
+pub(super) enum Pending {
+    Live(Pin<Box<<Stack as Service<Request<Body>>>::Future>>),
+    #[cfg(feature = "tape")]
+    Taped(Pin<Box<<TapedStack as Service<Request<Body>>>::Future>>),
 }
 
 impl Future for ResponseFuture {
     type Output = Result<Response<ResponseBody>, RpcError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.inner.as_mut().poll(cx)
+        match &mut self.inner {
+            Pending::Live(f) => f.as_mut().poll(cx),
+            #[cfg(feature = "tape")]
+            Pending::Taped(f) => f.as_mut().poll(cx),
+        }
     }
 }
 

@@ -99,8 +99,9 @@ mod options;
 pub mod retry;
 pub mod sanitize;
 mod settings;
-mod stack;
+pub(crate) mod stack;
 mod status;
+pub mod tape;
 pub mod throttle;
 mod tls;
 mod validate;
@@ -111,7 +112,7 @@ use std::task::{Context, Poll};
 use boost_config::Problems;
 use http::{Request, Response, Uri};
 use tonic::body::Body;
-use tower::Service;
+use tower::{Layer as _, Service};
 
 pub use self::discover::Resolver;
 pub(crate) use self::metrics::ClientMetrics;
@@ -121,15 +122,19 @@ pub use self::settings::{
     BalanceSettings, ClientSettings, ConcurrencySettings, DnsSettings, EjectionSettings,
     ReconnectSettings, RetrySettings, ThrottleSettings,
 };
+pub use self::tape::{TapeMode, TapeSettings};
 pub use self::throttle::ThrottleState;
 
 use self::balance::EndpointSet;
-use self::discover::{DnsDiscover, StaticEndpoints, SystemResolver};
-use self::future::ResponseFuture;
-use self::observe::ResponseBody;
+pub(crate) use self::discover::SystemResolver;
+use self::discover::{DnsDiscover, StaticEndpoints};
+use self::future::{Pending, ResponseFuture};
+use self::observe::{ObserveLayer, ResponseBody};
+#[cfg(feature = "tape")]
+use self::stack::TapedStack;
 #[cfg(feature = "bench")]
 pub(crate) use self::stack::tls_channel;
-use self::stack::{Stack, stack};
+use self::stack::{Stack, Upstream, upstream};
 use self::status::ClientStatus;
 use self::tls::EndpointTls;
 pub(crate) use self::tls::handshake_refusal;
@@ -156,16 +161,37 @@ pub fn client(name: &str, settings: &ClientSettings) -> Result<Client, RpcError>
 /// connections, budget and limits.
 #[derive(Debug, Clone)]
 pub struct Client {
-    inner: Stack,
+    inner: Inner,
     /// Keeps the TLS files current while any clone lives.
     _tls_watch: Option<Arc<WatchTask>>,
-    /// Listed on `/upstreams` (in [`Upstreams::global`]) while any clone lives.
-    _status: Arc<ClientStatus>,
+    /// Listed on `/upstreams` (in [`Upstreams::global`]) while any clone
+    /// lives; `None` in tape `replay` (no upstream).
+    _status: Option<Arc<ClientStatus>>,
+}
+
+/// The stack of a client: without a tape (the default, with nothing of the
+/// tape layer in it), or with one.
+#[derive(Debug, Clone)]
+enum Inner {
+    Live(Stack),
+    #[cfg(feature = "tape")]
+    Taped(TapedStack),
+}
+
+impl Inner {
+    /// The stack below observation, when the client has an upstream.
+    fn upstream(&self) -> Option<&Upstream> {
+        match self {
+            Inner::Live(stack) => Some(stack.get_ref()),
+            #[cfg(feature = "tape")]
+            Inner::Taped(stack) => stack.get_ref().get_ref(),
+        }
+    }
 }
 
 /// The task re-reading a client's TLS files; stopped with the last clone.
 #[derive(Debug)]
-struct WatchTask(tokio::task::JoinHandle<()>);
+pub(crate) struct WatchTask(tokio::task::JoinHandle<()>);
 
 impl Drop for WatchTask {
     fn drop(&mut self) {
@@ -180,13 +206,17 @@ impl Client {
             name: name.to_owned(),
             settings: settings.clone(),
             resolver: Arc::new(SystemResolver),
+            descriptors: Vec::new(),
         }
     }
 
-    /// The endpoints and their state (for health pages and tests).
+    /// The endpoints and their state (for health pages and tests); none in
+    /// tape `replay`.
     pub fn endpoints(&self) -> Vec<(String, EndpointState)> {
-        self.inner
-            .get_ref()
+        let Some(upstream) = self.inner.upstream() else {
+            return Vec::new();
+        };
+        upstream
             .get_ref()
             .get_ref()
             .get_ref()
@@ -207,7 +237,9 @@ impl Client {
     /// the probability a call is rejected locally (for admin pages and
     /// tests). See [`throttle`].
     pub fn throttle(&self) -> ThrottleState {
-        self.inner.get_ref().get_ref().get_ref().state()
+        self.inner
+            .upstream()
+            .map_or(ThrottleState::OFF, |u| u.get_ref().get_ref().state())
     }
 }
 
@@ -216,6 +248,7 @@ pub struct ClientBuilder {
     name: String,
     settings: ClientSettings,
     resolver: Arc<dyn Resolver>,
+    descriptors: Vec<&'static [u8]>,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -234,6 +267,17 @@ impl ClientBuilder {
         self
     }
 
+    /// The encoded `FileDescriptorSet` of the protos this client calls
+    /// (`FULL_FILE_DESCRIPTOR_SET` from `boost::include_proto!`), which its
+    /// tape reads and writes messages with; may be given several times.
+    /// Only a client whose `tape.mode` is not `off` uses them, and it needs
+    /// them. See [`tape`].
+    #[must_use]
+    pub fn descriptors(mut self, set: &'static [u8]) -> Self {
+        self.descriptors.push(set);
+        self
+    }
+
     /// Builds the client.
     ///
     /// # Errors
@@ -246,6 +290,7 @@ impl ClientBuilder {
             name,
             settings,
             resolver,
+            descriptors,
         } = self;
         Problems::of(&name, &settings)
             .into_result(format!("client `{name}`"))
@@ -254,62 +299,127 @@ impl ClientBuilder {
             return Err(RpcError::NoRuntime { client: name });
         }
         let metrics = ClientMetrics::new(&name);
-        let endpoints = EndpointSet::new(
-            &name,
-            &settings.balance,
-            settings.ejection.max_ejected_percent,
-        );
-        let (tls, tls_watch) = match uses_tls(&settings) {
-            Some(default_name) => {
-                let section = format!("{name}.tls");
-                let tls = ClientTls::from_settings(&section, &settings.tls).map_err(|e| {
-                    RpcError::Tls {
-                        client: name.clone(),
-                        error: Box::new(e),
-                    }
-                })?;
-                let watch = WatchTask(tokio::spawn(tls.watch()));
-                (
-                    Some(EndpointTls::new(&tls, default_name)),
-                    Some(Arc::new(watch)),
-                )
-            }
-            None => (None, None),
-        };
-        let inner = stack(&settings, metrics.clone(), endpoints.clone());
-        let throttle = inner.get_ref().get_ref().get_ref();
-        let status = Arc::new(ClientStatus::new(
-            &name,
-            &settings,
-            endpoints.clone(),
-            throttle.throttle().clone(),
-            throttle.get_ref().budget().clone(),
-        ));
-        Upstreams::global().register(&(status.clone() as Arc<dyn UpstreamStatus>));
-        if !settings.endpoints.is_empty() {
-            for change in StaticEndpoints::parse(&settings.endpoints).into_changes() {
-                endpoints.apply(change, |key, uri| {
-                    stack::make_endpoint(&settings, &metrics, tls.as_ref(), key, uri)
-                });
-            }
-            endpoints.mark_resolved(None);
-        } else if let Some(dns) = &settings.dns {
-            // Validated: without endpoints, `dns.name` is set.
-            let discover = DnsDiscover::new(&dns.name, dns.port, dns.refresh, resolver);
-            stack::spawn_dns(
-                discover,
-                Arc::downgrade(&endpoints),
-                settings.clone(),
-                metrics,
-                tls,
-            );
+        let observe = ObserveLayer::with_metrics(metrics.clone());
+        if settings.tape.mode == TapeMode::Off {
+            let (upstream, tls_watch, status) = connect(&name, &settings, resolver, metrics)?;
+            return Ok(Client {
+                inner: Inner::Live(observe.layer(upstream)),
+                _tls_watch: tls_watch,
+                _status: Some(status),
+            });
         }
-        Ok(Client {
-            inner,
-            _tls_watch: tls_watch,
-            _status: status,
-        })
+        taped(&name, &settings, resolver, metrics, observe, &descriptors)
     }
+}
+
+/// A client with a tape: in `replay` nothing but the tape (no endpoints,
+/// connections or DNS task), else the tape over the upstream.
+#[cfg(feature = "tape")]
+fn taped(
+    name: &str,
+    settings: &ClientSettings,
+    resolver: Arc<dyn Resolver>,
+    metrics: Arc<ClientMetrics>,
+    observe: ObserveLayer,
+    descriptors: &[&'static [u8]],
+) -> Result<Client, RpcError> {
+    let cassette =
+        tape::cassette::Cassette::open(name, &settings.tape, settings.timeout, descriptors)?;
+    let layer = tape::TapeLayer::new(Arc::new(cassette));
+    if !settings.tape.mode.uses_network() {
+        return Ok(Client {
+            inner: Inner::Taped(observe.layer(layer.offline())),
+            _tls_watch: None,
+            _status: None,
+        });
+    }
+    let (upstream, tls_watch, status) = connect(name, settings, resolver, metrics)?;
+    Ok(Client {
+        inner: Inner::Taped(observe.layer(layer.layer(upstream))),
+        _tls_watch: tls_watch,
+        _status: Some(status),
+    })
+}
+
+/// Without boost-rpc's `tape` feature, a tape mode is refused.
+#[cfg(not(feature = "tape"))]
+fn taped(
+    name: &str,
+    settings: &ClientSettings,
+    _: Arc<dyn Resolver>,
+    _: Arc<ClientMetrics>,
+    _: ObserveLayer,
+    _: &[&'static [u8]],
+) -> Result<Client, RpcError> {
+    Err(RpcError::tape(
+        name,
+        format!(
+            "{name}.tape.mode is {:?} but this build has no tapes: enable the `tape` feature \
+             of boost (or boost-rpc), e.g. in the service's [dev-dependencies]",
+            settings.tape.mode
+        ),
+    ))
+}
+
+/// The stack to the upstream: endpoints (fixed or discovered), TLS, the
+/// resilience layers, and the client's entry on `/upstreams`.
+#[allow(clippy::type_complexity)]
+pub(crate) fn connect(
+    name: &str,
+    settings: &ClientSettings,
+    resolver: Arc<dyn Resolver>,
+    metrics: Arc<ClientMetrics>,
+) -> Result<(Upstream, Option<Arc<WatchTask>>, Arc<ClientStatus>), RpcError> {
+    let endpoints = EndpointSet::new(
+        name,
+        &settings.balance,
+        settings.ejection.max_ejected_percent,
+    );
+    let (tls, tls_watch) = match uses_tls(settings) {
+        Some(default_name) => {
+            let section = format!("{name}.tls");
+            let tls =
+                ClientTls::from_settings(&section, &settings.tls).map_err(|e| RpcError::Tls {
+                    client: name.to_owned(),
+                    error: Box::new(e),
+                })?;
+            let watch = WatchTask(tokio::spawn(tls.watch()));
+            (
+                Some(EndpointTls::new(&tls, default_name)),
+                Some(Arc::new(watch)),
+            )
+        }
+        None => (None, None),
+    };
+    let inner = upstream(settings, metrics.clone(), endpoints.clone());
+    let throttle = inner.get_ref().get_ref();
+    let status = Arc::new(ClientStatus::new(
+        name,
+        settings,
+        endpoints.clone(),
+        throttle.throttle().clone(),
+        throttle.get_ref().budget().clone(),
+    ));
+    Upstreams::global().register(&(status.clone() as Arc<dyn UpstreamStatus>));
+    if !settings.endpoints.is_empty() {
+        for change in StaticEndpoints::parse(&settings.endpoints).into_changes() {
+            endpoints.apply(change, |key, uri| {
+                stack::make_endpoint(settings, &metrics, tls.as_ref(), key, uri)
+            });
+        }
+        endpoints.mark_resolved(None);
+    } else if let Some(dns) = &settings.dns {
+        // Validated: without endpoints, `dns.name` is set.
+        let discover = DnsDiscover::new(&dns.name, dns.port, dns.refresh, resolver);
+        stack::spawn_dns(
+            discover,
+            Arc::downgrade(&endpoints),
+            settings.clone(),
+            metrics,
+            tls,
+        );
+    }
+    Ok((inner, tls_watch, status))
 }
 
 impl Service<Request<Body>> for Client {
@@ -318,13 +428,20 @@ impl Service<Request<Body>> for Client {
     type Future = ResponseFuture;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), RpcError>> {
-        self.inner.poll_ready(cx)
+        match &mut self.inner {
+            Inner::Live(stack) => stack.poll_ready(cx),
+            #[cfg(feature = "tape")]
+            Inner::Taped(stack) => stack.poll_ready(cx),
+        }
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
-        ResponseFuture {
-            inner: Box::pin(self.inner.call(request)),
-        }
+        let inner = match &mut self.inner {
+            Inner::Live(stack) => Pending::Live(Box::pin(stack.call(request))),
+            #[cfg(feature = "tape")]
+            Inner::Taped(stack) => Pending::Taped(Box::pin(stack.call(request))),
+        };
+        ResponseFuture { inner }
     }
 }
 

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use boost_config::ByteSize;
 use boost_tls::ClientTlsSettings;
+
+use super::tape::TapeSettings;
 use serde::{Deserialize, Serialize};
 
 /// Settings of one upstream client (`[profiles]` in a service's config).
@@ -110,6 +112,11 @@ pub struct ClientSettings {
     /// roots alone) is what turns TLS on. Not allowed with `http://`
     /// endpoints. Files are re-read when they change. Default: all unset.
     pub tls: ClientTlsSettings,
+    /// Record and replay of this client's calls, for tests that must not
+    /// depend on the upstream being up (see `docs/replay.md`): `mode`
+    /// (`off`, `record`, `replay`, `replay_or_record`) and the tape `path`.
+    /// Default: off, and the client has no tape layer at all.
+    pub tape: TapeSettings,
 }
 
 impl Default for ClientSettings {
@@ -127,6 +134,7 @@ impl Default for ClientSettings {
             reconnect: ReconnectSettings::default(),
             max_response_metadata_size: ByteSize::kib(64),
             tls: ClientTlsSettings::default(),
+            tape: TapeSettings::default(),
         }
     }
 }

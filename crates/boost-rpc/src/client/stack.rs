@@ -13,7 +13,7 @@ use super::discover::DnsDiscover;
 use super::eject::{Eject, Health};
 use super::limit::{ConcurrencyLimit, ConcurrencyLimitLayer};
 use super::metrics::ClientMetrics;
-use super::observe::{Observe, ObserveLayer};
+use super::observe::Observe;
 use super::retry::{Retry, RetryLayer};
 use super::sanitize::{Sanitize, SanitizeLayer, TRANSPORT_METADATA_LIMIT};
 use super::settings::ClientSettings;
@@ -24,20 +24,27 @@ use super::tls::EndpointTls;
 /// whose answers are checked, behind outlier ejection.
 pub(crate) type EndpointService = Eject<Sanitize<Channel>>;
 
-/// The full stack of a client, outermost first.
-pub(crate) type Stack =
-    Observe<Deadline<ConcurrencyLimit<ThrottleService<Retry<Balance<EndpointService>>>>>>;
+/// The stack below observation: what sends a call to the upstream.
+pub(crate) type Upstream =
+    Deadline<ConcurrencyLimit<ThrottleService<Retry<Balance<EndpointService>>>>>;
 
-/// Composes the client stack over `endpoints`. Read top to bottom, a call:
-pub(crate) fn stack(
+/// The full stack of a client, outermost first.
+pub(crate) type Stack = Observe<Upstream>;
+
+/// The stack of a client with a tape: the tape answers or records under
+/// observation, so replayed calls are traced and measured like live ones.
+#[cfg(feature = "tape")]
+pub(crate) type TapedStack = Observe<super::tape::Tape<Upstream>>;
+
+/// The stack under [`ObserveLayer`] (which traces and measures a call
+/// once, retries included). Read top to bottom, a call:
+pub(crate) fn upstream(
     settings: &ClientSettings,
     metrics: Arc<ClientMetrics>,
     endpoints: Arc<EndpointSet<EndpointService>>,
-) -> Stack {
+) -> Upstream {
     let concurrency = &settings.concurrency;
     ServiceBuilder::new()
-        // is traced and measured once, retries included;
-        .layer(ObserveLayer::with_metrics(metrics.clone()))
         // gets one deadline: the earliest of timeout, per-call and inbound
         // (enforced per attempt by tonic's channel via grpc-timeout);
         .layer(DeadlineLayer::transport_enforced(settings.timeout))

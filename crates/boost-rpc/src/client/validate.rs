@@ -53,7 +53,8 @@ pub(crate) fn client(settings: &ClientSettings, problems: &mut Problems) {
         );
     }
     let dns_named = settings.dns.as_ref().is_some_and(|d| !d.name.is_empty());
-    if settings.endpoints.is_empty() && !dns_named {
+    let replay = settings.tape.mode == super::tape::TapeMode::Replay;
+    if settings.endpoints.is_empty() && !dns_named && !replay {
         problems.add(
             "endpoints",
             "is empty and dns.name is not set: list the upstream's URLs \

@@ -90,6 +90,17 @@ pub struct ThrottleState {
     pub probability: f64,
 }
 
+impl ThrottleState {
+    /// A client with no throttle (one that replays a tape): nothing counted,
+    /// nothing rejected.
+    pub const OFF: Self = Self {
+        enabled: false,
+        requests: 0,
+        accepts: 0,
+        probability: 0.0,
+    };
+}
+
 /// The throttle shared by every service a [`ThrottleLayer`] builds.
 #[derive(Debug)]
 pub(crate) struct Throttle {
