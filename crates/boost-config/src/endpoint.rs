@@ -129,42 +129,57 @@ impl Endpoint {
 }
 
 /// Where the userinfo is: the byte range `start..at`, `at` being its `@`.
+///
+/// A well-formed URL (`scheme://authority…`) has userinfo only in its
+/// authority, so an `@` in its path, query or fragment is left alone. A
+/// mistyped one (`postgres:/u:pw@db`, `postgres//u:pw@db`, an empty or
+/// impossible authority) is what validation reports, quoting it: then
+/// everything up to its last `@` is taken for credentials — masking too much
+/// rather than showing a password.
 fn userinfo(url: &str) -> Option<(usize, usize)> {
-    let start = match url.find("://") {
-        Some(i) => i + 3,
-        None if url.starts_with("//") => 2,
-        None => 0,
+    let (start, well_formed) = match url.find("://") {
+        Some(i) => (i + 3, true),
+        None if url.starts_with("//") => (2, true),
+        None => match url.find(":/") {
+            // `scheme:/…`: keep the scheme in what is shown.
+            Some(i) => (
+                i + 2 + url[i + 2..].bytes().take_while(|&b| b == b'/').count(),
+                false,
+            ),
+            None => (0, false),
+        },
     };
     let rest = &url[start..];
     let authority_len = rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len());
     let authority = &rest[..authority_len];
     let at = match authority.rfind('@') {
         Some(at) => at,
-        None if !host_and_port(authority) => rest.rfind('@')?,
+        None if !well_formed || !host_and_port(authority) => rest.rfind('@')?,
         None => return None,
     };
     Some((start, start + at))
 }
 
 /// Whether `authority` (without userinfo) can be a `host[:port]`, the host
-/// possibly a bracketed IPv6 address.
+/// possibly a bracketed IPv6 address: a host, and a port of 1–5 digits if
+/// there is a `:`.
 fn host_and_port(authority: &str) -> bool {
-    let port = if let Some(bracketed) = authority.strip_prefix('[') {
+    let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
         match bracketed.split_once(']') {
-            Some((_, "")) => return true,
-            Some((_, after)) => match after.strip_prefix(':') {
-                Some(port) => port,
+            Some((host, "")) => return !host.is_empty(),
+            Some((host, after)) => match after.strip_prefix(':') {
+                Some(port) => (host, port),
                 None => return false,
             },
             None => return false,
         }
     } else {
         match authority.split_once(':') {
-            Some((_, port)) => port,
-            None => return true,
+            Some((host, port)) => (host, port),
+            None => return !authority.is_empty(),
         }
     };
-    port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit())
+    !host.is_empty() && (1..=5).contains(&port.len()) && port.bytes().all(|b| b.is_ascii_digit())
 }
 
 impl From<String> for Endpoint {
@@ -306,6 +321,36 @@ mod tests {
         ] {
             assert_eq!(shown(url), url);
         }
+    }
+
+    #[test]
+    fn mistyped_urls_never_show_the_password() {
+        for url in [
+            format!("postgres:/app:{CANARY}@db/x"),
+            format!("postgres//app:{CANARY}@db/x"),
+            format!("postgres:///app:{CANARY}@db/x"),
+            format!("redis:/u:{CANARY}@h:6379"),
+            format!("redis:u:{CANARY}@h:6379"),
+            format!("postgres://app:{CANARY}@"),
+            format!("postgres://:@{CANARY}@db"),
+            format!("http://:{CANARY}@db"),
+        ] {
+            for printed in every_print(&url) {
+                assert!(!printed.contains(CANARY), "{url} printed as {printed}");
+            }
+            assert!(Endpoint::new(url.as_str()).has_userinfo(), "{url}");
+            let message = format!("database.url {url:?} is not a URL");
+            assert!(
+                !Endpoint::new(url.as_str())
+                    .mask_in(&message)
+                    .contains(CANARY),
+                "{url}"
+            );
+        }
+        assert_eq!(
+            shown(&format!("postgres:/app:{CANARY}@db/x")),
+            "postgres:/***@db/x"
+        );
     }
 
     #[test]
