@@ -345,6 +345,27 @@ impl AuditLog {
             .push(sink);
     }
 
+    /// How full the audit file is: `(bytes written, audit.max_file_size)`;
+    /// `None` without a file. Callers that write records anyone can cause
+    /// (refused requests) leave the rest of the file to real admin actions.
+    ///
+    /// ```
+    /// let log = boost_audit::AuditLog::in_memory("demo");
+    /// assert_eq!(log.usage(), None);
+    /// ```
+    pub fn usage(&self) -> Option<(u64, u64)> {
+        let state = self
+            .inner
+            .shared
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        state
+            .file
+            .as_ref()
+            .map(|open| (open.size, self.inner.shared.max_file_size))
+    }
+
     /// The audit file; `None` when records go to the log stream and memory only.
     pub fn path(&self) -> Option<&Path> {
         self.inner.shared.path.as_deref()

@@ -148,6 +148,7 @@ impl RunningService {
                 audit,
                 runbook,
                 upstreams: boost_rpc::upstreams::Upstreams::global(),
+                refusals: admin::RefusalLimiter::default(),
             },
             admin_settings.request_timeout,
             admin_settings.body_timeout,

@@ -90,14 +90,59 @@ impl FromRequestParts<AdminState> for Authorized {
 /// One audit record of a refused request. The presented token is never
 /// recorded, not even its fingerprint: a wrong token may be a real one of
 /// another service. Written off the runtime's workers: anyone who reaches
-/// the admin port can cause refusals, and each is an fsync.
+/// the admin port can cause refusals, and each is an fsync. Bounded by
+/// [`RefusalLimiter`](super::refusals::RefusalLimiter): at most 30 records a
+/// minute, none once the audit file is three quarters full.
 async fn refused(state: &AdminState, peer: &str, what: &str, outcome: &str, why: &str) {
-    let record = boost_audit::AuditRecord::new("admin.refused", what, outcome)
+    use super::refusals::{Admit, PER_WINDOW, bounded};
+    let what = bounded(what);
+    let reason = match state.refusals.admit(std::time::Instant::now()) {
+        Admit::Count { first } => {
+            if first {
+                tracing::warn!(target: AUDIT_TARGET, peer = %peer, what = %what, outcome = %outcome,
+                    "over {PER_WINDOW} admin requests refused this minute ({why}): further \
+                     refusals are counted, and the next audit record says how many");
+            }
+            return;
+        }
+        Admit::Record {
+            unrecorded_before: 0,
+        } => why.to_owned(),
+        Admit::Record { unrecorded_before } => format!(
+            "{why} ({unrecorded_before} more refused requests before this one were not \
+             recorded one by one: over {PER_WINDOW} a minute)"
+        ),
+    };
+    let record = boost_audit::AuditRecord::new("admin.refused", what.clone(), outcome)
         .peer(peer)
-        .reason(why);
-    if let Err(e) = state.audit.record_async(record).await {
-        tracing::error!(target: AUDIT_TARGET, error = %e, peer = %peer, what = %what, outcome = %outcome,
-            "admin request refused ({why}); its audit record could not be written");
+        .reason(reason);
+    let audit = state.audit.clone();
+    let written = tokio::task::spawn_blocking(move || {
+        // The last quarter of the file is for authorized actions.
+        if let Some((size, max)) = audit.usage()
+            && size >= max / 4 * 3
+        {
+            return Ok(false);
+        }
+        audit.record(record).map(|_| true)
+    })
+    .await;
+    match written {
+        Ok(Ok(true)) => {}
+        Ok(Ok(false)) => {
+            tracing::warn!(target: AUDIT_TARGET, peer = %peer, what = %what, outcome = %outcome,
+                "admin request refused ({why}); not recorded in the audit file, which is three \
+                 quarters full: its rest is kept for authorized actions (archive it, see \
+                 docs/audit.md)");
+        }
+        Ok(Err(e)) => {
+            tracing::error!(target: AUDIT_TARGET, error = %e, peer = %peer, what = %what, outcome = %outcome,
+                "admin request refused ({why}); its audit record could not be written");
+        }
+        Err(e) => {
+            tracing::error!(target: AUDIT_TARGET, error = %e, peer = %peer, what = %what, outcome = %outcome,
+                "admin request refused ({why}); writing its audit record was interrupted");
+        }
     }
 }
 

@@ -47,39 +47,74 @@ pub(super) async fn put(
             .token(caller.token_id.clone())
             .peer(caller.peer.clone())
     };
-    if let Err(e) = control.set(new) {
-        audit(
-            &state,
-            record("invalid")
-                .change(old.clone(), new)
-                .reason(e.to_string()),
-        )
-        .await;
-        return text(
-            StatusCode::BAD_REQUEST,
-            format!("{e}; the filter stays {old:?}\n"),
-        );
+    // The change and its record together, on the blocking pool: the record
+    // is an fsync (off the runtime's workers), and a blocking task runs to
+    // its end even when the request is dropped, so no filter stays in force
+    // unaudited.
+    let applied = {
+        let (control, audit) = (control.clone(), state.audit.clone());
+        let (new, old, changed) = (new.to_owned(), old.clone(), record("changed"));
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = control.set(&new) {
+                return Applied::Invalid(e.to_string());
+            }
+            let now = control.current();
+            match audit.record(changed.change(old.clone(), now.clone())) {
+                Ok(_) => Applied::Changed(now),
+                Err(e) => {
+                    // An unaudited change is not made: the old filter goes back.
+                    let restored = control.set(&old).is_ok();
+                    Applied::Unaudited {
+                        error: e.to_string(),
+                        restored,
+                    }
+                }
+            }
+        })
+        .await
+    };
+    match applied {
+        Ok(Applied::Changed(now)) => text(StatusCode::OK, format!("{now}\n")),
+        Ok(Applied::Invalid(error)) => {
+            audit(
+                &state,
+                record("invalid")
+                    .change(old.clone(), new)
+                    .reason(error.clone()),
+            )
+            .await;
+            text(
+                StatusCode::BAD_REQUEST,
+                format!("{error}; the filter stays {old:?}\n"),
+            )
+        }
+        Ok(Applied::Unaudited { error, restored }) => {
+            tracing::error!(error = %error, restored,
+                "the audit record of a log filter change could not be written; the change is undone");
+            text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "the audit record could not be written ({error}), so the filter stays {old:?}\n"
+                ),
+            )
+        }
+        Err(e) => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!(
+                "the change failed inside the service ({e}); GET /loglevel shows the filter in force\n"
+            ),
+        ),
     }
-    let now = control.current();
-    if let Err(e) = state
-        .audit
-        .record(record("changed").change(old.clone(), now.clone()))
-    {
-        // An unaudited change is not made: the old filter goes back.
-        let restored = control.set(&old);
-        tracing::error!(error = %e, restored = restored.is_ok(),
-            "the audit record of a log filter change could not be written; the change is undone");
-        return text(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("the audit record could not be written ({e}), so the filter stays {old:?}\n"),
-        );
-    }
-    text(StatusCode::OK, format!("{now}\n"))
 }
 
-/// Audits a refused change, off the runtime's workers (an fsync). The
-/// accepted change is recorded in line instead: a request dropped while its
-/// record is written must not leave an unaudited filter in force.
+/// What a filter change came to.
+enum Applied {
+    Changed(String),
+    Invalid(String),
+    Unaudited { error: String, restored: bool },
+}
+
+/// Audits a refused change, off the runtime's workers (an fsync).
 async fn audit(state: &AdminState, record: AuditRecord) {
     if let Err(e) = state.audit.record_async(record).await {
         tracing::error!(error = %e, "could not write the audit record of a log filter change");

@@ -9,6 +9,7 @@ mod health;
 mod info;
 mod loglevel;
 mod problem;
+mod refusals;
 mod runbook;
 mod serve;
 pub(crate) mod tls;
@@ -30,6 +31,7 @@ use crate::lifecycle::Lifecycle;
 use crate::telemetry::{LogLevelControl, RenderConfig, RenderMetrics};
 
 pub(crate) use info::BuildInfo;
+pub(crate) use refusals::RefusalLimiter;
 pub(crate) use serve::serve;
 
 const TEXT: &str = "text/plain; charset=utf-8";
@@ -55,6 +57,8 @@ pub(crate) struct AdminContext {
     pub(crate) runbook: String,
     /// The kit clients `GET /upstreams` lists.
     pub(crate) upstreams: &'static boost_rpc::upstreams::Upstreams,
+    /// How many refused requests become audit records.
+    pub(crate) refusals: refusals::RefusalLimiter,
 }
 
 pub(crate) type AdminState = Arc<AdminContext>;
