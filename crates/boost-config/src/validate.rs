@@ -168,6 +168,33 @@ impl Validate for crate::ServiceIdentity {
     fn validate(&self, problems: &mut Problems) {
         if self.name.trim().is_empty() {
             problems.add("name", "must not be empty");
+        } else if self.name.len() > 63
+            || !self
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        {
+            // It becomes a Prometheus label, a YAML value, alert template text,
+            // a Grafana uid and the prefix of environment variables.
+            problems.add(
+                "name",
+                "must be 1–63 of a-z, A-Z, 0-9, '-', '_' and '.', e.g. \"hello-service\"",
+            );
+        }
+        for (key, value) in [("team", &self.team), ("oncall", &self.oncall)] {
+            if value.len() > 128
+                || value.chars().any(char::is_control)
+                || value.contains("{{")
+                || value.contains("}}")
+                || value.contains(['"', '`'])
+            {
+                // Both reach generated alert rules, routes and runbooks.
+                problems.add(
+                    key,
+                    "must be at most 128 characters with no control characters, quotes, \
+                     backticks or `{{`/`}}`, e.g. \"greeters\"",
+                );
+            }
         }
         if !self.runbook_url.is_empty() && url::Url::parse(&self.runbook_url).is_err() {
             problems.add(

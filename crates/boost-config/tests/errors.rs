@@ -170,6 +170,25 @@ fn validation_of_nested_identity_uses_full_key_paths() {
 }
 
 #[test]
+fn identity_values_that_would_break_generated_rules_are_refused_under_their_keys() {
+    let fx = Fixture::new();
+    for (set, key) in [
+        ("service.name=a{{b", "service.name"),
+        ("service.name=hello service", "service.name"),
+        ("service.team=x\nreceivers: []", "service.team"),
+        ("service.team=a{{b}}", "service.team"),
+        ("service.oncall=\"quoted\"", "service.oncall"),
+    ] {
+        let error = load_err(&fx.loader().args(["--set", set]));
+        assert!(
+            error.problems().iter().any(|p| p.key == key),
+            "{set}: {:?}",
+            error.problems()
+        );
+    }
+}
+
+#[test]
 fn toml_syntax_error_names_file_and_line() {
     let fx = Fixture::new();
     let file = fx.write(

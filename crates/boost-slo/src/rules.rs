@@ -142,9 +142,27 @@ pub fn dashboard_url(slo: &SloSettings, identity: &ServiceIdentity) -> String {
 }
 
 /// The generated dashboard's uid: `boost-<service>`, at most 40 characters
-/// (Grafana's limit).
+/// (Grafana's limit). A name that does not fit, or has characters a uid
+/// cannot hold (`.`), is cut and ends in 8 hex digits of its hash instead, so
+/// two services never share a dashboard (`…-api` and `…-worker` cut to the
+/// same 40 characters; `billing.api` and `billing-api`).
+///
+/// ```
+/// use boost_config::ServiceIdentity;
+///
+/// let uid = |name: &str| boost_slo::dashboard_uid(&ServiceIdentity::new(name, "1.0.0"));
+/// assert_eq!(uid("hello-service"), "boost-hello-service");
+/// assert_ne!(uid("billing.api"), uid("billing-api"));
+/// assert_ne!(
+///     uid("customer-notification-preferences-api"),
+///     uid("customer-notification-preferences-worker"),
+/// );
+/// assert!(uid("customer-notification-preferences-worker").len() <= 40);
+/// ```
 pub fn dashboard_uid(identity: &ServiceIdentity) -> String {
-    let uid: String = format!("boost-{}", identity.name)
+    const MAX: usize = 40;
+    let full = format!("boost-{}", identity.name);
+    let clean: String = full
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
@@ -153,9 +171,16 @@ pub fn dashboard_uid(identity: &ServiceIdentity) -> String {
                 '-'
             }
         })
-        .take(40)
         .collect();
-    uid
+    if clean == full && clean.len() <= MAX {
+        return clean;
+    }
+    // FNV-1a: fixed forever, so a service keeps its uid across releases.
+    let hash = identity.name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    let kept: String = clean.chars().take(MAX - 9).collect();
+    format!("{kept}-{:08x}", hash as u32 ^ (hash >> 32) as u32)
 }
 
 /// The Prometheus rules file (`rule_files:`) of a service: SLI recording
