@@ -104,6 +104,7 @@
 mod error;
 mod log;
 mod record;
+mod repair;
 mod settings;
 mod tail;
 mod verify;

@@ -144,7 +144,7 @@ impl AuditLog {
                 }),
             });
         }
-        let (file, tail) = lock_and_read(file, &path, settings.recent)?;
+        let (file, tail, repaired) = lock_and_read(file, &path, settings.recent)?;
         let max_file_size = settings.max_file_size.as_u64();
         if file.size >= max_file_size {
             tracing::warn!(
@@ -172,13 +172,46 @@ impl AuditLog {
             sinks: RwLock::new(Vec::new()),
         });
         open.push((key, Arc::downgrade(&shared)));
-        Ok(AuditLog {
+        drop(open);
+        let log = AuditLog {
             inner: Arc::new(Inner {
                 service,
                 capacity: settings.recent,
                 shared,
             }),
-        })
+        };
+        if let Some(repaired) = repaired {
+            log.record_repair(&repaired);
+        }
+        Ok(log)
+    }
+
+    /// Says in the log stream and in the chain itself that a cut-off last line was set
+    /// aside at open ([`crate::repair`]).
+    fn record_repair(&self, repaired: &crate::repair::Repaired) {
+        let path = self.path().map(Path::display);
+        tracing::warn!(target: AUDIT_TARGET,
+            bytes = repaired.bytes,
+            evidence = %repaired.evidence.display(),
+            "the audit file ended in a partial record (a write cut off by a crash): its {} \
+             bytes were moved to {} and the chain continues after the last whole record",
+            repaired.bytes,
+            repaired.evidence.display());
+        let record = AuditRecord::new(
+            "audit.repaired",
+            path.map_or_else(String::new, |p| p.to_string()),
+            "partial_line_set_aside",
+        )
+        .reason(format!(
+            "{} bytes after the last whole record (sha256 {}) were moved to {}",
+            repaired.bytes,
+            repaired.sha256,
+            repaired.evidence.display()
+        ));
+        if let Err(e) = self.record(record) {
+            tracing::error!(target: AUDIT_TARGET, error = %e,
+                "could not write the audit record of the partial line set aside");
+        }
     }
 
     /// An audit log without a file, for tests and for code without configuration: records
@@ -416,7 +449,13 @@ impl Shared {
             return Ok(());
         }
         let file = create_and_open(path)?;
-        let (file, tail) = lock_and_read(file, path, 0)?;
+        let (file, tail, repaired) = lock_and_read(file, path, 0)?;
+        if let Some(repaired) = repaired {
+            // Under the lock: the log stream says it (a record would wait on this lock).
+            tracing::warn!(target: AUDIT_TARGET, bytes = repaired.bytes, sha256 = %repaired.sha256,
+                evidence = %repaired.evidence.display(),
+                "the audit file found at the path ended in a partial record: set aside");
+        }
         tracing::warn!(
             path = %path.display(),
             "audit file {} was moved away or deleted: continuing in a new file there, with {}",
@@ -545,7 +584,7 @@ fn lock_and_read(
     mut file: File,
     path: &Path,
     recent: usize,
-) -> Result<(OpenFile, crate::tail::Tail), AuditError> {
+) -> Result<(OpenFile, crate::tail::Tail, Option<crate::repair::Repaired>), AuditError> {
     // One writer per file: a second one (another replica sharing the path, say) would
     // interleave two chains and break both. The lock goes with the file handle.
     // A few tries: the last log of this process on the file may be closing it right now.
@@ -576,7 +615,7 @@ fn lock_and_read(
         path: path.to_owned(),
         source,
     })?;
-    let size = metadata.len();
+    let (size, repaired) = crate::repair::cut_partial_tail(&mut file, path, metadata.len())?;
     let tail = read_tail(&mut file, path, size, recent)?;
     Ok((
         OpenFile {
@@ -585,6 +624,7 @@ fn lock_and_read(
             identity: identity(&metadata),
         },
         tail,
+        repaired,
     ))
 }
 

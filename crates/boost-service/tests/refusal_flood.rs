@@ -47,7 +47,10 @@ async fn a_flood_of_refusals_leaves_room_for_the_operators_change() {
         assert!(status == 401 || status == 403, "{status}");
     }
     let (size, max) = audit.usage().unwrap();
-    assert!(size < max / 4 * 3 + 4096, "the flood filled {size} of {max} bytes");
+    assert!(
+        size < max / 4 * 3 + 4096,
+        "the flood filled {size} of {max} bytes"
+    );
     let refusals = audit
         .recent(1000)
         .iter()

@@ -176,9 +176,12 @@ pub fn dashboard_uid(identity: &ServiceIdentity) -> String {
         return clean;
     }
     // FNV-1a: fixed forever, so a service keeps its uid across releases.
-    let hash = identity.name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
+    let hash = identity
+        .name
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
     let kept: String = clean.chars().take(MAX - 9).collect();
     format!("{kept}-{:08x}", hash as u32 ^ (hash >> 32) as u32)
 }

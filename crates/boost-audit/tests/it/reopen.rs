@@ -1,5 +1,6 @@
-//! Opening an existing file continues its chain; a broken last line stops the start with
-//! an error naming the file and the line; a moved (archived) file starts a new chain.
+//! Opening an existing file continues its chain; a last line cut off by a crash is set
+//! aside (and recorded); a broken whole last line stops the start with an error naming the
+//! file and the line; a moved (archived) file starts a new chain.
 
 use boost_audit::{AuditError, AuditLog, AuditSettings, verify};
 
@@ -100,7 +101,7 @@ fn a_corrupt_last_line_at_open_names_the_file_and_the_line() {
 }
 
 #[test]
-fn an_incomplete_last_line_at_open_names_the_line() {
+fn a_last_line_cut_off_by_a_crash_is_set_aside_and_the_chain_continues() {
     let dir = dir();
     {
         let log = open(&dir.file);
@@ -109,10 +110,46 @@ fn an_incomplete_last_line_at_open_names_the_line() {
         }
     }
     let text = std::fs::read_to_string(&dir.file).unwrap();
-    std::fs::write(&dir.file, &text[..text.len() - 30]).unwrap();
-    let (line, reason, _) = corrupt(AuditLog::open(&AuditSettings::new(&dir.file), "x"));
-    assert_eq!(line, "line 3");
-    assert!(reason.starts_with("is incomplete"), "{reason}");
+    let cut = &text[..text.len() - 30];
+    std::fs::write(&dir.file, cut).unwrap();
+    let partial = &cut[cut.rfind('\n').unwrap() + 1..];
+
+    let log = open(&dir.file);
+    // The partial bytes are kept beside the file, as evidence.
+    let evidence: Vec<_> = std::fs::read_dir(dir.file.parent().unwrap())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().contains(".partial-"))
+        .collect();
+    assert_eq!(evidence.len(), 1, "{evidence:?}");
+    assert_eq!(
+        std::fs::read_to_string(evidence[0].path()).unwrap(),
+        partial
+    );
+    // The chain says so, and continues after the last whole record.
+    let repaired = log.recent(1).pop().unwrap();
+    assert_eq!(repaired.seq, 3);
+    assert_eq!(repaired.record.action, "audit.repaired");
+    assert!(
+        repaired
+            .record
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains(&sha256_hex(partial.as_bytes()))),
+        "{repaired:?}"
+    );
+    assert_eq!(log.record(record(9)).unwrap().seq, 4);
+    assert_eq!(verify(&dir.file).unwrap().records, 4);
+}
+
+#[test]
+fn a_file_of_one_partial_line_still_stops_the_start() {
+    let dir = dir();
+    std::fs::write(&dir.file, "{\"seq\":1,\"at\":").unwrap();
+    assert!(matches!(
+        AuditLog::open(&AuditSettings::new(&dir.file), "x"),
+        Err(AuditError::Corrupt { .. })
+    ));
 }
 
 #[test]
