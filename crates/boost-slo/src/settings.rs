@@ -286,8 +286,41 @@ fn rules(settings: &SloSettings, problems: &mut Problems) {
                 key,
                 "must be a URL of at most 512 characters without quotes or control characters",
             );
+        } else if !value.is_empty() && !is_link(value, key == "dashboard_url") {
+            // Pasted into the runbook's shell commands and into alert links.
+            problems.add(
+                key,
+                if key == "dashboard_url" {
+                    "must be an http(s):// URL with a host, or a path starting with `/` \
+                     (relative to your Grafana), with no spaces, quotes, `;`, `$` or backticks"
+                } else {
+                    "must be an http(s):// URL with a host, e.g. \
+                     \"http://hello-service.prod.internal:8081\", with no spaces, quotes, `;`, \
+                     `$` or backticks"
+                },
+            );
         }
     }
+}
+
+/// An absolute `http(s)` URL with a host (or, with `relative`, a path from
+/// `/`) that is safe to paste into a shell command: no whitespace, quotes,
+/// `;`, `$`, backticks or backslashes.
+fn is_link(value: &str, relative: bool) -> bool {
+    if value
+        .chars()
+        .any(|c| c.is_whitespace() || matches!(c, '\'' | '"' | ';' | '$' | '`' | '\\'))
+    {
+        return false;
+    }
+    if relative && value.starts_with('/') && !value.starts_with("//") {
+        return true;
+    }
+    let Some((scheme, rest)) = value.split_once("://") else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    matches!(scheme, "http" | "https") && !host.is_empty() && !host.starts_with(':')
 }
 
 fn check_target(target: f64, problems: &mut Problems) {

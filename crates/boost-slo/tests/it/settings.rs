@@ -87,3 +87,34 @@ fn a_latency_threshold_off_the_buckets_is_refused_naming_the_histogram() {
 fn unknown_keys_are_refused() {
     assert!(toml::from_str::<SloSettings>("[availability]\ntarget = 99.9\nfoo = 1\n").is_err());
 }
+
+#[test]
+fn links_must_be_urls_that_are_safe_in_a_shell_command() {
+    for (key, value, ok) in [
+        ("admin_url", "http://hello-service.prod.internal:8081", true),
+        ("admin_url", "https://10.0.0.1:8081/", true),
+        ("admin_url", "hello.internal:8081", false),
+        ("admin_url", "http://h:8081/$(reboot)", false),
+        ("admin_url", "http://h:8081/ x", false),
+        ("admin_url", "http://h;rm -rf /", false),
+        ("admin_url", "ftp://h", false),
+        ("dashboard_url", "/d/boost-hello-service", true),
+        (
+            "dashboard_url",
+            "https://grafana.internal/d/boost-hello-service",
+            true,
+        ),
+        ("dashboard_url", "//grafana/d/x", false),
+        ("dashboard_url", "grafana/d/x", false),
+    ] {
+        let mut slo = boost_slo::SloSettings::default();
+        if key == "admin_url" {
+            slo.admin_url = value.to_owned();
+        } else {
+            slo.dashboard_url = value.to_owned();
+        }
+        let problems = boost_config::Problems::of("slo", &slo);
+        let flagged = problems.keys().any(|k| k == format!("slo.{key}"));
+        assert_eq!(!flagged, ok, "{key} = {value:?}: {problems:?}");
+    }
+}
