@@ -70,7 +70,7 @@ impl Conn {
             sql,
             started: Instant::now(),
             slow_query: self.shared.settings.slow_query,
-            span: instrument::span(op),
+            span: instrument::span(op, instrument::collection(op, sql)),
         }
     }
 }

@@ -10,7 +10,8 @@ use std::time::Instant;
 use boost_config::Endpoint;
 use boost_metrics::conventions::{
     DB_CLIENT_CONNECTION_COUNT, DB_CLIENT_CONNECTION_MAX, DB_CLIENT_CONNECTION_PENDING_REQUESTS,
-    DB_CLIENT_CONNECTION_STATE, DB_CLIENT_CONNECTION_WAIT_TIME, DB_SYSTEM_NAME,
+    DB_CLIENT_CONNECTION_STATE, DB_CLIENT_CONNECTION_WAIT_TIME, DB_CLIENT_RETRIES_TOTAL,
+    DB_SYSTEM_NAME, REASON,
 };
 use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
@@ -174,14 +175,21 @@ impl Database {
         }
     }
 
-    /// A pool connection with its statement timeout set. A connection that
-    /// fails the `SET` (the server restarted under an idle one) is closed
-    /// and one more is taken: a second failure is the database's.
+    /// A pool connection with its statement timeout set. The `SET` is the
+    /// first thing sent on the connection, before any statement of the
+    /// caller: a connection that fails it with a connection error (the
+    /// server restarted or dropped it while it sat idle) is closed and
+    /// another one taken, each such retry counted in
+    /// `db_client_retries_total{reason="connection_lost"}`. Every idle
+    /// connection may be dead after a restart, so up to `max_connections`
+    /// of them are replaced; the caller's wait (bounded by the deadline)
+    /// bounds it all. Any other error is returned at once.
     async fn acquire_tested(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, DbError> {
         let shared = &self.shared;
-        let mut attempts = 0;
+        let attempts = shared.settings.max_connections.saturating_add(1);
+        let mut attempt = 0;
         loop {
-            attempts += 1;
+            attempt += 1;
             let mut conn = shared.pool.acquire().await.map_err(|e| match e {
                 sqlx::Error::PoolTimedOut => {
                     DbError::PoolExhausted(shared.settings.acquire_timeout)
@@ -199,9 +207,19 @@ impl Database {
                 Err(e) => {
                     conn.close_on_drop();
                     drop(conn);
-                    if attempts >= 2 {
+                    if attempt >= attempts || !is_connection_lost(&e) {
                         return Err(DbError::from_sqlx(e, |t| shared.url.mask_in(t)));
                     }
+                    metrics::counter!(
+                        DB_CLIENT_RETRIES_TOTAL,
+                        DB_SYSTEM_NAME => SYSTEM,
+                        REASON => "connection_lost",
+                    )
+                    .increment(1);
+                    tracing::debug!(
+                        attempt,
+                        "a pooled database connection was lost while idle; taking another"
+                    );
                 }
             }
         }
@@ -315,6 +333,19 @@ fn raw<'a>(
     sql: &'a str,
 ) -> futures::future::BoxFuture<'a, Result<sqlx::postgres::PgQueryResult, sqlx::Error>> {
     sqlx::Executor::execute(conn, sql)
+}
+
+/// Whether `e` says the connection is gone (rather than the statement
+/// failed): an I/O or protocol error, a TLS failure, or the server's
+/// "terminating connection" (SQLSTATE class `08`, `57P01`, `57P02`).
+fn is_connection_lost(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c == "57P01" || c == "57P02"),
+        _ => false,
+    }
 }
 
 impl Shared {

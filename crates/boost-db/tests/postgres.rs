@@ -247,6 +247,12 @@ async fn a_query_is_a_client_span_and_a_metric_and_its_parameters_are_never_reco
         assert!(!format!("{span:?}").contains(PARAM), "{span:?}");
     }
     assert_eq!(select[1].attributes["error.type"], "42P01");
+    assert!(
+        !select[0].attributes.contains_key("db.collection.name"),
+        "{:?}",
+        select[0]
+    );
+    assert_eq!(select[1].attributes["db.collection.name"], "no_such_table");
     let slow = capture.event_with_message("slow database query").unwrap();
     let text = slow.fields["db.query.text"].as_str().unwrap();
     assert!(text.contains("pg_sleep"), "{text}");
