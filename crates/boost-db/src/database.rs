@@ -20,7 +20,44 @@ use crate::budget;
 use crate::conn::Conn;
 use crate::error::DbError;
 use crate::instrument::SYSTEM;
-use crate::settings::DatabaseSettings;
+use crate::settings::{DatabaseSettings, Tls};
+
+/// The config section of the database's TLS, as errors name its keys.
+const TLS_SECTION: &str = "database.tls";
+
+/// `options` with the TLS of `mode`: the files of `database.tls` are
+/// checked now (each problem naming its key and file), and given to sqlx as
+/// paths, which it reads again for every new connection, so rotated files
+/// are used from the next connection on.
+fn tls_options(
+    options: PgConnectOptions,
+    mode: Tls,
+    settings: &DatabaseSettings,
+) -> Result<PgConnectOptions, DbError> {
+    let ssl_mode = match mode {
+        Tls::Off => return Ok(options.ssl_mode(PgSslMode::Disable)),
+        Tls::VerifyFull => PgSslMode::VerifyFull,
+        Tls::VerifyCa => PgSslMode::VerifyCa,
+    };
+    // Every file read and checked (expiry, key match, a CA that is a CA).
+    boost_tls::ClientTls::from_settings(TLS_SECTION, &settings.tls).map_err(|e| {
+        DbError::Config {
+            key: "tls",
+            problem: format!("cannot be used: {e}"),
+        }
+    })?;
+    let tls = &settings.tls;
+    let mut options = options.ssl_mode(ssl_mode);
+    if let Some(ca) = &tls.ca_file {
+        options = options.ssl_root_cert(ca.clone());
+    }
+    if let (Some(cert), Some(key)) = (&tls.cert_file, &tls.key_file) {
+        options = options
+            .ssl_client_cert(cert.clone())
+            .ssl_client_key(key.clone());
+    }
+    Ok(options)
+}
 
 /// The service's PostgreSQL pool (`[database]`); cheap to clone, every
 /// clone the same pool.
@@ -58,6 +95,8 @@ pub struct Database {
 pub(crate) struct Shared {
     pool: PgPool,
     url: Endpoint,
+    /// Whether connections use TLS.
+    tls: bool,
     pub(crate) settings: DatabaseSettings,
     waiting: AtomicUsize,
     /// [`Conn`]s handed out and not dropped yet.
@@ -92,12 +131,15 @@ impl Database {
                 problem: "is not set; give the database URL as database.url".to_owned(),
             });
         };
-        let options = PgConnectOptions::from_str(url.expose())
-            .map_err(|e| DbError::Config {
-                key: "url",
-                problem: url.mask_in(&e.to_string()),
-            })?
-            .ssl_mode(PgSslMode::Disable)
+        let mode = settings.tls_mode().map_err(|problem| DbError::Config {
+            key: "url",
+            problem,
+        })?;
+        let options = PgConnectOptions::from_str(url.expose()).map_err(|e| DbError::Config {
+            key: "url",
+            problem: url.mask_in(&e.to_string()),
+        })?;
+        let options = tls_options(options, mode, settings)?
             .application_name(application_name)
             // The kit logs slow statements itself, without parameters.
             .log_statements(log::LevelFilter::Off)
@@ -117,6 +159,7 @@ impl Database {
             shared: Arc::new(Shared {
                 pool,
                 url,
+                tls: mode != Tls::Off,
                 settings: settings.clone(),
                 waiting: AtomicUsize::new(0),
                 checked_out: AtomicUsize::new(0),
@@ -194,6 +237,13 @@ impl Database {
                 sqlx::Error::PoolTimedOut => {
                     DbError::PoolExhausted(shared.settings.acquire_timeout)
                 }
+                e if shared.tls && is_tls_failure(&e) => DbError::Unavailable(format!(
+                    "the TLS handshake with the database failed: {}; check database.tls.ca_file \
+                     (the CA the server's certificate must chain to; unset: the system's roots), \
+                     the host in database.url (the name the certificate must carry) and \
+                     database.tls.cert_file/key_file",
+                    shared.url.mask_in(&e.to_string())
+                )),
                 e => DbError::from_sqlx(e, |t| shared.url.mask_in(t)),
             })?;
             let timeout = budget::statement(
@@ -333,6 +383,18 @@ fn raw<'a>(
     sql: &'a str,
 ) -> futures::future::BoxFuture<'a, Result<sqlx::postgres::PgQueryResult, sqlx::Error>> {
     sqlx::Executor::execute(conn, sql)
+}
+
+/// Whether `e` is the TLS handshake's failure (sqlx reports rustls' errors
+/// as I/O errors carrying them, or as its own `Tls` error).
+fn is_tls_failure(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Tls(_) => true,
+        sqlx::Error::Io(io) => io
+            .get_ref()
+            .is_some_and(|inner| inner.is::<boost_tls::tokio_rustls::rustls::Error>()),
+        _ => false,
+    }
 }
 
 /// Whether `e` says the connection is gone (rather than the statement
