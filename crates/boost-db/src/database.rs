@@ -28,19 +28,21 @@ const TLS_SECTION: &str = "database.tls";
 /// `options` with the TLS of `mode`: the files of `database.tls` are
 /// checked now (each problem naming its key and file), and given to sqlx as
 /// paths, which it reads again for every new connection, so rotated files
-/// are used from the next connection on.
+/// are used from the next connection on. The checked files come back too:
+/// their [`Watch`](boost_tls::Watch) keeps the expiry gauge current and
+/// reports a rotated file that does not pass the checks.
 fn tls_options(
     options: PgConnectOptions,
     mode: Tls,
     settings: &DatabaseSettings,
-) -> Result<PgConnectOptions, DbError> {
+) -> Result<(PgConnectOptions, Option<boost_tls::ClientTls>), DbError> {
     let ssl_mode = match mode {
-        Tls::Off => return Ok(options.ssl_mode(PgSslMode::Disable)),
+        Tls::Off => return Ok((options.ssl_mode(PgSslMode::Disable), None)),
         Tls::VerifyFull => PgSslMode::VerifyFull,
         Tls::VerifyCa => PgSslMode::VerifyCa,
     };
     // Every file read and checked (expiry, key match, a CA that is a CA).
-    boost_tls::ClientTls::from_settings(TLS_SECTION, &settings.tls).map_err(|e| {
+    let checked = boost_tls::ClientTls::from_settings(TLS_SECTION, &settings.tls).map_err(|e| {
         DbError::Config {
             key: "tls",
             problem: format!("cannot be used: {e}"),
@@ -56,7 +58,16 @@ fn tls_options(
             .ssl_client_cert(cert.clone())
             .ssl_client_key(key.clone());
     }
-    Ok(options)
+    Ok((options, Some(checked)))
+}
+
+/// A spawned task aborted when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// The service's PostgreSQL pool (`[database]`); cheap to clone, every
@@ -97,6 +108,8 @@ pub(crate) struct Shared {
     url: Endpoint,
     /// Whether connections use TLS.
     tls: bool,
+    /// Keeps the TLS files' expiry gauge current while the pool lives.
+    tls_watch: Option<AbortOnDrop>,
     pub(crate) settings: DatabaseSettings,
     waiting: AtomicUsize,
     /// [`Conn`]s handed out and not dropped yet.
@@ -139,7 +152,8 @@ impl Database {
             key: "url",
             problem: url.mask_in(&e.to_string()),
         })?;
-        let options = tls_options(options, mode, settings)?
+        let (options, checked_tls) = tls_options(options, mode, settings)?;
+        let options = options
             .application_name(application_name)
             // The kit logs slow statements itself, without parameters.
             .log_statements(log::LevelFilter::Off)
@@ -160,6 +174,7 @@ impl Database {
                 pool,
                 url,
                 tls: mode != Tls::Off,
+                tls_watch: checked_tls.map(|tls| AbortOnDrop(tokio::spawn(tls.watch()))),
                 settings: settings.clone(),
                 waiting: AtomicUsize::new(0),
                 checked_out: AtomicUsize::new(0),
@@ -316,6 +331,9 @@ impl Database {
     /// [`DbError::Closed`]. The service calls it in its graceful shutdown,
     /// after in-flight calls have finished.
     pub async fn close(&self) {
+        if let Some(watch) = &self.shared.tls_watch {
+            watch.0.abort();
+        }
         self.shared.pool.close().await;
         self.shared.record_pool();
     }

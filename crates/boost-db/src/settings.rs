@@ -91,8 +91,11 @@ pub struct DatabaseSettings {
     /// roots); `cert_file` and `key_file`, a client certificate for mTLS.
     /// Setting any file turns TLS on (`sslmode=verify-full`). Every file is
     /// checked at start, and read again by each new connection, so rotated
-    /// files are used from the next connection on. `server_name` is not
-    /// supported here: the URL's host is the name verified.
+    /// files are used from the next connection on (connections already open
+    /// keep theirs until `max_lifetime`); `reload_interval` paces the
+    /// re-check that keeps the expiry gauge current and warns of a rotated
+    /// file that does not pass. `server_name` is not supported here: the
+    /// URL's host is the name verified.
     pub tls: ClientTlsSettings,
 }
 
