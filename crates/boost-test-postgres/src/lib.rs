@@ -291,6 +291,17 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Whether PostgreSQL's programs are installed (where [`PostgresServer::start`]
+/// looks for them): a bench skips itself when they are not.
+pub fn available() -> bool {
+    std::env::var_os("BOOST_PG_BIN").is_some()
+        || std::fs::read_dir("/usr/lib/postgresql")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| e.path().join("bin/postgres").exists())
+}
+
 /// `$BOOST_PG_BIN`, else the newest `/usr/lib/postgresql/<version>/bin`
 /// that has `postgres` (Debian keeps them off `PATH`).
 fn bin_dir() -> PathBuf {
