@@ -8,7 +8,9 @@
 //! - `db_held`: a query on a connection already held — the wrapper's own cost. `raw`: a
 //!   `PoolConnection` of the kit's pool; `kit`: a [`boost_db::Conn`] (span, metric, operation
 //!   and table parse) outside any call; `kit_in_call`: the same inside a call's deadline
-//!   (`boost_rpc::deadline::scope`), adding the client-side guard timer. Target ≤ 1.05×.
+//!   (`boost_rpc::deadline::scope`), adding the client-side guard timer; `raw_timeout`: the
+//!   raw query under `tokio::time::timeout_at` per query, what a team's own guard costs.
+//!   Target ≤ 1.05×.
 //! - `db_acquire`: take a connection, run the query, give it back. `kit`: `Database::acquire`
 //!   (its `SET statement_timeout`, which also tests the connection) + the query. Against:
 //!   `raw_default` — a pool with sqlx's default options (it pings a connection before
@@ -34,7 +36,7 @@ use tokio::runtime::Runtime;
 const QUERY: &str = "SELECT 1";
 /// Queries per round of the paired ratios.
 const PER_ROUND: u32 = 2_000;
-const ROUNDS: usize = 9;
+const ROUNDS: usize = 21;
 
 fn main() {
     if !boost_test_postgres::available() {
@@ -50,6 +52,8 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    // Connections are dropped on this thread too: sqlx spawns their return.
+    let _enter = rt.enter();
     let identity = ServiceIdentity::new("bench", "0.0.0");
     let _metrics = boost_metrics::install(&MetricsSettings::default(), &identity).expect("metrics");
     let pg = PostgresServer::start();
@@ -74,6 +78,7 @@ fn main() {
     c.final_summary();
     report_ratio("db_held", "raw", "kit");
     report_ratio("db_held", "raw", "kit_in_call");
+    report_ratio("db_held", "raw_timeout", "kit_in_call");
     report_ratio("db_acquire", "raw_default", "kit");
     report_ratio("db_acquire", "raw_same_job", "kit");
     report_ratio("db_acquire", "raw_bare", "kit");
@@ -119,6 +124,20 @@ fn held(c: &mut Criterion, rt: &Runtime, db: &Database) {
                 let start = Instant::now();
                 for _ in 0..iters {
                     std::hint::black_box(one_kit(&mut conn).await);
+                }
+                start.elapsed()
+            })
+        })
+    });
+    g.bench_function("raw_timeout", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let mut conn = db.pool().acquire().await.expect("acquire");
+                let deadline = tokio::time::Instant::from_std(far());
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let query = tokio::time::timeout_at(deadline, one(&mut conn));
+                    std::hint::black_box(query.await.expect("in time"));
                 }
                 start.elapsed()
             })
@@ -194,6 +213,24 @@ fn paired(rt: &Runtime, db: &Database, default_pool: &sqlx::PgPool) {
         },
     );
     eprintln!("AB-RATIO db_held kit/raw: median {median:.3}x, fastest {fastest:.3}x");
+    let (median, fastest) = paired_ratio(
+        ROUNDS,
+        || {
+            rt.block_on(async {
+                for _ in 0..PER_ROUND {
+                    one(&mut raw_conn).await;
+                }
+            })
+        },
+        || {
+            rt.block_on(boost_rpc::deadline::scope(far(), async {
+                for _ in 0..PER_ROUND {
+                    one_kit(&mut kit_conn).await;
+                }
+            }))
+        },
+    );
+    eprintln!("AB-RATIO db_held kit_in_call/raw: median {median:.3}x, fastest {fastest:.3}x");
     drop((raw_conn, kit_conn));
     rounds(rt, db, "raw_default", || {
         Box::pin(acquire_raw(default_pool))

@@ -114,6 +114,8 @@ pub(crate) struct Shared {
     waiting: AtomicUsize,
     /// [`Conn`]s handed out and not dropped yet.
     pub(crate) checked_out: AtomicUsize,
+    /// The query duration histogram's handles.
+    pub(crate) histograms: crate::instrument::Histograms,
 }
 
 impl fmt::Debug for Database {
@@ -178,6 +180,7 @@ impl Database {
                 settings: settings.clone(),
                 waiting: AtomicUsize::new(0),
                 checked_out: AtomicUsize::new(0),
+                histograms: crate::instrument::Histograms::new(),
             }),
         };
         metrics::gauge!(DB_CLIENT_CONNECTION_MAX, DB_SYSTEM_NAME => SYSTEM)
@@ -222,6 +225,7 @@ impl Database {
                     conn,
                     deadline,
                     shared: Arc::clone(shared),
+                    guard: None,
                 })
             }
             Ok(Err(e)) => Err(e),

@@ -5,6 +5,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::OnceLock;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -22,36 +23,46 @@ pub(crate) const SYSTEM: &str = "postgresql";
 /// Longest statement text a slow-query line quotes.
 const MAX_LOGGED_SQL: usize = 2048;
 
-/// The operation of `sql` (`db.operation.name`): its first keyword, from a
-/// fixed list so the metric's label set stays bounded; `OTHER` otherwise.
+/// The operations `db.operation.name` takes (the metric's label set stays
+/// bounded); the last, `OTHER`, for any other statement.
+pub(crate) const OPERATIONS: [&str; 26] = [
+    "SELECT",
+    "INSERT",
+    "UPDATE",
+    "DELETE",
+    "WITH",
+    "MERGE",
+    "COPY",
+    "BEGIN",
+    "COMMIT",
+    "ROLLBACK",
+    "SAVEPOINT",
+    "RELEASE",
+    "SET",
+    "SHOW",
+    "CALL",
+    "DO",
+    "LOCK",
+    "VALUES",
+    "TRUNCATE",
+    "CREATE",
+    "ALTER",
+    "DROP",
+    "EXPLAIN",
+    "LISTEN",
+    "NOTIFY",
+    "OTHER",
+];
+
+/// The operation of `sql` (`db.operation.name`): its first keyword, from
+/// [`OPERATIONS`]; `OTHER` otherwise.
+#[cfg(test)]
 pub(crate) fn operation(sql: &str) -> &'static str {
-    const KNOWN: &[&str] = &[
-        "SELECT",
-        "INSERT",
-        "UPDATE",
-        "DELETE",
-        "WITH",
-        "MERGE",
-        "COPY",
-        "BEGIN",
-        "COMMIT",
-        "ROLLBACK",
-        "SAVEPOINT",
-        "RELEASE",
-        "SET",
-        "SHOW",
-        "CALL",
-        "DO",
-        "LOCK",
-        "VALUES",
-        "TRUNCATE",
-        "CREATE",
-        "ALTER",
-        "DROP",
-        "EXPLAIN",
-        "LISTEN",
-        "NOTIFY",
-    ];
+    OPERATIONS[operation_index(sql)]
+}
+
+/// The index in [`OPERATIONS`] of `sql`'s operation.
+pub(crate) fn operation_index(sql: &str) -> usize {
     let mut text = sql.trim_start();
     // Leading `--` comments and `(` of a parenthesised query.
     loop {
@@ -67,11 +78,10 @@ pub(crate) fn operation(sql: &str) -> &'static str {
         .split(|c: char| !c.is_ascii_alphabetic())
         .next()
         .unwrap_or("");
-    KNOWN
+    OPERATIONS[..OPERATIONS.len() - 1]
         .iter()
-        .find(|k| k.eq_ignore_ascii_case(word))
-        .copied()
-        .unwrap_or("OTHER")
+        .position(|k| k.eq_ignore_ascii_case(word))
+        .unwrap_or(OPERATIONS.len() - 1)
 }
 
 /// Longest stretch of statement text [`collection`] looks through.
@@ -281,9 +291,40 @@ pub(crate) fn span(op: &'static str, collection: Option<&str>) -> tracing::Span 
     )
 }
 
+/// `db_client_operation_duration_seconds` handles, registered on first use
+/// (per operation and outcome), so a query does not look its series up.
+pub(crate) struct Histograms {
+    cells: [[OnceLock<metrics::Histogram>; 3]; OPERATIONS.len()],
+}
+
+impl Histograms {
+    pub(crate) fn new() -> Self {
+        Self {
+            cells: std::array::from_fn(|_| std::array::from_fn(|_| OnceLock::new())),
+        }
+    }
+
+    fn get(&self, op: usize, outcome: usize) -> Option<&metrics::Histogram> {
+        let cell = self.cells.get(op)?.get(outcome)?;
+        Some(cell.get_or_init(|| {
+            metrics::histogram!(
+                DB_CLIENT_OPERATION_DURATION,
+                DB_SYSTEM_NAME => SYSTEM,
+                DB_OPERATION_NAME => OPERATIONS[op],
+                OUTCOME => OUTCOMES[outcome],
+            )
+        }))
+    }
+}
+
+/// The `outcome` label's values.
+const OUTCOMES: [&str; 3] = ["ok", "error", "deadline"];
+
 /// Records one finished operation: metric, span status, slow-query line.
 pub(crate) struct Record<'q> {
     pub(crate) op: &'static str,
+    pub(crate) op_index: usize,
+    pub(crate) shared: std::sync::Arc<crate::database::Shared>,
     pub(crate) sql: &'q str,
     pub(crate) started: Instant,
     pub(crate) slow_query: Duration,
@@ -293,18 +334,15 @@ pub(crate) struct Record<'q> {
 impl Record<'_> {
     pub(crate) fn finish(&self, error: Option<&sqlx::Error>) {
         let took = self.started.elapsed();
-        let outcome = match error {
-            None => "ok",
-            Some(e) if is_deadline(e) => "deadline",
-            Some(_) => "error",
+        let index = match error {
+            None => 0,
+            Some(e) if is_deadline(e) => 2,
+            Some(_) => 1,
         };
-        metrics::histogram!(
-            DB_CLIENT_OPERATION_DURATION,
-            DB_SYSTEM_NAME => SYSTEM,
-            DB_OPERATION_NAME => self.op,
-            OUTCOME => outcome,
-        )
-        .record(took.as_secs_f64());
+        let outcome = OUTCOMES[index];
+        if let Some(histogram) = self.shared.histograms.get(self.op_index, index) {
+            histogram.record(took.as_secs_f64());
+        }
         if let Some(e) = error {
             self.span.record("otel.status_code", "ERROR");
             self.span.record("error.type", error_type(e));
@@ -368,7 +406,7 @@ pub(crate) fn deadline_error() -> sqlx::Error {
 /// off with the guard error at the call's deadline.
 pub(crate) struct Instrumented<'e, T> {
     pub(crate) inner: BoxStream<'e, Result<T, sqlx::Error>>,
-    pub(crate) guard: Option<Pin<Box<tokio::time::Sleep>>>,
+    pub(crate) guard: Option<Pin<&'e mut tokio::time::Sleep>>,
     pub(crate) record: Option<Record<'e>>,
 }
 
