@@ -3,7 +3,8 @@
 //! PostgreSQL programs are not installed: `apt-get install postgresql`). The boost-metrics
 //! recorder is installed (metrics really recorded); no tracing subscriber (spans disabled).
 //! Every query is `SELECT 1` through `sqlx::query_scalar(..).fetch_one`, one at a time on a
-//! 2-worker runtime, prepared statements cached on both sides.
+//! current-thread runtime (with a multi-thread one, the wake-up of the waiting thread by a
+//! worker dominated and swung 2× between runs), prepared statements cached on both sides.
 //!
 //! - `db_held`: a query on a connection already held — the wrapper's own cost. `raw`: a
 //!   `PoolConnection` of the kit's pool; `kit`: a [`boost_db::Conn`] (span, metric, operation
@@ -47,8 +48,9 @@ fn main() {
         return;
     }
     let mut c = Criterion::default().configure_from_args();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread: no cross-thread wake-up per query, whose latency on a loaded
+    // 2-core machine swings more than everything measured here.
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
@@ -191,6 +193,41 @@ fn acquire(c: &mut Criterion, rt: &Runtime, db: &Database, default_pool: &sqlx::
     g.finish();
 }
 
+/// On-CPU time of this thread so far, ns (`/proc/thread-self/schedstat`; with the
+/// current-thread runtime every client-side instruction runs on it): unlike wall time, not
+/// stretched by other processes on a loaded machine.
+fn cpu_ns() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
+/// Client CPU per query, ns: the lowest of `ROUNDS` rounds of `PER_ROUND` runs of `job`,
+/// alternating with `other` so both see the same conditions.
+fn cpu_per_query(
+    rt: &Runtime,
+    mut job: impl FnMut(&Runtime),
+    mut other: impl FnMut(&Runtime),
+) -> (f64, f64) {
+    let (mut best_job, mut best_other) = (f64::INFINITY, f64::INFINITY);
+    for _ in 0..ROUNDS {
+        for (f, best) in [
+            (&mut job as &mut dyn FnMut(&Runtime), &mut best_job),
+            (&mut other as &mut dyn FnMut(&Runtime), &mut best_other),
+        ] {
+            let (Some(before), start) = (cpu_ns(), Instant::now()) else {
+                return (f64::NAN, f64::NAN);
+            };
+            f(rt);
+            let _ = start;
+            let Some(after) = cpu_ns() else {
+                return (f64::NAN, f64::NAN);
+            };
+            *best = best.min((after - before) as f64 / f64::from(PER_ROUND));
+        }
+    }
+    (best_job, best_other)
+}
+
 /// Alternating rounds of `PER_ROUND` queries each.
 fn paired(rt: &Runtime, db: &Database, default_pool: &sqlx::PgPool) {
     let mut raw_conn = rt.block_on(db.pool().acquire()).expect("acquire");
@@ -231,6 +268,29 @@ fn paired(rt: &Runtime, db: &Database, default_pool: &sqlx::PgPool) {
         },
     );
     eprintln!("AB-RATIO db_held kit_in_call/raw: median {median:.3}x, fastest {fastest:.3}x");
+    let (raw_cpu, kit_cpu) = cpu_per_query(
+        rt,
+        |rt| {
+            rt.block_on(async {
+                for _ in 0..PER_ROUND {
+                    one(&mut raw_conn).await;
+                }
+            })
+        },
+        |rt| {
+            rt.block_on(boost_rpc::deadline::scope(far(), async {
+                for _ in 0..PER_ROUND {
+                    one_kit(&mut kit_conn).await;
+                }
+            }))
+        },
+    );
+    eprintln!(
+        "CPU db_held: raw {raw_cpu:.0} ns, kit_in_call {kit_cpu:.0} ns per query of client CPU \
+         (+{:.0} ns, {:.3}x)",
+        kit_cpu - raw_cpu,
+        kit_cpu / raw_cpu
+    );
     drop((raw_conn, kit_conn));
     rounds(rt, db, "raw_default", || {
         Box::pin(acquire_raw(default_pool))
