@@ -214,11 +214,10 @@ fn cpu_per_query(
             (&mut job as &mut dyn FnMut(&Runtime), &mut best_job),
             (&mut other as &mut dyn FnMut(&Runtime), &mut best_other),
         ] {
-            let (Some(before), start) = (cpu_ns(), Instant::now()) else {
+            let Some(before) = cpu_ns() else {
                 return (f64::NAN, f64::NAN);
             };
             f(rt);
-            let _ = start;
             let Some(after) = cpu_ns() else {
                 return (f64::NAN, f64::NAN);
             };
