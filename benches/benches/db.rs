@@ -75,6 +75,38 @@ fn main() {
             .expect("raw pool")
     });
 
+    if let Ok(drive) = std::env::var("DB_BENCH_DRIVE") {
+        // `raw:N`, `kit:N` or `kit_in_call:N`: N queries on a held connection, then exit —
+        // for callgrind (instructions per query: two N, subtract).
+        let (side, n) = drive.split_once(':').unwrap_or((drive.as_str(), "1000"));
+        let n: u32 = n.parse().unwrap_or(1000);
+        rt.block_on(async {
+            match side {
+                "raw" => {
+                    let mut conn = db.pool().acquire().await.expect("acquire");
+                    for _ in 0..n {
+                        one(&mut conn).await;
+                    }
+                }
+                "kit" => {
+                    let mut conn = db.acquire().await.expect("acquire");
+                    for _ in 0..n {
+                        one_kit(&mut conn).await;
+                    }
+                }
+                _ => {
+                    boost_rpc::deadline::scope(far(), async {
+                        let mut conn = db.acquire().await.expect("acquire");
+                        for _ in 0..n {
+                            one_kit(&mut conn).await;
+                        }
+                    })
+                    .await
+                }
+            }
+        });
+        return;
+    }
     held(&mut c, &rt, &db);
     acquire(&mut c, &rt, &db, &default_pool);
     c.final_summary();
@@ -283,6 +315,29 @@ fn paired(rt: &Runtime, db: &Database, default_pool: &sqlx::PgPool) {
                 }
             }))
         },
+    );
+    let (raw_out, kit_out) = cpu_per_query(
+        rt,
+        |rt| {
+            rt.block_on(async {
+                for _ in 0..PER_ROUND {
+                    one(&mut raw_conn).await;
+                }
+            })
+        },
+        |rt| {
+            rt.block_on(async {
+                for _ in 0..PER_ROUND {
+                    one_kit(&mut kit_conn).await;
+                }
+            })
+        },
+    );
+    eprintln!(
+        "CPU db_held: raw {raw_out:.0} ns, kit {kit_out:.0} ns per query of client CPU \
+         (+{:.0} ns, {:.3}x)",
+        kit_out - raw_out,
+        kit_out / raw_out
     );
     eprintln!(
         "CPU db_held: raw {raw_cpu:.0} ns, kit_in_call {kit_cpu:.0} ns per query of client CPU \
