@@ -103,7 +103,7 @@ impl Conn {
             sql,
             started: Instant::now(),
             slow_query: self.shared.settings.slow_query,
-            span: instrument::span(op, instrument::collection(op, sql)),
+            span: instrument::span(op, sql),
         }
     }
 }

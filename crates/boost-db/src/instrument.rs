@@ -277,18 +277,26 @@ impl<'a> Words<'a> {
     }
 }
 
-/// The client span of one operation.
-pub(crate) fn span(op: &'static str, collection: Option<&str>) -> tracing::Span {
-    tracing::info_span!(
+/// The client span of one operation, with `db.collection.name` when the
+/// span is recorded at all (the statement is not scanned for a span no
+/// subscriber wants).
+pub(crate) fn span(op: &'static str, sql: &str) -> tracing::Span {
+    let span = tracing::info_span!(
         "db.query",
         otel.name = op,
         otel.kind = "client",
         db.system.name = SYSTEM,
         db.operation.name = op,
-        db.collection.name = collection,
+        db.collection.name = tracing::field::Empty,
         otel.status_code = tracing::field::Empty,
         error.type = tracing::field::Empty,
-    )
+    );
+    if !span.is_disabled()
+        && let Some(name) = collection(op, sql)
+    {
+        span.record("db.collection.name", name);
+    }
+    span
 }
 
 /// `db_client_operation_duration_seconds` handles, registered on first use
