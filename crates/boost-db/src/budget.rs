@@ -56,9 +56,11 @@ pub(crate) fn statement(
 }
 
 /// A duration as PostgreSQL's `statement_timeout` takes it: whole
-/// milliseconds, rounded up so that a sub-millisecond budget is never 0.
+/// milliseconds, rounded down so that the timeout never exceeds the budget
+/// (and never 0, which PostgreSQL reads as "none": [`statement`] gives at
+/// least 1 ms).
 pub(crate) fn millis(d: Duration) -> u128 {
-    d.as_micros().div_ceil(1000).max(1)
+    d.as_millis().max(1)
 }
 
 fn ms(d: Duration) -> String {
@@ -124,9 +126,30 @@ mod tests {
     }
 
     #[test]
-    fn millis_rounds_up_and_is_never_zero() {
+    fn millis_rounds_down_never_past_the_budget_and_is_never_zero() {
         assert_eq!(millis(Duration::from_micros(1)), 1);
-        assert_eq!(millis(Duration::from_micros(1001)), 2);
+        assert_eq!(millis(Duration::from_micros(1999)), 1);
         assert_eq!(millis(Duration::from_secs(2)), 2000);
+    }
+
+    proptest::proptest! {
+        /// The guarantee: the timeout set never exceeds the remaining
+        /// deadline less the reserve, nor `statement_timeout`.
+        #[test]
+        fn the_timeout_set_never_exceeds_the_deadline_less_the_reserve(
+            left_us in 0u64..100_000_000,
+            reserve_us in 0u64..10_000_000,
+            statement_ms in 1u64..86_400_000,
+        ) {
+            let left = Duration::from_micros(left_us);
+            let reserve = Duration::from_micros(reserve_us);
+            let statement_timeout = Duration::from_millis(statement_ms);
+            if let Ok(t) = statement(Some(left), statement_timeout, reserve) {
+                let set = Duration::from_millis(u64::try_from(millis(t)).unwrap_or(u64::MAX));
+                proptest::prop_assert!(set + reserve <= left, "{set:?} + {reserve:?} > {left:?}");
+                proptest::prop_assert!(set <= statement_timeout);
+                proptest::prop_assert!(!set.is_zero());
+            }
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! measured.
 
 use std::fmt;
+use std::pin::Pin;
 use std::time::Instant;
 
 use futures::FutureExt;
@@ -11,6 +12,7 @@ use futures::stream::BoxStream;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgQueryResult, PgRow, PgStatement, PgTypeInfo};
 use sqlx::{Describe, Either, Execute, Executor, PgConnection, Postgres};
+use tokio::time::Sleep;
 
 use crate::database::Shared;
 use crate::instrument::{self, Instrumented, Record};
@@ -37,6 +39,11 @@ pub struct Conn {
     pub(crate) conn: PoolConnection<Postgres>,
     pub(crate) deadline: Option<Instant>,
     pub(crate) shared: std::sync::Arc<Shared>,
+    /// The client-side deadline guard, one timer for the connection's life
+    /// (re-armed only when the deadline changes): registering a timer per
+    /// query wakes a runtime worker each time, which costs more than the
+    /// rest of the wrapper together.
+    pub(crate) guard: Option<(Instant, Pin<Box<Sleep>>)>,
 }
 
 impl fmt::Debug for Conn {
@@ -55,22 +62,48 @@ impl Conn {
         &mut self.conn
     }
 
-    fn guard(&self) -> Option<std::pin::Pin<Box<tokio::time::Sleep>>> {
+    /// The connection and the deadline guard for one query: the earlier of
+    /// the deadline the connection was handed out under and the current
+    /// call's, on the connection's one timer.
+    fn split(&mut self) -> (&mut PgConnection, Option<Pin<&mut Sleep>>) {
         let deadline = match (self.deadline, boost_rpc::deadline::current()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
-        }?;
-        Some(Box::pin(tokio::time::sleep_until(deadline.into())))
+        };
+        let guard = match deadline {
+            None => None,
+            Some(deadline) => {
+                match &mut self.guard {
+                    Some((at, sleep)) => {
+                        if *at != deadline {
+                            *at = deadline;
+                            sleep.as_mut().reset(deadline.into());
+                        }
+                    }
+                    slot @ None => {
+                        *slot = Some((
+                            deadline,
+                            Box::pin(tokio::time::sleep_until(deadline.into())),
+                        ));
+                    }
+                }
+                self.guard.as_mut().map(|(_, sleep)| sleep.as_mut())
+            }
+        };
+        (&mut self.conn, guard)
     }
 
     fn record<'q>(&self, sql: &'q str) -> Record<'q> {
-        let op = instrument::operation(sql);
+        let op_index = instrument::operation_index(sql);
+        let op = instrument::OPERATIONS[op_index];
         Record {
             op,
+            op_index,
+            shared: std::sync::Arc::clone(&self.shared),
             sql,
             started: Instant::now(),
             slow_query: self.shared.settings.slow_query,
-            span: instrument::span(op),
+            span: instrument::span(op, sql),
         }
     }
 }
@@ -96,10 +129,10 @@ impl<'c> Executor<'c> for &'c mut Conn {
         E: 'q + Execute<'q, Postgres>,
     {
         let record = self.record(query.sql());
-        let guard = self.guard();
+        let (conn, guard) = self.split();
         let inner = {
             let _entered = record.span.enter();
-            (&mut *self.conn).fetch_many(query)
+            conn.fetch_many(query)
         };
         Box::pin(Instrumented {
             inner,
@@ -117,10 +150,10 @@ impl<'c> Executor<'c> for &'c mut Conn {
         E: 'q + Execute<'q, Postgres>,
     {
         let record = self.record(query.sql());
-        let guard = self.guard();
         let span = record.span.clone();
+        let (conn, guard) = self.split();
         async move {
-            let run = (&mut *self.conn).fetch_optional(query);
+            let run = conn.fetch_optional(query);
             let result = match guard {
                 Some(guard) => tokio::select! {
                     biased;

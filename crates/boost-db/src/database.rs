@@ -10,7 +10,8 @@ use std::time::Instant;
 use boost_config::Endpoint;
 use boost_metrics::conventions::{
     DB_CLIENT_CONNECTION_COUNT, DB_CLIENT_CONNECTION_MAX, DB_CLIENT_CONNECTION_PENDING_REQUESTS,
-    DB_CLIENT_CONNECTION_STATE, DB_CLIENT_CONNECTION_WAIT_TIME, DB_SYSTEM_NAME,
+    DB_CLIENT_CONNECTION_STATE, DB_CLIENT_CONNECTION_WAIT_TIME, DB_CLIENT_RETRIES_TOTAL,
+    DB_SYSTEM_NAME, REASON,
 };
 use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
@@ -19,7 +20,55 @@ use crate::budget;
 use crate::conn::Conn;
 use crate::error::DbError;
 use crate::instrument::SYSTEM;
-use crate::settings::DatabaseSettings;
+use crate::settings::{DatabaseSettings, Tls};
+
+/// The config section of the database's TLS, as errors name its keys.
+const TLS_SECTION: &str = "database.tls";
+
+/// `options` with the TLS of `mode`: the files of `database.tls` are
+/// checked now (each problem naming its key and file), and given to sqlx as
+/// paths, which it reads again for every new connection, so rotated files
+/// are used from the next connection on. The checked files come back too:
+/// their [`Watch`](boost_tls::Watch) keeps the expiry gauge current and
+/// reports a rotated file that does not pass the checks.
+fn tls_options(
+    options: PgConnectOptions,
+    mode: Tls,
+    settings: &DatabaseSettings,
+) -> Result<(PgConnectOptions, Option<boost_tls::ClientTls>), DbError> {
+    let ssl_mode = match mode {
+        Tls::Off => return Ok((options.ssl_mode(PgSslMode::Disable), None)),
+        Tls::VerifyFull => PgSslMode::VerifyFull,
+        Tls::VerifyCa => PgSslMode::VerifyCa,
+    };
+    // Every file read and checked (expiry, key match, a CA that is a CA).
+    let checked = boost_tls::ClientTls::from_settings(TLS_SECTION, &settings.tls).map_err(|e| {
+        DbError::Config {
+            key: "tls",
+            problem: format!("cannot be used: {e}"),
+        }
+    })?;
+    let tls = &settings.tls;
+    let mut options = options.ssl_mode(ssl_mode);
+    if let Some(ca) = &tls.ca_file {
+        options = options.ssl_root_cert(ca.clone());
+    }
+    if let (Some(cert), Some(key)) = (&tls.cert_file, &tls.key_file) {
+        options = options
+            .ssl_client_cert(cert.clone())
+            .ssl_client_key(key.clone());
+    }
+    Ok((options, Some(checked)))
+}
+
+/// A spawned task aborted when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
 
 /// The service's PostgreSQL pool (`[database]`); cheap to clone, every
 /// clone the same pool.
@@ -57,10 +106,16 @@ pub struct Database {
 pub(crate) struct Shared {
     pool: PgPool,
     url: Endpoint,
+    /// Whether connections use TLS.
+    tls: bool,
+    /// Keeps the TLS files' expiry gauge current while the pool lives.
+    tls_watch: Option<AbortOnDrop>,
     pub(crate) settings: DatabaseSettings,
     waiting: AtomicUsize,
     /// [`Conn`]s handed out and not dropped yet.
     pub(crate) checked_out: AtomicUsize,
+    /// The query duration histogram's handles.
+    pub(crate) histograms: crate::instrument::Histograms,
 }
 
 impl fmt::Debug for Database {
@@ -91,12 +146,16 @@ impl Database {
                 problem: "is not set; give the database URL as database.url".to_owned(),
             });
         };
-        let options = PgConnectOptions::from_str(url.expose())
-            .map_err(|e| DbError::Config {
-                key: "url",
-                problem: url.mask_in(&e.to_string()),
-            })?
-            .ssl_mode(PgSslMode::Disable)
+        let mode = settings.tls_mode().map_err(|problem| DbError::Config {
+            key: "url",
+            problem,
+        })?;
+        let options = PgConnectOptions::from_str(url.expose()).map_err(|e| DbError::Config {
+            key: "url",
+            problem: url.mask_in(&e.to_string()),
+        })?;
+        let (options, checked_tls) = tls_options(options, mode, settings)?;
+        let options = options
             .application_name(application_name)
             // The kit logs slow statements itself, without parameters.
             .log_statements(log::LevelFilter::Off)
@@ -116,9 +175,12 @@ impl Database {
             shared: Arc::new(Shared {
                 pool,
                 url,
+                tls: mode != Tls::Off,
+                tls_watch: checked_tls.map(|tls| AbortOnDrop(tokio::spawn(tls.watch()))),
                 settings: settings.clone(),
                 waiting: AtomicUsize::new(0),
                 checked_out: AtomicUsize::new(0),
+                histograms: crate::instrument::Histograms::new(),
             }),
         };
         metrics::gauge!(DB_CLIENT_CONNECTION_MAX, DB_SYSTEM_NAME => SYSTEM)
@@ -163,6 +225,7 @@ impl Database {
                     conn,
                     deadline,
                     shared: Arc::clone(shared),
+                    guard: None,
                 })
             }
             Ok(Err(e)) => Err(e),
@@ -174,18 +237,32 @@ impl Database {
         }
     }
 
-    /// A pool connection with its statement timeout set. A connection that
-    /// fails the `SET` (the server restarted under an idle one) is closed
-    /// and one more is taken: a second failure is the database's.
+    /// A pool connection with its statement timeout set. The `SET` is the
+    /// first thing sent on the connection, before any statement of the
+    /// caller: a connection that fails it with a connection error (the
+    /// server restarted or dropped it while it sat idle) is closed and
+    /// another one taken, each such retry counted in
+    /// `db_client_retries_total{reason="connection_lost"}`. Every idle
+    /// connection may be dead after a restart, so up to `max_connections`
+    /// of them are replaced; the caller's wait (bounded by the deadline)
+    /// bounds it all. Any other error is returned at once.
     async fn acquire_tested(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, DbError> {
         let shared = &self.shared;
-        let mut attempts = 0;
+        let attempts = shared.settings.max_connections.saturating_add(1);
+        let mut attempt = 0;
         loop {
-            attempts += 1;
+            attempt += 1;
             let mut conn = shared.pool.acquire().await.map_err(|e| match e {
                 sqlx::Error::PoolTimedOut => {
                     DbError::PoolExhausted(shared.settings.acquire_timeout)
                 }
+                e if shared.tls && is_tls_failure(&e) => DbError::Unavailable(format!(
+                    "the TLS handshake with the database failed: {}; check database.tls.ca_file \
+                     (the CA the server's certificate must chain to; unset: the system's roots), \
+                     the host in database.url (the name the certificate must carry) and \
+                     database.tls.cert_file/key_file",
+                    shared.url.mask_in(&e.to_string())
+                )),
                 e => DbError::from_sqlx(e, |t| shared.url.mask_in(t)),
             })?;
             let timeout = budget::statement(
@@ -199,9 +276,19 @@ impl Database {
                 Err(e) => {
                     conn.close_on_drop();
                     drop(conn);
-                    if attempts >= 2 {
+                    if attempt >= attempts || !is_connection_lost(&e) {
                         return Err(DbError::from_sqlx(e, |t| shared.url.mask_in(t)));
                     }
+                    metrics::counter!(
+                        DB_CLIENT_RETRIES_TOTAL,
+                        DB_SYSTEM_NAME => SYSTEM,
+                        REASON => "connection_lost",
+                    )
+                    .increment(1);
+                    tracing::debug!(
+                        attempt,
+                        "a pooled database connection was lost while idle; taking another"
+                    );
                 }
             }
         }
@@ -248,6 +335,9 @@ impl Database {
     /// [`DbError::Closed`]. The service calls it in its graceful shutdown,
     /// after in-flight calls have finished.
     pub async fn close(&self) {
+        if let Some(watch) = &self.shared.tls_watch {
+            watch.0.abort();
+        }
         self.shared.pool.close().await;
         self.shared.record_pool();
     }
@@ -315,6 +405,31 @@ fn raw<'a>(
     sql: &'a str,
 ) -> futures::future::BoxFuture<'a, Result<sqlx::postgres::PgQueryResult, sqlx::Error>> {
     sqlx::Executor::execute(conn, sql)
+}
+
+/// Whether `e` is the TLS handshake's failure (sqlx reports rustls' errors
+/// as I/O errors carrying them, or as its own `Tls` error).
+fn is_tls_failure(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Tls(_) => true,
+        sqlx::Error::Io(io) => io
+            .get_ref()
+            .is_some_and(|inner| inner.is::<boost_tls::tokio_rustls::rustls::Error>()),
+        _ => false,
+    }
+}
+
+/// Whether `e` says the connection is gone (rather than the statement
+/// failed): an I/O or protocol error, a TLS failure, or the server's
+/// "terminating connection" (SQLSTATE class `08`, `57P01`, `57P02`).
+fn is_connection_lost(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c == "57P01" || c == "57P02"),
+        _ => false,
+    }
 }
 
 impl Shared {

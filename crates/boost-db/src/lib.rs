@@ -63,12 +63,14 @@ mod conn;
 mod database;
 mod error;
 mod instrument;
+mod migrations;
 mod settings;
 mod transaction;
 
 pub use conn::Conn;
 pub use database::Database;
 pub use error::DbError;
+pub use migrations::{MigrationEntry, MigrationReport, MigrationState};
 pub use settings::{DatabaseSettings, MAX_POOL_CONNECTIONS};
 pub use transaction::MAX_TRANSACTION_ATTEMPTS;
 

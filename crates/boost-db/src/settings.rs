@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use boost_config::{Document, Endpoint, Problems, Validate};
+use boost_tls::ClientTlsSettings;
 use serde::{Deserialize, Serialize};
 
 /// Most connections one pool may hold: PostgreSQL's own default
@@ -33,11 +34,15 @@ pub const MAX_POOL_CONNECTIONS: u32 = 1000;
 #[validate(custom = rules)]
 #[non_exhaustive]
 pub struct DatabaseSettings {
-    /// The PostgreSQL URL, `postgres://user:password@host:port/dbname`
-    /// (`?sslmode=disable` only: TLS to the database comes with the kit's
-    /// `tls` shape). The credentials are masked wherever it is shown (logs,
-    /// errors, `/config`); better still, give the whole URL through
-    /// `<NAME>__DATABASE__URL_FILE`. Unset (the default): no database.
+    /// The PostgreSQL URL, `postgres://user:password@host:port/dbname`.
+    /// `?sslmode=verify-full` (or `verify-ca`: the CA only, not the host
+    /// name) turns on TLS with the system's roots, as does any file in
+    /// `database.tls` (then `verify-full` unless the URL says `verify-ca`);
+    /// `sslmode=disable` or no `sslmode`: plain TCP. `require`, `prefer` and
+    /// `allow` are refused (they accept any certificate). The credentials
+    /// are masked wherever it is shown (logs, errors, `/config`); better
+    /// still, give the whole URL through `<NAME>__DATABASE__URL_FILE`.
+    /// Unset (the default): no database.
     pub url: Option<Endpoint>,
     /// Most connections the pool opens. From 1 to 1000. Default `10`.
     pub max_connections: u32,
@@ -81,6 +86,17 @@ pub struct DatabaseSettings {
     /// together apply each once; a failed migration stops the start. Relative
     /// to the working directory. Unset (the default): none applied.
     pub migrations: Option<PathBuf>,
+    /// TLS to the database (the kit's client `tls` shape): `ca_file`, the
+    /// CA bundle the server's certificate must chain to (`""`: the system's
+    /// roots); `cert_file` and `key_file`, a client certificate for mTLS.
+    /// Setting any file turns TLS on (`sslmode=verify-full`). Every file is
+    /// checked at start, and read again by each new connection, so rotated
+    /// files are used from the next connection on (connections already open
+    /// keep theirs until `max_lifetime`); `reload_interval` paces the
+    /// re-check that keeps the expiry gauge current and warns of a rotated
+    /// file that does not pass. `server_name` is not supported here: the
+    /// URL's host is the name verified.
+    pub tls: ClientTlsSettings,
 }
 
 impl Default for DatabaseSettings {
@@ -96,15 +112,71 @@ impl Default for DatabaseSettings {
             statement_reserve: Duration::from_millis(20),
             slow_query: Duration::from_millis(500),
             migrations: None,
+            tls: ClientTlsSettings::default(),
         }
     }
 }
 
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
+/// How the connection to the database is secured, from the URL's
+/// `sslmode` and `database.tls`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Tls {
+    /// Plain TCP.
+    Off,
+    /// TLS, the certificate checked against the CA and the host name.
+    VerifyFull,
+    /// TLS, the certificate checked against the CA only.
+    VerifyCa,
+}
+
+impl DatabaseSettings {
+    /// Whether any file of `database.tls` is set.
+    pub(crate) fn tls_files(&self) -> bool {
+        self.tls.ca_file.is_some() || self.tls.cert_file.is_some() || self.tls.key_file.is_some()
+    }
+
+    /// The TLS mode, or what is wrong with the combination.
+    pub(crate) fn tls_mode(&self) -> Result<Tls, String> {
+        let sslmode = self
+            .url
+            .as_ref()
+            .and_then(|url| url::Url::parse(url.expose()).ok())
+            .and_then(|url| {
+                url.query_pairs()
+                    .find(|(key, _)| key == "sslmode")
+                    .map(|(_, value)| value.into_owned())
+            });
+        match (sslmode.as_deref(), self.tls_files()) {
+            (None, false) | (Some("disable"), false) => Ok(Tls::Off),
+            (None, true) | (Some("verify-full"), _) => Ok(Tls::VerifyFull),
+            (Some("verify-ca"), _) => Ok(Tls::VerifyCa),
+            (Some("disable"), true) => Err(
+                "sets sslmode=disable but database.tls has files; remove sslmode=disable to use TLS, or the files".to_owned(),
+            ),
+            (Some(mode @ ("require" | "prefer" | "allow")), _) => Err(format!(
+                "sets sslmode={mode}, which accepts any certificate; use sslmode=verify-full (and database.tls.ca_file for a private CA)"
+            )),
+            (Some(other), _) => Err(format!(
+                "sets sslmode={other}, not a PostgreSQL sslmode the kit takes; use verify-full, verify-ca or disable"
+            )),
+        }
+    }
+}
+
 fn rules(settings: &DatabaseSettings, problems: &mut Problems) {
     if let Some(url) = &settings.url {
         url_rules(url, problems);
+        if let Err(problem) = settings.tls_mode() {
+            problems.add("url", problem);
+        }
+    }
+    if settings.tls.server_name.is_some() {
+        problems.add(
+            "tls.server_name",
+            "is not supported for the database: the URL's host is the name verified; write that name in database.url",
+        );
     }
     if settings.migrations.is_some() && settings.url.is_none() {
         problems.add(
@@ -180,16 +252,16 @@ fn url_rules(url: &Endpoint, problems: &mut Problems) {
     if parsed.host_str().is_none_or(str::is_empty) {
         problems.add("url", format!("{url} names no host"));
     }
-    for (key, value) in parsed.query_pairs() {
+    for (key, _) in parsed.query_pairs() {
         match &*key {
             // A password here would not be masked: only user:password@ is.
             "password" => problems.add(
                 "url",
                 "carries a password in its query (?password=); put it in the user:password@ part, which is masked",
             ),
-            "sslmode" if value != "disable" => problems.add(
+            "sslrootcert" | "sslcert" | "sslkey" | "sslcrl" => problems.add(
                 "url",
-                format!("sslmode={value} is not supported yet (no TLS to the database in this release); use sslmode=disable or leave it out"),
+                format!("sets {key}= in its query; give TLS files as database.tls.ca_file, cert_file and key_file"),
             ),
             _ => {}
         }

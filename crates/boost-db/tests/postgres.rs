@@ -247,6 +247,12 @@ async fn a_query_is_a_client_span_and_a_metric_and_its_parameters_are_never_reco
         assert!(!format!("{span:?}").contains(PARAM), "{span:?}");
     }
     assert_eq!(select[1].attributes["error.type"], "42P01");
+    assert!(
+        !select[0].attributes.contains_key("db.collection.name"),
+        "{:?}",
+        select[0]
+    );
+    assert_eq!(select[1].attributes["db.collection.name"], "no_such_table");
     let slow = capture.event_with_message("slow database query").unwrap();
     let text = slow.fields["db.query.text"].as_str().unwrap();
     assert!(text.contains("pg_sleep"), "{text}");
@@ -466,4 +472,64 @@ async fn a_pool_busy_with_calls_is_ready_but_not_a_stopped_database() {
         "{:?}",
         started.elapsed()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs postgres"]
+async fn the_migration_report_says_applied_pending_and_checksum_mismatch() {
+    use boost_db::{MigrationReport, MigrationState};
+    let pg = PostgresServer::start();
+    let dir = migrations(&[
+        ("1_first.sql", "CREATE TABLE a (x int);"),
+        ("2_second.sql", "CREATE TABLE b (x int);"),
+    ]);
+    let db = Database::new(&settings(&pg.url(), 1), "boost-db-test").unwrap();
+    // Before anything is applied: both pending, and nothing is created.
+    let report = MigrationReport::read(dir.path(), Some(&db)).await.unwrap();
+    assert_eq!(report.database, "checked");
+    let states: Vec<_> = report.migrations.iter().map(|m| m.state).collect();
+    assert_eq!(states, [MigrationState::Pending, MigrationState::Pending]);
+    assert_eq!(
+        pg.psql("SELECT to_regclass('_sqlx_migrations') IS NULL")
+            .trim(),
+        "t"
+    );
+
+    db.migrate(dir.path()).await.unwrap();
+    std::fs::write(dir.path().join("2_second.sql"), "CREATE TABLE b (y int);").unwrap();
+    std::fs::write(dir.path().join("3_third.sql"), "CREATE TABLE c (x int);").unwrap();
+    let report = MigrationReport::read(dir.path(), Some(&db)).await.unwrap();
+    let states: Vec<_> = report
+        .migrations
+        .iter()
+        .map(|m| (m.version, m.description.as_str(), m.state))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (1, "first", MigrationState::Applied),
+            (2, "second", MigrationState::ChecksumMismatch),
+            (3, "third", MigrationState::Pending),
+        ]
+    );
+    assert!(report.migrations.iter().all(|m| m.checksum.len() == 96));
+    assert!(report.has_problems());
+
+    // Without a database, or with one that is down: the files, state unknown.
+    let offline = MigrationReport::read(dir.path(), None).await.unwrap();
+    assert_eq!(offline.database, "not configured");
+    assert!(
+        offline
+            .migrations
+            .iter()
+            .all(|m| m.state == MigrationState::Unknown)
+    );
+    drop(pg);
+    let down = MigrationReport::read(dir.path(), Some(&db)).await.unwrap();
+    assert!(
+        down.database.starts_with("not checked"),
+        "{}",
+        down.database
+    );
+    assert!(!down.database.contains(PASSWORD), "{}", down.database);
 }

@@ -98,6 +98,10 @@ pub const DB_CLIENT_CONNECTION_WAIT_TIME: &str = "db_client_connection_wait_time
 /// Counter: transactions run again by `Database::transaction` after PostgreSQL aborted them.
 /// Labels: [`DB_SYSTEM_NAME`], [`REASON`] (`serialization_failure`, `deadlock`).
 pub const DB_CLIENT_TRANSACTION_RETRIES_TOTAL: &str = "db_client_transaction_retries_total";
+/// Counter: pooled connections replaced by `Database::acquire` because they were found lost
+/// before any statement of the caller was sent on them. Labels: [`DB_SYSTEM_NAME`],
+/// [`REASON`] (`connection_lost`).
+pub const DB_CLIENT_RETRIES_TOTAL: &str = "db_client_retries_total";
 /// Label: the database system (OpenTelemetry `db.system.name`), e.g. `postgresql`.
 pub const DB_SYSTEM_NAME: &str = "db_system_name";
 /// Label: the operation (OpenTelemetry `db.operation.name`), e.g. `SELECT`.
@@ -441,6 +445,11 @@ pub const METRICS: &[MetricDef] = &[
     MetricDef::counter(
         DB_CLIENT_TRANSACTION_RETRIES_TOTAL,
         "Transactions run again after the database aborted them, by reason (serialization_failure, deadlock).",
+    )
+    .with_unit(Unit::Count),
+    MetricDef::counter(
+        DB_CLIENT_RETRIES_TOTAL,
+        "Pooled database connections found lost before any statement was sent on them and replaced by another, by reason (connection_lost).",
     )
     .with_unit(Unit::Count),
     MetricDef::counter(

@@ -163,6 +163,7 @@ fn metrics_other_crates_record_are_declared_in_conventions() {
         "db_client_connection_pending_requests",
         "db_client_connection_wait_time_seconds",
         "db_client_transaction_retries_total",
+        "db_client_retries_total",
     ];
     let declared: BTreeSet<&str> = conventions::METRICS.iter().map(|def| def.name).collect();
     for name in recorded_elsewhere {

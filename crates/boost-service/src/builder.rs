@@ -47,6 +47,7 @@ pub struct ServiceBuilder {
     audit: Option<boost_audit::AuditLog>,
     runbook: Option<String>,
     closers: Vec<(String, CloseFn)>,
+    migrations: Option<(boost_db::Database, std::path::PathBuf)>,
 }
 
 impl fmt::Debug for ServiceBuilder {
@@ -86,6 +87,7 @@ impl ServiceBuilder {
             audit: None,
             runbook: None,
             closers: Vec::new(),
+            migrations: None,
         }
     }
 
@@ -94,6 +96,12 @@ impl ServiceBuilder {
     /// database pool is closed after the calls that use it.
     pub(crate) fn close_after_tasks(mut self, name: impl Into<String>, close: CloseFn) -> Self {
         self.closers.push((name.into(), close));
+        self
+    }
+
+    /// The database and migrations directory `GET /migrations` reports on.
+    pub(crate) fn migrations(mut self, db: boost_db::Database, dir: std::path::PathBuf) -> Self {
+        self.migrations = Some((db, dir));
         self
     }
 
@@ -342,6 +350,7 @@ impl ServiceBuilder {
             audit,
             switches: self.switches.unwrap_or_else(boost_switches::Switches::none),
             closers: self.closers,
+            migrations: self.migrations,
         })
         .await
     }

@@ -38,8 +38,9 @@ macro_rules! package {
 const EXIT_USAGE: u8 = 2;
 
 /// Flags that print something generated from the loaded configuration, then exit.
-const PRINT_FROM_CONFIG: [&str; 4] = [
+const PRINT_FROM_CONFIG: [&str; 5] = [
     "--print-alert-rules",
+    "--print-migrations",
     "--print-dashboard",
     "--print-alertmanager-route",
     "--print-runbook",
@@ -79,6 +80,13 @@ const PRINT_FROM_CONFIG: [&str; 4] = [
 ///   team ([`boost_slo::alertmanager_route`]); exits.
 /// - `--print-dashboard`: the Grafana dashboard JSON ([`boost_slo::dashboard`]); exits.
 /// - `--print-runbook`: the runbook served at `GET /runbook`; exits.
+/// - `--print-migrations`: the migrations of `database.migrations`
+///   (version, state, checksum, description) and, when `database.url` is
+///   set and answers within `database.acquire_timeout`, which are applied,
+///   pending, changed since applied (`checksum_mismatch`), failed or missing
+///   (read only: nothing is applied); exits 1 when one needs a person
+///   (mismatch, failed, missing), else 0. The same report is
+///   `GET /migrations` on the admin server.
 /// - `--verify-audit <file>`: checks the hash chain of an audit file
 ///   (`[audit]`, [`boost_audit::verify`]) and names the first edited or
 ///   deleted line; exits 0 when intact, 1 when broken.
@@ -132,7 +140,7 @@ where
                 "unknown argument {arg:?}; {} takes --config <file>, --set key=value, \
                  --print-config, --print-default-config, --print-alert-rules \
                  [--slo-time-scale <factor>], --print-alertmanager-route, --print-dashboard, \
-                 --print-runbook and --help",
+                 --print-runbook, --print-migrations and --help",
                 package.name
             );
             return fail(package, &message, EXIT_USAGE);
@@ -176,6 +184,9 @@ where
         }
         if args.iter().any(|arg| arg == "--print-alertmanager-route") {
             return print(&boost_slo::alertmanager_route(&kit.service));
+        }
+        if args.iter().any(|arg| arg == "--print-migrations") {
+            return print_migrations(package, &kit.database).await;
         }
         if args.iter().any(|arg| arg == "--print-runbook") {
             return match crate::slo::runbook(kit, &origins) {
@@ -247,6 +258,36 @@ pub fn reference_config<S: ServiceSettings>(package: Package) -> String {
     boost_config::reference_toml(&defaults, &header)
 }
 
+/// `--print-migrations`: the migration report of `database`; exit 1 when a
+/// migration needs a person, 0 otherwise.
+async fn print_migrations(package: Package, database: &boost_db::DatabaseSettings) -> ExitCode {
+    let Some(dir) = &database.migrations else {
+        return print("database.migrations is not set: this service applies no migrations\n");
+    };
+    let db = match &database.url {
+        Some(_) => match boost_db::Database::new(database, package.name) {
+            Ok(db) => Some(db),
+            Err(error) => return fail(package, &error.to_string(), EXIT_USAGE),
+        },
+        None => None,
+    };
+    let report = boost_db::MigrationReport::read(dir, db.as_ref()).await;
+    if let Some(db) = &db {
+        db.close().await;
+    }
+    match report {
+        Ok(report) => {
+            let code = print(&report.to_text());
+            if report.has_problems() {
+                ExitCode::FAILURE
+            } else {
+                code
+            }
+        }
+        Err(error) => fail(package, &error.to_string(), 1),
+    }
+}
+
 /// `--verify-audit <file>`: checks an audit file's hash chain, names the
 /// first broken line; exit 0 when intact, 1 when not, 2 without a file.
 fn verify_audit(package: Package, file: Option<&str>) -> ExitCode {
@@ -279,6 +320,7 @@ fn help(package: Package) -> String {
          --print-alertmanager-route  print the Alertmanager route of service.team, then exit\n\
          --print-dashboard        print the Grafana dashboard JSON, then exit\n\
          --print-runbook          print the runbook served at GET /runbook, then exit\n\
+         --print-migrations       print database.migrations and which are applied or pending, then exit\n\
          --verify-audit <file>    check an audit file's hash chain; names the first edited or deleted line\n\n\
          Environment: APP_ENV picks config/$APP_ENV.toml (default dev); {prefix}__SECTION__KEY sets a key.\n",
         name = package.name,

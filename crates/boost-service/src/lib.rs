@@ -80,6 +80,7 @@
 //! | `GET /loglevel` | the log filter in force |
 //! | `PUT /loglevel` | replaces it with the request body (e.g. `info,hello_service=debug`); needs the admin token; a directive that sets no level (`inof`) is `400` |
 //! | `GET /upstreams` | every kit client in the process ([`boost_rpc::upstreams`]): its endpoints' ejection state, its throttle's reject probability and window, its retry budget's balance, as JSON |
+//! | `GET /migrations` | the migrations of `database.migrations` and where each stands in the database (applied, pending, checksum_mismatch, …), as JSON ([`boost_db::MigrationReport`]); `404` when unset |
 //!
 //! Its bounds: at most `admin.max_connections` (64) connections, plus
 //! `admin.probe_connections` (4) that serve only `/health/*` while the cap is

@@ -48,6 +48,8 @@ pub(crate) struct Plan {
     pub(crate) audit: boost_audit::AuditLog,
     pub(crate) runbook: String,
     pub(crate) closers: Vec<(String, CloseFn)>,
+    /// What `GET /migrations` reports on.
+    pub(crate) migrations: Option<(boost_db::Database, std::path::PathBuf)>,
 }
 
 /// A started service: telemetry, admin server and tasks are running.
@@ -103,6 +105,7 @@ impl RunningService {
             audit,
             runbook,
             closers,
+            migrations,
         } = plan;
 
         let readiness = Readiness::new(
@@ -149,6 +152,7 @@ impl RunningService {
                 runbook,
                 upstreams: boost_rpc::upstreams::Upstreams::global(),
                 refusals: admin::RefusalLimiter::default(),
+                migrations,
             },
             admin_settings.request_timeout,
             admin_settings.body_timeout,

@@ -163,6 +163,9 @@ impl<S: ServiceSettings> Service<S> {
             .runbook(crate::slo::served_runbook(kit, &origins));
         if let Some(db) = &database {
             shell = with_database(shell, db.clone());
+            if let Some(dir) = &kit.database.migrations {
+                shell = shell.migrations(db.clone(), dir.clone());
+            }
         }
         Self {
             config,

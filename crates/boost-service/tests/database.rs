@@ -141,6 +141,23 @@ async fn without_a_url_there_is_no_pool_and_asking_for_it_names_the_key() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_migrations_get_migrations_is_404_naming_the_key() {
+    let running = Service::without_telemetry(config(&[]))
+        .handle_signals(false)
+        .start()
+        .await
+        .unwrap();
+    let response = reqwest::get(format!("http://{}/migrations", running.admin_addr()))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("database.migrations"), "{body}");
+    running.shutdown_handle().trigger();
+    running.wait().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs postgres"]
 async fn migrations_are_applied_before_serving_and_a_failed_one_stops_the_start() {
     let pg = PostgresServer::start();
@@ -160,6 +177,39 @@ async fn migrations_are_applied_before_serving_and_a_failed_one_stops_the_start(
         .await
         .unwrap();
     assert_eq!(pg.psql("SELECT count(*) FROM profiles").trim(), "0");
+
+    // GET /migrations: applied; a file added since is pending, JSON, no
+    // credentials.
+    std::fs::write(dir.path().join("2_more.sql"), "SELECT 1;").unwrap();
+    let response = reqwest::get(format!("http://{}/migrations", running.admin_addr()))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body = response.text().await.unwrap();
+    assert!(!body.contains(PASSWORD), "{body}");
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["database"], "checked", "{body}");
+    let states: Vec<(i64, String)> = json["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["version"].as_i64().unwrap(),
+                m["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [(1, "applied".to_owned()), (2, "pending".to_owned())],
+        "{body}"
+    );
+    assert_eq!(
+        json["migrations"][0]["checksum"].as_str().unwrap().len(),
+        96
+    );
+    std::fs::remove_file(dir.path().join("2_more.sql")).unwrap();
     running.shutdown_handle().trigger();
     running.wait().await.unwrap();
 

@@ -22,11 +22,27 @@ pub const PASSWORD: &str = "pg-test-s3cret";
 /// The unprivileged user the cluster runs as when the test runs as root.
 const NOBODY: u32 = 65534;
 
+/// TLS for a cluster ([`PostgresServer::start_tls`]): `ssl = on` with this
+/// certificate and key, PEM.
+#[derive(Clone, Debug)]
+pub struct Tls {
+    /// The server's certificate chain (for `localhost`, the name
+    /// [`PostgresServer::tls_url`] connects to).
+    pub cert_pem: String,
+    /// Its private key.
+    pub key_pem: String,
+    /// A CA for client certificates: when set, TCP connections must use TLS
+    /// and show a client certificate it signed (`hostssl … clientcert=verify-ca`).
+    pub client_ca_pem: Option<String>,
+}
+
 /// A running PostgreSQL cluster.
 #[derive(Debug)]
 pub struct PostgresServer {
     /// Its loopback port.
     pub port: u16,
+    /// Whether it runs with `ssl = on`.
+    tls: bool,
     bin: PathBuf,
     dir: tempfile::TempDir,
     child: Option<Child>,
@@ -37,6 +53,17 @@ impl PostgresServer {
     /// another port when the one picked is taken meanwhile; waits until it
     /// accepts connections.
     pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// [`start`](Self::start), with `ssl = on` and `tls`'s certificate and
+    /// key (in the data directory, `server.crt` and `server.key`, the key
+    /// readable by the server's user only, as PostgreSQL demands).
+    pub fn start_tls(tls: Tls) -> Self {
+        Self::start_with(Some(tls))
+    }
+
+    fn start_with(tls: Option<Tls>) -> Self {
         let bin = bin_dir();
         let dir = tempfile::Builder::new()
             .prefix("boost-pg-")
@@ -64,8 +91,26 @@ impl PostgresServer {
             "initdb failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        if let Some(tls) = &tls {
+            write_owned(&data.join("server.crt"), &tls.cert_pem, 0o644);
+            write_owned(&data.join("server.key"), &tls.key_pem, 0o600);
+            if let Some(ca) = &tls.client_ca_pem {
+                write_owned(&data.join("client-ca.crt"), ca, 0o644);
+                write_owned(
+                    &data.join("pg_hba.conf"),
+                    "local all all trust\n\
+                     hostssl all all 127.0.0.1/32 scram-sha-256 clientcert=verify-ca\n",
+                    0o600,
+                );
+                let conf = data.join("postgresql.conf");
+                let mut text = std::fs::read_to_string(&conf).unwrap();
+                text.push_str("\nssl_ca_file = 'client-ca.crt'\n");
+                std::fs::write(&conf, text).unwrap();
+            }
+        }
         let mut server = Self {
             port: 0,
+            tls: tls.is_some(),
             bin,
             dir,
             child: None,
@@ -84,6 +129,16 @@ impl PostgresServer {
     pub fn url(&self) -> String {
         format!(
             "postgres://postgres:{PASSWORD}@127.0.0.1:{}/postgres",
+            self.port
+        )
+    }
+
+    /// The superuser's URL for TLS, by the name the test certificate
+    /// carries: `postgres://postgres:<PASSWORD>@localhost:<port>/postgres`
+    /// (no `sslmode`: the settings under test choose it).
+    pub fn tls_url(&self) -> String {
+        format!(
+            "postgres://postgres:{PASSWORD}@localhost:{}/postgres",
             self.port
         )
     }
@@ -115,6 +170,7 @@ impl PostgresServer {
                 self.dir.path().display()
             ))
             .args(["-c", "fsync=off", "-c", "max_connections=50"])
+            .args(["-c", if self.tls { "ssl=on" } else { "ssl=off" }])
             .stdout(Stdio::null())
             .stderr(log_file)
             .spawn()
@@ -168,7 +224,11 @@ impl PostgresServer {
     /// (unaligned, tuples only).
     pub fn psql(&self, sql: &str) -> String {
         let out = command(&self.bin.join("psql"))
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            // The Unix socket (trust): works with TLS and client
+            // certificates required over TCP too.
+            .arg("-h")
+            .arg(self.dir.path())
+            .args(["-p", &self.port.to_string()])
             .args(["-U", "postgres", "-d", "postgres", "-At", "-c", sql])
             .env("PGPASSWORD", PASSWORD)
             .output()
@@ -209,6 +269,16 @@ fn as_root() -> bool {
     std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
 
+/// Writes `text` to `path` with `mode`, owned by the server's user.
+fn write_owned(path: &Path, text: &str, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    if as_root() {
+        std::os::unix::fs::chown(path, Some(NOBODY), Some(NOBODY)).unwrap();
+    }
+}
+
 fn chown_tree(dir: &Path) {
     std::os::unix::fs::chown(dir, Some(NOBODY), Some(NOBODY)).unwrap();
 }
@@ -219,6 +289,17 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// Whether PostgreSQL's programs are installed (where [`PostgresServer::start`]
+/// looks for them): a bench skips itself when they are not.
+pub fn available() -> bool {
+    std::env::var_os("BOOST_PG_BIN").is_some()
+        || std::fs::read_dir("/usr/lib/postgresql")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| e.path().join("bin/postgres").exists())
 }
 
 /// `$BOOST_PG_BIN`, else the newest `/usr/lib/postgresql/<version>/bin`

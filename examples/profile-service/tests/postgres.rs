@@ -67,3 +67,55 @@ async fn profiles_come_from_postgres_after_the_shipped_migrations() {
     running.shutdown_handle().trigger();
     running.wait().await.unwrap();
 }
+
+/// `profile-service --print-migrations` with `--set`s, in the package
+/// directory: (exit success, stdout, stderr).
+fn print_migrations(sets: &[String]) -> (bool, String, String) {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_profile-service"));
+    command.arg("--print-migrations");
+    for set in sets {
+        command.args(["--set", set]);
+    }
+    let out = command
+        .env("APP_ENV", "")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+#[ignore = "needs postgres"]
+fn print_migrations_lists_the_shipped_migrations_and_which_are_applied() {
+    let migrations = format!(
+        "database.migrations={}",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")
+    );
+    let (ok, out, err) = print_migrations(&[
+        "database.url=postgres://app:s3cret@127.0.0.1:1/x".to_owned(),
+        migrations.clone(),
+    ]);
+    // A URL nobody answers on: the files, the database not checked.
+    assert!(ok, "{err}");
+    assert!(out.contains("not checked"), "{out}");
+    assert!(out.contains("profiles") && out.contains("seed"), "{out}");
+    assert!(out.contains("unknown"), "{out}");
+    assert!(!format!("{out}{err}").contains("s3cret"), "{out}{err}");
+
+    let pg = PostgresServer::start();
+    let url = format!("database.url={}", pg.url());
+    let (ok, out, err) = print_migrations(&[url.clone(), migrations.clone()]);
+    assert!(ok, "{err}");
+    assert!(out.contains("database: checked"), "{out}");
+    assert_eq!(out.matches("pending").count(), 2, "{out}");
+    assert!(!format!("{out}{err}").contains(boost_test_postgres::PASSWORD));
+    // Nothing was applied by printing.
+    assert_eq!(
+        pg.psql("SELECT to_regclass('profiles') IS NULL").trim(),
+        "t"
+    );
+}

@@ -8,6 +8,7 @@ mod flags_body;
 mod health;
 mod info;
 mod loglevel;
+mod migrations;
 mod problem;
 mod refusals;
 mod runbook;
@@ -59,13 +60,15 @@ pub(crate) struct AdminContext {
     pub(crate) upstreams: &'static boost_rpc::upstreams::Upstreams,
     /// How many refused requests become audit records.
     pub(crate) refusals: refusals::RefusalLimiter,
+    /// The database and `database.migrations` that `GET /migrations` reports on.
+    pub(crate) migrations: Option<(boost_db::Database, std::path::PathBuf)>,
 }
 
 pub(crate) type AdminState = Arc<AdminContext>;
 
 /// The admin router: `/metrics`, `/health/live`, `/health/ready`, `/info`,
 /// `/config`, `GET`/`PUT /loglevel`, `GET /flags`, `PUT /flags/{name}`,
-/// `GET /audit`, `GET /runbook`, `GET /upstreams`.
+/// `GET /audit`, `GET /runbook`, `GET /upstreams`, `GET /migrations`.
 ///
 /// Bodies are read first (within `body_timeout`), outside the
 /// [`MAX_CONCURRENT_REQUESTS`] handler slots; `/health/*` takes no slot at
@@ -85,6 +88,7 @@ pub(crate) fn router(
         .route("/audit", get(audit::recent))
         .route("/runbook", get(runbook::runbook))
         .route("/upstreams", get(upstreams::list))
+        .route("/migrations", get(migrations::status))
         .fallback(not_found)
         .layer(GlobalConcurrencyLimitLayer::new(MAX_CONCURRENT_REQUESTS));
     Router::new()
