@@ -97,6 +97,7 @@ pub fn new(args: &NewArgs) -> Result<(), Error> {
         std::fs::write(&path, text).map_err(|e| write_error(&path, e))?;
         report(&format!("  wrote {rel}"));
     }
+    format_sources(&dir, &files);
     let rpcs: usize = api.services.iter().map(|s| s.rpcs.len()).sum();
     report(&format!(
         "Done: {} ({} service(s), {rpcs} rpc(s), {} upstream(s)), gRPC 127.0.0.1:{}, admin 127.0.0.1:{}.\n\
@@ -550,8 +551,7 @@ fn handler(api: &Api, svc: &ServiceDef, module: &str, with_upstreams: bool) -> S
              /// The upstream clients.\n    pub fn upstreams(&self) -> &Upstreams {\n        &self.upstreams\n    }\n",
             "    async fn handler() -> ".to_owned()
                 + &camel
-                + " {\n        let upstreams = Upstreams::new(&Settings::default());\n        \
-                   \n        "
+                + " {\n        let upstreams = Upstreams::new(&Settings::default());\n        "
                 + &camel
                 + "::new(upstreams.unwrap_or_else(|e| panic!(\"{e}\")))\n    }\n",
         )
@@ -605,4 +605,22 @@ fn handler(api: &Api, svc: &ServiceDef, module: &str, with_upstreams: bool) -> S
         pkg = api.package,
         name = svc.name,
     )
+}
+
+/// `rustfmt` over the generated Rust files, so `cargo fmt --check` passes
+/// from the start; skipped (with a note) when rustfmt is not installed.
+fn format_sources(dir: &Path, files: &[(String, String)]) {
+    let sources: Vec<PathBuf> = files
+        .iter()
+        .filter(|(rel, _)| rel.ends_with(".rs"))
+        .map(|(rel, _)| dir.join(rel))
+        .collect();
+    let formatted = std::process::Command::new("rustfmt")
+        .args(["--edition", "2024"])
+        .args(&sources)
+        .status()
+        .is_ok_and(|status| status.success());
+    if !formatted {
+        report("  note: rustfmt did not run; `cargo fmt` formats the sources");
+    }
 }
