@@ -20,7 +20,13 @@ fn main() {
         .unwrap_or_else(|_| "[profile.dev]\ndebug = \"line-tables-only\"\n".to_owned());
     let _ = std::fs::write(out.join("kit.lock"), lock_text);
     let _ = std::fs::write(out.join("kit-profiles.toml"), profiles);
-    for file in [root.join("Cargo.lock"), root.join("Cargo.toml")] {
+    let changelog = std::fs::read_to_string(root.join("CHANGELOG.md")).unwrap_or_default();
+    let _ = std::fs::write(out.join("kit-changelog.md"), changelog);
+    for file in [
+        root.join("Cargo.lock"),
+        root.join("Cargo.toml"),
+        root.join("CHANGELOG.md"),
+    ] {
         rerun(&file);
     }
 }

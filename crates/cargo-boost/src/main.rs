@@ -11,6 +11,7 @@
 //! Rust, where the proto's types are at hand — a template engine would add a
 //! dependency and a language for no gain.
 
+mod check;
 mod generate;
 mod names;
 mod proto;
@@ -82,6 +83,12 @@ struct Cli {
 enum Command {
     /// Write a standalone service repository: Cargo.toml, lock, proto, handlers, config, tests, Dockerfile.
     New(generate::NewArgs),
+    /// In a service repository: its kit version, its config for every environment, what the next kit release changes.
+    Check {
+        /// The service repository (default: the current directory).
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
 }
 
 /// How the new service depends on the kit.
@@ -103,10 +110,12 @@ fn main() -> ExitCode {
     }
     let Cargo::Boost(cli) = Cargo::parse_from(args);
     let result = match cli.command {
-        Command::New(new) => generate::new(&new),
+        Command::New(new) => generate::new(&new).map(|()| true),
+        Command::Check { dir } => check::check(&dir),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
         Err(error) => {
             report(&format!("error: {error}"));
             ExitCode::from(2)

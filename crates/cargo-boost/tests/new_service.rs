@@ -159,6 +159,42 @@ fn a_generated_service_builds_passes_its_tests_and_clippy_runs_and_answers() {
     cargo(&dir, &["test"]);
     cargo(&dir, &["build"]);
 
+    // `cargo boost check`: kit version, every environment's config, the kit's next release.
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    let out = Command::new(env!("CARGO_BIN_EXE_cargo-boost"))
+        .args(["boost", "check", "--dir", dir.to_str().unwrap()])
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{report}");
+    assert!(
+        report.contains(&format!("kit: boost {}", env!("CARGO_PKG_VERSION"))),
+        "{report}"
+    );
+    assert!(report.contains("config/default.toml: ok"), "{report}");
+    assert!(report.contains("config/prod.toml: ok"), "{report}");
+    assert!(report.contains("Unreleased"), "{report}");
+    std::fs::write(
+        dir.join("config/staging.toml"),
+        "[grpc]\nlisten = \"not an address\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cargo-boost"))
+        .args(["boost", "check", "--dir", dir.to_str().unwrap()])
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "a bad staging.toml fails the check:\n{report}"
+    );
+    assert!(report.contains("config/staging.toml: INVALID"), "{report}");
+    std::fs::remove_file(dir.join("config/staging.toml")).unwrap();
+
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
