@@ -159,6 +159,21 @@ fn a_generated_service_builds_passes_its_tests_and_clippy_runs_and_answers() {
     cargo(&dir, &["test"]);
     cargo(&dir, &["build"]);
 
+    // The resolve kept the kit's tested versions: nothing in the lock the kit's lock lacks.
+    let kit_lock =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.lock"))
+            .unwrap();
+    let kit = locked(&kit_lock);
+    let untested: Vec<_> = locked(&std::fs::read_to_string(dir.join("Cargo.lock")).unwrap())
+        .into_iter()
+        .filter(|(name, _)| name != "order-service")
+        .filter(|entry| !kit.contains(entry))
+        .collect();
+    assert!(
+        untested.is_empty(),
+        "versions the kit never tested: {untested:?}"
+    );
+
     // `cargo boost check`: kit version, every environment's config, the kit's next release.
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -269,6 +284,19 @@ fn a_generated_service_builds_passes_its_tests_and_clippy_runs_and_answers() {
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
     }
+}
+
+/// `(name, version)` of every package in a Cargo.lock.
+fn locked(lock: &str) -> Vec<(String, String)> {
+    let lines: Vec<&str> = lock.lines().collect();
+    lines
+        .windows(2)
+        .filter_map(|pair| {
+            let name = pair[0].strip_prefix("name = \"")?.strip_suffix('"')?;
+            let version = pair[1].strip_prefix("version = \"")?.strip_suffix('"')?;
+            Some((name.to_owned(), version.to_owned()))
+        })
+        .collect()
 }
 
 fn http_get(addr: SocketAddr, path: &str) -> String {
