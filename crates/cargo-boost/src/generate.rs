@@ -18,7 +18,7 @@ pub struct NewArgs {
     /// An upstream to call, NAME=PROTO (repeatable): a typed client and `[NAME]` settings.
     #[arg(long, value_name = "NAME=PROTO")]
     pub upstream: Vec<String>,
-    /// Where to write (default: ./<name>); must not exist.
+    /// Where to write (default: ./NAME); must not exist.
     #[arg(long)]
     pub dir: Option<PathBuf>,
     /// How to depend on the kit.
