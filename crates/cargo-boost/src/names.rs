@@ -46,7 +46,9 @@ impl Names {
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         {
-            return Err(bad("may hold only lowercase letters, digits and '-'"));
+            return Err(bad(
+                "holds a character that is not a lowercase letter, digit or '-'",
+            ));
         }
         if name.ends_with('-') || name.contains("--") {
             return Err(bad("must not end with '-' or hold '--'"));
