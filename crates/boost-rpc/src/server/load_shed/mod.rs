@@ -49,12 +49,13 @@
 //! with the time it waited, a lower bound: otherwise an overload that makes
 //! callers give up would hide its slowest calls from the limit.
 //!
-//! An adaptive limit runs at the server's capacity whenever it is loaded,
-//! so it never sheds gRPC health checks (`grpc.health.v1.Health`): a probe
-//! refused there would read as a dead server, and a Kubernetes liveness
-//! probe would restart it just when its capacity is needed. They take a slot
-//! beyond the limit and are not measured. (The fixed limit sheds them as it
-//! always did.)
+//! gRPC health checks (`grpc.health.v1.Health/Check`, `Watch`, `List`) are
+//! never shed by either limit: a probe refused because the server is loaded
+//! reads as a dead server, and a Kubernetes liveness probe would restart it
+//! just when its capacity is needed. They take a slot of their own instead,
+//! [`MAX_PROBES`] at most, given back at the response head, and are not
+//! measured: so they cannot crowd calls out either (a thousand `Watch`
+//! streams, or stalled `Check`s, once held every slot of the limit).
 //!
 //! Shed gRPC calls carry `grpc-retry-pushback-ms` (`retry_pushback`, 100 ms):
 //! a boost-rpc client that retries `RESOURCE_EXHAUSTED` waits that long
@@ -113,9 +114,21 @@ use super::settings::ServerSettings;
 #[cfg(test)]
 use crate::client::retry::GRPC_RETRY_PUSHBACK_MS;
 
-/// The path prefix of gRPC health checks (`grpc.health.v1.Health/Check`,
-/// `/Watch`), which an adaptive limit never sheds.
-const HEALTH_SERVICE: &str = "/grpc.health.v1.Health/";
+/// The methods of gRPC health checking, which take a slot of their own
+/// ([`MAX_PROBES`]) instead of one under the limit.
+const HEALTH_METHODS: [&str; 3] = [
+    "/grpc.health.v1.Health/Check",
+    "/grpc.health.v1.Health/Watch",
+    "/grpc.health.v1.Health/List",
+];
+
+/// Health checks answered at once, beside the limit. A probe refused because
+/// the server is loaded reads as a dead server (a Kubernetes liveness probe
+/// restarts it, taking its capacity away just when it is needed), so probes do
+/// not compete with calls; and they cannot crowd calls out either: they take
+/// none of the limit's slots, and give theirs back at the response head (a
+/// `Watch` stream open for hours holds none).
+pub const MAX_PROBES: usize = 32;
 
 /// The message a shed call receives.
 const OVERLOADED: &str = "server overloaded; retry later";
@@ -198,6 +211,7 @@ impl LoadShedLayer {
             slots: Arc::new(Slots {
                 limit: AtomicUsize::new(limit),
                 taken: AtomicUsize::new(0),
+                probes: AtomicUsize::new(0),
                 adaptive: extra,
                 metrics,
             }),
@@ -250,6 +264,8 @@ struct Extra {
 struct Slots {
     limit: AtomicUsize,
     taken: AtomicUsize,
+    /// Health checks being answered ([`MAX_PROBES`] at most).
+    probes: AtomicUsize,
     adaptive: Option<Extra>,
     metrics: Option<ShedMetrics>,
 }
@@ -277,6 +293,7 @@ impl Slots {
                     return Some(Slot {
                         slots: self.clone(),
                         started,
+                        probe: false,
                     });
                 }
                 Err(now) => taken = now,
@@ -284,20 +301,19 @@ impl Slots {
         }
     }
 
-    /// A slot beyond the limit for a gRPC health check, under an adaptive
-    /// limit: such a limit runs at the server's capacity whenever it is
-    /// loaded, and a probe shed there would read as a dead server (a
-    /// Kubernetes liveness probe restarts it, taking its capacity away just
-    /// when it is needed). Health checks are cheap; they are not measured.
+    /// A health check's slot, beside the limit ([`MAX_PROBES`]); `None` when
+    /// that many are being answered.
     #[cold]
-    fn take_for_probe<B>(self: &Arc<Self>, req: &Request<B>) -> Option<Slot> {
-        if self.adaptive.is_none() || !req.uri().path().starts_with(HEALTH_SERVICE) {
+    fn take_probe(self: &Arc<Self>) -> Option<Slot> {
+        let taken = self.probes.fetch_add(1, Ordering::Acquire);
+        if taken >= MAX_PROBES {
+            self.probes.fetch_sub(1, Ordering::Release);
             return None;
         }
-        self.taken.fetch_add(1, Ordering::Acquire);
         Some(Slot {
             slots: self.clone(),
             started: None,
+            probe: true,
         })
     }
 
@@ -336,6 +352,8 @@ struct Slot {
     /// When the call was admitted, while its latency is still to be taken
     /// (an adaptive limit's call before its response head).
     started: Option<Instant>,
+    /// A health check's slot (beside the limit), not a call's.
+    probe: bool,
 }
 
 impl Slot {
@@ -347,7 +365,7 @@ impl Slot {
     /// shed. A fixed limit holds the slot until the body ends, as before.
     #[inline]
     fn released_at_head(&self) -> bool {
-        self.slots.adaptive.is_some()
+        self.probe || self.slots.adaptive.is_some()
     }
 
     /// The call's response head is ready: its latency is one sample.
@@ -370,6 +388,10 @@ impl Drop for Slot {
         // Dropped before its answer (the client went away, often on its
         // deadline): the time it waited is still a sample — at least that
         // long — so an overload that makes callers give up is seen.
+        if self.probe {
+            self.slots.probes.fetch_sub(1, Ordering::Release);
+            return;
+        }
         self.answered();
         self.slots.taken.fetch_sub(1, Ordering::Release);
     }
@@ -435,10 +457,13 @@ where
 
     #[inline]
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let slot = self
-            .slots
-            .try_take()
-            .or_else(|| self.slots.take_for_probe(&req));
+        let path = req.uri().path();
+        let slot = if path.starts_with("/grpc.health.v1.Health/") && HEALTH_METHODS.contains(&path)
+        {
+            self.slots.take_probe()
+        } else {
+            self.slots.try_take()
+        };
         match slot {
             Some(permit) => ResponseFuture {
                 state: State::Admitted {
@@ -590,7 +615,7 @@ mod tests {
     }
 
     #[test]
-    fn an_adaptive_limit_never_sheds_health_checks_and_a_fixed_one_does_as_before() {
+    fn health_checks_take_their_own_slots_under_either_limit_and_never_crowd_calls_out() {
         let settings = AdaptiveLimitSettings {
             enabled: true,
             initial_limit: 1,
@@ -598,27 +623,47 @@ mod tests {
             ..AdaptiveLimitSettings::default()
         };
         let check = "/grpc.health.v1.Health/Check";
-        let adaptive = LoadShedLayer::adaptive(&settings, 10);
-        let held = pending(&adaptive, "/hello.v1.Greeter/SayHello");
-        let probe = pending(&adaptive, check);
-        assert_eq!(adaptive.state().in_flight, 2, "beyond the limit");
-        assert_eq!(
-            crate::status_code::grpc_status(call_path(&adaptive, true, check).headers()),
-            None
-        );
-        let shed = call(&adaptive, true);
-        assert_eq!(
-            crate::status_code::grpc_status(shed.headers()),
-            Some(Code::ResourceExhausted)
-        );
-        drop((held, probe));
-        assert_eq!(adaptive.state().in_flight, 0);
-
+        for layer in [
+            LoadShedLayer::adaptive(&settings, 10),
+            LoadShedLayer::new(1),
+        ] {
+            // The limit full: a probe is still answered.
+            let held = pending(&layer, "/hello.v1.Greeter/SayHello");
+            assert_eq!(
+                crate::status_code::grpc_status(call_path(&layer, true, check).headers()),
+                None
+            );
+            drop(held);
+            // Stalled probes and open Watch streams take none of the limit.
+            let stalled: Vec<_> = (0..MAX_PROBES).map(|_| pending(&layer, check)).collect();
+            let watches: Vec<_> = (0..5)
+                .map(|_| call_path(&layer, true, "/grpc.health.v1.Health/Watch"))
+                .collect();
+            assert_eq!(layer.state().in_flight, 0, "probes are beside the limit");
+            let call = call(&layer, true);
+            assert_eq!(
+                crate::status_code::grpc_status(call.headers()),
+                None,
+                "admitted"
+            );
+            // Past MAX_PROBES in flight, a probe is refused; the limit is not touched.
+            assert_eq!(
+                crate::status_code::grpc_status(call_path(&layer, true, check).headers()),
+                Some(Code::ResourceExhausted)
+            );
+            drop((stalled, watches, call));
+            assert_eq!(
+                crate::status_code::grpc_status(call_path(&layer, true, check).headers()),
+                None
+            );
+        }
+        // Only the health methods: another path under the prefix is a call.
         let fixed = LoadShedLayer::new(1);
-        let _held = call(&fixed, true);
-        let probe = call_path(&fixed, true, check);
+        let _held = pending(&fixed, "/hello.v1.Greeter/SayHello");
         assert_eq!(
-            crate::status_code::grpc_status(probe.headers()),
+            crate::status_code::grpc_status(
+                call_path(&fixed, true, "/grpc.health.v1.Health/Other").headers()
+            ),
             Some(Code::ResourceExhausted)
         );
     }
