@@ -68,7 +68,10 @@ async fn ten_percent_unavailable_is_masked_within_the_budget() {
     let calls = 500;
     let ok = run_calls(client, calls, 8).await;
     let attempts = upstream.state.attempts();
-    assert!(ok as f64 >= 0.995 * calls as f64, "{ok}/{calls} succeeded");
+    // A call fails only when all three of its attempts land on a failing one:
+    // about 50 × 0.1 × 0.1 = 0.5 calls in 500 on average, so a run sees 0–3
+    // (three in about 1.4% of runs). Unmasked, 50 would fail.
+    assert!(ok as f64 >= 0.99 * calls as f64, "{ok}/{calls} succeeded");
     assert!(
         attempts as f64 <= 1.2 * calls as f64,
         "{attempts} attempts for {calls} calls"
