@@ -73,13 +73,11 @@ impl RefusalLimiter {
                 unrecorded_before: std::mem::take(&mut window.unrecorded),
             }
         } else {
+            // A window's first refusal is always recorded and takes the count,
+            // so the count is this window's alone.
             window.unrecorded = window.unrecorded.saturating_add(1);
             Admit::Count {
-                first: window.recorded == PER_WINDOW && {
-                    // Marks the window as having logged its first counted one.
-                    window.recorded += 1;
-                    true
-                },
+                first: window.unrecorded == 1,
             }
         }
     }
