@@ -210,3 +210,102 @@ async fn a_connection_is_told_the_stream_limit_so_one_client_cannot_open_unbound
         drop(client);
     }
 }
+
+#[tokio::test]
+async fn a_call_whose_body_never_comes_is_ended_and_gives_its_slot_back() {
+    // A peer that sends a unary call's HEADERS and then nothing, with no
+    // `grpc-timeout`: without the idle bound it held its concurrency slot for
+    // as long as the connection lived.
+    let mut settings = ServerSettings::default();
+    settings.concurrency_limit = 1;
+    settings.request_body_idle_timeout = Duration::from_secs(1);
+    let addr = serve(settings, TestGreeter::default()).await;
+
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (h2, connection) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(connection);
+    let mut h2 = h2.ready().await.unwrap();
+    let request = http::Request::post(format!("http://{addr}/hello.v1.Greeter/SayHello"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .unwrap();
+    let started = Instant::now();
+    // `false`: the stream stays open and no DATA ever follows.
+    let (response, _silent_body) = h2.send_request(request, false).unwrap();
+
+    // While it holds the only slot, a real call is refused.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut client = client(addr).await;
+    let refused = client.say_hello(hello("ada")).await.unwrap_err();
+    assert_eq!(
+        refused.code(),
+        tonic::Code::ResourceExhausted,
+        "{refused:?}"
+    );
+
+    // The silent call ends with DEADLINE_EXCEEDED after its idle timeout, not never.
+    let response = tokio::time::timeout(Duration::from_secs(20), response)
+        .await
+        .expect("the silent call was never answered")
+        .unwrap();
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(900), "ended after {took:?}");
+    let (parts, mut body) = response.into_parts();
+    let code = match parts.headers.get("grpc-status") {
+        Some(code) => code.to_str().unwrap().to_owned(),
+        None => {
+            while body.data().await.is_some() {}
+            let trailers = body.trailers().await.unwrap().unwrap();
+            trailers["grpc-status"].to_str().unwrap().to_owned()
+        }
+    };
+    assert_eq!(code, "4", "DEADLINE_EXCEEDED");
+
+    // The slot is free again.
+    let reply = client.say_hello(hello("ada")).await.unwrap();
+    assert_eq!(reply.into_inner().message, "hello ada");
+}
+
+#[tokio::test]
+async fn a_client_stream_that_keeps_sending_is_not_cut_by_the_idle_bound() {
+    // The bound is on silence, not on a call's length: a body that sends a
+    // frame more often than the bound runs past it.
+    use prost::Message;
+    let mut settings = ServerSettings::default();
+    settings.request_body_idle_timeout = Duration::from_secs(1);
+    let addr = serve(settings, TestGreeter::default()).await;
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (h2, connection) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(connection);
+    let mut h2 = h2.ready().await.unwrap();
+    let request = http::Request::post(format!("http://{addr}/hello.v1.Greeter/SayHello"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .unwrap();
+    let (response, mut body) = h2.send_request(request, false).unwrap();
+    let message = boost_test_proto::HelloRequest { name: "ada".into() }.encode_to_vec();
+    let mut frame = vec![0u8];
+    frame.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    frame.extend_from_slice(&message);
+    // The message in pieces, one every 400 ms: 2.4 s in all, over twice the bound.
+    let pieces: Vec<Vec<u8>> = frame
+        .chunks(frame.len().div_ceil(6))
+        .map(<[u8]>::to_vec)
+        .collect();
+    let last = pieces.len() - 1;
+    for (i, piece) in pieces.into_iter().enumerate() {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        body.send_data(piece.into(), i == last).unwrap();
+    }
+    let response = tokio::time::timeout(Duration::from_secs(20), response)
+        .await
+        .expect("no answer")
+        .unwrap();
+    let (parts, mut body) = response.into_parts();
+    assert!(parts.headers.get("grpc-status").is_none(), "{parts:?}");
+    while body.data().await.is_some() {}
+    let trailers = body.trailers().await.unwrap().unwrap();
+    assert_eq!(trailers["grpc-status"], "0");
+}

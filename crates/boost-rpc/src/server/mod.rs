@@ -11,7 +11,8 @@
 //!    or when the server is full, at a fixed or an adaptive limit ([`load_shed`]),
 //! 5. is cancelled with `DEADLINE_EXCEEDED` when the caller's deadline passes ([`deadline`]),
 //! 6. answers `INTERNAL` instead of crashing the connection if the handler panics ([`catch_panic`]),
-//! 7. and reads no more request body than the limit ([`size_limit`]).
+//! 7. and reads no more request body than the limit, nor waits on a silent
+//!    one longer than its idle timeout ([`size_limit`]).
 //!
 //! Each is a module with a tower `Layer` and its service, usable alone (the
 //! service's response future is in the module's `future`):
@@ -66,7 +67,8 @@
 //! [`ServerSettings`] holds them, each with a default that works:
 //! `concurrency_limit` (1024; with `adaptive_limit` enabled, the ceiling of a
 //! limit that follows latency — see [`load_shed`]), `request_timeout` (unset: the caller's
-//! `grpc-timeout` rules), `max_request_size` (4 MiB), keepalive and HTTP/2
+//! `grpc-timeout` rules), `max_request_size` (4 MiB), `request_body_idle_timeout`
+//! (60 s: a peer that goes silent mid-request gives its slot back), keepalive and HTTP/2
 //! settings (applied with [`ServerSettings::apply`]), `reflection`,
 //! `rate_limit` (per caller key, off: see [`rate_limit`] and [`crate::rate_limit`]).
 //!

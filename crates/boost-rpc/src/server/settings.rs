@@ -124,6 +124,18 @@ pub struct ServerSettings {
     /// `client_header_timeout`). Between `100ms` and `10m`. Default: `"10s"`.
     #[serde(with = "boost_config::duration")]
     pub header_read_timeout: Duration,
+    /// A call whose request body sends nothing for this long before it ends
+    /// (no HTTP/2 DATA frame) fails with `DEADLINE_EXCEEDED`, and its slot
+    /// of the concurrency limit is given back (not `CANCELLED`: tonic reads
+    /// that as the client's own cancel and hides it from the handler). A unary request arrives at once, so
+    /// this only ever ends calls of a peer that sent headers and then went
+    /// silent, which would otherwise hold their slots for as long as the
+    /// connection lives (nginx's `client_body_timeout`, 60 s by default,
+    /// works the same way). A bidirectional stream whose client sends
+    /// nothing for longer while the server streams is ended too: raise it
+    /// for such APIs. Between `1s` and `24h`. Default: `"60s"`.
+    #[serde(with = "boost_config::duration")]
+    pub request_body_idle_timeout: Duration,
 }
 
 impl Default for ServerSettings {
@@ -145,6 +157,7 @@ impl Default for ServerSettings {
             probe_connections: 4,
             max_connection_idle: Duration::from_secs(5 * 60),
             header_read_timeout: Duration::from_secs(10),
+            request_body_idle_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -390,6 +403,14 @@ fn connection_rules(settings: &ServerSettings, problems: &mut Problems) {
         Duration::from_secs(600),
         "\"10s\"",
     );
+    in_range(
+        problems,
+        "request_body_idle_timeout",
+        settings.request_body_idle_timeout,
+        Duration::from_secs(1),
+        Duration::from_secs(24 * 3600),
+        "\"60s\"",
+    );
 }
 
 /// Adds a problem under `key` unless `min <= value <= max`.
@@ -511,6 +532,7 @@ mod tests {
             max_connections: 0,
             max_connection_idle: Duration::from_secs(u64::MAX / 4),
             header_read_timeout: Duration::ZERO,
+            request_body_idle_timeout: Duration::from_millis(10),
             ..ServerSettings::default()
         };
         let mut problems = Problems::new();
@@ -522,13 +544,15 @@ mod tests {
                 "grpc.server.max_connection_idle", // over a year: the Duration's own rule
                 "grpc.server.max_connections",
                 "grpc.server.max_connection_idle",
-                "grpc.server.header_read_timeout"
+                "grpc.server.header_read_timeout",
+                "grpc.server.request_body_idle_timeout"
             ]
         );
         let defaults = ServerSettings::default();
         assert_eq!(defaults.max_connections, 512);
         assert_eq!(defaults.max_connection_idle, Duration::from_secs(300));
         assert_eq!(defaults.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(defaults.request_body_idle_timeout, Duration::from_secs(60));
     }
 
     #[test]

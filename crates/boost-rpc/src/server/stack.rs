@@ -30,7 +30,8 @@ pub fn stack(settings: &ServerSettings) -> ServerStack {
         load_shed: LoadShedLayer::from_settings(settings),
         deadline: DeadlineLayer::with_max(settings.request_timeout),
         // The same bound as tonic's per-message one, here on the whole body.
-        size_limit: RequestSizeLimitLayer::new(settings.max_request_message_bytes()),
+        size_limit: RequestSizeLimitLayer::new(settings.max_request_message_bytes())
+            .idle_timeout(settings.request_body_idle_timeout),
     }
 }
 

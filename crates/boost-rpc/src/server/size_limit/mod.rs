@@ -1,4 +1,5 @@
-//! Request size limit: refuse request bodies larger than the settings allow.
+//! Request size limit: refuse request bodies larger than the settings allow,
+//! and stop waiting on one that has gone silent.
 //!
 //! [`RequestSizeLimitLayer::new(max)`](RequestSizeLimitLayer::new) bounds the
 //! whole request body — every message of a client stream together, gRPC
@@ -16,6 +17,14 @@
 //! `RESOURCE_EXHAUSTED`, so every oversized request gets the one documented
 //! code.
 //!
+//! With [`RequestSizeLimitLayer::idle_timeout`] (the server stack sets
+//! `request_body_idle_timeout`, 60 s) a body that sends nothing for that
+//! long before it ends yields `DEADLINE_EXCEEDED`: a peer that sent a call's
+//! headers and then went silent no longer holds its slot of the
+//! concurrency limit for as long as its connection lives. The timer is
+//! armed only while the body waits for the peer, so a unary request, whose
+//! bytes are there when the handler reads them, costs nothing more.
+//!
 //! Per-message limits and the *response* size are tonic's to enforce, on each
 //! generated server (tonic decodes messages up to 4 MiB by default, and
 //! encodes responses of any size unless told):
@@ -31,9 +40,11 @@
 //! ```
 
 pub mod future;
+mod idle;
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use http::header::CONTENT_LENGTH;
 use http::{Request, Response};
@@ -44,6 +55,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use self::future::{ResponseFuture, SizeLimitState};
+use self::idle::IdleTimer;
 use super::grpc;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -52,12 +64,22 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 #[derive(Clone, Copy, Debug)]
 pub struct RequestSizeLimitLayer {
     max: usize,
+    idle: Option<Duration>,
 }
 
 impl RequestSizeLimitLayer {
-    /// Request bodies of at most `max` bytes.
+    /// Request bodies of at most `max` bytes, with no idle bound.
     pub const fn new(max: usize) -> Self {
-        RequestSizeLimitLayer { max }
+        RequestSizeLimitLayer { max, idle: None }
+    }
+
+    /// Also ends a call whose request body sends nothing for `idle` before
+    /// it ends: the body yields `DEADLINE_EXCEEDED` (see
+    /// [`ServerSettings::request_body_idle_timeout`](super::ServerSettings::request_body_idle_timeout)).
+    #[must_use]
+    pub const fn idle_timeout(mut self, idle: Duration) -> Self {
+        self.idle = Some(idle);
+        self
     }
 }
 
@@ -68,6 +90,7 @@ impl<S> Layer<S> for RequestSizeLimitLayer {
         RequestSizeLimit {
             inner,
             max: self.max,
+            idle: self.idle,
         }
     }
 }
@@ -77,12 +100,17 @@ impl<S> Layer<S> for RequestSizeLimitLayer {
 pub struct RequestSizeLimit<S> {
     inner: S,
     max: usize,
+    idle: Option<Duration>,
 }
 
 impl<S> RequestSizeLimit<S> {
     /// Wraps `inner` with a limit of `max` bytes per request body.
     pub const fn new(inner: S, max: usize) -> Self {
-        RequestSizeLimit { inner, max }
+        RequestSizeLimit {
+            inner,
+            max,
+            idle: None,
+        }
     }
     /// The wrapped service.
     pub fn get_ref(&self) -> &S {
@@ -131,6 +159,7 @@ where
                     inner,
                     remaining: max,
                     max,
+                    idle: IdleTimer::new(self.idle),
                 })),
             },
         }
@@ -139,12 +168,15 @@ where
 
 pin_project! {
     /// A request body that fails with `RESOURCE_EXHAUSTED` once it has
-    /// yielded more than its limit.
+    /// yielded more than its limit, and with `DEADLINE_EXCEEDED` once it has waited
+    /// its idle timeout for the peer's next frame.
     pub struct LimitedBody<B> {
         #[pin]
         inner: B,
         remaining: usize,
         max: usize,
+        #[pin]
+        idle: IdleTimer,
     }
 }
 
@@ -161,8 +193,20 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let this = self.project();
-        match std::task::ready!(this.inner.poll_frame(cx)) {
+        let mut this = self.project();
+        let polled = match this.inner.poll_frame(cx) {
+            Poll::Ready(polled) => polled,
+            Poll::Pending => {
+                let idle = std::task::ready!(this.idle.as_mut().poll_expired(cx));
+                let status = tonic::Status::deadline_exceeded(format!(
+                    "the request body sent nothing for {idle:?}; the server stopped waiting \
+                     (grpc.server.request_body_idle_timeout)"
+                ));
+                return Poll::Ready(Some(Err(Box::new(status))));
+            }
+        };
+        this.idle.progressed();
+        match polled {
             Some(Ok(frame)) => {
                 if let Some(data) = frame.data_ref() {
                     let len = data.remaining();
