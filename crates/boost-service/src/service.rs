@@ -39,6 +39,9 @@ pub struct Service<S: ServiceSettings = NoSettings> {
     database: Option<Database>,
     shell: ServiceBuilder,
     routes: Option<Routes>,
+    /// `NamedService::NAME` of each service given to [`grpc`](Self::grpc):
+    /// with the descriptor sets, what the server labels metrics with.
+    grpc_services: Vec<&'static str>,
     descriptor_sets: Vec<&'static [u8]>,
     http: Option<axum::Router>,
 }
@@ -173,6 +176,7 @@ impl<S: ServiceSettings> Service<S> {
             database,
             shell,
             routes: None,
+            grpc_services: Vec::new(),
             descriptor_sets: Vec::new(),
             http: None,
         }
@@ -239,6 +243,7 @@ impl<S: ServiceSettings> Service<S> {
         T::Future: Send + 'static,
     {
         let service = service.with_message_limits(&self.config.kit.grpc.server);
+        self.grpc_services.push(T::NAME);
         self.routes = Some(match self.routes.take() {
             Some(routes) => routes.add_service(service),
             None => Routes::new(service),
@@ -342,6 +347,7 @@ impl<S: ServiceSettings> Service<S> {
             database,
             mut shell,
             routes,
+            grpc_services,
             descriptor_sets,
             http,
         } = self;
@@ -349,7 +355,9 @@ impl<S: ServiceSettings> Service<S> {
             db.migrate(dir).await?;
         }
         if let Some(routes) = routes {
-            let mut server = GrpcServer::new(config.kit.grpc.clone(), routes);
+            let served = crate::grpc::served_methods(&grpc_services, &descriptor_sets);
+            let mut server =
+                GrpcServer::new(config.kit.grpc.clone(), routes).served_methods(served);
             for set in descriptor_sets {
                 server = server.file_descriptor_set(set);
             }

@@ -111,6 +111,26 @@ async fn a_client_built_before_run_shows_its_call_durations_on_metrics() {
             .await
             .unwrap();
     }
+    // Paths a scanner makes up: one `_OTHER` series, never their names.
+    let channel =
+        tonic::transport::Endpoint::from_shared(format!("http://{}", running.grpc_addr().unwrap()))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+    for path in ["/scan.v1.Scanner/Probe", "/admin.php/x"] {
+        let mut grpc = tonic::client::Grpc::new(channel.clone());
+        grpc.ready().await.unwrap();
+        let status = grpc
+            .unary::<HelloRequest, HelloReply, _>(
+                tonic::Request::new(HelloRequest::default()),
+                http::uri::PathAndQuery::from_static(path),
+                tonic_prost::ProstCodec::default(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), tonic::Code::Unimplemented, "{path}");
+    }
 
     let body = reqwest::get(format!("http://{}/metrics", running.admin_addr()))
         .await
@@ -128,6 +148,21 @@ async fn a_client_built_before_run_shows_its_call_durations_on_metrics() {
         .unwrap_or_else(|| panic!("no client call durations on /metrics:\n{body}"));
     assert!(client_calls.ends_with(" 1"), "{client_calls}");
     assert!(body.contains("test_greetings_total 3"), "{body}");
+    assert!(
+        body.lines()
+            .any(|l| l.starts_with("rpc_server_call_duration_seconds_count")
+                && l.contains("rpc_method=\"_OTHER\"")
+                && l.ends_with(" 2")),
+        "made-up paths are labelled _OTHER:\n{body}"
+    );
+    assert!(
+        !body.contains("scan.v1.Scanner") && !body.contains("admin.php"),
+        "{body}"
+    );
+    assert!(
+        body.contains("rpc_method=\"hello.v1.Greeter/SayHello\""),
+        "a service without a descriptor set keeps its methods' names:\n{body}"
+    );
     let cache_miss = body
         .lines()
         .find(|l| l.starts_with("cache_requests_total") && l.contains("cache=\"greetings\""));

@@ -115,6 +115,7 @@ mod message_limits;
 pub mod metrics;
 pub mod rate_limit;
 pub mod request_id;
+pub mod served_methods;
 mod settings;
 pub mod size_limit;
 mod stack;
@@ -123,6 +124,7 @@ pub mod trace;
 pub use self::load_shed::AdaptiveLimitSettings;
 pub use self::message_limits::MessageLimits;
 pub use self::request_id::{RequestId, current_request_id};
+pub use self::served_methods::ServedMethods;
 pub use self::settings::{Http2Settings, ServerSettings};
 pub use self::stack::{ResponseBody, Served, ServerStack, stack};
 

@@ -15,6 +15,7 @@ use super::load_shed::{self, LoadShed, LoadShedLayer};
 use super::metrics::{self, Metrics, MetricsLayer};
 use super::rate_limit::{RateLimit, RateLimitLayer};
 use super::request_id::{SetRequestId, SetRequestIdLayer};
+use super::served_methods::ServedMethods;
 use super::settings::ServerSettings;
 use super::size_limit::{LimitedBody, RequestSizeLimit, RequestSizeLimitLayer};
 use super::trace::{self, Trace, TraceLayer};
@@ -25,6 +26,7 @@ use super::trace::{self, Trace, TraceLayer};
 /// Build it once per server: its clones share one concurrency limit.
 pub fn stack(settings: &ServerSettings) -> ServerStack {
     ServerStack {
+        trace: TraceLayer::new(),
         metrics: MetricsLayer::new(),
         rate_limit: RateLimitLayer::new("grpc", &settings.rate_limit),
         load_shed: LoadShedLayer::from_settings(settings),
@@ -39,6 +41,7 @@ pub fn stack(settings: &ServerSettings) -> ServerStack {
 /// and the metric handles.
 #[derive(Clone, Debug)]
 pub struct ServerStack {
+    trace: TraceLayer,
     metrics: MetricsLayer,
     rate_limit: RateLimitLayer,
     load_shed: LoadShedLayer,
@@ -47,6 +50,18 @@ pub struct ServerStack {
 }
 
 impl ServerStack {
+    /// Labels metrics and names spans after `served` methods only; every
+    /// other request path is `_OTHER`, so a peer's made-up paths cannot
+    /// create series (see [`served_methods`](super::served_methods)).
+    /// boost-service passes the methods it serves. Default: every path as
+    /// sent.
+    #[must_use]
+    pub fn served_methods(mut self, served: ServedMethods) -> Self {
+        self.trace = self.trace.served_methods(served.clone());
+        self.metrics = self.metrics.served_methods(served);
+        self
+    }
+
     /// The server's concurrency limit (fixed or adaptive): its limit and
     /// calls in flight, e.g. for an admin page or a test.
     pub fn load_shed(&self) -> &LoadShedLayer {
@@ -71,7 +86,7 @@ impl<S> Layer<S> for ServerStack {
     fn layer(&self, handler: S) -> Self::Service {
         let inner = ServiceBuilder::new()
             .layer(SetRequestIdLayer::new()) // every call has an id,
-            .layer(TraceLayer::new()) // runs in a span joined to its caller's trace,
+            .layer(self.trace.clone()) // runs in a span joined to its caller's trace,
             .layer(self.metrics.clone()) // is measured,
             .layer(self.rate_limit.clone()) // is refused at once when its key is over its rate,
             .layer(self.load_shed.clone()) // is refused at once when the server is full,

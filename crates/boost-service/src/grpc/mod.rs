@@ -176,6 +176,6 @@ mod tls;
 pub use authorization::{AuthorizationSettings, DefaultPolicy};
 pub use boost_tls::{ClientAuth, PeerIdentity, ServerTlsSettings};
 pub use error::GrpcError;
-pub use server::GrpcServer;
+pub use server::{GrpcServer, served_methods};
 pub use settings::GrpcSettings;
 pub(crate) use tls::{AbortOnDrop, count_handshake_failure, describe as describe_tls_metrics};

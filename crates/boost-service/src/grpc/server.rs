@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use boost_rpc::server::stack;
+use boost_rpc::server::{ServedMethods, stack};
 use prost::Message;
 use tonic::service::Routes;
 use tonic::transport::Server;
@@ -27,6 +27,7 @@ pub struct GrpcServer {
     settings: GrpcSettings,
     routes: Routes,
     descriptor_sets: Vec<&'static [u8]>,
+    served: ServedMethods,
     listener: Option<std::net::TcpListener>,
     tls: Option<boost_tls::ServerTls>,
 }
@@ -49,9 +50,23 @@ impl GrpcServer {
             settings,
             routes: routes.into(),
             descriptor_sets: Vec::new(),
+            served: ServedMethods::any(),
             listener: None,
             tls: None,
         }
+    }
+
+    /// The methods `routes` serve, so that metric labels and span names
+    /// come from them and every other request path is `_OTHER` (see
+    /// [`boost_rpc::server::served_methods`]); health and reflection are
+    /// added to a closed set. [`Service::grpc`](crate::Service::grpc) sets
+    /// it from the services it is given and their descriptor sets
+    /// ([`served_methods`](super::served_methods)). Default: every path
+    /// labelled as sent.
+    #[must_use]
+    pub fn served_methods(mut self, served: ServedMethods) -> Self {
+        self.served = served;
+        self
     }
 
     /// Registers an encoded `FileDescriptorSet` (what `tonic-prost-build`'s
@@ -105,9 +120,14 @@ impl GrpcServer {
             settings,
             mut routes,
             descriptor_sets,
+            served,
             listener,
             tls,
         } = self;
+        let served = served
+            .service(HEALTH_SERVICE)
+            .service("grpc.reflection.v1.ServerReflection")
+            .service("grpc.reflection.v1alpha.ServerReflection");
         let (listener, tls) = match listener {
             Some(listener) => (listener, tls),
             None => {
@@ -191,7 +211,7 @@ impl GrpcServer {
             .apply(Server::builder())
             .layer(SplitConnInfoLayer)
             .layer(ActivityLayer(registry))
-            .layer(stack(&settings.server))
+            .layer(stack(&settings.server).served_methods(served))
             .layer(tower::util::option_layer(authorization))
             .add_routes(routes)
             .serve_with_incoming_shutdown(incoming, lifecycle.stop_accepting())
@@ -229,6 +249,45 @@ fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, GrpcError> {
 }
 
 /// `package.Service` for every service in the encoded descriptor sets.
+/// The service `grpc.health.v1` serves.
+const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
+
+/// The methods of `services` (their `NamedService::NAME`s): each method
+/// listed in `sets` for a service found there, and every method of a
+/// service that no set describes. Health and reflection are added by the
+/// server. A set that does not decode adds nothing (reflection reports it).
+pub fn served_methods(services: &[&str], sets: &[&[u8]]) -> ServedMethods {
+    let mut described = std::collections::HashMap::<String, Vec<String>>::new();
+    for set in sets {
+        let Ok(set) = prost_types::FileDescriptorSet::decode(*set) else {
+            continue;
+        };
+        for file in set.file {
+            let package = file.package.unwrap_or_default();
+            for service in file.service {
+                let name = service.name.unwrap_or_default();
+                let full = if package.is_empty() {
+                    name
+                } else {
+                    format!("{package}.{name}")
+                };
+                let methods = described.entry(full).or_default();
+                methods.extend(service.method.into_iter().filter_map(|m| m.name));
+            }
+        }
+    }
+    let mut served = ServedMethods::only();
+    for service in services {
+        served = match described.get(*service) {
+            Some(methods) => methods.iter().fold(served, |served, method| {
+                served.method(&format!("{service}/{method}"))
+            }),
+            None => served.service(service),
+        };
+    }
+    served
+}
+
 fn service_names(sets: &[&[u8]]) -> Vec<String> {
     let mut names = Vec::new();
     for set in sets {
@@ -248,4 +307,29 @@ fn service_names(sets: &[&[u8]]) -> Vec<String> {
         }
     }
     names
+}
+
+#[cfg(test)]
+mod served_methods_tests {
+    use super::*;
+
+    #[test]
+    fn described_services_are_exact_and_undescribed_ones_are_open() {
+        let served = served_methods(
+            &["hello.v1.Greeter", "other.v1.Undescribed"],
+            &[boost_test_proto::FILE_DESCRIPTOR_SET],
+        );
+        assert_eq!(
+            served.label("hello.v1.Greeter/SayHello"),
+            "hello.v1.Greeter/SayHello"
+        );
+        assert_eq!(served.label("hello.v1.Greeter/Junk"), "_OTHER");
+        // In the set but not served here: not a method of this server.
+        assert_eq!(served.label("hello.v1.Profiles/GetProfile"), "_OTHER");
+        assert_eq!(
+            served.label("other.v1.Undescribed/Any"),
+            "other.v1.Undescribed/Any"
+        );
+        assert_eq!(served.label("scan/x"), "_OTHER");
+    }
 }

@@ -10,7 +10,8 @@
 //! - `rpc_server_in_flight_calls{rpc_system_name, rpc_method}`, a gauge.
 //!
 //! `rpc_method` is the request path without its leading slash
-//! (`hello.v1.Greeter/SayHello`); `rpc_system_name` is `grpc` for gRPC requests
+//! (`hello.v1.Greeter/SayHello`), or `_OTHER` for a path outside the
+//! server's [`ServedMethods`] when it has a closed set (boost-service's has); `rpc_system_name` is `grpc` for gRPC requests
 //! and `http` otherwise. The status is read where gRPC puts it — the response
 //! headers of a trailers-only answer, or the trailers — and falls back to the
 //! HTTP status for HTTP services (`404` → `NOT_FOUND`). A call whose response
@@ -33,6 +34,7 @@ use tower_service::Service;
 use self::future::ResponseFuture;
 use super::body::{ObservedBody, OnEnd, response_body};
 use super::grpc;
+use super::served_methods::ServedMethods;
 use crate::method_cache::MethodCache;
 
 /// Layer that applies [`Metrics`]. Cheap to clone; clones share the
@@ -40,6 +42,7 @@ use crate::method_cache::MethodCache;
 #[derive(Clone, Debug, Default)]
 pub struct MetricsLayer {
     handles: Arc<Handles>,
+    served: ServedMethods,
 }
 
 impl MetricsLayer {
@@ -48,6 +51,15 @@ impl MetricsLayer {
     /// recorder is installed before it serves).
     pub fn new() -> Self {
         MetricsLayer::default()
+    }
+
+    /// Labels only `served` methods by name, every other path
+    /// [`OTHER_METHOD`](super::served_methods::OTHER_METHOD) (see
+    /// [`served_methods`](super::served_methods)).
+    #[must_use]
+    pub fn served_methods(mut self, served: ServedMethods) -> Self {
+        self.served = served;
+        self
     }
 }
 
@@ -58,6 +70,7 @@ impl<S> Layer<S> for MetricsLayer {
         Metrics {
             inner,
             handles: self.handles.clone(),
+            served: self.served.clone(),
         }
     }
 }
@@ -67,6 +80,7 @@ impl<S> Layer<S> for MetricsLayer {
 pub struct Metrics<S> {
     inner: S,
     handles: Arc<Handles>,
+    served: ServedMethods,
 }
 
 impl<S> Metrics<S> {
@@ -147,7 +161,8 @@ where
 
     #[inline]
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let handles = self.handles.get(grpc::is_grpc(&req), grpc::method_of(&req));
+        let method = self.served.label(grpc::method_of(&req));
+        let handles = self.handles.get(grpc::is_grpc(&req), method);
         let record = CallRecord::start(handles);
         ResponseFuture {
             inner: self.inner.call(req),

@@ -40,15 +40,29 @@ use self::future::ResponseFuture;
 use super::body::{ObservedBody, OnEnd, response_body};
 use super::grpc;
 use super::request_id::RequestId;
+use super::served_methods::ServedMethods;
 
 /// Layer that applies [`Trace`]. Cheap to clone.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct TraceLayer;
+#[derive(Clone, Debug, Default)]
+pub struct TraceLayer {
+    served: ServedMethods,
+}
 
 impl TraceLayer {
     /// The layer.
     pub const fn new() -> Self {
-        TraceLayer
+        TraceLayer {
+            served: ServedMethods::any(),
+        }
+    }
+
+    /// Names spans after `served` methods only, every other path
+    /// [`OTHER_METHOD`](super::served_methods::OTHER_METHOD) (see
+    /// [`served_methods`](super::served_methods)).
+    #[must_use]
+    pub fn served_methods(mut self, served: ServedMethods) -> Self {
+        self.served = served;
+        self
     }
 }
 
@@ -56,7 +70,10 @@ impl<S> Layer<S> for TraceLayer {
     type Service = Trace<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Trace::new(inner)
+        Trace {
+            inner,
+            served: self.served.clone(),
+        }
     }
 }
 
@@ -64,12 +81,16 @@ impl<S> Layer<S> for TraceLayer {
 #[derive(Clone, Debug)]
 pub struct Trace<S> {
     inner: S,
+    served: ServedMethods,
 }
 
 impl<S> Trace<S> {
     /// Wraps `inner`.
     pub const fn new(inner: S) -> Self {
-        Trace { inner }
+        Trace {
+            inner,
+            served: ServedMethods::any(),
+        }
     }
     /// The wrapped service.
     pub fn get_ref(&self) -> &S {
@@ -100,7 +121,7 @@ where
 
     #[inline]
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let span = server_span(&req);
+        let span = server_span(&req, &self.served);
         let inner = if span.is_disabled() {
             self.inner.call(req)
         } else {
@@ -114,16 +135,16 @@ where
 }
 
 /// Opens the server span for `req`, parented to the caller's span if it sent one.
-fn server_span<B>(req: &Request<B>) -> Span {
+fn server_span<B>(req: &Request<B>, served: &ServedMethods) -> Span {
     // Field values are only computed when the span is enabled.
     let span = tracing::info_span!(
         "rpc.server",
-        otel.name = grpc::method_of(req),
+        otel.name = served.label(grpc::method_of(req)),
         otel.kind = "server",
         otel.status_code = Empty,
         rpc.system = if grpc::is_grpc(req) { "grpc" } else { "http" },
-        rpc.service = split_method(req).0,
-        rpc.method = split_method(req).1,
+        rpc.service = split_method(served.label(grpc::method_of(req))).0,
+        rpc.method = split_method(served.label(grpc::method_of(req))).1,
         rpc.grpc.status_code = Empty,
         request_id = Empty,
         peer.identity = Empty,
@@ -150,9 +171,9 @@ fn server_span<B>(req: &Request<B>) -> Span {
     span
 }
 
-/// `("hello.v1.Greeter", "SayHello")` from `/hello.v1.Greeter/SayHello`.
-fn split_method<B>(req: &Request<B>) -> (&str, &str) {
-    let full = grpc::method_of(req);
+/// `("hello.v1.Greeter", "SayHello")` from `hello.v1.Greeter/SayHello`
+/// (`("", "_OTHER")` from `_OTHER`).
+fn split_method(full: &str) -> (&str, &str) {
     full.rsplit_once('/').unwrap_or(("", full))
 }
 
