@@ -258,7 +258,7 @@ pub fn runbook(slo: &SloSettings, identity: &ServiceIdentity, inputs: &RunbookIn
                 "| `{}` | {} | {} |",
                 switch.name,
                 one_line(&switch.description),
-                switch.owner
+                one_line(&switch.owner)
             );
         }
         out.push('\n');
@@ -397,6 +397,30 @@ fn one_line(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pipe_or_newline_in_a_switch_owner_stays_inside_its_table_cell() {
+        let identity = ServiceIdentity::new("hello-service", "1.0.0");
+        let inputs = RunbookInputs {
+            admin_url: "http://localhost:8081".into(),
+            switches: vec![RunbookSwitch::new(
+                "profiles_upstream",
+                "Call | profile-service.",
+                "greeters | payments\non-call",
+                false,
+            )],
+            ..RunbookInputs::default()
+        };
+        let text = runbook(&SloSettings::default(), &identity, &inputs);
+        let row = text
+            .lines()
+            .find(|l| l.starts_with("| `profiles_upstream` |"))
+            .unwrap();
+        assert_eq!(
+            row,
+            "| `profiles_upstream` | Call \\| profile-service. | greeters \\| payments on-call |"
+        );
+    }
 
     #[test]
     fn the_runbook_says_whether_a_switch_change_reaches_every_instance() {
