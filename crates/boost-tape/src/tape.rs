@@ -309,7 +309,7 @@ pub(crate) fn canonical<T: Serialize>(value: &T) -> String {
         .unwrap_or_default()
 }
 
-fn canonical_pretty<T: Serialize>(value: &T) -> String {
+pub(crate) fn canonical_pretty<T: Serialize>(value: &T) -> String {
     let mut text = serde_json::to_value(value)
         .and_then(|v| serde_json::to_string_pretty(&v))
         .unwrap_or_default();
@@ -317,7 +317,7 @@ fn canonical_pretty<T: Serialize>(value: &T) -> String {
     text
 }
 
-fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, TapeError> {
+pub(crate) fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, TapeError> {
     use std::io::Read as _;
     let io = |source| TapeError::Io {
         path: path.to_owned(),
@@ -340,7 +340,7 @@ fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, TapeError> {
     Ok(bytes)
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TapeError> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TapeError> {
     let io = |source| TapeError::Io {
         path: path.to_owned(),
         source,
