@@ -380,8 +380,7 @@ impl HttpMatcher {
     /// Adds `entry` (a request just recorded), marked used when `used`.
     pub fn push(&mut self, entry: HttpEntry, used: bool) {
         let (method, key) = match_key(&entry.method, &entry.url, entry.request.body.as_ref());
-        self.inner
-            .push(Entry::ok(&method, key, Value::Null), used);
+        self.inner.push(Entry::ok(&method, key, Value::Null), used);
         self.tape.entries.push(entry);
     }
 
