@@ -590,7 +590,10 @@ async fn watch(client: Client, topic: &str) -> Result<Vec<(i32, String)>, tonic:
     let request = Request::new(WatchRequest {
         topic: topic.to_owned(),
     });
-    let mut stream = grpc.server_streaming(request, path, codec).await?.into_inner();
+    let mut stream = grpc
+        .server_streaming(request, path, codec)
+        .await?
+        .into_inner();
     let mut events = Vec::new();
     while let Some(event) = stream.message().await? {
         events.push((event.seq, event.topic));
@@ -667,7 +670,8 @@ async fn a_server_streaming_call_is_recorded_and_replayed_message_by_message() {
         .unwrap_err();
     assert_eq!(miss.code(), tonic::Code::FailedPrecondition);
     assert!(
-        miss.message().contains("topic: recorded \"cars\", got \"boats\""),
+        miss.message()
+            .contains("topic: recorded \"cars\", got \"boats\""),
         "{}",
         miss.message()
     );

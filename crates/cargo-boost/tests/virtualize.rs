@@ -246,3 +246,49 @@ fn bad_protos_or_addresses_are_refused_naming_the_flag() {
         "{err}"
     );
 }
+
+#[test]
+#[ignore = "needs python grpcio"]
+fn python_grpcio_gets_the_recorded_answers_and_reflection_from_the_command() {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let tape = kit(TAPE);
+    let proto = kit(PROTO);
+    let (running, addr, _lines) = start(&[
+        tape.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--proto",
+        proto.to_str().unwrap(),
+    ]);
+    let work = tempfile::tempdir().unwrap();
+    let out = Command::new(&python)
+        .arg(kit(
+            "crates/boost-rpc/tests/data/python_virtual_upstream.py",
+        ))
+        .arg(kit("examples/proto"))
+        .arg(work.path())
+        .arg(&addr)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {python}: {e}; see .ci/install-test-programs"));
+    drop(running);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "python client failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(seen["bob"], "fr");
+    assert_eq!(seen["zoe"], "NOT_FOUND: no profile named \"zoe\"");
+    assert!(
+        seen["bobby"]
+            .as_str()
+            .unwrap()
+            .contains(r#"name: recorded "bob", got "bobby""#),
+        "{seen}"
+    );
+    assert_eq!(seen["health"]["hello.v1.Profiles"], "SERVING");
+    let services = seen["services"].to_string();
+    assert!(services.contains("hello.v1.Profiles"), "{services}");
+    assert!(services.contains("grpc.health.v1.Health"), "{services}");
+}
