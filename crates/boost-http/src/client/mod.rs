@@ -46,7 +46,10 @@
 //! - **`http_client_request_duration_seconds`** per logical request with
 //!   `client`, `http_request_method` and `http_response_status_code` (or
 //!   `error_type` when no answer came), and `http_client_retries_total`;
-//! - a **bounded response body** (`max_response_body`, 4 MiB).
+//! - a **bounded response body** (`max_response_body`, 4 MiB);
+//! - for tests, **record and replay** (`[cars.tape]`, [`HttpTapeSettings`],
+//!   feature `tape`): requests answered from a tape file with no network,
+//!   or sent and written to it; off by default, at the cost of one branch.
 //!
 //! Every client is listed in boost-rpc's
 //! [`Upstreams`] while it lives, so the
