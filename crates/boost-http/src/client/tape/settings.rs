@@ -156,3 +156,39 @@ impl HttpTapeSettings {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::HttpClientSettings;
+
+    #[test]
+    fn a_tape_without_a_path_or_with_a_bad_ignored_field_is_refused_under_its_key() {
+        let mut settings = HttpClientSettings::with_base_urls(["http://127.0.0.1:1"]);
+        settings.tape.mode = TapeMode::Replay;
+        settings
+            .tape
+            .ignored_fields
+            .insert("quotes".to_owned(), vec!["request_id".to_owned()]);
+        let err = Problems::of("cars", &settings)
+            .into_result("t")
+            .map(|()| String::new())
+            .unwrap_or_else(|e| e.to_string());
+        assert!(err.contains("`cars.tape.path`"), "{err}");
+        assert!(
+            err.contains("must be set when mode is not \"off\""),
+            "{err}"
+        );
+        assert!(err.contains("cars.tape.ignored_fields.quotes"), "{err}");
+        assert!(err.contains("\"METHOD /path\""), "{err}");
+        assert!(err.contains("`query.<name>` nor `body.<path>`"), "{err}");
+    }
+
+    #[test]
+    fn the_modes_read_as_in_grpc_clients() {
+        let settings: HttpTapeSettings =
+            toml::from_str("mode = \"replay_or_record\"\npath = \"t.json\"").unwrap();
+        assert_eq!(settings.mode, TapeMode::ReplayOrRecord);
+        assert_eq!(HttpTapeSettings::default().mode, TapeMode::Off);
+    }
+}
