@@ -7,46 +7,25 @@ use std::time::{Duration, Instant};
 
 use boost_rpc::client::TapeMode;
 use boost_tape::{
-    Body, HttpEntry, HttpFault, HttpMatcher, HttpTape, Limits, MatchRules, Redaction, Timing,
-    mask_url,
+    Body, HttpEntry, HttpMatcher, HttpTape, Limits, MatchRules, Redaction, Timing, mask_url,
 };
-use bytes::Bytes;
-use http::header::CONTENT_TYPE;
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
 use super::HttpTapeSettings;
+use super::headers::{PER_RUN_REQUEST, PER_RUN_RESPONSE, content_type, recorded};
 use crate::client::send::Prepared;
 use crate::client::{HttpClientError, HttpResponse, Inner};
-
-/// Request headers that change on every run (or are the kit's own): never
-/// recorded.
-const PER_RUN_REQUEST: [&str; 4] = ["traceparent", "tracestate", "x-request-id", "date"];
-/// Response headers that change on every run or describe the connection:
-/// never recorded (a replayed JSON body is re-encoded, so its length too).
-const PER_RUN_RESPONSE: [&str; 10] = [
-    "date",
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "keep-alive",
-    "traceparent",
-    "tracestate",
-    "x-request-id",
-    "server-timing",
-    "age",
-];
 
 /// A client's tape and its rules.
 #[derive(Debug)]
 pub(crate) struct HttpCassette {
-    client: String,
-    mode: TapeMode,
-    path: PathBuf,
-    redaction: Redaction,
-    limits: Limits,
-    replay_latency: bool,
+    pub(super) client: String,
+    pub(super) mode: TapeMode,
+    pub(super) path: PathBuf,
+    pub(super) redaction: Redaction,
+    pub(super) limits: Limits,
+    pub(super) replay_latency: bool,
     /// The client's `deadline_header`: per request, never recorded.
-    deadline_header: Option<String>,
+    pub(super) deadline_header: Option<String>,
     state: Mutex<State>,
 }
 
@@ -173,7 +152,7 @@ impl HttpCassette {
             match found {
                 Ok((entry, elapsed)) => {
                     *last = Some(0);
-                    return self.replay(inner, req, entry, elapsed).await;
+                    return super::replay::replay(self, inner, req, entry, elapsed).await;
                 }
                 Err(miss) if self.mode == TapeMode::Replay => {
                     return Err(self.failure(miss.to_string()));
@@ -189,9 +168,19 @@ impl HttpCassette {
                 b
             });
             let mut entry = HttpEntry::ok(method, &url, body, reply);
-            entry.request.headers = self.headers(&req.headers, &PER_RUN_REQUEST);
+            entry.request.headers = recorded(
+                &req.headers,
+                &PER_RUN_REQUEST,
+                self.deadline_header.as_deref(),
+                &self.redaction,
+            );
             entry.response.status = response.status.as_u16();
-            entry.response.headers = self.headers(&response.headers, &PER_RUN_RESPONSE);
+            entry.response.headers = recorded(
+                &response.headers,
+                &PER_RUN_RESPONSE,
+                self.deadline_header.as_deref(),
+                &self.redaction,
+            );
             self.record(entry, started.elapsed());
         }
         result
@@ -203,112 +192,11 @@ impl HttpCassette {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn failure(&self, why: String) -> HttpClientError {
+    pub(super) fn failure(&self, why: String) -> HttpClientError {
         HttpClientError::Tape {
             client: self.client.clone(),
             reason: format!("tape {}: {why}", self.path.display()),
         }
-    }
-
-    /// The recorded (or faulted) answer, after the recorded latency or the
-    /// fault's delay, within the request's deadline.
-    async fn replay(
-        &self,
-        inner: &Inner,
-        req: &Prepared,
-        entry: HttpEntry,
-        elapsed: Duration,
-    ) -> Result<HttpResponse, HttpClientError> {
-        let fault = entry.fault.clone().unwrap_or_default();
-        let delay = fault
-            .delay
-            .or_else(|| self.replay_latency.then_some(elapsed))
-            .unwrap_or_default();
-        if !delay.is_zero() {
-            let mut budget = inner.settings.timeout;
-            if let Some(shorter) = req.timeout {
-                budget = budget.min(shorter);
-            }
-            if let Some(served) = boost_rpc::deadline::current() {
-                budget = budget.min(served.saturating_duration_since(Instant::now()));
-            }
-            if delay >= budget {
-                tokio::time::sleep(budget).await;
-                return Err(HttpClientError::Timeout {
-                    client: self.client.clone(),
-                    budget,
-                    attempts: 0,
-                });
-            }
-            tokio::time::sleep(delay).await;
-        }
-        let bad = |why: String| self.failure(why);
-        if let HttpFault {
-            status: Some(status),
-            ..
-        } = fault
-        {
-            return Ok(HttpResponse {
-                client: self.client.clone(),
-                status: StatusCode::from_u16(status)
-                    .map_err(|_| bad(format!("fault status {status} is not an HTTP status")))?,
-                headers: HeaderMap::new(),
-                body: Bytes::new(),
-            });
-        }
-        let recorded = entry.response;
-        let mut headers = HeaderMap::new();
-        for (name, value) in &recorded.headers {
-            if let (Ok(name), Ok(value)) = (
-                HeaderName::from_bytes(name.as_bytes()),
-                HeaderValue::from_str(value),
-            ) {
-                headers.append(name, value);
-            }
-        }
-        let body = match &recorded.body {
-            Some(body) => Bytes::from(body.to_bytes().map_err(bad)?),
-            None => Bytes::new(),
-        };
-        Ok(HttpResponse {
-            client: self.client.clone(),
-            status: StatusCode::from_u16(recorded.status)
-                .map_err(|_| bad(format!("status {} is not an HTTP status", recorded.status)))?,
-            headers,
-            body,
-        })
-    }
-
-    /// `headers` as a tape holds them: per-run ones left out, secrets
-    /// masked, several values of one name joined with `, `.
-    fn headers(
-        &self,
-        headers: &HeaderMap,
-        per_run: &[&str],
-    ) -> std::collections::BTreeMap<String, String> {
-        let mut out = std::collections::BTreeMap::<String, String>::new();
-        for (name, value) in headers {
-            let name = name.as_str();
-            if per_run.contains(&name) || self.deadline_header.as_deref() == Some(name) {
-                continue;
-            }
-            let value = if self.redaction.is_secret_header(name)
-                || crate::client::is_secret_header_name(name)
-            {
-                boost_tape::REDACTED.to_owned()
-            } else {
-                String::from_utf8_lossy(value.as_bytes()).into_owned()
-            };
-            out.entry(name.to_owned())
-                .and_modify(|v| {
-                    if v != boost_tape::REDACTED {
-                        v.push_str(", ");
-                        v.push_str(&value);
-                    }
-                })
-                .or_insert(value);
-        }
-        out
     }
 
     /// Adds a recorded exchange and writes the tape and its timing. A tape
@@ -330,10 +218,6 @@ impl HttpCassette {
             tracing::error!(client = %self.client, error = %e, "cannot write the tape");
         }
     }
-}
-
-fn content_type(headers: &HeaderMap) -> Option<&str> {
-    headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok())
 }
 
 /// Every status a tape names is an HTTP status, every base64 body decodes.

@@ -23,6 +23,10 @@
 
 #[cfg(feature = "tape")]
 mod cassette;
+#[cfg(feature = "tape")]
+mod headers;
+#[cfg(feature = "tape")]
+mod replay;
 mod settings;
 
 pub use self::settings::HttpTapeSettings;
