@@ -369,3 +369,39 @@ async fn faults_written_into_a_tape_are_replayed() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn recorded_latency_is_replayed_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let tape = dir.path().join("slow.json");
+    std::fs::write(
+        &tape,
+        r#"{"format": "boost-tape-http/1", "entries": [
+            {"method": "GET", "url": "/v1/quotes", "request": {},
+             "response": {"status": 200, "body": {"text": "ok"}}}
+        ]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        boost_tape::Timing::path_of(&tape),
+        r#"{"entries": [{"method": "GET /v1/quotes", "elapsed": "1s 500ms"}]}"#,
+    )
+    .unwrap();
+    for wait in [false, true] {
+        let mut tape_settings = HttpTapeSettings::new(TapeMode::Replay, &tape);
+        tape_settings.replay_latency = wait;
+        let mut settings = HttpClientSettings::with_base_urls(["http://127.0.0.1:9"]);
+        settings.timeout = std::time::Duration::from_secs(20);
+        settings.tape = tape_settings;
+        let replayer = HttpClient::new("cars", &settings).unwrap();
+        let started = std::time::Instant::now();
+        let answer = replayer.get("/v1/quotes").send().await.unwrap();
+        let took = started.elapsed();
+        assert_eq!(answer.text(), "ok");
+        if wait {
+            assert!(took >= std::time::Duration::from_millis(1500), "{took:?}");
+        } else {
+            assert!(took < std::time::Duration::from_millis(1500), "{took:?}");
+        }
+    }
+}
