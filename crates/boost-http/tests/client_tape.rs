@@ -405,3 +405,60 @@ async fn recorded_latency_is_replayed_only_when_asked() {
         }
     }
 }
+
+/// The label sets of `http_client_request_duration_seconds` recorded while
+/// `body` runs (on a current-thread runtime with a local recorder).
+fn request_labels<F, Fut>(body: F) -> std::collections::BTreeSet<Vec<(String, String)>>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    use metrics_util::debugging::DebuggingRecorder;
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(body());
+    });
+    snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .filter(|(key, _, _, _)| key.key().name() == "http_client_request_duration_seconds")
+        .map(|(key, _, _, _)| {
+            let mut labels: Vec<(String, String)> = key
+                .key()
+                .labels()
+                .map(|l| (l.key().to_owned(), l.value().to_owned()))
+                .collect();
+            labels.sort();
+            labels
+        })
+        .collect()
+}
+
+#[test]
+fn a_replayed_request_has_the_live_requests_metric_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let tape = dir.path().join("cars.json");
+    let url = std::sync::Mutex::new(String::new());
+    let live = request_labels(|| async {
+        let partner = start_partner().await;
+        *url.lock().unwrap() = partner.url.clone();
+        scenario(
+            &client(&partner.url, tape_settings(TapeMode::Record, &tape)),
+            "r-1",
+        )
+        .await;
+    });
+    // The same base URL, the partner gone: nothing listens there now.
+    let url = url.into_inner().unwrap();
+    let replayed = request_labels(|| async {
+        scenario(&client(&url, tape_settings(TapeMode::Replay, &tape)), "r-1").await;
+    });
+    assert_eq!(live.len(), 3, "GET 200, GET 404, POST 201: {live:?}");
+    assert_eq!(replayed, live);
+}
