@@ -548,9 +548,13 @@ async fn recorded_latency_is_replayed_only_when_asked() {
 /// A server-streaming API, compiled at test time (the example proto has none).
 const FEED_PROTO: &str = r#"syntax = "proto3";
 package feed.v1;
-service Feed { rpc Watch(WatchRequest) returns (stream Event); }
+service Feed {
+  rpc Watch(WatchRequest) returns (stream Event);
+  rpc Publish(stream Event) returns (Ack);
+}
 message WatchRequest { string topic = 1; }
 message Event { int32 seq = 1; string topic = 2; }
+message Ack { int32 count = 1; }
 "#;
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -565,6 +569,12 @@ struct Event {
     seq: i32,
     #[prost(string, tag = "2")]
     topic: String,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct Ack {
+    #[prost(int32, tag = "1")]
+    count: i32,
 }
 
 fn feed_descriptors() -> &'static [u8] {
@@ -601,8 +611,30 @@ async fn watch(client: Client, topic: &str) -> Result<Vec<(i32, String)>, tonic:
     Ok(events)
 }
 
+/// `Publish` of events 1..=n on topic `cars`; the count acknowledged.
+async fn publish(client: Client, n: i32) -> Result<i32, tonic::Status> {
+    let mut grpc = tonic::client::Grpc::new(client);
+    grpc.ready()
+        .await
+        .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+    let codec = tonic_prost::ProstCodec::<Event, Ack>::default();
+    let path = http::uri::PathAndQuery::from_static("/feed.v1.Feed/Publish");
+    let events: Vec<Event> = (1..=n)
+        .map(|seq| Event {
+            seq,
+            topic: "cars".to_owned(),
+        })
+        .collect();
+    let request = Request::new(tokio_stream::iter(events));
+    Ok(grpc
+        .client_streaming(request, path, codec)
+        .await?
+        .into_inner()
+        .count)
+}
+
 #[tokio::test]
-async fn a_server_streaming_call_is_recorded_and_replayed_message_by_message() {
+async fn streaming_calls_are_recorded_and_replayed_message_by_message() {
     let dir = tempfile::tempdir().unwrap();
     // The partner streams three events: a virtual upstream over a hand-written tape.
     let source = dir.path().join("partner.json");
@@ -614,6 +646,10 @@ async fn a_server_streaming_call_is_recorded_and_replayed_message_by_message() {
             "response": {"code": "OK", "messages": [
                 {"seq": 1, "topic": "cars"}, {"seq": 2, "topic": "cars"}, {"seq": 3, "topic": "cars"}
             ]}
+        }, {
+            "method": "feed.v1.Feed/Publish",
+            "request": {"messages": [{"seq": 1, "topic": "cars"}, {"seq": 2, "topic": "cars"}]},
+            "response": {"code": "OK", "messages": [{"count": 2}]}
         }]}"#,
     )
     .unwrap();
@@ -640,15 +676,28 @@ async fn a_server_streaming_call_is_recorded_and_replayed_message_by_message() {
             .unwrap()
     };
     let expected: Vec<(i32, String)> = (1..=3).map(|seq| (seq, "cars".to_owned())).collect();
-    let live = watch(taped(&url, TapeMode::Record), "cars").await.unwrap();
+    let recorder = taped(&url, TapeMode::Record);
+    let live = watch(recorder.clone(), "cars").await.unwrap();
     assert_eq!(live, expected);
+    assert_eq!(publish(recorder, 2).await.unwrap(), 2);
     drop(stop);
     served.await.unwrap().unwrap();
 
-    // The tape holds the stream's messages in order.
+    // The tape holds each stream's messages in order.
     let recorded: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&tape).unwrap()).unwrap();
-    let entry = &recorded["entries"][0];
+    // Sorted by method: Publish, then Watch.
+    let publish_entry = &recorded["entries"][0];
+    assert_eq!(publish_entry["method"], "feed.v1.Feed/Publish");
+    assert_eq!(
+        publish_entry["request"]["messages"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(publish_entry["response"]["messages"][0]["count"], 2);
+    let entry = &recorded["entries"][1];
     assert_eq!(entry["method"], "feed.v1.Feed/Watch");
     assert_eq!(entry["request"]["messages"][0]["topic"], "cars");
     let seqs: Vec<i64> = entry["response"]["messages"]
@@ -665,6 +714,15 @@ async fn a_server_streaming_call_is_recorded_and_replayed_message_by_message() {
         .await
         .unwrap();
     assert_eq!(replayed, expected);
+    // A client-streaming call: matched on all its request messages.
+    assert_eq!(
+        publish(taped(&nowhere, TapeMode::Replay), 2).await.unwrap(),
+        2
+    );
+    let more = publish(taped(&nowhere, TapeMode::Replay), 3)
+        .await
+        .unwrap_err();
+    assert_eq!(more.code(), tonic::Code::FailedPrecondition, "{more:?}");
     let miss = watch(taped(&nowhere, TapeMode::Replay), "boats")
         .await
         .unwrap_err();
