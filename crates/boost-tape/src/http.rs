@@ -32,7 +32,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::tape::{canonical, canonical_pretty, read_bounded, write_atomic};
+use crate::tape::{canonical, canonical_pretty, check_format, read_bounded, write_atomic};
 use crate::{Entry, Limits, MatchRules, Matcher, Miss, Tape, TapeError, Timing, TimingEntry};
 
 /// The `format` of the HTTP tapes this version writes.
@@ -282,10 +282,17 @@ impl HttpTape {
     /// As [`load_or_empty`](Self::load_or_empty), and a missing file.
     pub fn load(path: &Path, limits: Limits) -> Result<Self, TapeError> {
         let bytes = read_bounded(path, limits.max_file_bytes)?;
+        check_format(
+            path,
+            &bytes,
+            HTTP_FORMAT,
+            "an HttpClient reads HTTP tapes (a gRPC tape is for a gRPC client's [<client>.tape])",
+        )?;
         let tape: Self = serde_json::from_slice(&bytes).map_err(|source| TapeError::Format {
             path: path.to_owned(),
             source,
         })?;
+
         if tape.entries.len() > limits.max_entries {
             return Err(TapeError::TooLarge {
                 path: path.to_owned(),
@@ -449,6 +456,27 @@ mod tests {
             matcher.find_index("POST", "/orders?ts=2", Some(&body)),
             Ok(0)
         );
+    }
+
+    #[test]
+    fn a_tape_of_the_other_kind_is_refused_naming_its_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let grpc = dir.path().join("grpc.json");
+        Tape::default().save(&grpc).unwrap();
+        let err = HttpTape::load(&grpc, Limits::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("format is \"boost-tape/1\", not \"boost-tape-http/1\""),
+            "{err}"
+        );
+        let http = dir.path().join("http.json");
+        HttpTape::default().save(&http).unwrap();
+        let err = Tape::load(&http, Limits::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not \"boost-tape/1\""), "{err}");
+        assert!(HttpTape::load(&http, Limits::default()).is_ok());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::TapeError;
 
 /// The `format` of the tapes this version writes.
-const FORMAT: &str = "boost-tape/1";
+pub(crate) const FORMAT: &str = "boost-tape/1";
 
 /// One scenario's recorded exchanges: a JSON file, pretty-printed, keys
 /// sorted, entries sorted by method and request (identical requests keep
@@ -183,6 +183,13 @@ impl Tape {
     /// As [`load_or_empty`](Self::load_or_empty), and a missing file.
     pub fn load(path: &Path, limits: Limits) -> Result<Self, TapeError> {
         let bytes = read_bounded(path, limits.max_file_bytes)?;
+        check_format(
+            path,
+            &bytes,
+            FORMAT,
+            "a gRPC client or virtual upstream reads gRPC tapes \
+             (an HTTP tape is for an HttpClient's [<client>.tape])",
+        )?;
         let tape: Tape = serde_json::from_slice(&bytes).map_err(|source| TapeError::Format {
             path: path.to_owned(),
             source,
@@ -297,6 +304,34 @@ impl Timing {
     /// [`TapeError::Io`] naming the file.
     pub fn save(&self, tape: &Path) -> Result<(), TapeError> {
         write_atomic(&Self::path_of(tape), canonical_pretty(self).as_bytes())
+    }
+}
+
+/// Refuses a file whose `format` is there and is not `expected` (a tape of
+/// the other kind, or a newer version), before its fields are read.
+pub(crate) fn check_format(
+    path: &Path,
+    bytes: &[u8],
+    expected: &'static str,
+    hint: &'static str,
+) -> Result<(), TapeError> {
+    #[derive(Deserialize)]
+    struct Format {
+        format: Option<Value>,
+    }
+    match serde_json::from_slice::<Format>(bytes) {
+        Ok(Format {
+            format: Some(found),
+        }) if found != expected => Err(TapeError::Kind {
+            path: path.to_owned(),
+            found: found
+                .as_str()
+                .map_or_else(|| found.to_string(), str::to_owned),
+            expected,
+            hint,
+        }),
+        // Missing or matching: the full parse says what else is wrong.
+        _ => Ok(()),
     }
 }
 

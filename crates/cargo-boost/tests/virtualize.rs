@@ -186,6 +186,21 @@ fn a_missing_or_broken_tape_is_refused_naming_the_file() {
     assert!(err.contains("broken.json: not a valid tape"), "{err}");
     assert!(!err.contains("virtual-upstream"), "{err}");
 
+    // An HTTP tape.
+    let http = dir.path().join("http.json");
+    std::fs::write(&http, r#"{"format": "boost-tape-http/1", "entries": []}"#).unwrap();
+    let err = refused(&[
+        http.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--proto",
+        proto,
+    ]);
+    assert!(
+        err.contains("http.json: its format is \"boost-tape-http/1\", not \"boost-tape/1\""),
+        "{err}"
+    );
+
     // A tape of a method the protos do not define.
     let text = std::fs::read_to_string(kit(TAPE))
         .unwrap()
