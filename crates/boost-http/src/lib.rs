@@ -18,6 +18,10 @@
 //! failing base URLs, `traceparent` and `x-request-id`, and
 //! `http_client_request_duration_seconds`.
 //!
+//! For tests, the `tape` feature records a client's requests to a file and
+//! replays them with no network (`[<client>.tape]`,
+//! [`client::HttpTapeSettings`]; `docs/replay.md`).
+//!
 //! See `docs/http.md` for a walk-through.
 #![deny(missing_docs)]
 

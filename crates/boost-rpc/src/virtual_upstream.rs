@@ -43,10 +43,23 @@ use crate::client::tape::{TapeMode, TapeSettings, answer_from_tape, collect_requ
 const MAX_DELAY: Duration = Duration::from_secs(300);
 
 /// A tape, ready to be served. See the [module docs](self).
-#[derive(Debug)]
 pub struct VirtualUpstream {
     cassette: Arc<Cassette>,
     descriptors: Vec<Vec<u8>>,
+    on_call: Option<OnCall>,
+}
+
+/// What [`VirtualUpstream::on_call`] is handed for each call.
+type OnCall = Arc<dyn Fn(&str, &str) + Send + Sync>;
+
+impl std::fmt::Debug for VirtualUpstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VirtualUpstream")
+            .field("cassette", &self.cassette)
+            .field("descriptors", &self.descriptors.len())
+            .field("on_call", &self.on_call.is_some())
+            .finish()
+    }
 }
 
 impl VirtualUpstream {
@@ -58,20 +71,48 @@ impl VirtualUpstream {
     ///
     /// # Errors
     /// [`RpcError::Tape`] when the tape is missing, unreadable, over its
-    /// limits, or there are no descriptors.
+    /// limits, or there are no descriptors, or they lack a method of the tape.
     pub fn open(tape: &TapeSettings, descriptors: &[&[u8]]) -> Result<Self, RpcError> {
         let mut settings = tape.clone();
         settings.mode = TapeMode::Replay;
         let cassette = Cassette::open("virtual-upstream", &settings, MAX_DELAY, descriptors)?;
+        let unknown = cassette.unknown_methods();
+        if !unknown.is_empty() {
+            return Err(RpcError::tape(
+                "virtual-upstream",
+                format!(
+                    "{}: the descriptors do not define {}: give the protos that do \
+                     (the same FileDescriptorSet the recording client used)",
+                    settings.path.as_deref().unwrap_or(Path::new("")).display(),
+                    unknown.join(", ")
+                ),
+            ));
+        }
         Ok(Self {
             cassette: Arc::new(cassette),
             descriptors: descriptors.iter().map(|d| d.to_vec()).collect(),
+            on_call: None,
         })
     }
 
     /// The services the tape has calls of, which health reports `SERVING`.
     pub fn services(&self) -> Vec<String> {
         self.cassette.services()
+    }
+
+    /// Calls `log(method, answer)` once per call served from the tape, with
+    /// `answer` saying which entry answered (`entries[2]: NOT_FOUND`,
+    /// `entries[0]: fault UNAVAILABLE`) or why none did (`no match: …`):
+    /// progress for a person watching a command line.
+    #[must_use]
+    pub fn on_call(mut self, log: impl Fn(&str, &str) + Send + Sync + 'static) -> Self {
+        self.on_call = Some(Arc::new(log));
+        self
+    }
+
+    /// Every method the tape answers, with how many recorded calls each.
+    pub fn methods(&self) -> Vec<(String, usize)> {
+        self.cassette.methods()
     }
 
     /// Serves on `listener` until `shutdown` completes.
@@ -111,6 +152,7 @@ impl VirtualUpstream {
             .into_axum_router()
             .fallback_service(TapeServer {
                 cassette: self.cassette.clone(),
+                on_call: self.on_call.clone(),
             });
         let incoming =
             tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
@@ -149,9 +191,10 @@ pub async fn virtualize(
 }
 
 /// Answers any method from the tape (the routes' fallback).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct TapeServer {
     cassette: Arc<Cassette>,
+    on_call: Option<OnCall>,
 }
 
 impl<B> Service<Request<B>> for TapeServer
@@ -169,14 +212,25 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let cassette = self.cassette.clone();
+        let on_call = self.on_call.clone();
         Box::pin(async move {
             let method = method_of(request.uri()).to_owned();
             let (parts, body) = request.into_parts();
             let messages = match collect_request(&cassette, &method, Body::new(body)).await {
                 Ok(messages) => messages,
-                Err(answer) => return Ok(answer),
+                Err(answer) => {
+                    if let Some(log) = &on_call {
+                        log(&method, "the request could not be read");
+                    }
+                    return Ok(answer);
+                }
             };
-            Ok(answer_from_tape(&cassette, &parts.headers, &method, &messages).await)
+            let (answer, what) =
+                answer_from_tape(&cassette, &parts.headers, &method, &messages).await;
+            if let Some(log) = &on_call {
+                log(&method, &what);
+            }
+            Ok(answer)
         })
     }
 }

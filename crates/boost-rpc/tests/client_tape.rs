@@ -544,3 +544,194 @@ async fn recorded_latency_is_replayed_only_when_asked() {
     assert!(slow >= Duration::from_millis(300), "{slow:?}");
     assert!(fast < slow, "off by default: {fast:?} vs {slow:?}");
 }
+
+/// A server-streaming API, compiled at test time (the example proto has none).
+const FEED_PROTO: &str = r#"syntax = "proto3";
+package feed.v1;
+service Feed {
+  rpc Watch(WatchRequest) returns (stream Event);
+  rpc Publish(stream Event) returns (Ack);
+}
+message WatchRequest { string topic = 1; }
+message Event { int32 seq = 1; string topic = 2; }
+message Ack { int32 count = 1; }
+"#;
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct WatchRequest {
+    #[prost(string, tag = "1")]
+    topic: String,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct Event {
+    #[prost(int32, tag = "1")]
+    seq: i32,
+    #[prost(string, tag = "2")]
+    topic: String,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct Ack {
+    #[prost(int32, tag = "1")]
+    count: i32,
+}
+
+fn feed_descriptors() -> &'static [u8] {
+    static SET: std::sync::OnceLock<&'static [u8]> = std::sync::OnceLock::new();
+    SET.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("feed.proto"), FEED_PROTO).unwrap();
+        let mut compiler = protox::Compiler::new([dir.path()]).unwrap();
+        compiler.include_imports(true);
+        compiler.open_file("feed.proto").unwrap();
+        Box::leak(compiler.encode_file_descriptor_set().into_boxed_slice())
+    })
+}
+
+/// Every event of `Watch(topic)`, in order, through `client`.
+async fn watch(client: Client, topic: &str) -> Result<Vec<(i32, String)>, tonic::Status> {
+    let mut grpc = tonic::client::Grpc::new(client);
+    grpc.ready()
+        .await
+        .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+    let codec = tonic_prost::ProstCodec::<WatchRequest, Event>::default();
+    let path = http::uri::PathAndQuery::from_static("/feed.v1.Feed/Watch");
+    let request = Request::new(WatchRequest {
+        topic: topic.to_owned(),
+    });
+    let mut stream = grpc
+        .server_streaming(request, path, codec)
+        .await?
+        .into_inner();
+    let mut events = Vec::new();
+    while let Some(event) = stream.message().await? {
+        events.push((event.seq, event.topic));
+    }
+    Ok(events)
+}
+
+/// `Publish` of events 1..=n on topic `cars`; the count acknowledged.
+async fn publish(client: Client, n: i32) -> Result<i32, tonic::Status> {
+    let mut grpc = tonic::client::Grpc::new(client);
+    grpc.ready()
+        .await
+        .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+    let codec = tonic_prost::ProstCodec::<Event, Ack>::default();
+    let path = http::uri::PathAndQuery::from_static("/feed.v1.Feed/Publish");
+    let events: Vec<Event> = (1..=n)
+        .map(|seq| Event {
+            seq,
+            topic: "cars".to_owned(),
+        })
+        .collect();
+    let request = Request::new(tokio_stream::iter(events));
+    Ok(grpc
+        .client_streaming(request, path, codec)
+        .await?
+        .into_inner()
+        .count)
+}
+
+#[tokio::test]
+async fn streaming_calls_are_recorded_and_replayed_message_by_message() {
+    let dir = tempfile::tempdir().unwrap();
+    // The partner streams three events: a virtual upstream over a hand-written tape.
+    let source = dir.path().join("partner.json");
+    std::fs::write(
+        &source,
+        r#"{"format": "boost-tape/1", "entries": [{
+            "method": "feed.v1.Feed/Watch",
+            "request": {"messages": [{"topic": "cars"}]},
+            "response": {"code": "OK", "messages": [
+                {"seq": 1, "topic": "cars"}, {"seq": 2, "topic": "cars"}, {"seq": 3, "topic": "cars"}
+            ]}
+        }, {
+            "method": "feed.v1.Feed/Publish",
+            "request": {"messages": [{"seq": 1, "topic": "cars"}, {"seq": 2, "topic": "cars"}]},
+            "response": {"code": "OK", "messages": [{"count": 2}]}
+        }]}"#,
+    )
+    .unwrap();
+    let partner = boost_rpc::virtual_upstream::VirtualUpstream::open(
+        &TapeSettings::new(TapeMode::Replay, &source),
+        &[feed_descriptors()],
+    )
+    .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let served = tokio::spawn(partner.serve(listener, async {
+        let _ = stopped.await;
+    }));
+
+    let tape = dir.path().join("feed.json");
+    let taped = |endpoint: &str, mode| {
+        let mut settings = ClientSettings::with_endpoints([endpoint]);
+        settings.timeout = Duration::from_secs(10);
+        settings.tape = TapeSettings::new(mode, &tape);
+        Client::builder("tape_feed", &settings)
+            .descriptors(feed_descriptors())
+            .build()
+            .unwrap()
+    };
+    let expected: Vec<(i32, String)> = (1..=3).map(|seq| (seq, "cars".to_owned())).collect();
+    let recorder = taped(&url, TapeMode::Record);
+    let live = watch(recorder.clone(), "cars").await.unwrap();
+    assert_eq!(live, expected);
+    assert_eq!(publish(recorder, 2).await.unwrap(), 2);
+    drop(stop);
+    served.await.unwrap().unwrap();
+
+    // The tape holds each stream's messages in order.
+    let recorded: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&tape).unwrap()).unwrap();
+    // Sorted by method: Publish, then Watch.
+    let publish_entry = &recorded["entries"][0];
+    assert_eq!(publish_entry["method"], "feed.v1.Feed/Publish");
+    assert_eq!(
+        publish_entry["request"]["messages"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(publish_entry["response"]["messages"][0]["count"], 2);
+    let entry = &recorded["entries"][1];
+    assert_eq!(entry["method"], "feed.v1.Feed/Watch");
+    assert_eq!(entry["request"]["messages"][0]["topic"], "cars");
+    let seqs: Vec<i64> = entry["response"]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, [1, 2, 3]);
+
+    // Replayed with the partner gone: the same three events, no connection.
+    let (nowhere, attempts) = counting_port().await;
+    let replayed = watch(taped(&nowhere, TapeMode::Replay), "cars")
+        .await
+        .unwrap();
+    assert_eq!(replayed, expected);
+    // A client-streaming call: matched on all its request messages.
+    assert_eq!(
+        publish(taped(&nowhere, TapeMode::Replay), 2).await.unwrap(),
+        2
+    );
+    let more = publish(taped(&nowhere, TapeMode::Replay), 3)
+        .await
+        .unwrap_err();
+    assert_eq!(more.code(), tonic::Code::FailedPrecondition, "{more:?}");
+    let miss = watch(taped(&nowhere, TapeMode::Replay), "boats")
+        .await
+        .unwrap_err();
+    assert_eq!(miss.code(), tonic::Code::FailedPrecondition);
+    assert!(
+        miss.message()
+            .contains("topic: recorded \"cars\", got \"boats\""),
+        "{}",
+        miss.message()
+    );
+    assert_eq!(attempts.load(Ordering::SeqCst), 0);
+}

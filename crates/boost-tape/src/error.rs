@@ -23,6 +23,18 @@ pub enum TapeError {
         /// The JSON error, with line and column.
         source: serde_json::Error,
     },
+    /// The file is a tape of another kind or version (`format`).
+    #[error("tape {}: its format is {found:?}, not {expected:?}: {hint}", .path.display())]
+    Kind {
+        /// The tape file.
+        path: PathBuf,
+        /// Its `format`.
+        found: String,
+        /// The format expected here.
+        expected: &'static str,
+        /// What to do.
+        hint: &'static str,
+    },
     /// The file or one of its parts is larger than the configured limit.
     #[error("tape {}: {what} is {size}, over the limit of {limit}; raise the limit (`tape.{key}`) or split the scenario into several tapes", .path.display())]
     TooLarge {

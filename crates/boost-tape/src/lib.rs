@@ -1,4 +1,4 @@
-//! Tapes: recorded gRPC exchanges that people can review, and the rules that
+//! Tapes: recorded gRPC (and HTTP) exchanges that people can review, and the rules that
 //! answer a call from them.
 //!
 //! A [`Tape`] is one JSON file per test or scenario. Each [`Entry`] holds a
@@ -39,16 +39,21 @@
 //!   repeated requests in recorded order, and a [`Miss`] that names the
 //!   closest entry and the differing fields;
 //! - [`Redaction`]: secret headers and field names masked before anything is
-//!   written.
+//!   written;
+//! - [`HttpTape`], [`HttpEntry`], [`Body`], [`HttpMatcher`]: the same for
+//!   HTTP exchanges (method, URL, headers, body; status, headers, body),
+//!   matched by method, path, query and body.
 //!
 //! This crate knows nothing of tower, tonic or the client stack:
-//! boost-rpc's `tape` feature puts it in a client (`[<client>.tape]`), see
+//! boost-rpc's and boost-http's `tape` features put it in a client
+//! (`[<client>.tape]`), see
 //! `docs/replay.md`.
 #![deny(missing_docs)]
 
 mod codec;
 mod diff;
 mod error;
+mod http;
 mod matcher;
 mod redact;
 mod tape;
@@ -56,6 +61,9 @@ mod tape;
 pub use self::codec::{Codec, FrameError};
 pub use self::diff::{Difference, differences};
 pub use self::error::TapeError;
+pub use self::http::{
+    Body, HttpEntry, HttpFault, HttpMatcher, HttpRequest, HttpResponse, HttpTape, mask_url,
+};
 pub use self::matcher::{Closest, MatchRules, Matcher, Miss};
 pub use self::redact::{REDACTED, Redaction};
 pub use self::tape::{Entry, Fault, Limits, Request, Response, Tape, Timing, TimingEntry};

@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::TapeError;
 
 /// The `format` of the tapes this version writes.
-const FORMAT: &str = "boost-tape/1";
+pub(crate) const FORMAT: &str = "boost-tape/1";
 
 /// One scenario's recorded exchanges: a JSON file, pretty-printed, keys
 /// sorted, entries sorted by method and request (identical requests keep
@@ -183,6 +183,13 @@ impl Tape {
     /// As [`load_or_empty`](Self::load_or_empty), and a missing file.
     pub fn load(path: &Path, limits: Limits) -> Result<Self, TapeError> {
         let bytes = read_bounded(path, limits.max_file_bytes)?;
+        check_format(
+            path,
+            &bytes,
+            FORMAT,
+            "a gRPC client or virtual upstream reads gRPC tapes \
+             (an HTTP tape is for an HttpClient's [<client>.tape])",
+        )?;
         let tape: Tape = serde_json::from_slice(&bytes).map_err(|source| TapeError::Format {
             path: path.to_owned(),
             source,
@@ -300,6 +307,34 @@ impl Timing {
     }
 }
 
+/// Refuses a file whose `format` is there and is not `expected` (a tape of
+/// the other kind, or a newer version), before its fields are read.
+pub(crate) fn check_format(
+    path: &Path,
+    bytes: &[u8],
+    expected: &'static str,
+    hint: &'static str,
+) -> Result<(), TapeError> {
+    #[derive(Deserialize)]
+    struct Format {
+        format: Option<Value>,
+    }
+    match serde_json::from_slice::<Format>(bytes) {
+        Ok(Format {
+            format: Some(found),
+        }) if found != expected => Err(TapeError::Kind {
+            path: path.to_owned(),
+            found: found
+                .as_str()
+                .map_or_else(|| found.to_string(), str::to_owned),
+            expected,
+            hint,
+        }),
+        // Missing or matching: the full parse says what else is wrong.
+        _ => Ok(()),
+    }
+}
+
 /// `value` as compact JSON with keys sorted: the form requests are compared in.
 pub(crate) fn canonical<T: Serialize>(value: &T) -> String {
     // serde_json's `Map` is a BTreeMap here (no `preserve_order`), so going
@@ -309,7 +344,7 @@ pub(crate) fn canonical<T: Serialize>(value: &T) -> String {
         .unwrap_or_default()
 }
 
-fn canonical_pretty<T: Serialize>(value: &T) -> String {
+pub(crate) fn canonical_pretty<T: Serialize>(value: &T) -> String {
     let mut text = serde_json::to_value(value)
         .and_then(|v| serde_json::to_string_pretty(&v))
         .unwrap_or_default();
@@ -317,7 +352,7 @@ fn canonical_pretty<T: Serialize>(value: &T) -> String {
     text
 }
 
-fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, TapeError> {
+pub(crate) fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, TapeError> {
     use std::io::Read as _;
     let io = |source| TapeError::Io {
         path: path.to_owned(),
@@ -340,7 +375,7 @@ fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, TapeError> {
     Ok(bytes)
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TapeError> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TapeError> {
     let io = |source| TapeError::Io {
         path: path.to_owned(),
         source,

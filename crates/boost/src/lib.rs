@@ -97,7 +97,7 @@
 //! name (reach that one as `boost::axum::http`).
 //!
 //! All features but `cache-redis` and `tape` are on by default. `tape` (record and replay of
-//! client calls, `[<client>.tape]`, see `docs/replay.md`) is for tests: turn it on in
+//! gRPC and HTTP client calls, `[<client>.tape]`, see `docs/replay.md`) is for tests: turn it on in
 //! `[dev-dependencies]` (`boost = { …, features = ["tape"] }`) and the service's binary goes
 //! without it. A tool that only needs configuration and logs turns the rest off:
 //!

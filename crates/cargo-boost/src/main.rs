@@ -3,6 +3,7 @@
 //! ```sh
 //! cargo install --path crates/cargo-boost
 //! cargo boost new order-service --proto orders.proto --upstream profiles=hello.proto
+//! cargo boost virtualize tests/tapes/session.json --listen 127.0.0.1:50052 --proto hello.proto
 //! ```
 //!
 //! Templates are files under `templates/`, rendered by plain `{{key}}`
@@ -15,6 +16,7 @@ mod check;
 mod generate;
 mod names;
 mod proto;
+mod virtualize;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -63,6 +65,9 @@ pub enum Error {
     /// A `--kit` form lacks its flag.
     #[error("{0}")]
     Kit(String),
+    /// `cargo boost virtualize` cannot serve: the message names the tape or flag.
+    #[error("{0}")]
+    Virtualize(String),
 }
 
 #[derive(Parser, Debug)]
@@ -89,6 +94,8 @@ enum Command {
         #[arg(long, default_value = ".")]
         dir: PathBuf,
     },
+    /// Serve a recorded tape as a real gRPC server (with health and reflection) until Ctrl-C.
+    Virtualize(virtualize::VirtualizeArgs),
 }
 
 /// How the new service depends on the kit.
@@ -112,6 +119,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::New(new) => generate::new(&new).map(|()| true),
         Command::Check { dir } => check::check(&dir),
+        Command::Virtualize(args) => virtualize::virtualize(&args).map(|()| true),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

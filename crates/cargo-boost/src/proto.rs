@@ -205,7 +205,7 @@ impl Rpc {
 }
 
 /// A protox error as [`Error::Proto`], with the line of its first label.
-fn parse_error(dir: &Path, path: &Path, error: &protox::Error) -> Error {
+pub(crate) fn parse_error(dir: &Path, path: &Path, error: &protox::Error) -> Error {
     let file = error
         .file()
         .map(|f| dir.join(f).display().to_string())

@@ -99,6 +99,16 @@ pub enum HttpClientError {
         /// The status.
         status: http::StatusCode,
     },
+    /// The client's tape cannot be used (`[<client>.tape]`), or has no
+    /// answer for a request in `replay`: the reason names the tape file,
+    /// the key, or the closest recorded request and the differing fields.
+    #[error("HTTP client {client:?}: {reason}")]
+    Tape {
+        /// The client's name.
+        client: String,
+        /// What is wrong and what to do.
+        reason: String,
+    },
     /// The body was not the JSON expected.
     #[error(
         "HTTP client {client:?}: response body is not the JSON expected ({category} error at line {line}, column {column})"
@@ -125,6 +135,7 @@ impl HttpClientError {
             HttpClientError::Connect { .. } => "connect",
             HttpClientError::BodyTooLarge { .. } => "body_too_large",
             HttpClientError::Transport { .. } => "transport",
+            HttpClientError::Tape { .. } => "tape",
             _ => "other",
         }
     }

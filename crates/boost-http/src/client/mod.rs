@@ -46,7 +46,10 @@
 //! - **`http_client_request_duration_seconds`** per logical request with
 //!   `client`, `http_request_method` and `http_response_status_code` (or
 //!   `error_type` when no answer came), and `http_client_retries_total`;
-//! - a **bounded response body** (`max_response_body`, 4 MiB).
+//! - a **bounded response body** (`max_response_body`, 4 MiB);
+//! - for tests, **record and replay** (`[cars.tape]`, [`HttpTapeSettings`],
+//!   feature `tape`): requests answered from a tape file with no network,
+//!   or sent and written to it; off by default, at the cost of one branch.
 //!
 //! Every client is listed in boost-rpc's
 //! [`Upstreams`] while it lives, so the
@@ -62,6 +65,7 @@ mod error;
 mod retry;
 mod send;
 mod settings;
+mod tape;
 mod tls;
 
 use std::sync::Arc;
@@ -79,6 +83,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 pub use self::error::HttpClientError;
 pub use self::settings::{HttpClientSettings, HttpEjectionSettings, HttpRetrySettings};
+pub use self::tape::HttpTapeSettings;
 
 use self::endpoints::{Base, Endpoints};
 
@@ -102,6 +107,9 @@ struct Inner {
     deadline_header: Option<http::HeaderName>,
     /// Keeps the TLS files current while the client lives.
     _tls_watch: Option<tls::WatchTask>,
+    /// The tape, unless `tape.mode` is `off`.
+    #[cfg(feature = "tape")]
+    tape: Option<tape::HttpCassette>,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -155,6 +163,26 @@ impl HttpClient {
             .pool_max_idle_per_host(settings.pool_max_idle_per_host)
             .build(connector);
         let retry = &settings.retry;
+        #[cfg(feature = "tape")]
+        let tape = match settings.tape.mode {
+            boost_rpc::client::TapeMode::Off => None,
+            _ => Some(tape::HttpCassette::open(
+                name,
+                &settings.tape,
+                settings.deadline_header.as_deref(),
+            )?),
+        };
+        #[cfg(not(feature = "tape"))]
+        if settings.tape.mode != boost_rpc::client::TapeMode::Off {
+            return Err(HttpClientError::Tape {
+                client: name.to_owned(),
+                reason: format!(
+                    "{name}.tape.mode is {:?} but this build has no tapes: enable the `tape` \
+                     feature of boost (or boost-http), e.g. in the service's [dev-dependencies]",
+                    settings.tape.mode
+                ),
+            });
+        }
         let client = HttpClient {
             inner: Arc::new(Inner {
                 name: name.to_owned(),
@@ -171,6 +199,8 @@ impl HttpClient {
                 settings: settings.clone(),
                 http,
                 _tls_watch: tls_watch,
+                #[cfg(feature = "tape")]
+                tape,
             }),
         };
         Upstreams::global().register(&(client.inner.clone() as Arc<dyn UpstreamStatus>));
@@ -256,7 +286,11 @@ impl std::fmt::Debug for RequestBuilder<'_> {
 
 /// Whether a header with this name carries credentials.
 fn is_secret_header(name: &HeaderName) -> bool {
-    let name = name.as_str();
+    is_secret_header_name(name.as_str())
+}
+
+/// [`is_secret_header`] of a lower-case name.
+fn is_secret_header_name(name: &str) -> bool {
     matches!(
         name,
         "authorization" | "proxy-authorization" | "cookie" | "set-cookie"

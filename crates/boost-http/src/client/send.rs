@@ -57,6 +57,20 @@ pub(crate) async fn send(inner: &Inner, req: Prepared) -> Result<HttpResponse, H
     );
     let start = Instant::now();
     let mut last = None;
+    #[cfg(feature = "tape")]
+    let result = match &inner.tape {
+        None => {
+            attempts(inner, &req, start, &mut last)
+                .instrument(span.clone())
+                .await
+        }
+        Some(tape) => {
+            tape.call(inner, &req, start, &mut last)
+                .instrument(span.clone())
+                .await
+        }
+    };
+    #[cfg(not(feature = "tape"))]
     let result = attempts(inner, &req, start, &mut last)
         .instrument(span.clone())
         .await;
@@ -102,7 +116,7 @@ pub(crate) async fn send(inner: &Inner, req: Prepared) -> Result<HttpResponse, H
 /// timeouts mean "no deadline" in practice and would overflow `Instant`.
 const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
 
-async fn attempts(
+pub(crate) async fn attempts(
     inner: &Inner,
     req: &Prepared,
     start: Instant,

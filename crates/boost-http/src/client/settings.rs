@@ -76,6 +76,10 @@ pub struct HttpClientSettings {
     /// Not allowed when every base URL is `http://`. Files are re-read when
     /// they change. Default: all unset.
     pub tls: ClientTlsSettings,
+    /// Record and replay of this client's requests, for tests (`record`,
+    /// `replay`, `replay_or_record`; needs the `tape` feature): see
+    /// `docs/replay.md`. Default: `mode = "off"`.
+    pub tape: super::HttpTapeSettings,
 }
 
 impl Default for HttpClientSettings {
@@ -91,6 +95,7 @@ impl Default for HttpClientSettings {
             pool_max_idle_per_host: 32,
             pool_idle_timeout: Duration::from_secs(90),
             tls: ClientTlsSettings::default(),
+            tape: super::HttpTapeSettings::default(),
         }
     }
 }

@@ -35,6 +35,8 @@ struct State {
 
 /// What the tape answers a call with.
 pub(super) struct Found {
+    /// Its index in the tape's entries.
+    pub(super) index: usize,
     pub(super) entry: Entry,
     pub(super) elapsed: Duration,
 }
@@ -80,9 +82,13 @@ impl Cassette {
             }
             TapeMode::Replay => (
                 Tape::load(&path, limits).map_err(|e| {
-                    fail(format!(
-                        "{e}; record it first with {client}.tape.mode = \"record\""
-                    ))
+                    if path.exists() {
+                        fail(e.to_string())
+                    } else {
+                        fail(format!(
+                            "{e}; record it first with {client}.tape.mode = \"record\""
+                        ))
+                    }
                 })?,
                 Timing::load(&path, limits),
             ),
@@ -140,6 +146,35 @@ impl Cassette {
         services
     }
 
+    /// Every method the tape has calls of, with how many entries each, sorted.
+    pub(crate) fn methods(&self) -> Vec<(String, usize)> {
+        let state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut methods: std::collections::BTreeMap<String, usize> = Default::default();
+        for entry in &state.matcher.tape().entries {
+            *methods.entry(entry.method.clone()).or_default() += 1;
+        }
+        methods.into_iter().collect()
+    }
+
+    /// The tape's methods that the descriptors do not define.
+    pub(crate) fn unknown_methods(&self) -> Vec<String> {
+        let pool = self.codec.pool();
+        self.methods()
+            .into_iter()
+            .map(|(method, _)| method)
+            .filter(|method| {
+                let Some((service, name)) = method.split_once('/') else {
+                    return true;
+                };
+                pool.get_service_by_name(service)
+                    .is_none_or(|s| !s.methods().any(|m| m.name() == name))
+            })
+            .collect()
+    }
+
     /// The recorded answer to `method` with `messages`.
     pub(super) fn find(&self, method: &str, messages: &[Value]) -> Result<Found, boost_tape::Miss> {
         let mut state = self
@@ -148,6 +183,7 @@ impl Cassette {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let at = state.matcher.find_index(method, messages)?;
         Ok(Found {
+            index: at,
             entry: state.matcher.tape().entries[at].clone(),
             elapsed: state.elapsed.get(at).copied().unwrap_or_default(),
         })

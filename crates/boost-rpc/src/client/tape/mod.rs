@@ -276,16 +276,30 @@ mod service {
     }
 
     /// The tape's answer to `method` with `messages`: the recorded (or
-    /// faulted) response, or FAILED_PRECONDITION naming the closest entry.
+    /// faulted) response, or FAILED_PRECONDITION naming the closest entry;
+    /// with a line saying which (`entries[0]: OK`, `no match: …`).
     pub(crate) async fn answer_from_tape(
         cassette: &Cassette,
         headers: &http::HeaderMap,
         method: &str,
         messages: &[serde_json::Value],
-    ) -> Response<Body> {
+    ) -> (Response<Body>, String) {
         match cassette.find(method, messages) {
-            Ok(found) => replay(cassette, headers, method, found).await,
-            Err(miss) => tape_failure(cassette, Code::FailedPrecondition, miss),
+            Ok(found) => {
+                let what = match &found.entry.fault {
+                    Some(Fault {
+                        code: Some(code), ..
+                    }) => {
+                        format!("entries[{}]: fault {code}", found.index)
+                    }
+                    _ => format!("entries[{}]: {}", found.index, found.entry.response.code),
+                };
+                (replay(cassette, headers, method, found).await, what)
+            }
+            Err(miss) => {
+                let what = format!("no match: {miss}");
+                (tape_failure(cassette, Code::FailedPrecondition, miss), what)
+            }
         }
     }
 
@@ -326,7 +340,7 @@ mod service {
         method: &str,
         found: Found,
     ) -> Response<Body> {
-        let Found { entry, elapsed } = found;
+        let Found { entry, elapsed, .. } = found;
         let fault = entry.fault.clone().unwrap_or_default();
         let delay = fault
             .delay
