@@ -5,28 +5,28 @@ use std::path::{Path, PathBuf};
 
 fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
-    let root = manifest.join("../..");
     let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default());
-    // A packaged binary crate carries the workspace lock at its own root.
-    let lock = [manifest.join("Cargo.lock"), root.join("Cargo.lock")]
-        .into_iter()
-        .find(|p| p.is_file());
-    let lock_text = lock
-        .as_deref()
-        .and_then(|p| std::fs::read_to_string(p).ok())
-        .unwrap_or_default();
-    let profiles = std::fs::read_to_string(root.join("Cargo.toml"))
+    // Three symlinks into the workspace root, so a packaged crate (`cargo package` stores
+    // a symlinked file as a plain copy) embeds the same files as a workspace build:
+    // `kit.lock` (the workspace's tested lock: the package's own Cargo.lock is cut down to
+    // cargo-boost's dependencies), `kit-workspace.toml` (the root manifest, for its
+    // `[profile.*]` tables; not named Cargo.toml, which would make it a package) and
+    // `CHANGELOG.md` (what `cargo boost check` lists as coming in later releases).
+    let lock = manifest.join("kit.lock");
+    let workspace = manifest.join("kit-workspace.toml");
+    let changelog = manifest.join("CHANGELOG.md");
+    let lock_text = std::fs::read_to_string(&lock).unwrap_or_default();
+    let profiles = std::fs::read_to_string(&workspace)
         .map(|text| profiles(&text))
-        .unwrap_or_else(|_| "[profile.dev]\ndebug = \"line-tables-only\"\n".to_owned());
+        .unwrap_or_else(|_| {
+            "[profile.dev]\ndebug = \"line-tables-only\"\n\n[profile.dev.package.\"*\"]\ndebug = false\n"
+                .to_owned()
+        });
     let _ = std::fs::write(out.join("kit.lock"), lock_text);
     let _ = std::fs::write(out.join("kit-profiles.toml"), profiles);
-    let changelog = std::fs::read_to_string(root.join("CHANGELOG.md")).unwrap_or_default();
-    let _ = std::fs::write(out.join("kit-changelog.md"), changelog);
-    for file in [
-        root.join("Cargo.lock"),
-        root.join("Cargo.toml"),
-        root.join("CHANGELOG.md"),
-    ] {
+    let changelog_text = std::fs::read_to_string(&changelog).unwrap_or_default();
+    let _ = std::fs::write(out.join("kit-changelog.md"), changelog_text);
+    for file in [lock, workspace, changelog] {
         rerun(&file);
     }
 }

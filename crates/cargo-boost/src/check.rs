@@ -108,25 +108,44 @@ fn kit_changelog(dir: &Path, manifest: &str) -> String {
 }
 
 /// The `##` release headings and `###` change headings newer than `version`
-/// (the `Unreleased` section always counts).
+/// (the `Unreleased` section always counts). A release section with no
+/// change in it (the empty `## [Unreleased]` right after a release) is left
+/// out; one with bullets but no `###` headings is listed with their count.
+/// The link references at the bottom (`[0.2.0]: https://…`) are not headings.
 fn newer_sections(changelog: &str, version: &str) -> Vec<String> {
     let mut out = Vec::new();
-    let mut take = false;
+    let mut section: Option<(String, Vec<String>, usize)> = None;
+    let flush = |out: &mut Vec<String>, section: Option<(String, Vec<String>, usize)>| {
+        if let Some((heading, changes, bullets)) = section {
+            if !changes.is_empty() {
+                out.push(heading);
+                out.extend(changes);
+            } else if bullets > 0 {
+                out.push(heading);
+                out.push(format!("  {bullets} change(s); see the CHANGELOG"));
+            }
+        }
+    };
     for line in changelog.lines() {
         if let Some(heading) = line.strip_prefix("## ") {
+            flush(&mut out, section.take());
             let released = heading
                 .trim_start_matches('[')
                 .split(']')
                 .next()
                 .unwrap_or_default();
-            take = released == "Unreleased" || newer(released, version);
-            if take {
-                out.push(heading.to_owned());
+            if released == "Unreleased" || newer(released, version) {
+                section = Some((heading.to_owned(), Vec::new(), 0));
             }
-        } else if take && let Some(change) = line.strip_prefix("### ") {
-            out.push(format!("  {change}"));
+        } else if let Some((_, changes, bullets)) = section.as_mut() {
+            if let Some(change) = line.strip_prefix("### ") {
+                changes.push(format!("  {change}"));
+            } else if line.starts_with("- ") {
+                *bullets += 1;
+            }
         }
     }
+    flush(&mut out, section);
     out
 }
 
@@ -153,6 +172,28 @@ mod tests {
         assert_eq!(
             newer_sections(log, "0.2.0"),
             ["[Unreleased]", "  Changed: x"]
+        );
+    }
+
+    #[test]
+    fn an_empty_unreleased_section_and_link_references_are_not_listed() {
+        let log = "# Changelog\n\n## [Unreleased]\n\n## [0.3.0] - 2027-01-04\n\n- a fix\n- another\n\n\
+                   ## [0.2.0] - 2026-12-07\n\n### Added: y\n\n\
+                   [Unreleased]: https://x.invalid/compare/v0.3.0...HEAD\n\
+                   [0.3.0]: https://x.invalid/compare/v0.2.0...v0.3.0\n";
+        assert_eq!(
+            newer_sections(log, "0.2.0"),
+            ["[0.3.0] - 2027-01-04", "  2 change(s); see the CHANGELOG"]
+        );
+        assert!(newer_sections(log, "0.3.0").is_empty());
+        assert_eq!(
+            newer_sections(log, "0.1.0"),
+            [
+                "[0.3.0] - 2027-01-04",
+                "  2 change(s); see the CHANGELOG",
+                "[0.2.0] - 2026-12-07",
+                "  Added: y"
+            ]
         );
     }
 
