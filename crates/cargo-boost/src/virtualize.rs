@@ -55,6 +55,13 @@ pub fn virtualize(args: &VirtualizeArgs) -> Result<(), Error> {
         )));
     }
     if is_http_tape(&args.tape) {
+        if !args.proto.is_empty() || !args.descriptors.is_empty() || !args.include.is_empty() {
+            return Err(fail(format!(
+                "tape {} is an HTTP tape (boost-tape-http/1), served as an HTTP server: \
+                 --proto, --include and --descriptors are for gRPC tapes; leave them out",
+                args.tape.display()
+            )));
+        }
         return virtualize_http(args, listen);
     }
     let sets = descriptor_sets(args)?;
