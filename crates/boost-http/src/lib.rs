@@ -29,6 +29,8 @@ pub mod client;
 mod problem;
 pub mod server;
 mod settings;
+#[cfg(feature = "tape")]
+pub mod virtual_upstream;
 
 pub use problem::{PROBLEM_JSON, Problem};
 pub use settings::HttpSettings;

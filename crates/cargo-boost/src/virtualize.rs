@@ -1,8 +1,9 @@
 //! `cargo boost virtualize TAPE --listen ADDR`: a recorded tape served as a
 //! real gRPC server (boost-rpc's virtual upstream), with health and
-//! reflection, until Ctrl-C, for tests in other languages or other services.
+//! reflection, until Ctrl-C, for tests in other languages or other services;
+//! an HTTP tape (`boost-tape-http/1`) as an HTTP server (boost-http's).
 //!
-//! A tape holds JSON, so the server needs the protos of its methods to speak
+//! A gRPC tape holds JSON, so the server needs the protos of its methods to speak
 //! protobuf: `--proto FILE` (compiled here with protox, imports resolved
 //! beside it and in `--include` directories) or `--descriptors FILE` (an
 //! encoded `FileDescriptorSet`, as `protoc --descriptor_set_out` or
@@ -13,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use boost_http::client::{HttpClientError, HttpTapeSettings};
+use boost_http::virtual_upstream::HttpVirtualUpstream;
 use boost_rpc::RpcError;
 use boost_rpc::client::{TapeMode, TapeSettings};
 use boost_rpc::virtual_upstream::VirtualUpstream;
@@ -44,7 +47,6 @@ pub struct VirtualizeArgs {
 /// Serves the tape until Ctrl-C (or SIGTERM).
 pub fn virtualize(args: &VirtualizeArgs) -> Result<(), Error> {
     let fail = |message: String| Error::Virtualize(message);
-    let sets = descriptor_sets(args)?;
     let listen = resolve(&args.listen)?;
     if !args.tape.is_file() {
         return Err(fail(format!(
@@ -52,6 +54,17 @@ pub fn virtualize(args: &VirtualizeArgs) -> Result<(), Error> {
             args.tape.display()
         )));
     }
+    if is_http_tape(&args.tape) {
+        if !args.proto.is_empty() || !args.descriptors.is_empty() || !args.include.is_empty() {
+            return Err(fail(format!(
+                "tape {} is an HTTP tape (boost-tape-http/1), served as an HTTP server: \
+                 --proto, --include and --descriptors are for gRPC tapes; leave them out",
+                args.tape.display()
+            )));
+        }
+        return virtualize_http(args, listen);
+    }
+    let sets = descriptor_sets(args)?;
     let sets: Vec<&[u8]> = sets.iter().map(Vec::as_slice).collect();
     let upstream = VirtualUpstream::open(&TapeSettings::new(TapeMode::Replay, &args.tape), &sets)
         .map_err(|e| fail(tape_error(&args.tape, e)))?;
@@ -62,13 +75,7 @@ pub fn virtualize(args: &VirtualizeArgs) -> Result<(), Error> {
         args.tape.display(),
         plural(total)
     ));
-    let width = methods.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
-    for (method, count) in &methods {
-        report(&format!(
-            "  {method:width$}  {count} call{}",
-            plural(*count)
-        ));
-    }
+    list(&methods, "call");
     let services = upstream.services();
     report(&format!(
         "Health: {} SERVING; reflection v1 and v1alpha",
@@ -84,6 +91,70 @@ pub fn virtualize(args: &VirtualizeArgs) -> Result<(), Error> {
         counter.fetch_add(1, Ordering::Relaxed);
         report(&format!("{method} -> {answer}"));
     });
+    serve_until_stopped(args, listen, "call", &served, |listener| async move {
+        upstream
+            .serve(listener, stopped())
+            .await
+            .map_err(|e| tape_error(&args.tape, e))
+    })
+}
+
+/// An HTTP tape (`boost-tape-http/1`), served as an HTTP server.
+fn virtualize_http(args: &VirtualizeArgs, listen: SocketAddr) -> Result<(), Error> {
+    let tape = HttpTapeSettings::new(TapeMode::Replay, &args.tape);
+    let upstream = HttpVirtualUpstream::open(&tape).map_err(|e| {
+        Error::Virtualize(match e {
+            HttpClientError::Tape { reason, .. } => reason,
+            other => format!("tape {}: {other}", args.tape.display()),
+        })
+    })?;
+    let requests = upstream.requests();
+    let total: usize = requests.iter().map(|(_, n)| n).sum();
+    report(&format!(
+        "Serving HTTP tape {} ({total} recorded request{})",
+        args.tape.display(),
+        plural(total)
+    ));
+    list(&requests, "request");
+    let served = Arc::new(AtomicUsize::new(0));
+    let counter = served.clone();
+    let upstream = upstream.on_call(move |request, answer| {
+        counter.fetch_add(1, Ordering::Relaxed);
+        report(&format!("{request} -> {answer}"));
+    });
+    serve_until_stopped(args, listen, "request", &served, |listener| async move {
+        upstream
+            .serve(listener, stopped())
+            .await
+            .map_err(|e| format!("serving failed: {e}"))
+    })
+}
+
+/// `  name  N calls` per row, names aligned.
+fn list(rows: &[(String, usize)], noun: &str) {
+    let width = rows.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
+    for (name, count) in rows {
+        report(&format!(
+            "  {name:width$}  {count} {noun}{}",
+            plural(*count)
+        ));
+    }
+}
+
+/// Binds `listen`, says where, runs `serve` until it ends, says how many
+/// `noun`s were served.
+fn serve_until_stopped<F, Fut>(
+    args: &VirtualizeArgs,
+    listen: SocketAddr,
+    noun: &str,
+    served: &AtomicUsize,
+    serve: F,
+) -> Result<(), Error>
+where
+    F: FnOnce(tokio::net::TcpListener) -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let fail = |message: String| Error::Virtualize(message);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -102,14 +173,28 @@ pub fn virtualize(args: &VirtualizeArgs) -> Result<(), Error> {
         report(&format!(
             "Listening on {bound} (http://{bound}); Ctrl-C stops"
         ));
-        upstream
-            .serve(listener, stopped())
-            .await
-            .map_err(|e| fail(tape_error(&args.tape, e)))
+        serve(listener).await.map_err(fail)
     })?;
     let n = served.load(Ordering::Relaxed);
-    report(&format!("Stopped after {n} call{}", plural(n)));
+    report(&format!("Stopped after {n} {noun}{}", plural(n)));
     Ok(())
+}
+
+/// Whether `tape`'s `format` says HTTP (a file too large to look at is not).
+fn is_http_tape(tape: &Path) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Format {
+        format: Option<String>,
+    }
+    let small = std::fs::metadata(tape).is_ok_and(|m| m.len() <= MAX_DESCRIPTORS * 16);
+    small
+        && std::fs::File::open(tape)
+            .ok()
+            .and_then(|file| {
+                serde_json::from_reader::<_, Format>(std::io::BufReader::new(file)).ok()
+            })
+            .and_then(|f| f.format)
+            .is_some_and(|f| f.starts_with("boost-tape-http/"))
 }
 
 /// Completes on Ctrl-C, or SIGTERM on Unix (a test harness or container stop).

@@ -65,7 +65,7 @@ mod error;
 mod retry;
 mod send;
 mod settings;
-mod tape;
+pub(crate) mod tape;
 mod tls;
 
 use std::sync::Arc;
@@ -97,7 +97,7 @@ pub struct HttpClient {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     name: String,
     settings: HttpClientSettings,
     http: Client<tls::Connector, Full<Bytes>>,

@@ -125,31 +125,11 @@ impl HttpCassette {
         last: &mut Option<usize>,
     ) -> Result<HttpResponse, HttpClientError> {
         let method = req.method.as_str();
-        let url = mask_url(&req.path, self.redaction.fields());
-        if req.body.len() > self.limits.max_message_bytes {
-            return Err(self.failure(format!(
-                "the request body is {} bytes, over {}.tape.max_body_size ({} bytes)",
-                req.body.len(),
-                self.client,
-                self.limits.max_message_bytes
-            )));
-        }
-        let mut body = Body::of(content_type(&req.headers), &req.body);
-        if let Some(body) = &mut body {
-            body.mask(&self.redaction);
-        }
+        let (url, body) = self
+            .key(&req.path, &req.headers, &req.body)
+            .map_err(|why| self.failure(why))?;
         if self.mode != TapeMode::Record {
-            let found = {
-                let mut state = self.lock();
-                match state.matcher.find_index(method, &url, body.as_ref()) {
-                    Ok(at) => Ok((
-                        state.matcher.tape().entries[at].clone(),
-                        state.elapsed.get(at).copied().unwrap_or_default(),
-                    )),
-                    Err(miss) => Err(miss),
-                }
-            };
-            match found {
+            match self.lookup(method, &url, body.as_ref()) {
                 Ok((entry, elapsed)) => {
                     *last = Some(0);
                     return super::replay::replay(self, inner, req, entry, elapsed).await;
@@ -184,6 +164,67 @@ impl HttpCassette {
             self.record(entry, started.elapsed());
         }
         result
+    }
+
+    /// A request's URL and body as the tape holds them (secrets masked),
+    /// or why it cannot be taped.
+    pub(crate) fn key(
+        &self,
+        path: &str,
+        headers: &http::HeaderMap,
+        bytes: &[u8],
+    ) -> Result<(String, Option<Body>), String> {
+        if bytes.len() > self.limits.max_message_bytes {
+            return Err(format!(
+                "the request body is {} bytes, over {}.tape.max_body_size ({} bytes)",
+                bytes.len(),
+                self.client,
+                self.limits.max_message_bytes
+            ));
+        }
+        let mut body = Body::of(content_type(headers), bytes);
+        if let Some(body) = &mut body {
+            body.mask(&self.redaction);
+        }
+        Ok((mask_url(path, self.redaction.fields()), body))
+    }
+
+    /// The entry answering `method` on `url` with `body` (from [`key`](Self::key))
+    /// and how long it took when recorded, or the miss.
+    pub(crate) fn lookup(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<&Body>,
+    ) -> Result<(HttpEntry, Duration), boost_tape::Miss> {
+        let mut state = self.lock();
+        let at = state.matcher.find_index(method, url, body)?;
+        Ok((
+            state.matcher.tape().entries[at].clone(),
+            state.elapsed.get(at).copied().unwrap_or_default(),
+        ))
+    }
+
+    /// Every `METHOD /path` the tape has, with its number of entries, sorted.
+    pub(crate) fn requests(&self) -> Vec<(String, usize)> {
+        let mut requests = std::collections::BTreeMap::<String, usize>::new();
+        for entry in &self.lock().matcher.tape().entries {
+            let path = entry.url.split('?').next().unwrap_or_default();
+            *requests
+                .entry(format!("{} {path}", entry.method))
+                .or_default() += 1;
+        }
+        requests.into_iter().collect()
+    }
+
+    /// Whether replies wait as long as they took when recorded.
+    pub(crate) fn replay_latency(&self) -> bool {
+        self.replay_latency
+    }
+
+    /// The largest request body taped, in bytes.
+    pub(crate) fn max_body_bytes(&self) -> usize {
+        self.limits.max_message_bytes
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {

@@ -33,3 +33,5 @@ pub use self::settings::HttpTapeSettings;
 
 #[cfg(feature = "tape")]
 pub(crate) use self::cassette::HttpCassette;
+#[cfg(feature = "tape")]
+pub(crate) use self::replay::answer_of;

@@ -43,21 +43,27 @@ pub(super) async fn replay(
         }
         tokio::time::sleep(delay).await;
     }
-    let bad = |why: String| cassette.failure(why);
-    if let HttpFault {
-        status: Some(status),
-        ..
-    } = fault
-    {
-        return Ok(HttpResponse {
-            client: cassette.client.clone(),
-            status: StatusCode::from_u16(status)
-                .map_err(|_| bad(format!("fault status {status} is not an HTTP status")))?,
-            headers: HeaderMap::new(),
-            body: Bytes::new(),
-        });
+    let (status, headers, body) = answer_of(&entry, &fault).map_err(|why| cassette.failure(why))?;
+    Ok(HttpResponse {
+        client: cassette.client.clone(),
+        status,
+        headers,
+        body,
+    })
+}
+
+/// The status, headers and body `entry` answers with: its fault's status
+/// (no headers, no body), or the recorded response.
+pub(crate) fn answer_of(
+    entry: &HttpEntry,
+    fault: &HttpFault,
+) -> Result<(StatusCode, HeaderMap, Bytes), String> {
+    if let Some(status) = fault.status {
+        let status = StatusCode::from_u16(status)
+            .map_err(|_| format!("fault status {status} is not an HTTP status"))?;
+        return Ok((status, HeaderMap::new(), Bytes::new()));
     }
-    let recorded = entry.response;
+    let recorded = &entry.response;
     let mut headers = HeaderMap::new();
     for (name, value) in &recorded.headers {
         if let (Ok(name), Ok(value)) = (
@@ -68,14 +74,10 @@ pub(super) async fn replay(
         }
     }
     let body = match &recorded.body {
-        Some(body) => Bytes::from(body.to_bytes().map_err(bad)?),
+        Some(body) => Bytes::from(body.to_bytes()?),
         None => Bytes::new(),
     };
-    Ok(HttpResponse {
-        client: cassette.client.clone(),
-        status: StatusCode::from_u16(recorded.status)
-            .map_err(|_| bad(format!("status {} is not an HTTP status", recorded.status)))?,
-        headers,
-        body,
-    })
+    let status = StatusCode::from_u16(recorded.status)
+        .map_err(|_| format!("status {} is not an HTTP status", recorded.status))?;
+    Ok((status, headers, body))
 }
