@@ -181,19 +181,68 @@ impl Body {
         }
     }
 
-    /// The body masked by `redaction`'s field names (JSON bodies only).
+    /// The body masked by `redaction`'s field names: a JSON body's fields,
+    /// and the values of a form-shaped text body (`user=bob&password=…`).
     pub fn mask(&mut self, redaction: &crate::Redaction) {
-        if let Self::Json(value) = self {
-            redaction.mask_message(value);
+        match self {
+            Self::Json(value) => redaction.mask_message(value),
+            Self::Text(text) if is_form(text) => *text = mask_pairs(text, redaction),
+            Self::Text(_) | Self::Base64(_) => {}
         }
     }
 
+    /// What a request's body is matched by: JSON as is, a form-shaped text
+    /// body as an object of its fields (so its secret fields are not
+    /// compared, and `body.<field>` can be ignored), other text as a string.
     fn comparable(&self) -> Value {
         match self {
             Self::Json(value) => value.clone(),
+            Self::Text(text) if is_form(text) => Value::Object(pairs(text)),
             Self::Text(text) | Self::Base64(text) => Value::String(text.clone()),
         }
     }
+}
+
+/// Whether `text` reads as `application/x-www-form-urlencoded`: one line,
+/// no spaces, `name=value` pairs joined by `&`.
+fn is_form(text: &str) -> bool {
+    !text.is_empty()
+        && !text.bytes().any(|b| b.is_ascii_whitespace())
+        && text.split('&').all(|pair| pair.contains('='))
+}
+
+/// `name=value&…` with the values of secret names written as `<redacted>`.
+fn mask_pairs(pairs: &str, redaction: &crate::Redaction) -> String {
+    pairs
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if redaction.is_secret_field(name) => {
+                format!("{name}={}", crate::REDACTED)
+            }
+            _ => pair.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// `name=value&…` as an object, a repeated name as a list of its values.
+fn pairs(text: &str) -> Map<String, Value> {
+    let mut params: Map<String, Value> = Map::new();
+    for pair in text.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let value = Value::String(value.to_owned());
+        match params.get_mut(name) {
+            None => {
+                params.insert(name.to_owned(), value);
+            }
+            Some(Value::Array(values)) => values.push(value),
+            Some(first) => {
+                let first = first.take();
+                params.insert(name.to_owned(), Value::Array(vec![first, value]));
+            }
+        }
+    }
+    params
 }
 
 /// A fault to inject on replay, written by hand: `"fault": {"status": 503}`
@@ -215,48 +264,24 @@ pub struct HttpFault {
     pub delay: Option<Duration>,
 }
 
-/// The path and query of `url` with the values of query parameters named
-/// in `fields` masked (written as `<redacted>`).
+/// The path and query of `url` with the values of secret query parameters
+/// masked (written as `<redacted>`): those named in `fields`, and those
+/// named by one of the [`SECRET_WORDS`](crate::SECRET_WORDS) (matched as
+/// [`Redaction`](crate::Redaction) matches field names).
 pub fn mask_url(url: &str, fields: &[String]) -> String {
     let Some((path, query)) = url.split_once('?') else {
         return url.to_owned();
     };
-    if fields.is_empty() {
-        return url.to_owned();
-    }
-    let masked: Vec<String> = query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((name, _)) if fields.iter().any(|f| f == name) => {
-                format!("{name}={}", crate::REDACTED)
-            }
-            _ => pair.to_owned(),
-        })
-        .collect();
-    format!("{path}?{}", masked.join("&"))
+    let redaction = crate::Redaction::new(Vec::<String>::new(), fields.iter().cloned());
+    format!("{path}?{}", mask_pairs(query, &redaction))
 }
 
 /// What a request is matched by: `"METHOD /path"`, and an object of its
 /// `query` parameters (a list for a repeated name) and its `body`.
 fn match_key(method: &str, url: &str, body: Option<&Body>) -> (String, Value) {
     let (path, query) = url.split_once('?').unwrap_or((url, ""));
-    let mut params: Map<String, Value> = Map::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let value = Value::String(value.to_owned());
-        match params.get_mut(name) {
-            None => {
-                params.insert(name.to_owned(), value);
-            }
-            Some(Value::Array(values)) => values.push(value),
-            Some(first) => {
-                let first = first.take();
-                params.insert(name.to_owned(), Value::Array(vec![first, value]));
-            }
-        }
-    }
     let mut key = Map::new();
-    key.insert("query".to_owned(), Value::Object(params));
+    key.insert("query".to_owned(), Value::Object(pairs(query)));
     if let Some(body) = body {
         key.insert("body".to_owned(), body.comparable());
     }
@@ -481,10 +506,44 @@ mod tests {
 
     #[test]
     fn redacted_query_values_are_masked_in_the_url() {
-        let fields = vec!["api_key".to_owned()];
+        let fields = vec!["partner".to_owned()];
         assert_eq!(
-            mask_url("/q?city=LIS&api_key=s3cr3t", &fields),
-            "/q?city=LIS&api_key=<redacted>"
+            mask_url("/q?city=LIS&partner=p1&api_key=s3cr3t", &fields),
+            "/q?city=LIS&partner=<redacted>&api_key=<redacted>"
+        );
+        assert_eq!(
+            mask_url("/q?access_token=t", &[]),
+            "/q?access_token=<redacted>"
+        );
+    }
+
+    #[test]
+    fn a_form_body_has_its_secret_values_masked_and_is_matched_by_field() {
+        let redaction = crate::Redaction::default();
+        let mut form = Body::of(
+            Some("application/x-www-form-urlencoded"),
+            b"grant_type=password&username=bob&password=hunter2&client_secret=s",
+        )
+        .unwrap();
+        form.mask(&redaction);
+        assert_eq!(
+            form,
+            Body::Text(
+                "grant_type=password&username=bob&password=<redacted>&client_secret=<redacted>"
+                    .into()
+            )
+        );
+        let mut prose = Body::Text("my password is hunter2".into());
+        prose.mask(&redaction);
+        assert_eq!(prose, Body::Text("my password is hunter2".into()));
+        assert_eq!(
+            form.comparable(),
+            serde_json::json!({
+                "grant_type": "password",
+                "username": "bob",
+                "password": "<redacted>",
+                "client_secret": "<redacted>"
+            })
         );
     }
 }

@@ -65,5 +65,5 @@ pub use self::http::{
     Body, HttpEntry, HttpFault, HttpMatcher, HttpRequest, HttpResponse, HttpTape, mask_url,
 };
 pub use self::matcher::{Closest, MatchRules, Matcher, Miss};
-pub use self::redact::{REDACTED, Redaction};
+pub use self::redact::{REDACTED, Redaction, SECRET_WORDS};
 pub use self::tape::{Entry, Fault, Limits, Request, Response, Tape, Timing, TimingEntry};

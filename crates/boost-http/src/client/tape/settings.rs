@@ -47,9 +47,13 @@ pub struct HttpTapeSettings {
     /// `x-auth-token` and any name with `token`, `secret` or `api-key`,
     /// which always are. Default: none.
     pub secret_headers: Vec<String>,
-    /// JSON body fields (at any depth) and query parameters masked in
-    /// requests and responses: strings written as `<redacted>`, other
-    /// values left out. They are not compared when matching. Default: none.
+    /// JSON body fields (at any depth), form fields and query parameters
+    /// masked in requests and responses (the whole name or a part between
+    /// `.`, `_` and `-`): strings written as `<redacted>`, other values left
+    /// out. They are not compared when matching. Those named by a secret
+    /// word (`password`, `access_token`, `api_key`, …:
+    /// `boost_tape::SECRET_WORDS`) are masked without being listed.
+    /// Default: none.
     pub redacted_fields: Vec<String>,
     /// In `replay`, wait as long as each request took when it was recorded
     /// (from `<path>.timing.json`), within the request's deadline. Default

@@ -77,12 +77,17 @@ pub struct TapeSettings {
     /// timestamps that change on every run. Default: none.
     pub ignored_fields: BTreeMap<String, Vec<String>>,
     /// Metadata written as `<redacted>`, besides `authorization`,
-    /// `proxy-authorization`, `cookie`, `set-cookie`, `x-api-key` and
-    /// `x-auth-token`, which always are. Default: none.
+    /// `proxy-authorization`, `cookie`, `set-cookie`, `x-api-key`,
+    /// `x-auth-token` and any name made of a secret word (`password`,
+    /// `secret`, `token`, `api_key`, …: `boost_tape::SECRET_WORDS`), which
+    /// always are. Default: none.
     pub secret_headers: Vec<String>,
-    /// Message fields (proto names, at any depth) masked in requests and
-    /// responses: string fields written as `<redacted>`, others left out.
-    /// They are not compared when matching. Default: none.
+    /// Message fields (proto names, at any depth; the whole name or a part
+    /// between `.`, `_` and `-`) masked in requests and responses: string
+    /// fields written as `<redacted>`, others left out. They are not
+    /// compared when matching. String fields named by a secret word
+    /// (`password`, `access_token`, …) are masked without being listed.
+    /// Default: none.
     pub redacted_fields: Vec<String>,
     /// In `replay`, wait as long as each call took when it was recorded
     /// (from `<path>.timing.json`), within the call's deadline. Default
