@@ -44,6 +44,8 @@ pub struct NewArgs {
 const KIT_VERSION: &str = env!("CARGO_PKG_VERSION");
 const KIT_LOCK: &str = include_str!(concat!(env!("OUT_DIR"), "/kit.lock"));
 const KIT_PROFILES: &str = include_str!(concat!(env!("OUT_DIR"), "/kit-profiles.toml"));
+/// The first default port of the upstreams (`--upstream`), one each from here.
+const UPSTREAM_PORTS: u16 = 50900;
 const STARTER_PROTO: &str = include_str!("../templates/starter.proto");
 
 /// Writes the service; see the crate docs.
@@ -220,7 +222,10 @@ fn render_all(
         );
     }
     let own_mod = module(&api.package);
-    let _ = write!(proto_modules, "\npub use {own_mod}::FILE_DESCRIPTOR_SET;\n");
+    let _ = write!(
+        proto_modules,
+        "\npub use {own_mod}::{{FILE_DESCRIPTOR_SET, FULL_FILE_DESCRIPTOR_SET}};\n"
+    );
 
     let quoted = |items: Vec<String>| {
         items
@@ -256,7 +261,9 @@ fn render_all(
     } else {
         let mut fields = String::new();
         for (i, (name, up)) in upstreams.iter().enumerate() {
-            let port = 50100 + u16::try_from(i).unwrap_or(0) * 2 + 1;
+            // Above the range of the services' own ports (50100..50900, names.rs), so
+            // an upstream's default never is this service's own port.
+            let port = UPSTREAM_PORTS + u16::try_from(i).unwrap_or(0);
             let _ = write!(
                 settings_fields,
                 "    /// The upstream `{name}` ({}): endpoints, total time per call\n    \
@@ -329,7 +336,12 @@ fn render_all(
             upstreams_readme,
             "\n\nUpstreams:{list}. Each handler holds `Upstreams` (`self.upstreams()`): a typed \
              client per upstream service, with the kit's deadlines, retry budget, ejection and \
-             balancing; their endpoints and timeouts are `[<name>]` in the config."
+             balancing; their endpoints and timeouts are `[<name>]` in the config.\n\n\
+             To test without an upstream running, record its answers once and replay them \
+             (the kit's docs/replay.md): turn on the kit's `tape` feature for the tests \
+             (`[dev-dependencies]` `boost = {{ …, features = [\"tape\"] }}`, the same source \
+             as in `[dependencies]`), then set `[<name>.tape]` `mode` and `path` in the \
+             tests' config; the clients already carry the protos' descriptors."
         );
         files.push((
             "src/upstreams.rs".to_owned(),
@@ -435,7 +447,8 @@ fn upstreams_rs(upstreams: &[(String, Api)], module: &dyn Fn(&str) -> String) ->
     for (name, up) in upstreams {
         let _ = writeln!(
             build,
-            "        let {name} = boost::rpc::client(\"{name}\", &settings.{name})?;"
+            "        let {name} = Client::builder(\"{name}\", &settings.{name})\n            \
+             .descriptors(crate::proto::FULL_FILE_DESCRIPTOR_SET)\n            .build()?;"
         );
         for svc in &up.services {
             let (snake, camel) = (svc.snake(), svc.camel());
@@ -474,7 +487,8 @@ fn upstreams_rs(upstreams: &[(String, Api)], module: &dyn Fn(&str) -> String) ->
     format!(
         "//! Typed clients of the services this one calls, each through the kit's\n\
          //! client stack (deadlines, retry budget, ejection, balancing) configured\n\
-         //! by its `[<name>]` section.\n\n\
+         //! by its `[<name>]` section. Each is given the descriptors of every proto,\n\
+         //! so its `[<name>.tape]` can record and replay its calls in tests.\n\n\
          use boost::prelude::*;\n\n{uses}\n\
          use crate::settings::Settings;\n\n\
          /// The upstream clients. Cheap to clone; clones share connections.\n\

@@ -94,7 +94,7 @@ enum Command {
         #[arg(long, default_value = ".")]
         dir: PathBuf,
     },
-    /// Serve a recorded tape as a real gRPC server (with health and reflection) until Ctrl-C.
+    /// Serve a recorded tape as a real gRPC server (with health and reflection), or an HTTP tape as an HTTP server, until Ctrl-C.
     Virtualize(virtualize::VirtualizeArgs),
 }
 
