@@ -20,9 +20,12 @@ use serde::{Deserialize, Serialize};
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ServiceIdentity {
-    /// Service name, e.g. `hello-service`. Also the environment-variable prefix
-    /// (`HELLO_SERVICE__…`). Default: `unknown-service`; the [`Loader`](crate::Loader)
-    /// fills in the name given to [`Loader::new`](crate::Loader::new).
+    /// Service name, e.g. `hello-service`, in logs, metrics and spans.
+    /// Default: `unknown-service`; the [`Loader`](crate::Loader) fills in the
+    /// name given to [`Loader::new`](crate::Loader::new), whose prefix
+    /// (`HELLO_SERVICE__…`) the environment variables keep even when a file
+    /// sets another name here ([`Loaded::service_name`](crate::Loaded::service_name)
+    /// is the loader's).
     pub name: String,
     /// Version of the running binary. Default: `0.0.0`; the loader fills in the
     /// binary's Cargo version when given
@@ -56,8 +59,10 @@ impl ServiceIdentity {
         }
     }
 
-    /// The environment-variable prefix for this service: the name upper-cased
-    /// with `-` turned into `_` (`hello-service` → `HELLO_SERVICE`).
+    /// The environment-variable prefix of this name: upper-cased with `-`
+    /// turned into `_` (`hello-service` → `HELLO_SERVICE`). The loader reads
+    /// the prefix of the name given to `Loader::new`; when a file may have
+    /// changed `name`, use `env_prefix(loaded.service_name())`.
     pub fn env_prefix(&self) -> String {
         env_prefix(&self.name)
     }

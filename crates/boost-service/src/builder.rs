@@ -27,6 +27,9 @@ use crate::telemetry::{LogLevelControl, MetricsMode, RenderConfig, Telemetry, Tr
 /// recorder.
 pub struct ServiceBuilder {
     identity: ServiceIdentity,
+    /// The prefix the config loader read environment variables with, for
+    /// the hints in errors; `None`: the identity's name (`service.name`).
+    env_prefix: Option<String>,
     admin: AdminSettings,
     lifecycle: LifecycleSettings,
     tracing: TracingMode,
@@ -70,6 +73,7 @@ impl ServiceBuilder {
     pub fn new(identity: ServiceIdentity) -> Self {
         ServiceBuilder {
             identity,
+            env_prefix: None,
             admin: AdminSettings::default(),
             lifecycle: LifecycleSettings::default(),
             tracing: TracingMode::default(),
@@ -89,6 +93,14 @@ impl ServiceBuilder {
             closers: Vec::new(),
             migrations: None,
         }
+    }
+
+    /// The environment-variable prefix the service's config was loaded with
+    /// (`Loader::new`'s name, which `service.name` in a file does not
+    /// change), named in the hints of errors and refusals.
+    pub(crate) fn env_prefix(mut self, prefix: String) -> Self {
+        self.env_prefix = Some(prefix);
+        self
     }
 
     /// Runs `close` once every task has stopped in the graceful shutdown
@@ -333,8 +345,12 @@ impl ServiceBuilder {
             }
             boost_slo::runbook(&slo, &self.identity, &inputs)
         });
+        let env_prefix = self
+            .env_prefix
+            .unwrap_or_else(|| self.identity.env_prefix());
         RunningService::start(Plan {
             runbook,
+            env_prefix,
             identity: self.identity,
             admin: self.admin,
             lifecycle: self.lifecycle,

@@ -172,7 +172,7 @@ where
                     "service.team is not set: the alerts carry team=\"{}\" and route to \
                      no team's receiver; set service.team (or {}__SERVICE__TEAM)",
                     kit.service.team,
-                    kit.service.env_prefix()
+                    boost_config::env_prefix(config.service_name())
                 ),
             );
         }

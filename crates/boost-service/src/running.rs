@@ -33,6 +33,8 @@ pub(crate) type CloseFn =
 /// was given, with telemetry already running.
 pub(crate) struct Plan {
     pub(crate) identity: boost_config::ServiceIdentity,
+    /// The prefix of the service's environment variables, for hints.
+    pub(crate) env_prefix: String,
     pub(crate) admin: AdminSettings,
     pub(crate) lifecycle: LifecycleSettings,
     pub(crate) telemetry: Telemetry,
@@ -90,6 +92,7 @@ impl RunningService {
     pub(crate) async fn start(plan: Plan) -> Result<Self, Error> {
         let Plan {
             identity,
+            env_prefix,
             admin: admin_settings,
             lifecycle: settings,
             telemetry,
@@ -119,7 +122,6 @@ impl RunningService {
             readiness,
             shutdown.clone(),
         );
-        let env_prefix = identity.env_prefix();
 
         let listener = tokio::net::TcpListener::bind(admin_settings.listen)
             .await
@@ -141,6 +143,7 @@ impl RunningService {
         let router = admin::router(
             AdminContext {
                 identity: identity.clone(),
+                env_prefix: env_prefix.clone(),
                 build: BuildInfo::new(git_commit),
                 lifecycle: lifecycle.clone(),
                 metrics: telemetry.render_metrics(),

@@ -157,6 +157,7 @@ impl<S: ServiceSettings> Service<S> {
         let explained = config.explain();
         let origins = crate::slo::Origins::of(&config);
         let mut shell = ServiceBuilder::new(kit.service.clone())
+            .env_prefix(boost_config::env_prefix(config.service_name()))
             .without_telemetry()
             .admin(kit.admin.clone())
             .lifecycle(kit.lifecycle.clone())
@@ -203,7 +204,10 @@ impl<S: ServiceSettings> Service<S> {
     /// [`Error::NoDatabase`] when `database.url` is not set.
     pub fn database(&self) -> Result<&Database, Error> {
         self.database.as_ref().ok_or_else(|| Error::NoDatabase {
-            env_key: format!("{}__DATABASE__URL", self.config.kit.service.env_prefix()),
+            env_key: format!(
+                "{}__DATABASE__URL",
+                boost_config::env_prefix(self.config.service_name())
+            ),
         })
     }
 

@@ -40,6 +40,8 @@ pub(crate) fn admin_url(admin: &AdminSettings, slo: &SloSettings) -> String {
 pub(crate) struct Origins {
     pub(crate) token: Option<Source>,
     pub(crate) runbook_extra: Option<Source>,
+    /// The loader's environment-variable prefix.
+    pub(crate) env_prefix: Option<String>,
 }
 
 impl Origins {
@@ -48,6 +50,7 @@ impl Origins {
         Self {
             token: Some(loaded.source_of("admin.token")),
             runbook_extra: Some(loaded.source_of("slo.runbook_extra")),
+            env_prefix: Some(boost_config::env_prefix(loaded.service_name())),
         }
     }
 }
@@ -167,6 +170,7 @@ fn inputs(kit: &KitSettings, origins: &Origins) -> RunbookInputs {
         })
         .collect();
     inputs.switches_shared = kit.switches.backend == boost_switches::BackendKind::Redis;
+    inputs.env_prefix.clone_from(&origins.env_prefix);
     inputs
 }
 

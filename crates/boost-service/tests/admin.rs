@@ -560,3 +560,53 @@ async fn a_latency_threshold_off_the_histogram_buckets_is_refused_at_load_naming
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn hints_name_the_variables_the_loader_reads_when_service_name_is_changed_in_a_file() {
+    // `service.name` set in a file renames the service in logs and metrics,
+    // but the loader read the variables with the binary's prefix: the hints
+    // must name those (HELLO_SERVICE__…), not GREETER__…, which nothing reads.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("default.toml"),
+        "[service]\nname = \"greeter\"\nteam = \"greeters\"\n\
+         [admin]\nlisten = \"127.0.0.1:0\"\n[lifecycle]\ndrain_delay = \"0s\"\n",
+    )
+    .unwrap();
+    let config = boost_config::Loader::new("hello-service")
+        .dir(dir.path())
+        .env_vars([("APP_ENV", "")])
+        .load::<boost_service::Config<boost_service::NoSettings>>()
+        .unwrap();
+    assert_eq!(config.get().kit.service.name, "greeter");
+    let service = boost_service::Service::without_telemetry(config).handle_signals(false);
+    let missing = service.database().unwrap_err().to_string();
+    assert!(
+        missing.contains("HELLO_SERVICE__DATABASE__URL"),
+        "{missing}"
+    );
+    let running = service.start().await.unwrap();
+
+    let refused = reqwest::Client::new()
+        .put(format!("http://{}/flags/anything", running.admin_addr()))
+        .body("on")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    let body = refused.text().await.unwrap();
+    assert!(body.contains("HELLO_SERVICE__ADMIN__TOKEN"), "{body}");
+    assert!(!body.contains("GREETER__"), "{body}");
+
+    let runbook = get(running.admin_addr(), "/runbook")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        runbook.contains("HELLO_SERVICE__ADMIN__TOKEN_FILE"),
+        "{runbook}"
+    );
+    assert!(!runbook.contains("GREETER__"), "{runbook}");
+    running.shutdown_handle().trigger();
+}

@@ -83,14 +83,13 @@ impl AdminToken {
     }
 
     /// One sentence on where the token is and what to do first.
-    fn note(&self, identity: &ServiceIdentity) -> String {
+    fn note(&self, env_prefix: &str) -> String {
         match self {
             AdminToken::Unset => format!(
                 "No admin token is configured (`admin.token`), so state-changing commands answer \
                  `403` until one is: put a long random string (`openssl rand -hex 32`) in a \
-                 file and set `{}__ADMIN__TOKEN_FILE=<that file>` (or `admin.token`), then \
+                 file and set `{env_prefix}__ADMIN__TOKEN_FILE=<that file>` (or `admin.token`), then \
                  restart; the commands below read it from `$ADMIN_TOKEN`.",
-                identity.env_prefix()
             ),
             AdminToken::Env(var) => format!(
                 "The admin token is the service's environment variable `{var}`: run the commands \
@@ -139,6 +138,11 @@ pub struct RunbookInputs {
     /// The team's own Markdown (`slo.runbook_extra`), at most
     /// [`MAX_RUNBOOK_EXTRA`] bytes (longer is cut at a line).
     pub extra: Option<String>,
+    /// The prefix of the service's environment variables as its config
+    /// loader reads them (`HELLO_SERVICE`), for the variables the runbook
+    /// names; `None`: derived from `service.name`, which a config file may
+    /// have changed while the loader kept the binary's name.
+    pub env_prefix: Option<String>,
 }
 
 /// The team's text, cut into what comes before the first `## ` heading and
@@ -243,7 +247,12 @@ pub fn runbook(slo: &SloSettings, identity: &ServiceIdentity, inputs: &RunbookIn
          deploy, a configuration change — escalate. Each alert's section says what helps \
          with it.\n\n\
          State-changing commands need the admin token. {}\n",
-        inputs.token.note(identity)
+        inputs.token.note(
+            &inputs
+                .env_prefix
+                .clone()
+                .unwrap_or_else(|| identity.env_prefix())
+        )
     );
     if inputs.switches.is_empty() {
         let _ = writeln!(

@@ -49,7 +49,7 @@ impl FromRequestParts<AdminState> for Authorized {
                 "state-changing endpoints are disabled (no admin.token)",
             )
             .await;
-            let key = format!("{}__ADMIN__TOKEN", state.identity.env_prefix());
+            let key = format!("{}__ADMIN__TOKEN", state.env_prefix);
             return Err(text(
                 StatusCode::FORBIDDEN,
                 format!(

@@ -46,6 +46,8 @@ const MAX_CONCURRENT_REQUESTS: usize = 32;
 /// Everything the endpoints read.
 pub(crate) struct AdminContext {
     pub(crate) identity: ServiceIdentity,
+    /// The prefix of the service's environment variables, for hints.
+    pub(crate) env_prefix: String,
     pub(crate) build: BuildInfo,
     pub(crate) lifecycle: Lifecycle,
     pub(crate) metrics: Option<RenderMetrics>,
