@@ -232,3 +232,17 @@ fn check(tape: &Tape) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    /// boost-tape has no kit dependency, so it holds its own copy of the
+    /// log redaction's words: a word added to one must reach the other, or a
+    /// secret masked in logs would be written to a tape in clear.
+    #[test]
+    fn tapes_mask_the_words_logs_redact() {
+        assert_eq!(
+            boost_tape::SECRET_WORDS.as_slice(),
+            boost_tracing::DEFAULT_REDACT
+        );
+    }
+}
