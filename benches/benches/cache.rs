@@ -352,7 +352,65 @@ fn report_interleaved(rt1: &Runtime, rt2: &Runtime) {
     );
 }
 
+/// Diagnostic driver for callgrind: `CACHE_DRIVE=moka|boost CACHE_LOOKUPS=n` runs `n`
+/// `get_or_load` hits (`try_get_with_by_ref` for moka) over the 1,024 hot keys on a
+/// current-thread runtime and exits. Per-hit instructions = the difference of two runs with
+/// different `n`, divided by the difference of `n`.
+fn drive(side: &str) {
+    let lookups: u64 = std::env::var("CACHE_LOOKUPS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(20_000);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (raw, ours) = (raw(HOT_KEYS * 4), ours("drive", HOT_KEYS * 4));
+    rt.block_on(async {
+        for k in 0..HOT_KEYS {
+            raw.insert(k, k).await;
+            ours.insert(k, k).await;
+        }
+        for i in 0..lookups {
+            let k = i % HOT_KEYS;
+            match side {
+                "moka" => {
+                    black_box(
+                        raw.try_get_with_by_ref(&k, async move { Ok::<_, Infallible>(k) })
+                            .await
+                            .unwrap(),
+                    );
+                }
+                "boost" => {
+                    black_box(
+                        ours.get_or_load(k, move || async move { Ok::<_, Infallible>(Some(k)) })
+                            .await
+                            .unwrap(),
+                    );
+                }
+                other => panic!("CACHE_DRIVE={other}: expected moka or boost"),
+            }
+        }
+    });
+}
+
 fn main() {
+    if let Ok(side) = std::env::var("CACHE_DRIVE") {
+        drive(&side);
+        return;
+    }
+    if std::env::var_os("CACHE_BENCH_HIT_RATIO_ONLY").is_some() {
+        let trace = Arc::new(zipf_trace(TRACE_LEN, 7));
+        let rt = runtime(2);
+        let moka = hit_ratio(&rt, &raw(ZIPF_CAPACITY), &trace);
+        let boost = hit_ratio(&rt, &ours("zipf_ratio", ZIPF_CAPACITY), &trace);
+        eprintln!(
+            "HIT RATIO cache_zipf: moka {:.2}% boost {:.2}%",
+            moka * 100.0,
+            boost * 100.0
+        );
+        return;
+    }
     let single = runtime(1);
     let double = runtime(2);
     if std::env::var_os("CACHE_BENCH_AB_ONLY").is_some() {

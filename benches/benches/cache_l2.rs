@@ -381,16 +381,32 @@ fn main() {
         return;
     }
 
+    // `CACHE_L2_AB_ONLY=1`: only the interleaved AB-RATIO lines (quick, while tuning).
+    if std::env::var_os("CACHE_L2_AB_ONLY").is_none() {
+        criterion_groups(&rt, &conn, &ours, &l1, &moka);
+    }
+    report_interleaved(&rt, &conn, &ours);
+    drop(server);
+}
+
+/// The criterion groups (back-to-back medians; the AB-RATIO lines are the judged ones).
+fn criterion_groups(
+    rt: &Runtime,
+    conn: &ConnectionManager,
+    ours: &Ours,
+    l1: &Ours,
+    moka: &moka::future::Cache<u64, Profile>,
+) {
     let mut c = Criterion::default().configure_from_args();
     let next = AtomicU64::new(0);
     let key = || next.fetch_add(1, Ordering::Relaxed) % KEYS;
     {
         let mut group = c.benchmark_group("cache_l2_hit");
         group.bench_function("redis-rs", |b| {
-            b.to_async(&rt).iter(|| raw_lookup(&conn, key()))
+            b.to_async(rt).iter(|| raw_lookup(conn, key()))
         });
         group.bench_function("boost", |b| {
-            b.to_async(&rt).iter(|| ours_lookup(&ours, key()))
+            b.to_async(rt).iter(|| ours_lookup(ours, key()))
         });
         group.finish();
     }
@@ -401,7 +417,7 @@ fn main() {
         group.bench_function("redis-rs", |b| {
             b.iter_custom(|iters| {
                 (0..iters)
-                    .map(|_| in_flight(&rt, PER_TASK, &raw_conn))
+                    .map(|_| in_flight(rt, PER_TASK, &raw_conn))
                     .sum()
             })
         });
@@ -409,7 +425,7 @@ fn main() {
         group.bench_function("boost", |b| {
             b.iter_custom(|iters| {
                 (0..iters)
-                    .map(|_| in_flight(&rt, PER_TASK, &ours_cache))
+                    .map(|_| in_flight(rt, PER_TASK, &ours_cache))
                     .sum()
             })
         });
@@ -418,7 +434,7 @@ fn main() {
     {
         let mut group = c.benchmark_group("cache_l1_hit");
         group.bench_function("moka", |b| {
-            b.to_async(&rt).iter(|| async {
+            b.to_async(rt).iter(|| async {
                 let k = key();
                 moka.try_get_with_by_ref(&k, async move { Ok::<_, Infallible>(profile(k)) })
                     .await
@@ -426,7 +442,7 @@ fn main() {
             })
         });
         group.bench_function("boost", |b| {
-            b.to_async(&rt).iter(|| async {
+            b.to_async(rt).iter(|| async {
                 let k = key();
                 l1.get_or_load(
                     k,
@@ -442,23 +458,24 @@ fn main() {
     report_ratio("cache_l2_hit", "redis-rs", "boost");
     report_ratio("cache_l2_hit_64_in_flight", "redis-rs", "boost");
     report_ratio("cache_l1_hit", "moka", "boost");
+}
 
-    // The same comparisons as interleaved rounds (robust to a shared machine's drift).
+/// The same comparisons as interleaved rounds (robust to a shared machine's drift).
+fn report_interleaved(rt: &Runtime, conn: &ConnectionManager, ours: &Ours) {
     let hit = interleaved(
         41,
-        || sequential(&rt, |k| raw_lookup(&conn, k)),
-        || sequential(&rt, |k| ours_lookup(&ours, k)),
+        || sequential(rt, |k| raw_lookup(conn, k)),
+        || sequential(rt, |k| ours_lookup(ours, k)),
     );
     eprintln!("AB-RATIO cache_l2_hit: boost / redis-rs = {hit:.3}x (median of interleaved rounds)");
     let throughput = interleaved(
         41,
-        || in_flight(&rt, PER_TASK, &conn),
-        || in_flight(&rt, PER_TASK, &ours),
+        || in_flight(rt, PER_TASK, conn),
+        || in_flight(rt, PER_TASK, ours),
     );
     eprintln!(
         "AB-RATIO cache_l2_hit_64_in_flight: throughput boost / redis-rs = {:.3}x (time ratio \
          {throughput:.3}x, median of interleaved rounds)",
         1.0 / throughput
     );
-    drop(server);
 }

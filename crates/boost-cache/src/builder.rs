@@ -7,7 +7,7 @@ use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 
 use crate::cache::{Cache, Shared};
-use crate::entry::{Slot, SlotExpiry};
+use crate::entry::{L1Hasher, Slot, SlotExpiry};
 use crate::jitter::Jitter;
 use crate::metrics::CacheMetrics;
 use crate::settings::CacheSettings;
@@ -128,7 +128,7 @@ where
         let seed = self.seed.unwrap_or_else(rand::random);
         let jitter = Jitter::new(settings.ttl_jitter, seed);
         let cache = Cache {
-            inner: builder.build(),
+            inner: builder.build_with_hasher(L1Hasher::default()),
             shared: Arc::new(Shared {
                 settings,
                 jitter,

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::builder::CacheBuilder;
-use crate::entry::Slot;
+use crate::entry::{L1, Slot};
 use crate::jitter::Jitter;
 use crate::metrics::CacheMetrics;
 use crate::settings::CacheSettings;
@@ -23,7 +23,7 @@ use crate::tier::{L2Status, Lookup, SecondTier};
 /// through it with [`get_or_load`](Cache::get_or_load). See the [crate guide](crate) for an
 /// example.
 pub struct Cache<K, V> {
-    pub(crate) inner: moka::future::Cache<K, Slot<V>>,
+    pub(crate) inner: L1<K, V>,
     pub(crate) shared: Arc<Shared<K>>,
     /// The shared second tier, when the cache was built with one.
     pub(crate) l2: Option<Arc<dyn SecondTier<K, V>>>,

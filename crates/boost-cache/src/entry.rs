@@ -4,6 +4,17 @@ use std::time::{Duration, Instant};
 
 use moka::Expiry;
 
+/// The in-process tier: moka, keyed through foldhash (see [`L1Hasher`]).
+pub(crate) type L1<K, V> = moka::future::Cache<K, Slot<V>, L1Hasher>;
+
+/// The in-process tier's key hasher. moka's default, std's SipHash, was about 140 of the
+/// 1,500 instructions of a hit (callgrind, `benches/benches/cache.rs`); foldhash is the
+/// hasher hashbrown uses by default, a few instructions for a `u64`. Its seed is random per
+/// process and per cache, so colliding keys cannot be computed ahead of time (what a
+/// HashDoS needs); it is not a defence against an attacker who can study the process's
+/// hashes, which a cache never shows.
+pub(crate) type L1Hasher = foldhash::fast::RandomState;
+
 /// One cached answer: a value, or the fact that the key is absent at the source.
 #[derive(Debug, Clone)]
 pub(crate) struct Slot<V> {

@@ -1,8 +1,9 @@
 //! [`Cache::get_or_load`]: read through the cache, loading misses once per key.
 
-use std::future::{Future, poll_fn};
+use std::future::Future;
 use std::hash::Hash;
-use std::pin::pin;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -86,15 +87,11 @@ where
         // A lookup that had to wait was a miss served by another caller's load. (A hit never
         // waits in practice: moka's read path only tries its housekeeping lock.)
         let mut waited = false;
-        let outcome = {
-            let mut lookup = pin!(self.inner.try_get_with_by_ref(&key, init));
-            poll_fn(|cx| {
-                let poll = lookup.as_mut().poll(cx);
-                waited |= poll.is_pending();
-                poll
-            })
-            .await
-        };
+        let outcome = NoteWait {
+            inner: self.inner.try_get_with_by_ref(&key, init),
+            waited: &mut waited,
+        }
+        .await;
 
         let metrics = &self.shared.metrics;
         match outcome {
@@ -248,4 +245,25 @@ where
         Err(_) => metrics.load_error.increment(1),
     }
     result
+}
+
+pin_project_lite::pin_project! {
+    /// Polls `inner`, noting in `waited` whether it ever returned `Pending`.
+    struct NoteWait<'a, F> {
+        #[pin]
+        inner: F,
+        waited: &'a mut bool,
+    }
+}
+
+impl<F: Future> Future for NoteWait<'_, F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let poll = this.inner.poll(cx);
+        **this.waited |= poll.is_pending();
+        poll
+    }
 }

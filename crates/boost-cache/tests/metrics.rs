@@ -329,3 +329,58 @@ async fn a_value_over_its_share_of_the_budget_is_served_not_cached_and_counted()
     );
     assert_eq!(seen.gauge("cache_entries", &[("cache", "large")]), 1.0);
 }
+
+/// A caller that waits on another caller's load is a miss, never a hit: it found nothing
+/// cached. Deterministic: the load cannot finish before the waiter has looked the key up.
+#[tokio::test]
+async fn a_caller_waiting_on_another_callers_load_is_a_miss() {
+    let (cache, snapshotter) = observed_cache(CacheSettings::new("waiter"));
+    let (release, gate) = tokio::sync::oneshot::channel::<()>();
+    let started = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let loader_started = started.clone();
+    let first = tokio::spawn({
+        let cache = cache.clone();
+        async move {
+            cache
+                .get_or_load("k".to_owned(), move || async move {
+                    loader_started.store(true, std::sync::atomic::Ordering::SeqCst);
+                    let _ = gate.await;
+                    Ok::<_, SourceDown>(Some("v".to_owned()))
+                })
+                .await
+                .unwrap()
+        }
+    });
+    while !started.load(std::sync::atomic::Ordering::SeqCst) {
+        tokio::task::yield_now().await;
+    }
+    let waiter = tokio::spawn({
+        let cache = cache.clone();
+        async move {
+            cache
+                .get_or_load("k".to_owned(), || async {
+                    Ok::<_, SourceDown>(Some("not this one".to_owned()))
+                })
+                .await
+                .unwrap()
+        }
+    });
+    // The test runs on one thread: yielding lets the waiter run up to its wait.
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    release.send(()).unwrap();
+    assert_eq!(first.await.unwrap().as_deref(), Some("v"));
+    assert_eq!(waiter.await.unwrap().as_deref(), Some("v"));
+    load(&cache, "k", Ok(Some("unused"))).await; // a hit
+
+    let seen = Observed::take(&snapshotter);
+    let requests = |result| {
+        seen.counter(
+            "cache_requests_total",
+            &[("cache", "waiter"), ("tier", "l1"), ("result", result)],
+        )
+    };
+    assert_eq!(requests("miss"), 2, "the loading caller and the waiter");
+    assert_eq!(requests("hit"), 1, "only the call after the load");
+}

@@ -16,7 +16,7 @@ use tokio_stream::StreamExt;
 
 use super::circuit::RateLimitedLog;
 use super::{ALL, ONE};
-use crate::entry::Slot;
+use crate::entry::L1;
 
 /// First and longest pause between reconnection attempts.
 const FIRST_RETRY: Duration = Duration::from_millis(100);
@@ -35,7 +35,7 @@ pub(crate) struct Listener {
 
 /// Subscribes to the cache's channel and applies its messages to `l1`, reconnecting forever
 /// (the task is aborted when the cache is dropped).
-pub(crate) async fn listen<K, V>(listener: Listener, l1: moka::future::Cache<K, Slot<V>>)
+pub(crate) async fn listen<K, V>(listener: Listener, l1: L1<K, V>)
 where
     K: Hash + Eq + FromStr + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
@@ -106,7 +106,7 @@ async fn subscribe(listener: &Listener) -> Result<redis::aio::PubSub, String> {
 
 /// Applies one message: `*` drops everything, `k:<key>` drops one key; anything else (a key
 /// this replica cannot parse) is ignored.
-async fn apply<K, V>(l1: &moka::future::Cache<K, Slot<V>>, payload: &[u8])
+async fn apply<K, V>(l1: &L1<K, V>, payload: &[u8])
 where
     K: Hash + Eq + FromStr + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
