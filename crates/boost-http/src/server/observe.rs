@@ -43,7 +43,10 @@ pub(crate) fn server_span<B>(req: &Request<B>, method: &str, route: Option<&str>
         request_id = Empty,
     );
     if span.is_disabled() {
-        return span;
+        // `none()`, not the disabled span: with tracing's `log` feature on and
+        // no subscriber set, a disabled span still formats a `log` record on
+        // every enter, exit and drop; `none()` has nothing to log.
+        return Span::none();
     }
     match route {
         Some(route) => span.record("otel.name", format!("{method} {route}")),
