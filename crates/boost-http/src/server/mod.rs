@@ -218,7 +218,7 @@ where
         self.handler.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<Body>) -> Self::Future {
+    fn call(&mut self, mut req: Request<Body>) -> Self::Future {
         let start = Instant::now();
         let method = labels::method_label(req.method());
         let route = labels::matched_route(&req);
@@ -243,9 +243,9 @@ where
                     let id = req.headers().get(REQUEST_ID);
                     Answer::Ready(self.shared.shed.refusal().or_request_id(id).into_response())
                 }
-                Ok(slot) => match limit_body(req, self.shared.body_limit) {
+                Ok(slot) => match limit_body(&mut req, self.shared.body_limit) {
                     Err(too_large) => Answer::Ready(too_large.into_response()),
-                    Ok(req) => {
+                    Ok(()) => {
                         let deadline = self.shared.deadline.deadline(start, req.headers());
                         let _entered = span.enter();
                         let handler = &mut self.handler;
@@ -269,11 +269,12 @@ where
 /// handler runs) and counts the bytes of any other body as it is read
 /// (`http_body_util::Limited`: the extractor reading it answers `413`). A
 /// request without a body (most `GET`s) passes untouched: nothing to count,
-/// and no allocation for the wrapper.
+/// and no allocation for the wrapper. In place: a request is 240 bytes,
+/// and moving it in and out was a copy each way on every request.
 #[allow(clippy::result_large_err)] // the `Err` is the answer itself
-fn limit_body(mut req: Request<Body>, limit: usize) -> Result<Request<Body>, Problem> {
+fn limit_body(req: &mut Request<Body>, limit: usize) -> Result<(), Problem> {
     if req.body().is_end_stream() {
-        return Ok(req);
+        return Ok(());
     }
     let declared = req
         .headers()
@@ -284,8 +285,10 @@ fn limit_body(mut req: Request<Body>, limit: usize) -> Result<Request<Body>, Pro
         return Err(too_large(limit));
     }
     // Extractors (`Bytes`, `Json`, …) apply the same bound.
-    DefaultBodyLimit::max(limit).apply(&mut req);
-    Ok(req.map(|body| Body::new(Limited::new(body, limit))))
+    DefaultBodyLimit::max(limit).apply(req);
+    let body = std::mem::take(req.body_mut());
+    *req.body_mut() = Body::new(Limited::new(body, limit));
+    Ok(())
 }
 
 /// The `429` for a request whose key is over its rate.

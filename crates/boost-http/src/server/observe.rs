@@ -27,11 +27,17 @@ use boost_tracing::OpenTelemetrySpanExt;
 use http::{Request, StatusCode};
 use metrics::Histogram;
 use opentelemetry::trace::TraceContextExt;
-use tracing::Span;
 use tracing::field::Empty;
+use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
+use tracing::{Level, Span};
 
 /// Opens the server span of `req`, parented to the caller's trace if it sent one.
 pub(crate) fn server_span<B>(req: &Request<B>, method: &str, route: Option<&str>) -> Span {
+    // The check `info_span!` starts with, done first: when nothing listens at
+    // `INFO`, the macro would still build its fields for the `log` crate.
+    if Level::INFO > STATIC_MAX_LEVEL || Level::INFO > LevelFilter::current() {
+        return Span::none();
+    }
     let span = tracing::info_span!(
         "http.server",
         otel.name = Empty,
@@ -43,7 +49,10 @@ pub(crate) fn server_span<B>(req: &Request<B>, method: &str, route: Option<&str>
         request_id = Empty,
     );
     if span.is_disabled() {
-        return span;
+        // `none()`, not the disabled span: with tracing's `log` feature on and
+        // no subscriber set, a disabled span still formats a `log` record on
+        // every enter, exit and drop; `none()` has nothing to log.
+        return Span::none();
     }
     match route {
         Some(route) => span.record("otel.name", format!("{method} {route}")),
