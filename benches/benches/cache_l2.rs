@@ -415,11 +415,7 @@ fn criterion_groups(
         group.throughput(criterion::Throughput::Elements(IN_FLIGHT * PER_TASK));
         let raw_conn = conn.clone();
         group.bench_function("redis-rs", |b| {
-            b.iter_custom(|iters| {
-                (0..iters)
-                    .map(|_| in_flight(rt, PER_TASK, &raw_conn))
-                    .sum()
-            })
+            b.iter_custom(|iters| (0..iters).map(|_| in_flight(rt, PER_TASK, &raw_conn)).sum())
         });
         let ours_cache = ours.clone();
         group.bench_function("boost", |b| {
