@@ -2,6 +2,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
+use std::future::{Future, poll_fn};
+use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
 use std::time::Duration;
 
 use boost_cache::{Cache, CacheSettings};
@@ -331,19 +336,19 @@ async fn a_value_over_its_share_of_the_budget_is_served_not_cached_and_counted()
 }
 
 /// A caller that waits on another caller's load is a miss, never a hit: it found nothing
-/// cached. Deterministic: the load cannot finish before the waiter has looked the key up.
+/// cached. Deterministic: the waiter is seen pending before the load may finish.
 #[tokio::test]
 async fn a_caller_waiting_on_another_callers_load_is_a_miss() {
     let (cache, snapshotter) = observed_cache(CacheSettings::new("waiter"));
     let (release, gate) = tokio::sync::oneshot::channel::<()>();
-    let started = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let loader_started = started.clone();
+    let started = Arc::new(AtomicBool::new(false));
+    let loader_started = Arc::clone(&started);
     let first = tokio::spawn({
         let cache = cache.clone();
         async move {
             cache
                 .get_or_load("k".to_owned(), move || async move {
-                    loader_started.store(true, std::sync::atomic::Ordering::SeqCst);
+                    loader_started.store(true, Ordering::SeqCst);
                     let _ = gate.await;
                     Ok::<_, SourceDown>(Some("v".to_owned()))
                 })
@@ -351,24 +356,17 @@ async fn a_caller_waiting_on_another_callers_load_is_a_miss() {
                 .unwrap()
         }
     });
-    while !started.load(std::sync::atomic::Ordering::SeqCst) {
+    while !started.load(Ordering::SeqCst) {
         tokio::task::yield_now().await;
     }
-    let waiter = tokio::spawn({
-        let cache = cache.clone();
-        async move {
-            cache
-                .get_or_load("k".to_owned(), || async {
-                    Ok::<_, SourceDown>(Some("not this one".to_owned()))
-                })
-                .await
-                .unwrap()
-        }
-    });
-    // The test runs on one thread: yielding lets the waiter run up to its wait.
-    for _ in 0..10 {
-        tokio::task::yield_now().await;
-    }
+    let mut waiter = pin!(cache.get_or_load("k".to_owned(), || async {
+        Ok::<_, SourceDown>(Some("not this one".to_owned()))
+    }));
+    let first_poll = poll_fn(|cx| Poll::Ready(waiter.as_mut().poll(cx).is_pending())).await;
+    assert!(
+        first_poll,
+        "the load is held open, so the second caller must wait"
+    );
     release.send(()).unwrap();
     assert_eq!(first.await.unwrap().as_deref(), Some("v"));
     assert_eq!(waiter.await.unwrap().as_deref(), Some("v"));
