@@ -288,8 +288,8 @@ fn bench(c: &mut Criterion) {
 
 criterion_group!(benches, bench);
 
-/// `HTTP_BENCH_DRIVE=bare|boost|stack-bare|stack-boost`: a fixed number of
-/// requests (`HTTP_BENCH_CALLS`, default 2000; `HTTP_BENCH_IN_FLIGHT=1` for
+/// `HTTP_BENCH_DRIVE=bare|boost|stack-bare|stack-boost|client-raw|client-boost`:
+/// a fixed number of requests (`HTTP_BENCH_CALLS`, default 2000; `HTTP_BENCH_IN_FLIGHT=1` for
 /// 64 at a time) through one variant and exit, for callgrind: the difference
 /// between two call counts divided by the difference in calls is the
 /// instructions per request, start-up excluded. Client and server share one
@@ -336,8 +336,24 @@ fn drive(variant: &str) {
                     }
                 }
             }
+            "client-raw" | "client-boost" => {
+                let addr = serve(routes()).await;
+                if variant == "client-raw" {
+                    let client = raw_client();
+                    for _ in 0..calls {
+                        raw_get(&client, addr).await;
+                    }
+                } else {
+                    let settings = HttpClientSettings::with_base_urls([format!("http://{addr}")]);
+                    let client = HttpClient::new("bench", &settings).expect("client");
+                    for _ in 0..calls {
+                        boost_get(&client).await;
+                    }
+                }
+            }
             other => eprintln!(
-                "HTTP_BENCH_DRIVE={other}: expected bare, boost, stack-bare or stack-boost"
+                "HTTP_BENCH_DRIVE={other}: expected bare, boost, stack-bare, stack-boost, \
+                 client-raw or client-boost"
             ),
         }
     });

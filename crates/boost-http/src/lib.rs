@@ -26,6 +26,7 @@
 #![deny(missing_docs)]
 
 pub mod client;
+mod handles;
 mod problem;
 pub mod server;
 mod settings;

@@ -10,14 +10,16 @@
 //! one coming back soonest is used: a client always tries *something* rather
 //! than fail without sending.
 
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::cell::OnceCell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use boost_metrics::conventions::{CLIENT, ENDPOINT, HTTP_CLIENT_EJECTIONS_TOTAL};
 use boost_rpc::client::EndpointState;
 use boost_rpc::upstreams::UpstreamEndpoint;
-use http::uri::{Authority, Scheme};
+use http::Uri;
+use http::uri::{Authority, PathAndQuery, Scheme};
 use rand::Rng;
 
 use super::settings::HttpEjectionSettings;
@@ -76,6 +78,26 @@ impl Base {
     }
 }
 
+impl Base {
+    /// The absolute URI of `path` on this base URL, built from its parts:
+    /// nothing is formatted or parsed again but a prefix joined to the path.
+    pub(crate) fn uri(&self, path: &PathAndQuery) -> Result<Uri, http::Error> {
+        let path = if self.prefix.is_empty() {
+            path.clone()
+        } else {
+            let mut joined = String::with_capacity(self.prefix.len() + path.as_str().len());
+            joined.push_str(&self.prefix);
+            joined.push_str(path.as_str());
+            PathAndQuery::try_from(joined)?
+        };
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(self.scheme.clone());
+        parts.authority = Some(self.authority.clone());
+        parts.path_and_query = Some(path);
+        Ok(Uri::from_parts(parts)?)
+    }
+}
+
 /// One base URL and its health.
 #[derive(Debug)]
 pub(crate) struct Endpoint {
@@ -83,13 +105,18 @@ pub(crate) struct Endpoint {
     in_flight: AtomicUsize,
     failures: AtomicU32,
     ejections: AtomicU32,
-    ejected_until: Mutex<Option<Instant>>,
+    /// When the ejection ends, in nanoseconds after [`Endpoints::origin`]
+    /// plus one; 0 when it was never ejected. An atomic, not a lock: every
+    /// request reads it for every base URL.
+    ejected_until: AtomicU64,
 }
 
-impl Endpoint {
-    fn ejected_at(&self, now: Instant) -> Option<Instant> {
-        let until = self.ejected_until.lock().map(|g| *g).unwrap_or(None);
-        until.filter(|&until| until > now)
+/// `now`, read from the clock once and only if some base URL was ejected.
+struct LazyNow(OnceCell<Instant>);
+
+impl LazyNow {
+    fn get(&self) -> Instant {
+        *self.0.get_or_init(Instant::now)
     }
 }
 
@@ -99,6 +126,8 @@ pub(crate) struct Endpoints {
     client: String,
     endpoints: Vec<Endpoint>,
     ejection: HttpEjectionSettings,
+    /// The instant ejection times are counted from.
+    origin: Instant,
 }
 
 /// An attempt's hold on its endpoint: counts it in flight until dropped.
@@ -108,8 +137,8 @@ pub(crate) struct InFlight<'a> {
     endpoint: &'a Endpoint,
 }
 
-impl InFlight<'_> {
-    pub(crate) fn base(&self) -> &Base {
+impl<'a> InFlight<'a> {
+    pub(crate) fn base(&self) -> &'a Base {
         &self.endpoint.base
     }
 }
@@ -129,55 +158,75 @@ impl Endpoints {
                 in_flight: AtomicUsize::new(0),
                 failures: AtomicU32::new(0),
                 ejections: AtomicU32::new(0),
-                ejected_until: Mutex::new(None),
+                ejected_until: AtomicU64::new(0),
             })
             .collect();
         Endpoints {
             client: client.to_owned(),
             endpoints,
+            origin: Instant::now(),
             ejection,
         }
     }
 
     /// The endpoint for the next attempt, avoiding `avoid` when another is in rotation.
     pub(crate) fn pick(&self, avoid: Option<usize>) -> InFlight<'_> {
-        let now = Instant::now();
-        let n = self.endpoints.len();
-        let usable: Vec<usize> = (0..n)
-            .filter(|&i| self.endpoints[i].ejected_at(now).is_none())
-            .collect();
-        let preferred: Vec<usize> = usable
-            .iter()
-            .copied()
-            .filter(|&i| Some(i) != avoid)
-            .collect();
-        let pool = if !preferred.is_empty() {
-            preferred
-        } else {
-            usable
-        };
-        let index = match pool.len() {
-            0 => self.soonest_back(now),
-            1 => pool[0],
-            len => {
-                let mut rng = rand::rng();
-                let a = pool[rng.random_range(0..len)];
-                let mut b = pool[rng.random_range(0..len - 1)];
-                if b == a {
-                    b = pool[len - 1];
-                }
-                let load = |i: usize| self.endpoints[i].in_flight.load(Ordering::Relaxed);
-                if load(b) < load(a) { b } else { a }
-            }
-        };
+        let now = LazyNow(OnceCell::new());
+        let usable = |i: usize| !self.is_ejected_at(i, &now);
+        let preferred = |i: usize| Some(i) != avoid && usable(i);
+        let index = self
+            .two_choices(preferred)
+            .or_else(|| self.two_choices(usable))
+            .unwrap_or_else(|| self.soonest_back());
         let endpoint = &self.endpoints[index];
         endpoint.in_flight.fetch_add(1, Ordering::Relaxed);
         InFlight { index, endpoint }
     }
 
-    fn soonest_back(&self, now: Instant) -> usize {
+    /// Of two random endpoints that `eligible` admits, the one with fewer
+    /// requests in flight; `None` if it admits none. Allocates nothing: the
+    /// candidates are counted, then the two drawn are found by position.
+    fn two_choices(&self, eligible: impl Fn(usize) -> bool) -> Option<usize> {
+        let n = self.endpoints.len();
+        let nth = |k: usize| (0..n).filter(|&i| eligible(i)).nth(k);
+        let len = (0..n).filter(|&i| eligible(i)).count();
+        match len {
+            0 => None,
+            1 => nth(0),
+            len => {
+                let mut rng = rand::rng();
+                let a = rng.random_range(0..len);
+                let mut b = rng.random_range(0..len - 1);
+                if b == a {
+                    b = len - 1;
+                }
+                let (a, b) = (nth(a)?, nth(b)?);
+                let load = |i: usize| self.endpoints[i].in_flight.load(Ordering::Relaxed);
+                Some(if load(b) < load(a) { b } else { a })
+            }
+        }
+    }
+
+    /// When endpoint `index`'s ejection ends, if it is ejected at `now`.
+    fn ejected_until(&self, index: usize, now: &LazyNow) -> Option<Instant> {
+        let stored = self.endpoints.get(index)?.ejected_until.load(Ordering::Relaxed);
+        if stored == 0 {
+            return None;
+        }
+        let until = self
+            .origin
+            .checked_add(Duration::from_nanos(stored - 1))?;
+        (until > now.get()).then_some(until)
+    }
+
+    fn is_ejected_at(&self, index: usize, now: &LazyNow) -> bool {
+        self.ejected_until(index, now).is_some()
+    }
+
+    fn soonest_back(&self) -> usize {
+        let now = LazyNow(OnceCell::new());
         (0..self.endpoints.len())
-            .min_by_key(|&i| self.endpoints[i].ejected_at(now))
+            .min_by_key(|&i| self.ejected_until(i, &now))
             .unwrap_or(0)
     }
 
@@ -187,8 +236,14 @@ impl Endpoints {
             return;
         };
         if !failed {
-            endpoint.failures.store(0, Ordering::Relaxed);
-            endpoint.ejections.store(0, Ordering::Relaxed);
+            // Read before writing: a store on every success would move the
+            // cache line between the cores sending through this client.
+            if endpoint.failures.load(Ordering::Relaxed) != 0 {
+                endpoint.failures.store(0, Ordering::Relaxed);
+            }
+            if endpoint.ejections.load(Ordering::Relaxed) != 0 {
+                endpoint.ejections.store(0, Ordering::Relaxed);
+            }
             return;
         }
         let threshold = self.ejection.consecutive_failures;
@@ -196,9 +251,9 @@ impl Endpoints {
         if threshold == 0 || failures < threshold {
             return;
         }
-        let now = Instant::now();
+        let now = LazyNow(OnceCell::new());
         let others_in = (0..self.endpoints.len())
-            .filter(|&i| i != index && self.endpoints[i].ejected_at(now).is_none())
+            .filter(|&i| i != index && !self.is_ejected_at(i, &now))
             .count();
         if others_in == 0 {
             // The last one in rotation stays: better a failing upstream than none.
@@ -211,9 +266,11 @@ impl Endpoints {
             .base_ejection
             .saturating_mul(1u32 << round)
             .min(self.ejection.max_ejection);
-        if let Ok(mut until) = endpoint.ejected_until.lock() {
-            *until = now.checked_add(length);
-        }
+        let until = now.get().saturating_duration_since(self.origin) + length;
+        let nanos = u64::try_from(until.as_nanos()).unwrap_or(u64::MAX - 1);
+        endpoint
+            .ejected_until
+            .store(nanos.saturating_add(1), Ordering::Relaxed);
         metrics::counter!(HTTP_CLIENT_EJECTIONS_TOTAL,
             CLIENT => self.client.clone(), ENDPOINT => endpoint.base.label.clone())
         .increment(1);
@@ -224,18 +281,19 @@ impl Endpoints {
 
     /// Each base URL's state now, for `/upstreams`.
     pub(crate) fn status(&self) -> Vec<UpstreamEndpoint> {
-        let now = Instant::now();
+        let now = LazyNow(OnceCell::from(Instant::now()));
         self.endpoints
             .iter()
-            .map(|endpoint| {
-                let until = endpoint.ejected_at(now);
+            .enumerate()
+            .map(|(index, endpoint)| {
+                let until = self.ejected_until(index, &now);
                 let state = if until.is_some() {
                     EndpointState::Ejected
                 } else {
                     EndpointState::Ready
                 };
                 let mut status = UpstreamEndpoint::new(endpoint.base.label.clone(), state);
-                status.back_in = until.map(|until| until.saturating_duration_since(now));
+                status.back_in = until.map(|until| until.saturating_duration_since(now.get()));
                 status.consecutive_failures = endpoint.failures.load(Ordering::Relaxed);
                 status.reason = until.map(|_| {
                     format!(
@@ -257,7 +315,7 @@ impl Endpoints {
     /// Whether endpoint `index` is out of rotation now.
     #[cfg(test)]
     pub(crate) fn is_ejected(&self, index: usize) -> bool {
-        self.endpoints[index].ejected_at(Instant::now()).is_some()
+        self.is_ejected_at(index, &LazyNow(OnceCell::new()))
     }
 }
 

@@ -62,6 +62,7 @@
 
 mod endpoints;
 mod error;
+mod observe;
 mod retry;
 mod send;
 mod settings;
@@ -76,6 +77,7 @@ use boost_rpc::client::retry::RetryBudget;
 use boost_rpc::upstreams::{Upstream, UpstreamKind, UpstreamStatus, Upstreams};
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName};
+use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use http_body_util::Full;
 use hyper_util::client::legacy::Client;
@@ -99,6 +101,9 @@ pub struct HttpClient {
 
 pub(crate) struct Inner {
     name: String,
+    /// The name again, shared by the responses (no allocation per request).
+    shared_name: Arc<str>,
+    handles: observe::Handles,
     settings: HttpClientSettings,
     http: Client<tls::Connector, Full<Bytes>>,
     endpoints: Endpoints,
@@ -186,6 +191,8 @@ impl HttpClient {
         let client = HttpClient {
             inner: Arc::new(Inner {
                 name: name.to_owned(),
+                shared_name: name.into(),
+                handles: observe::Handles::new(bases.len()),
                 endpoints: Endpoints::new(name, bases, settings.ejection.clone()),
                 budget: RetryBudget::new(
                     retry.budget_ttl,
@@ -217,17 +224,21 @@ impl HttpClient {
     /// `https://cars.example/v2/quotes?city=LIS`.
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder<'_> {
         let mut error = None;
+        let mut checked = None;
         if !path.starts_with('/') || path.len() > MAX_PATH {
             error = Some(format!(
                 "the path must start with '/' and be at most {MAX_PATH} bytes"
             ));
-        } else if path.parse::<http::uri::PathAndQuery>().is_err() {
-            error = Some("the path is not a valid URL path".to_owned());
+        } else {
+            match path.parse::<PathAndQuery>() {
+                Ok(parsed) => checked = Some(parsed),
+                Err(_) => error = Some("the path is not a valid URL path".to_owned()),
+            }
         }
         RequestBuilder {
             client: self,
             method,
-            path: path.to_owned(),
+            path: checked,
             headers: HeaderMap::new(),
             body: Bytes::new(),
             idempotent: None,
@@ -262,7 +273,8 @@ impl HttpClient {
 pub struct RequestBuilder<'a> {
     client: &'a HttpClient,
     method: Method,
-    path: String,
+    /// `None` when the path is invalid (`error` says why).
+    path: Option<PathAndQuery>,
     headers: HeaderMap,
     body: Bytes,
     idempotent: Option<bool>,
@@ -273,7 +285,7 @@ pub struct RequestBuilder<'a> {
 impl std::fmt::Debug for RequestBuilder<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Names only: header values, the query and the body may hold secrets.
-        let path = self.path.split('?').next().unwrap_or("");
+        let path = self.path.as_ref().map_or("", PathAndQuery::path);
         f.debug_struct("RequestBuilder")
             .field("client", &self.client.inner.name)
             .field("method", &self.method)
@@ -386,17 +398,20 @@ impl RequestBuilder<'_> {
     /// See [`HttpClientError`]. An error status is an `Ok` response.
     pub async fn send(self) -> Result<HttpResponse, HttpClientError> {
         let inner = &self.client.inner;
-        if let Some(reason) = self.error {
-            return Err(HttpClientError::InvalidRequest {
-                client: inner.name.clone(),
-                reason,
-            });
-        }
+        let path = match (self.error, self.path) {
+            (None, Some(path)) => path,
+            (reason, _) => {
+                return Err(HttpClientError::InvalidRequest {
+                    client: inner.name.clone(),
+                    reason: reason.unwrap_or_else(|| "the path is not a valid URL path".into()),
+                });
+            }
+        };
         send::send(
             inner,
             send::Prepared {
                 method: self.method,
-                path: self.path,
+                path,
                 headers: self.headers,
                 body: self.body,
                 idempotent: self.idempotent,
@@ -410,7 +425,7 @@ impl RequestBuilder<'_> {
 /// An upstream's answer, its body read (and bounded).
 #[derive(Clone)]
 pub struct HttpResponse {
-    client: String,
+    client: Arc<str>,
     status: StatusCode,
     headers: HeaderMap,
     body: Bytes,
@@ -453,7 +468,7 @@ impl HttpResponse {
     /// [`HttpClientError::Json`] when it is not the JSON of a `T`.
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, HttpClientError> {
         serde_json::from_slice(&self.body).map_err(|source| HttpClientError::Json {
-            client: self.client.clone(),
+            client: self.client.to_string(),
             category: match source.classify() {
                 serde_json::error::Category::Io => "io",
                 serde_json::error::Category::Syntax => "syntax",
@@ -472,7 +487,7 @@ impl HttpResponse {
     pub fn error_for_status(self) -> Result<Self, HttpClientError> {
         if self.status.is_client_error() || self.status.is_server_error() {
             return Err(HttpClientError::Status {
-                client: self.client,
+                client: self.client.to_string(),
                 status: self.status,
             });
         }

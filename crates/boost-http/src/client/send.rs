@@ -4,18 +4,16 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use boost_metrics::conventions::{
-    CLIENT, ERROR_TYPE, HTTP_CLIENT_REQUEST_DURATION, HTTP_CLIENT_RETRIES_TOTAL,
-    HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, OUTCOME, SERVER_ADDRESS, SERVER_PORT,
-};
+use boost_metrics::conventions::{CLIENT, HTTP_CLIENT_RETRIES_TOTAL, OUTCOME};
 use boost_tracing::OpenTelemetrySpanExt;
 use bytes::Bytes;
+use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderValue, Method, Request};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
-use tracing::field::Empty;
 use tracing::{Instrument, Span};
 
 use super::endpoints::Base;
+use super::observe::{Handles, client_span};
 use super::retry::{backoff, is_idempotent, retry_after, retryable_status};
 use super::{HttpClientError, HttpResponse, Inner};
 use crate::server::labels::method_label;
@@ -26,7 +24,8 @@ const REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id
 /// A request ready to send.
 pub(crate) struct Prepared {
     pub(crate) method: Method,
-    pub(crate) path: String,
+    /// The path and query, checked when the request was built.
+    pub(crate) path: PathAndQuery,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Bytes,
     pub(crate) idempotent: Option<bool>,
@@ -44,43 +43,30 @@ enum Attempt {
 
 pub(crate) async fn send(inner: &Inner, req: Prepared) -> Result<HttpResponse, HttpClientError> {
     let method = method_label(&req.method);
-    let span = tracing::info_span!(
-        "http.client",
-        otel.name = method,
-        otel.kind = "client",
-        otel.status_code = Empty,
-        client = %inner.name,
-        http.request.method = method,
-        server.address = Empty,
-        http.response.status_code = Empty,
-        http.request.resend_count = Empty,
-    );
+    let span = client_span(&inner.name, method);
     let start = Instant::now();
     let mut last = None;
     #[cfg(feature = "tape")]
     let result = match &inner.tape {
         None => {
-            attempts(inner, &req, start, &mut last)
+            attempts(inner, &req, start, &mut last, &span)
                 .instrument(span.clone())
                 .await
         }
         Some(tape) => {
-            tape.call(inner, &req, start, &mut last)
+            tape.call(inner, &req, start, &mut last, &span)
                 .instrument(span.clone())
                 .await
         }
     };
     #[cfg(not(feature = "tape"))]
-    let result = attempts(inner, &req, start, &mut last)
+    let result = attempts(inner, &req, start, &mut last, &span)
         .instrument(span.clone())
         .await;
     let seconds = start.elapsed().as_secs_f64();
     // The base URL the last attempt went to (none if the deadline had
-    // passed before the first): configured, so the labels stay bounded.
-    let base = last.and_then(|index| inner.endpoints.base_at(index));
-    let address = base.map(|base| Arc::clone(&base.server_address));
-    let port = base.map(|base| Arc::clone(&base.server_port));
-    let (address, port) = (address.unwrap_or_default(), port.unwrap_or_default());
+    // passed before the first).
+    let base = last.and_then(|index| Some((index, inner.endpoints.base_at(index)?)));
     match &result {
         Ok(response) => {
             span.record(
@@ -90,23 +76,14 @@ pub(crate) async fn send(inner: &Inner, req: Prepared) -> Result<HttpResponse, H
             if response.status.is_server_error() {
                 span.record("otel.status_code", "ERROR");
             }
-            metrics::histogram!(HTTP_CLIENT_REQUEST_DURATION,
-                CLIENT => inner.name.clone(),
-                HTTP_REQUEST_METHOD => method,
-                SERVER_ADDRESS => address,
-                SERVER_PORT => port,
-                HTTP_RESPONSE_STATUS_CODE => response.status.as_str().to_owned())
-            .record(seconds);
+            inner
+                .handles
+                .answered(&inner.name, method, base, response.status, seconds);
         }
         Err(error) => {
             span.record("otel.status_code", "ERROR");
-            metrics::histogram!(HTTP_CLIENT_REQUEST_DURATION,
-                CLIENT => inner.name.clone(),
-                HTTP_REQUEST_METHOD => method,
-                SERVER_ADDRESS => address,
-                SERVER_PORT => port,
-                ERROR_TYPE => error.error_type())
-            .record(seconds);
+            let base = base.map(|(_, base)| base);
+            Handles::failed(&inner.name, method, base, error.error_type(), seconds);
         }
     }
     result
@@ -121,6 +98,7 @@ pub(crate) async fn attempts(
     req: &Prepared,
     start: Instant,
     last: &mut Option<usize>,
+    span: &Span,
 ) -> Result<HttpResponse, HttpClientError> {
     let settings = &inner.settings;
     let mut timeout = settings.timeout;
@@ -153,29 +131,34 @@ pub(crate) async fn attempts(
         sent += 1;
         let picked = inner.endpoints.pick(avoid);
         *last = Some(picked.index);
-        let base = picked.base().clone();
-        Span::current().record("server.address", base.authority.host());
-        if sent > 1 {
-            Span::current().record("http.request.resend_count", sent - 1);
+        let base = picked.base();
+        if !span.is_none() {
+            span.record("server.address", &*base.server_address);
+            if sent > 1 {
+                span.record("http.request.resend_count", sent - 1);
+            }
         }
-        let outcome = attempt(inner, req, &base, deadline).await;
-        let (failed, retryable, asked) = match &outcome {
+        let outcome = attempt(inner, req, base, deadline, span).await;
+        let (failed, retryable) = match &outcome {
             Attempt::Answered(response) => (
                 response.status.is_server_error(),
                 idempotent && retryable_status(&settings.retry, response.status),
-                retry_after(&response.headers, SystemTime::now()),
             ),
             // Nothing reached the upstream: safe to send again, whatever the method.
-            Attempt::Connect(_) => (true, true, None),
-            Attempt::Transport(_) => (true, idempotent, None),
-            Attempt::Timeout => (timeout_is_the_upstreams, false, None),
-            Attempt::BodyTooLarge => (false, false, None),
+            Attempt::Connect(_) => (true, true),
+            Attempt::Transport(_) => (true, idempotent),
+            Attempt::Timeout => (timeout_is_the_upstreams, false),
+            Attempt::BodyTooLarge => (false, false),
         };
         inner.endpoints.record(picked.index, failed);
         avoid = Some(picked.index);
         drop(picked);
 
         let wait = if retryable && sent < settings.retry.max_attempts {
+            let asked = match &outcome {
+                Attempt::Answered(response) => retry_after(&response.headers, SystemTime::now()),
+                _ => None,
+            };
             match asked {
                 Some(asked) if asked > settings.retry.max_retry_after => None,
                 Some(asked) => Some(asked),
@@ -205,7 +188,7 @@ pub(crate) async fn attempts(
             tracing::debug!(client = %inner.name, endpoint = %base.label,
                 outcome = describe(&outcome), "retry budget exhausted; not retrying");
         }
-        return finish(inner, outcome, &base, budget, sent);
+        return finish(inner, outcome, base, budget, sent);
     }
 }
 
@@ -227,51 +210,53 @@ fn finish(
     budget: Duration,
     attempts: u32,
 ) -> Result<HttpResponse, HttpClientError> {
-    let client = inner.name.clone();
-    let endpoint = base.label.clone();
+    let client = || inner.name.clone();
+    let endpoint = || base.label.clone();
     match outcome {
         Attempt::Answered(response) => Ok(response),
         Attempt::Timeout => Err(HttpClientError::Timeout {
-            client,
+            client: client(),
             budget,
             attempts,
         }),
         Attempt::Connect(source) => Err(HttpClientError::Connect {
-            client,
-            endpoint,
+            client: client(),
+            endpoint: endpoint(),
             attempts,
             hint: super::error::connect_hint(&source),
             source,
         }),
         Attempt::Transport(source) => Err(HttpClientError::Transport {
-            client,
-            endpoint,
+            client: client(),
+            endpoint: endpoint(),
             attempts,
             source,
         }),
         Attempt::BodyTooLarge => Err(HttpClientError::BodyTooLarge {
-            client,
-            endpoint,
+            client: client(),
+            endpoint: endpoint(),
             limit: inner.settings.max_response_body_bytes(),
         }),
     }
 }
 
 /// One attempt on `base`, its body read, within `deadline`.
-async fn attempt(inner: &Inner, req: &Prepared, base: &Base, deadline: Instant) -> Attempt {
-    let uri = format!(
-        "{}://{}{}{}",
-        base.scheme, base.authority, base.prefix, req.path
-    );
+async fn attempt(
+    inner: &Inner,
+    req: &Prepared,
+    base: &Base,
+    deadline: Instant,
+    span: &Span,
+) -> Attempt {
     let mut request = Request::new(Full::new(req.body.clone()));
     *request.method_mut() = req.method.clone();
-    match uri.parse() {
+    match base.uri(&req.path) {
         Ok(uri) => *request.uri_mut() = uri,
         Err(e) => return Attempt::Transport(Box::new(e)),
     }
     let headers = request.headers_mut();
     headers.clone_from(&req.headers);
-    boost_tracing::propagation::inject_headers(&Span::current().context(), headers);
+    boost_tracing::propagation::inject_headers(&span.context(), headers);
     if let Some(id) = boost_rpc::server::current_request_id()
         && let Ok(value) = HeaderValue::from_str(id.as_str())
     {
@@ -296,7 +281,7 @@ async fn attempt(inner: &Inner, req: &Prepared, base: &Base, deadline: Instant) 
         let (parts, body) = response.into_parts();
         match Limited::new(body, limit).collect().await {
             Ok(collected) => Attempt::Answered(HttpResponse {
-                client: inner.name.clone(),
+                client: Arc::clone(&inner.shared_name),
                 status: parts.status,
                 headers: parts.headers,
                 body: collected.to_bytes(),

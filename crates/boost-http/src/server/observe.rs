@@ -26,6 +26,8 @@ use boost_rpc::server::RequestId;
 use boost_tracing::OpenTelemetrySpanExt;
 use http::{Request, StatusCode};
 use metrics::Histogram;
+
+use crate::handles::HistogramTable;
 use opentelemetry::trace::TraceContextExt;
 use tracing::field::Empty;
 use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
@@ -70,46 +72,27 @@ pub(crate) fn server_span<B>(req: &Request<B>, method: &str, route: Option<&str>
     span
 }
 
-/// The common statuses, whose histogram handles are kept per route.
-const CACHED_STATUSES: [u16; 22] = [
-    200, 201, 202, 204, 301, 302, 304, 400, 401, 403, 404, 405, 409, 412, 413, 415, 422, 429, 500,
-    502, 503, 504,
-];
-/// The `http_request_method` values, in the order of the cache's rows.
-const METHODS: [&str; 10] = [
-    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "_OTHER",
-];
-
 /// The histogram handles of one route (one endpoint of the router: axum
-/// applies the layer to each), found without a lock or an allocation;
-/// resolving a handle through the `histogram!` macro on every request costs
-/// a key allocation and a registry lookup.
+/// applies the layer to each), found without a lock or an allocation.
 #[derive(Debug)]
 pub(crate) struct Handles {
     /// The route of the first request recorded; others take the slow path.
     route: OnceLock<Option<String>>,
-    slots: Box<[OnceLock<Histogram>]>,
+    table: HistogramTable,
 }
 
 impl Handles {
     pub(crate) fn new() -> Self {
-        let slots = (0..METHODS.len() * CACHED_STATUSES.len())
-            .map(|_| OnceLock::new())
-            .collect();
         Handles {
             route: OnceLock::new(),
-            slots,
+            table: HistogramTable::new(),
         }
     }
 
-    fn slot(&self, route: Option<&str>, method: &str, status: u16) -> Option<&OnceLock<Histogram>> {
+    /// Whether requests on `route` may use the kept handles.
+    fn keeps(&self, route: Option<&str>) -> bool {
         let first = self.route.get_or_init(|| route.map(str::to_owned));
-        if first.as_deref() != route {
-            return None;
-        }
-        let m = METHODS.iter().position(|&known| known == method)?;
-        let s = CACHED_STATUSES.iter().position(|&known| known == status)?;
-        self.slots.get(m * CACHED_STATUSES.len() + s)
+        first.as_deref() == route
     }
 }
 
@@ -139,10 +122,10 @@ pub(crate) fn record(
     }
     let seconds = start.elapsed().as_secs_f64();
     let label = super::labels::route_label(route);
-    match handles.slot(route, method, status.as_u16()) {
-        Some(slot) => slot
-            .get_or_init(|| histogram(method, label, status))
-            .record(seconds),
-        None => histogram(method, label, status).record(seconds),
+    let make = || histogram(method, label, status);
+    if handles.keeps(route) {
+        handles.table.record(method, status.as_u16(), seconds, make);
+    } else {
+        make().record(seconds);
     }
 }

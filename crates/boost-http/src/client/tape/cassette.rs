@@ -123,10 +123,11 @@ impl HttpCassette {
         req: &Prepared,
         start: Instant,
         last: &mut Option<usize>,
+        span: &tracing::Span,
     ) -> Result<HttpResponse, HttpClientError> {
         let method = req.method.as_str();
         let (url, body) = self
-            .key(&req.path, &req.headers, &req.body)
+            .key(req.path.as_str(), &req.headers, &req.body)
             .map_err(|why| self.failure(why))?;
         if self.mode != TapeMode::Record {
             match self.lookup(method, &url, body.as_ref()) {
@@ -141,7 +142,7 @@ impl HttpCassette {
             }
         }
         let started = Instant::now();
-        let result = crate::client::send::attempts(inner, req, start, last).await;
+        let result = crate::client::send::attempts(inner, req, start, last, span).await;
         if let Ok(response) = &result {
             let reply = Body::of(content_type(&response.headers), &response.body).map(|mut b| {
                 b.mask(&self.redaction);

@@ -45,7 +45,7 @@ pub(super) async fn replay(
     }
     let (status, headers, body) = answer_of(&entry, &fault).map_err(|why| cassette.failure(why))?;
     Ok(HttpResponse {
-        client: cassette.client.clone(),
+        client: cassette.client.as_str().into(),
         status,
         headers,
         body,
