@@ -289,10 +289,12 @@ fn bench(c: &mut Criterion) {
 criterion_group!(benches, bench);
 
 /// `HTTP_BENCH_DRIVE=bare|boost|stack-bare|stack-boost|client-raw|client-boost`:
-/// a fixed number of requests (`HTTP_BENCH_CALLS`, default 2000; `HTTP_BENCH_IN_FLIGHT=1` for
-/// 64 at a time) through one variant and exit, for callgrind: the difference
-/// between two call counts divided by the difference in calls is the
-/// instructions per request, start-up excluded. Client and server share one
+/// a fixed number of requests (`HTTP_BENCH_CALLS`, default 2000;
+/// `HTTP_BENCH_IN_FLIGHT=1` for 64 at a time) through one variant and exit,
+/// for callgrind: the difference between two call counts divided by the
+/// difference in calls is the instructions per request, start-up excluded.
+/// `client-raw` and `client-boost` send through raw hyper-util or
+/// `HttpClient` to the bare server. Client and server share one
 /// current-thread runtime here.
 fn drive(variant: &str) {
     let calls: u64 = std::env::var("HTTP_BENCH_CALLS")

@@ -287,6 +287,89 @@ where
         .collect()
 }
 
+/// How many durations each `http_client_request_duration_seconds` series
+/// recorded, by its (`server_port`, `http_response_status_code`) labels.
+fn durations_by_port_and_status<F, Fut>(body: F) -> Vec<((String, String), usize)>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(body());
+    });
+    let mut series: Vec<_> = snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .filter(|(key, ..)| key.key().name() == "http_client_request_duration_seconds")
+        .map(|(key, _, _, value)| {
+            let label = |k: &str| {
+                key.key()
+                    .labels()
+                    .find(|l| l.key() == k)
+                    .map(|l| l.value().to_owned())
+                    .unwrap_or_default()
+            };
+            let count = match value {
+                DebugValue::Histogram(values) => values.len(),
+                other => panic!("not a histogram: {other:?}"),
+            };
+            (
+                (label("server_port"), label("http_response_status_code")),
+                count,
+            )
+        })
+        .collect();
+    series.sort();
+    series
+}
+
+#[test]
+fn durations_are_recorded_under_the_base_url_and_status_that_answered() {
+    // Two base URLs, each answering 200 and 404 in turn (a 404 is not
+    // retried): every answer must land in its own (port, status) series.
+    let answers = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&answers);
+    let series = durations_by_port_and_status(|| async move {
+        let a = Upstream::start(|n| async move { odd_is_404(n) }).await;
+        let b = Upstream::start(|n| async move { odd_is_404(n) }).await;
+        let client = HttpClient::new("two", &settings(&[&a.url, &b.url])).unwrap();
+        for _ in 0..40 {
+            let _ = client.get("/cars").send().await.unwrap();
+        }
+        for upstream in [&a, &b] {
+            let port = upstream.url.rsplit(':').next().unwrap().to_owned();
+            let n = upstream.requests();
+            let mut seen = seen.lock().unwrap();
+            seen.push(((port.clone(), "200".to_owned()), n.div_ceil(2)));
+            seen.push(((port, "404".to_owned()), n / 2));
+        }
+    });
+    let mut expected: Vec<_> = answers.lock().unwrap().clone();
+    expected.retain(|(_, count)| *count > 0);
+    expected.sort();
+    assert_eq!(
+        series, expected,
+        "recorded series vs the answers each upstream gave"
+    );
+    assert_eq!(series.iter().map(|(_, n)| n).sum::<usize>(), 40);
+}
+
+fn odd_is_404(n: usize) -> axum::response::Response {
+    if n % 2 == 1 {
+        status(StatusCode::NOT_FOUND)
+    } else {
+        "ok".into_response()
+    }
+}
+
 #[test]
 fn running_out_of_the_callers_deadline_does_not_eject_a_healthy_upstream() {
     let recorded = with_recorded_metrics(|| async {

@@ -76,9 +76,7 @@ impl Base {
             label,
         })
     }
-}
 
-impl Base {
     /// The absolute URI of `path` on this base URL, built from its parts:
     /// nothing is formatted or parsed again but a prefix joined to the path.
     pub(crate) fn uri(&self, path: &PathAndQuery) -> Result<Uri, http::Error> {
@@ -209,13 +207,15 @@ impl Endpoints {
 
     /// When endpoint `index`'s ejection ends, if it is ejected at `now`.
     fn ejected_until(&self, index: usize, now: &LazyNow) -> Option<Instant> {
-        let stored = self.endpoints.get(index)?.ejected_until.load(Ordering::Relaxed);
+        let stored = self
+            .endpoints
+            .get(index)?
+            .ejected_until
+            .load(Ordering::Relaxed);
         if stored == 0 {
             return None;
         }
-        let until = self
-            .origin
-            .checked_add(Duration::from_nanos(stored - 1))?;
+        let until = self.origin.checked_add(Duration::from_nanos(stored - 1))?;
         (until > now.get()).then_some(until)
     }
 
