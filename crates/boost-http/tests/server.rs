@@ -135,14 +135,19 @@ async fn oversized_bodies_get_413_with_or_without_a_length() {
         .unwrap();
     assert_eq!(small.status(), 200);
 
+    // Refused from its `content-length`, before the handler's request-id
+    // scope exists: the id still reaches the problem body.
     let large = http
         .post(format!("{base}/echo"))
+        .header("x-request-id", "req-413")
         .body("x".repeat(4096))
         .send()
         .await
         .unwrap();
     assert_eq!(large.status(), 413);
-    assert_eq!(problem(large).await["status"], 413);
+    let body = problem(large).await;
+    assert_eq!(body["status"], 413);
+    assert_eq!(body["request_id"], "req-413", "{body}");
 
     // Chunked (no content-length): refused once the handler reads past the limit.
     let chunks = futures::stream::iter(
@@ -150,11 +155,14 @@ async fn oversized_bodies_get_413_with_or_without_a_length() {
     );
     let streamed = http
         .post(format!("{base}/echo"))
+        .header("x-request-id", "req-413-chunked")
         .body(reqwest::Body::wrap_stream(chunks))
         .send()
         .await
         .unwrap();
     assert_eq!(streamed.status(), 413);
+    let body = problem(streamed).await;
+    assert_eq!(body["request_id"], "req-413-chunked", "{body}");
 }
 
 #[tokio::test]

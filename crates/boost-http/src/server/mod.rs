@@ -244,7 +244,11 @@ where
                     Answer::Ready(self.shared.shed.refusal().or_request_id(id).into_response())
                 }
                 Ok(slot) => match limit_body(&mut req, self.shared.body_limit) {
-                    Err(too_large) => Answer::Ready(too_large.into_response()),
+                    // Refused before the handler's request-id scope, as above.
+                    Err(too_large) => {
+                        let id = req.headers().get(REQUEST_ID);
+                        Answer::Ready(too_large.or_request_id(id).into_response())
+                    }
                     Ok(()) => {
                         let deadline = self.shared.deadline.deadline(start, req.headers());
                         let _entered = span.enter();
