@@ -99,6 +99,9 @@ async fn calls_made_while_serving_carry_the_request_id_trace_and_deadline() {
     .await;
     let mut settings = HttpClientSettings::with_base_urls([upstream.url.clone()]);
     settings.timeout = Duration::from_secs(60);
+    // The time left is sent on: what the upstream sees shows which deadline
+    // the call had (the served request's 2 s, not the client's own 60 s).
+    settings.deadline_header = Some("x-request-timeout-ms".into());
     let client = HttpClient::new("cars", &settings).unwrap();
     let app = Router::new()
         .route(
@@ -143,6 +146,11 @@ async fn calls_made_while_serving_carry_the_request_id_trace_and_deadline() {
         assert!(
             traceparent.starts_with(&format!("00-{trace_id}-")),
             "{traceparent}"
+        );
+        let left: u64 = seen["x-request-timeout-ms"].to_str().unwrap().parse().unwrap();
+        assert!(
+            (1..=2000).contains(&left),
+            "the call inherits the served request's 2 s deadline, not the client's 60 s: {left} ms"
         );
     }
 
