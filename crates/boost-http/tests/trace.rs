@@ -147,7 +147,11 @@ async fn calls_made_while_serving_carry_the_request_id_trace_and_deadline() {
             traceparent.starts_with(&format!("00-{trace_id}-")),
             "{traceparent}"
         );
-        let left: u64 = seen["x-request-timeout-ms"].to_str().unwrap().parse().unwrap();
+        let left: u64 = seen["x-request-timeout-ms"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
         assert!(
             (1..=2000).contains(&left),
             "the call inherits the served request's 2 s deadline, not the client's 60 s: {left} ms"
