@@ -105,6 +105,68 @@ async fn routes_are_served_under_the_stack_and_in_flight_requests_finish_at_shut
 }
 
 #[tokio::test]
+async fn during_the_drain_delay_readiness_fails_while_http_still_serves() {
+    // `--set` later wins: a drain window long enough to look inside on a
+    // loaded machine (the requests below take milliseconds).
+    let drain = Duration::from_secs(5);
+    let routes = Router::new().route("/v1/ping", get(|| async { "pong" }));
+    let running = Service::without_telemetry(config(&["lifecycle.drain_delay=5s"]))
+        .handle_signals(false)
+        .http(routes)
+        .start()
+        .await
+        .unwrap();
+    let base = format!("http://{}", running.http_addr().unwrap());
+    let ready = format!("http://{}/health/ready", running.admin_addr());
+    let http = reqwest::Client::new();
+    assert_eq!(http.get(&ready).send().await.unwrap().status(), 200);
+
+    let shutdown = running.shutdown_handle();
+    let waiting = tokio::spawn(running.wait());
+    let triggered = Instant::now();
+    shutdown.trigger();
+    // Load balancers see the replica leave...
+    let started = Instant::now();
+    while http.get(&ready).send().await.unwrap().status() != 503 {
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "readiness never failed"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // ...while requests already on their way, on new connections too, are served.
+    let fresh = reqwest::Client::new();
+    let ping = fresh.get(format!("{base}/v1/ping")).send().await.unwrap();
+    assert_eq!(ping.status(), 200);
+    assert!(
+        triggered.elapsed() < drain,
+        "checked inside the drain window"
+    );
+    // Then the listener closes, not before the window ends.
+    loop {
+        if reqwest::Client::new()
+            .get(format!("{base}/v1/ping"))
+            .send()
+            .await
+            .is_err()
+        {
+            break;
+        }
+        assert!(
+            triggered.elapsed() < drain + Duration::from_secs(15),
+            "listener never closed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        triggered.elapsed() >= drain - Duration::from_millis(100),
+        "the listener closed after {:?}, before the {drain:?} drain delay",
+        triggered.elapsed()
+    );
+    waiting.await.unwrap().unwrap();
+}
+
+#[tokio::test]
 async fn a_busy_http_listen_fails_the_start_naming_the_key() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let busy = format!("http.listen={}", taken.local_addr().unwrap());
