@@ -223,6 +223,47 @@ async fn a_failing_base_url_is_ejected() {
 }
 
 #[tokio::test]
+async fn requests_share_pooled_connections_and_spread_over_base_urls() {
+    use axum::serve::ListenerExt as _;
+    // Two upstreams that count the connections they accept.
+    let mut upstreams = Vec::new();
+    for _ in 0..2 {
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let served = Arc::new(AtomicUsize::new(0));
+        let (a, s) = (Arc::clone(&accepted), Arc::clone(&served));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let listener = listener.tap_io(move |_| {
+            a.fetch_add(1, Ordering::SeqCst);
+        });
+        let app = Router::new().fallback(any(move || {
+            s.fetch_add(1, Ordering::SeqCst);
+            async { "ok" }
+        }));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        upstreams.push((url, accepted, served));
+    }
+    let urls: Vec<&str> = upstreams.iter().map(|(url, ..)| url.as_str()).collect();
+    let client = HttpClient::new("pooled", &settings(&urls)).unwrap();
+    for _ in 0..200 {
+        assert_eq!(client.get("/cars").send().await.unwrap().status(), 200);
+    }
+    for (url, accepted, served) in &upstreams {
+        let (accepted, served) = (
+            accepted.load(Ordering::SeqCst),
+            served.load(Ordering::SeqCst),
+        );
+        // One at a time: each base URL's one pooled connection carries all its requests.
+        assert_eq!(
+            accepted, 1,
+            "{url}: {accepted} connections for {served} requests"
+        );
+        // Balanced by power of two choices over equal loads: about half each.
+        assert!(served >= 40, "{url} got {served} of 200 requests");
+    }
+}
+
+#[tokio::test]
 async fn response_bodies_are_bounded() {
     let upstream = Upstream::start(|_| async { "x".repeat(10_000).into_response() }).await;
     let mut settings = settings(&[&upstream.url]);
