@@ -103,6 +103,30 @@ async fn a_dead_upstream_sees_attempts_bounded_by_the_budget() {
 }
 
 #[tokio::test]
+async fn an_upstream_that_refuses_connections_sees_attempts_bounded_by_the_budget() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let mut settings = settings(&[&url]);
+    settings.retry.budget_ratio = 0.2;
+    settings.retry.budget_min_per_sec = 0;
+    settings.ejection.consecutive_failures = 0;
+    let client = HttpClient::new("refused", &settings).unwrap();
+    let mut attempts = 0;
+    for _ in 0..100 {
+        match client.get("/cars").send().await.unwrap_err() {
+            HttpClientError::Connect { attempts: n, .. } => attempts += n,
+            other => panic!("expected a connect error: {other:?}"),
+        }
+    }
+    // 100 requests plus about 20% retries (deposits are batched by 16).
+    assert!(
+        (100..=140).contains(&attempts),
+        "3 attempts each would be 300; made {attempts}"
+    );
+}
+
+#[tokio::test]
 async fn connection_refused_fails_fast_with_a_connect_error() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
