@@ -300,3 +300,51 @@ async fn profiles_upstream_switched_off_greets_in_english_without_calling_it() {
     );
     assert_eq!(degraded_count(&snapshotter, "switched_off"), 1);
 }
+
+#[tokio::test(crate = "boost::tokio")]
+async fn the_http_route_greets_as_the_grpc_method_does() {
+    use hello_service::proto::HelloRequest;
+    use hello_service::proto::greeter_server::Greeter as _;
+    let (endpoint, _) = fake_upstream(Upstream::Table).await;
+    let (greeter, _) = greeter(&endpoint, Duration::from_secs(2));
+    let routes = hello_service::http::routes(greeter.clone())
+        .layer(boost::web::server::stack(&HttpSettings::default()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { boost::axum::serve(listener, routes).await });
+    let http = HttpClient::new("hello", &HttpClientSettings::with_base_urls([base])).unwrap();
+
+    for name in ["bob", "alice"] {
+        let over_grpc = greeter
+            .say_hello(Request::new(HelloRequest { name: name.into() }))
+            .await
+            .unwrap()
+            .into_inner()
+            .message;
+        let response = http.get(&format!("/v1/hello/{name}")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let reply: hello_service::http::HelloReply = response.json().unwrap();
+        assert_eq!(reply.message, over_grpc, "one greeting, two protocols");
+    }
+    assert_eq!(
+        http.get("/v1/hello/bob")
+            .send()
+            .await
+            .unwrap()
+            .json::<hello_service::http::HelloReply>()
+            .unwrap()
+            .message,
+        "Bonjour, bob!"
+    );
+
+    // A name over the limit: 400 with a problem+json body, as INVALID_ARGUMENT over gRPC.
+    let long = "n".repeat(hello_service::greeter::MAX_NAME_BYTES + 1);
+    let refused = http.get(&format!("/v1/hello/{long}")).send().await.unwrap();
+    assert_eq!(refused.status(), 400);
+    assert_eq!(
+        refused.headers()["content-type"],
+        "application/problem+json"
+    );
+    let problem = refused.text();
+    assert!(problem.contains(r#""status":400"#), "{problem}");
+}
