@@ -9,7 +9,6 @@
 
 mod common;
 
-use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -115,29 +114,6 @@ async fn query_until_found(prometheus: &Prometheus, query: &str) -> Vec<serde_js
     }
 }
 
-fn promtool_check(exposition: &str) -> (bool, String) {
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool not found: apt-get install prometheus");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(exposition.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
 /// Runs an OpenMetrics scrape through Prometheus's own OpenMetrics parser.
 ///
 /// `promtool check metrics` reads only the Prometheus text format (OpenMetrics
@@ -166,18 +142,14 @@ fn promtool_parse_openmetrics(scrape: &str) {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("scrape.om");
     std::fs::write(&input, stamped).unwrap();
-    let out = Command::new("promtool")
-        .args(["tsdb", "create-blocks-from", "openmetrics"])
-        .arg(&input)
-        .arg(dir.path().join("blocks"))
-        .output()
-        .expect("promtool not found: apt-get install prometheus");
-    assert!(
-        out.status.success(),
-        "promtool rejected the OpenMetrics scrape:\n{}{}\n{scrape}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let blocks = dir.path().join("blocks");
+    let (input, blocks) = (input.to_str().unwrap(), blocks.to_str().unwrap());
+    if let Err(report) = boost_test_promtool::run(
+        &["tsdb", "create-blocks-from", "openmetrics", input, blocks],
+        dir.path(),
+    ) {
+        panic!("promtool rejected the OpenMetrics scrape:\n{report}\n{scrape}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -272,12 +244,12 @@ async fn prometheus_scrapes_rpc_metrics_and_service_info_from_both_services() {
                 "raw paths never label"
             );
         }
-        let (ok, report) = promtool_check(&exposition);
-        assert!(
-            ok && report.trim().is_empty(),
-            "promtool check metrics on {}:\n{report}",
-            service.example.name()
-        );
+        if let Err(report) = boost_test_promtool::check_metrics(&exposition) {
+            panic!(
+                "promtool check metrics on {}:\n{report}",
+                service.example.name()
+            );
+        }
     }
 }
 
@@ -363,11 +335,9 @@ async fn prometheus_with_exemplar_storage_keeps_the_trace_ids_of_rpc_durations()
         !text.contains("trace_id") && !text.contains("# EOF"),
         "{text}"
     );
-    let (ok, report) = promtool_check(&text);
-    assert!(
-        ok && report.trim().is_empty(),
-        "promtool on the text scrape:\n{report}"
-    );
+    if let Err(report) = boost_test_promtool::check_metrics(&text) {
+        panic!("promtool on the text scrape:\n{report}");
+    }
 
     let prometheus = start_prometheus_with(
         &[("hello", hello.admin), ("profiles", profiles.admin)],

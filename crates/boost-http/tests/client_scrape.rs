@@ -4,8 +4,6 @@
 //! `promtool check metrics`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -135,48 +133,12 @@ fn the_client_families_are_in_the_scrape_with_their_semconv_labels() {
     );
 }
 
-fn promtool() -> Option<std::path::PathBuf> {
-    std::env::var_os("PROMTOOL")
-        .map(std::path::PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("PATH").and_then(|paths| {
-                std::env::split_paths(&paths)
-                    .map(|dir| dir.join("promtool"))
-                    .find(|candidate| candidate.is_file())
-            })
-        })
-}
-
 #[test]
 #[ignore = "needs promtool"]
 fn promtool_finds_nothing_in_the_client_families() {
-    let promtool = promtool().expect(
-        "promtool not found: install Debian's `prometheus` package (apt-get install prometheus) \
-         or set PROMTOOL=/path/to/promtool",
-    );
     let scrape = scrape_after_client_calls();
     assert!(scrape.contains("http_client_request_duration_seconds_bucket{"));
-    let mut child = Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(scrape.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    let findings = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        output.status.success() && findings.trim().is_empty(),
-        "promtool check metrics reported findings:\n{findings}\n--- scrape ---\n{scrape}"
-    );
+    if let Err(findings) = boost_test_promtool::check_metrics(&scrape) {
+        panic!("promtool check metrics reported findings:\n{findings}\n--- scrape ---\n{scrape}");
+    }
 }

@@ -6,51 +6,23 @@
 //! alert fires on its condition.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::Duration;
 
 use boost_slo::{RulesOptions, SloSettings, Tier};
 
 use crate::identity;
 
-pub(crate) fn promtool() -> PathBuf {
-    std::env::var_os("PROMTOOL")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("PATH").and_then(|paths| {
-                std::env::split_paths(&paths)
-                    .map(|dir| dir.join("promtool"))
-                    .find(|candidate| candidate.is_file())
-            })
-        })
-        .expect(
-            "promtool not found: install Debian's `prometheus` package (apt-get install \
-             prometheus) or set PROMTOOL=/path/to/promtool",
-        )
-}
-
 fn run(args: &[&str], dir: &Path) -> String {
-    let output = Command::new(promtool())
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "promtool {args:?} failed:\n{text}");
-    text
+    boost_test_promtool::run(args, dir)
+        .unwrap_or_else(|report| panic!("promtool {args:?} failed:\n{report}"))
 }
 
 /// `promtool check rules` on `yaml`; panics with its findings.
 pub(crate) fn check_rules(yaml: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("rules.yml"), yaml).unwrap();
-    let text = run(&["check", "rules", "rules.yml"], dir.path());
-    assert!(text.contains("SUCCESS"), "{text}\n--- rules ---\n{yaml}");
+    if let Err(report) = boost_test_promtool::check_rules(yaml) {
+        panic!("{report}\n--- rules ---\n{yaml}");
+    }
 }
 
 fn generate(slo: &SloSettings) -> String {
@@ -467,21 +439,9 @@ fn test_rules(rules: &str, tests: &str) -> String {
     std::fs::write(dir.path().join("rules.yml"), rules).unwrap();
     let file = format!("rule_files: [rules.yml]\nevaluation_interval: 1m\ntests:\n{tests}");
     std::fs::write(dir.path().join("tests.yml"), &file).unwrap();
-    let output = Command::new(promtool())
-        .args(["test", "rules", "tests.yml"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        output.status.success(),
-        "promtool test rules failed:\n{text}\n--- tests ---\n{file}"
-    );
-    text
+    boost_test_promtool::run(&["test", "rules", "tests.yml"], dir.path()).unwrap_or_else(|report| {
+        panic!("promtool test rules failed:\n{report}\n--- tests ---\n{file}")
+    })
 }
 
 #[test]
