@@ -320,15 +320,21 @@ async fn secrets_stay_out_of_debug_and_errors() {
     );
 }
 
+type Recorded = Vec<(
+    metrics_util::CompositeKey,
+    Option<metrics::Unit>,
+    Option<metrics::SharedString>,
+    metrics_util::debugging::DebugValue,
+)>;
+
 /// Runs `body` on a current-thread runtime with a local debugging recorder,
-/// and returns the metrics it recorded.
-fn with_recorded_metrics<F, Fut>(body: F) -> Vec<(String, Vec<(String, String)>)>
+/// and returns what it recorded.
+fn recording<F, Fut>(body: F) -> Recorded
 where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    use metrics_util::debugging::DebuggingRecorder;
-    let recorder = DebuggingRecorder::new();
+    let recorder = metrics_util::debugging::DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     metrics::with_local_recorder(&recorder, || {
         tokio::runtime::Builder::new_current_thread()
@@ -337,9 +343,16 @@ where
             .unwrap()
             .block_on(body());
     });
-    snapshotter
-        .snapshot()
-        .into_vec()
+    snapshotter.snapshot().into_vec()
+}
+
+/// The names and labels of the metrics `body` recorded.
+fn with_recorded_metrics<F, Fut>(body: F) -> Vec<(String, Vec<(String, String)>)>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    recording(body)
         .into_iter()
         .map(|(key, _, _, _)| {
             let key = key.key();
@@ -359,19 +372,8 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    metrics::with_local_recorder(&recorder, || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(body());
-    });
-    let mut series: Vec<_> = snapshotter
-        .snapshot()
-        .into_vec()
+    use metrics_util::debugging::DebugValue;
+    let mut series: Vec<_> = recording(body)
         .into_iter()
         .filter(|(key, ..)| key.key().name() == "http_client_request_duration_seconds")
         .map(|(key, _, _, value)| {
