@@ -173,3 +173,39 @@ async fn calls_made_while_serving_carry_the_request_id_trace_and_deadline() {
         "{status} {text}"
     );
 }
+
+/// With the client's own span filtered out (`boost_http=warn`), a call still
+/// continues the caller's trace: `traceparent` comes from the current span.
+#[tokio::test]
+async fn a_filtered_out_client_span_still_sends_the_callers_trace() {
+    use boost_tracing::OpenTelemetrySpanExt as _;
+    use opentelemetry::trace::TraceContextExt as _;
+    use tracing::Instrument as _;
+    let capture = Capture::with_filter("info,boost_http=warn");
+    let _guard = capture.set_default();
+    let upstream = upstream(|_| async { "ok".into_response() }).await;
+    let client = HttpClient::new(
+        "cars",
+        &HttpClientSettings::with_base_urls([upstream.url.clone()]),
+    )
+    .unwrap();
+    let outer = tracing::info_span!("handler");
+    let trace_id = outer.context().span().span_context().trace_id();
+    assert_ne!(
+        trace_id,
+        opentelemetry::trace::TraceId::INVALID,
+        "the outer span is traced"
+    );
+    let response = client.get("/cars").send().instrument(outer).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let seen = upstream.last_headers.lock().unwrap();
+    let traceparent = seen
+        .get("traceparent")
+        .expect("traceparent sent")
+        .to_str()
+        .unwrap();
+    assert!(
+        traceparent.starts_with(&format!("00-{trace_id}-")),
+        "{traceparent} continues {trace_id}"
+    );
+}

@@ -198,7 +198,13 @@ impl Endpoints {
                 if b == a {
                     b = len - 1;
                 }
-                let (a, b) = (nth(a)?, nth(b)?);
+                // Another request may eject one between the count and now:
+                // then whichever of the two is still there.
+                let (a, b) = match (nth(a), nth(b)) {
+                    (Some(a), Some(b)) => (a, b),
+                    (Some(one), None) | (None, Some(one)) => (one, one),
+                    (None, None) => return nth(0),
+                };
                 let load = |i: usize| self.endpoints[i].in_flight.load(Ordering::Relaxed);
                 Some(if load(b) < load(a) { b } else { a })
             }
@@ -266,7 +272,10 @@ impl Endpoints {
             .base_ejection
             .saturating_mul(1u32 << round)
             .min(self.ejection.max_ejection);
-        let until = now.get().saturating_duration_since(self.origin) + length;
+        let until = now
+            .get()
+            .saturating_duration_since(self.origin)
+            .saturating_add(length);
         let nanos = u64::try_from(until.as_nanos()).unwrap_or(u64::MAX - 1);
         endpoint
             .ejected_until
@@ -377,6 +386,87 @@ mod tests {
         }
         let single = endpoints(1);
         assert_eq!(single.pick(Some(0)).index, 0);
+    }
+
+    fn ejecting(base_ejection: Duration, max_ejection: Duration) -> Endpoints {
+        let mut e = endpoints(2);
+        e.ejection.base_ejection = base_ejection;
+        e.ejection.max_ejection = max_ejection;
+        e
+    }
+
+    fn back_in(e: &Endpoints, index: usize) -> Option<Duration> {
+        e.status()[index].back_in
+    }
+
+    #[test]
+    fn an_ejection_ends_and_the_next_one_in_a_row_lasts_twice_as_long() {
+        // Long enough that no stall between two lines on a loaded machine
+        // reaches it; the test sleeps about 3 × this.
+        let base = Duration::from_millis(500);
+        let e = ejecting(base, Duration::from_secs(60));
+        e.record(0, true);
+        e.record(0, true);
+        assert!(e.is_ejected(0));
+        let first = back_in(&e, 0).expect("ejected");
+        assert!(first <= base, "{first:?}");
+        assert_eq!(e.status()[0].state, EndpointState::Ejected);
+        std::thread::sleep(base + Duration::from_millis(50));
+        assert!(!e.is_ejected(0), "back after {base:?}");
+        assert_eq!(back_in(&e, 0), None);
+        assert_eq!(e.status()[0].state, EndpointState::Ready);
+        // Failing again straight away, with no success in between: twice as long.
+        e.record(0, true);
+        e.record(0, true);
+        let second = back_in(&e, 0).expect("ejected again");
+        assert!(second > base && second <= 2 * base, "{second:?}");
+        // One success puts the count back: the next ejection is the first length again.
+        std::thread::sleep(2 * base + Duration::from_millis(50));
+        e.record(0, false);
+        e.record(0, true);
+        e.record(0, true);
+        assert!(back_in(&e, 0).expect("ejected") <= base);
+    }
+
+    #[test]
+    fn when_every_base_url_is_out_the_one_back_soonest_is_used() {
+        let e = endpoints(3);
+        let origin_plus = |d: Duration| u64::try_from(d.as_nanos()).unwrap() + 1;
+        let now = e.origin.elapsed();
+        for (i, later) in [(0, 30), (1, 10), (2, 20)] {
+            let until = origin_plus(now + Duration::from_secs(later));
+            e.endpoints[i].ejected_until.store(until, Ordering::Relaxed);
+        }
+        assert!((0..3).all(|i| e.is_ejected(i)));
+        assert_eq!(e.pick(None).index, 1);
+    }
+
+    #[test]
+    fn an_ejection_too_long_to_count_is_as_long_as_it_can_be_not_a_panic() {
+        let e = ejecting(Duration::MAX, Duration::MAX);
+        e.record(0, true);
+        e.record(0, true);
+        assert!(e.is_ejected(0));
+        assert!(back_in(&e, 0).expect("ejected") > Duration::from_secs(100 * 365 * 86_400));
+    }
+
+    #[test]
+    fn uris_join_the_prefix_path_and_query() {
+        let path = |p: &str| p.parse::<PathAndQuery>().unwrap();
+        let base = Base::parse("https://api.example.com/v2/").unwrap();
+        let uri = base.uri(&path("/quotes?city=LIS&n=2")).unwrap();
+        assert_eq!(
+            uri.to_string(),
+            "https://api.example.com/v2/quotes?city=LIS&n=2"
+        );
+        assert_eq!(
+            base.uri(&path("/")).unwrap().to_string(),
+            "https://api.example.com/v2/"
+        );
+        let bare = Base::parse("http://127.0.0.1:8080").unwrap();
+        let uri = bare.uri(&path("/v1/hello/ada?x=1")).unwrap();
+        assert_eq!(uri.to_string(), "http://127.0.0.1:8080/v1/hello/ada?x=1");
+        assert_eq!(uri.authority().unwrap().as_str(), "127.0.0.1:8080");
     }
 
     #[test]

@@ -45,7 +45,11 @@
 //!   served request's **`x-request-id`** sent on every attempt;
 //! - **`http_client_request_duration_seconds`** per logical request with
 //!   `client`, `http_request_method` and `http_response_status_code` (or
-//!   `error_type` when no answer came), and `http_client_retries_total`;
+//!   `error_type` when no answer came), and `http_client_retries_total`
+//!   (the duration's handles are kept per base URL, method and common
+//!   status, taken from the metrics recorder in place at the first such
+//!   request: `boost_service::Service::new` installs it before a service can
+//!   build a client);
 //! - a **bounded response body** (`max_response_body`, 4 MiB);
 //! - for tests, **record and replay** (`[cars.tape]`, [`HttpTapeSettings`],
 //!   feature `tape`): requests answered from a tape file with no network,

@@ -27,7 +27,7 @@ pub(crate) fn client_span(client: &str, method: &'static str) -> Span {
         otel.name = method,
         otel.kind = "client",
         otel.status_code = Empty,
-        client = client,
+        client = %client,
         http.request.method = method,
         server.address = Empty,
         http.response.status_code = Empty,

@@ -256,7 +256,14 @@ async fn attempt(
     }
     let headers = request.headers_mut();
     headers.clone_from(&req.headers);
-    boost_tracing::propagation::inject_headers(&span.context(), headers);
+    // With the client span filtered out (`none()`), the caller's span is
+    // current: its trace goes on, as it did through a disabled span.
+    let context = if span.is_none() {
+        Span::current().context()
+    } else {
+        span.context()
+    };
+    boost_tracing::propagation::inject_headers(&context, headers);
     if let Some(id) = boost_rpc::server::current_request_id()
         && let Ok(value) = HeaderValue::from_str(id.as_str())
     {
