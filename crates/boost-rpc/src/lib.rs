@@ -112,6 +112,7 @@ pub mod client;
 pub mod deadline;
 mod error;
 mod grpc_timeout;
+mod header_scan;
 mod method_cache;
 pub mod rate_limit;
 pub mod server;

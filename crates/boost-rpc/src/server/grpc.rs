@@ -10,8 +10,7 @@ const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
 
 /// Whether the request speaks gRPC (`content-type: application/grpc…`).
 pub(crate) fn is_grpc<B>(req: &Request<B>) -> bool {
-    req.headers()
-        .get(CONTENT_TYPE)
+    crate::header_scan::get(req.headers(), &CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
 }
 
