@@ -546,12 +546,17 @@ fn drive(which: &str, kit: Dispatch, hand_wired: Dispatch) {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(20_000);
+    // The one-thread runtime runs its tasks on this thread, inside
+    // `block_on`, where `on_thread_start` never ran: without this default
+    // both sides would run with tracing off (and no `traceparent` sent).
     match which {
         "kit" => {
+            let _default = tracing::dispatcher::set_default(&kit);
             let side = kit_side(kit);
             sequential(&side.rt, &side.client, calls);
         }
         "hand_wired" => {
+            let _default = tracing::dispatcher::set_default(&hand_wired);
             let side = hand_wired_side(hand_wired);
             sequential(&side.rt, &side.client, calls);
         }

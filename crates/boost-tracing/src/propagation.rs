@@ -109,13 +109,18 @@ impl Extractor for MetadataExtractor<'_> {
     }
 }
 
-/// The names the W3C propagators write, as static header names: parsing
-/// one from the key copies it into a new allocation on every call.
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+const BAGGAGE: HeaderName = HeaderName::from_static("baggage");
+
+/// The names the W3C propagators read and write, as constant header names
+/// (built at compile time): parsing one from the key checks it and copies it
+/// into a new allocation on every call.
 fn known_name(key: &str) -> Option<HeaderName> {
     match key {
-        "traceparent" => Some(HeaderName::from_static("traceparent")),
-        "tracestate" => Some(HeaderName::from_static("tracestate")),
-        "baggage" => Some(HeaderName::from_static("baggage")),
+        "traceparent" => Some(TRACEPARENT),
+        "tracestate" => Some(TRACESTATE),
+        "baggage" => Some(BAGGAGE),
         _ => None,
     }
 }
@@ -131,23 +136,23 @@ impl Injector for HeaderInjector<'_> {
     }
 }
 
-/// Maps with at most this many values are scanned by name rather than
-/// looked up: a lookup by `&str` parses and hashes the key first (~300
+/// Maps with at most this many values are scanned for a known name rather
+/// than looked up: a lookup by `&str` parses and hashes the key first (~300
 /// instructions per key in callgrind, three keys per extraction), while a
-/// request carries a dozen headers or so.
+/// request carries a dozen headers or so, and comparing header names is
+/// cheap (different kinds differ at once, custom names by length first).
 const SCAN_MAX: usize = 12;
 
 struct HeaderExtractor<'a>(&'a HeaderMap);
 
 impl Extractor for HeaderExtractor<'_> {
     fn get(&self, key: &str) -> Option<&str> {
-        let value = if self.0.len() <= SCAN_MAX {
-            // Names in a map are lower case; `get` lower-cases the key.
-            self.0
+        let value = match known_name(key) {
+            Some(known) if self.0.len() <= SCAN_MAX => self
+                .0
                 .iter()
-                .find_map(|(name, value)| name.as_str().eq_ignore_ascii_case(key).then_some(value))
-        } else {
-            self.0.get(key)
+                .find_map(|(name, value)| (*name == known).then_some(value)),
+            _ => self.0.get(key),
         };
         value.and_then(|value| value.to_str().ok())
     }
