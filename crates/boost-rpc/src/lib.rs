@@ -117,6 +117,7 @@ mod method_cache;
 pub mod rate_limit;
 pub mod server;
 mod service_error;
+mod span_level;
 pub mod status_bound;
 mod status_code;
 pub mod upstreams;

@@ -131,19 +131,23 @@ where
         // subscriber, to log it).
         let split = std::cell::OnceCell::new();
         let split = || *split.get_or_init(|| method.split_once('/'));
-        let span = tracing::info_span!(
-            "rpc.client",
-            otel.name = method,
-            otel.kind = "client",
-            otel.status_code = Empty,
-            rpc.system = "grpc",
-            rpc.service = split().map_or("", |(service, _)| service),
-            rpc.method = split().map_or(method, |(_, short)| short),
-            rpc.grpc.status_code = Empty,
-            server.address = Empty,
-            client = self.metrics.client(),
-            request_id = request_id.to_str().ok(),
-        );
+        let span = if !crate::span_level::info_may_listen() {
+            tracing::Span::none()
+        } else {
+            tracing::info_span!(
+                "rpc.client",
+                otel.name = method,
+                otel.kind = "client",
+                otel.status_code = Empty,
+                rpc.system = "grpc",
+                rpc.service = split().map_or("", |(service, _)| service),
+                rpc.method = split().map_or(method, |(_, short)| short),
+                rpc.grpc.status_code = Empty,
+                server.address = Empty,
+                client = self.metrics.client(),
+                request_id = request_id.to_str().ok(),
+            )
+        };
         if !span.is_disabled() {
             boost_tracing::propagation::inject_headers(&span.context(), request.headers_mut());
         }

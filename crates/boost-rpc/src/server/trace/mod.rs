@@ -136,6 +136,9 @@ where
 
 /// Opens the server span for `req`, parented to the caller's span if it sent one.
 fn server_span<B>(req: &Request<B>, served: &ServedMethods) -> Span {
+    if !crate::span_level::info_may_listen() {
+        return Span::none();
+    }
     // Field values are only computed when the span is enabled (or, with
     // tracing's `log` feature and no subscriber, to log it); the label and
     // its split then once for the three fields.
