@@ -352,6 +352,12 @@ async fn serve_kit() -> SocketAddr {
 fn kit_client(addr: SocketAddr) -> GreeterClient<boost_rpc::client::Client> {
     let mut settings = ClientSettings::with_endpoints([format!("http://{addr}")]);
     settings.retry.idempotent_methods = vec![METHOD.into()];
+    if std::env::var_os("RPC_TRACED_DRIVE").is_some() {
+        // Under valgrind a call can outlast the 300 ms default when the
+        // machine is busy; the per-call work is the same (a pre-formatted
+        // `grpc-timeout` either way), as in rpc_server.rs's drive modes.
+        settings.timeout = std::time::Duration::from_secs(30);
+    }
     GreeterClient::new(boost_rpc::client("bench", &settings).expect("client"))
 }
 
@@ -540,12 +546,17 @@ fn drive(which: &str, kit: Dispatch, hand_wired: Dispatch) {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(20_000);
+    // The one-thread runtime runs its tasks on this thread, inside
+    // `block_on`, where `on_thread_start` never ran: without this default
+    // both sides would run with tracing off (and no `traceparent` sent).
     match which {
         "kit" => {
+            let _default = tracing::dispatcher::set_default(&kit);
             let side = kit_side(kit);
             sequential(&side.rt, &side.client, calls);
         }
         "hand_wired" => {
+            let _default = tracing::dispatcher::set_default(&hand_wired);
             let side = hand_wired_side(hand_wired);
             sequential(&side.rt, &side.client, calls);
         }

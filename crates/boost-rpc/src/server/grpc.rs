@@ -3,13 +3,14 @@
 //! to answer with an error without calling the handler.
 
 use http::header::CONTENT_TYPE;
-use http::{HeaderValue, Request, Response, StatusCode};
+use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
 use tonic::Code;
+
+const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
 
 /// Whether the request speaks gRPC (`content-type: application/grpc…`).
 pub(crate) fn is_grpc<B>(req: &Request<B>) -> bool {
-    req.headers()
-        .get(CONTENT_TYPE)
+    crate::header_scan::get(req.headers(), &CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
 }
 
@@ -23,14 +24,20 @@ pub(crate) fn method_of<B>(req: &Request<B>) -> &str {
 /// The status a response stands for when its body ends without trailers:
 /// `grpc-status` in the headers (trailers-only), else the HTTP status mapped
 /// the way the gRPC spec maps it (2xx and 3xx count as `OK` for HTTP services).
+///
+/// One scan of the few response headers finds both `grpc-status` and
+/// `content-type` (cheaper than a scan and a hashed lookup).
 pub(crate) fn code_without_trailers<B>(res: &Response<B>) -> Code {
-    if let Some(code) = crate::status_code::grpc_status(res.headers()) {
-        return code;
+    let mut content_type = None;
+    for (name, value) in res.headers() {
+        if *name == GRPC_STATUS {
+            return Code::from_bytes(value.as_bytes());
+        }
+        if content_type.is_none() && *name == CONTENT_TYPE {
+            content_type = Some(value);
+        }
     }
-    let grpc = res
-        .headers()
-        .get(CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
+    let grpc = content_type.is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
     let status = res.status();
     if grpc && status == StatusCode::OK {
         // A gRPC response must end with a status; a missing one is a protocol error.

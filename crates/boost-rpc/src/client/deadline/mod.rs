@@ -38,6 +38,7 @@ pub mod future;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use http::header::Entry;
 use http::{HeaderMap, HeaderValue, Request, Response};
 use tower::{Layer, Service};
 
@@ -60,19 +61,44 @@ impl CallDeadline {
 
     /// [`stamp`](Self::stamp) with the time already read (one clock read per call).
     fn stamp_at(self, headers: &mut HeaderMap, now: Instant) -> bool {
+        match self.left_at(now) {
+            Left::None => false,
+            Left::Value(value) => {
+                headers.insert(grpc_timeout::HEADER, value);
+                true
+            }
+            Left::Unwritable => true,
+        }
+    }
+
+    /// The `grpc-timeout` value for the time left at `now`.
+    fn left_at(self, now: Instant) -> Left {
         let left = self.0.saturating_duration_since(now);
         if left.is_zero() {
-            return false;
+            return Left::None;
         }
         let mut buf = [0u8; grpc_timeout::MAX_LEN];
-        if let Ok(mut value) = HeaderValue::from_bytes(grpc_timeout::encode(left, &mut buf)) {
-            // Never-indexed: a value that differs on every call would only
-            // churn the HPACK tables of both ends.
-            value.set_sensitive(true);
-            headers.insert(grpc_timeout::HEADER, value);
+        match HeaderValue::from_bytes(grpc_timeout::encode(left, &mut buf)) {
+            Ok(mut value) => {
+                // Never-indexed: a value that differs on every call would only
+                // churn the HPACK tables of both ends.
+                value.set_sensitive(true);
+                Left::Value(value)
+            }
+            Err(_) => Left::Unwritable,
         }
-        true
     }
+}
+
+/// The time a call has left, as [`CallDeadline::left_at`] renders it.
+enum Left {
+    /// None: the deadline has passed.
+    None,
+    /// This much, as a `grpc-timeout` value.
+    Value(HeaderValue),
+    /// Some, but not renderable (never for values `grpc_timeout::encode`
+    /// makes): sent without a `grpc-timeout` of ours, as before.
+    Unwritable,
 }
 
 /// The `grpc-timeout` value of an attempt sent with the whole `timeout` left,
@@ -101,22 +127,33 @@ fn whole_timeout_value(timeout: Duration) -> Option<HeaderValue> {
 }
 
 /// The earliest deadline for a call starting `now` (see the module docs).
+#[cfg(test)]
 pub(crate) fn effective_deadline<B>(
     request: &Request<B>,
     timeout: Duration,
     now: Instant,
 ) -> Instant {
-    let timeout = request
+    let callers = request
+        .headers()
+        .get(&grpc_timeout::HEADER)
+        .and_then(|v| grpc_timeout::parse(v.as_bytes()));
+    earliest(call_timeout(request, timeout), callers, now)
+}
+
+/// The call's own timeout: its [`CallOptions::timeout`], else `timeout`.
+fn call_timeout<B>(request: &Request<B>, timeout: Duration) -> Duration {
+    request
         .extensions()
         .get::<CallOptions>()
         .and_then(|o| o.timeout)
-        .unwrap_or(timeout);
+        .unwrap_or(timeout)
+}
+
+/// The earliest of now + `timeout`, now + the `grpc-timeout` the caller set
+/// (`callers`) and the inbound call's deadline.
+fn earliest(timeout: Duration, callers: Option<Duration>, now: Instant) -> Instant {
     let mut deadline = crate::deadline::after(now, timeout);
-    if let Some(t) = request
-        .headers()
-        .get(&grpc_timeout::HEADER)
-        .and_then(|v| grpc_timeout::parse(v.as_bytes()))
-    {
+    if let Some(t) = callers {
         deadline = deadline.min(crate::deadline::after(now, t));
     }
     if let Some(inbound) = crate::deadline::current() {
@@ -228,28 +265,44 @@ where
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let now = super::call_now();
-        let deadline = effective_deadline(&request, self.timeout, now);
+        let timeout = call_timeout(&request, self.timeout);
+        // One hashed lookup of `grpc-timeout`: read the caller's, then replace it.
+        let sent = request.headers_mut().entry(grpc_timeout::HEADER);
+        let callers = match &sent {
+            Entry::Occupied(value) => grpc_timeout::parse(value.get().as_bytes()),
+            Entry::Vacant(_) => None,
+        };
+        let deadline = earliest(timeout, callers, now);
         let call = CallDeadline(deadline);
         let whole = (self.whole.as_ref())
             .filter(|_| deadline.saturating_duration_since(now) == self.timeout);
-        if let Some(value) = whole {
+        let left = match whole {
             // The common case: nothing shortened the call's own timeout.
-            request
-                .headers_mut()
-                .insert(grpc_timeout::HEADER, value.clone());
-        } else if !call.stamp_at(request.headers_mut(), now) {
-            let why = match crate::deadline::current() {
-                Some(d) if d <= now => "the inbound call's deadline had already passed",
-                _ => "the deadline had already passed",
-            };
-            return ResponseFuture {
-                inner: None,
-                sleep: None,
-                timer: false,
-                failed: Some(RpcError::deadline_exceeded(format!("not sent: {why}"))),
-                deadline,
-                budget: Duration::ZERO,
-            };
+            Some(value) => Left::Value(value.clone()),
+            None => call.left_at(now),
+        };
+        match (left, sent) {
+            (Left::Value(value), Entry::Occupied(mut old)) => {
+                old.insert(value);
+            }
+            (Left::Value(value), Entry::Vacant(slot)) => {
+                slot.insert(value);
+            }
+            (Left::Unwritable, _) => {}
+            (Left::None, _) => {
+                let why = match crate::deadline::current() {
+                    Some(d) if d <= now => "the inbound call's deadline had already passed",
+                    _ => "the deadline had already passed",
+                };
+                return ResponseFuture {
+                    inner: None,
+                    sleep: None,
+                    timer: false,
+                    failed: Some(RpcError::deadline_exceeded(format!("not sent: {why}"))),
+                    deadline,
+                    budget: Duration::ZERO,
+                };
+            }
         }
         request.extensions_mut().insert(call);
         ResponseFuture {

@@ -33,6 +33,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use boost_tracing::OpenTelemetrySpanExt;
+use http::header::Entry;
 use http::{HeaderValue, Request, Response};
 use tonic::Code;
 use tonic::body::Body;
@@ -117,28 +118,36 @@ where
 
     fn call(&mut self, mut request: Request<Body>) -> Self::Future {
         let start = Instant::now();
-        if !request.headers().contains_key(&REQUEST_ID) {
-            request.headers_mut().insert(REQUEST_ID, new_request_id());
-        }
+        // One hashed lookup of the name, and the id kept at hand for the span
+        // (a clone shares the id's bytes; a second lookup would hash again).
+        let request_id = match request.headers_mut().entry(REQUEST_ID) {
+            Entry::Occupied(sent) => sent.get().clone(),
+            Entry::Vacant(slot) => slot.insert(new_request_id()).clone(),
+        };
         let method = method_of(request.uri());
         let recorder = self.metrics.call_recorder(method);
-        // Field values are only evaluated when the span is enabled.
-        let span = tracing::info_span!(
-            "rpc.client",
-            otel.name = method,
-            otel.kind = "client",
-            otel.status_code = Empty,
-            rpc.system = "grpc",
-            rpc.service = method.split_once('/').map_or("", |(service, _)| service),
-            rpc.method = method.split_once('/').map_or(method, |(_, short)| short),
-            rpc.grpc.status_code = Empty,
-            server.address = Empty,
-            client = self.metrics.client(),
-            request_id = request
-                .headers()
-                .get(&REQUEST_ID)
-                .and_then(|v| v.to_str().ok()),
-        );
+        // Split once, and only if a field is evaluated: values are evaluated
+        // when the span is enabled (or, with tracing's `log` feature and no
+        // subscriber, to log it).
+        let split = std::cell::OnceCell::new();
+        let split = || *split.get_or_init(|| method.split_once('/'));
+        let span = if !crate::span_level::info_may_listen() {
+            tracing::Span::none()
+        } else {
+            tracing::info_span!(
+                "rpc.client",
+                otel.name = method,
+                otel.kind = "client",
+                otel.status_code = Empty,
+                rpc.system = "grpc",
+                rpc.service = split().map_or("", |(service, _)| service),
+                rpc.method = split().map_or(method, |(_, short)| short),
+                rpc.grpc.status_code = Empty,
+                server.address = Empty,
+                client = self.metrics.client(),
+                request_id = request_id.to_str().ok(),
+            )
+        };
         if !span.is_disabled() {
             boost_tracing::propagation::inject_headers(&span.context(), request.headers_mut());
         }

@@ -10,8 +10,7 @@ use tonic::codegen::Bytes;
 use tonic::{Code, Status};
 
 use super::attempt::Attempt;
-use super::metadata::{drop_malformed_details, header_list_size, too_large};
-use crate::status_code::grpc_status;
+use super::metadata::{drop_malformed_details, scan, too_large};
 
 /// The upstream's body, with its trailers bounded and sanitised.
 pub(crate) struct CheckedBody {
@@ -35,14 +34,16 @@ impl HttpBody for CheckedBody {
         Poll::Ready(match polled {
             Some(Ok(frame)) => match frame.into_trailers() {
                 Ok(mut trailers) => {
-                    let size = header_list_size(&trailers);
-                    if size > self.max_metadata {
-                        let status = too_large("trailers", size, self.max_metadata);
+                    let found = scan(&trailers);
+                    if found.size > self.max_metadata {
+                        let status = too_large("trailers", found.size, self.max_metadata);
                         self.attempt.record(status.code());
                         return Poll::Ready(Some(Err(status)));
                     }
-                    drop_malformed_details(&mut trailers);
-                    let code = grpc_status(&trailers).unwrap_or(Code::Unknown);
+                    if found.details {
+                        drop_malformed_details(&mut trailers);
+                    }
+                    let code = found.status.unwrap_or(Code::Unknown);
                     self.attempt.record(code);
                     Some(Ok(Frame::trailers(trailers)))
                 }

@@ -9,9 +9,8 @@ use tonic::body::Body;
 
 use super::attempt::Attempt;
 use super::body::{CheckedBody, Framing};
-use super::metadata::{drop_malformed_details, header_list_size, too_large};
+use super::metadata::{drop_malformed_details, scan, too_large};
 use crate::RpcError;
-use crate::status_code::grpc_status;
 
 pin_project_lite::pin_project! {
     /// Response future of [`Sanitize`](super::Sanitize): checks the
@@ -35,7 +34,7 @@ where
         let this = self.project();
         let result = std::task::ready!(this.inner.poll(cx));
         let mut attempt = this.attempt.take().unwrap_or(Attempt::new(None, ""));
-        let response = match result {
+        let mut response = match result {
             Ok(response) => response,
             Err(e) => {
                 let e = RpcError::from_boxed(e.into());
@@ -44,26 +43,28 @@ where
             }
         };
         let max = *this.max_metadata;
-        let size = header_list_size(response.headers());
-        if size > max {
+        let found = scan(response.headers());
+        if found.size > max {
             // Dropping the body resets this stream only.
-            let status = too_large("headers", size, max);
+            let status = too_large("headers", found.size, max);
             attempt.record(status.code());
             return Poll::Ready(Ok(status.into_http()));
         }
-        let (mut parts, body) = response.into_parts();
-        drop_malformed_details(&mut parts.headers);
-        if let Some(code) = grpc_status(&parts.headers) {
+        if found.details {
+            drop_malformed_details(response.headers_mut());
+        }
+        if let Some(code) = found.status {
             // Trailers-only: the status is known, the body is empty.
             attempt.record(code);
-            return Poll::Ready(Ok(Response::from_parts(parts, body)));
+            return Poll::Ready(Ok(response));
         }
-        let body = Body::new(CheckedBody {
-            inner: body,
-            max_metadata: max,
-            attempt,
-            framing: Framing::default(),
-        });
-        Poll::Ready(Ok(Response::from_parts(parts, body)))
+        Poll::Ready(Ok(response.map(|inner| {
+            Body::new(CheckedBody {
+                inner,
+                max_metadata: max,
+                attempt,
+                framing: Framing::default(),
+            })
+        })))
     }
 }

@@ -131,7 +131,7 @@ where
 /// The caller's `grpc-timeout`, if it sent a well-formed one (a malformed
 /// one is logged at debug level and ignored).
 fn callers_timeout(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(&grpc_timeout::HEADER)?;
+    let value = crate::header_scan::get(headers, &grpc_timeout::HEADER)?;
     let parsed = grpc_timeout::parse(value.as_bytes());
     if parsed.is_none() {
         tracing::debug!(value = ?value, "ignoring malformed grpc-timeout");

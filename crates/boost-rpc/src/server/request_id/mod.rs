@@ -210,7 +210,8 @@ where
 
     #[inline]
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        let (id, echo) = match req.headers().get(&HEADER).and_then(RequestId::accept) {
+        let sent = crate::header_scan::get(req.headers(), &HEADER);
+        let (id, echo) = match sent.and_then(RequestId::accept) {
             // The caller knows its own id: nothing to echo, unless asked.
             Some(id) => {
                 let echo = self.always_echo.then(|| id.header_value().clone());

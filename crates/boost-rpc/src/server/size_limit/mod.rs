@@ -141,9 +141,7 @@ where
 
     #[inline]
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let announced = req
-            .headers()
-            .get(CONTENT_LENGTH)
+        let announced = crate::header_scan::get(req.headers(), &CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
         if announced.is_some_and(|len| len > self.max as u64) {
             return ResponseFuture {

@@ -136,15 +136,24 @@ where
 
 /// Opens the server span for `req`, parented to the caller's span if it sent one.
 fn server_span<B>(req: &Request<B>, served: &ServedMethods) -> Span {
-    // Field values are only computed when the span is enabled.
+    if !crate::span_level::info_may_listen() {
+        return Span::none();
+    }
+    // Field values are only computed when the span is enabled (or, with
+    // tracing's `log` feature and no subscriber, to log it); the label and
+    // its split then once for the three fields.
+    let label = std::cell::OnceCell::new();
+    let label = || *label.get_or_init(|| served.label(grpc::method_of(req)));
+    let split = std::cell::OnceCell::new();
+    let split = || *split.get_or_init(|| split_method(label()));
     let span = tracing::info_span!(
         "rpc.server",
-        otel.name = served.label(grpc::method_of(req)),
+        otel.name = label(),
         otel.kind = "server",
         otel.status_code = Empty,
         rpc.system = if grpc::is_grpc(req) { "grpc" } else { "http" },
-        rpc.service = split_method(served.label(grpc::method_of(req))).0,
-        rpc.method = split_method(served.label(grpc::method_of(req))).1,
+        rpc.service = split().0,
+        rpc.method = split().1,
         rpc.grpc.status_code = Empty,
         request_id = Empty,
         peer.identity = Empty,
