@@ -148,9 +148,15 @@ where
                 request_id = request_id.to_str().ok(),
             )
         };
-        if !span.is_disabled() {
-            boost_tracing::propagation::inject_headers(&span.context(), request.headers_mut());
-        }
+        // With the client span filtered out (`boost_rpc=warn`) or not built,
+        // the caller's span is current: its trace goes on. Without any
+        // subscriber that context is empty and nothing is injected.
+        let context = if span.is_disabled() {
+            tracing::Span::current().context()
+        } else {
+            span.context()
+        };
+        boost_tracing::propagation::inject_headers(&context, request.headers_mut());
         // Entered around `call` too: inner layers record on it (the endpoint).
         // Inner layers read the time of the call from here (one clock read).
         let inner = span
