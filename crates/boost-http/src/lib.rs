@@ -30,6 +30,7 @@ mod handles;
 mod problem;
 pub mod server;
 mod settings;
+mod span_level;
 #[cfg(feature = "tape")]
 pub mod virtual_upstream;
 

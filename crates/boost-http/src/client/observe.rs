@@ -8,18 +8,15 @@ use boost_metrics::conventions::{
     HTTP_RESPONSE_STATUS_CODE, SERVER_ADDRESS, SERVER_PORT,
 };
 use http::StatusCode;
+use tracing::Span;
 use tracing::field::Empty;
-use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
-use tracing::{Level, Span};
 
 use super::endpoints::Base;
 use crate::handles::HistogramTable;
 
 /// Opens the client span of a request (a child of the current span).
 pub(crate) fn client_span(client: &str, method: &'static str) -> Span {
-    // The check `info_span!` starts with, done first: when nothing listens at
-    // `INFO`, the macro would still build its fields for the `log` crate.
-    if Level::INFO > STATIC_MAX_LEVEL || Level::INFO > LevelFilter::current() {
+    if !crate::span_level::info_may_listen() {
         return Span::none();
     }
     let span = tracing::info_span!(
@@ -80,24 +77,25 @@ impl Handles {
             None => make().record(seconds),
         }
     }
+}
 
-    /// Records the duration of a request that got no answer.
-    pub(crate) fn failed(
-        client: &str,
-        method: &'static str,
-        base: Option<&Base>,
-        error_type: &'static str,
-        seconds: f64,
-    ) {
-        let (address, port) = labels(base);
-        metrics::histogram!(HTTP_CLIENT_REQUEST_DURATION,
+/// Records the duration of a request that got no answer (through the
+/// registry: errors are the slow path, and their labels are not kept).
+pub(crate) fn failed(
+    client: &str,
+    method: &'static str,
+    base: Option<&Base>,
+    error_type: &'static str,
+    seconds: f64,
+) {
+    let (address, port) = labels(base);
+    metrics::histogram!(HTTP_CLIENT_REQUEST_DURATION,
             CLIENT => client.to_owned(),
             HTTP_REQUEST_METHOD => method,
             SERVER_ADDRESS => address,
             SERVER_PORT => port,
             ERROR_TYPE => error_type)
-        .record(seconds);
-    }
+    .record(seconds);
 }
 
 /// The `server_address` and `server_port` values: the base URL's (configured,

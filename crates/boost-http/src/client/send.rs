@@ -13,7 +13,7 @@ use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use tracing::{Instrument, Span};
 
 use super::endpoints::Base;
-use super::observe::{Handles, client_span};
+use super::observe::{client_span, failed};
 use super::retry::{backoff, is_idempotent, retry_after, retryable_status};
 use super::{HttpClientError, HttpResponse, Inner};
 use crate::server::labels::method_label;
@@ -83,7 +83,7 @@ pub(crate) async fn send(inner: &Inner, req: Prepared) -> Result<HttpResponse, H
         Err(error) => {
             span.record("otel.status_code", "ERROR");
             let base = base.map(|(_, base)| base);
-            Handles::failed(&inner.name, method, base, error.error_type(), seconds);
+            failed(&inner.name, method, base, error.error_type(), seconds);
         }
     }
     result

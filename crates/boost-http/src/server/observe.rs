@@ -26,18 +26,15 @@ use boost_rpc::server::RequestId;
 use boost_tracing::OpenTelemetrySpanExt;
 use http::{Request, StatusCode};
 use metrics::Histogram;
+use opentelemetry::trace::TraceContextExt;
+use tracing::Span;
+use tracing::field::Empty;
 
 use crate::handles::HistogramTable;
-use opentelemetry::trace::TraceContextExt;
-use tracing::field::Empty;
-use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
-use tracing::{Level, Span};
 
 /// Opens the server span of `req`, parented to the caller's trace if it sent one.
 pub(crate) fn server_span<B>(req: &Request<B>, method: &str, route: Option<&str>) -> Span {
-    // The check `info_span!` starts with, done first: when nothing listens at
-    // `INFO`, the macro would still build its fields for the `log` crate.
-    if Level::INFO > STATIC_MAX_LEVEL || Level::INFO > LevelFilter::current() {
+    if !crate::span_level::info_may_listen() {
         return Span::none();
     }
     let span = tracing::info_span!(

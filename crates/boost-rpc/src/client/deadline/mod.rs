@@ -126,20 +126,6 @@ fn whole_timeout_value(timeout: Duration) -> Option<HeaderValue> {
     HeaderValue::from_maybe_shared(tonic::codegen::Bytes::from_static(text.as_bytes())).ok()
 }
 
-/// The earliest deadline for a call starting `now` (see the module docs).
-#[cfg(test)]
-pub(crate) fn effective_deadline<B>(
-    request: &Request<B>,
-    timeout: Duration,
-    now: Instant,
-) -> Instant {
-    let callers = request
-        .headers()
-        .get(&grpc_timeout::HEADER)
-        .and_then(|v| grpc_timeout::parse(v.as_bytes()));
-    earliest(call_timeout(request, timeout), callers, now)
-}
-
 /// The call's own timeout: its [`CallOptions::timeout`], else `timeout`.
 fn call_timeout<B>(request: &Request<B>, timeout: Duration) -> Duration {
     request
@@ -149,8 +135,9 @@ fn call_timeout<B>(request: &Request<B>, timeout: Duration) -> Duration {
         .unwrap_or(timeout)
 }
 
-/// The earliest of now + `timeout`, now + the `grpc-timeout` the caller set
-/// (`callers`) and the inbound call's deadline.
+/// The earliest deadline for a call starting `now` (see the module docs):
+/// now + `timeout`, now + the `grpc-timeout` the caller set (`callers`) and
+/// the inbound call's deadline.
 fn earliest(timeout: Duration, callers: Option<Duration>, now: Instant) -> Instant {
     let mut deadline = crate::deadline::after(now, timeout);
     if let Some(t) = callers {
@@ -339,9 +326,18 @@ mod tests {
         request
             .extensions_mut()
             .insert(CallOptions::new().timeout(Duration::MAX));
-        let far = effective_deadline(&request, Duration::from_millis(300), now);
+        let far = earliest(
+            call_timeout(&request, Duration::from_millis(300)),
+            None,
+            now,
+        );
         assert!(far > now + Duration::from_secs(365 * 24 * 3600));
-        let far = effective_deadline(&Request::new(()), Duration::MAX, now);
+        let far = earliest(Duration::MAX, None, now);
+        assert!(far > now + Duration::from_secs(365 * 24 * 3600));
+        // A caller's huge `grpc-timeout` leaves the call's own timeout in charge.
+        let own = earliest(Duration::from_millis(300), Some(Duration::MAX), now);
+        assert_eq!(own, now + Duration::from_millis(300));
+        let far = earliest(Duration::MAX, Some(Duration::MAX), now);
         assert!(far > now + Duration::from_secs(365 * 24 * 3600));
     }
 
